@@ -1,0 +1,75 @@
+# cr: one static binary built with musl, plus the restorer blob inside it.
+#   make            build ./cr
+#   make test       build cr and the tests, run the suite (as root)
+#   make demo       dump and restore a small demo process
+ARCH     ?= x86_64
+CC       := musl-gcc
+BLOB_CC  ?= gcc
+B        := build
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -isystem $(B)/include
+# The blob is freestanding and position independent; see restorer.c.
+BLOB_CFLAGS := -O2 -std=gnu11 -ffreestanding -nostdlib -fPIE -fvisibility=hidden \
+	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-fno-reorder-blocks-and-partition -fno-jump-tables -fcf-protection=none \
+	-fno-builtin -Wall -Wextra -Werror
+
+all: cr
+
+# Linux UAPI headers (Debian's linux-libc-dev) for musl-gcc, which does
+# not search /usr/include.
+$(B)/include/.stamp:
+	mkdir -p $(B)/include
+	ln -sfn /usr/include/linux $(B)/include/linux
+	ln -sfn /usr/include/asm-generic $(B)/include/asm-generic
+	ln -sfn /usr/include/$(shell $(BLOB_CC) -dumpmachine)/asm $(B)/include/asm
+	touch $@
+
+$(B)/restorer.o: restorer.c tlv.h | $(B)/include/.stamp
+	$(BLOB_CC) $(BLOB_CFLAGS) -c restorer.c -o $@
+
+$(B)/arch.o: arch_$(ARCH).S | $(B)/include/.stamp
+	$(BLOB_CC) $(BLOB_CFLAGS) -c $< -o $@
+
+# Linked as PIE so that any absolute address would show up as a dynamic
+# relocation; the checks fail the build on relocations, writable data, or
+# code the flat binary would not hold.
+$(B)/restorer.elf: $(B)/arch.o $(B)/restorer.o
+	ld -pie --no-dynamic-linker -z norelro -z noseparate-code --build-id=none \
+		-e rst_entry $^ -o $@
+	@readelf -rW $@ | grep -q 'There are no relocations' || \
+		{ echo "restorer blob has relocations:"; readelf -rW $@; rm -f $@; exit 1; }
+	@! readelf -SW $@ | grep -E '\.(data|bss|got|rodata|tdata|tbss|init_array)' || \
+		{ echo "restorer blob has data sections (not allowed)"; rm -f $@; exit 1; }
+
+$(B)/restorer.bin: $(B)/restorer.elf
+	objcopy -O binary -j .text $< $@
+
+# The blob as bytes in cr, with the entry point's offset.
+$(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf
+	text=$$(readelf -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
+	entry=$$(nm $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
+	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - 0x%s\n.section .note.GNU-stack,"",@progbits\n' \
+		$(B)/restorer.bin $$entry $$text | $(CC) -c -x assembler - -o $@
+
+cr: cr.c tlv.h $(B)/blob.o
+	$(CC) $(CFLAGS) -static cr.c $(B)/blob.o -o $@
+
+-include t/t.mk
+
+test: cr tests
+	t/run
+
+demo: cr
+	sh -c 'exec 3>&-; cd /tmp && setsid sh -c "i=0; while :; do i=\$$((i+1)); done" </dev/null >/dev/null 2>&1 & echo $$! > /tmp/cr-demo.pid'
+	sleep 0.5
+	./cr dump -t $$(cat /tmp/cr-demo.pid) -D /tmp -v
+	./cr show /tmp | head -20
+	./cr restore -D /tmp -d --pidfile /tmp/cr-demo.pid2
+	@echo "restored as pid $$(cat /tmp/cr-demo.pid2), state: $$(cut -d' ' -f3 /proc/$$(cat /tmp/cr-demo.pid2)/stat)"
+	kill $$(cat /tmp/cr-demo.pid2)
+
+clean: clean-tests
+	rm -rf $(B) cr
+
+.PHONY: all test demo clean

@@ -1,0 +1,3854 @@
+/*
+ * cr - checkpoint/restore of Linux processes, in one static binary.
+ *
+ * `cr dump -t PID` freezes an unmodified process with ptrace, reads its
+ * state from /proc, ptrace and a few syscalls run inside it, and writes one
+ * image stream (tlv.h).  `cr restore` reads the stream, validates all of it,
+ * forks a process with the same PID, sets up what can be set from C, and
+ * jumps into the restorer blob (restorer.c) that replaces cr's memory with
+ * the image's and returns into the saved registers.
+ *
+ * Dump and restore mirror each other: collect -> check -> write, and
+ * read -> check -> build.  The target is only seized and asked a few
+ * questions until everything is collected and checked; restore validates
+ * the whole image before its first fork.
+ *
+ * Sections, in data-flow order:
+ *   1. basics: errors, the undo stack, x* wrappers, buffers
+ *   2. image I/O: crc32c, the record writer and reader
+ *   3. /proc parsing
+ *   4. ptrace freezer and remote syscalls
+ *   5. collect: a process's state into plain structs
+ *   6. check and write the image
+ *   7. read and validate an image
+ *   8. restore: fork with the PID, files and process state
+ *   9. the restorer area and the hand-off to the blob
+ *  10. architecture sections (x86-64, aarch64)
+ *  11. show and check
+ *  12. command line and main
+ * Sections 4-9 call the arch_* functions declared at the end of section 1.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
+#include "tlv.h"
+
+#define PAGE		4096UL
+#define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NSIG_MAX	64
+#define MAX_META	(64u << 20)	/* largest metadata record we accept */
+#define MAX_PATH_LEN	4096
+
+/* ==== 1. basics ==========================================================
+ * Every error goes through die()/die_errno(): one line on stderr,
+ * "cr: <phase>: pid N: <what>[: strerror]", copied to the -o log.  Before
+ * exiting they run the undo stack in reverse: a failed dump detaches and
+ * leaves the target running, a failed restore kills what it created.
+ * Expected failures (a process vanished, a kernel lacks a feature) are
+ * returned as -errno for the caller to decide.
+ */
+static struct {
+	const char *phase;	/* "dump", "restore", ... */
+	int pid;		/* object of the current step, 0 = none */
+	int verbose;
+	FILE *log;
+	int report_fd;		/* restore child: errors go here, to cr */
+} ctx = { "cr", 0, 0, NULL, -1 };
+
+struct undo {
+	void (*fn)(void *);
+	void *arg;
+};
+static struct undo undo_stack[16];
+static int undo_n;
+
+static void undo_push(void (*fn)(void *), void *arg)
+{
+	if (undo_n == ARRAY_SIZE(undo_stack))
+		abort();
+	undo_stack[undo_n++] = (struct undo){ fn, arg };
+}
+
+static void undo_pop(void)
+{
+	undo_n--;
+}
+
+static void undo_run(void)
+{
+	while (undo_n > 0) {
+		struct undo u = undo_stack[--undo_n];
+		u.fn(u.arg);
+	}
+}
+
+static void vmsg(FILE *f, const char *fmt, va_list ap, const char *err)
+{
+	fprintf(f, "cr: %s: ", ctx.phase);
+	if (ctx.pid)
+		fprintf(f, "pid %d: ", ctx.pid);
+	vfprintf(f, fmt, ap);
+	if (err)
+		fprintf(f, ": %s", err);
+	fputc('\n', f);
+	fflush(f);
+}
+
+static void __attribute__((noreturn)) vdie(const char *fmt, va_list ap,
+					   const char *err)
+{
+	va_list aq;
+
+	if (ctx.report_fd >= 0) {	/* in a restore child: tell cr */
+		char msg[1024];
+		FILE *f = fmemopen(msg, sizeof(msg), "w");
+
+		if (f) {
+			vmsg(f, fmt, ap, err);
+			fclose(f);
+			msg[sizeof(msg) - 1] = 0;
+			if (write(ctx.report_fd, msg, strlen(msg)) < 0)
+				_exit(2);
+		}
+		_exit(1);
+	}
+	va_copy(aq, ap);
+	vmsg(stderr, fmt, ap, err);
+	if (ctx.log)
+		vmsg(ctx.log, fmt, aq, err);
+	va_end(aq);
+	undo_run();
+	exit(1);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdie(fmt, ap, NULL);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die_errno(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdie(fmt, ap, err);
+}
+
+/* Detail for -v (stderr) and -o LOG. */
+static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx.log) {
+		va_start(ap, fmt);
+		vmsg(ctx.log, fmt, ap, NULL);
+		va_end(ap);
+	} else if (ctx.verbose) {
+		va_start(ap, fmt);
+		vmsg(stderr, fmt, ap, NULL);
+		va_end(ap);
+	}
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+static void *xzalloc(size_t n)
+{
+	return memset(xmalloc(n), 0, n);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		die("out of memory (%zu bytes)", n);
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	return strcpy(xmalloc(strlen(s) + 1), s);
+}
+
+/* Make room for one more element in a growing array; returns it zeroed. */
+static void *vec_add(void *arrp, size_t *n, size_t size)
+{
+	void **arr = arrp;
+
+	if ((*n & (*n - 1)) == 0)	/* 0, 1, 2, 4, ...: double */
+		*arr = xrealloc(*arr, (*n ? *n * 2 : 1) * size);
+	return memset((char *)*arr + (*n)++ * size, 0, size);
+}
+
+static int xopen(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		die_errno("open %s", path);
+	return fd;
+}
+
+static void xwrite_all(int fd, const void *p, size_t n, const char *what)
+{
+	while (n) {
+		ssize_t r = write(fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die_errno("write %s", what);
+		p = (const char *)p + r;
+		n -= r;
+	}
+}
+
+/* Read up to n bytes, fewer only at end of file; -errno on error. */
+static ssize_t read_full(int fd, void *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = read(fd, (char *)p + done, n - done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += r;
+	}
+	return done;
+}
+
+/* A growing byte buffer. */
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static void buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 4096;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->p);
+	*b = (struct buf){ 0 };
+}
+
+/* Parse an unsigned number in base (0 = auto); false unless all of s. */
+static bool parse_u64(const char *s, int base, uint64_t *v)
+{
+	char *end;
+
+	if (!*s || *s == '-')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, base);
+	return !errno && !*end;
+}
+
+/* --- arch interface (section 10 implements it per architecture) ---
+ * Registers are kept as arch_nregs u64s in the layout of the arch's REGS
+ * tag; the FPU state as the bytes of its FPU tag.
+ */
+#define MAX_REGS 40
+struct thread;
+static const uint32_t arch_tlv, arch_regs_tag, arch_fpu_tag;
+static const unsigned arch_nregs;
+static const uint8_t arch_syscall_insn[4];	/* traps into the kernel */
+static const size_t arch_syscall_insn_len;
+static const uint64_t arch_task_size;		/* end of the user address space */
+/* Read/write a stopped thread's general registers; -errno on failure. */
+static int arch_get_regs(int tid, uint64_t *regs);
+static int arch_set_regs(int tid, const uint64_t *regs);
+/* Read a stopped thread's FPU/vector state into a malloc'd buffer. */
+static int arch_get_fpu(int tid, uint8_t **buf, size_t *len);
+static uint64_t arch_ip(const uint64_t *regs);
+static void arch_set_ip(uint64_t *regs, uint64_t ip);
+/* Point regs at a syscall instruction at ip with number nr, args a[6]. */
+static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
+			      const long *a);
+static long arch_syscall_ret(const uint64_t *regs);
+/* Make a syscall interrupted by the freeze run again when resumed. */
+static void arch_restart_fixup(uint64_t *regs);
+/* The thread-pointer values the blob sets (fs/gs base, tpidr_el0). */
+static void arch_tls(const uint64_t *regs, uint64_t tls[2]);
+/* Refuse FPU state this CPU/kernel cannot restore; die with the reason. */
+static void arch_check_fpu(const struct thread *th);
+/* Bytes of the rt_sigreturn frame, and building it for address addr. */
+static size_t arch_sigframe_size(const struct thread *th);
+static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
+				const struct thread *th);
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n);
+
+/* ==== 2. image I/O =======================================================
+ * The writer appends records to a stream that may be a pipe: it never
+ * seeks, keeps the running CRC32C and the offset (to pad PAGES to a page
+ * boundary).  Metadata is serialised into struct buf first (a nest's length
+ * must be known before its header), pages are streamed.  The reader is the
+ * mirror: it reads sequentially, checks every length against what is left,
+ * and keeps the CRC to compare with END.
+ */
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
+{
+	return arch_crc32c(crc, p, n);
+}
+
+/* Append one record to a buffer. */
+static void buf_rec(struct buf *b, uint32_t tag, const void *v, size_t n)
+{
+	struct tlv_rec r = { tag, 0, n };
+
+	buf_put(b, &r, sizeof(r));
+	buf_put(b, v, n);
+}
+
+static void buf_str(struct buf *b, uint32_t tag, const char *s)
+{
+	buf_rec(b, tag, s, strlen(s) + 1);
+}
+
+static void buf_nest(struct buf *b, uint32_t tag, struct buf *inner)
+{
+	buf_rec(b, tag, inner->p, inner->len);
+	buf_free(inner);
+}
+
+struct img_out {
+	int fd;
+	const char *name;	/* for messages */
+	uint64_t off;		/* bytes written so far */
+	uint32_t crc;
+};
+
+static void out_write(struct img_out *o, const void *p, size_t n)
+{
+	o->crc = crc32c(o->crc, p, n);
+	xwrite_all(o->fd, p, n, o->name);
+	o->off += n;
+}
+
+/* A record header; its len bytes of value must follow. */
+static void out_hdr(struct img_out *o, uint32_t tag, uint64_t len)
+{
+	struct tlv_rec r = { tag, 0, len };
+
+	out_write(o, &r, sizeof(r));
+}
+
+static void out_rec(struct img_out *o, uint32_t tag, const void *v, size_t n)
+{
+	out_hdr(o, tag, n);
+	out_write(o, v, n);
+}
+
+/* Write a PAD record so that a value following a record header is aligned. */
+static void out_align(struct img_out *o)
+{
+	uint64_t at = o->off + 2 * sizeof(struct tlv_rec);
+	uint64_t pad = (PAGE - at % PAGE) % PAGE;
+	static const uint8_t zero[PAGE];
+
+	out_rec(o, TLV_PAD, zero, pad);
+}
+
+struct img_in {
+	int fd;
+	const char *name;
+	uint64_t off;		/* stream offset of the next byte */
+	uint64_t size;		/* file size (the stream is a file by now) */
+	uint32_t crc;
+};
+
+/* Read exactly n bytes of the stream, or die naming what was expected. */
+static void in_read(struct img_in *in, void *p, size_t n, const char *what)
+{
+	ssize_t r = read_full(in->fd, p, n);
+
+	if (r < 0) {
+		errno = -r;
+		die_errno("%s: reading %s", in->name, what);
+	}
+	if ((size_t)r != n)
+		die("%s: truncated image: %s at offset %llu", in->name, what,
+		    (unsigned long long)in->off);
+	in->crc = crc32c(in->crc, p, n);
+	in->off += n;
+}
+
+/* Walk the records inside a nest held in memory. */
+struct tlv_it {
+	const uint8_t *p, *end;
+	uint32_t tag;
+	const uint8_t *val;
+	uint64_t len;
+};
+
+static struct tlv_it tlv_iter(const uint8_t *p, uint64_t len)
+{
+	return (struct tlv_it){ .p = p, .end = p + len };
+}
+
+static bool tlv_next(struct tlv_it *it, const char *where)
+{
+	struct tlv_rec r;
+
+	if (it->p == it->end)
+		return false;
+	if ((size_t)(it->end - it->p) < sizeof(r))
+		die("corrupt image: %s: record header cut short", where);
+	memcpy(&r, it->p, sizeof(r));
+	it->p += sizeof(r);
+	if (r.zero || r.len > (uint64_t)(it->end - it->p))
+		die("corrupt image: %s: record 0x%x claims %llu bytes, %zu left",
+		    where, r.tag, (unsigned long long)r.len,
+		    (size_t)(it->end - it->p));
+	it->tag = r.tag;
+	it->val = it->p;
+	it->len = r.len;
+	it->p += r.len;
+	return true;
+}
+
+static const char *tlv_name(uint32_t tag)
+{
+	switch (tag & ~TLV_OPTIONAL) {
+#define TLV_NAME(name, num, kind, fields, doc) case num: return #name;
+	TLV_TAGS(TLV_NAME)
+#undef TLV_NAME
+	}
+	return NULL;
+}
+
+/* ==== 3. /proc parsing ===================================================
+ * Most of a process's state is in /proc/PID text files.  They have no
+ * size, so they are read whole into a NUL-terminated buffer.  The parsers
+ * accept exactly the format they know and report anything else.
+ */
+static char *proc_path(char *dst, int pid, const char *name)
+{
+	if (pid)
+		snprintf(dst, PATH_MAX, "/proc/%d/%s", pid, name);
+	else
+		snprintf(dst, PATH_MAX, "/proc/self/%s", name);
+	return dst;
+}
+
+/* Read /proc/PID/name whole; NULL with errno set on failure. */
+static char *proc_read(int pid, const char *name, size_t *lenp)
+{
+	char path[PATH_MAX];
+	size_t len = 0, cap = 8192;
+	char *s;
+	int fd = open(proc_path(path, pid, name), O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	s = xmalloc(cap);
+	for (;;) {
+		ssize_t r = read(fd, s + len, cap - len - 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			close(fd);
+			free(s);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += r;
+		if (cap - len < 4096)
+			s = xrealloc(s, cap *= 2);
+	}
+	close(fd);
+	s[len] = 0;
+	if (lenp)
+		*lenp = len;
+	return s;
+}
+
+static char *proc_xread(int pid, const char *name, size_t *lenp)
+{
+	char *s = proc_read(pid, name, lenp);
+
+	if (!s)
+		die_errno("/proc/%d/%s", pid, name);
+	return s;
+}
+
+/* readlink /proc/PID/name into a malloc'd string, or die. */
+static char *proc_link(int pid, const char *name)
+{
+	char path[PATH_MAX], buf[MAX_PATH_LEN + 1];
+	ssize_t n = readlink(proc_path(path, pid, name), buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		die_errno("readlink %s", path);
+	if (n >= MAX_PATH_LEN)
+		die("%s: link target too long", path);
+	buf[n] = 0;
+	return xstrdup(buf);
+}
+
+/*
+ * /proc/PID/stat fields as numbers, f[1] = pid ... f[52]; the comm field
+ * (2) is skipped: it may hold spaces and parentheses, so parsing starts
+ * after the last ')'.
+ */
+#define STAT_FIELDS 53
+static void proc_stat(int pid, uint64_t *f)
+{
+	char *s = proc_xread(pid, "stat", NULL), *p = strrchr(s, ')'), *tok;
+	int i = 3;
+
+	memset(f, 0, STAT_FIELDS * sizeof(*f));
+	if (!p || p[1] != ' ')
+		die("/proc/%d/stat: unexpected format", pid);
+	f[3] = p[2];	/* state letter */
+	strtok(p + 3, " ");
+	while ((tok = strtok(NULL, " \n")) && ++i < STAT_FIELDS)
+		f[i] = strtoll(tok, NULL, 10);
+	if (i < 52)
+		die("/proc/%d/stat: only %d fields", pid, i);
+	free(s);
+}
+
+/* The value after "key:" in a "key:\tvalue" file such as status. */
+static const char *proc_field(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = text; p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (!strncmp(p, key, n) && p[n] == ':')
+			return p + n + 1 + strspn(p + n + 1, " \t");
+	}
+	return NULL;
+}
+
+static uint64_t proc_field_u64(const char *text, const char *key, int base,
+			       const char *file)
+{
+	const char *v = proc_field(text, key);
+	char *end;
+	uint64_t x;
+
+	if (!v)
+		die("%s: no %s field", file, key);
+	x = strtoull(v, &end, base);
+	if (end == v)
+		die("%s: bad %s field", file, key);
+	return x;
+}
+
+/* Parse "a\tb\tc\td" (Uid:, Gid:) into four numbers. */
+static void proc_field_ids(const char *text, const char *key, uint64_t *ids,
+			   const char *file)
+{
+	const char *v = proc_field(text, key);
+
+	if (!v || sscanf(v, "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+			 &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+		die("%s: bad %s field", file, key);
+}
+
+/*
+ * /proc/PID/limits: one line per resource, in RLIMIT_* order, with the
+ * soft and hard value in fixed columns (26 and 47).  Read from /proc
+ * because prlimit() on another user's process needs CAP_SYS_RESOURCE.
+ */
+static size_t proc_limits(int pid, struct tlv_rlimit *r, size_t max)
+{
+	char *s = proc_xread(pid, "limits", NULL), *line, *save;
+	size_t n = 0;
+
+	strtok_r(s, "\n", &save);	/* header */
+	while ((line = strtok_r(NULL, "\n", &save)) && n < max) {
+		char soft[32], hard[32];
+
+		if (strlen(line) < 47 ||
+		    sscanf(line + 26, "%31s %31s", soft, hard) != 2)
+			die("/proc/%d/limits: unexpected line \"%s\"", pid, line);
+		r[n].res = n;
+		r[n].cur = strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10)
+						     : RLIM_INFINITY;
+		r[n].max = strcmp(hard, "unlimited") ? strtoull(hard, NULL, 10)
+						     : RLIM_INFINITY;
+		n++;
+	}
+	free(s);
+	return n;
+}
+
+/* One mapping as /proc/PID/smaps shows it. */
+struct map_line {
+	uint64_t start, end, pgoff;
+	char perms[5];
+	char path[MAX_PATH_LEN];	/* "" for plain anonymous memory */
+	char vmflags[128];		/* VmFlags: two-letter codes */
+};
+
+/* Parse one smaps header line; false if it is not a header line. */
+static bool proc_map_header(const char *line, struct map_line *m)
+{
+	unsigned long long s, e, off;
+	int pos = 0;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %*x:%*x %*u %n", &s, &e, m->perms,
+		   &off, &pos) < 4 || !pos)
+		return false;
+	m->start = s;
+	m->end = e;
+	m->pgoff = off;
+	snprintf(m->path, sizeof(m->path), "%s", line + pos);
+	m->vmflags[0] = 0;
+	return true;
+}
+
+static bool vmflag(const struct map_line *m, const char *code)
+{
+	for (const char *p = m->vmflags; *p; p += 3)
+		if (p[0] == code[0] && p[1] == code[1])
+			return true;
+	return false;
+}
+
+/* All mappings of pid (0 = self) from smaps, which also gives VmFlags. */
+static size_t proc_maps(int pid, struct map_line **out)
+{
+	char *s = proc_xread(pid, "smaps", NULL), *line, *save;
+	struct map_line *m = NULL, tmp;
+	size_t n = 0;
+
+	for (line = strtok_r(s, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (proc_map_header(line, &tmp)) {
+			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(m[n - 1].vmflags, sizeof(m->vmflags), "%s",
+				 line + 8 + strspn(line + 8, " "));
+		}
+	}
+	free(s);
+	*out = m;
+	return n;
+}
+
+/* ==== 4. ptrace freezer and remote syscalls ==============================
+ * A target is frozen with PTRACE_SEIZE + PTRACE_INTERRUPT: it stops in a
+ * ptrace event stop and never sees a SIGSTOP.  Some state is only
+ * readable from inside (sigactions, brk, sigaltstack), so cr makes the
+ * target run single syscalls: it points the registers at a syscall
+ * instruction that is already in its memory (in the vDSO, so no code is
+ * written), resumes with PTRACE_SYSCALL and takes the result at the
+ * syscall-exit stop.  Signals are blocked meanwhile with PTRACE_SETSIGMASK
+ * so no handler runs on borrowed registers.
+ *
+ * Putting a target back: registers and mask are restored, then a
+ * PTRACE_INTERRUPT + PTRACE_CONT brings it into an event stop again, from
+ * where the kernel's normal exit path restarts an interrupted syscall
+ * (that restart logic is skipped on the way out of a syscall-exit stop).
+ */
+struct pt {
+	int pid;
+	bool seized;
+	bool dirty;		/* registers or mask changed by cr */
+	uint64_t regs[MAX_REGS];	/* as found at the freeze */
+	uint64_t sigmask;	/* as found at the freeze */
+	uint64_t insn;		/* address of a syscall instruction */
+	uint64_t scratch;	/* a page cr mapped in the target, or 0 */
+};
+
+static int pt_wait(int pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, __WALL) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	if (WIFEXITED(st) || WIFSIGNALED(st))
+		die("process ended while frozen (%s %d)",
+		    WIFEXITED(st) ? "exit" : "signal",
+		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return st;
+}
+
+/*
+ * Wait until pid is in a ptrace event stop.  Signals that arrive first are
+ * delivered as they would have been without cr.
+ */
+static void pt_wait_event_stop(int pid)
+{
+	for (;;) {
+		int st = pt_wait(pid), sig = WSTOPSIG(st);
+
+		if (st >> 16 == PTRACE_EVENT_STOP) {
+			if (sig == SIGSTOP || sig == SIGTSTP ||
+			    sig == SIGTTIN || sig == SIGTTOU)
+				die("process is stopped by job control (signal %d): not supported yet",
+				    sig);
+			return;
+		}
+		if (st >> 8 == (SIGTRAP | 0x80))
+			sig = 0;	/* a syscall stop of ours */
+		if (ptrace(PTRACE_CONT, pid, 0, sig))
+			die_errno("PTRACE_CONT");
+	}
+}
+
+/* Resume to the next syscall stop; -errno (never dies: used by undo). */
+static int pt_try_resume_syscall(int pid)
+{
+	int st;
+
+	if (ptrace(PTRACE_SYSCALL, pid, 0, 0))
+		return -errno;
+	while (waitpid(pid, &st, __WALL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFSTOPPED(st))
+		return -ESRCH;
+	return st >> 8 == (SIGTRAP | 0x80) ? 0 : -EINTR;
+}
+
+/*
+ * Run one syscall inside the stopped target, result in *ret; -errno if
+ * ptrace failed.  Never dies, so that the undo path can use it.
+ */
+static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
+{
+	uint64_t regs[MAX_REGS];
+	uint64_t all = ~0ULL;
+	int r;
+
+	if (!t->insn)
+		return -ENOEXEC;
+	if (!t->dirty) {
+		t->dirty = true;
+		if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all))
+			return -errno;
+	}
+	memcpy(regs, t->regs, sizeof(regs));
+	arch_syscall_regs(regs, t->insn, nr, a);
+	if (arch_set_regs(t->pid, regs))
+		return -errno;
+	if ((r = pt_try_resume_syscall(t->pid)) ||	/* entry */
+	    (r = pt_try_resume_syscall(t->pid)))	/* exit */
+		return r;
+	if (arch_get_regs(t->pid, regs))
+		return -errno;
+	*ret = arch_syscall_ret(regs);
+	return 0;
+}
+
+/* Undo: put the target back as it was and let it go (or leave it dead). */
+static void pt_release(void *arg)
+{
+	struct pt *t = arg;
+	const long unmap[6] = { (long)t->scratch, PAGE };
+	long ret;
+
+	if (!t->seized)
+		return;
+	t->seized = false;
+	if (t->scratch && !pt_try_syscall(t, __NR_munmap, unmap, &ret))
+		t->scratch = 0;
+	if (t->dirty) {
+		if (arch_set_regs(t->pid, t->regs) ||
+		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+			   &t->sigmask) ||
+		    ptrace(PTRACE_INTERRUPT, t->pid, 0, 0) ||
+		    ptrace(PTRACE_CONT, t->pid, 0, 0))
+			fprintf(stderr, "cr: pid %d: putting the process back failed: %s\n",
+				t->pid, strerror(errno));
+		else
+			pt_wait_event_stop(t->pid);
+	}
+	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) && errno != ESRCH)
+		fprintf(stderr, "cr: pid %d: detach failed: %s\n", t->pid,
+			strerror(errno));
+}
+
+/* Seize and interrupt pid; the undo stack releases it on failure. */
+static void pt_seize(struct pt *t, int pid)
+{
+	t->pid = pid;
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD)) {
+		if (errno == ESRCH)
+			die("no such process");
+		die_errno("cannot trace the process (already traced, or not permitted)");
+	}
+	t->seized = true;
+	undo_push(pt_release, t);
+	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0))
+		die_errno("PTRACE_INTERRUPT");
+	pt_wait_event_stop(pid);
+	if (arch_get_regs(pid, t->regs))
+		die_errno("reading registers");
+	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(t->sigmask), &t->sigmask))
+		die_errno("PTRACE_GETSIGMASK");
+}
+
+/* Run one syscall inside the stopped target and return its result. */
+static long pt_syscall(struct pt *t, long nr, long a0, long a1, long a2,
+		       long a3, long a4, long a5)
+{
+	const long a[6] = { a0, a1, a2, a3, a4, a5 };
+	long ret;
+	int r = pt_try_syscall(t, nr, a, &ret);
+
+	if (r == -ENOEXEC)
+		die("no syscall instruction found in the process's memory");
+	if (r) {
+		errno = -r;
+		die_errno("running syscall %ld in the process", nr);
+	}
+	return ret;
+}
+
+/* Read target memory; -errno if any of it is unreadable. */
+static int pt_read(int pid, uint64_t addr, void *dst, size_t len)
+{
+	struct iovec l = { dst, len }, r = { (void *)addr, len };
+	ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+
+	if (n == (ssize_t)len)
+		return 0;
+	return n < 0 ? -errno : -EFAULT;
+}
+
+/* Find a syscall instruction in [start, end) of pid's memory; 0 if none. */
+static uint64_t pt_find_insn(int pid, uint64_t start, uint64_t end)
+{
+	size_t len = end - start, step = arch_syscall_insn_len == 4 ? 4 : 1;
+	uint8_t *b = xmalloc(len);
+	uint64_t found = 0;
+
+	if (!pt_read(pid, start, b, len))
+		for (size_t i = 0; i + arch_syscall_insn_len <= len; i += step)
+			if (!memcmp(b + i, arch_syscall_insn,
+				    arch_syscall_insn_len)) {
+				found = start + i;
+				break;
+			}
+	free(b);
+	return found;
+}
+
+/* A page in the target for syscall results; freed by pt_scratch_free. */
+static uint64_t pt_scratch(struct pt *t)
+{
+	long r;
+
+	if (t->scratch)
+		return t->scratch;
+	r = pt_syscall(t, __NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r < 0 && r > -4096) {
+		errno = -r;
+		die_errno("mapping a scratch page in the process");
+	}
+	t->scratch = r;
+	return r;
+}
+
+static void pt_scratch_free(struct pt *t)
+{
+	long r;
+
+	if (!t->scratch)
+		return;
+	r = pt_syscall(t, __NR_munmap, t->scratch, PAGE, 0, 0, 0, 0);
+	if (r) {
+		errno = -r;
+		die_errno("unmapping the scratch page");
+	}
+	t->scratch = 0;
+}
+/* ==== 5. collect =========================================================
+ * Everything about one process goes into struct task: plain structs that
+ * mirror the image records, filled from /proc, ptrace and remote
+ * syscalls.  Anything cr cannot restore is refused here, naming pid, fd
+ * or mapping and kind, before anything is written or the target changed.
+ * Restore reads an image back into the same structs.
+ */
+struct vma {
+	struct tlv_vma v;
+	char *path;		/* TLV_VMA_FILE: the mapped file */
+	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
+	struct tlv_fstat st;	/* TLV_VMA_FILE */
+};
+
+struct fd {
+	struct tlv_fd f;
+	char *path;		/* REG, DIR, CHR */
+	struct tlv_fstat st;
+};
+
+struct thread {
+	struct tlv_thread t;
+	uint64_t regs[MAX_REGS];	/* arch_nregs of them */
+	uint8_t *fpu;
+	size_t fpu_len;
+	struct tlv_siginfo *sig;	/* pending, private and shared */
+	size_t nsig;
+};
+
+struct task {
+	struct tlv_proc proc;
+	struct tlv_creds creds;
+	struct tlv_group *groups;
+	size_t ngroups;
+	char *comm, *cwd, *root;
+	struct tlv_mm mm;
+	struct tlv_auxv *auxv;
+	size_t nauxv;
+	struct tlv_rlimit rlim[RLIM_NLIMITS];
+	size_t nrlim;
+	struct tlv_sigact act[NSIG_MAX];
+	size_t nact;
+	char *exe;
+	struct tlv_fstat exe_st;
+	struct vma *vmas;
+	size_t nvmas;
+	struct fd *fds;
+	size_t nfds;
+	struct thread th;
+	struct tlv_run *runs;	/* pages saved, ascending */
+	size_t nruns;
+	uint64_t npages;
+	uint64_t pages_off;	/* restore: stream offset of the page data */
+};
+
+static const char *const special_names[] = {
+	"[vdso]", "[vvar]", "[vvar_vclock]",
+};
+
+static bool is_special_name(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(special_names); i++)
+		if (!strcmp(s, special_names[i]))
+			return true;
+	return false;
+}
+
+static void fstat_to_tlv(const struct stat *st, struct tlv_fstat *t)
+{
+	t->mode = st->st_mode;
+	t->size = st->st_size;
+	t->mtime_ns = st->st_mtim.tv_sec * 1000000000ULL + st->st_mtim.tv_nsec;
+	t->rdev = st->st_rdev;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Ids, credentials, names, limits, auxv, mm fields of pid. */
+static void col_proc(struct task *t, int pid, bool shell_job)
+{
+	uint64_t f[STAT_FIELDS], ids[4], x;
+	char *st = proc_xread(pid, "status", NULL), *s, *tok, *save;
+	struct stat sb;
+	size_t len;
+
+	proc_stat(pid, f);
+	t->proc = (struct tlv_proc){ .pid = pid, .ppid = f[4], .pgid = f[5],
+		.sid = f[6], .exit_signal = f[38],
+		.flags = shell_job ? TLV_PROC_SHELL_JOB : 0 };
+	if ((x = proc_field_u64(st, "Threads", 10, "status")) != 1)
+		die("process has %llu threads: multi-threaded processes are not supported yet",
+		    (unsigned long long)x);
+	if ((x = proc_field_u64(st, "TracerPid", 10, "status")) != 0 &&
+	    x != (uint64_t)getpid())
+		die("process is traced by pid %llu", (unsigned long long)x);
+	if (t->proc.sid != (uint64_t)pid && !shell_job)
+		die("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
+		    (unsigned long long)t->proc.sid);
+	t->proc.umask = proc_field_u64(st, "Umask", 8, "status");
+	proc_field_ids(st, "Uid", ids, "status");
+	t->creds.uid = ids[0], t->creds.euid = ids[1];
+	t->creds.suid = ids[2], t->creds.fsuid = ids[3];
+	proc_field_ids(st, "Gid", ids, "status");
+	t->creds.gid = ids[0], t->creds.egid = ids[1];
+	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
+	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
+	for (tok = strtok_r(s, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save))
+		((struct tlv_group *)vec_add(&t->groups, &t->ngroups,
+					     sizeof(*t->groups)))->gid =
+			strtoull(tok, NULL, 10);
+	free(s);
+	free(st);
+
+	t->comm = proc_xread(pid, "comm", &len);
+	if (len && t->comm[len - 1] == '\n')
+		t->comm[len - 1] = 0;
+	t->cwd = proc_link(pid, "cwd");
+	t->root = proc_link(pid, "root");
+	t->exe = proc_link(pid, "exe");
+	if (ends_with(t->cwd, " (deleted)"))
+		die("working directory %s was deleted: not supported yet", t->cwd);
+	if (ends_with(t->exe, " (deleted)"))
+		die("executable %s was deleted: not supported yet", t->exe);
+	if (stat(t->exe, &sb))
+		die_errno("executable %s", t->exe);
+	fstat_to_tlv(&sb, &t->exe_st);
+	s = proc_xread(pid, "personality", NULL);
+	t->proc.personality = strtoull(s, NULL, 16);
+	free(s);
+	t->nrlim = proc_limits(pid, t->rlim, RLIM_NLIMITS);
+	s = proc_xread(pid, "auxv", &len);
+	if (len % sizeof(struct tlv_auxv))
+		die("/proc/%d/auxv: odd size %zu", pid, len);
+	t->auxv = (struct tlv_auxv *)s;
+	t->nauxv = len / sizeof(struct tlv_auxv);
+	t->mm = (struct tlv_mm){ .start_code = f[26], .end_code = f[27],
+		.start_stack = f[28], .start_data = f[45], .end_data = f[46],
+		.start_brk = f[47], .arg_start = f[48], .arg_end = f[49],
+		.env_start = f[50], .env_end = f[51] };
+}
+
+/* A process with children is a tree: the trees issue. */
+static void col_refuse_children(int pid)
+{
+	char name[64];
+	char *s;
+
+	snprintf(name, sizeof(name), "task/%d/children", pid);
+	s = proc_xread(pid, name, NULL);
+	if (s[strspn(s, " \n")])
+		die("has child processes (%s): process trees are not supported yet",
+		    strtok(s, " \n"));
+	free(s);
+}
+
+/* Classify one mapping; false if it is left out of the image. */
+static bool col_vma(int pid, const struct map_line *m, struct vma *v)
+{
+	const char *p = m->path;
+	bool shared = m->perms[3] == 's';
+	char link[64];
+	struct stat sa, sb;
+
+	v->v = (struct tlv_vma){ .start = m->start, .end = m->end,
+		.pgoff = m->pgoff,
+		.prot = (m->perms[0] == 'r' ? PROT_READ : 0) |
+			(m->perms[1] == 'w' ? PROT_WRITE : 0) |
+			(m->perms[2] == 'x' ? PROT_EXEC : 0),
+		.flags = shared ? MAP_SHARED : MAP_PRIVATE };
+	if (!strcmp(p, "[vsyscall]") || !strcmp(p, "[uprobes]"))
+		return false;	/* not a VMA of the mm, or recreated on demand */
+	if (vmflag(m, "ht"))
+		die("mapping %llx-%llx: hugetlb memory is not supported yet",
+		    (unsigned long long)m->start, (unsigned long long)m->end);
+	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+		die("mapping %llx-%llx: registered with userfaultfd: not supported",
+		    (unsigned long long)m->start, (unsigned long long)m->end);
+	if (vmflag(m, "ss"))
+		die("mapping %llx-%llx: shadow stack: not supported yet",
+		    (unsigned long long)m->start, (unsigned long long)m->end);
+	if (vmflag(m, "io") || vmflag(m, "pf"))
+		die("mapping %llx-%llx: device memory (%s): not supported",
+		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+	if (vmflag(m, "gd"))
+		v->v.flags |= MAP_GROWSDOWN;
+	if (is_special_name(p)) {
+		v->v.kind = TLV_VMA_SPECIAL;
+		v->name = xstrdup(p);
+		return true;
+	}
+	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
+	    !strncmp(p, "[anon:", 6)) {
+		if (shared)
+			die("mapping %llx-%llx: shared anonymous memory is not supported yet",
+			    (unsigned long long)m->start,
+			    (unsigned long long)m->end);
+		v->v.kind = TLV_VMA_ANON;
+		v->v.flags |= MAP_ANONYMOUS;
+		v->v.pgoff = 0;
+		if (!strncmp(p, "[anon:", 6) && ends_with(p, "]")) {
+			v->name = xstrdup(p + 6);
+			v->name[strlen(v->name) - 1] = 0;
+		}
+		return true;
+	}
+	if (*p != '/')
+		die("mapping %llx-%llx: unsupported kernel mapping %s",
+		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+	if (!strncmp(p, "/memfd:", 7))
+		die("mapping %llx-%llx: memfd %s: not supported yet",
+		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+	if (!strncmp(p, "/SYSV", 5))
+		die("mapping %llx-%llx: System V shared memory: not supported yet",
+		    (unsigned long long)m->start, (unsigned long long)m->end);
+	if (ends_with(p, " (deleted)"))
+		die("mapping %llx-%llx: file %s: mapped deleted files are not supported yet",
+		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid,
+		 (unsigned long long)m->start, (unsigned long long)m->end);
+	if (stat(link, &sa))
+		die_errno("%s", link);
+	if (stat(p, &sb) || sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
+		die("mapping %llx-%llx: file %s was replaced or removed since it was mapped",
+		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+	v->v.kind = TLV_VMA_FILE;
+	v->path = xstrdup(p);
+	fstat_to_tlv(&sa, &v->st);
+	return true;
+}
+
+static void col_vmas(struct task *t, int pid)
+{
+	struct map_line *m;
+	size_t n = proc_maps(pid, &m);
+
+	for (size_t i = 0; i < n; i++) {
+		struct vma v = { 0 };
+
+		if (col_vma(pid, &m[i], &v))
+			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
+					       sizeof(v)) = v;
+	}
+	free(m);
+}
+
+/* Does this mapping hold page contents of its own (not just a file's)? */
+static bool vma_has_pages(const struct vma *v)
+{
+	return (v->v.kind == TLV_VMA_ANON || v->v.kind == TLV_VMA_FILE) &&
+	       (v->v.flags & MAP_PRIVATE);
+}
+
+/* Append a run; it joins the last one only within the same mapping. */
+static void add_run(struct task *t, size_t floor, uint64_t addr,
+		    uint64_t npages)
+{
+	struct tlv_run *last = t->nruns > floor ? &t->runs[t->nruns - 1] : NULL;
+
+	if (!npages)
+		return;
+	if (last && last->addr + last->npages * PAGE == addr) {
+		last->npages += npages;
+	} else {
+		struct tlv_run *r = vec_add(&t->runs, &t->nruns, sizeof(*r));
+
+		r->addr = addr;
+		r->npages = npages;
+	}
+	t->npages += npages;
+}
+
+/*
+ * Which pages to save: present or swapped pages of private mappings,
+ * except pages still shared with the file (an untouched text page) and
+ * the shared zero page.  PAGEMAP_SCAN (6.7+) asks the kernel for exactly
+ * that in ranges; older kernels get /proc/PID/pagemap, 8 bytes a page.
+ */
+#define PM_SCAN_IOCTL		_IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_PRESENT		(1 << 1)
+#define PAGE_IS_SWAPPED		(1 << 2)
+#define PAGE_IS_PFNZERO		(1 << 3)
+#define PAGE_IS_FILE		(1 << 5)
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask;
+	uint64_t return_mask;
+};
+struct page_region {
+	uint64_t start, end, categories;
+};
+
+static bool keep_page(uint64_t cat)
+{
+	if (cat & PAGE_IS_SWAPPED)
+		return true;
+	return (cat & PAGE_IS_PRESENT) &&
+	       !(cat & (PAGE_IS_FILE | PAGE_IS_PFNZERO));
+}
+
+/* Runs of one mapping by PAGEMAP_SCAN; -errno if the ioctl is missing. */
+static int col_pages_scan(struct task *t, int fd, const struct vma *v)
+{
+	size_t floor = t->nruns;
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = v->v.start;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a), .start = at,
+			.end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED |
+				       PAGE_IS_FILE | PAGE_IS_PFNZERO };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			return -errno;
+		for (long i = 0; i < n; i++) {
+			/* a resumed walk may report the tail again */
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (keep_page(reg[i].categories))
+				add_run(t, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+	return 0;
+}
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		(1ULL << 62)
+#define PM_FILE		(1ULL << 61)
+
+static void col_pages_pagemap(struct task *t, int fd, const struct vma *v)
+{
+	enum { CHUNK = 65536 };
+	uint64_t *e = xmalloc(CHUNK * sizeof(*e));
+	size_t floor = t->nruns;
+
+	for (uint64_t a = v->v.start; a < v->v.end;) {
+		size_t n = (v->v.end - a) / PAGE, run = 0;
+		ssize_t r;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		r = pread(fd, e, n * 8, a / PAGE * 8);
+		if (r != (ssize_t)(n * 8))
+			die_errno("reading /proc/%llu/pagemap",
+				  (unsigned long long)t->proc.pid);
+		for (size_t i = 0; i <= n; i++) {
+			bool keep = i < n && ((e[i] & PM_SWAP) ||
+					      ((e[i] & PM_PRESENT) &&
+					       !(e[i] & PM_FILE)));
+			if (keep) {
+				run++;
+				continue;
+			}
+			add_run(t, floor, a + (i - run) * PAGE, run);
+			run = 0;
+		}
+		a += n * PAGE;
+	}
+	free(e);
+}
+
+static void col_pages(struct task *t, int pid)
+{
+	char path[PATH_MAX];
+	int fd = xopen(proc_path(path, pid, "pagemap"), O_RDONLY);
+	bool scan = !getenv("CR_NO_PAGEMAP_SCAN");
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		if (!vma_has_pages(&t->vmas[i]))
+			continue;
+		if (scan && col_pages_scan(t, fd, &t->vmas[i]) < 0) {
+			if (errno != ENOTTY && errno != EINVAL)
+				die_errno("PAGEMAP_SCAN");
+			scan = false;
+			info("no PAGEMAP_SCAN, reading /proc/%d/pagemap", pid);
+		}
+		if (!scan)
+			col_pages_pagemap(t, fd, &t->vmas[i]);
+	}
+	close(fd);
+}
+
+/* The fdinfo "key:" value of one descriptor. */
+static uint64_t col_fdinfo(int pid, int fd, const char *key, int base)
+{
+	char name[64], *s;
+	uint64_t v;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_xread(pid, name, NULL);
+	v = proc_field_u64(s, key, base, name);
+	free(s);
+	return v;
+}
+
+static bool chr_supported(dev_t rdev)
+{
+	/* /dev/null, zero, full, random, urandom */
+	return major(rdev) == 1 && (minor(rdev) == 3 || minor(rdev) == 5 ||
+				    minor(rdev) == 7 || minor(rdev) == 8 ||
+				    minor(rdev) == 9);
+}
+
+/* Name a descriptor kind the way users know it: "socket", "eventfd"... */
+static const char *fd_kind_name(const char *link, const struct stat *sb)
+{
+	static char kind[64];
+
+	if (!strncmp(link, "anon_inode:", 11)) {
+		snprintf(kind, sizeof(kind), "%s", link + 11);
+		kind[strcspn(kind, "]")] = 0;
+		return kind[0] == '[' ? kind + 1 : kind;
+	}
+	if (S_ISSOCK(sb->st_mode))
+		return "socket";
+	if (S_ISFIFO(sb->st_mode))
+		return strncmp(link, "pipe:", 5) ? "fifo" : "pipe";
+	if (S_ISCHR(sb->st_mode))
+		return major(sb->st_rdev) == 136 || major(sb->st_rdev) == 4 ||
+		       major(sb->st_rdev) == 5 ? "terminal" : "character device";
+	if (S_ISBLK(sb->st_mode))
+		return "block device";
+	return "unknown";
+}
+
+static void col_fd(struct task *t, int pid, int fd, bool shell_job)
+{
+	char path[PATH_MAX], name[32];
+	struct stat sb;
+	struct fd *d;
+	char *link;
+
+	snprintf(name, sizeof(name), "fd/%d", fd);
+	link = proc_link(pid, name);
+	if (stat(proc_path(path, pid, name), &sb))
+		die_errno("fd %d: stat %s", fd, path);
+	d = vec_add(&t->fds, &t->nfds, sizeof(*d));
+	d->f.fd = fd;
+	d->f.flags = col_fdinfo(pid, fd, "flags", 8);
+	d->f.cloexec = !!(d->f.flags & O_CLOEXEC);
+	d->f.flags &= ~O_CLOEXEC;
+	d->f.pos = col_fdinfo(pid, fd, "pos", 10);
+	fstat_to_tlv(&sb, &d->st);
+	if (link[0] == '/' && ends_with(link, " (deleted)"))
+		die("fd %d: file %s was deleted: not supported yet", fd, link);
+	if (link[0] == '/' && S_ISREG(sb.st_mode))
+		d->f.kind = TLV_FD_REG;
+	else if (link[0] == '/' && S_ISDIR(sb.st_mode))
+		d->f.kind = TLV_FD_DIR;
+	else if (link[0] == '/' && S_ISCHR(sb.st_mode) &&
+		 chr_supported(sb.st_rdev))
+		d->f.kind = TLV_FD_CHR;
+	else if (shell_job && fd <= 2 && (S_ISCHR(sb.st_mode) ||
+					 S_ISFIFO(sb.st_mode)))
+		d->f.kind = TLV_FD_STDIO;
+	else if (fd <= 2 && (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)))
+		die("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
+		    fd, link, fd_kind_name(link, &sb));
+	else
+		die("fd %d: unsupported fd type \"%s\" (%s)", fd,
+		    fd_kind_name(link, &sb), link);
+	if (d->f.kind != TLV_FD_STDIO)
+		d->path = link;
+	else
+		free(link);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+static void col_fds(struct task *t, int pid, bool shell_job)
+{
+	char path[PATH_MAX];
+	DIR *d = opendir(proc_path(path, pid, "fd"));
+	struct dirent *e;
+	int *fds = NULL;
+	size_t n = 0;
+
+	if (!d)
+		die_errno("%s", path);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			*(int *)vec_add(&fds, &n, sizeof(int)) = atoi(e->d_name);
+	closedir(d);
+	qsort(fds, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++)
+		col_fd(t, pid, fds[i], shell_job);
+	free(fds);
+}
+
+/* Pending signals of the thread (private) or process (shared). */
+static void col_siginfo(struct thread *th, int tid, bool shared)
+{
+	for (uint64_t off = 0;; off++) {
+		struct ptrace_peeksiginfo_args a = { off,
+			shared ? PTRACE_PEEKSIGINFO_SHARED : 0, 1 };
+		uint64_t si[16];
+		struct tlv_siginfo *s;
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
+
+		if (n < 0)
+			die_errno("PTRACE_PEEKSIGINFO");
+		if (n == 0)
+			break;
+		s = vec_add(&th->sig, &th->nsig, sizeof(*s));
+		s->shared = shared;
+		memcpy(&s->w0, si, sizeof(si));
+	}
+}
+
+/*
+ * If the thread stopped inside an rseq critical section, the kernel would
+ * have sent it to the abort handler on its next return to user space;
+ * the restored registers must say the same.
+ */
+static void col_rseq_fixup(struct thread *th, int tid)
+{
+	uint64_t cs_ptr, cs[4], ip = arch_ip(th->regs);	/* cs: see struct rseq_cs */
+
+	if (!th->t.rseq_addr ||
+	    pt_read(tid, th->t.rseq_addr + 8, &cs_ptr, 8) || !cs_ptr ||
+	    pt_read(tid, cs_ptr, cs, sizeof(cs)))
+		return;
+	if (ip >= cs[1] && ip - cs[1] < cs[2]) {
+		info("thread %d stopped in an rseq critical section: restarting at abort_ip %llx",
+		     tid, (unsigned long long)cs[3]);
+		arch_set_ip(th->regs, cs[3]);
+	}
+}
+
+/*
+ * Per-thread state, and what can only be asked from inside: sigactions,
+ * sigaltstack and brk, through remote syscalls that write into a scratch
+ * page (mapped here, unmapped before the mappings are read).
+ */
+static void col_thread(struct task *t, struct pt *p)
+{
+	struct thread *th = &t->th;
+	struct ptrace_rseq_configuration rc;
+	uint64_t buf = pt_scratch(p), ss[3], act[4];
+	long r;
+
+	th->t.tid = p->pid;
+	th->t.sigmask = p->sigmask;
+	memcpy(th->regs, p->regs, sizeof(th->regs));
+	if (arch_get_fpu(p->pid, &th->fpu, &th->fpu_len))
+		die_errno("reading FPU state");
+	col_siginfo(th, p->pid, false);
+	col_siginfo(th, p->pid, true);
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, p->pid, sizeof(rc), &rc) ==
+	    sizeof(rc)) {
+		th->t.rseq_addr = rc.rseq_abi_pointer;
+		th->t.rseq_len = rc.rseq_abi_size;
+		th->t.rseq_sig = rc.signature;
+	} else if (errno != EIO && errno != EINVAL) {
+		die_errno("PTRACE_GET_RSEQ_CONFIGURATION");
+	}
+	col_rseq_fixup(th, p->pid);
+
+	r = pt_syscall(p, __NR_sigaltstack, 0, buf, 0, 0, 0, 0);
+	if (r || pt_read(p->pid, buf, ss, sizeof(ss)))
+		die("reading the signal stack failed (%ld)", r);
+	th->t.ss_sp = ss[0], th->t.ss_flags = (uint32_t)ss[1];
+	th->t.ss_size = ss[2];
+	for (int sig = 1; sig <= NSIG_MAX; sig++) {
+		struct tlv_sigact *a;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		r = pt_syscall(p, __NR_rt_sigaction, sig, 0, buf, 8, 0, 0);
+		if (r || pt_read(p->pid, buf, act, sizeof(act)))
+			die("reading the action of signal %d failed (%ld)", sig, r);
+		a = &t->act[t->nact++];
+		*a = (struct tlv_sigact){ sig, act[0], act[1], act[2], act[3] };
+	}
+	t->mm.brk = pt_syscall(p, __NR_brk, 0, 0, 0, 0, 0, 0);
+	pt_scratch_free(p);
+}
+
+/* Find a syscall instruction to borrow, preferably in the vDSO. */
+static void col_find_insn(struct pt *p)
+{
+	struct map_line *m;
+	size_t n = proc_maps(p->pid, &m);
+
+	for (int pass = 0; pass < 2 && !p->insn; pass++)
+		for (size_t i = 0; i < n && !p->insn; i++)
+			if (m[i].perms[2] == 'x' && m[i].perms[0] == 'r' &&
+			    (pass || !strcmp(m[i].path, "[vdso]")))
+				p->insn = pt_find_insn(p->pid, m[i].start,
+						       m[i].end);
+	free(m);
+}
+
+/* Freeze pid and collect it all; on return the target is still seized. */
+static void collect(struct task *t, struct pt *p, int pid, bool shell_job)
+{
+	pt_seize(p, pid);
+	col_proc(t, pid, shell_job);
+	col_refuse_children(pid);
+	col_fds(t, pid, shell_job);
+	col_find_insn(p);
+	col_thread(t, p);
+	col_vmas(t, pid);
+	col_pages(t, pid);
+}
+
+/* ==== 6. check and write the image =======================================
+ * The image is written front to back: header, the TASK nest, the PAGEMAP
+ * nest, padding, the page data streamed straight from the target, and the
+ * END trailer.  Into a file it goes as NAME.part, fsync'ed and renamed
+ * only when complete, so a failed dump never leaves a valid-looking image;
+ * only then is the target killed (or, with -R, let go).
+ */
+static void dump_head(struct img_out *o)
+{
+	struct tlv_head h = { .version = TLV_VERSION, .arch = arch_tlv,
+		.page_size = PAGE, .head_size = sizeof(h) };
+	struct utsname u;
+
+	memcpy(h.magic, TLV_MAGIC, sizeof(h.magic));
+	if (!uname(&u))
+		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
+	out_write(o, &h, sizeof(h));
+}
+
+static void put_file(struct buf *b, const char *path,
+		     const struct tlv_fstat *st)
+{
+	buf_rec(b, TLV_FSTAT, st, sizeof(*st));
+	buf_str(b, TLV_PATH, path);
+}
+
+static void dump_task(struct img_out *o, const struct task *t)
+{
+	const struct thread *th = &t->th;
+	struct buf b = { 0 }, n = { 0 };
+
+	buf_rec(&b, TLV_PROC, &t->proc, sizeof(t->proc));
+	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
+	if (t->ngroups)
+		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
+	buf_str(&b, TLV_COMM, t->comm);
+	buf_str(&b, TLV_CWD, t->cwd);
+	buf_str(&b, TLV_ROOT, t->root);
+	buf_rec(&b, TLV_MM, &t->mm, sizeof(t->mm));
+	buf_rec(&b, TLV_AUXV, t->auxv, t->nauxv * sizeof(*t->auxv));
+	buf_rec(&b, TLV_RLIMIT, t->rlim, t->nrlim * sizeof(*t->rlim));
+	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
+	put_file(&n, t->exe, &t->exe_st);
+	buf_nest(&b, TLV_EXE, &n);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+
+		buf_rec(&n, TLV_VMA_INFO, &v->v, sizeof(v->v));
+		if (v->path)
+			put_file(&n, v->path, &v->st);
+		if (v->name)
+			buf_str(&n, TLV_NAME, v->name);
+		buf_nest(&b, TLV_VMA, &n);
+	}
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+
+		buf_rec(&n, TLV_FD_INFO, &d->f, sizeof(d->f));
+		if (d->path)
+			put_file(&n, d->path, &d->st);
+		buf_nest(&b, TLV_FD, &n);
+	}
+	buf_rec(&n, TLV_THREAD_INFO, &th->t, sizeof(th->t));
+	buf_rec(&n, arch_regs_tag, th->regs, arch_nregs * sizeof(uint64_t));
+	buf_rec(&n, arch_fpu_tag, th->fpu, th->fpu_len);
+	if (th->nsig)
+		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	buf_nest(&b, TLV_THREAD, &n);
+	out_rec(o, TLV_TASK, b.p, b.len);
+	buf_free(&b);
+}
+
+/*
+ * Page data: readable mappings are read with process_vm_readv, batched
+ * into a large buffer; mappings without PROT_READ through /proc/PID/mem,
+ * which may read them.  Every buffer-full is checksummed and written.
+ */
+struct page_stream {
+	struct img_out *o;
+	int pid, memfd;
+	uint8_t *buf;
+	size_t fill;		/* bytes in buf */
+	size_t batch;		/* start of the pending process_vm_readv batch */
+	struct iovec iov[512];
+	size_t niov;
+};
+#define STREAM_BUF (4u << 20)
+
+static void ps_flush_batch(struct page_stream *s)
+{
+	struct iovec l = { s->buf + s->batch, s->fill - s->batch };
+	ssize_t r;
+
+	if (!s->niov)
+		return;
+	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len)
+		die_errno("reading memory near %p", s->iov[0].iov_base);
+	s->niov = 0;
+	s->batch = s->fill;
+}
+
+static void ps_flush(struct page_stream *s)
+{
+	ps_flush_batch(s);
+	out_write(s->o, s->buf, s->fill);
+	s->fill = s->batch = 0;
+}
+
+static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
+		   bool readable)
+{
+	while (len) {
+		size_t n = STREAM_BUF - s->fill;
+
+		if (n > len)
+			n = len;
+		if (readable) {
+			s->iov[s->niov++] = (struct iovec){ (void *)addr, n };
+		} else {
+			ps_flush_batch(s);
+			if (pread(s->memfd, s->buf + s->fill, n, addr) !=
+			    (ssize_t)n)
+				die_errno("reading /proc/%d/mem at %llx", s->pid,
+					  (unsigned long long)addr);
+			s->batch = s->fill + n;
+		}
+		s->fill += n;
+		addr += n;
+		len -= n;
+		if (s->fill == STREAM_BUF)
+			ps_flush(s);
+		else if (s->niov == ARRAY_SIZE(s->iov))
+			ps_flush_batch(s);
+	}
+}
+
+static void dump_pages(struct img_out *o, const struct task *t)
+{
+	struct page_stream s = { .o = o, .pid = t->proc.pid };
+	struct tlv_owner own = { t->proc.pid };
+	char path[PATH_MAX];
+	struct buf b = { 0 };
+	size_t vi = 0;
+
+	buf_rec(&b, TLV_OWNER, &own, sizeof(own));
+	buf_rec(&b, TLV_RUNS, t->runs, t->nruns * sizeof(*t->runs));
+	out_rec(o, TLV_PAGEMAP, b.p, b.len);
+	buf_free(&b);
+	out_align(o);
+	out_hdr(o, TLV_PAGES, t->npages * PAGE);
+	s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
+	s.buf = mmap(NULL, STREAM_BUF, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s.buf == MAP_FAILED)
+		die_errno("mmap");
+	for (size_t i = 0; i < t->nruns; i++) {
+		const struct tlv_run *r = &t->runs[i];
+
+		while (t->vmas[vi].v.end <= r->addr)
+			vi++;
+		ps_add(&s, r->addr, r->npages * PAGE,
+		       t->vmas[vi].v.prot & PROT_READ);
+	}
+	ps_flush(&s);
+	munmap(s.buf, STREAM_BUF);
+	close(s.memfd);
+}
+
+struct opts {
+	int pid;
+	const char *dir, *image, *pidfile;
+	bool leave_running, shell_job, detach, json;
+};
+
+/* The image path from -D/--image; NULL means stdin/stdout. */
+static char *image_path(const struct opts *o)
+{
+	char *p;
+
+	if (o->image)
+		return strcmp(o->image, "-") ? xstrdup(o->image) : NULL;
+	if (!o->dir)
+		die("no image: give -D DIR or --image FILE|-");
+	p = xmalloc(strlen(o->dir) + 8);
+	sprintf(p, "%s/cr.img", o->dir);
+	return p;
+}
+
+static char *part_path;
+
+static void unlink_part(void *arg)
+{
+	(void)arg;
+	unlink(part_path);
+}
+
+static void kill_target(int pid)
+{
+	int st;
+
+	if (kill(pid, SIGKILL))
+		die_errno("killing the process after the dump");
+	/* as its tracer we see it die first; then its parent may reap it */
+	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+static int cmd_dump(const struct opts *opt)
+{
+	char *path = image_path(opt);
+	struct img_out o = { .fd = 1, .name = "standard output" };
+	struct task t = { 0 };
+	struct pt p = { 0 };
+
+	ctx.phase = "dump";
+	if (opt->pid <= 0)
+		die("no process: give -t PID");
+	if (opt->pid == getpid())
+		die("cannot dump cr itself");
+	if (path) {
+		part_path = xmalloc(strlen(path) + 6);
+		sprintf(part_path, "%s.part", path);
+		o.fd = open(part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0600);
+		if (o.fd < 0)
+			die_errno("creating %s", part_path);
+		o.name = part_path;
+		undo_push(unlink_part, NULL);
+	} else if (isatty(1)) {
+		die("refusing to write an image to a terminal");
+	}
+	ctx.pid = opt->pid;
+	collect(&t, &p, opt->pid, opt->shell_job);
+	info("collected: %zu mappings, %llu pages, %zu fds", t.nvmas,
+	     (unsigned long long)t.npages, t.nfds);
+	dump_head(&o);
+	dump_task(&o, &t);
+	dump_pages(&o, &t);
+	{
+		struct tlv_end e = { o.crc, o.off };
+
+		out_rec(&o, TLV_END, &e, sizeof(e));
+	}
+	if (path) {
+		if (fsync(o.fd) || close(o.fd))
+			die_errno("writing %s", part_path);
+		if (rename(part_path, path))
+			die_errno("renaming %s to %s", part_path, path);
+		undo_pop();
+	}
+	info("image written: %llu bytes", (unsigned long long)o.off);
+	undo_pop();	/* pt_release */
+	if (opt->leave_running)
+		pt_release(&p);
+	else
+		kill_target(opt->pid);
+	return 0;
+}
+
+/* ==== 7. read and validate an image ======================================
+ * The image is read in one sequential pass into struct task, checksummed
+ * as it goes; a stream that is not a regular file is first copied into a
+ * memfd so that the blob can later read the pages with pread.  Then every
+ * field is checked against what restore will do with it, and the host
+ * against what the image needs.  Nothing is created before all of this
+ * has passed.
+ */
+static void in_spool(struct img_in *in)
+{
+	struct stat sb;
+	uint8_t *b;
+	int mfd;
+
+	if (fstat(in->fd, &sb))
+		die_errno("%s", in->name);
+	if (S_ISREG(sb.st_mode)) {
+		in->size = sb.st_size;
+		return;
+	}
+	mfd = memfd_create("cr-image", MFD_CLOEXEC);
+	if (mfd < 0)
+		die_errno("memfd_create");
+	b = xmalloc(STREAM_BUF);
+	for (;;) {
+		ssize_t r = read_full(in->fd, b, STREAM_BUF);
+
+		if (r < 0) {
+			errno = -r;
+			die_errno("reading %s", in->name);
+		}
+		xwrite_all(mfd, b, r, "the image spool");
+		in->size += r;
+		if ((size_t)r < STREAM_BUF)
+			break;
+	}
+	free(b);
+	if (lseek(mfd, 0, SEEK_SET))
+		die_errno("lseek");
+	in->fd = mfd;
+}
+
+/* A record's value as rows of u64: checks the size and returns the count. */
+static size_t rows(const struct tlv_it *it, size_t *n, const char *where)
+{
+	size_t row = tlv_nfields(it->tag) * 8;
+
+	if (!row || it->len % row)
+		die("corrupt image: %s: %s is %llu bytes, not whole rows of %zu",
+		    where, tlv_name(it->tag), (unsigned long long)it->len, row);
+	if (n)
+		*n = it->len / row;
+	return it->len / row;
+}
+
+/* Copy a single-row record into dst (of exactly one row's size). */
+static void get_row(const struct tlv_it *it, void *dst, size_t size,
+		    const char *where)
+{
+	if (rows(it, NULL, where) != 1 || it->len != size)
+		die("corrupt image: %s: %s must hold one row", where,
+		    tlv_name(it->tag));
+	memcpy(dst, it->val, size);
+}
+
+static void *get_rows(const struct tlv_it *it, size_t *n, const char *where)
+{
+	void *p;
+
+	rows(it, n, where);
+	p = xmalloc(it->len);
+	memcpy(p, it->val, it->len);
+	return p;
+}
+
+/* A STR value: NUL-terminated, no NUL inside, not empty, bounded. */
+static char *get_str(const struct tlv_it *it, const char *where)
+{
+	if (!it->len || it->len > MAX_PATH_LEN || it->val[it->len - 1] ||
+	    strlen((const char *)it->val) != it->len - 1)
+		die("corrupt image: %s: bad %s string", where,
+		    tlv_name(it->tag));
+	return xstrdup((const char *)it->val);
+}
+
+/* An unknown tag is fine only if marked optional. */
+static void skip_unknown(const struct tlv_it *it, const char *where)
+{
+	if (!(it->tag & TLV_OPTIONAL))
+		die("image has record 0x%x in %s that this cr does not know (made by a newer cr?)",
+		    it->tag, where);
+}
+
+static void once(uint64_t *seen, uint32_t tag, const char *where)
+{
+	uint64_t bit = 1ULL << (tag % 64);
+
+	if (*seen & bit)
+		die("corrupt image: %s: %s appears twice", where, tlv_name(tag));
+	*seen |= bit;
+}
+
+static void need(uint64_t seen, uint32_t tag, const char *where)
+{
+	if (!(seen & (1ULL << (tag % 64))))
+		die("corrupt image: %s: no %s record", where, tlv_name(tag));
+}
+
+/* FSTAT + PATH inside EXE, VMA and FD nests. */
+static bool get_file(const struct tlv_it *it, char **path,
+		     struct tlv_fstat *st, uint64_t *seen, const char *where)
+{
+	if (it->tag == TLV_PATH) {
+		once(seen, it->tag, where);
+		*path = get_str(it, where);
+	} else if (it->tag == TLV_FSTAT) {
+		once(seen, it->tag, where);
+		get_row(it, st, sizeof(*st), where);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void read_exe(struct task *t, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "EXE"))
+		if (!get_file(&it, &t->exe, &t->exe_st, &seen, "EXE"))
+			skip_unknown(&it, "EXE");
+	need(seen, TLV_PATH, "EXE");
+	need(seen, TLV_FSTAT, "EXE");
+}
+
+static void read_vma(struct task *t, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	struct vma *v = vec_add(&t->vmas, &t->nvmas, sizeof(*v));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "VMA")) {
+		if (get_file(&it, &v->path, &v->st, &seen, "VMA"))
+			continue;
+		if (it.tag == TLV_VMA_INFO) {
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->v, sizeof(v->v), "VMA");
+		} else if (it.tag == TLV_NAME) {
+			once(&seen, it.tag, "VMA");
+			v->name = get_str(&it, "VMA");
+		} else {
+			skip_unknown(&it, "VMA");
+		}
+	}
+	need(seen, TLV_VMA_INFO, "VMA");
+}
+
+static void read_fd(struct task *t, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	struct fd *d = vec_add(&t->fds, &t->nfds, sizeof(*d));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "FD")) {
+		if (get_file(&it, &d->path, &d->st, &seen, "FD"))
+			continue;
+		if (it.tag == TLV_FD_INFO) {
+			once(&seen, it.tag, "FD");
+			get_row(&it, &d->f, sizeof(d->f), "FD");
+		} else {
+			skip_unknown(&it, "FD");
+		}
+	}
+	need(seen, TLV_FD_INFO, "FD");
+}
+
+static void read_thread(struct task *t, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	struct thread *th = &t->th;
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "THREAD")) {
+		if (it.tag == TLV_THREAD_INFO) {
+			once(&seen, it.tag, "THREAD");
+			get_row(&it, &th->t, sizeof(th->t), "THREAD");
+		} else if (it.tag == arch_regs_tag) {
+			once(&seen, it.tag, "THREAD");
+			get_row(&it, th->regs, arch_nregs * 8, "THREAD");
+		} else if (it.tag == arch_fpu_tag) {
+			once(&seen, it.tag, "THREAD");
+			th->fpu = xmalloc(it.len);
+			memcpy(th->fpu, it.val, it.len);
+			th->fpu_len = it.len;
+		} else if (it.tag == TLV_SIGINFO) {
+			once(&seen, it.tag, "THREAD");
+			th->sig = get_rows(&it, &th->nsig, "THREAD");
+		} else if (it.tag == TLV_REGS_X86_64 ||
+			   it.tag == TLV_REGS_AARCH64) {
+			die("the image holds registers of another architecture");
+		} else {
+			skip_unknown(&it, "THREAD");
+		}
+	}
+	need(seen, TLV_THREAD_INFO, "THREAD");
+	need(seen, arch_regs_tag, "THREAD");
+	need(seen, arch_fpu_tag, "THREAD");
+}
+
+static void read_task(struct task *t, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	uint64_t seen = 0;
+	size_t n;
+
+	while (tlv_next(&it, "TASK")) {
+		switch (it.tag) {
+		case TLV_PROC:
+		case TLV_CREDS:
+		case TLV_MM:
+		case TLV_COMM:
+		case TLV_CWD:
+		case TLV_ROOT:
+		case TLV_GROUPS:
+		case TLV_AUXV:
+		case TLV_RLIMIT:
+		case TLV_SIGACT:
+		case TLV_EXE:
+		case TLV_THREAD:
+			once(&seen, it.tag, "TASK");
+			break;
+		}
+		switch (it.tag) {
+		case TLV_PROC:
+			get_row(&it, &t->proc, sizeof(t->proc), "TASK");
+			break;
+		case TLV_CREDS:
+			get_row(&it, &t->creds, sizeof(t->creds), "TASK");
+			break;
+		case TLV_MM:
+			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
+			break;
+		case TLV_COMM:
+			t->comm = get_str(&it, "TASK");
+			break;
+		case TLV_CWD:
+			t->cwd = get_str(&it, "TASK");
+			break;
+		case TLV_ROOT:
+			t->root = get_str(&it, "TASK");
+			break;
+		case TLV_GROUPS:
+			t->groups = get_rows(&it, &t->ngroups, "TASK");
+			break;
+		case TLV_AUXV:
+			t->auxv = get_rows(&it, &t->nauxv, "TASK");
+			break;
+		case TLV_RLIMIT:
+			if (rows(&it, &n, "TASK") > RLIM_NLIMITS)
+				die("corrupt image: %zu rlimits", n);
+			memcpy(t->rlim, it.val, it.len);
+			t->nrlim = n;
+			break;
+		case TLV_SIGACT:
+			if (rows(&it, &n, "TASK") > NSIG_MAX)
+				die("corrupt image: %zu sigactions", n);
+			memcpy(t->act, it.val, it.len);
+			t->nact = n;
+			break;
+		case TLV_EXE:
+			read_exe(t, &it);
+			break;
+		case TLV_VMA:
+			read_vma(t, &it);
+			break;
+		case TLV_FD:
+			read_fd(t, &it);
+			break;
+		case TLV_THREAD:
+			read_thread(t, &it);
+			break;
+		default:
+			skip_unknown(&it, "TASK");
+		}
+	}
+	need(seen, TLV_PROC, "TASK");
+	need(seen, TLV_CREDS, "TASK");
+	need(seen, TLV_MM, "TASK");
+	need(seen, TLV_COMM, "TASK");
+	need(seen, TLV_CWD, "TASK");
+	need(seen, TLV_ROOT, "TASK");
+	need(seen, TLV_AUXV, "TASK");
+	need(seen, TLV_RLIMIT, "TASK");
+	need(seen, TLV_SIGACT, "TASK");
+	need(seen, TLV_EXE, "TASK");
+	need(seen, TLV_THREAD, "TASK");
+}
+
+static void read_pagemap(struct task *t, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct tlv_owner own = { 0 };
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "PAGEMAP")) {
+		if (it.tag == TLV_OWNER) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_row(&it, &own, sizeof(own), "PAGEMAP");
+		} else if (it.tag == TLV_RUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			t->runs = get_rows(&it, &t->nruns, "PAGEMAP");
+		} else {
+			skip_unknown(&it, "PAGEMAP");
+		}
+	}
+	need(seen, TLV_OWNER, "PAGEMAP");
+	need(seen, TLV_RUNS, "PAGEMAP");
+	if (own.pid != t->proc.pid)
+		die("corrupt image: pages of pid %llu, not of the image's task",
+		    (unsigned long long)own.pid);
+	for (size_t i = 0; i < t->nruns; i++) {
+		if (t->runs[i].npages > (1ULL << 40) ||
+		    t->npages + t->runs[i].npages < t->npages)
+			die("corrupt image: page run %zu too long", i);
+		t->npages += t->runs[i].npages;
+	}
+}
+
+static void read_head(struct img_in *in)
+{
+	struct tlv_head h;
+
+	in_read(in, &h, sizeof(h), "the header");
+	if (memcmp(h.magic, TLV_MAGIC, sizeof(h.magic)))
+		die("%s: not a cr image (bad magic)", in->name);
+	if (h.version != TLV_VERSION)
+		die("%s: image format version %u, this cr reads version %u",
+		    in->name, h.version, TLV_VERSION);
+	if (h.head_size != sizeof(h) || h.flags)
+		die("%s: corrupt image header", in->name);
+	if (h.arch != arch_tlv)
+		die("%s: the image is for another architecture (%s)", in->name,
+		    h.arch == TLV_ARCH_X86_64 ? "x86_64" :
+		    h.arch == TLV_ARCH_AARCH64 ? "aarch64" : "unknown");
+	if (h.page_size != PAGE || sysconf(_SC_PAGESIZE) != (long)PAGE)
+		die("%s: page size %u: only 4096-byte pages are supported",
+		    in->name, h.page_size);
+}
+
+/*
+ * Read the whole stream; returns with the pages' offset in t->pages_off
+ * and the CRC verified.  in->fd stays open for the blob.
+ */
+static void img_read(struct img_in *in, struct task *t)
+{
+	bool have_task = false, have_map = false, have_pages = false;
+	uint8_t *chunk = xmalloc(STREAM_BUF);
+
+	in_spool(in);
+	read_head(in);
+	for (;;) {
+		uint32_t crc = in->crc;
+		uint64_t at = in->off;
+		struct tlv_rec r;
+		uint8_t *v;
+
+		in_read(in, &r, sizeof(r), "a record header");
+		if (r.zero || r.len > in->size - in->off)
+			die("corrupt image: record at offset %llu claims %llu bytes",
+			    (unsigned long long)at, (unsigned long long)r.len);
+		if (r.tag == TLV_END) {
+			struct tlv_end e;
+			uint8_t extra;
+
+			if (r.len != sizeof(e))
+				die("corrupt image: bad END record");
+			in_read(in, &e, sizeof(e), "the END record");
+			if (e.crc != crc || e.bytes != at)
+				die("corrupt image: checksum mismatch (stored %08llx, computed %08x)",
+				    (unsigned long long)e.crc, crc);
+			if (read(in->fd, &extra, 1) != 0)
+				die("corrupt image: data after the END record");
+			break;
+		}
+		if (r.tag == TLV_PAGES) {
+			if (!have_map || have_pages)
+				die("corrupt image: PAGES without PAGEMAP");
+			if (in->off % PAGE || r.len != t->npages * PAGE)
+				die("corrupt image: PAGES misaligned or of the wrong size");
+			t->pages_off = in->off;
+			for (uint64_t left = r.len; left;) {
+				size_t n = left < STREAM_BUF ? left : STREAM_BUF;
+
+				in_read(in, chunk, n, "page data");
+				left -= n;
+			}
+			have_pages = true;
+			continue;
+		}
+		if (r.len > MAX_META)
+			die("corrupt image: record 0x%x of %llu bytes", r.tag,
+			    (unsigned long long)r.len);
+		v = xmalloc(r.len);
+		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
+		if (r.tag == TLV_TASK) {
+			if (have_task)
+				die("image holds more than one process: not supported yet");
+			read_task(t, v, r.len);
+			have_task = true;
+		} else if (r.tag == TLV_PAGEMAP) {
+			if (!have_task || have_map)
+				die("corrupt image: misplaced PAGEMAP");
+			read_pagemap(t, v, r.len);
+			have_map = true;
+		} else if (r.tag != TLV_PAD) {
+			struct tlv_it it = { .tag = r.tag };
+
+			skip_unknown(&it, "the image");
+		}
+		free(v);
+	}
+	free(chunk);
+	if (!have_task || !have_map || !have_pages)
+		die("corrupt image: missing %s", !have_task ? "TASK" :
+		    !have_map ? "PAGEMAP" : "PAGES");
+}
+
+/* Image self-consistency: every field restore will use, in range. */
+static void img_check_vmas(const struct task *t)
+{
+	uint64_t prev = PAGE;	/* nothing maps page 0 */
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct tlv_vma *v = &t->vmas[i].v;
+		uint64_t mflags = v->flags & ~(uint64_t)(MAP_ANONYMOUS |
+							  MAP_GROWSDOWN);
+
+		if (v->start % PAGE || v->end % PAGE || v->start < prev ||
+		    v->end <= v->start || v->end > arch_task_size)
+			die("corrupt image: mapping %zu (%llx-%llx) misaligned, overlapping or out of range",
+			    i, (unsigned long long)v->start,
+			    (unsigned long long)v->end);
+		prev = v->end;
+		if (v->prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ||
+		    (mflags != MAP_PRIVATE && mflags != MAP_SHARED) ||
+		    v->pgoff % PAGE || v->pgoff > (1ULL << 52))
+			die("corrupt image: mapping %zu has bad protection, flags or offset",
+			    i);
+		switch (v->kind) {
+		case TLV_VMA_ANON:
+			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
+			    t->vmas[i].path)
+				die("corrupt image: mapping %zu: bad anonymous mapping", i);
+			break;
+		case TLV_VMA_FILE:
+			if (!t->vmas[i].path || t->vmas[i].path[0] != '/' ||
+			    (v->flags & MAP_ANONYMOUS) || t->vmas[i].name)
+				die("corrupt image: mapping %zu: bad file mapping", i);
+			break;
+		case TLV_VMA_SPECIAL:
+			if (!t->vmas[i].name || !is_special_name(t->vmas[i].name))
+				die("corrupt image: mapping %zu: unknown kernel mapping", i);
+			break;
+		default:
+			die("corrupt image: mapping %zu: unknown kind %llu", i,
+			    (unsigned long long)v->kind);
+		}
+	}
+}
+
+static void img_check_runs(const struct task *t)
+{
+	uint64_t prev = 0;
+	size_t vi = 0;
+
+	for (size_t i = 0; i < t->nruns; i++) {
+		const struct tlv_run *r = &t->runs[i];
+		uint64_t end = r->addr + r->npages * PAGE;
+
+		if (r->addr % PAGE || !r->npages || r->addr < prev ||
+		    end <= r->addr)
+			die("corrupt image: page run %zu misaligned or out of order", i);
+		prev = end;
+		while (vi < t->nvmas && t->vmas[vi].v.end <= r->addr)
+			vi++;
+		if (vi == t->nvmas || r->addr < t->vmas[vi].v.start ||
+		    end > t->vmas[vi].v.end || !vma_has_pages(&t->vmas[vi]))
+			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
+			    i, (unsigned long long)r->addr);
+	}
+}
+
+static void img_check_fds(const struct task *t)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+
+		if (d->f.fd > (1 << 20) || (i && d->f.fd <= t->fds[i - 1].f.fd))
+			die("corrupt image: fd %llu out of range or out of order",
+			    (unsigned long long)d->f.fd);
+		if (d->f.kind == TLV_FD_STDIO) {
+			if (d->f.fd > 2 || d->path ||
+			    !(t->proc.flags & TLV_PROC_SHELL_JOB))
+				die("corrupt image: fd %llu: bad inherited descriptor",
+				    (unsigned long long)d->f.fd);
+		} else if (d->f.kind < TLV_FD_REG || d->f.kind > TLV_FD_CHR ||
+			   !d->path || d->path[0] != '/' ||
+			   d->f.cloexec > 1 || d->f.pos > (1ULL << 62)) {
+			die("corrupt image: fd %llu: bad kind, path, flags or position",
+			    (unsigned long long)d->f.fd);
+		}
+	}
+}
+
+static void img_check(const struct task *t)
+{
+	const struct thread *th = &t->th;
+	uint64_t sigs = 0;
+
+	if (!t->proc.pid || t->proc.pid >= (1 << 22) || th->t.tid != t->proc.pid)
+		die("corrupt image: bad pid %llu", (unsigned long long)t->proc.pid);
+	ctx.pid = t->proc.pid;
+	if (strlen(t->comm) > 15 || t->cwd[0] != '/' || t->root[0] != '/' ||
+	    t->exe[0] != '/')
+		die("corrupt image: bad comm, cwd, root or exe");
+	if (t->proc.exit_signal > NSIG_MAX || t->proc.umask > 0777)
+		die("corrupt image: bad exit signal or umask");
+	for (const uint64_t *f = &t->mm.start_code; f <= &t->mm.env_end; f++)
+		if (*f > arch_task_size)
+			die("corrupt image: memory layout field out of range");
+	if (!t->nauxv || t->nauxv > 64 || t->auxv[t->nauxv - 1].key != AT_NULL)
+		die("corrupt image: bad auxiliary vector");
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res >= RLIM_NLIMITS ||
+		    (i && t->rlim[i].res <= t->rlim[i - 1].res) ||
+		    t->rlim[i].cur > t->rlim[i].max)
+			die("corrupt image: bad rlimit row %zu", i);
+	for (size_t i = 0; i < t->nact; i++) {
+		const struct tlv_sigact *a = &t->act[i];
+
+		if (!a->sig || a->sig > NSIG_MAX || a->sig == SIGKILL ||
+		    a->sig == SIGSTOP || (sigs & (1ULL << (a->sig - 1))) ||
+		    a->handler >= arch_task_size || a->restorer >= arch_task_size)
+			die("corrupt image: bad action for signal %llu",
+			    (unsigned long long)a->sig);
+		sigs |= 1ULL << (a->sig - 1);
+	}
+	for (size_t i = 0; i < th->nsig; i++) {
+		uint32_t signo = (uint32_t)th->sig[i].w0;
+
+		if (!signo || signo > NSIG_MAX || signo == SIGKILL ||
+		    signo == SIGSTOP || th->sig[i].shared > 1)
+			die("corrupt image: bad pending signal %u", signo);
+	}
+	if (th->t.rseq_addr && (th->t.rseq_addr % 32 ||
+				th->t.rseq_addr >= arch_task_size ||
+				th->t.rseq_len < 32 || th->t.rseq_len > 4096))
+		die("corrupt image: bad rseq registration");
+	if (th->t.ss_sp >= arch_task_size || th->t.ss_size > (1ULL << 40))
+		die("corrupt image: bad signal stack");
+	img_check_vmas(t);
+	img_check_runs(t);
+	img_check_fds(t);
+	arch_check_fpu(th);
+}
+
+/* A file the image refers to must still be what it was at dump time. */
+static void check_file(const char *what, const char *path,
+		       const struct tlv_fstat *want, bool mtime)
+{
+	struct stat sb;
+
+	if (stat(path, &sb))
+		die_errno("%s %s", what, path);
+	if ((sb.st_mode & S_IFMT) != (want->mode & S_IFMT))
+		die("%s %s: is no longer the same kind of file", what, path);
+	if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size != want->size)
+		die("%s %s: size is %lld, was %llu at dump time", what, path,
+		    (long long)sb.st_size, (unsigned long long)want->size);
+	if (S_ISCHR(sb.st_mode) && sb.st_rdev != want->rdev)
+		die("%s %s: is another device now", what, path);
+	if (mtime && (uint64_t)(sb.st_mtim.tv_sec * 1000000000ULL +
+				sb.st_mtim.tv_nsec) != want->mtime_ns)
+		die("%s %s: was modified since the dump", what, path);
+}
+
+/* Can this host, and this cr, restore the image? */
+static void host_check(const struct task *t, const struct opts *opt)
+{
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+	gid_t groups[NGROUPS_MAX];
+	int ng = getgroups(NGROUPS_MAX, groups);
+	struct rlimit rl;
+
+	if (getresuid(&r, &e, &s) || getresgid(&gr, &ge, &gs) || ng < 0)
+		die_errno("reading cr's credentials");
+	if (t->creds.uid != r || t->creds.euid != e || t->creds.suid != s ||
+	    t->creds.fsuid != e || t->creds.gid != gr || t->creds.egid != ge ||
+	    t->creds.sgid != gs || t->creds.fsgid != ge)
+		die("the process ran as uid %llu gid %llu, cr runs as uid %u gid %u: restoring other credentials is not supported yet",
+		    (unsigned long long)t->creds.uid,
+		    (unsigned long long)t->creds.gid, r, gr);
+	if ((size_t)ng != t->ngroups)
+		die("supplementary groups differ from cr's: not supported yet");
+	for (int i = 0; i < ng; i++)
+		if (groups[i] != t->groups[i].gid)
+			die("supplementary groups differ from cr's: not supported yet");
+	if ((t->proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
+		die("the image was dumped with --shell-job: restore it with -j");
+	if (kill(t->proc.pid, 0) == 0 || errno != ESRCH)
+		die("pid %llu is in use by another process",
+		    (unsigned long long)t->proc.pid);
+	check_file("executable", t->exe, &t->exe_st, true);
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].path)
+			check_file("mapped file", t->vmas[i].path,
+				   &t->vmas[i].st, true);
+	for (size_t i = 0; i < t->nfds; i++)
+		if (t->fds[i].path)
+			check_file("file", t->fds[i].path, &t->fds[i].st, false);
+	if (!t->nfds)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		die_errno("getrlimit");
+	if (t->fds[t->nfds - 1].f.fd + 4 + t->nvmas >= rl.rlim_max)
+		die("fd %llu is beyond cr's open-file limit (%llu)",
+		    (unsigned long long)t->fds[t->nfds - 1].f.fd,
+		    (unsigned long long)rl.rlim_max);
+}
+
+/* Resource limits can only be raised up to cr's own hard limits. */
+static void host_check_rlimits(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++) {
+		struct rlimit rl;
+
+		if (getrlimit(t->rlim[i].res, &rl))
+			die_errno("getrlimit %llu", (unsigned long long)t->rlim[i].res);
+		if (t->rlim[i].max > rl.rlim_max)
+			die("resource limit %llu: hard limit %llu is above cr's own (%llu)",
+			    (unsigned long long)t->rlim[i].res,
+			    (unsigned long long)t->rlim[i].max,
+			    (unsigned long long)rl.rlim_max);
+	}
+}
+
+/* ==== 8. restore: fork with the PID, files and process state =============
+ * The child is forked with the image's PID (clone3 with set_tid, or
+ * ns_last_pid on kernels before 5.5) and traced from its first moment
+ * with PTRACE_O_EXITKILL, so it dies with cr if cr dies.  In C, still in
+ * cr's code, it takes its session, files, directories, limits and signal
+ * state; then it calls the blob (section 9).  Errors in the child go to
+ * the parent as text through the status pipe; the parent prints them.
+ */
+extern const uint8_t restorer_blob[], restorer_blob_end[];
+extern const uint64_t restorer_entry_off;
+
+struct rst {
+	struct task *t;
+	const struct opts *opt;
+	int img_fd;
+	int status[2];		/* child -> parent: error text or rst_status */
+	int sync[2];		/* parent -> child: traced, go on */
+	int pid;		/* the child, once forked */
+	uint64_t area, area_len;	/* the restorer area (section 9) */
+	struct rst_args *args;	/* inside the area */
+	size_t *vma_slot;	/* t->vmas[i] is args' rst_vma[vma_slot[i]] */
+};
+
+static void rst_kill_child(void *arg)
+{
+	struct rst *r = arg;
+	int st;
+
+	if (r->pid <= 0)
+		return;
+	kill(r->pid, SIGKILL);
+	while (waitpid(r->pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+	r->pid = 0;
+}
+
+/* Fork with exactly this PID; returns 0 in the child like fork(). */
+static int rst_fork_pid(pid_t pid)
+{
+	struct clone_args ca = { .exit_signal = SIGCHLD,
+		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
+	long r = syscall(SYS_clone3, &ca, sizeof(ca));
+	char buf[32];
+	int fd;
+
+	if (r >= 0)
+		return r;
+	if (errno == EEXIST)
+		die("pid %d is in use by another process", pid);
+	if (errno != ENOSYS && errno != EPERM && errno != EINVAL)
+		die_errno("clone3 with pid %d", pid);
+	/* older kernels: ask for pid - 1 as the last one handed out */
+	fd = xopen("/proc/sys/kernel/ns_last_pid", O_RDWR);
+	if (flock(fd, LOCK_EX))
+		die_errno("locking ns_last_pid");
+	snprintf(buf, sizeof(buf), "%d", pid - 1);
+	if (write(fd, buf, strlen(buf)) < 0)
+		die_errno("writing ns_last_pid");
+	r = fork();
+	if (r < 0)
+		die_errno("fork");
+	if (r == 0)
+		return 0;
+	close(fd);
+	if (r != pid) {
+		int st;
+
+		kill(r, SIGKILL);
+		waitpid(r, &st, 0);
+		die("pid %d was taken while forking (got %ld)", pid, r);
+	}
+	return r;
+}
+
+/* Move fd to a number >= lo (helpers stay above the image's fds). */
+static int fd_above(int fd, int lo)
+{
+	int n;
+
+	if (fd >= lo)
+		return fd;
+	n = fcntl(fd, F_DUPFD_CLOEXEC, lo);
+	if (n < 0)
+		die_errno("moving fd %d", fd);
+	close(fd);
+	return n;
+}
+
+/* Close every fd of this process that is not in keep[]. */
+static void close_all_but(const int *keep, size_t nkeep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int *fds = NULL;
+	size_t n = 0;
+
+	if (!d)
+		die_errno("/proc/self/fd");
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			*(int *)vec_add(&fds, &n, sizeof(int)) = atoi(e->d_name);
+	closedir(d);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+
+		while (k < nkeep && keep[k] != fds[i])
+			k++;
+		if (k == nkeep)
+			close(fds[i]);
+	}
+	free(fds);
+}
+
+/* Open the image's fds at their numbers; helpers are all >= every fd. */
+static void rst_fds(struct rst *r, const int *stdio)
+{
+	for (size_t i = 0; i < r->t->nfds; i++) {
+		const struct fd *d = &r->t->fds[i];
+		int fd = d->f.fd, nfd;
+
+		if (d->f.kind == TLV_FD_STDIO) {
+			nfd = stdio[fd];
+		} else {
+			nfd = open(d->path, (d->f.flags & ~(O_CREAT | O_EXCL |
+							   O_TRUNC | O_NOCTTY)));
+			if (nfd < 0)
+				die_errno("fd %d: open %s", fd, d->path);
+		}
+		if (nfd != fd) {
+			if (dup2(nfd, fd) < 0)
+				die_errno("fd %d: dup2", fd);
+			if (d->f.kind != TLV_FD_STDIO)
+				close(nfd);
+		}
+		if (fcntl(fd, F_SETFD, d->f.cloexec ? FD_CLOEXEC : 0))
+			die_errno("fd %d: F_SETFD", fd);
+		if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR) &&
+		    !(d->f.flags & O_PATH) &&
+		    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
+			die_errno("fd %d: seeking %s to %llu", fd, d->path,
+				  (unsigned long long)d->f.pos);
+	}
+}
+
+/*
+ * In the child: helpers (image, status pipe, files to map, the exe, and
+ * for --shell-job cr's own stdio) are moved above the image's highest fd,
+ * everything else is closed, then the image's fds are opened in place.
+ * The fd numbers are written into the args in the area.
+ */
+static void rst_child_files(struct rst *r)
+{
+	struct task *t = r->t;
+	struct rst_args *a = r->args;
+	struct rst_vma *rv = (struct rst_vma *)a->vmas;
+	int64_t *cl = (int64_t *)a->close_fds;
+	int lo = t->nfds ? t->fds[t->nfds - 1].f.fd + 1 : 3;
+	int stdio[3], *keep = xmalloc((t->nvmas + 8) * sizeof(int));
+	size_t nkeep = 0;
+	struct prctl_mm_map *mm = (struct prctl_mm_map *)a->mm_map;
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (lo < 3)
+		lo = 3;
+	r->img_fd = keep[nkeep++] = fd_above(r->img_fd, lo);
+	ctx.report_fd = keep[nkeep++] = fd_above(ctx.report_fd, lo);
+	for (int i = 0; i < 3; i++) {
+		stdio[i] = fcntl(i, F_DUPFD_CLOEXEC, lo);
+		if (stdio[i] >= 0)
+			keep[nkeep++] = stdio[i];
+	}
+	mm->exe_fd = keep[nkeep++] = fd_above(xopen(t->exe, O_RDONLY), lo);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		size_t j;
+
+		if (v->v.kind != TLV_VMA_FILE)
+			continue;
+		for (j = 0; j < i; j++)	/* one fd per file */
+			if (t->vmas[j].path && !strcmp(t->vmas[j].path, v->path) &&
+			    (t->vmas[j].v.flags & MAP_SHARED) ==
+				    (v->v.flags & MAP_SHARED))
+				break;
+		if (j < i) {
+			rv[r->vma_slot[i]].fd = rv[r->vma_slot[j]].fd;
+			continue;
+		}
+		rv[r->vma_slot[i]].fd = keep[nkeep++] = fd_above(
+			xopen(v->path, (v->v.flags & MAP_SHARED) &&
+				       (v->v.prot & PROT_WRITE) ? O_RDWR
+								: O_RDONLY), lo);
+	}
+	close_all_but(keep, nkeep);
+	rst_fds(r, stdio);
+	for (int i = 0; i < 3; i++)
+		if (stdio[i] >= 0)
+			close(stdio[i]);
+	a->img_fd = r->img_fd;
+	a->status_fd = ctx.report_fd;
+	a->nclose = 0;
+	for (size_t i = 0; i < nkeep; i++)
+		if (keep[i] != stdio[0] && keep[i] != stdio[1] &&
+		    keep[i] != stdio[2])
+			cl[a->nclose++] = keep[i];
+	free(keep);
+}
+
+static long raw_sigaction(int sig, const struct tlv_sigact *a)
+{
+	uint64_t k[4] = { a->handler, a->flags, a->restorer, a->mask };
+
+	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
+}
+
+/* Signal state: everything blocked until the final sigreturn. */
+static void rst_child_signals(struct rst *r)
+{
+	const struct thread *th = &r->t->th;
+	uint64_t all = ~0ULL;
+
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8))
+		die_errno("blocking signals");
+	for (size_t i = 0; i < r->t->nact; i++)
+		if (raw_sigaction(r->t->act[i].sig, &r->t->act[i]))
+			die_errno("sigaction %llu",
+				  (unsigned long long)r->t->act[i].sig);
+	for (size_t i = 0; i < th->nsig; i++) {
+		const struct tlv_siginfo *s = &th->sig[i];
+		int signo = (uint32_t)s->w0, pid = r->t->proc.pid;
+		long e = s->shared ?
+			syscall(SYS_rt_sigqueueinfo, pid, signo, &s->w0) :
+			syscall(SYS_rt_tgsigqueueinfo, pid, pid, signo, &s->w0);
+
+		if (e)
+			die_errno("queueing pending signal %d", signo);
+	}
+}
+
+static void __attribute__((noreturn)) rst_child(struct rst *r)
+{
+	struct task *t = r->t;
+	char go;
+
+	undo_n = 0;	/* the parent's undo entries are not ours */
+	ctx.log = NULL;
+	ctx.report_fd = r->status[1];
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(r->status[0]);
+	close(r->sync[1]);
+	if (read(r->sync[0], &go, 1) != 1)
+		_exit(1);	/* the parent is gone */
+	close(r->sync[0]);
+	if (t->proc.sid == t->proc.pid) {
+		if (setsid() < 0)
+			die_errno("setsid");
+	} else if (t->proc.pgid == t->proc.pid && setpgid(0, 0)) {
+		die_errno("setpgid");
+	}
+	rst_child_files(r);
+	if (chdir(t->cwd))
+		die_errno("chdir %s", t->cwd);
+	if (strcmp(t->root, "/") && chroot(t->root))
+		die_errno("chroot %s", t->root);
+	umask(t->proc.umask);
+	if (personality(t->proc.personality) < 0)
+		die_errno("personality");
+	if (prctl(PR_SET_NAME, t->comm))
+		die_errno("PR_SET_NAME");
+	for (size_t i = 0; i < t->nrlim; i++) {
+		struct rlimit rl = { t->rlim[i].cur, t->rlim[i].max };
+
+		if (setrlimit(t->rlim[i].res, &rl))
+			die_errno("setrlimit %llu",
+				  (unsigned long long)t->rlim[i].res);
+	}
+	rst_child_signals(r);
+	if (prctl(PR_SET_PDEATHSIG, 0))
+		die_errno("PR_SET_PDEATHSIG");
+	((void (*)(struct rst_args *))(r->area + restorer_entry_off))(r->args);
+	die("the restorer returned");
+}
+
+/* ==== 9. the restorer area and the hand-off to the blob ==================
+ * The area is one mapping, made in cr before the fork so the child
+ * inherits it, placed where neither cr nor the image has anything:
+ *
+ *	[ blob code | rst_args, arrays, strings, sigframe | stack | parking ]
+ *
+ * The parking slots receive cr's [vvar]/[vdso] while the blob unmaps cr.
+ * The blob ends in a SIGSTOP to itself; cr, its tracer, lets it run to the
+ * end of its rt_sigreturn, then unmaps the area by a remote munmap and
+ * detaches: the process runs on with nothing of cr left in it.
+ */
+#define AREA_STACK (64u << 10)
+
+struct span {
+	uint64_t start, end;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The highest free range of len bytes, 1 MiB clear of cr and the image. */
+static uint64_t area_place(const struct task *t, const struct map_line *own,
+			   size_t nown, uint64_t len)
+{
+	const uint64_t margin = 1 << 20;
+	struct span *s = xmalloc((t->nvmas + nown + 2) * sizeof(*s));
+	size_t n = 0;
+	uint64_t hi = arch_task_size;
+
+	for (size_t i = 0; i < nown; i++)
+		if (own[i].end <= arch_task_size)
+			s[n++] = (struct span){ own[i].start, own[i].end };
+	for (size_t i = 0; i < t->nvmas; i++)
+		s[n++] = (struct span){ t->vmas[i].v.start, t->vmas[i].v.end };
+	qsort(s, n, sizeof(*s), cmp_span);
+	for (size_t i = n; i-- > 0;) {
+		if (s[i].end + margin <= hi && hi - s[i].end - margin >= len + margin) {
+			free(s);
+			return (hi - margin - len) & ~(PAGE - 1);
+		}
+		if (s[i].start < hi)
+			hi = s[i].start;
+	}
+	free(s);
+	die("no room in the address space for the restorer (%llu bytes)",
+	    (unsigned long long)len);
+}
+
+/* Bump allocator inside the args part of the area. */
+struct area_alloc {
+	uint8_t *base;		/* the area in cr */
+	uint64_t off, end;
+};
+
+static uint64_t aa_get(struct area_alloc *aa, size_t len, size_t align)
+{
+	uint64_t at = (aa->off + align - 1) & ~(uint64_t)(align - 1);
+
+	if (at + len > aa->end)
+		die("internal error: restorer area too small");
+	aa->off = at + len;
+	return at;
+}
+
+/*
+ * cr's [vdso]/[vvar] move to where the image had them.  They must be the
+ * same mappings: same kernel release, names, sizes and relative places,
+ * since the process's libc keeps pointers into its old vDSO.
+ */
+static void area_specials(struct rst *r, const struct map_line *own,
+			  size_t nown, uint64_t *park_at)
+{
+	struct rst_args *a = r->args;
+	const struct task *t = r->t;
+	int64_t own_vdso = -1, img_vdso = -1;
+	size_t nimg = 0;
+
+	for (size_t i = 0; i < nown; i++)
+		if (!strcmp(own[i].path, "[vdso]"))
+			own_vdso = own[i].start;
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].v.kind == TLV_VMA_SPECIAL) {
+			nimg++;
+			if (!strcmp(t->vmas[i].name, "[vdso]"))
+				img_vdso = t->vmas[i].v.start;
+		}
+	for (size_t i = 0; i < nown; i++) {
+		struct rst_special *s;
+		size_t j;
+
+		if (!is_special_name(own[i].path))
+			continue;
+		for (j = 0; j < t->nvmas; j++)
+			if (t->vmas[j].name && !strcmp(t->vmas[j].name, own[i].path))
+				break;
+		if (a->nspecial == RST_MAX_SPECIAL)
+			die("too many kernel mappings in cr");
+		s = &a->special[a->nspecial++];
+		s->cur = own[i].start;
+		s->len = own[i].end - own[i].start;
+		s->park = *park_at;
+		*park_at += s->len;
+		if (j == t->nvmas) {
+			if (img_vdso >= 0 || nimg)
+				die("kernel mapping %s is missing from the image: it was dumped on another kernel",
+				    own[i].path);
+			continue;	/* a process without vDSO: drop ours */
+		}
+		if (t->vmas[j].v.end - t->vmas[j].v.start != s->len ||
+		    (int64_t)t->vmas[j].v.start - img_vdso !=
+			    (int64_t)own[i].start - own_vdso)
+			die("kernel mapping %s differs from this kernel's: restoring on another kernel is not supported yet",
+			    own[i].path);
+		s->dst = t->vmas[j].v.start;
+		nimg--;
+	}
+	if (nimg)
+		die("the image has kernel mappings this kernel lacks: restoring on another kernel is not supported yet");
+}
+
+/* Build the whole area in cr's memory at its final address. */
+static void area_build(struct rst *r)
+{
+	const struct task *t = r->t;
+	size_t code = PAGE_ROUND(restorer_blob_end - restorer_blob);
+	size_t nown, meta, park = 0, nrv = 0;
+	struct map_line *own;
+	struct area_alloc aa;
+	struct rst_args *a;
+	struct rst_vma *rv;
+	struct rst_run *rr;
+	struct prctl_mm_map *mm;
+	uint64_t off = t->pages_off, park_at, frame;
+	uint8_t *base;
+	size_t vi = 0;
+
+	nown = proc_maps(0, &own);
+	for (size_t i = 0; i < nown; i++)
+		if (is_special_name(own[i].path))
+			park += own[i].end - own[i].start;
+	meta = sizeof(*a) + t->nvmas * sizeof(*rv) + t->nruns * sizeof(*rr) +
+	       sizeof(*mm) + t->nauxv * 16 + (t->nvmas + 8) * 8 +
+	       arch_sigframe_size(&t->th) + 128;
+	for (size_t i = 0; i < t->nvmas; i++)
+		meta += t->vmas[i].name ? strlen(t->vmas[i].name) + 16 : 0;
+	meta = PAGE_ROUND(meta);
+	r->area_len = code + meta + AREA_STACK + park;
+	r->area = area_place(t, own, nown, r->area_len);
+	base = mmap((void *)r->area, r->area_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (base != (void *)r->area)
+		die_errno("mapping the restorer area at %llx",
+			  (unsigned long long)r->area);
+	memcpy(base, restorer_blob, restorer_blob_end - restorer_blob);
+	if (mprotect(base, code, PROT_READ | PROT_EXEC))
+		die_errno("mprotect");
+
+	aa = (struct area_alloc){ base, code, code + meta };
+	a = r->args = (struct rst_args *)(base + aa_get(&aa, sizeof(*a), 64));
+	a->size = sizeof(*a);
+	a->area = r->area;
+	a->area_len = r->area_len;
+	a->stack_top = r->area + code + meta + AREA_STACK;
+	a->task_size = arch_task_size;
+	a->self_pid = t->proc.pid;
+	park_at = a->stack_top;
+	area_specials(r, own, nown, &park_at);
+
+	rv = (struct rst_vma *)(base + aa_get(&aa, t->nvmas * sizeof(*rv), 8));
+	a->vmas = (uint64_t)rv;
+	r->vma_slot = xzalloc(t->nvmas * sizeof(size_t));
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		struct rst_vma *x = &rv[nrv];
+
+		if (v->v.kind == TLV_VMA_SPECIAL)
+			continue;
+		r->vma_slot[i] = nrv++;
+		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
+			v->v.prot, v->v.flags, v->v.pgoff, -1, 0, 0 };
+		if (v->name) {
+			uint64_t s = aa_get(&aa, strlen(v->name) + 1, 1);
+
+			strcpy((char *)base + s, v->name);
+			x->name = r->area + s;
+		}
+	}
+	a->nvmas = nrv;
+	rr = (struct rst_run *)(base + aa_get(&aa, t->nruns * sizeof(*rr), 8));
+	a->runs = (uint64_t)rr;
+	a->nruns = t->nruns;
+	for (size_t i = 0; i < t->nruns; i++) {
+		rr[i] = (struct rst_run){ t->runs[i].addr,
+			t->runs[i].npages * PAGE, off };
+		off += rr[i].len;
+		while (t->vmas[vi].v.end <= t->runs[i].addr)
+			vi++;
+		rv[r->vma_slot[vi]].fill = 1;
+	}
+	mm = (struct prctl_mm_map *)(base + aa_get(&aa, sizeof(*mm), 8));
+	*mm = (struct prctl_mm_map){ t->mm.start_code, t->mm.end_code,
+		t->mm.start_data, t->mm.end_data, t->mm.start_brk, t->mm.brk,
+		t->mm.start_stack, t->mm.arg_start, t->mm.arg_end,
+		t->mm.env_start, t->mm.env_end, NULL, t->nauxv * 16, -1 };
+	mm->auxv = (uint64_t *)(base + aa_get(&aa, t->nauxv * 16, 8));
+	memcpy(mm->auxv, t->auxv, t->nauxv * 16);
+	a->mm_map = (uint64_t)mm;
+	a->mm_map_size = sizeof(*mm);
+	a->close_fds = (uint64_t)(base + aa_get(&aa, (t->nvmas + 8) * 8, 8));
+	a->rseq_addr = t->th.t.rseq_addr;
+	a->rseq_len = t->th.t.rseq_len;
+	a->rseq_sig = t->th.t.rseq_sig;
+	arch_tls(t->th.regs, a->tls);
+	frame = aa_get(&aa, arch_sigframe_size(&t->th), 64);
+	arch_build_sigframe(base + frame, r->area + frame, &t->th);
+	a->sigframe = r->area + frame;
+	free(own);
+}
+
+/* Turn what the child left in the status pipe into one error line. */
+static void __attribute__((noreturn)) rst_child_failed(struct rst *r, int st)
+{
+	static const char *const steps[] = { "",
+#define RST_STEP_NAME(n, s) s,
+		RST_STEPS(RST_STEP_NAME)
+#undef RST_STEP_NAME
+	};
+	char msg[1024];
+	struct rst_status rs;
+	ssize_t n = read_full(r->status[0], msg, sizeof(msg) - 1);
+
+	r->pid = 0;
+	if (n == sizeof(rs) && (memcpy(&rs, msg, sizeof(rs)), 1) &&
+	    rs.step > 0 && rs.step < ARRAY_SIZE(steps)) {
+		errno = -rs.err;
+		if (rs.err)
+			die_errno("restorer: %s (at %llx)", steps[rs.step],
+				  (unsigned long long)rs.detail);
+		die("restorer: %s (at %llx)", steps[rs.step],
+		    (unsigned long long)rs.detail);
+	}
+	if (n > 0) {
+		msg[n] = 0;
+		msg[strcspn(msg, "\n")] = 0;
+		fprintf(stderr, "%s\n", msg);
+		if (ctx.log)
+			fprintf(ctx.log, "%s\n", msg);
+		undo_run();
+		exit(1);
+	}
+	if (WIFSIGNALED(st))
+		die("restored process was killed by signal %d before it ran",
+		    WTERMSIG(st));
+	die("restored process exited (status %d) before it ran",
+	    WEXITSTATUS(st));
+}
+
+/*
+ * Follow the child until the blob's final SIGSTOP, then through its
+ * rt_sigreturn; remove the area and let the process go.
+ */
+static void rst_handover(struct rst *r)
+{
+	struct pt p = { .pid = r->pid };
+	uint64_t regs[MAX_REGS];
+
+	for (;;) {
+		int st, sig;
+
+		while (waitpid(r->pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				die_errno("waitpid");
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			rst_child_failed(r, st);
+		sig = WSTOPSIG(st);
+		if (sig == SIGSTOP && !(st >> 16))
+			break;
+		if (st >> 16 == PTRACE_EVENT_STOP)
+			sig = 0;
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+		    sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP) {
+			arch_get_regs(r->pid, regs);
+			die("restorer crashed with signal %d at %llx", sig,
+			    (unsigned long long)arch_ip(regs));
+		}
+		if (ptrace(PTRACE_CONT, r->pid, 0, sig))
+			die_errno("PTRACE_CONT");
+	}
+	if (pt_try_resume_syscall(r->pid) || pt_try_resume_syscall(r->pid))
+		die("restored process did not reach rt_sigreturn");
+	{
+		struct ptrace_peeksiginfo_args pa = { 0, 0, 1 };
+		uint32_t si[32];
+
+		if (ptrace(PTRACE_PEEKSIGINFO, r->pid, &pa, si) == 1 &&
+		    si[0] == SIGSEGV && (int)si[2] == 0x80)
+			die("rt_sigreturn rejected the saved registers");
+	}
+	if (arch_get_regs(r->pid, p.regs) ||
+	    ptrace(PTRACE_GETSIGMASK, r->pid, sizeof(p.sigmask), &p.sigmask))
+		die_errno("reading the restored registers");
+	p.seized = true;
+	col_find_insn(&p);
+	if (pt_syscall(&p, __NR_munmap, r->area, r->area_len, 0, 0, 0, 0))
+		die("removing the restorer area failed");
+	pt_release(&p);
+}
+
+static int cmd_restore(const struct opts *opt)
+{
+	char *path = image_path(opt);
+	struct img_in in = { .fd = 0, .name = "standard input" };
+	struct task t = { 0 };
+	struct rst r = { .t = &t, .opt = opt };
+	int st;
+
+	ctx.phase = "restore";
+	if (path) {
+		in.fd = xopen(path, O_RDONLY);
+		in.name = path;
+	}
+	img_read(&in, &t);
+	img_check(&t);
+	host_check(&t, opt);
+	host_check_rlimits(&t);
+	r.img_fd = in.fd;
+	area_build(&r);
+	if (pipe2(r.status, O_CLOEXEC) || pipe2(r.sync, O_CLOEXEC))
+		die_errno("pipe");
+	undo_push(rst_kill_child, &r);
+	r.pid = rst_fork_pid(t.proc.pid);
+	if (r.pid == 0)
+		rst_child(&r);
+	close(r.status[1]);
+	close(r.sync[0]);
+	munmap((void *)r.area, r.area_len);
+	if (ptrace(PTRACE_SEIZE, r.pid, 0,
+		   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD))
+		die_errno("tracing the new process");
+	if (write(r.sync[1], "g", 1) != 1)
+		die_errno("starting the new process");
+	close(r.sync[1]);
+	rst_handover(&r);
+	undo_pop();
+	info("restored, running");
+	if (opt->pidfile) {
+		FILE *f = fopen(opt->pidfile, "we");
+
+		if (!f || fprintf(f, "%d\n", r.pid) < 0 || fclose(f))
+			die_errno("writing %s", opt->pidfile);
+	}
+	if (opt->detach)
+		return 0;
+	while (waitpid(r.pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ==== 10. architecture sections ==========================================
+ * Each architecture implements the arch_* interface declared at the end
+ * of section 1, in the same order.  Nothing outside this section knows
+ * register layouts, instruction encodings or signal frame formats.
+ */
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+static const uint32_t arch_tlv = TLV_ARCH_X86_64;
+static const uint32_t arch_regs_tag = TLV_REGS_X86_64;
+static const uint32_t arch_fpu_tag = TLV_XSAVE;
+static const unsigned arch_nregs = 27;	/* struct user_regs_struct */
+static const uint8_t arch_syscall_insn[4] = { 0x0f, 0x05 };	/* syscall */
+static const size_t arch_syscall_insn_len = 2;
+static const uint64_t arch_task_size = 0x7ffffffff000ULL;	/* 4-level paging */
+
+enum { R15, R14, R13, R12, RBP, RBX, R11, R10, R9, R8, RAX, RCX, RDX, RSI,
+       RDI, ORIG_RAX, RIP, CS, EFLAGS, RSP, SS, FS_BASE, GS_BASE };
+
+static int arch_get_regs(int tid, uint64_t *regs)
+{
+	struct iovec iov = { regs, arch_nregs * 8 };
+
+	return ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) ? -errno : 0;
+}
+
+static int arch_set_regs(int tid, const uint64_t *regs)
+{
+	struct iovec iov = { (void *)regs, arch_nregs * 8 };
+
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) ? -errno : 0;
+}
+
+/* The XSAVE area in the kernel's user ABI layout; its size varies by CPU. */
+static int arch_get_fpu(int tid, uint8_t **buf, size_t *len)
+{
+	struct iovec iov = { xmalloc(1 << 16), 1 << 16 };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov)) {
+		free(iov.iov_base);
+		return -errno;
+	}
+	*buf = iov.iov_base;
+	*len = iov.iov_len;
+	return 0;
+}
+
+static uint64_t arch_ip(const uint64_t *regs)
+{
+	return regs[RIP];
+}
+
+static void arch_set_ip(uint64_t *regs, uint64_t ip)
+{
+	regs[RIP] = ip;
+}
+
+static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
+			      const long *a)
+{
+	regs[RAX] = nr;
+	regs[RDI] = a[0], regs[RSI] = a[1], regs[RDX] = a[2];
+	regs[R10] = a[3], regs[R8] = a[4], regs[R9] = a[5];
+	regs[RIP] = ip;
+	regs[ORIG_RAX] = -1;	/* not in a syscall: no restart on resume */
+}
+
+static long arch_syscall_ret(const uint64_t *regs)
+{
+	return regs[RAX];
+}
+
+/*
+ * Stopped in a syscall that was interrupted (-ERESTARTSYS, -ERESTARTNOINTR,
+ * -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK): run it again from the syscall
+ * instruction, as the kernel does when no handler runs.  The kernel's
+ * restart block is per task and lost, so nanosleep and friends start over
+ * with their arguments: exact when the caller passed rem == req (sleep(),
+ * musl's nanosleep users), otherwise they sleep at most the elapsed time
+ * longer.
+ */
+static void arch_restart_fixup(uint64_t *regs)
+{
+	long ret = regs[RAX];
+
+	if ((long)regs[ORIG_RAX] < 0)
+		return;
+	if (ret == -512 || ret == -513 || ret == -514 || ret == -516) {
+		regs[RAX] = regs[ORIG_RAX];
+		regs[RIP] -= 2;
+	}
+}
+
+static void arch_tls(const uint64_t *regs, uint64_t tls[2])
+{
+	tls[0] = regs[FS_BASE];
+	tls[1] = regs[GS_BASE];
+}
+
+/*
+ * rt_sigreturn takes its XSAVE image with the software bytes that the
+ * kernel puts in signal frames (at offset 464: magic, sizes, features).
+ * Their values for this kernel and CPU come from a real signal frame.
+ */
+struct x86_fx_sw {
+	uint32_t magic1, extended_size;
+	uint64_t xfeatures;
+	uint32_t xstate_size, pad[7];
+};
+static struct x86_fx_sw fx_sw;
+
+static void fx_sw_handler(int sig, siginfo_t *si, void *uc)
+{
+	ucontext_t *u = uc;
+
+	(void)sig, (void)si;
+	memcpy(&fx_sw, (uint8_t *)u->uc_mcontext.fpregs + 464, sizeof(fx_sw));
+}
+
+static void fx_sw_measure(void)
+{
+	struct sigaction sa = { .sa_sigaction = fx_sw_handler,
+				.sa_flags = SA_SIGINFO }, old;
+
+	if (fx_sw.magic1)
+		return;
+	sigaction(SIGUSR2, &sa, &old);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR2);
+	sigaction(SIGUSR2, &old, NULL);
+	if (fx_sw.magic1 != 0x46505853 || fx_sw.xstate_size < 576 ||
+	    fx_sw.xstate_size > (1 << 16))
+		die("this kernel gives signal frames without XSAVE state: not supported");
+}
+
+static void arch_check_fpu(const struct thread *th)
+{
+	uint64_t bv;
+
+	fx_sw_measure();
+	if (th->fpu_len < 576 || th->fpu_len > (1 << 16))
+		die("corrupt image: XSAVE area of %zu bytes", th->fpu_len);
+	memcpy(&bv, th->fpu + 512, 8);
+	if (bv & ~fx_sw.xfeatures)
+		die("thread %llu uses CPU state (XSTATE_BV 0x%llx, e.g. AMX tiles) beyond what this kernel restores (0x%llx): not supported yet",
+		    (unsigned long long)th->t.tid, (unsigned long long)bv,
+		    (unsigned long long)fx_sw.xfeatures);
+	if (th->fpu_len < fx_sw.xstate_size)
+		die("the image's XSAVE area (%zu bytes) is smaller than this CPU's (%u): dumped on another CPU",
+		    th->fpu_len, fx_sw.xstate_size);
+}
+
+/* struct rt_sigframe as the x86-64 kernel reads it, up to the fpstate. */
+struct x86_sigframe {
+	uint64_t pretcode;
+	uint64_t uc_flags, uc_link;
+	uint64_t ss_sp;
+	int32_t ss_flags, pad;
+	uint64_t ss_size;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;	/* struct sigcontext */
+	uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2, fpstate, reserved1[8];
+	uint64_t uc_sigmask;
+	uint8_t info[128];
+};
+_Static_assert(offsetof(struct x86_sigframe, r8) == 48, "ucontext layout");
+_Static_assert(offsetof(struct x86_sigframe, uc_sigmask) == 48 + 256,
+	       "sigcontext is 256 bytes");
+#define FPSTATE_OFF ((sizeof(struct x86_sigframe) + 63) & ~63UL)
+
+static size_t arch_sigframe_size(const struct thread *th)
+{
+	(void)th;
+	fx_sw_measure();
+	return FPSTATE_OFF + fx_sw.xstate_size + 4;
+}
+
+static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
+				const struct thread *th)
+{
+	struct x86_sigframe *f = (struct x86_sigframe *)buf;
+	uint8_t *fp = buf + FPSTATE_OFF;
+	const uint32_t magic2 = 0x46505845;
+	uint64_t r[MAX_REGS];
+
+	memcpy(r, th->regs, sizeof(r));
+	arch_restart_fixup(r);
+	memset(f, 0, sizeof(*f));
+	f->uc_flags = 1 | 2 | 4;	/* FP_XSTATE, SIGCONTEXT_SS, STRICT_RESTORE_SS */
+	f->ss_sp = th->t.ss_sp;
+	f->ss_flags = th->t.ss_flags & ~1;	/* SS_ONSTACK is a state, not a setting */
+	f->ss_size = th->t.ss_size;
+	f->r8 = r[R8], f->r9 = r[R9], f->r10 = r[R10], f->r11 = r[R11];
+	f->r12 = r[R12], f->r13 = r[R13], f->r14 = r[R14], f->r15 = r[R15];
+	f->rdi = r[RDI], f->rsi = r[RSI], f->rbp = r[RBP], f->rbx = r[RBX];
+	f->rdx = r[RDX], f->rax = r[RAX], f->rcx = r[RCX], f->rsp = r[RSP];
+	f->rip = r[RIP], f->eflags = r[EFLAGS];
+	f->cs = r[CS], f->ss = r[SS];
+	f->fpstate = addr + FPSTATE_OFF;
+	f->uc_sigmask = th->t.sigmask;
+	memcpy(fp, th->fpu, fx_sw.xstate_size);
+	memset(fp + 520, 0, 8);	/* XCOMP_BV: standard format */
+	memcpy(fp + 464, &fx_sw, sizeof(fx_sw));
+	memcpy(fp + fx_sw.xstate_size, &magic2, 4);
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint64_t c = ~crc & 0xffffffffu;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	while (n--)
+		c = __builtin_ia32_crc32qi(c, *p++);
+	return ~c;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	static int hw = -1;
+	unsigned a, b, c, d;
+
+	if (hw < 0)
+		hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
+	return hw ? crc32c_sse42(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
+#else
+#error "cr supports x86_64 so far"
+#endif
+
+/* ==== 11. show and check =================================================
+ * `cr show` decodes any image, of any architecture, from the tag table
+ * alone: rows are printed with their field names, strings quoted, bytes
+ * and pages summarised.  `--json` prints the same as one JSON document.
+ * `cr check` probes the kernel features cr uses and says what each is for.
+ */
+#define SHOW_FNAME(name, doc) #name,
+#define SHOW_FIELDS(name, num, kind, fields, doc) \
+	static const char *const fn_##name[] = { TLV_F_##fields(SHOW_FNAME) NULL };
+TLV_TAGS(SHOW_FIELDS)
+#undef SHOW_FIELDS
+
+static const char *const *show_field_names(uint32_t tag)
+{
+	switch (tag) {
+#define SHOW_CASE(name, num, kind, fields, doc) case num: return fn_##name;
+	TLV_TAGS(SHOW_CASE)
+#undef SHOW_CASE
+	}
+	return NULL;
+}
+
+struct show {
+	bool json;
+	bool first;		/* json: no comma before the next item */
+};
+
+static void show_sep(struct show *s)
+{
+	if (s->json && !s->first)
+		putchar(',');
+	s->first = false;
+}
+
+static void show_string(const uint8_t *p, size_t n)
+{
+	putchar('"');
+	for (size_t i = 0; i < n && p[i]; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			printf("\\%c", p[i]);
+		else if (p[i] < 0x20 || p[i] >= 0x7f)
+			printf("\\u%04x", p[i]);
+		else
+			putchar(p[i]);
+	}
+	putchar('"');
+}
+
+static void show_value(uint64_t v, bool json)
+{
+	if (json || v < 100000)
+		printf("%llu", (unsigned long long)v);
+	else
+		printf("0x%llx", (unsigned long long)v);
+}
+
+static void show_nest(struct show *s, const uint8_t *p, uint64_t len,
+		      int depth);
+
+static void show_rec(struct show *s, uint32_t tag, const uint8_t *val,
+		     uint64_t len, int depth)
+{
+	const char *name = tlv_name(tag);
+	const char *const *fn = show_field_names(tag & ~TLV_OPTIONAL);
+	enum tlv_kind kind = tlv_kind(tag & ~TLV_OPTIONAL);
+	size_t nf = tlv_nfields(tag & ~TLV_OPTIONAL);
+
+	show_sep(s);
+	if (s->json) {
+		printf("{\"tag\":");
+		if (name)
+			printf("\"%s\"", name);
+		else
+			printf("%u", tag);
+		printf(",\"len\":%llu", (unsigned long long)len);
+	} else {
+		printf("%*s%s", depth * 2, "", name ? name : "?");
+		if (!name)
+			printf("(0x%x)", tag);
+	}
+	if (kind == TLV_K_NEST) {
+		printf(s->json ? ",\"records\":[" : "\n");
+		s->first = true;
+		show_nest(s, val, len, depth + 1);
+		s->first = false;
+		printf(s->json ? "]}" : "");
+		return;
+	}
+	if (kind == TLV_K_ROWS && nf && len % (nf * 8) == 0) {
+		printf(s->json ? ",\"rows\":[" : "");
+		for (size_t r = 0; r < len / (nf * 8); r++) {
+			printf(s->json ? "%s{" : "%s", r ? (s->json ? "," : "\n") : "");
+			if (!s->json && (r || len / (nf * 8) > 1))
+				printf("%*s ", depth * 2 + 1, "");
+			for (size_t f = 0; f < nf; f++) {
+				uint64_t v;
+
+				memcpy(&v, val + (r * nf + f) * 8, 8);
+				printf(s->json ? "%s\"%s\":" : " %s=", s->json && f ? "," : "",
+				       fn[f]);
+				show_value(v, s->json);
+			}
+			printf(s->json ? "}" : "");
+		}
+		printf(s->json ? "]}" : "\n");
+		return;
+	}
+	if (kind == TLV_K_STR) {
+		printf(s->json ? ",\"value\":" : " ");
+		show_string(val, len);
+		printf(s->json ? "}" : "\n");
+		return;
+	}
+	printf(s->json ? "}" : " (%llu bytes)\n", (unsigned long long)len);
+}
+
+static void show_nest(struct show *s, const uint8_t *p, uint64_t len, int depth)
+{
+	struct tlv_it it = tlv_iter(p, len);
+
+	while (tlv_next(&it, "nest"))
+		show_rec(s, it.tag, it.val, it.len, depth);
+}
+
+static int cmd_show(const struct opts *opt)
+{
+	char *path = image_path(opt);
+	struct img_in in = { .fd = 0, .name = "standard input" };
+	struct show s = { .json = opt->json, .first = true };
+	struct tlv_head h;
+	uint8_t *chunk = xmalloc(STREAM_BUF);
+
+	ctx.phase = "show";
+	if (path) {
+		in.fd = xopen(path, O_RDONLY);
+		in.name = path;
+	}
+	in_spool(&in);
+	in_read(&in, &h, sizeof(h), "the header");
+	if (memcmp(h.magic, TLV_MAGIC, sizeof(h.magic)))
+		die("%s: not a cr image (bad magic)", in.name);
+	h.kernel[sizeof(h.kernel) - 1] = 0;
+	if (s.json)
+		printf("{\"version\":%u,\"arch\":%u,\"page_size\":%u,\"kernel\":",
+		       h.version, h.arch, h.page_size);
+	else
+		printf("cr image version %u, arch %s, page size %u, kernel %s\n",
+		       h.version, h.arch == TLV_ARCH_X86_64 ? "x86_64" :
+		       h.arch == TLV_ARCH_AARCH64 ? "aarch64" : "unknown",
+		       h.page_size, h.kernel);
+	if (s.json) {
+		show_string((uint8_t *)h.kernel, sizeof(h.kernel));
+		printf(",\"records\":[");
+	}
+	for (;;) {
+		uint32_t crc = in.crc;
+		uint64_t at = in.off;
+		struct tlv_rec r;
+		uint8_t *v;
+
+		in_read(&in, &r, sizeof(r), "a record header");
+		if (r.zero || r.len > in.size - in.off)
+			die("corrupt image: record at offset %llu claims %llu bytes",
+			    (unsigned long long)at, (unsigned long long)r.len);
+		if (r.tag == TLV_PAGES) {
+			show_sep(&s);
+			printf(s.json ? "{\"tag\":\"PAGES\",\"offset\":%llu,\"len\":%llu}"
+				      : "PAGES at offset %llu, %llu bytes\n",
+			       (unsigned long long)in.off, (unsigned long long)r.len);
+			for (uint64_t left = r.len; left;) {
+				size_t n = left < STREAM_BUF ? left : STREAM_BUF;
+
+				in_read(&in, chunk, n, "page data");
+				left -= n;
+			}
+			continue;
+		}
+		if (r.len > MAX_META)
+			die("corrupt image: record 0x%x of %llu bytes", r.tag,
+			    (unsigned long long)r.len);
+		v = xmalloc(r.len);
+		in_read(&in, v, r.len, "a record");
+		show_rec(&s, r.tag, v, r.len, 0);
+		if (r.tag == TLV_END) {
+			struct tlv_end e;
+
+			if (r.len != sizeof(e))
+				die("corrupt image: bad END record");
+			memcpy(&e, v, sizeof(e));
+			if (e.crc != crc || e.bytes != at)
+				die("corrupt image: checksum mismatch (stored %08llx, computed %08x)",
+				    (unsigned long long)e.crc, crc);
+			printf(s.json ? "],\"checksum\":\"ok\"}\n"
+				      : "checksum ok, %llu bytes\n",
+			       (unsigned long long)in.off);
+			free(v);
+			break;
+		}
+		free(v);
+	}
+	free(chunk);
+	return 0;
+}
+
+/* One kernel feature: probe it, say what it is for. */
+struct feature {
+	const char *name;
+	bool required;
+	const char *what;
+	bool (*probe)(void);
+};
+
+static bool probe_errno_not(long r, int missing)
+{
+	return r == 0 || errno != missing;
+}
+
+static bool probe_clone3(void)
+{
+	return probe_errno_not(syscall(SYS_clone3, NULL, 0), ENOSYS) ||
+	       access("/proc/sys/kernel/ns_last_pid", W_OK) == 0;
+}
+
+static bool probe_mm_map(void)
+{
+	unsigned size = 0;
+
+	return prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) == 0 &&
+	       size == sizeof(struct prctl_mm_map);
+}
+
+static bool probe_pagemap_scan(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && ioctl(fd, PM_SCAN_IOCTL, NULL) < 0 &&
+		  errno == EFAULT;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool probe_vm_readv(void)
+{
+	char a = 1, b = 0;
+	struct iovec l = { &b, 1 }, r = { &a, 1 };
+
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == 1 && b == 1;
+}
+
+static bool probe_rseq(void)
+{
+	return probe_errno_not(syscall(SYS_rseq, NULL, 0, 0, 0), ENOSYS);
+}
+
+static bool probe_memfd(void)
+{
+	int fd = memfd_create("cr-check", MFD_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static bool probe_vdso(void)
+{
+	struct map_line *m;
+	size_t n = proc_maps(0, &m);
+	bool found = false;
+
+	for (size_t i = 0; i < n; i++)
+		found |= !strcmp(m[i].path, "[vdso]");
+	free(m);
+	return found;
+}
+
+static bool probe_userfaultfd(void)
+{
+	return probe_errno_not(syscall(SYS_userfaultfd, ~0), ENOSYS);
+}
+
+static bool probe_pidfd_getfd(void)
+{
+	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
+}
+
+static bool probe_timens(void)
+{
+	return access("/proc/self/ns/time", F_OK) == 0;
+}
+
+/* Soft-dirty bits (pagemap bit 55) only appear with CONFIG_MEM_SOFT_DIRTY. */
+static bool probe_soft_dirty(void)
+{
+	static volatile char page[PAGE] __attribute__((aligned(PAGE)));
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	uint64_t e = 0;
+
+	if (fd < 0)
+		return false;
+	if (write(fd, "4", 1) != 1) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	page[0] = 1;
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (pread(fd, &e, 8, (uintptr_t)page / PAGE * 8) != 8)
+		e = 0;
+	close(fd);
+	return e >> 55 & 1;
+}
+
+static int cmd_check(const struct opts *opt)
+{
+	static const struct feature f[] = {
+		{ "process_vm_readv", true, "copy a frozen process's memory in bulk", probe_vm_readv },
+		{ "prctl-mm-map", true, "give a restored process its memory layout, auxv and exe link", probe_mm_map },
+		{ "clone3-set_tid", true, "restore a process with its PID (or ns_last_pid on older kernels)", probe_clone3 },
+		{ "memfd", true, "read an image from a pipe (--image -)", probe_memfd },
+		{ "vdso", false, "put the vDSO back where the process had it", probe_vdso },
+		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
+		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
+		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
+		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
+		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+	};
+	struct utsname u;
+	int bad = 0;
+
+	(void)opt;
+	ctx.phase = "check";
+	if (!uname(&u))
+		printf("kernel %s %s\n", u.release, u.machine);
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		bool ok = f[i].probe();
+
+		printf("%-8s %-17s %s\n", ok ? "ok" : f[i].required ? "MISSING" : "missing",
+		       f[i].name, f[i].what);
+		bad += !ok && f[i].required;
+	}
+	if (bad)
+		printf("%d required feature%s missing: cr cannot work here\n", bad,
+		       bad > 1 ? "s" : "");
+	return bad ? 1 : 0;
+}
+
+/* ==== 12. command line and main ==========================================
+ * Option names are CRIU's where CRIU has the feature.  All options go
+ * through one table; each command then checks it got only its own.
+ */
+static const char usage_text[] =
+	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
+	"\n"
+	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  restore  bring a process back from its image, with the same PID\n"
+	"  show     decode an image for a person (--json for tools)\n"
+	"  check    list the kernel features cr uses and whether they are here\n"
+	"\n"
+	"  cr COMMAND --help   options of one command\n";
+
+struct cmd {
+	const char *name;
+	int (*run)(const struct opts *);
+	const char *opts;	/* short letters and long names allowed */
+	const char *help;
+};
+
+static const struct cmd cmds[] = {
+	{ "dump", cmd_dump, "t D I R j", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	  "  -t, --tree PID          the process to dump\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --image FILE|-      write FILE, or standard output with -\n"
+	  "  -R, --leave-running     leave the process running after the dump\n"
+	  "  -j, --shell-job         stdio may be a terminal or pipe outside the process;\n"
+	  "                          the session may be the invoking shell's\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "restore", cmd_restore, "D I d j p", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	  "  -D, --images-dir DIR    read DIR/cr.img\n"
+	  "      --image FILE|-      read FILE, or standard input with -\n"
+	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
+	  "                          and exit with its status, 128+N if killed by N)\n"
+	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
+	  "      --pidfile FILE      write the restored PID to FILE\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
+	  "      --json              one JSON document instead of text\n" },
+	{ "check", cmd_check, "", "usage: cr check\n" },
+};
+
+static void __attribute__((noreturn)) usage(const char *why, const struct cmd *c)
+{
+	if (why)
+		fprintf(stderr, "cr: %s\n", why);
+	fputs(c ? c->help : usage_text, why ? stderr : stdout);
+	exit(why ? 2 : 0);
+}
+
+static const struct option long_opts[] = {
+	{ "tree", required_argument, NULL, 't' },
+	{ "images-dir", required_argument, NULL, 'D' },
+	{ "image", required_argument, NULL, 'I' },
+	{ "leave-running", no_argument, NULL, 'R' },
+	{ "restore-detached", no_argument, NULL, 'd' },
+	{ "shell-job", no_argument, NULL, 'j' },
+	{ "pidfile", required_argument, NULL, 'p' },
+	{ "json", no_argument, NULL, 'J' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "log-file", required_argument, NULL, 'o' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 }
+};
+
+/* Index of the command word: the first argument no option takes. */
+static int find_command(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1])
+			return i;
+		if (!strcmp(a, "--"))
+			return i + 1 < argc ? i + 1 : -1;
+		if ((a[1] != '-' && strchr("tDo", a[strlen(a) - 1]) && !a[2]) ||
+		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
+		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
+		    !strcmp(a, "--log-file"))
+			i++;	/* skip the option's value */
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	const struct cmd *c = NULL;
+	const char *log = NULL;
+	int ci = find_command(argc, argv), ch;
+	uint64_t v;
+
+	crc_init();
+	if (ci > 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+			if (!strcmp(argv[ci], cmds[i].name))
+				c = &cmds[i];
+		if (!c) {
+			fprintf(stderr, "cr: unknown command \"%s\"\n", argv[ci]);
+			usage(NULL, NULL);
+		}
+		memmove(argv + ci, argv + ci + 1, (argc - ci) * sizeof(*argv));
+		argc--;
+	}
+	while ((ch = getopt_long(argc, argv, "t:D:RdjvVo:h", long_opts, NULL)) != -1) {
+		char letter[2] = { ch == 'V' ? 'v' : ch, 0 };
+
+		if (ch == '?')
+			usage("bad option", c);
+		if (ch == 'h')
+			usage(NULL, c);
+		if (c && !strchr("vo", ch) && !strstr(c->opts, letter)) {
+			fprintf(stderr, "cr: %s: option %s does not apply\n",
+				c->name, argv[optind - 1]);
+			exit(2);
+		}
+		switch (ch) {
+		case 't':
+			if (!parse_u64(optarg, 10, &v) || !v || v > INT_MAX)
+				usage("-t takes a process id", c);
+			o.pid = v;
+			break;
+		case 'D': o.dir = optarg; break;
+		case 'I': o.image = optarg; break;
+		case 'R': o.leave_running = true; break;
+		case 'd': o.detach = true; break;
+		case 'j': o.shell_job = true; break;
+		case 'p': o.pidfile = optarg; break;
+		case 'J': o.json = true; break;
+		case 'v': ctx.verbose++; break;
+		case 'o': log = optarg; break;
+		}
+	}
+	if (!c)
+		usage(ci > 0 ? NULL : "no command given", NULL);
+	if (c->run == cmd_show && optind < argc && !o.dir && !o.image)
+		o.dir = argv[optind++];
+	if (optind < argc)
+		usage("unexpected argument", c);
+	if (o.dir && o.image)
+		usage("-D and --image exclude each other", c);
+	if (log && !(ctx.log = fopen(log, "ae")))
+		die_errno("opening log %s", log);
+	return c->run(&o);
+}

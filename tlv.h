@@ -1,0 +1,339 @@
+/*
+ * tlv.h - the cr image format, and the restorer hand-off struct.
+ *
+ * Shared by cr.c (dump, show, restore) and restorer.c (the libc-free blob),
+ * so it needs nothing but <stdint.h> and <stddef.h>, and holds only types,
+ * constants and static inline helpers.
+ *
+ * ==== The stream ====
+ * One image is one byte stream, written strictly front to back (it may go
+ * into a pipe) and read the same way in one pass:
+ *
+ *	struct tlv_head                       64 bytes, see below
+ *	record, record, ...                   each: struct tlv_rec + value
+ *	END record                            crc32c and length of all before it
+ *
+ * A record is a 16-byte header { tag, zero, len } followed by len bytes of
+ * value. All integers are little-endian and fixed width; cr only builds for
+ * little-endian machines, so the structs below are the bytes on disk.
+ * Records are not padded; a PAD record is inserted where the next value must
+ * start at a page boundary (PAGES), so restore can read memory straight into
+ * place with large reads.
+ *
+ * A tag's kind says how its value is laid out:
+ *	NEST	a sequence of records (the value is itself records)
+ *	ROWS	an array of rows; a row is a fixed list of u64 fields, named
+ *		by the tag's field list below (cr show prints them by name)
+ *	STR	a NUL-terminated string, the NUL counted in len
+ *	BYTES	opaque bytes whose layout the tag's note describes
+ *	PAGES	raw page contents, the value starts page-aligned in the stream
+ *	PAD	filler, ignored
+ * Bit 31 of a tag (TLV_OPTIONAL) tells an older reader that it may skip the
+ * record if it does not know the tag; any other unknown tag makes the reader
+ * reject the image.  Tag numbers are never reused.
+ *
+ * ==== Order of records (format version 1) ====
+ *	TASK    nest, one per process (version 1 images hold exactly one)
+ *	  PROC, CREDS, GROUPS?, COMM, CWD, ROOT, MM, AUXV, RLIMIT, SIGACT,
+ *	  EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest), THREAD (nest)
+ *	PAGEMAP nest: OWNER (pid), RUNS (addr, npages rows)
+ *	PAD?    so that the next value is page aligned
+ *	PAGES   the pages of the runs of the PAGEMAP just before, in order
+ *	END     must be the last record, nothing may follow
+ *
+ * The checksum in END is CRC32C (Castagnoli) over every byte from the start
+ * of the header to the start of the END record.
+ */
+#ifndef CR_TLV_H
+#define CR_TLV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLV_MAGIC	"CRIMAGE\n"
+#define TLV_VERSION	1
+#define TLV_OPTIONAL	0x80000000u
+
+/* Architecture of the dumping machine (registers, open-flag encoding). */
+#define TLV_ARCH_X86_64		1
+#define TLV_ARCH_AARCH64	2
+
+struct tlv_head {
+	uint8_t magic[8];	/* TLV_MAGIC */
+	uint32_t version;	/* TLV_VERSION */
+	uint32_t arch;		/* TLV_ARCH_* */
+	uint32_t page_size;	/* bytes; only 4096 is supported so far */
+	uint32_t head_size;	/* sizeof(struct tlv_head) */
+	uint64_t flags;		/* must be 0 in version 1 */
+	char kernel[32];	/* dumping kernel's release, NUL padded */
+};
+
+struct tlv_rec {
+	uint32_t tag;		/* TLV_* number, maybe | TLV_OPTIONAL */
+	uint32_t zero;		/* must be 0 */
+	uint64_t len;		/* bytes of value that follow */
+};
+
+/*
+ * ==== Row layouts ====
+ * Each list is X(field, "meaning"); it becomes a struct of uint64_t and the
+ * field names cr show prints.  Fields keep their order forever; a new field
+ * means a new tag.
+ */
+#define TLV_F_END(X) \
+	X(crc, "crc32c of every byte before this record") \
+	X(bytes, "number of bytes before this record")
+#define TLV_F_PROC(X) \
+	X(pid, "process id (in cr's pid namespace)") \
+	X(ppid, "parent's pid at dump time") \
+	X(pgid, "process group") \
+	X(sid, "session") \
+	X(umask, "file mode creation mask") \
+	X(personality, "personality(2) flags") \
+	X(flags, "TLV_PROC_*") \
+	X(exit_signal, "signal sent to the parent at exit")
+#define TLV_PROC_SHELL_JOB	1	/* dumped with --shell-job */
+#define TLV_F_CREDS(X) \
+	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
+	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
+	X(sgid, "saved gid") X(fsgid, "filesystem gid")
+#define TLV_F_GROUP(X) \
+	X(gid, "supplementary group")
+#define TLV_F_MM(X) \
+	X(start_code, "") X(end_code, "") X(start_data, "") X(end_data, "") \
+	X(start_brk, "") X(brk, "current program break") \
+	X(start_stack, "") X(arg_start, "") X(arg_end, "") \
+	X(env_start, "") X(env_end, "")
+#define TLV_F_AUXV(X) \
+	X(key, "AT_* type") X(val, "value")
+#define TLV_F_RLIMIT(X) \
+	X(res, "RLIMIT_* number") X(cur, "soft limit, ~0 = unlimited") \
+	X(max, "hard limit, ~0 = unlimited")
+#define TLV_F_SIGACT(X) \
+	X(sig, "signal number") X(handler, "sa_handler, 0=SIG_DFL 1=SIG_IGN") \
+	X(flags, "sa_flags as the kernel holds them") \
+	X(restorer, "sa_restorer") X(mask, "sa_mask, bit n-1 = signal n")
+#define TLV_F_FSTAT(X) \
+	X(mode, "st_mode") X(size, "st_size in bytes") \
+	X(mtime_ns, "st_mtime in ns since the epoch") X(rdev, "st_rdev")
+#define TLV_F_VMA(X) \
+	X(start, "first byte") X(end, "first byte after") \
+	X(prot, "PROT_* bits") X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN") \
+	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*")
+#define TLV_VMA_ANON	1	/* private or shared anonymous memory */
+#define TLV_VMA_FILE	2	/* a file mapping; PATH and FSTAT follow */
+#define TLV_VMA_SPECIAL	3	/* kernel mapping found by NAME: [vdso], [vvar]... */
+#define TLV_F_FD(X) \
+	X(fd, "descriptor number") X(kind, "TLV_FD_*") \
+	X(flags, "open flags as in fdinfo, in the dumping arch's encoding") \
+	X(pos, "file position") X(cloexec, "1 if FD_CLOEXEC")
+#define TLV_FD_REG	1	/* regular file: PATH, FSTAT */
+#define TLV_FD_DIR	2	/* directory: PATH, FSTAT */
+#define TLV_FD_CHR	3	/* character device such as /dev/null: PATH, FSTAT */
+#define TLV_FD_STDIO	4	/* --shell-job: takes restore's own fd with this number */
+#define TLV_F_THREAD(X) \
+	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
+	X(rseq_addr, "registered struct rseq, 0 if none") \
+	X(rseq_len, "its length") X(rseq_sig, "its abort signature") \
+	X(ss_sp, "sigaltstack base") X(ss_flags, "sigaltstack flags") \
+	X(ss_size, "sigaltstack size")
+#define TLV_F_SIGINFO(X) \
+	X(shared, "1 if pending for the whole process, 0 for this thread") \
+	X(w0, "siginfo bytes 0-7: signo, errno") X(w1, "bytes 8-15: code") \
+	X(w2, "") X(w3, "") X(w4, "") X(w5, "") X(w6, "") X(w7, "") \
+	X(w8, "") X(w9, "") X(w10, "") X(w11, "") X(w12, "") X(w13, "") \
+	X(w14, "") X(w15, "bytes 120-127")
+#define TLV_F_REGS_X86_64(X) \
+	X(r15, "") X(r14, "") X(r13, "") X(r12, "") X(rbp, "") X(rbx, "") \
+	X(r11, "") X(r10, "") X(r9, "") X(r8, "") X(rax, "") X(rcx, "") \
+	X(rdx, "") X(rsi, "") X(rdi, "") \
+	X(orig_rax, "syscall number if stopped in a syscall, else -1") \
+	X(rip, "") X(cs, "") X(eflags, "") X(rsp, "") X(ss, "") \
+	X(fs_base, "") X(gs_base, "") X(ds, "") X(es, "") X(fs, "") X(gs, "")
+#define TLV_F_REGS_AARCH64(X) \
+	X(x0, "") X(x1, "") X(x2, "") X(x3, "") X(x4, "") X(x5, "") X(x6, "") \
+	X(x7, "") X(x8, "") X(x9, "") X(x10, "") X(x11, "") X(x12, "") \
+	X(x13, "") X(x14, "") X(x15, "") X(x16, "") X(x17, "") X(x18, "") \
+	X(x19, "") X(x20, "") X(x21, "") X(x22, "") X(x23, "") X(x24, "") \
+	X(x25, "") X(x26, "") X(x27, "") X(x28, "") X(x29, "") X(x30, "") \
+	X(sp, "") X(pc, "") X(pstate, "") X(orig_x0, "") X(tls, "tpidr_el0")
+#define TLV_F_OWNER(X) \
+	X(pid, "the TASK whose memory the runs belong to")
+#define TLV_F_RUN(X) \
+	X(addr, "first page") X(npages, "number of pages")
+
+#define TLV_FIELD(name, doc) uint64_t name;
+struct tlv_end { TLV_F_END(TLV_FIELD) };
+struct tlv_proc { TLV_F_PROC(TLV_FIELD) };
+struct tlv_creds { TLV_F_CREDS(TLV_FIELD) };
+struct tlv_group { TLV_F_GROUP(TLV_FIELD) };
+struct tlv_mm { TLV_F_MM(TLV_FIELD) };
+struct tlv_auxv { TLV_F_AUXV(TLV_FIELD) };
+struct tlv_rlimit { TLV_F_RLIMIT(TLV_FIELD) };
+struct tlv_sigact { TLV_F_SIGACT(TLV_FIELD) };
+struct tlv_fstat { TLV_F_FSTAT(TLV_FIELD) };
+struct tlv_vma { TLV_F_VMA(TLV_FIELD) };
+struct tlv_fd { TLV_F_FD(TLV_FIELD) };
+struct tlv_thread { TLV_F_THREAD(TLV_FIELD) };
+struct tlv_siginfo { TLV_F_SIGINFO(TLV_FIELD) };
+struct tlv_regs_x86_64 { TLV_F_REGS_X86_64(TLV_FIELD) };
+struct tlv_regs_aarch64 { TLV_F_REGS_AARCH64(TLV_FIELD) };
+struct tlv_owner { TLV_F_OWNER(TLV_FIELD) };
+struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+#undef TLV_FIELD
+
+/*
+ * ==== The tag table ====
+ * X(NAME, number, kind, row fields or NONE, "meaning").  It expands into
+ * the TLV_* enum, the names cr show prints, and the validator's kind and
+ * row size for each tag.
+ */
+#define TLV_F_NONE(X)
+#define TLV_TAGS(X) \
+	X(PAD, 1, PAD, NONE, "filler so that the next value is page aligned") \
+	X(END, 2, ROWS, END, "trailer, must be last: checksum and length") \
+	X(TASK, 16, NEST, NONE, "one process") \
+	X(PROC, 17, ROWS, PROC, "ids and simple per-process state") \
+	X(CREDS, 18, ROWS, CREDS, "user and group ids") \
+	X(GROUPS, 19, ROWS, GROUP, "supplementary groups") \
+	X(COMM, 20, STR, NONE, "command name (comm)") \
+	X(CWD, 21, STR, NONE, "working directory") \
+	X(ROOT, 22, STR, NONE, "root directory") \
+	X(MM, 23, ROWS, MM, "memory layout fields for PR_SET_MM_MAP") \
+	X(AUXV, 24, ROWS, AUXV, "auxiliary vector, AT_NULL included") \
+	X(RLIMIT, 25, ROWS, RLIMIT, "resource limits") \
+	X(SIGACT, 26, ROWS, SIGACT, "signal dispositions, one row per signal") \
+	X(EXE, 27, NEST, NONE, "the executable (/proc/PID/exe): FSTAT, PATH") \
+	X(VMA, 28, NEST, NONE, "one mapping: VMA_INFO, then PATH+FSTAT or NAME") \
+	X(VMA_INFO, 29, ROWS, VMA, "mapping range, protection and kind") \
+	X(FD, 30, NEST, NONE, "one file descriptor: FD_INFO, PATH, FSTAT") \
+	X(FD_INFO, 31, ROWS, FD, "descriptor number, kind, flags, position") \
+	X(PATH, 32, STR, NONE, "absolute path of a file") \
+	X(FSTAT, 33, ROWS, FSTAT, "what the file looked like at dump time") \
+	X(NAME, 34, STR, NONE, "kernel mapping name or anonymous mapping name") \
+	X(THREAD, 35, NEST, NONE, "one thread: THREAD_INFO, REGS_*, XSAVE, SIGINFO") \
+	X(THREAD_INFO, 36, ROWS, THREAD, "per-thread state") \
+	X(REGS_X86_64, 37, ROWS, REGS_X86_64, "x86-64 user_regs_struct") \
+	X(XSAVE, 38, BYTES, NONE, "x86 XSAVE area, uabi (non-compacted) format") \
+	X(SIGINFO, 39, ROWS, SIGINFO, "pending signals with their siginfo") \
+	X(REGS_AARCH64, 40, ROWS, REGS_AARCH64, "aarch64 user_pt_regs + orig_x0, tls") \
+	X(FPSIMD, 41, BYTES, NONE, "aarch64 user_fpsimd_state") \
+	X(PAGEMAP, 48, NEST, NONE, "which pages the next PAGES record holds") \
+	X(OWNER, 49, ROWS, OWNER, "pid of the TASK the pages belong to") \
+	X(RUNS, 50, ROWS, RUN, "runs of consecutive pages, ascending") \
+	X(PAGES, 51, PAGES, NONE, "page contents, page aligned in the stream")
+
+enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
+		TLV_K_PAGES };
+
+#define TLV_ENUM(name, num, kind, fields, doc) TLV_##name = num,
+enum tlv_tag { TLV_TAGS(TLV_ENUM) };
+#undef TLV_ENUM
+
+#define TLV_COUNT1(name, doc) + 1
+/* Number of u64 fields in a row of tag t (0 for tags that are not ROWS). */
+static inline unsigned tlv_nfields(uint32_t t)
+{
+	switch (t) {
+#define TLV_NF(name, num, kind, fields, doc) \
+	case num: return 0 TLV_F_##fields(TLV_COUNT1);
+	TLV_TAGS(TLV_NF)
+#undef TLV_NF
+	}
+	return 0;
+}
+
+static inline enum tlv_kind tlv_kind(uint32_t t)
+{
+	switch (t) {
+#define TLV_KD(name, num, kind, fields, doc) case num: return TLV_K_##kind;
+	TLV_TAGS(TLV_KD)
+#undef TLV_KD
+	}
+	return 0;
+}
+
+/* ==== CRC32C, bitwise-table form, shared by writer and reader ==== */
+static inline uint32_t tlv_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n,
+				     const uint32_t *table)
+{
+	crc = ~crc;
+	while (n--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/*
+ * ==== The restorer hand-off (not on disk) ====
+ * cr fills one struct rst_args (followed by the arrays it points to) in the
+ * restorer's area; the blob reads nothing else.  Every pointer is an
+ * absolute address inside that area, already validated by cr.
+ */
+#define RST_MAX_SPECIAL	4	/* [vvar], [vvar_vclock], [vdso], spare */
+
+struct rst_vma {		/* one mapping to create */
+	uint64_t start, len;
+	uint64_t prot;		/* final protection */
+	uint64_t flags;		/* MAP_* without MAP_FIXED */
+	uint64_t pgoff;		/* file offset in bytes */
+	int64_t fd;		/* file to map, -1 for anonymous */
+	uint64_t name;		/* address of anon name string, 0 if none */
+	uint64_t fill;		/* 1 if pages are read into it */
+};
+
+struct rst_run {		/* pages to read from the image */
+	uint64_t addr, len, off;
+};
+
+struct rst_special {		/* a kernel mapping ([vdso]...) to move */
+	uint64_t cur, len;	/* where cr's copy is now */
+	uint64_t park;		/* a spot inside the restorer area */
+	uint64_t dst;		/* where the image had it, 0 = unmap */
+};
+
+struct rst_args {
+	uint64_t size;		/* sizeof(struct rst_args), checked by the blob */
+	uint64_t stack_top;	/* offset 8 is used by the entry code: keep */
+	uint64_t area, area_len;	/* the restorer area itself: kept */
+	uint64_t task_size;	/* user address space end */
+	int64_t status_fd;	/* step code goes here on failure */
+	int64_t img_fd;		/* image, read with pread */
+	uint64_t nvmas, vmas;	/* struct rst_vma[] */
+	uint64_t nruns, runs;	/* struct rst_run[] */
+	uint64_t nspecial;
+	struct rst_special special[RST_MAX_SPECIAL];
+	uint64_t mm_map;	/* struct prctl_mm_map, auxv pointer set */
+	uint64_t mm_map_size;
+	uint64_t rseq_addr, rseq_len, rseq_sig;
+	uint64_t tls[2];	/* arch TLS: fs_base/gs_base or tpidr_el0 */
+	uint64_t nclose, close_fds;	/* int64_t[] closed before the end */
+	uint64_t sigframe;	/* rt_sigreturn frame, arch layout */
+	uint64_t self_pid;	/* for the SIGSTOP that hands over to cr */
+};
+
+/* Step codes the blob reports; cr turns them into messages. */
+#define RST_STEPS(X) \
+	X(ARGS, "bad argument block") \
+	X(PARK, "moving a kernel mapping aside") \
+	X(UNMAP, "unmapping cr") \
+	X(MAP, "creating a mapping") \
+	X(READ, "reading pages from the image") \
+	X(PROTECT, "setting the final protection") \
+	X(NAME, "naming an anonymous mapping") \
+	X(SPECIAL, "moving a kernel mapping into place") \
+	X(MM, "prctl(PR_SET_MM_MAP)") \
+	X(RSEQ, "registering rseq") \
+	X(TLS, "setting the thread pointer") \
+	X(CLOSE, "closing cr's descriptors") \
+	X(SIGRETURN, "rt_sigreturn")
+#define RST_STEP_ENUM(n, s) RST_STEP_##n,
+enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
+#undef RST_STEP_ENUM
+
+struct rst_status {		/* written to status_fd on failure */
+	uint32_t step;		/* enum rst_step */
+	int32_t err;		/* -errno, or 0 */
+	uint64_t detail;	/* address or index the step was on */
+};
+
+#endif
