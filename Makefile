@@ -46,7 +46,7 @@ $(B)/restorer.bin: $(B)/restorer.elf
 	objcopy -O binary -j .text $< $@
 
 # The blob as bytes in cr, with the entry point's offset.
-$(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf
+$(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf Makefile
 	text=$$(readelf -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
 	entry=$$(nm $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
 	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - 0x%s\n.section .note.GNU-stack,"",@progbits\n' \

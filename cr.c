@@ -575,9 +575,9 @@ static void proc_stat(int pid, uint64_t *f)
 	if (!p || p[1] != ' ')
 		die("/proc/%d/stat: unexpected format", pid);
 	f[3] = p[2];	/* state letter */
-	strtok(p + 3, " ");
-	while ((tok = strtok(NULL, " \n")) && ++i < STAT_FIELDS)
-		f[i] = strtoll(tok, NULL, 10);
+	for (tok = strtok(p + 3, " \n"); tok && i + 1 < STAT_FIELDS;
+	     tok = strtok(NULL, " \n"))
+		f[++i] = strtoll(tok, NULL, 10);
 	if (i < 52)
 		die("/proc/%d/stat: only %d fields", pid, i);
 	free(s);
@@ -1047,6 +1047,7 @@ static void col_proc(struct task *t, int pid, bool shell_job)
 	t->creds.gid = ids[0], t->creds.egid = ids[1];
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
+	s[strcspn(s, "\n")] = 0;
 	for (tok = strtok_r(s, " \t\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\n", &save))
 		((struct tlv_group *)vec_add(&t->groups, &t->ngroups,
@@ -1113,6 +1114,11 @@ static bool col_vma(int pid, const struct map_line *m, struct vma *v)
 		.flags = shared ? MAP_SHARED : MAP_PRIVATE };
 	if (!strcmp(p, "[vsyscall]") || !strcmp(p, "[uprobes]"))
 		return false;	/* not a VMA of the mm, or recreated on demand */
+	if (is_special_name(p)) {	/* before the VM_IO check: [vvar] has it */
+		v->v.kind = TLV_VMA_SPECIAL;
+		v->name = xstrdup(p);
+		return true;
+	}
 	if (vmflag(m, "ht"))
 		die("mapping %llx-%llx: hugetlb memory is not supported yet",
 		    (unsigned long long)m->start, (unsigned long long)m->end);
@@ -1127,11 +1133,6 @@ static bool col_vma(int pid, const struct map_line *m, struct vma *v)
 		    (unsigned long long)m->start, (unsigned long long)m->end, p);
 	if (vmflag(m, "gd"))
 		v->v.flags |= MAP_GROWSDOWN;
-	if (is_special_name(p)) {
-		v->v.kind = TLV_VMA_SPECIAL;
-		v->name = xstrdup(p);
-		return true;
-	}
 	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
 	    !strncmp(p, "[anon:", 6)) {
 		if (shared)
@@ -1220,10 +1221,10 @@ static void add_run(struct task *t, size_t floor, uint64_t addr,
  * that in ranges; older kernels get /proc/PID/pagemap, 8 bytes a page.
  */
 #define PM_SCAN_IOCTL		_IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_PRESENT		(1 << 1)
-#define PAGE_IS_SWAPPED		(1 << 2)
-#define PAGE_IS_PFNZERO		(1 << 3)
-#define PAGE_IS_FILE		(1 << 5)
+#define PAGE_IS_FILE		(1 << 2)
+#define PAGE_IS_PRESENT		(1 << 3)
+#define PAGE_IS_SWAPPED		(1 << 4)
+#define PAGE_IS_PFNZERO		(1 << 5)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -3452,8 +3453,10 @@ static void show_rec(struct show *s, uint32_t tag, const uint8_t *val,
 				uint64_t v;
 
 				memcpy(&v, val + (r * nf + f) * 8, 8);
-				printf(s->json ? "%s\"%s\":" : " %s=", s->json && f ? "," : "",
-				       fn[f]);
+				if (s->json)
+					printf("%s\"%s\":", f ? "," : "", fn[f]);
+				else
+					printf(" %s=", fn[f]);
 				show_value(v, s->json);
 			}
 			printf(s->json ? "}" : "");
