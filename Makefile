@@ -57,19 +57,38 @@ cr: cr.c tlv.h $(B)/blob.o
 
 -include t/t.mk
 
-test: cr tests
+# Packages from Debian's archive, installed only when something is missing.
+PKGS := musl-tools gcc make binutils linux-libc-dev python3
+deps:
+	@if ! command -v musl-gcc >/dev/null || ! command -v gcc >/dev/null || \
+	   ! command -v python3 >/dev/null || [ ! -e /usr/include/linux/ptrace.h ]; then \
+		echo "installing $(PKGS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq $(PKGS) >/dev/null; \
+	fi
+
+test: deps
+	$(MAKE) cr tests
 	t/run
 
-demo: cr
-	sh -c 'exec 3>&-; cd /tmp && setsid sh -c "i=0; while :; do i=\$$((i+1)); done" </dev/null >/dev/null 2>&1 & echo $$! > /tmp/cr-demo.pid'
-	sleep 0.5
-	./cr dump -t $$(cat /tmp/cr-demo.pid) -D /tmp -v
-	./cr show /tmp | head -20
-	./cr restore -D /tmp -d --pidfile /tmp/cr-demo.pid2
-	@echo "restored as pid $$(cat /tmp/cr-demo.pid2), state: $$(cut -d' ' -f3 /proc/$$(cat /tmp/cr-demo.pid2)/stat)"
-	kill $$(cat /tmp/cr-demo.pid2)
+# A shell loop is dumped (and killed), shown, restored with its PID, and
+# asked to stop; it says how far it counted.  One bash runs it all, so the
+# dumped process is its child and is reaped at once, freeing its PID.
+demo: deps
+	$(MAKE) cr
+	@bash -c 'for fd in $$(ls /proc/$$$$/fd); do [ $$fd -gt 2 ] && eval "exec $$fd>&-"; done; \
+	set -e; D=/tmp/cr-demo; rm -rf $$D; mkdir -p $$D; \
+	echo "--- start a counting loop"; \
+	setsid bash -c "i=0; trap \"echo stopped at \\\$$i; exit 0\" TERM; while :; do i=\$$((i+1)); done" </dev/null >$$D/out 2>&1 & \
+	P=$$!; sleep 1; \
+	echo "--- cr dump -t $$P -D $$D"; ./cr dump -t $$P -D $$D; \
+	wait $$P || true; echo "--- pid $$P is gone: $$(kill -0 $$P 2>&1)"; \
+	echo "--- cr show $$D (start of it)"; ./cr show $$D | head -6; \
+	echo "--- cr restore -D $$D -d"; ./cr restore -D $$D -d --pidfile $$D/pid; \
+	echo "--- running again as pid $$(cat $$D/pid), state $$(cut -d" " -f3 /proc/$$P/stat)"; \
+	sleep 1; kill -TERM $$P; sleep 0.5; echo "--- its output: $$(cat $$D/out)"'
 
 clean: clean-tests
 	rm -rf $(B) cr
 
-.PHONY: all test demo clean
+.PHONY: all deps test demo clean
