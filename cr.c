@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
@@ -2507,9 +2508,9 @@ static void rst_kill_child(void *arg)
 }
 
 /* Fork with exactly this PID; returns 0 in the child like fork(). */
-static int rst_fork_pid(pid_t pid)
+static int rst_fork_pid(pid_t pid, int exit_signal)
 {
-	struct clone_args ca = { .exit_signal = SIGCHLD,
+	struct clone_args ca = { .exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
 	long r = syscall(SYS_clone3, &ca, sizeof(ca));
 	char buf[32];
@@ -2710,6 +2711,30 @@ static void rst_child_signals(struct rst *r)
 		if (e)
 			die_errno("queueing pending signal %d", signo);
 	}
+}
+
+/*
+ * A restored shell job that leads its own process group takes the
+ * terminal's foreground from cr, as a shell gives it to a foreground job;
+ * cr takes it back when the job ends.
+ */
+static pid_t tty_pgrp_before;
+
+static void rst_tty_take(const struct task *t, const struct opts *opt)
+{
+	if (!opt->shell_job || opt->detach || t->proc.pgid != t->proc.pid ||
+	    !isatty(0) || tcgetpgrp(0) != getpgrp())
+		return;
+	tty_pgrp_before = getpgrp();
+	signal(SIGTTOU, SIG_IGN);
+	if (tcsetpgrp(0, t->proc.pid))
+		info("could not give the terminal to the job: %s", strerror(errno));
+}
+
+static void rst_tty_back(void)
+{
+	if (tty_pgrp_before && tcsetpgrp(0, tty_pgrp_before))
+		info("could not take the terminal back: %s", strerror(errno));
 }
 
 static void __attribute__((noreturn)) rst_child(struct rst *r)
@@ -3048,6 +3073,7 @@ static void rst_handover(struct rst *r)
 		if (ptrace(PTRACE_CONT, r->pid, 0, sig))
 			die_errno("PTRACE_CONT");
 	}
+	rst_tty_take(r->t, r->opt);
 	if (pt_try_resume_syscall(r->pid) || pt_try_resume_syscall(r->pid))
 		die("restored process did not reach rt_sigreturn");
 	{
@@ -3090,7 +3116,7 @@ static int cmd_restore(const struct opts *opt)
 	if (pipe2(r.status, O_CLOEXEC) || pipe2(r.sync, O_CLOEXEC))
 		die_errno("pipe");
 	undo_push(rst_kill_child, &r);
-	r.pid = rst_fork_pid(t.proc.pid);
+	r.pid = rst_fork_pid(t.proc.pid, t.proc.exit_signal);
 	if (r.pid == 0)
 		rst_child(&r);
 	close(r.status[1]);
@@ -3113,9 +3139,10 @@ static int cmd_restore(const struct opts *opt)
 	}
 	if (opt->detach)
 		return 0;
-	while (waitpid(r.pid, &st, 0) < 0)
+	while (waitpid(r.pid, &st, __WALL) < 0)
 		if (errno != EINTR)
 			die_errno("waitpid");
+	rst_tty_back();
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -3775,6 +3802,27 @@ static const struct option long_opts[] = {
 	{ 0 }
 };
 
+/*
+ * Interrupting cr runs the undo stack like any other failure: a dump lets
+ * its target go, a restore kills what it built.  A closed output pipe is
+ * an EPIPE error from write, not a silent death.
+ */
+static void cli_on_signal(int sig)
+{
+	die("interrupted by signal %d", sig);
+}
+
+static void cli_signals(void)
+{
+	struct sigaction sa = { .sa_handler = cli_on_signal };
+
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* Index of the command word: the first argument no option takes. */
 static int find_command(int argc, char **argv)
 {
@@ -3853,5 +3901,6 @@ int main(int argc, char **argv)
 		usage("-D and --image exclude each other", c);
 	if (log && !(ctx.log = fopen(log, "ae")))
 		die_errno("opening log %s", log);
+	cli_signals();
 	return c->run(&o);
 }
