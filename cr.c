@@ -1394,6 +1394,7 @@ static void col_fd(struct task *t, int pid, int fd, bool shell_job)
 	d->f.fd = fd;
 	d->f.flags = col_fdinfo(pid, fd, "flags", 8);
 	d->f.cloexec = !!(d->f.flags & O_CLOEXEC);
+	d->f.same = fd;
 	d->f.flags &= ~O_CLOEXEC;
 	d->f.pos = col_fdinfo(pid, fd, "pos", 10);
 	fstat_to_tlv(&sb, &d->st);
@@ -1421,6 +1422,37 @@ static void col_fd(struct task *t, int pid, int fd, bool shell_job)
 		free(link);
 }
 
+/*
+ * fds made by dup() share one open file (offset, flags): find the lowest
+ * such fd with kcmp(KCMP_FILE), among those naming the same file.
+ */
+static void col_fd_sharing(struct task *t, int pid)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		struct fd *d = &t->fds[i];
+
+		d->f.same = d->f.fd;
+		for (size_t j = 0; j < i && d->path; j++) {
+			struct fd *e = &t->fds[j];
+			long r;
+
+			if (!e->path || strcmp(e->path, d->path) ||
+			    e->f.same != e->f.fd)
+				continue;
+			r = syscall(SYS_kcmp, pid, pid, 0 /* KCMP_FILE */,
+				    e->f.fd, d->f.fd);
+			if (r < 0)
+				die_errno("kcmp on fds %llu and %llu",
+					  (unsigned long long)e->f.fd,
+					  (unsigned long long)d->f.fd);
+			if (r == 0) {
+				d->f.same = e->f.fd;
+				break;
+			}
+		}
+	}
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
@@ -1444,6 +1476,7 @@ static void col_fds(struct task *t, int pid, bool shell_job)
 	for (size_t i = 0; i < n; i++)
 		col_fd(t, pid, fds[i], shell_job);
 	free(fds);
+	col_fd_sharing(t, pid);
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -2324,6 +2357,17 @@ static void img_check_fds(const struct task *t)
 		if (d->f.fd > (1 << 20) || (i && d->f.fd <= t->fds[i - 1].f.fd))
 			die("corrupt image: fd %llu out of range or out of order",
 			    (unsigned long long)d->f.fd);
+		if (d->f.same != d->f.fd) {
+			size_t j = 0;
+
+			while (j < i && t->fds[j].f.fd != d->f.same)
+				j++;
+			if (j == i || t->fds[j].f.same != t->fds[j].f.fd ||
+			    t->fds[j].f.kind != d->f.kind)
+				die("corrupt image: fd %llu: bad dup of fd %llu",
+				    (unsigned long long)d->f.fd,
+				    (unsigned long long)d->f.same);
+		}
 		if (d->f.kind == TLV_FD_STDIO) {
 			if (d->f.fd > 2 || d->path ||
 			    !(t->proc.flags & TLV_PROC_SHELL_JOB))
@@ -2591,7 +2635,9 @@ static void rst_fds(struct rst *r, const int *stdio)
 		const struct fd *d = &r->t->fds[i];
 		int fd = d->f.fd, nfd;
 
-		if (d->f.kind == TLV_FD_STDIO) {
+		if (d->f.same != d->f.fd) {
+			nfd = d->f.same;	/* a dup of an fd already in place */
+		} else if (d->f.kind == TLV_FD_STDIO) {
 			nfd = stdio[fd];
 		} else {
 			nfd = open(d->path, (d->f.flags & ~(O_CREAT | O_EXCL |
@@ -2602,13 +2648,13 @@ static void rst_fds(struct rst *r, const int *stdio)
 		if (nfd != fd) {
 			if (dup2(nfd, fd) < 0)
 				die_errno("fd %d: dup2", fd);
-			if (d->f.kind != TLV_FD_STDIO)
+			if (d->f.kind != TLV_FD_STDIO && d->f.same == d->f.fd)
 				close(nfd);
 		}
 		if (fcntl(fd, F_SETFD, d->f.cloexec ? FD_CLOEXEC : 0))
 			die_errno("fd %d: F_SETFD", fd);
 		if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR) &&
-		    !(d->f.flags & O_PATH) &&
+		    !(d->f.flags & O_PATH) && d->f.same == d->f.fd &&
 		    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
 			die_errno("fd %d: seeking %s to %llu", fd, d->path,
 				  (unsigned long long)d->f.pos);

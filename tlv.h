@@ -126,7 +126,8 @@ struct tlv_rec {
 #define TLV_F_FD(X) \
 	X(fd, "descriptor number") X(kind, "TLV_FD_*") \
 	X(flags, "open flags as in fdinfo, in the dumping arch's encoding") \
-	X(pos, "file position") X(cloexec, "1 if FD_CLOEXEC")
+	X(pos, "file position") X(cloexec, "1 if FD_CLOEXEC") \
+	X(same, "lowest fd sharing this open file (dup), or fd itself")
 #define TLV_FD_REG	1	/* regular file: PATH, FSTAT */
 #define TLV_FD_DIR	2	/* directory: PATH, FSTAT */
 #define TLV_FD_CHR	3	/* character device such as /dev/null: PATH, FSTAT */
