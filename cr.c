@@ -567,11 +567,14 @@ static char *proc_link(int pid, const char *name)
  * after the last ')'.
  */
 #define STAT_FIELDS 53
-static void proc_stat(int pid, uint64_t *f)
+static bool proc_read_stat(int pid, uint64_t *f)
 {
-	char *s = proc_xread(pid, "stat", NULL), *p = strrchr(s, ')'), *tok;
+	char *s = proc_read(pid, "stat", NULL), *p, *tok;
 	int i = 3;
 
+	if (!s)
+		return false;
+	p = strrchr(s, ')');
 	memset(f, 0, STAT_FIELDS * sizeof(*f));
 	if (!p || p[1] != ' ')
 		die("/proc/%d/stat: unexpected format", pid);
@@ -582,6 +585,13 @@ static void proc_stat(int pid, uint64_t *f)
 	if (i < 52)
 		die("/proc/%d/stat: only %d fields", pid, i);
 	free(s);
+	return true;
+}
+
+static void proc_stat(int pid, uint64_t *f)
+{
+	if (!proc_read_stat(pid, f))
+		die_errno("/proc/%d/stat", pid);
 }
 
 /* The value after "key:" in a "key:\tvalue" file such as status. */
@@ -2454,6 +2464,29 @@ static void check_file(const char *what, const char *path,
 		die("%s %s: was modified since the dump", what, path);
 }
 
+/*
+ * The PID must be free.  A zombie holding it (typically the process cr
+ * dump just killed, whose parent has not reaped it yet: init may take a
+ * second or two) is waited for, a few seconds at most.
+ */
+static void host_wait_pid_free(int pid)
+{
+	for (int ms = 0; kill(pid, 0) == 0 || errno != ESRCH; ms += 10) {
+		uint64_t f[STAT_FIELDS];
+
+		if (!proc_read_stat(pid, f))
+			continue;	/* gone meanwhile */
+		if (f[3] != 'Z' && f[3] != 'X')
+			die("pid %d is in use by another process", pid);
+		if (ms >= 5000)
+			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
+			    pid, (unsigned long long)f[4]);
+		if (ms == 0)
+			info("waiting for the zombie with pid %d to be reaped", pid);
+		usleep(10000);
+	}
+}
+
 /* Can this host, and this cr, restore the image? */
 static void host_check(const struct task *t, const struct opts *opt)
 {
@@ -2478,9 +2511,7 @@ static void host_check(const struct task *t, const struct opts *opt)
 			die("supplementary groups differ from cr's: not supported yet");
 	if ((t->proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
 		die("the image was dumped with --shell-job: restore it with -j");
-	if (kill(t->proc.pid, 0) == 0 || errno != ESRCH)
-		die("pid %llu is in use by another process",
-		    (unsigned long long)t->proc.pid);
+	host_wait_pid_free(t->proc.pid);
 	check_file("executable", t->exe, &t->exe_st, true);
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].path)
