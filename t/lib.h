@@ -1,0 +1,422 @@
+/* Header-only library shared by the cr test programs (musl and glibc). */
+#ifndef CR_TEST_LIB_H
+#define CR_TEST_LIB_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/*
+ * Protocol with t/run: the test sets up its state, calls test_ready()
+ * ("ready\n" on fd 1), and is checkpointed/restored some time later.
+ * Then it gets SIGTERM, checks the real state and ends with pass() or
+ * fail().  Everything is written with write(2): no stdio buffers.
+ */
+
+#define T_MAX_FD 1024
+
+static volatile sig_atomic_t test_sigterm;
+static pid_t test_pid;
+static bool test_checked;
+static unsigned char test_fds[T_MAX_FD / 8];
+
+static inline void t_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= n;
+	}
+}
+
+static inline void t_puts(const char *s)
+{
+	t_write_all(1, s, strlen(s));
+}
+
+__attribute__((noreturn, format(printf, 1, 2)))
+static inline void fail(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	memcpy(buf, "FAIL: ", 6);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 6, sizeof(buf) - 7, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	n += 6;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	t_write_all(1, buf, n);
+	exit(1);
+}
+
+__attribute__((noreturn))
+static inline void skip(const char *why)
+{
+	t_puts("SKIP ");
+	t_puts(why);
+	t_puts("\n");
+	exit(0);
+}
+
+__attribute__((noreturn))
+static inline void pass(void)
+{
+	if (getpid() != test_pid)
+		fail("pid changed: %d, was %d", (int)getpid(), (int)test_pid);
+	t_puts("PASS\n");
+	exit(0);
+}
+
+static inline void test_sigterm_handler(int sig)
+{
+	(void)sig;
+	test_sigterm = 1;
+}
+
+/* Record the pid and catch SIGTERM (no SA_RESTART: syscalls get EINTR). */
+static inline void test_init(int argc, char **argv)
+{
+	struct sigaction sa;
+
+	(void)argc;
+	(void)argv;
+	test_pid = getpid();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = test_sigterm_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL))
+		fail("sigaction(SIGTERM): %s", strerror(errno));
+}
+
+static inline void t_fd_snapshot(unsigned char *map)
+{
+	int fd;
+
+	memset(map, 0, T_MAX_FD / 8);
+	for (fd = 0; fd < T_MAX_FD; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			map[fd / 8] |= 1 << (fd % 8);
+}
+
+/* Snapshot the open fds and tell the runner we can be dumped. */
+static inline void test_ready(void)
+{
+	t_fd_snapshot(test_fds);
+	t_write_all(1, "ready\n", 6);
+}
+
+/* Checks common to all tests once SIGTERM arrived (i.e. after restore). */
+static inline void test_after(void)
+{
+	unsigned char now[T_MAX_FD / 8];
+	int fd;
+
+	if (test_checked)
+		return;
+	test_checked = true;
+	if (getpid() != test_pid)
+		fail("pid changed: %d, was %d", (int)getpid(), (int)test_pid);
+	t_fd_snapshot(now);
+	for (fd = 0; fd < T_MAX_FD; fd++) {
+		int a = test_fds[fd / 8] >> (fd % 8) & 1;
+		int b = now[fd / 8] >> (fd % 8) & 1;
+
+		if (a != b)
+			fail("fd %d %s after restore", fd,
+			     a ? "missing" : "appeared");
+	}
+}
+
+/* For spinning tests: has SIGTERM arrived?  Runs the common checks once. */
+static inline bool test_done(void)
+{
+	if (!test_sigterm)
+		return false;
+	test_after();
+	return true;
+}
+
+/* Sleep until SIGTERM (race-free), then run the common checks. */
+static inline void test_wait(void)
+{
+	sigset_t term, old, wait;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	wait = old;
+	sigdelset(&wait, SIGTERM);
+	while (!test_sigterm)
+		sigsuspend(&wait);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	test_after();
+}
+
+/* ---- data patterns ---- */
+
+static inline uint64_t rnd_next(uint64_t *s)
+{
+	/* xorshift64*, never returns to a zero state */
+	uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline void pattern_fill(void *p, size_t len, uint64_t seed)
+{
+	uint64_t s = seed, v = 0;
+	unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			v = rnd_next(&s);
+		c[i] = v >> (i % 8 * 8);
+	}
+}
+
+/* Offset of the first byte that differs from the pattern, or -1. */
+static inline long pattern_check(const void *p, size_t len, uint64_t seed)
+{
+	uint64_t s = seed, v = 0;
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			v = rnd_next(&s);
+		if (c[i] != (unsigned char)(v >> (i % 8 * 8)))
+			return i;
+	}
+	return -1;
+}
+
+/* Offset of the first non-zero byte, or -1. */
+static inline long zero_check(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i])
+			return i;
+	return -1;
+}
+
+/* Offset of the first byte where a and b differ, or -1. */
+static inline long mem_diff(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (x[i] != y[i])
+			return i;
+	return -1;
+}
+
+/* FNV-1a 64 */
+static inline uint64_t csum(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (len--) {
+		h ^= *c++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* ---- files, /proc ---- */
+
+/* Read a whole (small) file without malloc; NUL-terminated; length or -1. */
+static inline ssize_t read_file(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = 0;
+	return len;
+}
+
+/* Create (truncate) a file with the given contents. */
+static inline void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		fail("create %s: %s", path, strerror(errno));
+	if (write(fd, buf, len) != (ssize_t)len)
+		fail("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+struct vma {
+	unsigned long start, end, off;
+	char prot[5];
+	char path[256];
+};
+
+static char t_maps[256 * 1024];
+
+/*
+ * Find the /proc/self/maps entry containing addr (name == NULL) or named
+ * name (e.g. "[vdso]").  Returns 0 if found.
+ */
+static inline int vma_find(unsigned long addr, const char *name, struct vma *v)
+{
+	char *line, *next;
+
+	if (read_file("/proc/self/maps", t_maps, sizeof(t_maps)) < 0)
+		fail("read /proc/self/maps: %s", strerror(errno));
+	for (line = t_maps; *line; line = next) {
+		int pos = 0;
+
+		next = strchr(line, '\n');
+		if (!next)
+			next = line + strlen(line);
+		else
+			*next++ = 0;
+		memset(v, 0, sizeof(*v));
+		if (sscanf(line, "%lx-%lx %4s %lx %*s %*s%n", &v->start,
+			   &v->end, v->prot, &v->off, &pos) < 4)
+			continue;
+		while (line[pos] == ' ')
+			pos++;
+		snprintf(v->path, sizeof(v->path), "%s", line + pos);
+		if (name ? !strcmp(v->path, name) :
+			   (addr >= v->start && addr < v->end))
+			return 0;
+	}
+	return -1;
+}
+
+/* Field n (1-based, as in proc(5)) of /proc/self/stat. */
+static inline unsigned long long proc_stat_field(int n)
+{
+	char buf[1024], *p;
+	int i;
+
+	if (read_file("/proc/self/stat", buf, sizeof(buf)) < 0)
+		fail("read /proc/self/stat: %s", strerror(errno));
+	p = strrchr(buf, ')');
+	if (!p || n < 3)
+		fail("bad /proc/self/stat field %d", n);
+	p += 2;			/* field 3 */
+	for (i = 3; i < n && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		fail("no field %d in /proc/self/stat", n);
+	return strtoull(p, NULL, 10);
+}
+
+/* Value of a "Key:\tHEX" or "Key:\tNUM" line in /proc/self/status. */
+static inline unsigned long long proc_status(const char *key, int base)
+{
+	static char buf[8192];
+	size_t klen = strlen(key);
+	char *p = buf;
+
+	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		fail("read /proc/self/status: %s", strerror(errno));
+	for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtoull(p + klen + 1, NULL, base);
+	fail("no %s in /proc/self/status", key);
+}
+
+/* The 64 kernel signal bits of a sigset_t (both libcs store them first). */
+static inline uint64_t sigset_bits(const sigset_t *set)
+{
+	uint64_t v;
+
+	memcpy(&v, set, sizeof(v));
+	return v;
+}
+
+/* ---- spinning counter, shared by counter and refuse-* ---- */
+
+static volatile unsigned long spin_global;
+
+/*
+ * Count in a register, on the stack, in a global and in an FP register,
+ * checking every round that they agree.  Spins until SIGTERM, then 'extra'
+ * rounds more (this part runs after the restore for sure).  Returns the
+ * number of rounds done before SIGTERM.
+ */
+static inline unsigned long spin_counters(unsigned long extra)
+{
+	const unsigned long k = 0x9e3779b97f4a7c15ul;
+	volatile unsigned long stack = 0;
+	unsigned long reg = 0, mul = 0, before = 0, end = 0;
+	double fp = 0;
+
+	spin_global = 0;
+	for (;;) {
+		reg++;
+		stack++;
+		spin_global++;
+		mul += k;
+		fp += 1.0;
+		if (stack != reg || spin_global != reg || mul != reg * k ||
+		    fp != (double)reg)
+			fail("counters diverged: reg %lu stack %lu global %lu "
+			     "mul %#lx fp %.0f", reg, stack, spin_global, mul,
+			     fp);
+		if (!before) {
+			if (!test_done())
+				continue;
+			before = reg;
+			end = reg + extra;
+		}
+		if (reg == end)
+			break;
+	}
+	return before;
+}
+
+#endif

@@ -1,0 +1,33 @@
+# Test suite build, included by the top-level Makefile (paths are relative
+# to the repository root).  `make tests` builds every t/*.c test twice,
+# t/bin/NAME.musl (static, musl) and t/bin/NAME.glibc, plus the runner t/run.
+
+MUSL_CC ?= musl-gcc
+CC_GLIBC ?= gcc
+T_CFLAGS ?= -O1 -g -Wall -Wextra -Werror
+
+T_NAMES := $(filter-out run,$(basename $(notdir $(wildcard t/*.c))))
+T_BINS := $(T_NAMES:%=t/bin/%.musl) $(T_NAMES:%=t/bin/%.glibc)
+
+# per-test extra flags
+T_XFLAGS_regs-avx512 := -mavx512f
+T_XFLAGS_refuse-thread := -pthread
+
+.PHONY: tests clean-tests
+
+tests: $(T_BINS) t/run
+
+t/bin/%.musl: t/%.c t/lib.h | t/bin
+	$(MUSL_CC) -static $(T_CFLAGS) $(T_XFLAGS_$*) -o $@ $<
+
+t/bin/%.glibc: t/%.c t/lib.h | t/bin
+	$(CC_GLIBC) $(T_CFLAGS) $(T_XFLAGS_$*) -o $@ $<
+
+t/bin:
+	mkdir -p $@
+
+t/run: t/run.c
+	$(CC_GLIBC) $(T_CFLAGS) -o $@ $<
+
+clean-tests:
+	rm -rf t/bin t/run
