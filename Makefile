@@ -3,18 +3,43 @@
 #   make test       build cr and the tests, run the suite (as root)
 #   make demo       dump and restore a small demo process
 ARCH     ?= x86_64
-CC       := musl-gcc
-BLOB_CC  ?= gcc
-B        := build
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -isystem $(B)/include
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror
 # The blob is freestanding and position independent; see restorer.c.
 BLOB_CFLAGS := -O2 -std=gnu11 -ffreestanding -nostdlib -fPIE -fvisibility=hidden \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
-	-fno-reorder-blocks-and-partition -fno-jump-tables -fcf-protection=none \
-	-fno-builtin -Wall -Wextra -Werror
+	-fno-jump-tables -fno-builtin -Wall -Wextra -Werror
 
-all: cr
+ifeq ($(ARCH),x86_64)
+B        := build
+OUT      := cr
+CC       := musl-gcc
+CFLAGS   += -isystem $(B)/include
+BLOB_CC  ?= gcc
+BLOB_CFLAGS += -fno-reorder-blocks-and-partition -fcf-protection=none
+LD       := ld
+OBJCOPY  := objcopy
+READELF  := readelf
+NM       := nm
+HEADERS  := $(B)/include/.stamp
+else ifeq ($(ARCH),aarch64)
+# Cross build with clang and a musl sysroot from Debian's arm64 packages
+# (t/aarch64.mk makes it).
+B        := build/aarch64
+OUT      := $(B)/cr
+CC        = $(AARCH64_CC)
+BLOB_CC   = $(AARCH64_BLOB_CC)
+BLOB_CFLAGS += -mgeneral-regs-only
+LD        = $(AARCH64_LD)
+OBJCOPY   = $(AARCH64_OBJCOPY)
+READELF   = $(AARCH64_READELF)
+NM        = $(AARCH64_NM)
+HEADERS   = $(AARCH64_SYSROOT)/.stamp
+else
+$(error ARCH must be x86_64 or aarch64)
+endif
+
+all: $(OUT)
 
 # Linux UAPI headers (Debian's linux-libc-dev) for musl-gcc, which does
 # not search /usr/include.
@@ -25,37 +50,42 @@ $(B)/include/.stamp:
 	ln -sfn /usr/include/$(shell $(BLOB_CC) -dumpmachine)/asm $(B)/include/asm
 	touch $@
 
-$(B)/restorer.o: restorer.c tlv.h | $(B)/include/.stamp
+$(B)/restorer.o: restorer.c tlv.h | $(HEADERS)
+	@mkdir -p $(B)
 	$(BLOB_CC) $(BLOB_CFLAGS) -c restorer.c -o $@
 
-$(B)/arch.o: arch_$(ARCH).S | $(B)/include/.stamp
+$(B)/arch.o: arch_$(ARCH).S | $(HEADERS)
+	@mkdir -p $(B)
 	$(BLOB_CC) $(BLOB_CFLAGS) -c $< -o $@
 
 # Linked as PIE so that any absolute address would show up as a dynamic
 # relocation; the checks fail the build on relocations, writable data, or
 # code the flat binary would not hold.
 $(B)/restorer.elf: $(B)/arch.o $(B)/restorer.o
-	ld -pie --no-dynamic-linker -z norelro -z noseparate-code --build-id=none \
+	$(LD) -pie --no-dynamic-linker -z norelro -z noseparate-code --build-id=none \
 		-e rst_entry $^ -o $@
-	@readelf -rW $@ | grep -q 'There are no relocations' || \
-		{ echo "restorer blob has relocations:"; readelf -rW $@; rm -f $@; exit 1; }
-	@! readelf -SW $@ | grep -E '\.(data|bss|got|rodata|tdata|tbss|init_array)' || \
+	@$(READELF) -rW $@ | grep -q 'There are no relocations' || \
+		{ echo "restorer blob has relocations:"; $(READELF) -rW $@; rm -f $@; exit 1; }
+	@! $(READELF) -SW $@ | grep -E '\.(data|bss|got|rodata|tdata|tbss|init_array)' || \
 		{ echo "restorer blob has data sections (not allowed)"; rm -f $@; exit 1; }
 
 $(B)/restorer.bin: $(B)/restorer.elf
-	objcopy -O binary -j .text $< $@
+	$(OBJCOPY) -O binary -j .text $< $@
 
 # The blob as bytes in cr, with the entry point's offset.
 $(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf Makefile
-	text=$$(readelf -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
-	entry=$$(nm $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
-	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - 0x%s\n.section .note.GNU-stack,"",@progbits\n' \
-		$(B)/restorer.bin $$entry $$text | $(CC) -c -x assembler - -o $@
+	text=$$($(READELF) -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
+	entry=$$($(NM) $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
+	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - 0x%s\n.section .note.GNU-stack,"",%%progbits\n' \
+		$(B)/restorer.bin $$entry $$text > $(B)/blob.S
+	$(CC) -c $(B)/blob.S -o $@
 
-cr: cr.c tlv.h $(B)/blob.o
+$(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 	$(CC) $(CFLAGS) -static cr.c $(B)/blob.o -o $@
+	@echo "$@: $$(wc -c < $@) bytes, $(ARCH), static"
 
 -include t/t.mk
+-include t/aarch64.mk
 
 # Packages from Debian's archive, installed only when something is missing.
 PKGS := musl-tools gcc make binutils linux-libc-dev python3

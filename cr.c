@@ -308,15 +308,20 @@ static bool parse_u64(const char *s, int base, uint64_t *v)
 #define MAX_REGS 40
 struct thread;
 static const uint32_t arch_tlv, arch_regs_tag, arch_fpu_tag;
+static const uint32_t arch_xtra_tag;		/* per-thread extra state, 0 = none */
 static const unsigned arch_nregs;
 static const uint8_t arch_syscall_insn[4];	/* traps into the kernel */
 static const size_t arch_syscall_insn_len;
-static const uint64_t arch_task_size;		/* end of the user address space */
+/* End of the user address space. */
+static uint64_t arch_task_size(void);
 /* Read/write a stopped thread's general registers; -errno on failure. */
 static int arch_get_regs(int tid, uint64_t *regs);
 static int arch_set_regs(int tid, const uint64_t *regs);
 /* Read a stopped thread's FPU/vector state into a malloc'd buffer. */
 static int arch_get_fpu(int tid, uint8_t **buf, size_t *len);
+/* Extra state only ptrace can set (aarch64 PAC keys); *len 0 if none. */
+static int arch_get_xtra(int tid, uint8_t **buf, size_t *len);
+static int arch_set_xtra(int tid, const uint8_t *buf, size_t len);
 static uint64_t arch_ip(const uint64_t *regs);
 static void arch_set_ip(uint64_t *regs, uint64_t ip);
 /* Point regs at a syscall instruction at ip with number nr, args a[6]. */
@@ -972,6 +977,8 @@ struct thread {
 	uint64_t regs[MAX_REGS];	/* arch_nregs of them */
 	uint8_t *fpu;
 	size_t fpu_len;
+	uint8_t *xtra;		/* arch_xtra_tag's bytes, if any */
+	size_t xtra_len;
 	struct tlv_siginfo *sig;	/* pending, private and shared */
 	size_t nsig;
 };
@@ -1544,7 +1551,8 @@ static void col_thread(struct task *t, struct pt *p)
 	th->t.tid = p->pid;
 	th->t.sigmask = p->sigmask;
 	memcpy(th->regs, p->regs, sizeof(th->regs));
-	if (arch_get_fpu(p->pid, &th->fpu, &th->fpu_len))
+	if (arch_get_fpu(p->pid, &th->fpu, &th->fpu_len) ||
+	    arch_get_xtra(p->pid, &th->xtra, &th->xtra_len))
 		die_errno("reading FPU state");
 	col_siginfo(th, p->pid, false);
 	col_siginfo(th, p->pid, true);
@@ -1671,6 +1679,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&n, TLV_THREAD_INFO, &th->t, sizeof(th->t));
 	buf_rec(&n, arch_regs_tag, th->regs, arch_nregs * sizeof(uint64_t));
 	buf_rec(&n, arch_fpu_tag, th->fpu, th->fpu_len);
+	if (th->xtra_len)
+		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
 	buf_nest(&b, TLV_THREAD, &n);
@@ -2061,6 +2071,11 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			th->fpu = xmalloc(it.len);
 			memcpy(th->fpu, it.val, it.len);
 			th->fpu_len = it.len;
+		} else if (arch_xtra_tag && it.tag == arch_xtra_tag) {
+			once(&seen, it.tag, "THREAD");
+			th->xtra = xmalloc(it.len);
+			memcpy(th->xtra, it.val, it.len);
+			th->xtra_len = it.len;
 		} else if (it.tag == TLV_SIGINFO) {
 			once(&seen, it.tag, "THREAD");
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
@@ -2305,7 +2320,7 @@ static void img_check_vmas(const struct task *t)
 							  MAP_GROWSDOWN);
 
 		if (v->start % PAGE || v->end % PAGE || v->start < prev ||
-		    v->end <= v->start || v->end > arch_task_size)
+		    v->end <= v->start || v->end > arch_task_size())
 			die("corrupt image: mapping %zu (%llx-%llx) misaligned, overlapping or out of range",
 			    i, (unsigned long long)v->start,
 			    (unsigned long long)v->end);
@@ -2406,7 +2421,7 @@ static void img_check(const struct task *t)
 	if (t->proc.exit_signal > NSIG_MAX || t->proc.umask > 0777)
 		die("corrupt image: bad exit signal or umask");
 	for (const uint64_t *f = &t->mm.start_code; f <= &t->mm.env_end; f++)
-		if (*f > arch_task_size)
+		if (*f > arch_task_size())
 			die("corrupt image: memory layout field out of range");
 	if (!t->nauxv || t->nauxv > 64 || t->auxv[t->nauxv - 1].key != AT_NULL)
 		die("corrupt image: bad auxiliary vector");
@@ -2420,7 +2435,7 @@ static void img_check(const struct task *t)
 
 		if (!a->sig || a->sig > NSIG_MAX || a->sig == SIGKILL ||
 		    a->sig == SIGSTOP || (sigs & (1ULL << (a->sig - 1))) ||
-		    a->handler >= arch_task_size || a->restorer >= arch_task_size)
+		    a->handler >= arch_task_size() || a->restorer >= arch_task_size())
 			die("corrupt image: bad action for signal %llu",
 			    (unsigned long long)a->sig);
 		sigs |= 1ULL << (a->sig - 1);
@@ -2433,10 +2448,10 @@ static void img_check(const struct task *t)
 			die("corrupt image: bad pending signal %u", signo);
 	}
 	if (th->t.rseq_addr && (th->t.rseq_addr % 32 ||
-				th->t.rseq_addr >= arch_task_size ||
+				th->t.rseq_addr >= arch_task_size() ||
 				th->t.rseq_len < 32 || th->t.rseq_len > 4096))
 		die("corrupt image: bad rseq registration");
-	if (th->t.ss_sp >= arch_task_size || th->t.ss_size > (1ULL << 40))
+	if (th->t.ss_sp >= arch_task_size() || th->t.ss_size > (1ULL << 40))
 		die("corrupt image: bad signal stack");
 	img_check_vmas(t);
 	img_check_runs(t);
@@ -2889,10 +2904,10 @@ static uint64_t area_place(const struct task *t, const struct map_line *own,
 	const uint64_t margin = 1 << 20;
 	struct span *s = xmalloc((t->nvmas + nown + 2) * sizeof(*s));
 	size_t n = 0;
-	uint64_t hi = arch_task_size;
+	uint64_t hi = arch_task_size();
 
 	for (size_t i = 0; i < nown; i++)
-		if (own[i].end <= arch_task_size)
+		if (own[i].end <= arch_task_size())
 			s[n++] = (struct span){ own[i].start, own[i].end };
 	for (size_t i = 0; i < t->nvmas; i++)
 		s[n++] = (struct span){ t->vmas[i].v.start, t->vmas[i].v.end };
@@ -3025,7 +3040,7 @@ static void area_build(struct rst *r)
 	a->area = r->area;
 	a->area_len = r->area_len;
 	a->stack_top = r->area + code + meta + AREA_STACK;
-	a->task_size = arch_task_size;
+	a->task_size = arch_task_size();
 	a->self_pid = t->proc.pid;
 	park_at = a->stack_top;
 	area_specials(r, own, nown, &park_at);
@@ -3150,6 +3165,8 @@ static void rst_handover(struct rst *r)
 		if (ptrace(PTRACE_CONT, r->pid, 0, sig))
 			die_errno("PTRACE_CONT");
 	}
+	if (arch_set_xtra(r->pid, r->t->th.xtra, r->t->th.xtra_len))
+		die_errno("setting the thread's extra state");
 	rst_tty_take(r->t, r->opt);
 	if (pt_try_resume_syscall(r->pid) || pt_try_resume_syscall(r->pid))
 		die("restored process did not reach rt_sigreturn");
@@ -3237,7 +3254,13 @@ static const uint32_t arch_fpu_tag = TLV_XSAVE;
 static const unsigned arch_nregs = 27;	/* struct user_regs_struct */
 static const uint8_t arch_syscall_insn[4] = { 0x0f, 0x05 };	/* syscall */
 static const size_t arch_syscall_insn_len = 2;
-static const uint64_t arch_task_size = 0x7ffffffff000ULL;	/* 4-level paging */
+static const uint32_t arch_xtra_tag = 0;
+
+/* 47 bits: more only for processes that ask for it with 5-level paging. */
+static uint64_t arch_task_size(void)
+{
+	return 0x7ffffffff000ULL;
+}
 
 enum { R15, R14, R13, R12, RBP, RBX, R11, R10, R9, R8, RAX, RCX, RDX, RSI,
        RDI, ORIG_RAX, RIP, CS, EFLAGS, RSP, SS, FS_BASE, GS_BASE };
@@ -3267,6 +3290,20 @@ static int arch_get_fpu(int tid, uint8_t **buf, size_t *len)
 	}
 	*buf = iov.iov_base;
 	*len = iov.iov_len;
+	return 0;
+}
+
+static int arch_get_xtra(int tid, uint8_t **buf, size_t *len)
+{
+	(void)tid;
+	*buf = NULL;
+	*len = 0;
+	return 0;
+}
+
+static int arch_set_xtra(int tid, const uint8_t *buf, size_t len)
+{
+	(void)tid, (void)buf, (void)len;
 	return 0;
 }
 
@@ -3455,8 +3492,290 @@ static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 	return hw ? crc32c_sse42(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
 }
 
+#elif defined(__aarch64__)
+#include <arm_acle.h>
+#include <sys/auxv.h>
+
+static const uint32_t arch_tlv = TLV_ARCH_AARCH64;
+static const uint32_t arch_regs_tag = TLV_REGS_AARCH64;
+static const uint32_t arch_fpu_tag = TLV_FPSIMD;
+static const uint32_t arch_xtra_tag = TLV_PAC_KEYS;
+static const unsigned arch_nregs = 35;	/* user_pt_regs + tpidr_el0 */
+static const uint8_t arch_syscall_insn[4] = { 0x01, 0x00, 0x00, 0xd4 };	/* svc #0 */
+static const size_t arch_syscall_insn_len = 4;
+
+enum { X0, X8 = 8, SP = 31, PC, PSTATE, TLS };
+#define NT_ARM_TLS_		0x401
+#define NT_ARM_SYSTEM_CALL_	0x404
+#define NT_ARM_SVE_		0x405
+#define NT_ARM_PACA_KEYS_	0x407
+#define NT_ARM_PACG_KEYS_	0x408
+#define NT_ARM_PAC_ENABLED_KEYS_ 0x40a
+#define NT_ARM_SSVE_		0x40b
+#define NT_ARM_ZA_		0x40c
+
+/*
+ * The kernel's TASK_SIZE depends on its VA_BITS (39, 48 or 52): take the
+ * power of two that holds the stack, which sits at the top.
+ */
+static uint64_t arch_task_size(void)
+{
+	static uint64_t size;
+	struct map_line *m;
+	size_t n;
+
+	if (size)
+		return size;
+	n = proc_maps(0, &m);
+	size = 1ULL << 39;
+	for (size_t i = 0; i < n; i++)
+		while (!strcmp(m[i].path, "[stack]") && m[i].end > size)
+			size <<= 1;
+	free(m);
+	return size;
+}
+
+static int regset(int tid, int req, int type, void *buf, size_t len)
+{
+	struct iovec iov = { buf, len };
+
+	return ptrace(req, tid, type, &iov) ? -errno : 0;
+}
+
+static int arch_get_regs(int tid, uint64_t *regs)
+{
+	uint64_t tls[2] = { 0 };
+	int r = regset(tid, PTRACE_GETREGSET, NT_PRSTATUS, regs, 34 * 8);
+
+	if (!r)
+		r = regset(tid, PTRACE_GETREGSET, NT_ARM_TLS_, tls, sizeof(tls));
+	regs[TLS] = tls[0];
+	return r;
+}
+
+/*
+ * The syscall number is reset to "none" too: at a syscall-exit stop a
+ * leftover number would make the kernel's restart logic look at x0.
+ */
+static int arch_set_regs(int tid, const uint64_t *regs)
+{
+	int nr = -1;
+	int r = regset(tid, PTRACE_SETREGSET, NT_PRSTATUS, (void *)regs, 34 * 8);
+
+	if (!r)
+		r = regset(tid, PTRACE_SETREGSET, NT_ARM_SYSTEM_CALL_, &nr,
+			   sizeof(nr));
+	return r;
+}
+
+struct a64_vec_header {	/* user_sve_header and user_za_header */
+	uint32_t size, max_size;
+	uint16_t vl, max_vl, flags, reserved;
+};
+
+/*
+ * FPSIMD state.  Live SVE or SME state (a thread stopped between vector
+ * instructions; every syscall discards it) cannot be restored yet.
+ */
+static int arch_get_fpu(int tid, uint8_t **buf, size_t *len)
+{
+	struct a64_vec_header h;
+
+	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_SVE_, &h, sizeof(h)) &&
+	    (h.flags & 1))
+		die("thread %d has live SVE register state: not supported yet", tid);
+	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_SSVE_, &h, sizeof(h)) &&
+	    (h.flags & 1))
+		die("thread %d is in SME streaming mode: not supported yet", tid);
+	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_ZA_, &h, sizeof(h)) &&
+	    h.size > sizeof(h))
+		die("thread %d has SME ZA state: not supported yet", tid);
+	*len = 528;	/* struct user_fpsimd_state */
+	*buf = xzalloc(*len);
+	return regset(tid, PTRACE_GETREGSET, NT_PRFPREG, *buf, *len);
+}
+
+/*
+ * Pointer-authentication keys: a restored process starts with cr's keys,
+ * and its signed return addresses would no longer check out.  Only
+ * ptrace can set another thread's keys, so cr sets them at the hand-over.
+ */
+#define PAC_LEN (5 * 16 + 8)
+static int arch_get_xtra(int tid, uint8_t **buf, size_t *len)
+{
+	uint8_t *b = xzalloc(PAC_LEN);
+	int r = regset(tid, PTRACE_GETREGSET, NT_ARM_PACA_KEYS_, b, 64);
+
+	*buf = NULL;
+	*len = 0;
+	if (r == -EINVAL || r == -ENODEV) {	/* no pointer authentication */
+		free(b);
+		return 0;
+	}
+	if (!r)
+		r = regset(tid, PTRACE_GETREGSET, NT_ARM_PACG_KEYS_, b + 64, 16);
+	if (!r && regset(tid, PTRACE_GETREGSET, NT_ARM_PAC_ENABLED_KEYS_,
+			 b + 80, 8))
+		memset(b + 80, 0xff, 8);	/* before 5.13: all keys on */
+	if (r) {
+		free(b);
+		errno = -r;
+		return -1;
+	}
+	*buf = b;
+	*len = PAC_LEN;
+	return 0;
+}
+
+static int arch_set_xtra(int tid, const uint8_t *buf, size_t len)
+{
+	uint64_t enabled;
+	int r;
+
+	if (!len)
+		return 0;
+	memcpy(&enabled, buf + 80, 8);
+	r = regset(tid, PTRACE_SETREGSET, NT_ARM_PACA_KEYS_, (void *)buf, 64);
+	if (!r)
+		r = regset(tid, PTRACE_SETREGSET, NT_ARM_PACG_KEYS_,
+			   (void *)(buf + 64), 16);
+	if (!r && enabled != ~0ULL)
+		r = regset(tid, PTRACE_SETREGSET, NT_ARM_PAC_ENABLED_KEYS_,
+			   &enabled, 8);
+	errno = -r;
+	return r ? -1 : 0;
+}
+
+static uint64_t arch_ip(const uint64_t *regs)
+{
+	return regs[PC];
+}
+
+static void arch_set_ip(uint64_t *regs, uint64_t ip)
+{
+	regs[PC] = ip;
+}
+
+static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
+			      const long *a)
+{
+	for (int i = 0; i < 6; i++)
+		regs[X0 + i] = a[i];
+	regs[X8] = nr;
+	regs[PC] = ip;
+}
+
+static long arch_syscall_ret(const uint64_t *regs)
+{
+	return regs[X0];
+}
+
+/*
+ * Nothing to do: arm64 rewinds an interrupted syscall (x0 = orig_x0,
+ * pc back to the svc) before it stops for ptrace, so the saved registers
+ * already run it again.
+ */
+static void arch_restart_fixup(uint64_t *regs)
+{
+	(void)regs;
+}
+
+static void arch_tls(const uint64_t *regs, uint64_t tls[2])
+{
+	tls[0] = regs[TLS];
+	tls[1] = 0;
+}
+
+static void arch_check_fpu(const struct thread *th)
+{
+	if (th->fpu_len != 528)
+		die("corrupt image: FPSIMD state of %zu bytes", th->fpu_len);
+	if (th->xtra_len && th->xtra_len != PAC_LEN)
+		die("corrupt image: pointer-auth keys of %zu bytes", th->xtra_len);
+	if (th->xtra_len && !(getauxval(AT_HWCAP) & (1UL << 30)))	/* HWCAP_PACA */
+		die("the process uses pointer authentication, this CPU has none");
+}
+
+/*
+ * struct rt_sigframe as arm64 reads it: siginfo, then the ucontext whose
+ * sigcontext holds the registers and a list of records (fpsimd_context,
+ * then a zero terminator) in __reserved.
+ */
+struct a64_sigframe {
+	uint8_t info[128];
+	uint64_t uc_flags, uc_link;
+	uint64_t ss_sp;
+	int32_t ss_flags, pad;
+	uint64_t ss_size;
+	uint64_t uc_sigmask;
+	uint8_t unused[120 + 8];	/* sigset_t padding, then alignment */
+	uint64_t fault_address, regs[31], sp, pc, pstate;
+	uint64_t pad2;
+	uint32_t fp_magic, fp_size, fpsr, fpcr;	/* fpsimd_context */
+	uint8_t vregs[32][16];
+	uint64_t terminator;
+	uint8_t rest[4096 - 528 - 8];
+};
+_Static_assert(offsetof(struct a64_sigframe, fault_address) == 128 + 176,
+	       "uc_mcontext offset");
+_Static_assert(offsetof(struct a64_sigframe, fp_magic) == 128 + 464,
+	       "__reserved offset");
+
+static size_t arch_sigframe_size(const struct thread *th)
+{
+	(void)th;
+	return sizeof(struct a64_sigframe);
+}
+
+static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
+				const struct thread *th)
+{
+	struct a64_sigframe *f = (struct a64_sigframe *)buf;
+	const uint8_t *fp = th->fpu;	/* vregs[32], fpsr, fpcr */
+
+	(void)addr;
+	memset(f, 0, sizeof(*f));
+	f->ss_sp = th->t.ss_sp;
+	f->ss_flags = th->t.ss_flags & ~1;	/* SS_ONSTACK is a state */
+	f->ss_size = th->t.ss_size;
+	f->uc_sigmask = th->t.sigmask;
+	memcpy(f->regs, th->regs, 31 * 8);
+	f->sp = th->regs[SP];
+	f->pc = th->regs[PC];
+	f->pstate = th->regs[PSTATE];
+	f->fp_magic = 0x46508001;
+	f->fp_size = 528;
+	memcpy(f->vregs, fp, 512);
+	memcpy(&f->fpsr, fp + 512, 4);
+	memcpy(&f->fpcr, fp + 516, 4);
+}
+
+__attribute__((target("crc")))
+static uint32_t crc32c_arm(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		crc = __crc32cd(crc, v);
+	}
+	while (n--)
+		crc = __crc32cb(crc, *p++);
+	return ~crc;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	static int hw = -1;
+
+	if (hw < 0)
+		hw = !!(getauxval(AT_HWCAP) & (1UL << 7));	/* HWCAP_CRC32 */
+	return hw ? crc32c_arm(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
 #else
-#error "cr supports x86_64 so far"
+#error "cr supports x86_64 and aarch64"
 #endif
 
 /* ==== 11. show and check =================================================

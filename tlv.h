@@ -157,7 +157,7 @@ struct tlv_rec {
 	X(x13, "") X(x14, "") X(x15, "") X(x16, "") X(x17, "") X(x18, "") \
 	X(x19, "") X(x20, "") X(x21, "") X(x22, "") X(x23, "") X(x24, "") \
 	X(x25, "") X(x26, "") X(x27, "") X(x28, "") X(x29, "") X(x30, "") \
-	X(sp, "") X(pc, "") X(pstate, "") X(orig_x0, "") X(tls, "tpidr_el0")
+	X(sp, "") X(pc, "") X(pstate, "") X(tls, "tpidr_el0")
 #define TLV_F_OWNER(X) \
 	X(pid, "the TASK whose memory the runs belong to")
 #define TLV_F_RUN(X) \
@@ -219,6 +219,7 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(SIGINFO, 39, ROWS, SIGINFO, "pending signals with their siginfo") \
 	X(REGS_AARCH64, 40, ROWS, REGS_AARCH64, "aarch64 user_pt_regs + orig_x0, tls") \
 	X(FPSIMD, 41, BYTES, NONE, "aarch64 user_fpsimd_state") \
+	X(PAC_KEYS, 42, BYTES, NONE, "aarch64 pointer-auth keys: APIA APIB APDA APDB APGA (16 bytes each), enabled-keys mask (8)") \
 	X(PAGEMAP, 48, NEST, NONE, "which pages the next PAGES record holds") \
 	X(OWNER, 49, ROWS, OWNER, "pid of the TASK the pages belong to") \
 	X(RUNS, 50, ROWS, RUN, "runs of consecutive pages, ascending") \
