@@ -32,6 +32,28 @@ rst_syscall:
 	syscall
 	ret
 
+/*
+ * long rst_clone3(struct clone_args *ca, size, fn, a, t): a new thread
+ * starts on ca->stack and calls fn(a, t); the caller gets its tid.
+ * fn stays in rdx and t in r8 (clone3 ignores them and the kernel keeps
+ * them); a moves from rcx, which syscall clobbers, to r9.
+ */
+	.globl rst_clone3
+	.hidden rst_clone3
+	.type rst_clone3, @function
+rst_clone3:
+	mov	%rcx, %r9		/* a */
+	mov	$435, %eax		/* clone3(ca, size) */
+	syscall
+	test	%rax, %rax
+	jnz	1f
+	xor	%ebp, %ebp		/* child: on its own stack */
+	mov	%r9, %rdi		/* a */
+	mov	%r8, %rsi		/* t */
+	call	*%rdx
+	ud2
+1:	ret
+
 /* long rst_set_tls(const uint64_t tls[2]): fs_base = tls[0], gs_base = tls[1]. */
 	.globl rst_set_tls
 	.hidden rst_set_tls

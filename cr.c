@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
@@ -60,6 +61,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include "tlv.h"
@@ -427,6 +429,7 @@ static void out_align(struct img_out *o)
 struct img_in {
 	int fd;
 	const char *name;
+	char *kernel;		/* the dumping kernel's release */
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
@@ -722,84 +725,79 @@ static size_t proc_maps(int pid, struct map_line **out)
 }
 
 /* ==== 4. ptrace freezer and remote syscalls ==============================
- * A target is frozen with PTRACE_SEIZE + PTRACE_INTERRUPT: it stops in a
- * ptrace event stop and never sees a SIGSTOP.  Some state is only
- * readable from inside (sigactions, brk, sigaltstack), so cr makes the
- * target run single syscalls: it points the registers at a syscall
- * instruction that is already in its memory (in the vDSO, so no code is
- * written), resumes with PTRACE_SYSCALL and takes the result at the
- * syscall-exit stop.  Signals are blocked meanwhile with PTRACE_SETSIGMASK
- * so no handler runs on borrowed registers.
+ * A target is frozen with PTRACE_SEIZE + PTRACE_INTERRUPT, thread by
+ * thread: each stops in a ptrace event stop and never sees a SIGSTOP.
+ * Some state is only readable from inside (sigactions, brk, sigaltstack),
+ * so cr makes a thread run single syscalls: it points the registers at a
+ * syscall instruction that is already in its memory (in the vDSO, so no
+ * code is written), resumes with PTRACE_SYSCALL and takes the result at
+ * the syscall-exit stop.  Signals are blocked meanwhile with
+ * PTRACE_SETSIGMASK so no handler runs on borrowed registers.
  *
- * Putting a target back: registers and mask are restored, then a
+ * Putting a thread back: registers and mask are restored, then a
  * PTRACE_INTERRUPT + PTRACE_CONT brings it into an event stop again, from
  * where the kernel's normal exit path restarts an interrupted syscall
  * (that restart logic is skipped on the way out of a syscall-exit stop).
  */
 struct pt {
-	int pid;
+	int pid;		/* the thread */
 	bool seized;
 	bool dirty;		/* registers or mask changed by cr */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
 	uint64_t insn;		/* address of a syscall instruction */
-	uint64_t scratch;	/* a page cr mapped in the target, or 0 */
+	uint64_t scratch;	/* a page cr mapped in the process, or 0 */
 };
 
-static int pt_wait(int pid)
+/* Wait for a stop of tid; false if it exited instead. */
+static bool pt_try_wait(int tid, int *st)
 {
-	int st;
-
-	while (waitpid(pid, &st, __WALL) < 0)
+	while (waitpid(tid, st, __WALL) < 0)
 		if (errno != EINTR)
-			die_errno("waitpid");
-	if (WIFEXITED(st) || WIFSIGNALED(st))
-		die("process ended while frozen (%s %d)",
-		    WIFEXITED(st) ? "exit" : "signal",
-		    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-	return st;
+			return false;
+	return WIFSTOPPED(*st);
 }
 
 /*
- * Wait until pid is in a ptrace event stop.  Signals that arrive first are
- * delivered as they would have been without cr.
+ * Wait until tid is in a ptrace event stop; false if it exited.  Signals
+ * that arrive first are delivered as they would have been without cr.
  */
-static void pt_wait_event_stop(int pid)
+static bool pt_wait_event_stop(int tid)
 {
 	for (;;) {
-		int st = pt_wait(pid), sig = WSTOPSIG(st);
+		int st, sig;
 
+		if (!pt_try_wait(tid, &st))
+			return false;
+		sig = WSTOPSIG(st);
 		if (st >> 16 == PTRACE_EVENT_STOP) {
 			if (sig == SIGSTOP || sig == SIGTSTP ||
 			    sig == SIGTTIN || sig == SIGTTOU)
 				die("process is stopped by job control (signal %d): not supported yet",
 				    sig);
-			return;
+			return true;
 		}
-		if (st >> 8 == (SIGTRAP | 0x80))
-			sig = 0;	/* a syscall stop of ours */
-		if (ptrace(PTRACE_CONT, pid, 0, sig))
-			die_errno("PTRACE_CONT");
+		if (st >> 8 == (SIGTRAP | 0x80) || st >> 16)
+			sig = 0;	/* a syscall or event stop of ours */
+		if (ptrace(PTRACE_CONT, tid, 0, sig))
+			return false;
 	}
 }
 
 /* Resume to the next syscall stop; -errno (never dies: used by undo). */
-static int pt_try_resume_syscall(int pid)
+static int pt_try_resume_syscall(int tid)
 {
 	int st;
 
-	if (ptrace(PTRACE_SYSCALL, pid, 0, 0))
+	if (ptrace(PTRACE_SYSCALL, tid, 0, 0))
 		return -errno;
-	while (waitpid(pid, &st, __WALL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFSTOPPED(st))
+	if (!pt_try_wait(tid, &st))
 		return -ESRCH;
 	return st >> 8 == (SIGTRAP | 0x80) ? 0 : -EINTR;
 }
 
 /*
- * Run one syscall inside the stopped target, result in *ret; -errno if
+ * Run one syscall inside the stopped thread, result in *ret; -errno if
  * ptrace failed.  Never dies, so that the undo path can use it.
  */
 static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
@@ -828,10 +826,9 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 	return 0;
 }
 
-/* Undo: put the target back as it was and let it go (or leave it dead). */
-static void pt_release(void *arg)
+/* Put the thread back as it was and let it go (or leave it dead). */
+static void pt_release(struct pt *t)
 {
-	struct pt *t = arg;
 	const long unmap[6] = { (long)t->scratch, PAGE };
 	long ret;
 
@@ -845,38 +842,38 @@ static void pt_release(void *arg)
 		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
 			   &t->sigmask) ||
 		    ptrace(PTRACE_INTERRUPT, t->pid, 0, 0) ||
-		    ptrace(PTRACE_CONT, t->pid, 0, 0))
-			fprintf(stderr, "cr: pid %d: putting the process back failed: %s\n",
+		    ptrace(PTRACE_CONT, t->pid, 0, 0) ||
+		    !pt_wait_event_stop(t->pid))
+			fprintf(stderr, "cr: thread %d: putting it back failed: %s\n",
 				t->pid, strerror(errno));
-		else
-			pt_wait_event_stop(t->pid);
 	}
 	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) && errno != ESRCH)
-		fprintf(stderr, "cr: pid %d: detach failed: %s\n", t->pid,
+		fprintf(stderr, "cr: thread %d: detach failed: %s\n", t->pid,
 			strerror(errno));
 }
 
-/* Seize and interrupt pid; the undo stack releases it on failure. */
-static void pt_seize(struct pt *t, int pid)
+/* Seize and stop one thread; false if it is gone (exited meanwhile). */
+static bool pt_seize(struct pt *t, int tid)
 {
-	t->pid = pid;
-	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD)) {
-		if (errno == ESRCH)
-			die("no such process");
-		die_errno("cannot trace the process (already traced, or not permitted)");
+	t->pid = tid;
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
+		if (errno == ESRCH || errno == EPERM)
+			return false;
+		die_errno("cannot trace thread %d", tid);
 	}
 	t->seized = true;
-	undo_push(pt_release, t);
-	if (ptrace(PTRACE_INTERRUPT, pid, 0, 0))
-		die_errno("PTRACE_INTERRUPT");
-	pt_wait_event_stop(pid);
-	if (arch_get_regs(pid, t->regs))
-		die_errno("reading registers");
-	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(t->sigmask), &t->sigmask))
-		die_errno("PTRACE_GETSIGMASK");
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) || !pt_wait_event_stop(tid)) {
+		t->seized = false;
+		return false;
+	}
+	if (arch_get_regs(tid, t->regs))
+		die_errno("thread %d: reading registers", tid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(t->sigmask), &t->sigmask))
+		die_errno("thread %d: PTRACE_GETSIGMASK", tid);
+	return true;
 }
 
-/* Run one syscall inside the stopped target and return its result. */
+/* Run one syscall inside the stopped thread and return its result. */
 static long pt_syscall(struct pt *t, long nr, long a0, long a1, long a2,
 		       long a3, long a4, long a5)
 {
@@ -888,7 +885,7 @@ static long pt_syscall(struct pt *t, long nr, long a0, long a1, long a2,
 		die("no syscall instruction found in the process's memory");
 	if (r) {
 		errno = -r;
-		die_errno("running syscall %ld in the process", nr);
+		die_errno("thread %d: running syscall %ld", t->pid, nr);
 	}
 	return ret;
 }
@@ -922,7 +919,23 @@ static uint64_t pt_find_insn(int pid, uint64_t start, uint64_t end)
 	return found;
 }
 
-/* A page in the target for syscall results; freed by pt_scratch_free. */
+/* Find a syscall instruction to borrow, preferably in the vDSO. */
+static uint64_t pt_find_any_insn(int pid)
+{
+	struct map_line *m;
+	size_t n = proc_maps(pid, &m);
+	uint64_t insn = 0;
+
+	for (int pass = 0; pass < 2 && !insn; pass++)
+		for (size_t i = 0; i < n && !insn; i++)
+			if (m[i].perms[2] == 'x' && m[i].perms[0] == 'r' &&
+			    (pass || !strcmp(m[i].path, "[vdso]")))
+				insn = pt_find_insn(pid, m[i].start, m[i].end);
+	free(m);
+	return insn;
+}
+
+/* A page in the process for syscall results; freed by pt_scratch_free. */
 static uint64_t pt_scratch(struct pt *t)
 {
 	long r;
@@ -952,35 +965,61 @@ static void pt_scratch_free(struct pt *t)
 	}
 	t->scratch = 0;
 }
+
+/* Run a syscall that writes *out (an int or u64) into the scratch page. */
+static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
+		     long a1, uint64_t *out)
+{
+	long r = pt_syscall(t, nr, a0, a1, 0, 0, 0, 0);
+
+	*out = 0;
+	if (r >= 0 && pt_read(t->pid, scratch, out, 8))
+		die("thread %d: reading back a syscall result", t->pid);
+	return r;
+}
+
 /* ==== 5. collect =========================================================
- * Everything about one process goes into struct task: plain structs that
- * mirror the image records, filled from /proc, ptrace and remote
- * syscalls.  Anything cr cannot restore is refused here, naming pid, fd
- * or mapping and kind, before anything is written or the target changed.
- * Restore reads an image back into the same structs.
+ * A process tree goes into struct image: plain structs that mirror the
+ * image records, filled from /proc, ptrace and remote syscalls.  The tree
+ * is frozen top-down (a frozen process can neither fork nor reap, so its
+ * children can be listed once), every thread of every process is seized.
+ * Anything cr cannot restore is refused here, naming pid, fd or mapping
+ * and kind, before anything is written or any target changed.  Restore
+ * reads an image back into the same structs.
  */
 struct vma {
 	struct tlv_vma v;
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
+	uint64_t premap;	/* restore: where cr builds it */
 };
 
 struct fd {
 	struct tlv_fd f;
 	char *path;		/* REG, DIR, CHR */
 	struct tlv_fstat st;
+	uint64_t dev, ino;	/* dump: the file, to find shared ones */
+	int hfd;		/* restore: cr's helper fd for a shared ofd */
 };
 
 struct thread {
 	struct tlv_thread t;
+	char *comm;
 	uint64_t regs[MAX_REGS];	/* arch_nregs of them */
 	uint8_t *fpu;
 	size_t fpu_len;
 	uint8_t *xtra;		/* arch_xtra_tag's bytes, if any */
 	size_t xtra_len;
-	struct tlv_siginfo *sig;	/* pending, private and shared */
+	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
+	struct pt pt;		/* dump: ptrace state */
+};
+
+struct runs {			/* page runs, ascending */
+	struct tlv_run *v;
+	size_t n;
+	uint64_t npages;
 };
 
 struct task {
@@ -988,7 +1027,7 @@ struct task {
 	struct tlv_creds creds;
 	struct tlv_group *groups;
 	size_t ngroups;
-	char *comm, *cwd, *root;
+	char *cwd, *root;
 	struct tlv_mm mm;
 	struct tlv_auxv *auxv;
 	size_t nauxv;
@@ -1002,12 +1041,46 @@ struct task {
 	size_t nvmas;
 	struct fd *fds;
 	size_t nfds;
-	struct thread th;
-	struct tlv_run *runs;	/* pages saved, ascending */
-	size_t nruns;
-	uint64_t npages;
+	struct thread *th;	/* th[0] is the main thread */
+	size_t nth;
+	struct runs own, inh;	/* pages saved; pages kept from the parent */
 	uint64_t pages_off;	/* restore: stream offset of the page data */
+	long parent;		/* index of the parent task, -1 for the root */
+	uint64_t area;		/* restore: its restorer area (section 9) */
+	struct rst_args *args;
 };
+
+struct pipe_obj {
+	struct tlv_pipe p;
+	uint8_t *data;
+	size_t len;
+	uint64_t ino;		/* dump: pipefs inode */
+	int fd[2];		/* restore: read and write end */
+};
+
+struct shm_obj {
+	struct tlv_shmem s;
+	struct runs runs;	/* "addr" is the offset in the object */
+	uint64_t pages_off;
+	uint64_t dev, ino;	/* dump: shmem inode */
+	int fd;			/* dump: open on it; restore: helper fd */
+};
+
+struct image {
+	struct task *t;		/* parents before children, [0] the root */
+	size_t nt;
+	struct pipe_obj *pipes;
+	size_t npipes;
+	struct shm_obj *shms;
+	size_t nshms;
+	uint64_t nofds;		/* ofd ids are 1..nofds */
+	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
+};
+
+static bool task_zombie(const struct task *t)
+{
+	return t->proc.flags & TLV_PROC_ZOMBIE;
+}
 
 static const char *const special_names[] = {
 	"[vdso]", "[vvar]", "[vvar_vclock]",
@@ -1036,27 +1109,151 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
-/* Ids, credentials, names, limits, auxv, mm fields of pid. */
-static void col_proc(struct task *t, int pid, bool shell_job)
+/* Undo of a dump: let every seized thread go, in reverse order. */
+static void frz_release(void *arg)
 {
-	uint64_t f[STAT_FIELDS], ids[4], x;
+	struct image *im = arg;
+
+	for (size_t i = im->nt; i-- > 0;)
+		for (size_t k = im->t[i].nth; k-- > 0;)
+			pt_release(&im->t[i].th[k].pt);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The numeric entries of a /proc directory, sorted. */
+static size_t proc_list(int pid, const char *dir, uint64_t **out)
+{
+	char path[PATH_MAX];
+	DIR *d = opendir(proc_path(path, pid, dir));
+	struct dirent *e;
+	uint64_t *v = NULL;
+	size_t n = 0;
+
+	if (!d)
+		die_errno("%s", path);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			*(uint64_t *)vec_add(&v, &n, sizeof(*v)) =
+				strtoull(e->d_name, NULL, 10);
+	closedir(d);
+	qsort(v, n, sizeof(*v), cmp_u64);
+	*out = v;
+	return n;
+}
+
+/*
+ * Seize every thread of t, listing /proc/PID/task again until no new one
+ * appears: a thread not yet seized may create more.  Threads that exit
+ * meanwhile are left out; the main thread must be there.
+ */
+static void frz_threads(struct task *t, int timeout_ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (bool added = true; added;) {
+		uint64_t *tids;
+		size_t n = proc_list(t->proc.pid, "task", &tids);
+		struct timespec now;
+
+		added = false;
+		for (size_t i = 0; i < n; i++) {
+			size_t k = 0;
+			struct thread *th;
+
+			while (k < t->nth && t->th[k].t.tid != tids[i])
+				k++;
+			if (k < t->nth)
+				continue;
+			th = vec_add(&t->th, &t->nth, sizeof(*th));
+			th->t.tid = tids[i];
+			if (!pt_seize(&th->pt, tids[i])) {
+				if (tids[i] == t->proc.pid)
+					die("the main thread has exited: not supported");
+				t->nth--;
+				continue;
+			}
+			added = true;
+		}
+		free(tids);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			die("threads keep appearing: could not freeze them within --timeout");
+	}
+	if (!t->nth || t->th[0].t.tid != t->proc.pid)
+		die("the main thread has exited: not supported");
+}
+
+static struct task *img_add_task(struct image *im, int pid, long parent)
+{
+	struct task *t = vec_add(&im->t, &im->nt, sizeof(*t));
+
+	t->proc.pid = pid;
+	t->parent = parent;
+	return t;
+}
+
+/*
+ * Freeze the tree under root, top-down.  A child that already exited and
+ * was not waited for is a zombie: it is recorded, not seized.
+ */
+static void freeze(struct image *im, int root, int timeout_ms)
+{
+	undo_push(frz_release, im);
+	img_add_task(im, root, -1);
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		uint64_t f[STAT_FIELDS];
+
+		ctx.pid = t->proc.pid;
+		if (!proc_read_stat(t->proc.pid, f))
+			die("no such process");
+		if (f[3] == 'Z' || f[3] == 'X') {
+			if (i == 0)
+				die("the process is a zombie");
+			t->proc.flags |= TLV_PROC_ZOMBIE;
+			t->proc.ppid = f[4], t->proc.pgid = f[5];
+			t->proc.sid = f[6], t->proc.exit_signal = f[38];
+			t->proc.exit_status = f[52];
+			continue;
+		}
+		frz_threads(t, timeout_ms);
+		t = &im->t[i];
+		for (size_t k = 0; k < t->nth; k++) {
+			char name[64], *s, *tok, *save;
+
+			snprintf(name, sizeof(name), "task/%llu/children",
+				 (unsigned long long)t->th[k].t.tid);
+			s = proc_xread(t->proc.pid, name, NULL);
+			for (tok = strtok_r(s, " \n", &save); tok;
+			     tok = strtok_r(NULL, " \n", &save))
+				img_add_task(im, atoi(tok), i);
+			free(s);
+			t = &im->t[i];
+		}
+	}
+	ctx.pid = 0;
+}
+
+/* Ids, credentials, directories, limits, auxv, mm fields of a process. */
+static void col_proc(struct task *t)
+{
+	int pid = t->proc.pid;
+	uint64_t f[STAT_FIELDS], ids[4];
 	char *st = proc_xread(pid, "status", NULL), *s, *tok, *save;
 	struct stat sb;
 	size_t len;
 
 	proc_stat(pid, f);
-	t->proc = (struct tlv_proc){ .pid = pid, .ppid = f[4], .pgid = f[5],
-		.sid = f[6], .exit_signal = f[38],
-		.flags = shell_job ? TLV_PROC_SHELL_JOB : 0 };
-	if ((x = proc_field_u64(st, "Threads", 10, "status")) != 1)
-		die("process has %llu threads: multi-threaded processes are not supported yet",
-		    (unsigned long long)x);
-	if ((x = proc_field_u64(st, "TracerPid", 10, "status")) != 0 &&
-	    x != (uint64_t)getpid())
-		die("process is traced by pid %llu", (unsigned long long)x);
-	if (t->proc.sid != (uint64_t)pid && !shell_job)
-		die("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
-		    (unsigned long long)t->proc.sid);
+	t->proc.ppid = f[4], t->proc.pgid = f[5], t->proc.sid = f[6];
+	t->proc.exit_signal = f[38];
 	t->proc.umask = proc_field_u64(st, "Umask", 8, "status");
 	proc_field_ids(st, "Uid", ids, "status");
 	t->creds.uid = ids[0], t->creds.euid = ids[1];
@@ -1066,17 +1263,14 @@ static void col_proc(struct task *t, int pid, bool shell_job)
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
 	s[strcspn(s, "\n")] = 0;
-	for (tok = strtok_r(s, " \t\n", &save); tok;
-	     tok = strtok_r(NULL, " \t\n", &save))
+	for (tok = strtok_r(s, " \t", &save); tok;
+	     tok = strtok_r(NULL, " \t", &save))
 		((struct tlv_group *)vec_add(&t->groups, &t->ngroups,
 					     sizeof(*t->groups)))->gid =
 			strtoull(tok, NULL, 10);
 	free(s);
 	free(st);
 
-	t->comm = proc_xread(pid, "comm", &len);
-	if (len && t->comm[len - 1] == '\n')
-		t->comm[len - 1] = 0;
 	t->cwd = proc_link(pid, "cwd");
 	t->root = proc_link(pid, "root");
 	t->exe = proc_link(pid, "exe");
@@ -1102,30 +1296,35 @@ static void col_proc(struct task *t, int pid, bool shell_job)
 		.env_start = f[50], .env_end = f[51] };
 }
 
-/* A process with children is a tree: the trees issue. */
-static void col_refuse_children(int pid)
+static struct shm_obj *col_shmem(struct image *im, const char *link)
 {
-	char name[64];
-	char *s;
+	struct stat sb;
+	struct shm_obj *o;
 
-	snprintf(name, sizeof(name), "task/%d/children", pid);
-	s = proc_xread(pid, name, NULL);
-	if (s[strspn(s, " \n")])
-		die("has child processes (%s): process trees are not supported yet",
-		    strtok(s, " \n"));
-	free(s);
+	if (stat(link, &sb))
+		die_errno("%s", link);
+	for (size_t i = 0; i < im->nshms; i++)
+		if (im->shms[i].dev == sb.st_dev && im->shms[i].ino == sb.st_ino)
+			return &im->shms[i];
+	o = vec_add(&im->shms, &im->nshms, sizeof(*o));
+	o->s.id = im->nshms;
+	o->s.size = PAGE_ROUND(sb.st_size);
+	o->dev = sb.st_dev, o->ino = sb.st_ino;
+	o->fd = xopen(link, O_RDONLY);
+	return o;
 }
 
 /* Classify one mapping; false if it is left out of the image. */
-static bool col_vma(int pid, const struct map_line *m, struct vma *v)
+static bool col_vma(struct image *im, int pid, const struct map_line *m,
+		    struct vma *v)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
-	char link[64];
+	unsigned long long s = m->start, e = m->end;
+	char link[80];
 	struct stat sa, sb;
 
-	v->v = (struct tlv_vma){ .start = m->start, .end = m->end,
-		.pgoff = m->pgoff,
+	v->v = (struct tlv_vma){ .start = s, .end = e, .pgoff = m->pgoff,
 		.prot = (m->perms[0] == 'r' ? PROT_READ : 0) |
 			(m->perms[1] == 'w' ? PROT_WRITE : 0) |
 			(m->perms[2] == 'x' ? PROT_EXEC : 0),
@@ -1138,25 +1337,22 @@ static bool col_vma(int pid, const struct map_line *m, struct vma *v)
 		return true;
 	}
 	if (vmflag(m, "ht"))
-		die("mapping %llx-%llx: hugetlb memory is not supported yet",
-		    (unsigned long long)m->start, (unsigned long long)m->end);
+		die("mapping %llx-%llx: hugetlb memory is not supported yet", s, e);
 	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
 		die("mapping %llx-%llx: registered with userfaultfd: not supported",
-		    (unsigned long long)m->start, (unsigned long long)m->end);
+		    s, e);
 	if (vmflag(m, "ss"))
-		die("mapping %llx-%llx: shadow stack: not supported yet",
-		    (unsigned long long)m->start, (unsigned long long)m->end);
+		die("mapping %llx-%llx: shadow stack: not supported yet", s, e);
 	if (vmflag(m, "io") || vmflag(m, "pf"))
-		die("mapping %llx-%llx: device memory (%s): not supported",
-		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+		die("mapping %llx-%llx: device memory (%s): not supported", s, e, p);
 	if (vmflag(m, "gd"))
 		v->v.flags |= MAP_GROWSDOWN;
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, s, e);
 	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
 	    !strncmp(p, "[anon:", 6)) {
 		if (shared)
-			die("mapping %llx-%llx: shared anonymous memory is not supported yet",
-			    (unsigned long long)m->start,
-			    (unsigned long long)m->end);
+			die("mapping %llx-%llx: unexpected shared anonymous mapping",
+			    s, e);
 		v->v.kind = TLV_VMA_ANON;
 		v->v.flags |= MAP_ANONYMOUS;
 		v->v.pgoff = 0;
@@ -1166,40 +1362,41 @@ static bool col_vma(int pid, const struct map_line *m, struct vma *v)
 		}
 		return true;
 	}
+	if (shared && !strcmp(p, "/dev/zero (deleted)")) {
+		v->v.kind = TLV_VMA_SHMEM;
+		v->v.obj = col_shmem(im, link)->s.id;
+		return true;
+	}
 	if (*p != '/')
-		die("mapping %llx-%llx: unsupported kernel mapping %s",
-		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+		die("mapping %llx-%llx: unsupported kernel mapping %s", s, e, p);
 	if (!strncmp(p, "/memfd:", 7))
-		die("mapping %llx-%llx: memfd %s: not supported yet",
-		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+		die("mapping %llx-%llx: memfd %s: not supported yet", s, e, p);
 	if (!strncmp(p, "/SYSV", 5))
 		die("mapping %llx-%llx: System V shared memory: not supported yet",
-		    (unsigned long long)m->start, (unsigned long long)m->end);
+		    s, e);
 	if (ends_with(p, " (deleted)"))
 		die("mapping %llx-%llx: file %s: mapped deleted files are not supported yet",
-		    (unsigned long long)m->start, (unsigned long long)m->end, p);
-	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid,
-		 (unsigned long long)m->start, (unsigned long long)m->end);
+		    s, e, p);
 	if (stat(link, &sa))
 		die_errno("%s", link);
 	if (stat(p, &sb) || sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
 		die("mapping %llx-%llx: file %s was replaced or removed since it was mapped",
-		    (unsigned long long)m->start, (unsigned long long)m->end, p);
+		    s, e, p);
 	v->v.kind = TLV_VMA_FILE;
 	v->path = xstrdup(p);
 	fstat_to_tlv(&sa, &v->st);
 	return true;
 }
 
-static void col_vmas(struct task *t, int pid)
+static void col_vmas(struct image *im, struct task *t)
 {
 	struct map_line *m;
-	size_t n = proc_maps(pid, &m);
+	size_t n = proc_maps(t->proc.pid, &m);
 
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(pid, &m[i], &v))
+		if (col_vma(im, t->proc.pid, &m[i], &v))
 			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
 					       sizeof(v)) = v;
 	}
@@ -1207,29 +1404,29 @@ static void col_vmas(struct task *t, int pid)
 }
 
 /* Does this mapping hold page contents of its own (not just a file's)? */
-static bool vma_has_pages(const struct vma *v)
+static bool vma_private(const struct vma *v)
 {
 	return (v->v.kind == TLV_VMA_ANON || v->v.kind == TLV_VMA_FILE) &&
 	       (v->v.flags & MAP_PRIVATE);
 }
 
-/* Append a run; it joins the last one only within the same mapping. */
-static void add_run(struct task *t, size_t floor, uint64_t addr,
-		    uint64_t npages)
+/* Append a run; it joins the last one only if both lie past floor. */
+static void runs_add(struct runs *r, size_t floor, uint64_t addr,
+		     uint64_t npages)
 {
-	struct tlv_run *last = t->nruns > floor ? &t->runs[t->nruns - 1] : NULL;
+	struct tlv_run *last = r->n > floor ? &r->v[r->n - 1] : NULL;
 
 	if (!npages)
 		return;
 	if (last && last->addr + last->npages * PAGE == addr) {
 		last->npages += npages;
 	} else {
-		struct tlv_run *r = vec_add(&t->runs, &t->nruns, sizeof(*r));
+		struct tlv_run *x = vec_add(&r->v, &r->n, sizeof(*x));
 
-		r->addr = addr;
-		r->npages = npages;
+		x->addr = addr;
+		x->npages = npages;
 	}
-	t->npages += npages;
+	r->npages += npages;
 }
 
 /*
@@ -1261,11 +1458,11 @@ static bool keep_page(uint64_t cat)
 }
 
 /* Runs of one mapping by PAGEMAP_SCAN; -errno if the ioctl is missing. */
-static int col_pages_scan(struct task *t, int fd, const struct vma *v)
+static int col_pages_scan(struct runs *own, int fd, const struct vma *v)
 {
-	size_t floor = t->nruns;
 	struct page_region reg[512];
 	uint64_t at = v->v.start, done = v->v.start;
+	size_t floor = own->n;
 
 	while (at < v->v.end) {
 		struct pm_scan_arg a = { .size = sizeof(a), .start = at,
@@ -1285,7 +1482,7 @@ static int col_pages_scan(struct task *t, int fd, const struct vma *v)
 			if (reg[i].end <= s)
 				continue;
 			if (keep_page(reg[i].categories))
-				add_run(t, floor, s, (reg[i].end - s) / PAGE);
+				runs_add(own, floor, s, (reg[i].end - s) / PAGE);
 			done = reg[i].end;
 		}
 		if (a.walk_end <= at)
@@ -1299,58 +1496,131 @@ static int col_pages_scan(struct task *t, int fd, const struct vma *v)
 #define PM_PRESENT	(1ULL << 63)
 #define PM_SWAP		(1ULL << 62)
 #define PM_FILE		(1ULL << 61)
+#define PM_PFN		((1ULL << 55) - 1)
 
-static void col_pages_pagemap(struct task *t, int fd, const struct vma *v)
+/*
+ * Runs of one mapping by /proc/PID/pagemap.  With the parent's pagemap
+ * (pfd >= 0, same range mapped in the parent), a present page with the
+ * parent's frame number is the parent's page, shared since fork: it goes
+ * into inh, not own, and restore keeps it shared.  Frame numbers need
+ * CAP_SYS_ADMIN; without, they read as 0 and nothing counts as shared.
+ */
+static void col_pages_pagemap(struct runs *own, struct runs *inh, int fd,
+			      int pfd, const struct vma *v, int pid)
 {
-	enum { CHUNK = 65536 };
-	uint64_t *e = xmalloc(CHUNK * sizeof(*e));
-	size_t floor = t->nruns;
+	enum { CHUNK = 32768 };
+	uint64_t *e = xmalloc(CHUNK * 8), *pe = xmalloc(CHUNK * 8);
+	size_t ofloor = own->n, ifloor = inh ? inh->n : 0;
 
 	for (uint64_t a = v->v.start; a < v->v.end;) {
-		size_t n = (v->v.end - a) / PAGE, run = 0;
-		ssize_t r;
+		size_t n = (v->v.end - a) / PAGE;
 
 		if (n > CHUNK)
 			n = CHUNK;
-		r = pread(fd, e, n * 8, a / PAGE * 8);
-		if (r != (ssize_t)(n * 8))
-			die_errno("reading /proc/%llu/pagemap",
-				  (unsigned long long)t->proc.pid);
-		for (size_t i = 0; i <= n; i++) {
-			bool keep = i < n && ((e[i] & PM_SWAP) ||
-					      ((e[i] & PM_PRESENT) &&
-					       !(e[i] & PM_FILE)));
-			if (keep) {
-				run++;
-				continue;
-			}
-			add_run(t, floor, a + (i - run) * PAGE, run);
-			run = 0;
+		if (pread(fd, e, n * 8, a / PAGE * 8) != (ssize_t)(n * 8) ||
+		    (pfd >= 0 && pread(pfd, pe, n * 8, a / PAGE * 8) !=
+					 (ssize_t)(n * 8)))
+			die_errno("reading /proc/%d/pagemap", pid);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t x = e[i];
+
+			if (pfd >= 0 && (x & PM_PRESENT) && !(x & PM_FILE) &&
+			    (x & PM_PFN) && (x & PM_PFN) == (pe[i] & PM_PFN) &&
+			    (pe[i] & PM_PRESENT))
+				runs_add(inh, ifloor, a + i * PAGE, 1);
+			else if ((x & PM_SWAP) ||
+				 ((x & PM_PRESENT) && !(x & PM_FILE)))
+				runs_add(own, ofloor, a + i * PAGE, 1);
 		}
 		a += n * PAGE;
 	}
 	free(e);
+	free(pe);
 }
 
-static void col_pages(struct task *t, int pid)
+static int open_pagemap(int pid)
 {
 	char path[PATH_MAX];
-	int fd = xopen(proc_path(path, pid, "pagemap"), O_RDONLY);
+
+	return xopen(proc_path(path, pid, "pagemap"), O_RDONLY);
+}
+
+/* The parent's mapping this one was inherited from at fork, if any. */
+static const struct vma *vma_in_parent(const struct task *p,
+				       const struct vma *v)
+{
+	for (size_t i = 0; p && i < p->nvmas; i++) {
+		const struct vma *w = &p->vmas[i];
+
+		if (w->v.start == v->v.start && w->v.end == v->v.end &&
+		    w->v.kind == v->v.kind && w->v.flags == v->v.flags &&
+		    w->v.pgoff == v->v.pgoff && vma_private(w) &&
+		    (!w->path) == (!v->path) &&
+		    (!w->path || !strcmp(w->path, v->path)))
+			return w;
+	}
+	return NULL;
+}
+
+static void col_pages(struct image *im, struct task *t)
+{
+	struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+	int fd = open_pagemap(t->proc.pid), pfd = -1;
 	bool scan = !getenv("CR_NO_PAGEMAP_SCAN");
 
+	if (p)
+		pfd = open_pagemap(p->proc.pid);
 	for (size_t i = 0; i < t->nvmas; i++) {
-		if (!vma_has_pages(&t->vmas[i]))
+		struct vma *v = &t->vmas[i];
+
+		if (!vma_private(v))
 			continue;
-		if (scan && col_pages_scan(t, fd, &t->vmas[i]) < 0) {
+		if (p && vma_in_parent(p, v)) {
+			v->v.inherit = 1;
+			col_pages_pagemap(&t->own, &t->inh, fd, pfd, v,
+					  t->proc.pid);
+			continue;
+		}
+		if (scan && col_pages_scan(&t->own, fd, v) < 0) {
 			if (errno != ENOTTY && errno != EINVAL)
 				die_errno("PAGEMAP_SCAN");
 			scan = false;
-			info("no PAGEMAP_SCAN, reading /proc/%d/pagemap", pid);
+			info("no PAGEMAP_SCAN, reading /proc/%llu/pagemap",
+			     (unsigned long long)t->proc.pid);
 		}
 		if (!scan)
-			col_pages_pagemap(t, fd, &t->vmas[i]);
+			col_pages_pagemap(&t->own, NULL, fd, -1, v, t->proc.pid);
 	}
 	close(fd);
+	if (pfd >= 0)
+		close(pfd);
+}
+
+/*
+ * Shared anonymous memory is a file in the kernel's shmem: its populated
+ * ranges (swapped ones too) come from SEEK_DATA/SEEK_HOLE, its contents
+ * from pread, without touching any process's page tables.
+ */
+static void col_shmem_pages(struct shm_obj *o)
+{
+	off_t at = 0, end;
+
+	while (at < (off_t)o->s.size) {
+		at = lseek(o->fd, at, SEEK_DATA);
+		if (at < 0) {
+			if (errno == ENXIO)
+				break;
+			die_errno("SEEK_DATA in shared memory");
+		}
+		end = lseek(o->fd, at, SEEK_HOLE);
+		if (end < 0)
+			die_errno("SEEK_HOLE in shared memory");
+		if (end > (off_t)o->s.size)
+			end = o->s.size;
+		at &= ~(off_t)(PAGE - 1);
+		runs_add(&o->runs, 0, at, PAGE_ROUND(end - at) / PAGE);
+		at = PAGE_ROUND(end);
+	}
 }
 
 /* The fdinfo "key:" value of one descriptor. */
@@ -1396,11 +1666,83 @@ static const char *fd_kind_name(const char *link, const struct stat *sb)
 	return "unknown";
 }
 
-static void col_fd(struct task *t, int pid, int fd, bool shell_job)
+/*
+ * A pipe's queued bytes are copied with tee(), which duplicates pipe
+ * buffers without consuming them, into a pipe of cr's, and read there.
+ * The pipe is reached by opening /proc/PID/fd/N (non-blocking, so that
+ * a missing writer does not block the open).
+ */
+static void col_pipe_data(struct pipe_obj *o, const char *path)
 {
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), tmp[2];
+	ssize_t n;
+
+	if (fd < 0)
+		die_errno("opening %s", path);
+	o->p.size = fcntl(fd, F_GETPIPE_SZ);
+	if ((long)o->p.size <= 0 || pipe2(tmp, O_CLOEXEC | O_NONBLOCK))
+		die_errno("pipe %s", path);
+	if (fcntl(tmp[1], F_SETPIPE_SZ, (int)o->p.size) < (int)o->p.size)
+		die_errno("pipe %s: making a copy pipe of %llu bytes", path,
+			  (unsigned long long)o->p.size);
+	n = tee(fd, tmp[1], o->p.size, SPLICE_F_NONBLOCK);
+	if (n < 0 && errno != EAGAIN)
+		die_errno("tee from %s", path);
+	o->len = n > 0 ? n : 0;
+	o->data = xmalloc(o->len);
+	if (o->len && read_full(tmp[0], o->data, o->len) != (ssize_t)o->len)
+		die_errno("reading the copy of %s", path);
+	close(fd);
+	close(tmp[0]);
+	close(tmp[1]);
+}
+
+static struct pipe_obj *col_pipe(struct image *im, int pid, int fd,
+				 uint64_t ino)
+{
+	char path[64];
+	struct pipe_obj *o;
+
+	for (size_t i = 0; i < im->npipes; i++)
+		if (im->pipes[i].ino == ino)
+			return &im->pipes[i];
+	o = vec_add(&im->pipes, &im->npipes, sizeof(*o));
+	o->p.id = im->npipes;
+	o->ino = ino;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	col_pipe_data(o, path);
+	return o;
+}
+
+/*
+ * With --shell-job, the root's fds 0-2 on a terminal or pipe belong to the
+ * shell: restore hands over its own.  The same file anywhere else in the
+ * tree is that fd of cr's too.  Returns which of cr's fds, or 3 if none.
+ */
+static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
+			  const struct stat *sb, bool shell_job)
+{
+	if (!shell_job)
+		return 3;
+	if (t->parent < 0 && fd <= 2) {
+		im->stdio[fd].dev = sb->st_dev;
+		im->stdio[fd].ino = sb->st_ino;
+		return fd;
+	}
+	for (int k = 0; k < 3; k++)
+		if (im->stdio[k].ino && im->stdio[k].dev == sb->st_dev &&
+		    im->stdio[k].ino == sb->st_ino)
+			return k;
+	return 3;
+}
+
+static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
+{
+	int pid = t->proc.pid;
 	char path[PATH_MAX], name[32];
 	struct stat sb;
 	struct fd *d;
+	uint64_t k;
 	char *link;
 
 	snprintf(name, sizeof(name), "fd/%d", fd);
@@ -1411,9 +1753,9 @@ static void col_fd(struct task *t, int pid, int fd, bool shell_job)
 	d->f.fd = fd;
 	d->f.flags = col_fdinfo(pid, fd, "flags", 8);
 	d->f.cloexec = !!(d->f.flags & O_CLOEXEC);
-	d->f.same = fd;
 	d->f.flags &= ~O_CLOEXEC;
 	d->f.pos = col_fdinfo(pid, fd, "pos", 10);
+	d->dev = sb.st_dev, d->ino = sb.st_ino;
 	fstat_to_tlv(&sb, &d->st);
 	if (link[0] == '/' && ends_with(link, " (deleted)"))
 		die("fd %d: file %s was deleted: not supported yet", fd, link);
@@ -1424,76 +1766,106 @@ static void col_fd(struct task *t, int pid, int fd, bool shell_job)
 	else if (link[0] == '/' && S_ISCHR(sb.st_mode) &&
 		 chr_supported(sb.st_rdev))
 		d->f.kind = TLV_FD_CHR;
-	else if (shell_job && fd <= 2 && (S_ISCHR(sb.st_mode) ||
-					 S_ISFIFO(sb.st_mode)))
+	else if ((S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)) &&
+		 (k = col_stdio(im, t, fd, &sb, shell_job)) < 3) {
 		d->f.kind = TLV_FD_STDIO;
-	else if (fd <= 2 && (S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)))
+		d->f.obj = k;
+	} else if (S_ISFIFO(sb.st_mode) && !strncmp(link, "pipe:", 5)) {
+		if (d->f.flags & O_DIRECT)
+			die("fd %d: packet-mode pipe (O_DIRECT): not supported yet",
+			    fd);
+		d->f.kind = TLV_FD_PIPE;
+		d->f.obj = col_pipe(im, pid, fd, sb.st_ino)->p.id;
+		d->f.pos = 0;
+	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode))
 		die("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
 		    fd, link, fd_kind_name(link, &sb));
 	else
 		die("fd %d: unsupported fd type \"%s\" (%s)", fd,
 		    fd_kind_name(link, &sb), link);
-	if (d->f.kind != TLV_FD_STDIO)
+	if (d->f.kind == TLV_FD_STDIO)
+		d->f.pos = 0;
+	if (d->f.kind != TLV_FD_STDIO && d->f.kind != TLV_FD_PIPE)
 		d->path = link;
 	else
 		free(link);
 }
 
-/*
- * fds made by dup() share one open file (offset, flags): find the lowest
- * such fd with kcmp(KCMP_FILE), among those naming the same file.
- */
-static void col_fd_sharing(struct task *t, int pid)
+static void col_fds(struct image *im, struct task *t, bool shell_job)
 {
-	for (size_t i = 0; i < t->nfds; i++) {
-		struct fd *d = &t->fds[i];
+	uint64_t *fds;
+	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
-		d->f.same = d->f.fd;
-		for (size_t j = 0; j < i && d->path; j++) {
-			struct fd *e = &t->fds[j];
-			long r;
-
-			if (!e->path || strcmp(e->path, d->path) ||
-			    e->f.same != e->f.fd)
-				continue;
-			r = syscall(SYS_kcmp, pid, pid, 0 /* KCMP_FILE */,
-				    e->f.fd, d->f.fd);
-			if (r < 0)
-				die_errno("kcmp on fds %llu and %llu",
-					  (unsigned long long)e->f.fd,
-					  (unsigned long long)d->f.fd);
-			if (r == 0) {
-				d->f.same = e->f.fd;
-				break;
-			}
-		}
-	}
-}
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-static void col_fds(struct task *t, int pid, bool shell_job)
-{
-	char path[PATH_MAX];
-	DIR *d = opendir(proc_path(path, pid, "fd"));
-	struct dirent *e;
-	int *fds = NULL;
-	size_t n = 0;
-
-	if (!d)
-		die_errno("%s", path);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			*(int *)vec_add(&fds, &n, sizeof(int)) = atoi(e->d_name);
-	closedir(d);
-	qsort(fds, n, sizeof(int), cmp_int);
 	for (size_t i = 0; i < n; i++)
-		col_fd(t, pid, fds[i], shell_job);
+		col_fd(im, t, fds[i], shell_job);
 	free(fds);
-	col_fd_sharing(t, pid);
+}
+
+/* kcmp(2): 0 if the two objects are the same, else non-zero. */
+static long kcmp_obj(int pid1, int pid2, int type, long a, long b)
+{
+	long r = syscall(SYS_kcmp, pid1, pid2, type, a, b);
+
+	if (r < 0)
+		die_errno("kcmp between pids %d and %d", pid1, pid2);
+	return r;
+}
+
+/*
+ * fds made by dup() or inherited by fork share one open file description
+ * (offset, flags): number them, the same number for the same description,
+ * found with kcmp(KCMP_FILE) among fds on the same file.
+ */
+static void col_ofds(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			struct fd *d = &im->t[i].fds[k];
+
+			for (size_t j = 0; j <= i && !d->f.ofd; j++)
+				for (size_t l = 0; l < im->t[j].nfds; l++) {
+					struct fd *e = &im->t[j].fds[l];
+
+					if (e == d)
+						break;
+					if (!e->f.ofd || e->dev != d->dev ||
+					    e->ino != d->ino ||
+					    kcmp_obj(im->t[j].proc.pid,
+						     im->t[i].proc.pid,
+						     0 /* KCMP_FILE */,
+						     e->f.fd, d->f.fd))
+						continue;
+					d->f.ofd = e->f.ofd;
+					break;
+				}
+			if (!d->f.ofd)
+				d->f.ofd = ++im->nofds;
+		}
+}
+
+/*
+ * Processes that share with their parent what only threads should share
+ * (clone without CLONE_THREAD) cannot be rebuilt by fork: refuse them.
+ */
+static void col_refuse_clone_sharing(const struct image *im)
+{
+	static const struct { int type; const char *what; } k[] = {
+		{ 1, "memory (CLONE_VM)" }, { 2, "fd table (CLONE_FILES)" },
+		{ 3, "filesystem info (CLONE_FS)" },
+		{ 4, "signal handlers (CLONE_SIGHAND)" },
+	};
+
+	for (size_t i = 1; i < im->nt; i++) {
+		const struct task *t = &im->t[i], *p = &im->t[t->parent];
+
+		if (task_zombie(t))
+			continue;
+		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
+			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
+				die("processes %llu and %llu share one %s without being threads: not supported yet",
+				    (unsigned long long)p->proc.pid,
+				    (unsigned long long)t->proc.pid, k[j].what);
+	}
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -1507,7 +1879,7 @@ static void col_siginfo(struct thread *th, int tid, bool shared)
 		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, si);
 
 		if (n < 0)
-			die_errno("PTRACE_PEEKSIGINFO");
+			die_errno("thread %d: PTRACE_PEEKSIGINFO", tid);
 		if (n == 0)
 			break;
 		s = vec_add(&th->sig, &th->nsig, sizeof(*s));
@@ -1537,89 +1909,181 @@ static void col_rseq_fixup(struct thread *th, int tid)
 }
 
 /*
- * Per-thread state, and what can only be asked from inside: sigactions,
- * sigaltstack and brk, through remote syscalls that write into a scratch
- * page (mapped here, unmapped before the mappings are read).
+ * One thread's state: from ptrace, /proc, a few syscalls cr may make on
+ * another thread, and what only the thread can tell (sigaltstack, the
+ * clear_child_tid address), asked by remote syscalls that write into the
+ * scratch page.
  */
-static void col_thread(struct task *t, struct pt *p)
+static void col_thread(struct task *t, struct thread *th, uint64_t scratch)
 {
-	struct thread *th = &t->th;
+	struct pt *p = &th->pt;
+	int tid = p->pid;
 	struct ptrace_rseq_configuration rc;
-	uint64_t buf = pt_scratch(p), ss[3], act[4];
+	struct sched_param sp;
+	uint64_t ss[3], x;
+	char name[64];
+	size_t len;
 	long r;
 
-	th->t.tid = p->pid;
 	th->t.sigmask = p->sigmask;
 	memcpy(th->regs, p->regs, sizeof(th->regs));
-	if (arch_get_fpu(p->pid, &th->fpu, &th->fpu_len) ||
-	    arch_get_xtra(p->pid, &th->xtra, &th->xtra_len))
-		die_errno("reading FPU state");
-	col_siginfo(th, p->pid, false);
-	col_siginfo(th, p->pid, true);
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, p->pid, sizeof(rc), &rc) ==
+	if (arch_get_fpu(tid, &th->fpu, &th->fpu_len) ||
+	    arch_get_xtra(tid, &th->xtra, &th->xtra_len))
+		die_errno("thread %d: reading FPU state", tid);
+	arch_check_fpu(th);
+	col_siginfo(th, tid, false);
+	if (th == t->th)
+		col_siginfo(th, tid, true);
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) ==
 	    sizeof(rc)) {
 		th->t.rseq_addr = rc.rseq_abi_pointer;
 		th->t.rseq_len = rc.rseq_abi_size;
 		th->t.rseq_sig = rc.signature;
 	} else if (errno != EIO && errno != EINVAL) {
-		die_errno("PTRACE_GET_RSEQ_CONFIGURATION");
+		die_errno("thread %d: PTRACE_GET_RSEQ_CONFIGURATION", tid);
 	}
-	col_rseq_fixup(th, p->pid);
+	col_rseq_fixup(th, tid);
+	if (syscall(SYS_get_robust_list, tid, &th->t.robust_head,
+		    &th->t.robust_len))
+		die_errno("thread %d: get_robust_list", tid);
+	/* raw syscalls: musl's wrappers refuse per-thread scheduling */
+	r = syscall(SYS_sched_getscheduler, tid);
+	if (r < 0 || syscall(SYS_sched_getparam, tid, &sp))
+		die_errno("thread %d: scheduling policy", tid);
+	th->t.policy = r;
+	th->t.rt_prio = sp.sched_priority;
+	errno = 0;
+	r = getpriority(PRIO_PROCESS, tid);
+	if (r == -1 && errno)
+		die_errno("thread %d: getpriority", tid);
+	th->t.nice = r + 20;
+	snprintf(name, sizeof(name), "task/%d/comm", tid);
+	th->comm = proc_xread(t->proc.pid, name, &len);
+	th->comm[strcspn(th->comm, "\n")] = 0;
 
-	r = pt_syscall(p, __NR_sigaltstack, 0, buf, 0, 0, 0, 0);
-	if (r || pt_read(p->pid, buf, ss, sizeof(ss)))
-		die("reading the signal stack failed (%ld)", r);
+	p->insn = t->th[0].pt.insn;
+	r = pt_syscall(p, __NR_sigaltstack, 0, scratch, 0, 0, 0, 0);
+	if (r || pt_read(tid, scratch, ss, sizeof(ss)))
+		die("thread %d: reading the signal stack failed (%ld)", tid, r);
 	th->t.ss_sp = ss[0], th->t.ss_flags = (uint32_t)ss[1];
 	th->t.ss_size = ss[2];
-	for (int sig = 1; sig <= NSIG_MAX; sig++) {
-		struct tlv_sigact *a;
+	if (pt_query(p, scratch, __NR_prctl, PR_GET_TID_ADDRESS, scratch, &x))
+		die("thread %d: PR_GET_TID_ADDRESS failed", tid);
+	th->t.tid_addr = x;
+}
 
+/* Process-wide state only the process can tell: sigactions, brk, prctls. */
+static void col_process_inside(struct task *t, uint64_t scratch)
+{
+	struct pt *p = &t->th[0].pt;
+	uint64_t act[4], x;
+	long r;
+
+	for (int sig = 1; sig <= NSIG_MAX; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		r = pt_syscall(p, __NR_rt_sigaction, sig, 0, buf, 8, 0, 0);
-		if (r || pt_read(p->pid, buf, act, sizeof(act)))
+		r = pt_syscall(p, __NR_rt_sigaction, sig, 0, scratch, 8, 0, 0);
+		if (r || pt_read(p->pid, scratch, act, sizeof(act)))
 			die("reading the action of signal %d failed (%ld)", sig, r);
-		a = &t->act[t->nact++];
-		*a = (struct tlv_sigact){ sig, act[0], act[1], act[2], act[3] };
+		t->act[t->nact++] = (struct tlv_sigact){ sig, act[0], act[1],
+							 act[2], act[3] };
 	}
 	t->mm.brk = pt_syscall(p, __NR_brk, 0, 0, 0, 0, 0, 0);
+	if (pt_query(p, scratch, __NR_prctl, PR_GET_PDEATHSIG, scratch, &x))
+		die("PR_GET_PDEATHSIG failed");
+	t->proc.pdeath_signal = (uint32_t)x;
+	if (pt_query(p, scratch, __NR_prctl, PR_GET_CHILD_SUBREAPER, scratch, &x))
+		die("PR_GET_CHILD_SUBREAPER failed");
+	t->proc.subreaper = (uint32_t)x;
+}
+
+static void col_task(struct image *im, struct task *t, bool shell_job)
+{
+	struct pt *p = &t->th[0].pt;
+	uint64_t scratch;
+	char *st;
+
+	ctx.pid = t->proc.pid;
+	st = proc_xread(t->proc.pid, "status", NULL);
+	if (proc_field_u64(st, "TracerPid", 10, "status") != (uint64_t)getpid())
+		die("the process is traced by another process");
+	free(st);
+	col_proc(t);
+	if (shell_job && t->parent < 0)
+		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	col_fds(im, t, shell_job);
+	p->insn = pt_find_any_insn(t->proc.pid);
+	scratch = pt_scratch(p);
+	for (size_t k = 0; k < t->nth; k++)
+		col_thread(t, &t->th[k], scratch);
+	col_process_inside(t, scratch);
 	pt_scratch_free(p);
+	col_vmas(im, t);
+	ctx.pid = 0;
 }
 
-/* Find a syscall instruction to borrow, preferably in the vDSO. */
-static void col_find_insn(struct pt *p)
+/*
+ * A pipe with only readers or only writers in the tree has its other end
+ * outside: restoring it would cut that connection.
+ */
+static void col_check_pipes(const struct image *im)
 {
-	struct map_line *m;
-	size_t n = proc_maps(p->pid, &m);
+	for (size_t i = 0; i < im->npipes; i++) {
+		const struct fd *any = NULL;
+		int ends = 0;
 
-	for (int pass = 0; pass < 2 && !p->insn; pass++)
-		for (size_t i = 0; i < n && !p->insn; i++)
-			if (m[i].perms[2] == 'x' && m[i].perms[0] == 'r' &&
-			    (pass || !strcmp(m[i].path, "[vdso]")))
-				p->insn = pt_find_insn(p->pid, m[i].start,
-						       m[i].end);
-	free(m);
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nfds; j++) {
+				const struct fd *d = &im->t[k].fds[j];
+
+				if (d->f.kind != TLV_FD_PIPE ||
+				    d->f.obj != im->pipes[i].p.id)
+					continue;
+				ends |= (d->f.flags & O_ACCMODE) == O_WRONLY ? 2 : 1;
+				if (!any) {
+					any = d;
+					ctx.pid = im->t[k].proc.pid;
+				}
+			}
+		if (ends != 3)
+			die("fd %llu: pipe:[%llu] has its other end outside the dumped tree%s",
+			    (unsigned long long)any->f.fd,
+			    (unsigned long long)im->pipes[i].ino,
+			    any->f.fd <= 2 ? " (for a shell's pipe, dump with --shell-job)" : "");
+	}
+	ctx.pid = 0;
 }
 
-/* Freeze pid and collect it all; on return the target is still seized. */
-static void collect(struct task *t, struct pt *p, int pid, bool shell_job)
+static void img_check_tree(const struct image *im);
+
+/* Freeze the tree under pid and collect all of it; it stays frozen. */
+static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
-	pt_seize(p, pid);
-	col_proc(t, pid, shell_job);
-	col_refuse_children(pid);
-	col_fds(t, pid, shell_job);
-	col_find_insn(p);
-	col_thread(t, p);
-	col_vmas(t, pid);
-	col_pages(t, pid);
+	freeze(im, pid, timeout_ms);
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]))
+			col_task(im, &im->t[i], shell_job);
+	col_refuse_clone_sharing(im);
+	col_check_pipes(im);
+	col_ofds(im);
+	img_check_tree(im);	/* what restore would refuse, refused now */
+	for (size_t i = 0; i < im->nt; i++) {
+		ctx.pid = im->t[i].proc.pid;
+		if (!task_zombie(&im->t[i]))
+			col_pages(im, &im->t[i]);
+	}
+	for (size_t i = 0; i < im->nshms; i++)
+		col_shmem_pages(&im->shms[i]);
+	ctx.pid = 0;
 }
 
 /* ==== 6. check and write the image =======================================
- * The image is written front to back: header, the TASK nest, the PAGEMAP
- * nest, padding, the page data streamed straight from the target, and the
- * END trailer.  Into a file it goes as NAME.part, fsync'ed and renamed
- * only when complete, so a failed dump never leaves a valid-looking image;
- * only then is the target killed (or, with -R, let go).
+ * The image is written front to back: header, the TASK nests, pipes and
+ * shared memory, then each TASK's (and SHMEM's) PAGEMAP, padding, and the
+ * page data streamed straight from the frozen processes, and the END
+ * trailer.  Into a file it goes as NAME.part, fsync'ed and renamed only
+ * when complete, so a failed dump never leaves a valid-looking image;
+ * only then is the tree killed (or, with -R, let go).
  */
 static void dump_head(struct img_out *o)
 {
@@ -1640,16 +2104,34 @@ static void put_file(struct buf *b, const char *path,
 	buf_str(b, TLV_PATH, path);
 }
 
+static void dump_thread(struct buf *b, const struct thread *th)
+{
+	struct buf n = { 0 };
+
+	buf_rec(&n, TLV_THREAD_INFO, &th->t, sizeof(th->t));
+	buf_str(&n, TLV_COMM, th->comm);
+	buf_rec(&n, arch_regs_tag, th->regs, arch_nregs * sizeof(uint64_t));
+	buf_rec(&n, arch_fpu_tag, th->fpu, th->fpu_len);
+	if (th->xtra_len)
+		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
+	if (th->nsig)
+		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	buf_nest(b, TLV_THREAD, &n);
+}
+
 static void dump_task(struct img_out *o, const struct task *t)
 {
-	const struct thread *th = &t->th;
 	struct buf b = { 0 }, n = { 0 };
 
 	buf_rec(&b, TLV_PROC, &t->proc, sizeof(t->proc));
+	if (task_zombie(t)) {
+		out_rec(o, TLV_TASK, b.p, b.len);
+		buf_free(&b);
+		return;
+	}
 	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
 	if (t->ngroups)
 		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
-	buf_str(&b, TLV_COMM, t->comm);
 	buf_str(&b, TLV_CWD, t->cwd);
 	buf_str(&b, TLV_ROOT, t->root);
 	buf_rec(&b, TLV_MM, &t->mm, sizeof(t->mm));
@@ -1676,22 +2158,35 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, d->path, &d->st);
 		buf_nest(&b, TLV_FD, &n);
 	}
-	buf_rec(&n, TLV_THREAD_INFO, &th->t, sizeof(th->t));
-	buf_rec(&n, arch_regs_tag, th->regs, arch_nregs * sizeof(uint64_t));
-	buf_rec(&n, arch_fpu_tag, th->fpu, th->fpu_len);
-	if (th->xtra_len)
-		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
-	if (th->nsig)
-		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
-	buf_nest(&b, TLV_THREAD, &n);
+	for (size_t i = 0; i < t->nth; i++)
+		dump_thread(&b, &t->th[i]);
 	out_rec(o, TLV_TASK, b.p, b.len);
 	buf_free(&b);
+}
+
+static void dump_objects(struct img_out *o, const struct image *im)
+{
+	struct buf n = { 0 };
+
+	for (size_t i = 0; i < im->npipes; i++) {
+		buf_rec(&n, TLV_PIPE_INFO, &im->pipes[i].p, sizeof(im->pipes[i].p));
+		if (im->pipes[i].len)
+			buf_rec(&n, TLV_DATA, im->pipes[i].data, im->pipes[i].len);
+		out_rec(o, TLV_PIPE, n.p, n.len);
+		buf_free(&n);
+	}
+	for (size_t i = 0; i < im->nshms; i++) {
+		buf_rec(&n, TLV_SHMEM_INFO, &im->shms[i].s, sizeof(im->shms[i].s));
+		out_rec(o, TLV_SHMEM, n.p, n.len);
+		buf_free(&n);
+	}
 }
 
 /*
  * Page data: readable mappings are read with process_vm_readv, batched
  * into a large buffer; mappings without PROT_READ through /proc/PID/mem,
- * which may read them.  Every buffer-full is checksummed and written.
+ * which may read them; shared memory from its shmem file.  Every
+ * buffer-full is checksummed and written.
  */
 struct page_stream {
 	struct img_out *o;
@@ -1725,21 +2220,22 @@ static void ps_flush(struct page_stream *s)
 	s->fill = s->batch = 0;
 }
 
+/* Add len bytes at addr: from memory (pid) or by pread on memfd. */
 static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
-		   bool readable)
+		   bool vm_readv)
 {
 	while (len) {
 		size_t n = STREAM_BUF - s->fill;
 
 		if (n > len)
 			n = len;
-		if (readable) {
+		if (vm_readv) {
 			s->iov[s->niov++] = (struct iovec){ (void *)addr, n };
 		} else {
 			ps_flush_batch(s);
 			if (pread(s->memfd, s->buf + s->fill, n, addr) !=
 			    (ssize_t)n)
-				die_errno("reading /proc/%d/mem at %llx", s->pid,
+				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
 			s->batch = s->fill + n;
 		}
@@ -1753,42 +2249,71 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 	}
 }
 
-static void dump_pages(struct img_out *o, const struct task *t)
+/* PAGEMAP for (kind, id), then the aligned PAGES header. */
+static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
+			 const struct runs *own, const struct runs *inh)
 {
-	struct page_stream s = { .o = o, .pid = t->proc.pid };
-	struct tlv_owner own = { t->proc.pid };
-	char path[PATH_MAX];
+	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
-	size_t vi = 0;
 
-	buf_rec(&b, TLV_OWNER, &own, sizeof(own));
-	buf_rec(&b, TLV_RUNS, t->runs, t->nruns * sizeof(*t->runs));
+	buf_rec(&b, TLV_OWNER, &own_row, sizeof(own_row));
+	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
+	if (inh && inh->n)
+		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
-	out_hdr(o, TLV_PAGES, t->npages * PAGE);
-	s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
+	out_hdr(o, TLV_PAGES, own->npages * PAGE);
+}
+
+static void dump_pages(struct img_out *o, const struct image *im)
+{
+	struct page_stream s = { .o = o };
+	char path[PATH_MAX];
+
 	s.buf = mmap(NULL, STREAM_BUF, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s.buf == MAP_FAILED)
 		die_errno("mmap");
-	for (size_t i = 0; i < t->nruns; i++) {
-		const struct tlv_run *r = &t->runs[i];
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		size_t vi = 0;
 
-		while (t->vmas[vi].v.end <= r->addr)
-			vi++;
-		ps_add(&s, r->addr, r->npages * PAGE,
-		       t->vmas[vi].v.prot & PROT_READ);
+		if (task_zombie(t))
+			continue;
+		ctx.pid = s.pid = t->proc.pid;
+		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		for (size_t k = 0; k < t->own.n; k++) {
+			const struct tlv_run *r = &t->own.v[k];
+
+			while (t->vmas[vi].v.end <= r->addr)
+				vi++;
+			ps_add(&s, r->addr, r->npages * PAGE,
+			       t->vmas[vi].v.prot & PROT_READ);
+		}
+		ps_flush(&s);
+		close(s.memfd);
 	}
-	ps_flush(&s);
+	ctx.pid = 0;
+	for (size_t i = 0; i < im->nshms; i++) {
+		const struct shm_obj *m = &im->shms[i];
+
+		s.memfd = m->fd;
+		dump_pagemap(o, TLV_OWNER_SHMEM, m->s.id, &m->runs, NULL);
+		for (size_t k = 0; k < m->runs.n; k++)
+			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
+			       false);
+		ps_flush(&s);
+	}
 	munmap(s.buf, STREAM_BUF);
-	close(s.memfd);
 }
 
 struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
+	int timeout_ms;
 };
 
 /* The image path from -D/--image; NULL means stdin/stdout. */
@@ -1810,32 +2335,47 @@ static char *part_path;
 static void unlink_part(void *arg)
 {
 	(void)arg;
-	unlink(part_path);
+	if (part_path)
+		unlink(part_path);
 }
 
-static void kill_target(int pid)
+/* The dump is safe on disk: the tree goes, every thread of it. */
+static void kill_tree(struct image *im)
 {
-	int st;
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]) && kill(im->t[i].proc.pid, SIGKILL))
+			die_errno("killing pid %llu after the dump",
+				  (unsigned long long)im->t[i].proc.pid);
+	/*
+	 * As their tracer we see them die first, then parents may reap.  A
+	 * main thread's death is reported once its other threads are reaped.
+	 */
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = im->t[i].nth; k-- > 0;) {
+			int st;
 
-	if (kill(pid, SIGKILL))
-		die_errno("killing the process after the dump");
-	/* as its tracer we see it die first; then its parent may reap it */
-	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
-		;
+			im->t[i].th[k].pt.seized = false;
+			while (waitpid(im->t[i].th[k].t.tid, &st, __WALL) < 0 &&
+			       errno == EINTR)
+				;
+		}
 }
 
 static int cmd_dump(const struct opts *opt)
 {
 	char *path = image_path(opt);
 	struct img_out o = { .fd = 1, .name = "standard output" };
-	struct task t = { 0 };
-	struct pt p = { 0 };
+	static struct image im;
+	uint64_t npages = 0, nthreads = 0;
 
 	ctx.phase = "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
 		die("cannot dump cr itself");
+	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
+		die("page size %ld: only 4096-byte pages are supported yet",
+		    sysconf(_SC_PAGESIZE));
 	if (path) {
 		part_path = xmalloc(strlen(path) + 6);
 		sprintf(part_path, "%s.part", path);
@@ -1848,13 +2388,19 @@ static int cmd_dump(const struct opts *opt)
 	} else if (isatty(1)) {
 		die("refusing to write an image to a terminal");
 	}
-	ctx.pid = opt->pid;
-	collect(&t, &p, opt->pid, opt->shell_job);
-	info("collected: %zu mappings, %llu pages, %zu fds", t.nvmas,
-	     (unsigned long long)t.npages, t.nfds);
+	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
+	for (size_t i = 0; i < im.nt; i++) {
+		npages += im.t[i].own.npages;
+		nthreads += im.t[i].nth;
+	}
+	info("collected: %zu processes, %llu threads, %llu pages, %zu pipes, %zu shared memory objects",
+	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
+	     im.npipes, im.nshms);
 	dump_head(&o);
-	dump_task(&o, &t);
-	dump_pages(&o, &t);
+	for (size_t i = 0; i < im.nt; i++)
+		dump_task(&o, &im.t[i]);
+	dump_objects(&o, &im);
+	dump_pages(&o, &im);
 	{
 		struct tlv_end e = { o.crc, o.off };
 
@@ -1865,24 +2411,24 @@ static int cmd_dump(const struct opts *opt)
 			die_errno("writing %s", part_path);
 		if (rename(part_path, path))
 			die_errno("renaming %s to %s", part_path, path);
-		undo_pop();
+		part_path = NULL;
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
-	undo_pop();	/* pt_release */
-	if (opt->leave_running)
-		pt_release(&p);
-	else
-		kill_target(opt->pid);
+	if (opt->leave_running) {
+		undo_run();	/* frz_release: everything back, let go */
+	} else {
+		undo_pop();
+		kill_tree(&im);
+	}
 	return 0;
 }
-
 /* ==== 7. read and validate an image ======================================
- * The image is read in one sequential pass into struct task, checksummed
+ * The image is read in one sequential pass into struct image, checksummed
  * as it goes; a stream that is not a regular file is first copied into a
- * memfd so that the blob can later read the pages with pread.  Then every
- * field is checked against what restore will do with it, and the host
- * against what the image needs.  Nothing is created before all of this
- * has passed.
+ * memfd so that the pages can later be read with pread, straight into
+ * place.  Then every field is checked against what restore will do with
+ * it, and the host against what the image needs.  Nothing is created
+ * before all of this has passed.
  */
 static void in_spool(struct img_in *in)
 {
@@ -2053,47 +2599,55 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 	need(seen, TLV_FD_INFO, "FD");
 }
 
+static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
+{
+	uint8_t *p = xmalloc(it->len);
+
+	memcpy(p, it->val, it->len);
+	*len = it->len;
+	return p;
+}
+
 static void read_thread(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
-	struct thread *th = &t->th;
+	struct thread *th = vec_add(&t->th, &t->nth, sizeof(*th));
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "THREAD")) {
-		if (it.tag == TLV_THREAD_INFO) {
-			once(&seen, it.tag, "THREAD");
+		uint32_t tag = it.tag;
+
+		if (tag == TLV_THREAD_INFO || tag == TLV_COMM ||
+		    tag == arch_regs_tag || tag == arch_fpu_tag ||
+		    (arch_xtra_tag && tag == arch_xtra_tag) || tag == TLV_SIGINFO)
+			once(&seen, tag, "THREAD");
+		if (tag == TLV_THREAD_INFO)
 			get_row(&it, &th->t, sizeof(th->t), "THREAD");
-		} else if (it.tag == arch_regs_tag) {
-			once(&seen, it.tag, "THREAD");
+		else if (tag == TLV_COMM)
+			th->comm = get_str(&it, "THREAD");
+		else if (tag == arch_regs_tag)
 			get_row(&it, th->regs, arch_nregs * 8, "THREAD");
-		} else if (it.tag == arch_fpu_tag) {
-			once(&seen, it.tag, "THREAD");
-			th->fpu = xmalloc(it.len);
-			memcpy(th->fpu, it.val, it.len);
-			th->fpu_len = it.len;
-		} else if (arch_xtra_tag && it.tag == arch_xtra_tag) {
-			once(&seen, it.tag, "THREAD");
-			th->xtra = xmalloc(it.len);
-			memcpy(th->xtra, it.val, it.len);
-			th->xtra_len = it.len;
-		} else if (it.tag == TLV_SIGINFO) {
-			once(&seen, it.tag, "THREAD");
+		else if (tag == arch_fpu_tag)
+			th->fpu = get_bytes(&it, &th->fpu_len);
+		else if (arch_xtra_tag && tag == arch_xtra_tag)
+			th->xtra = get_bytes(&it, &th->xtra_len);
+		else if (tag == TLV_SIGINFO)
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
-		} else if (it.tag == TLV_REGS_X86_64 ||
-			   it.tag == TLV_REGS_AARCH64) {
+		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
-		} else {
+		else
 			skip_unknown(&it, "THREAD");
-		}
 	}
 	need(seen, TLV_THREAD_INFO, "THREAD");
+	need(seen, TLV_COMM, "THREAD");
 	need(seen, arch_regs_tag, "THREAD");
 	need(seen, arch_fpu_tag, "THREAD");
 }
 
-static void read_task(struct task *t, const uint8_t *val, uint64_t len)
+static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 {
 	struct tlv_it it = tlv_iter(val, len);
+	struct task *t = vec_add(&im->t, &im->nt, sizeof(*t));
 	uint64_t seen = 0;
 	size_t n;
 
@@ -2102,7 +2656,6 @@ static void read_task(struct task *t, const uint8_t *val, uint64_t len)
 		case TLV_PROC:
 		case TLV_CREDS:
 		case TLV_MM:
-		case TLV_COMM:
 		case TLV_CWD:
 		case TLV_ROOT:
 		case TLV_GROUPS:
@@ -2110,7 +2663,6 @@ static void read_task(struct task *t, const uint8_t *val, uint64_t len)
 		case TLV_RLIMIT:
 		case TLV_SIGACT:
 		case TLV_EXE:
-		case TLV_THREAD:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -2123,9 +2675,6 @@ static void read_task(struct task *t, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_MM:
 			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
-			break;
-		case TLV_COMM:
-			t->comm = get_str(&it, "TASK");
 			break;
 		case TLV_CWD:
 			t->cwd = get_str(&it, "TASK");
@@ -2168,22 +2717,87 @@ static void read_task(struct task *t, const uint8_t *val, uint64_t len)
 		}
 	}
 	need(seen, TLV_PROC, "TASK");
+	if (task_zombie(t)) {
+		if (seen != (1ULL << TLV_PROC) || t->nvmas || t->nfds || t->nth)
+			die("corrupt image: zombie %llu with more than its PROC",
+			    (unsigned long long)t->proc.pid);
+		return;
+	}
 	need(seen, TLV_CREDS, "TASK");
 	need(seen, TLV_MM, "TASK");
-	need(seen, TLV_COMM, "TASK");
 	need(seen, TLV_CWD, "TASK");
 	need(seen, TLV_ROOT, "TASK");
 	need(seen, TLV_AUXV, "TASK");
 	need(seen, TLV_RLIMIT, "TASK");
 	need(seen, TLV_SIGACT, "TASK");
 	need(seen, TLV_EXE, "TASK");
-	need(seen, TLV_THREAD, "TASK");
+	if (!t->nth)
+		die("corrupt image: process %llu without threads",
+		    (unsigned long long)t->proc.pid);
 }
 
-static void read_pagemap(struct task *t, const uint8_t *val, uint64_t len)
+static void read_pipe(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct pipe_obj *o = vec_add(&im->pipes, &im->npipes, sizeof(*o));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "PIPE")) {
+		if (it.tag == TLV_PIPE_INFO) {
+			once(&seen, it.tag, "PIPE");
+			get_row(&it, &o->p, sizeof(o->p), "PIPE");
+		} else if (it.tag == TLV_DATA) {
+			once(&seen, it.tag, "PIPE");
+			o->data = get_bytes(&it, &o->len);
+		} else {
+			skip_unknown(&it, "PIPE");
+		}
+	}
+	need(seen, TLV_PIPE_INFO, "PIPE");
+	if (o->p.id != im->npipes || o->p.size < PAGE || o->p.size > (1 << 30) ||
+	    o->len > o->p.size)
+		die("corrupt image: bad pipe %zu", im->npipes);
+}
+
+static void read_shmem(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct shm_obj *o = vec_add(&im->shms, &im->nshms, sizeof(*o));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "SHMEM")) {
+		if (it.tag == TLV_SHMEM_INFO) {
+			once(&seen, it.tag, "SHMEM");
+			get_row(&it, &o->s, sizeof(o->s), "SHMEM");
+		} else {
+			skip_unknown(&it, "SHMEM");
+		}
+	}
+	need(seen, TLV_SHMEM_INFO, "SHMEM");
+	if (o->s.id != im->nshms || o->s.size % PAGE || !o->s.size ||
+	    o->s.size > (1ULL << 46))
+		die("corrupt image: bad shared memory object %zu", im->nshms);
+}
+
+static void get_runs(const struct tlv_it *it, struct runs *r,
+		     const char *where)
+{
+	r->v = get_rows(it, &r->n, where);
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->v[i].npages > (1ULL << 40) ||
+		    r->npages + r->v[i].npages < r->npages)
+			die("corrupt image: page run %zu too long", i);
+		r->npages += r->v[i].npages;
+	}
+}
+
+/* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
+static struct runs *read_pagemap(struct image *im, const uint8_t *val,
+				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
+	struct runs r = { 0 }, ir = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -2192,22 +2806,36 @@ static void read_pagemap(struct task *t, const uint8_t *val, uint64_t len)
 			get_row(&it, &own, sizeof(own), "PAGEMAP");
 		} else if (it.tag == TLV_RUNS) {
 			once(&seen, it.tag, "PAGEMAP");
-			t->runs = get_rows(&it, &t->nruns, "PAGEMAP");
+			get_runs(&it, &r, "PAGEMAP");
+		} else if (it.tag == TLV_IRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &ir, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
 	}
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
-	if (own.pid != t->proc.pid)
-		die("corrupt image: pages of pid %llu, not of the image's task",
-		    (unsigned long long)own.pid);
-	for (size_t i = 0; i < t->nruns; i++) {
-		if (t->runs[i].npages > (1ULL << 40) ||
-		    t->npages + t->runs[i].npages < t->npages)
-			die("corrupt image: page run %zu too long", i);
-		t->npages += t->runs[i].npages;
+	if (own.kind == TLV_OWNER_SHMEM && own.id >= 1 && own.id <= im->nshms &&
+	    !ir.n && !im->shms[own.id - 1].runs.v) {
+		struct shm_obj *o = &im->shms[own.id - 1];
+
+		o->runs = r;
+		*pages_off = &o->pages_off;
+		return &o->runs;
 	}
+	for (size_t i = 0; own.kind == TLV_OWNER_TASK && i < im->nt; i++) {
+		struct task *t = &im->t[i];
+
+		if (t->proc.pid != own.id || task_zombie(t) || t->own.v)
+			continue;
+		t->own = r;
+		t->inh = ir;
+		*pages_off = &t->pages_off;
+		return &t->own;
+	}
+	die("corrupt image: pages of an unknown or repeated owner (%llu %llu)",
+	    (unsigned long long)own.kind, (unsigned long long)own.id);
 }
 
 static void read_head(struct img_in *in)
@@ -2229,16 +2857,20 @@ static void read_head(struct img_in *in)
 	if (h.page_size != PAGE || sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("%s: page size %u: only 4096-byte pages are supported",
 		    in->name, h.page_size);
+	h.kernel[sizeof(h.kernel) - 1] = 0;
+	in->kernel = xstrdup(h.kernel);
 }
 
 /*
- * Read the whole stream; returns with the pages' offset in t->pages_off
- * and the CRC verified.  in->fd stays open for the blob.
+ * Read the whole stream; returns with every PAGES offset recorded and the
+ * CRC verified.  in->fd stays open: pages are read from it later.
  */
-static void img_read(struct img_in *in, struct task *t)
+static void img_read(struct img_in *in, struct image *im)
 {
-	bool have_task = false, have_map = false, have_pages = false;
 	uint8_t *chunk = xmalloc(STREAM_BUF);
+	struct runs *pending = NULL;	/* PAGEMAP waiting for its PAGES */
+	uint64_t *pending_off = NULL;
+	int section = 0;		/* 0 tasks, 1 objects, 2 pages */
 
 	in_spool(in);
 	read_head(in);
@@ -2256,7 +2888,7 @@ static void img_read(struct img_in *in, struct task *t)
 			struct tlv_end e;
 			uint8_t extra;
 
-			if (r.len != sizeof(e))
+			if (r.len != sizeof(e) || pending)
 				die("corrupt image: bad END record");
 			in_read(in, &e, sizeof(e), "the END record");
 			if (e.crc != crc || e.bytes != at)
@@ -2267,18 +2899,18 @@ static void img_read(struct img_in *in, struct task *t)
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
-			if (!have_map || have_pages)
+			if (!pending)
 				die("corrupt image: PAGES without PAGEMAP");
-			if (in->off % PAGE || r.len != t->npages * PAGE)
+			if (in->off % PAGE || r.len != pending->npages * PAGE)
 				die("corrupt image: PAGES misaligned or of the wrong size");
-			t->pages_off = in->off;
+			*pending_off = in->off;
 			for (uint64_t left = r.len; left;) {
 				size_t n = left < STREAM_BUF ? left : STREAM_BUF;
 
 				in_read(in, chunk, n, "page data");
 				left -= n;
 			}
-			have_pages = true;
+			pending = NULL;
 			continue;
 		}
 		if (r.len > MAX_META)
@@ -2286,16 +2918,22 @@ static void img_read(struct img_in *in, struct task *t)
 			    (unsigned long long)r.len);
 		v = xmalloc(r.len);
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
-		if (r.tag == TLV_TASK) {
-			if (have_task)
-				die("image holds more than one process: not supported yet");
-			read_task(t, v, r.len);
-			have_task = true;
+		if (pending && r.tag != TLV_PAD)
+			die("corrupt image: PAGEMAP without its PAGES");
+		if (r.tag == TLV_TASK && section == 0) {
+			read_task(im, v, r.len);
+		} else if (r.tag == TLV_PIPE && section <= 1) {
+			section = 1;
+			read_pipe(im, v, r.len);
+		} else if (r.tag == TLV_SHMEM && section <= 1) {
+			section = 1;
+			read_shmem(im, v, r.len);
 		} else if (r.tag == TLV_PAGEMAP) {
-			if (!have_task || have_map)
-				die("corrupt image: misplaced PAGEMAP");
-			read_pagemap(t, v, r.len);
-			have_map = true;
+			section = 2;
+			pending = read_pagemap(im, v, r.len, &pending_off);
+		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
+			   r.tag == TLV_SHMEM) {
+			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
 
@@ -2304,18 +2942,91 @@ static void img_read(struct img_in *in, struct task *t)
 		free(v);
 	}
 	free(chunk);
-	if (!have_task || !have_map || !have_pages)
-		die("corrupt image: missing %s", !have_task ? "TASK" :
-		    !have_map ? "PAGEMAP" : "PAGES");
+	if (!im->nt)
+		die("corrupt image: no process in it");
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]) && !im->t[i].own.v && !im->t[i].pages_off)
+			die("corrupt image: no pages for pid %llu",
+			    (unsigned long long)im->t[i].proc.pid);
 }
 
-/* Image self-consistency: every field restore will use, in range. */
-static void img_check_vmas(const struct task *t)
+/* Parents from ppid: each must come before its children in the image. */
+static void img_link_tree(struct image *im)
 {
+	im->t[0].parent = -1;
+	for (size_t i = 1; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+
+		t->parent = -1;
+		for (size_t j = 0; j < i; j++)
+			if (im->t[j].proc.pid == t->proc.ppid)
+				t->parent = j;
+		if (t->parent < 0)
+			die("corrupt image: the parent of pid %llu is not before it",
+			    (unsigned long long)t->proc.pid);
+	}
+}
+
+static const struct task *task_by_pid(const struct image *im, uint64_t pid)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].proc.pid == pid)
+			return &im->t[i];
+	return NULL;
+}
+
+/*
+ * Sessions and process groups must be rebuildable by fork, setsid and
+ * setpgid: a process is its session's leader, or in its parent's session;
+ * it leads its group, or is in its parent's group, or joins a group whose
+ * leader is in the tree, in its session.  Dump checks this too, so that
+ * what restore cannot do is refused before anything is written.
+ */
+static void img_check_tree(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i], *g;
+		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
+				   pgid = t->proc.pgid;
+
+		ctx.pid = pid;
+		if (!pid || pid >= (1 << 22) || (p && task_zombie(p)) ||
+		    (p && p->proc.pid != t->proc.ppid))
+			die("corrupt image: bad pid or parent");
+		for (size_t j = 0; j < i; j++)
+			if (im->t[j].proc.pid == pid)
+				die("corrupt image: pid appears twice");
+		if (sid == pid) {
+			if (pgid != pid)
+				die("session leader that does not lead its process group: not supported");
+		} else if (!p) {
+			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
+				die("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
+				    sid);
+		} else if (sid != p->proc.sid) {
+			die("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
+			    sid);
+		}
+		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
+			continue;
+		g = task_by_pid(im, pgid);
+		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
+			die("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+			    pgid);
+	}
+	ctx.pid = 0;
+}
+
+/* Image self-consistency of one process: every field restore will use. */
+static void img_check_vmas(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
 	uint64_t prev = PAGE;	/* nothing maps page 0 */
 
 	for (size_t i = 0; i < t->nvmas; i++) {
-		const struct tlv_vma *v = &t->vmas[i].v;
+		const struct vma *vm = &t->vmas[i];
+		const struct tlv_vma *v = &vm->v;
 		uint64_t mflags = v->flags & ~(uint64_t)(MAP_ANONYMOUS |
 							  MAP_GROWSDOWN);
 
@@ -2327,23 +3038,31 @@ static void img_check_vmas(const struct task *t)
 		prev = v->end;
 		if (v->prot & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC) ||
 		    (mflags != MAP_PRIVATE && mflags != MAP_SHARED) ||
-		    v->pgoff % PAGE || v->pgoff > (1ULL << 52))
+		    v->pgoff % PAGE || v->pgoff > (1ULL << 52) || v->inherit > 1)
 			die("corrupt image: mapping %zu has bad protection, flags or offset",
 			    i);
+		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
+			die("corrupt image: mapping %zu inherits nothing", i);
 		switch (v->kind) {
 		case TLV_VMA_ANON:
 			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
-			    t->vmas[i].path)
+			    vm->path)
 				die("corrupt image: mapping %zu: bad anonymous mapping", i);
 			break;
 		case TLV_VMA_FILE:
-			if (!t->vmas[i].path || t->vmas[i].path[0] != '/' ||
-			    (v->flags & MAP_ANONYMOUS) || t->vmas[i].name)
+			if (!vm->path || vm->path[0] != '/' ||
+			    (v->flags & MAP_ANONYMOUS) || vm->name)
 				die("corrupt image: mapping %zu: bad file mapping", i);
 			break;
 		case TLV_VMA_SPECIAL:
-			if (!t->vmas[i].name || !is_special_name(t->vmas[i].name))
+			if (!vm->name || !is_special_name(vm->name))
 				die("corrupt image: mapping %zu: unknown kernel mapping", i);
+			break;
+		case TLV_VMA_SHMEM:
+			if (mflags != MAP_SHARED || !v->obj || v->obj > im->nshms ||
+			    v->pgoff + (v->end - v->start) > im->shms[v->obj - 1].s.size ||
+			    vm->path || vm->name)
+				die("corrupt image: mapping %zu: bad shared memory", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -2352,74 +3071,136 @@ static void img_check_vmas(const struct task *t)
 	}
 }
 
-static void img_check_runs(const struct task *t)
+/* Runs ascending, each inside one mapping that may hold it. */
+static void img_check_runs(const struct task *t, const struct runs *r)
 {
 	uint64_t prev = 0;
 	size_t vi = 0;
 
-	for (size_t i = 0; i < t->nruns; i++) {
-		const struct tlv_run *r = &t->runs[i];
-		uint64_t end = r->addr + r->npages * PAGE;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct tlv_run *x = &r->v[i];
+		uint64_t end = x->addr + x->npages * PAGE;
 
-		if (r->addr % PAGE || !r->npages || r->addr < prev ||
-		    end <= r->addr)
+		if (x->addr % PAGE || !x->npages || x->addr < prev ||
+		    end <= x->addr)
 			die("corrupt image: page run %zu misaligned or out of order", i);
 		prev = end;
-		while (vi < t->nvmas && t->vmas[vi].v.end <= r->addr)
+		while (vi < t->nvmas && t->vmas[vi].v.end <= x->addr)
 			vi++;
-		if (vi == t->nvmas || r->addr < t->vmas[vi].v.start ||
-		    end > t->vmas[vi].v.end || !vma_has_pages(&t->vmas[vi]))
+		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
+		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
+		    (r == &t->inh && !t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
-			    i, (unsigned long long)r->addr);
+			    i, (unsigned long long)x->addr);
 	}
 }
 
-static void img_check_fds(const struct task *t)
+static void img_check_fds(const struct image *im, const struct task *t)
 {
 	for (size_t i = 0; i < t->nfds; i++) {
 		const struct fd *d = &t->fds[i];
+		unsigned long long fd = d->f.fd;
 
-		if (d->f.fd > (1 << 20) || (i && d->f.fd <= t->fds[i - 1].f.fd))
-			die("corrupt image: fd %llu out of range or out of order",
-			    (unsigned long long)d->f.fd);
-		if (d->f.same != d->f.fd) {
-			size_t j = 0;
-
-			while (j < i && t->fds[j].f.fd != d->f.same)
-				j++;
-			if (j == i || t->fds[j].f.same != t->fds[j].f.fd ||
-			    t->fds[j].f.kind != d->f.kind)
-				die("corrupt image: fd %llu: bad dup of fd %llu",
-				    (unsigned long long)d->f.fd,
-				    (unsigned long long)d->f.same);
-		}
-		if (d->f.kind == TLV_FD_STDIO) {
-			if (d->f.fd > 2 || d->path ||
-			    !(t->proc.flags & TLV_PROC_SHELL_JOB))
-				die("corrupt image: fd %llu: bad inherited descriptor",
-				    (unsigned long long)d->f.fd);
-		} else if (d->f.kind < TLV_FD_REG || d->f.kind > TLV_FD_CHR ||
-			   !d->path || d->path[0] != '/' ||
-			   d->f.cloexec > 1 || d->f.pos > (1ULL << 62)) {
-			die("corrupt image: fd %llu: bad kind, path, flags or position",
-			    (unsigned long long)d->f.fd);
+		if (d->f.fd > (1 << 20) || (i && d->f.fd <= t->fds[i - 1].f.fd) ||
+		    !d->f.ofd || d->f.ofd > im->nofds || d->f.cloexec > 1 ||
+		    d->f.pos > (1ULL << 62))
+			die("corrupt image: fd %llu: bad number, order, flags or position", fd);
+		switch (d->f.kind) {
+		case TLV_FD_STDIO:
+			if (d->f.obj > 2 || d->path ||
+			    !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))
+				die("corrupt image: fd %llu: bad inherited descriptor", fd);
+			break;
+		case TLV_FD_PIPE:
+			if (!d->f.obj || d->f.obj > im->npipes || d->path ||
+			    ((d->f.flags & O_ACCMODE) != O_RDONLY &&
+			     (d->f.flags & O_ACCMODE) != O_WRONLY))
+				die("corrupt image: fd %llu: bad pipe", fd);
+			break;
+		case TLV_FD_REG:
+		case TLV_FD_DIR:
+		case TLV_FD_CHR:
+			if (!d->path || d->path[0] != '/')
+				die("corrupt image: fd %llu: bad path", fd);
+			break;
+		default:
+			die("corrupt image: fd %llu: unknown kind", fd);
 		}
 	}
 }
 
-static void img_check(const struct task *t)
+/* All fds of one open file description must describe the same file. */
+static void img_check_ofds(const struct image *im)
 {
-	const struct thread *th = &t->th;
+	const struct fd **first = xzalloc((im->nofds + 1) * sizeof(*first));
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k], *e = first[d->f.ofd];
+
+			if (!e) {
+				first[d->f.ofd] = d;
+				continue;
+			}
+			if (e->f.kind != d->f.kind || e->f.obj != d->f.obj ||
+			    e->f.flags != d->f.flags || e->f.pos != d->f.pos ||
+			    (!e->path) != (!d->path) ||
+			    (e->path && strcmp(e->path, d->path)))
+				die("corrupt image: open file %llu described two ways",
+				    (unsigned long long)d->f.ofd);
+		}
+	free(first);
+}
+
+static void img_check_thread(const struct image *im, const struct task *t,
+			     const struct thread *th)
+{
+	ctx.pid = th->t.tid;
+	if (!th->t.tid || th->t.tid >= (1 << 22) || strlen(th->comm) > 15 ||
+	    th->t.sigmask & (1ULL << (SIGKILL - 1) | 1ULL << (SIGSTOP - 1)))
+		die("corrupt image: bad thread id, name or mask");
+	for (size_t i = 0; i < im->nt; i++) {
+		if (im->t[i].proc.pid == th->t.tid && &im->t[i] != t)
+			die("corrupt image: thread id is another process's pid");
+		for (size_t k = 0; k < im->t[i].nth; k++)
+			if (&im->t[i].th[k] != th &&
+			    im->t[i].th[k].t.tid == th->t.tid)
+				die("corrupt image: thread id appears twice");
+	}
+	for (size_t i = 0; i < th->nsig; i++) {
+		uint32_t signo = (uint32_t)th->sig[i].w0;
+
+		if (!signo || signo > NSIG_MAX || signo == SIGKILL ||
+		    signo == SIGSTOP || th->sig[i].shared > 1 ||
+		    (th->sig[i].shared && th != t->th))
+			die("corrupt image: bad pending signal %u", signo);
+	}
+	if (th->t.rseq_addr && (th->t.rseq_addr % 32 ||
+				th->t.rseq_addr >= arch_task_size() ||
+				th->t.rseq_len < 32 || th->t.rseq_len > 4096))
+		die("corrupt image: bad rseq registration");
+	if (th->t.ss_sp >= arch_task_size() || th->t.ss_size > (1ULL << 40) ||
+	    th->t.robust_head >= arch_task_size() || th->t.robust_len > 4096 ||
+	    th->t.tid_addr >= arch_task_size() || th->t.nice > 39 ||
+	    th->t.policy > 7 || th->t.rt_prio > 99)
+		die("corrupt image: bad signal stack, robust list, tid address or scheduling");
+	arch_check_fpu(th);
+}
+
+static void img_check_task(const struct image *im, const struct task *t)
+{
 	uint64_t sigs = 0;
 
-	if (!t->proc.pid || t->proc.pid >= (1 << 22) || th->t.tid != t->proc.pid)
-		die("corrupt image: bad pid %llu", (unsigned long long)t->proc.pid);
 	ctx.pid = t->proc.pid;
-	if (strlen(t->comm) > 15 || t->cwd[0] != '/' || t->root[0] != '/' ||
-	    t->exe[0] != '/')
-		die("corrupt image: bad comm, cwd, root or exe");
-	if (t->proc.exit_signal > NSIG_MAX || t->proc.umask > 0777)
-		die("corrupt image: bad exit signal or umask");
+	if (t->proc.exit_signal > NSIG_MAX || t->proc.umask > 0777 ||
+	    t->proc.pdeath_signal > NSIG_MAX || t->proc.subreaper > 1)
+		die("corrupt image: bad exit signal, umask, pdeath signal or subreaper");
+	if (task_zombie(t))
+		return;
+	if (t->th[0].t.tid != t->proc.pid)
+		die("corrupt image: the first thread is not the main thread");
+	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
+		die("corrupt image: bad cwd, root or exe");
 	for (const uint64_t *f = &t->mm.start_code; f <= &t->mm.env_end; f++)
 		if (*f > arch_task_size())
 			die("corrupt image: memory layout field out of range");
@@ -2435,28 +3216,50 @@ static void img_check(const struct task *t)
 
 		if (!a->sig || a->sig > NSIG_MAX || a->sig == SIGKILL ||
 		    a->sig == SIGSTOP || (sigs & (1ULL << (a->sig - 1))) ||
-		    a->handler >= arch_task_size() || a->restorer >= arch_task_size())
+		    a->handler >= arch_task_size() ||
+		    a->restorer >= arch_task_size())
 			die("corrupt image: bad action for signal %llu",
 			    (unsigned long long)a->sig);
 		sigs |= 1ULL << (a->sig - 1);
 	}
-	for (size_t i = 0; i < th->nsig; i++) {
-		uint32_t signo = (uint32_t)th->sig[i].w0;
+	img_check_vmas(im, t);
+	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->inh);
+	img_check_fds(im, t);
+	for (size_t i = 0; i < t->nth; i++)
+		img_check_thread(im, t, &t->th[i]);
+	ctx.pid = t->proc.pid;
+}
 
-		if (!signo || signo > NSIG_MAX || signo == SIGKILL ||
-		    signo == SIGSTOP || th->sig[i].shared > 1)
-			die("corrupt image: bad pending signal %u", signo);
+static void img_check(struct image *im)
+{
+	size_t nfds = 0;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			nfds++;
+			if (im->t[i].fds[k].f.ofd > im->nofds)
+				im->nofds = im->t[i].fds[k].f.ofd;
+		}
+	if (im->nofds > nfds)
+		die("corrupt image: open file numbers out of range");
+	img_link_tree(im);
+	img_check_tree(im);
+	for (size_t i = 0; i < im->nt; i++)
+		img_check_task(im, &im->t[i]);
+	img_check_ofds(im);
+	for (size_t i = 0; i < im->nshms; i++) {
+		const struct runs *r = &im->shms[i].runs;
+		uint64_t prev = 0;
+
+		for (size_t k = 0; k < r->n; k++) {
+			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
+			    r->v[k].addr + r->v[k].npages * PAGE > im->shms[i].s.size)
+				die("corrupt image: shared memory run out of range");
+			prev = r->v[k].addr + r->v[k].npages * PAGE;
+		}
 	}
-	if (th->t.rseq_addr && (th->t.rseq_addr % 32 ||
-				th->t.rseq_addr >= arch_task_size() ||
-				th->t.rseq_len < 32 || th->t.rseq_len > 4096))
-		die("corrupt image: bad rseq registration");
-	if (th->t.ss_sp >= arch_task_size() || th->t.ss_size > (1ULL << 40))
-		die("corrupt image: bad signal stack");
-	img_check_vmas(t);
-	img_check_runs(t);
-	img_check_fds(t);
-	arch_check_fpu(th);
+	ctx.pid = 0;
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -2480,9 +3283,9 @@ static void check_file(const char *what, const char *path,
 }
 
 /*
- * The PID must be free.  A zombie holding it (typically the process cr
- * dump just killed, whose parent has not reaped it yet: init may take a
- * second or two) is waited for, a few seconds at most.
+ * A PID must be free.  A zombie holding it (typically a process cr dump
+ * just killed, whose parent has not reaped it yet: init may take a second
+ * or two) is waited for, a few seconds at most.
  */
 static void host_wait_pid_free(int pid)
 {
@@ -2502,14 +3305,12 @@ static void host_wait_pid_free(int pid)
 	}
 }
 
-/* Can this host, and this cr, restore the image? */
-static void host_check(const struct task *t, const struct opts *opt)
+static void host_check_creds(const struct task *t)
 {
 	uid_t r, e, s;
 	gid_t gr, ge, gs;
 	gid_t groups[NGROUPS_MAX];
 	int ng = getgroups(NGROUPS_MAX, groups);
-	struct rlimit rl;
 
 	if (getresuid(&r, &e, &s) || getresgid(&gr, &ge, &gs) || ng < 0)
 		die_errno("reading cr's credentials");
@@ -2524,25 +3325,6 @@ static void host_check(const struct task *t, const struct opts *opt)
 	for (int i = 0; i < ng; i++)
 		if (groups[i] != t->groups[i].gid)
 			die("supplementary groups differ from cr's: not supported yet");
-	if ((t->proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
-		die("the image was dumped with --shell-job: restore it with -j");
-	host_wait_pid_free(t->proc.pid);
-	check_file("executable", t->exe, &t->exe_st, true);
-	for (size_t i = 0; i < t->nvmas; i++)
-		if (t->vmas[i].path)
-			check_file("mapped file", t->vmas[i].path,
-				   &t->vmas[i].st, true);
-	for (size_t i = 0; i < t->nfds; i++)
-		if (t->fds[i].path)
-			check_file("file", t->fds[i].path, &t->fds[i].st, false);
-	if (!t->nfds)
-		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		die_errno("getrlimit");
-	if (t->fds[t->nfds - 1].f.fd + 4 + t->nvmas >= rl.rlim_max)
-		die("fd %llu is beyond cr's open-file limit (%llu)",
-		    (unsigned long long)t->fds[t->nfds - 1].f.fd,
-		    (unsigned long long)rl.rlim_max);
 }
 
 /* Resource limits can only be raised up to cr's own hard limits. */
@@ -2561,40 +3343,115 @@ static void host_check_rlimits(const struct task *t)
 	}
 }
 
-/* ==== 8. restore: fork with the PID, files and process state =============
- * The child is forked with the image's PID (clone3 with set_tid, or
- * ns_last_pid on kernels before 5.5) and traced from its first moment
- * with PTRACE_O_EXITKILL, so it dies with cr if cr dies.  In C, still in
- * cr's code, it takes its session, files, directories, limits and signal
- * state; then it calls the blob (section 9).  Errors in the child go to
- * the parent as text through the status pipe; the parent prints them.
+/* Can this host, and this cr, restore the image? */
+static void host_check(const struct image *im, const struct opts *opt)
+{
+	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
+		die("the image was dumped with --shell-job: restore it with -j");
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+
+		ctx.pid = t->proc.pid;
+		host_wait_pid_free(t->proc.pid);
+		if (task_zombie(t))
+			continue;
+		for (size_t k = 1; k < t->nth; k++)
+			host_wait_pid_free(t->th[k].t.tid);
+		host_check_creds(t);
+		host_check_rlimits(t);
+		check_file("executable", t->exe, &t->exe_st, true);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].path)
+				check_file("mapped file", t->vmas[k].path,
+					   &t->vmas[k].st, true);
+		for (size_t k = 0; k < t->nfds; k++)
+			if (t->fds[k].path)
+				check_file("file", t->fds[k].path,
+					   &t->fds[k].st, false);
+	}
+	ctx.pid = 0;
+}
+
+/* ==== 8. restore: the process tree =======================================
+ * cr creates, before the first fork, everything several processes share:
+ * pipes (with their data), open files shared through fork, shared
+ * memory, the files to map; all of them as "helper" fds numbered above
+ * every fd of the image, so that fork hands them to every process.
+ *
+ * Each process is forked by its parent with its PID (clone3 set_tid, or
+ * ns_last_pid before 5.5) and, in cr's code: takes its session or group,
+ * builds its private memory at its premap addresses (keeping what its
+ * parent's copy already has, copy-on-write, and reading the rest from the
+ * image), then forks its own children.  Once all exist, cr traces them
+ * all (PTRACE_O_EXITKILL: they die with cr) and lets them go on: groups
+ * are joined, fds, directories, limits and signal state set, and each
+ * jumps into its restorer area (section 9).  Until cr traces them,
+ * PR_SET_PDEATHSIG ties each to its parent.  Errors in a process go to cr
+ * as text through the status pipe; cr prints them and kills the tree.
  */
 extern const uint8_t restorer_blob[], restorer_blob_end[];
 extern const uint64_t restorer_entry_off;
 
-struct rst {
-	struct task *t;
-	const struct opts *opt;
-	int img_fd;
-	int status[2];		/* child -> parent: error text or rst_status */
-	int sync[2];		/* parent -> child: traced, go on */
-	int pid;		/* the child, once forked */
-	uint64_t area, area_len;	/* the restorer area (section 9) */
-	struct rst_args *args;	/* inside the area */
-	size_t *vma_slot;	/* t->vmas[i] is args' rst_vma[vma_slot[i]] */
+struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
+	uint32_t created;	/* processes forked so far */
+	uint32_t go;		/* futex: 1 once cr traces them all */
 };
 
-static void rst_kill_child(void *arg)
+struct rst_file {		/* a file to map, opened once */
+	const char *path;
+	bool rw;
+	int fd;
+};
+
+struct rst {
+	struct image *im;
+	const struct opts *opt;
+	struct ctl *ctl;
+	int img_fd;
+	int status[2];		/* tree -> cr: error text or rst_status */
+	int hi;			/* helper fds are >= hi > every image fd */
+	int stdio[3];		/* cr's own fds 0-2, as helpers */
+	int *ofd_fd;		/* ofd id -> helper fd if shared, else -1 */
+	struct rst_file *files;
+	size_t nfiles;
+	int *helpers;		/* every helper fd */
+	size_t nhelpers;
+};
+
+static long sys_futex(uint32_t *uaddr, int op, uint32_t val, long ms)
+{
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	return syscall(SYS_futex, uaddr, op, val, ms >= 0 ? &ts : NULL, 0, 0);
+}
+
+/* Undo of a restore: kill every process of the image, reap what comes. */
+static void rst_kill_all(void *arg)
 {
 	struct rst *r = arg;
 	int st;
 
-	if (r->pid <= 0)
-		return;
-	kill(r->pid, SIGKILL);
-	while (waitpid(r->pid, &st, __WALL) < 0 && errno == EINTR)
-		;
-	r->pid = 0;
+	for (int round = 0; round < 200; round++) {
+		size_t alive = 0;
+
+		for (size_t i = 0; i < r->im->nt; i++) {
+			uint64_t f[STAT_FIELDS];
+			int pid = r->im->t[i].proc.pid;
+
+			if (kill(pid, SIGKILL) && errno == ESRCH)
+				continue;
+			if (proc_read_stat(pid, f) && f[4] != (uint64_t)getpid() &&
+			    f[3] == 'Z')
+				continue;	/* someone else's zombie now */
+			alive++;
+		}
+		while (waitpid(-1, &st, __WALL | WNOHANG) > 0)
+			;
+		if (!alive)
+			return;
+		usleep(10000);
+	}
+	fprintf(stderr, "cr: restore: could not clean up all processes\n");
 }
 
 /* Fork with exactly this PID; returns 0 in the child like fork(). */
@@ -2619,54 +3476,360 @@ static int rst_fork_pid(pid_t pid, int exit_signal)
 	snprintf(buf, sizeof(buf), "%d", pid - 1);
 	if (write(fd, buf, strlen(buf)) < 0)
 		die_errno("writing ns_last_pid");
-	r = fork();
+	r = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
 	if (r < 0)
 		die_errno("fork");
 	if (r == 0)
 		return 0;
 	close(fd);
 	if (r != pid) {
-		int st;
-
 		kill(r, SIGKILL);
-		waitpid(r, &st, 0);
 		die("pid %d was taken while forking (got %ld)", pid, r);
 	}
 	return r;
 }
 
-/* Move fd to a number >= lo (helpers stay above the image's fds). */
-static int fd_above(int fd, int lo)
+/* Move fd to a number >= lo and remember it as a helper. */
+static int rst_helper(struct rst *r, int fd)
 {
-	int n;
+	int n = fd;
 
-	if (fd >= lo)
-		return fd;
-	n = fcntl(fd, F_DUPFD_CLOEXEC, lo);
-	if (n < 0)
-		die_errno("moving fd %d", fd);
-	close(fd);
+	if (fd < r->hi) {
+		n = fcntl(fd, F_DUPFD_CLOEXEC, r->hi);
+		if (n < 0)
+			die_errno("moving fd %d", fd);
+		close(fd);
+	}
+	*(int *)vec_add(&r->helpers, &r->nhelpers, sizeof(int)) = n;
 	return n;
+}
+
+static int rst_file_fd(struct rst *r, const char *path, bool rw)
+{
+	struct rst_file *f;
+
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (!strcmp(r->files[i].path, path) && r->files[i].rw == rw)
+			return r->files[i].fd;
+	f = vec_add(&r->files, &r->nfiles, sizeof(*f));
+	f->path = path;
+	f->rw = rw;
+	f->fd = rst_helper(r, xopen(path, rw ? O_RDWR : O_RDONLY));
+	return f->fd;
+}
+
+/* Open a file description as the image has it (not pipes, not stdio). */
+static int rst_open_ofd(const struct fd *d)
+{
+	int fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+					       O_NOCTTY));
+
+	if (fd < 0)
+		die_errno("fd %llu: open %s", (unsigned long long)d->f.fd,
+			  d->path);
+	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR) &&
+	    !(d->f.flags & O_PATH) &&
+	    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
+		die_errno("fd %llu: seeking %s to %llu",
+			  (unsigned long long)d->f.fd, d->path,
+			  (unsigned long long)d->f.pos);
+	return fd;
+}
+
+/*
+ * Pipes: created here with their capacity and queued data; every open
+ * file description of one is a reopen of /proc/self/fd/N of an end, with
+ * its own flags (O_NONBLOCK is per description).
+ */
+static void rst_make_pipes(struct rst *r)
+{
+	struct image *im = r->im;
+
+	for (size_t i = 0; i < im->npipes; i++) {
+		struct pipe_obj *o = &im->pipes[i];
+
+		if (pipe2(o->fd, O_CLOEXEC | O_NONBLOCK))
+			die_errno("pipe");
+		if (fcntl(o->fd[1], F_SETPIPE_SZ, (int)o->p.size) < 0)
+			die_errno("setting a pipe's capacity to %llu bytes",
+				  (unsigned long long)o->p.size);
+		if (o->len && write(o->fd[1], o->data, o->len) != (ssize_t)o->len)
+			die_errno("refilling a pipe");
+	}
+}
+
+static int rst_reopen_pipe(const struct image *im, const struct fd *d)
+{
+	const struct pipe_obj *o = &im->pipes[d->f.obj - 1];
+	bool wr = (d->f.flags & O_ACCMODE) == O_WRONLY;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", o->fd[wr]);
+	fd = open(path, (d->f.flags | O_CLOEXEC) & ~(O_CREAT | O_TRUNC));
+	if (fd < 0)
+		die_errno("reopening a pipe");
+	return fd;
+}
+
+/*
+ * Shared anonymous memory is made with mmap(MAP_SHARED|MAP_ANONYMOUS),
+ * filled from the image, and kept as its /proc/self/map_files fd: mapped
+ * from that, it is still "/dev/zero (deleted)" in every process's maps.
+ */
+static void rst_make_shmem(struct rst *r)
+{
+	for (size_t i = 0; i < r->im->nshms; i++) {
+		struct shm_obj *o = &r->im->shms[i];
+		uint64_t off = o->pages_off;
+		char link[80];
+		uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			die_errno("creating shared memory of %llu bytes",
+				  (unsigned long long)o->s.size);
+		for (size_t k = 0; k < o->runs.n; k++) {
+			size_t len = o->runs.v[k].npages * PAGE;
+
+			if (pread(r->img_fd, p + o->runs.v[k].addr, len, off) !=
+			    (ssize_t)len)
+				die_errno("reading shared memory pages");
+			off += len;
+		}
+		snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx",
+			 (unsigned long)p, (unsigned long)(p + o->s.size));
+		o->fd = open(link, O_RDWR | O_CLOEXEC);
+		if (o->fd < 0)
+			die_errno("opening %s", link);
+		o->fd = rst_helper(r, o->fd);
+		munmap(p, o->s.size);
+	}
+}
+
+/* Everything shared, as helper fds above every fd of the image. */
+static void rst_make_shared(struct rst *r)
+{
+	struct image *im = r->im;
+	struct rlimit rl;
+	int *users;
+
+	r->hi = 3;
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			if ((int)im->t[i].fds[k].f.fd >= r->hi)
+				r->hi = im->t[i].fds[k].f.fd + 1;
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	r->img_fd = rst_helper(r, r->img_fd);
+	r->status[0] = rst_helper(r, r->status[0]);
+	r->status[1] = rst_helper(r, r->status[1]);
+	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
+		*(int *)vec_add(&r->helpers, &r->nhelpers, sizeof(int)) =
+			fileno(ctx.log);
+	for (int i = 0; i < 3; i++)
+		r->stdio[i] = rst_helper(r, fcntl(i, F_DUPFD_CLOEXEC, r->hi));
+	rst_make_pipes(r);
+	rst_make_shmem(r);
+	/* an ofd used by two processes, or any pipe end, is opened here */
+	users = xzalloc((im->nofds + 1) * sizeof(int));
+	r->ofd_fd = xmalloc((im->nofds + 1) * sizeof(int));
+	for (size_t i = 0; i <= im->nofds; i++)
+		r->ofd_fd[i] = -1;
+	for (size_t i = 0; i < im->nt; i++) {
+		int *seen = xzalloc((im->nofds + 1) * sizeof(int));
+
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			if (!seen[im->t[i].fds[k].f.ofd]++)
+				users[im->t[i].fds[k].f.ofd]++;
+		free(seen);
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+
+			if (r->ofd_fd[d->f.ofd] >= 0 || d->f.kind == TLV_FD_STDIO ||
+			    (users[d->f.ofd] < 2 && d->f.kind != TLV_FD_PIPE))
+				continue;
+			r->ofd_fd[d->f.ofd] = rst_helper(r,
+				d->f.kind == TLV_FD_PIPE ? rst_reopen_pipe(im, d)
+							 : rst_open_ofd(d));
+		}
+	free(users);
+	for (size_t i = 0; i < im->npipes; i++) {
+		close(im->pipes[i].fd[0]);
+		close(im->pipes[i].fd[1]);
+	}
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+
+		if (task_zombie(t))
+			continue;
+		rst_file_fd(r, t->exe, false);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].v.kind == TLV_VMA_FILE)
+				rst_file_fd(r, t->vmas[k].path,
+					    (t->vmas[k].v.flags & MAP_SHARED) &&
+					    (t->vmas[k].v.prot & PROT_WRITE));
+	}
+}
+
+/* Session and group as far as a process can take them alone. */
+static void rst_session(const struct task *t)
+{
+	if (t->proc.sid == t->proc.pid) {
+		if (setsid() < 0)
+			die_errno("setsid");
+	} else if (t->proc.pgid == t->proc.pid && setpgid(0, 0)) {
+		die_errno("setpgid");
+	}
+}
+
+/* A group led by another process of the tree, joined once all exist. */
+static void rst_join_group(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+	if (!p || t->proc.pgid == t->proc.pid || t->proc.pgid == p->proc.pgid ||
+	    t->proc.sid == t->proc.pid)
+		return;
+	if (setpgid(0, t->proc.pgid))
+		die_errno("joining process group %llu",
+			  (unsigned long long)t->proc.pgid);
+}
+
+static void rst_wait_go(struct rst *r)
+{
+	while (!__atomic_load_n(&r->ctl->go, __ATOMIC_ACQUIRE))
+		sys_futex(&r->ctl->go, FUTEX_WAIT, 0, -1);
+}
+
+/* A zombie: take the session and group, then end as it ended. */
+static void __attribute__((noreturn)) rst_zombie(struct rst *r,
+						 const struct task *t)
+{
+	int st = t->proc.exit_status;
+	struct rlimit no_core = { 0, 0 };
+
+	rst_session(t);
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_wait_go(r);
+	rst_join_group(r->im, t);
+	if (WIFSIGNALED(st)) {
+		uint64_t none = 0;
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(st), SIG_DFL);
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+		kill(getpid(), WTERMSIG(st));
+	}
+	syscall(SYS_exit_group, WEXITSTATUS(st));
+	for (;;)
+		pause();
+}
+
+/*
+ * Give back, in an inherited premapped copy, the pages neither saved nor
+ * kept: they were not present in this process (zero, or the file's).
+ */
+static void rst_drop_gaps(const struct task *t, const struct vma *v)
+{
+	uint64_t at = v->v.start;
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		const struct tlv_run *a = NULL, *b;
+
+		while (i < t->own.n && t->own.v[i].addr + t->own.v[i].npages * PAGE <= at)
+			i++;
+		while (j < t->inh.n && t->inh.v[j].addr + t->inh.v[j].npages * PAGE <= at)
+			j++;
+		if (i < t->own.n && t->own.v[i].addr < v->v.end)
+			a = &t->own.v[i];
+		b = j < t->inh.n && t->inh.v[j].addr < v->v.end ? &t->inh.v[j] : NULL;
+		if (b && (!a || b->addr < a->addr))
+			a = b;
+		if (!a) {
+			if (at < v->v.end &&
+			    madvise((void *)(v->premap + at - v->v.start),
+				    v->v.end - at, MADV_DONTNEED))
+				die_errno("madvise");
+			return;
+		}
+		if (a->addr > at &&
+		    madvise((void *)(v->premap + at - v->v.start), a->addr - at,
+			    MADV_DONTNEED))
+			die_errno("madvise");
+		at = a->addr + a->npages * PAGE;
+	}
+}
+
+/*
+ * Private memory at its premap addresses: a mapping inherited at fork is
+ * the parent's copy already (copy-on-write: pages equal to the parent's
+ * stay shared); others are mapped fresh.  Then the saved pages are read
+ * in with large preads, straight from the image.
+ */
+static void rst_memory(struct rst *r, struct task *t)
+{
+	uint64_t off = t->pages_off;
+	size_t vi = 0;
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		size_t len = v->v.end - v->v.start;
+		int fd = -1, fl = MAP_PRIVATE | MAP_FIXED_NOREPLACE |
+				  (v->v.flags & MAP_GROWSDOWN);
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->v.kind == TLV_VMA_FILE)
+			fd = rst_file_fd(r, v->path, false);
+		else
+			fl |= MAP_ANONYMOUS;
+		if (mmap((void *)v->premap, len, PROT_READ | PROT_WRITE, fl, fd,
+			 fd < 0 ? 0 : v->v.pgoff) != (void *)v->premap)
+			die_errno("premapping %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+	}
+	for (size_t i = 0; i < t->own.n; i++) {
+		const struct tlv_run *x = &t->own.v[i];
+		size_t len = x->npages * PAGE, done = 0;
+		uint8_t *dst;
+
+		while (t->vmas[vi].v.end <= x->addr)
+			vi++;
+		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
+		while (done < len) {
+			ssize_t n = pread(r->img_fd, dst + done, len - done,
+					  off + done);
+
+			if (n <= 0)
+				die_errno("reading pages of %llx",
+					  (unsigned long long)x->addr);
+			done += n;
+		}
+		off += len;
+	}
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].v.inherit)
+			rst_drop_gaps(t, &t->vmas[i]);
 }
 
 /* Close every fd of this process that is not in keep[]. */
 static void close_all_but(const int *keep, size_t nkeep)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int *fds = NULL;
-	size_t n = 0;
+	uint64_t *fds;
+	size_t n = proc_list(0, "fd", &fds);
 
-	if (!d)
-		die_errno("/proc/self/fd");
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
-			*(int *)vec_add(&fds, &n, sizeof(int)) = atoi(e->d_name);
-	closedir(d);
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 
-		while (k < nkeep && keep[k] != fds[i])
+		while (k < nkeep && keep[k] != (int)fds[i])
 			k++;
 		if (k == nkeep)
 			close(fds[i]);
@@ -2674,104 +3837,42 @@ static void close_all_but(const int *keep, size_t nkeep)
 	free(fds);
 }
 
-/* Open the image's fds at their numbers; helpers are all >= every fd. */
-static void rst_fds(struct rst *r, const int *stdio)
+/* The image's fds at their numbers; then nothing else but helpers. */
+static void rst_files(struct rst *r, const struct task *t)
 {
-	for (size_t i = 0; i < r->t->nfds; i++) {
-		const struct fd *d = &r->t->fds[i];
-		int fd = d->f.fd, nfd;
+	int *mine = xmalloc((r->im->nofds + 1) * sizeof(int));
+	int *keep = xmalloc((r->nhelpers + t->nfds + 1) * sizeof(int));
+	size_t nkeep = 0;
 
-		if (d->f.same != d->f.fd) {
-			nfd = d->f.same;	/* a dup of an fd already in place */
-		} else if (d->f.kind == TLV_FD_STDIO) {
-			nfd = stdio[fd];
-		} else {
-			nfd = open(d->path, (d->f.flags & ~(O_CREAT | O_EXCL |
-							   O_TRUNC | O_NOCTTY)));
-			if (nfd < 0)
-				die_errno("fd %d: open %s", fd, d->path);
-		}
-		if (nfd != fd) {
-			if (dup2(nfd, fd) < 0)
-				die_errno("fd %d: dup2", fd);
-			if (d->f.kind != TLV_FD_STDIO && d->f.same == d->f.fd)
-				close(nfd);
-		}
+	for (size_t i = 0; i <= r->im->nofds; i++)
+		mine[i] = -1;
+	for (size_t i = 0; i < r->nhelpers; i++)
+		keep[nkeep++] = r->helpers[i];
+	for (int fd = 0; fd < r->hi; fd++)
+		close(fd);
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+		int fd = d->f.fd, src;
+
+		if (d->f.kind == TLV_FD_STDIO)
+			src = r->stdio[d->f.obj];
+		else if (r->ofd_fd[d->f.ofd] >= 0)
+			src = r->ofd_fd[d->f.ofd];
+		else if (mine[d->f.ofd] >= 0)
+			src = mine[d->f.ofd];
+		else
+			src = mine[d->f.ofd] = rst_open_ofd(d);
+		if (src != fd && dup2(src, fd) < 0)
+			die_errno("fd %d: dup2", fd);
 		if (fcntl(fd, F_SETFD, d->f.cloexec ? FD_CLOEXEC : 0))
 			die_errno("fd %d: F_SETFD", fd);
-		if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR) &&
-		    !(d->f.flags & O_PATH) && d->f.same == d->f.fd &&
-		    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
-			die_errno("fd %d: seeking %s to %llu", fd, d->path,
-				  (unsigned long long)d->f.pos);
-	}
-}
-
-/*
- * In the child: helpers (image, status pipe, files to map, the exe, and
- * for --shell-job cr's own stdio) are moved above the image's highest fd,
- * everything else is closed, then the image's fds are opened in place.
- * The fd numbers are written into the args in the area.
- */
-static void rst_child_files(struct rst *r)
-{
-	struct task *t = r->t;
-	struct rst_args *a = r->args;
-	struct rst_vma *rv = (struct rst_vma *)a->vmas;
-	int64_t *cl = (int64_t *)a->close_fds;
-	int lo = t->nfds ? t->fds[t->nfds - 1].f.fd + 1 : 3;
-	int stdio[3], *keep = xmalloc((t->nvmas + 8) * sizeof(int));
-	size_t nkeep = 0;
-	struct prctl_mm_map *mm = (struct prctl_mm_map *)a->mm_map;
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (lo < 3)
-		lo = 3;
-	r->img_fd = keep[nkeep++] = fd_above(r->img_fd, lo);
-	ctx.report_fd = keep[nkeep++] = fd_above(ctx.report_fd, lo);
-	for (int i = 0; i < 3; i++) {
-		stdio[i] = fcntl(i, F_DUPFD_CLOEXEC, lo);
-		if (stdio[i] >= 0)
-			keep[nkeep++] = stdio[i];
-	}
-	mm->exe_fd = keep[nkeep++] = fd_above(xopen(t->exe, O_RDONLY), lo);
-	for (size_t i = 0; i < t->nvmas; i++) {
-		const struct vma *v = &t->vmas[i];
-		size_t j;
-
-		if (v->v.kind != TLV_VMA_FILE)
-			continue;
-		for (j = 0; j < i; j++)	/* one fd per file */
-			if (t->vmas[j].path && !strcmp(t->vmas[j].path, v->path) &&
-			    (t->vmas[j].v.flags & MAP_SHARED) ==
-				    (v->v.flags & MAP_SHARED))
-				break;
-		if (j < i) {
-			rv[r->vma_slot[i]].fd = rv[r->vma_slot[j]].fd;
-			continue;
-		}
-		rv[r->vma_slot[i]].fd = keep[nkeep++] = fd_above(
-			xopen(v->path, (v->v.flags & MAP_SHARED) &&
-				       (v->v.prot & PROT_WRITE) ? O_RDWR
-								: O_RDONLY), lo);
+		if (mine[d->f.ofd] == src)
+			mine[d->f.ofd] = fd;
+		keep[nkeep++] = fd;
 	}
 	close_all_but(keep, nkeep);
-	rst_fds(r, stdio);
-	for (int i = 0; i < 3; i++)
-		if (stdio[i] >= 0)
-			close(stdio[i]);
-	a->img_fd = r->img_fd;
-	a->status_fd = ctx.report_fd;
-	a->nclose = 0;
-	for (size_t i = 0; i < nkeep; i++)
-		if (keep[i] != stdio[0] && keep[i] != stdio[1] &&
-		    keep[i] != stdio[2])
-			cl[a->nclose++] = keep[i];
 	free(keep);
+	free(mine);
 }
 
 static long raw_sigaction(int sig, const struct tlv_sigact *a)
@@ -2781,75 +3882,12 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
-/* Signal state: everything blocked until the final sigreturn. */
-static void rst_child_signals(struct rst *r)
+/* What a process sets on itself in C before the blob. */
+static void rst_process(struct rst *r, const struct task *t)
 {
-	const struct thread *th = &r->t->th;
 	uint64_t all = ~0ULL;
 
-	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8))
-		die_errno("blocking signals");
-	for (size_t i = 0; i < r->t->nact; i++)
-		if (raw_sigaction(r->t->act[i].sig, &r->t->act[i]))
-			die_errno("sigaction %llu",
-				  (unsigned long long)r->t->act[i].sig);
-	for (size_t i = 0; i < th->nsig; i++) {
-		const struct tlv_siginfo *s = &th->sig[i];
-		int signo = (uint32_t)s->w0, pid = r->t->proc.pid;
-		long e = s->shared ?
-			syscall(SYS_rt_sigqueueinfo, pid, signo, &s->w0) :
-			syscall(SYS_rt_tgsigqueueinfo, pid, pid, signo, &s->w0);
-
-		if (e)
-			die_errno("queueing pending signal %d", signo);
-	}
-}
-
-/*
- * A restored shell job that leads its own process group takes the
- * terminal's foreground from cr, as a shell gives it to a foreground job;
- * cr takes it back when the job ends.
- */
-static pid_t tty_pgrp_before;
-
-static void rst_tty_take(const struct task *t, const struct opts *opt)
-{
-	if (!opt->shell_job || opt->detach || t->proc.pgid != t->proc.pid ||
-	    !isatty(0) || tcgetpgrp(0) != getpgrp())
-		return;
-	tty_pgrp_before = getpgrp();
-	signal(SIGTTOU, SIG_IGN);
-	if (tcsetpgrp(0, t->proc.pid))
-		info("could not give the terminal to the job: %s", strerror(errno));
-}
-
-static void rst_tty_back(void)
-{
-	if (tty_pgrp_before && tcsetpgrp(0, tty_pgrp_before))
-		info("could not take the terminal back: %s", strerror(errno));
-}
-
-static void __attribute__((noreturn)) rst_child(struct rst *r)
-{
-	struct task *t = r->t;
-	char go;
-
-	undo_n = 0;	/* the parent's undo entries are not ours */
-	ctx.log = NULL;
-	ctx.report_fd = r->status[1];
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	close(r->status[0]);
-	close(r->sync[1]);
-	if (read(r->sync[0], &go, 1) != 1)
-		_exit(1);	/* the parent is gone */
-	close(r->sync[0]);
-	if (t->proc.sid == t->proc.pid) {
-		if (setsid() < 0)
-			die_errno("setsid");
-	} else if (t->proc.pgid == t->proc.pid && setpgid(0, 0)) {
-		die_errno("setpgid");
-	}
-	rst_child_files(r);
+	rst_files(r, t);
 	if (chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
 	if (strcmp(t->root, "/") && chroot(t->root))
@@ -2857,8 +3895,6 @@ static void __attribute__((noreturn)) rst_child(struct rst *r)
 	umask(t->proc.umask);
 	if (personality(t->proc.personality) < 0)
 		die_errno("personality");
-	if (prctl(PR_SET_NAME, t->comm))
-		die_errno("PR_SET_NAME");
 	for (size_t i = 0; i < t->nrlim; i++) {
 		struct rlimit rl = { t->rlim[i].cur, t->rlim[i].max };
 
@@ -2866,23 +3902,69 @@ static void __attribute__((noreturn)) rst_child(struct rst *r)
 			die_errno("setrlimit %llu",
 				  (unsigned long long)t->rlim[i].res);
 	}
-	rst_child_signals(r);
-	if (prctl(PR_SET_PDEATHSIG, 0))
-		die_errno("PR_SET_PDEATHSIG");
-	((void (*)(struct rst_args *))(r->area + restorer_entry_off))(r->args);
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8))
+		die_errno("blocking signals");
+	for (size_t i = 0; i < t->nact; i++)
+		if (raw_sigaction(t->act[i].sig, &t->act[i]))
+			die_errno("sigaction %llu",
+				  (unsigned long long)t->act[i].sig);
+	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
+	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
+		die_errno("prctl");
+}
+
+/* One process of the tree, from its fork to the jump into its area. */
+static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
+{
+	struct image *im = r->im;
+	struct task *t = &im->t[i];
+	pid_t parent = t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid
+				      : getppid();
+
+	undo_n = 0;	/* cr's undo entries are not ours */
+	ctx.log = NULL;
+	ctx.report_fd = r->status[1];
+	ctx.pid = t->proc.pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);	/* the parent died before PR_SET_PDEATHSIG */
+	if (task_zombie(t))
+		rst_zombie(r, t);
+	rst_session(t);
+	rst_memory(r, t);
+	for (size_t k = i + 1; k < im->nt; k++)
+		if (im->t[k].parent == (long)i &&
+		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
+			rst_task(r, k);
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_wait_go(r);
+	rst_join_group(im, t);
+	for (size_t k = i + 1; k < im->nt; k++) {
+		siginfo_t si;
+
+		if (im->t[k].parent == (long)i && task_zombie(&im->t[k]) &&
+		    waitid(P_PID, im->t[k].proc.pid, &si, WEXITED | WNOWAIT))
+			die_errno("waiting for zombie %llu",
+				  (unsigned long long)im->t[k].proc.pid);
+	}
+	rst_process(r, t);
+	((void (*)(struct rst_args *))(t->area + restorer_entry_off))(t->args);
 	die("the restorer returned");
 }
 
-/* ==== 9. the restorer area and the hand-off to the blob ==================
- * The area is one mapping, made in cr before the fork so the child
- * inherits it, placed where neither cr nor the image has anything:
+/* ==== 9. the restorer areas and the hand-off to the blob =================
+ * Each process gets an area of its own, made in cr before the first fork
+ * (every process inherits every area, and keeps only its own), placed
+ * with the premap addresses in one zone where neither cr nor any process
+ * of the image has anything:
  *
- *	[ blob code | rst_args, arrays, strings, sigframe | stack | parking ]
+ *	[ blob | rst_args, arrays, strings, sigframes | stacks | parking ]
  *
  * The parking slots receive cr's [vvar]/[vdso] while the blob unmaps cr.
- * The blob ends in a SIGSTOP to itself; cr, its tracer, lets it run to the
- * end of its rt_sigreturn, then unmaps the area by a remote munmap and
- * detaches: the process runs on with nothing of cr left in it.
+ * Every thread ends in a SIGSTOP to itself; cr, the tracer, lets each run
+ * to the end of its rt_sigreturn, then unmaps the area by a remote munmap
+ * and detaches: the tree runs on with nothing of cr left in it.
  */
 #define AREA_STACK (64u << 10)
 
@@ -2898,19 +3980,24 @@ static int cmp_span(const void *a, const void *b)
 }
 
 /* The highest free range of len bytes, 1 MiB clear of cr and the image. */
-static uint64_t area_place(const struct task *t, const struct map_line *own,
+static uint64_t zone_place(const struct image *im, const struct map_line *own,
 			   size_t nown, uint64_t len)
 {
 	const uint64_t margin = 1 << 20;
-	struct span *s = xmalloc((t->nvmas + nown + 2) * sizeof(*s));
-	size_t n = 0;
+	struct span *s;
+	size_t n = 0, cap = nown;
 	uint64_t hi = arch_task_size();
 
+	for (size_t i = 0; i < im->nt; i++)
+		cap += im->t[i].nvmas;
+	s = xmalloc((cap + 1) * sizeof(*s));
 	for (size_t i = 0; i < nown; i++)
 		if (own[i].end <= arch_task_size())
 			s[n++] = (struct span){ own[i].start, own[i].end };
-	for (size_t i = 0; i < t->nvmas; i++)
-		s[n++] = (struct span){ t->vmas[i].v.start, t->vmas[i].v.end };
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nvmas; k++)
+			s[n++] = (struct span){ im->t[i].vmas[k].v.start,
+						im->t[i].vmas[k].v.end };
 	qsort(s, n, sizeof(*s), cmp_span);
 	for (size_t i = n; i-- > 0;) {
 		if (s[i].end + margin <= hi && hi - s[i].end - margin >= len + margin) {
@@ -2925,9 +4012,10 @@ static uint64_t area_place(const struct task *t, const struct map_line *own,
 	    (unsigned long long)len);
 }
 
-/* Bump allocator inside the args part of the area. */
+/* Bump allocator inside the args part of an area. */
 struct area_alloc {
 	uint8_t *base;		/* the area in cr */
+	uint64_t addr;		/* its address (the same in every process) */
 	uint64_t off, end;
 };
 
@@ -2941,16 +4029,25 @@ static uint64_t aa_get(struct area_alloc *aa, size_t len, size_t align)
 	return at;
 }
 
+/* Space in the area; the area is at the same address in cr as later. */
+static void *aa_ptr(struct area_alloc *aa, size_t len, size_t align,
+		    uint64_t *addr)
+{
+	uint64_t at = aa_get(aa, len, align);
+
+	*addr = aa->addr + at;
+	return aa->base + at;
+}
+
 /*
  * cr's [vdso]/[vvar] move to where the image had them.  They must be the
  * same mappings: same kernel release, names, sizes and relative places,
  * since the process's libc keeps pointers into its old vDSO.
  */
-static void area_specials(struct rst *r, const struct map_line *own,
-			  size_t nown, uint64_t *park_at)
+static void area_specials(struct rst_args *a, const struct task *t,
+			  const struct map_line *own, size_t nown,
+			  uint64_t *park_at)
 {
-	struct rst_args *a = r->args;
-	const struct task *t = r->t;
 	int64_t own_vdso = -1, img_vdso = -1;
 	size_t nimg = 0;
 
@@ -2997,107 +4094,190 @@ static void area_specials(struct rst *r, const struct map_line *own,
 		die("the image has kernel mappings this kernel lacks: restoring on another kernel is not supported yet");
 }
 
-/* Build the whole area in cr's memory at its final address. */
-static void area_build(struct rst *r)
+static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
-	const struct task *t = r->t;
 	size_t code = PAGE_ROUND(restorer_blob_end - restorer_blob);
-	size_t nown, meta, park = 0, nrv = 0;
-	struct map_line *own;
+	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
+		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
+		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
+
+	for (size_t i = 0; i < t->nvmas; i++)
+		meta += t->vmas[i].name ? strlen(t->vmas[i].name) + 1 : 0;
+	for (size_t i = 0; i < t->nth; i++)
+		meta += t->th[i].nsig * sizeof(struct rst_sig) +
+			arch_sigframe_size(&t->th[i]) + 64;
+	return code + PAGE_ROUND(meta) + AREA_STACK +
+	       t->nth * RST_THREAD_STACK + park;
+}
+
+static void area_threads(struct area_alloc *aa, struct rst_args *a,
+			 const struct task *t, uint64_t *stack_at)
+{
+	struct rst_thread *rt = aa_ptr(aa, t->nth * sizeof(*rt), 8, &a->threads);
+
+	a->nthreads = t->nth;
+	a->clone_flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			 CLONE_THREAD | CLONE_SYSVSEM;
+	for (size_t i = 0; i < t->nth; i++) {
+		const struct thread *th = &t->th[i];
+		struct rst_sig *sg;
+		uint64_t frame;
+		uint8_t *buf;
+
+		rt[i] = (struct rst_thread){ .tid = th->t.tid,
+			.rseq_addr = th->t.rseq_addr, .rseq_len = th->t.rseq_len,
+			.rseq_sig = th->t.rseq_sig,
+			.robust_head = th->t.robust_head,
+			.robust_len = th->t.robust_len,
+			.tid_addr = th->t.tid_addr, .nsig = th->nsig };
+		if (i == 0) {
+			rt[i].stack_top = a->stack_top;
+		} else {
+			*stack_at += RST_THREAD_STACK;
+			rt[i].stack_top = *stack_at;
+		}
+		memcpy(rt[i].comm, th->comm, strlen(th->comm) + 1);
+		arch_tls(th->regs, rt[i].tls);
+		sg = aa_ptr(aa, th->nsig * sizeof(*sg), 8, &rt[i].sigs);
+		for (size_t k = 0; k < th->nsig; k++) {
+			sg[k].shared = th->sig[k].shared;
+			memcpy(sg[k].info, &th->sig[k].w0, sizeof(sg[k].info));
+		}
+		buf = aa_ptr(aa, arch_sigframe_size(th), 64, &frame);
+		arch_build_sigframe(buf, frame, th);
+		rt[i].sigframe = frame;
+	}
+}
+
+/* Build a process's area in cr's memory, at its final address. */
+static void area_build(struct rst *r, struct task *t, size_t len,
+		       const struct map_line *own, size_t nown)
+{
+	size_t code = PAGE_ROUND(restorer_blob_end - restorer_blob);
+	size_t meta = len - code - AREA_STACK - t->nth * RST_THREAD_STACK;
 	struct area_alloc aa;
 	struct rst_args *a;
 	struct rst_vma *rv;
-	struct rst_run *rr;
 	struct prctl_mm_map *mm;
-	uint64_t off = t->pages_off, park_at, frame;
-	uint8_t *base;
-	size_t vi = 0;
+	int64_t *cl;
+	uint64_t park_at, stack_at;
+	uint8_t *base = mmap((void *)t->area, len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			     -1, 0);
+	size_t nrv = 0;
 
-	nown = proc_maps(0, &own);
-	for (size_t i = 0; i < nown; i++)
-		if (is_special_name(own[i].path))
-			park += own[i].end - own[i].start;
-	meta = sizeof(*a) + t->nvmas * sizeof(*rv) + t->nruns * sizeof(*rr) +
-	       sizeof(*mm) + t->nauxv * 16 + (t->nvmas + 8) * 8 +
-	       arch_sigframe_size(&t->th) + 128;
-	for (size_t i = 0; i < t->nvmas; i++)
-		meta += t->vmas[i].name ? strlen(t->vmas[i].name) + 16 : 0;
-	meta = PAGE_ROUND(meta);
-	r->area_len = code + meta + AREA_STACK + park;
-	r->area = area_place(t, own, nown, r->area_len);
-	base = mmap((void *)r->area, r->area_len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (base != (void *)r->area)
-		die_errno("mapping the restorer area at %llx",
-			  (unsigned long long)r->area);
+	if (base != (void *)t->area)
+		die_errno("mapping a restorer area at %llx",
+			  (unsigned long long)t->area);
 	memcpy(base, restorer_blob, restorer_blob_end - restorer_blob);
 	if (mprotect(base, code, PROT_READ | PROT_EXEC))
 		die_errno("mprotect");
-
-	aa = (struct area_alloc){ base, code, code + meta };
-	a = r->args = (struct rst_args *)(base + aa_get(&aa, sizeof(*a), 64));
+	for (size_t i = 0; i < nown; i++)
+		if (is_special_name(own[i].path))
+			meta -= own[i].end - own[i].start;
+	meta = meta & ~(PAGE - 1);
+	aa = (struct area_alloc){ base, t->area, code, code + meta };
+	a = t->args = aa_ptr(&aa, sizeof(*a), 64, &park_at);
 	a->size = sizeof(*a);
-	a->area = r->area;
-	a->area_len = r->area_len;
-	a->stack_top = r->area + code + meta + AREA_STACK;
+	a->area = t->area;
+	a->area_len = len;
+	a->stack_top = t->area + code + meta + AREA_STACK;
 	a->task_size = arch_task_size();
-	a->self_pid = t->proc.pid;
-	park_at = a->stack_top;
-	area_specials(r, own, nown, &park_at);
+	a->status_fd = r->status[1];
+	a->pid = t->proc.pid;
+	stack_at = a->stack_top;
+	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
+	area_specials(a, t, own, nown, &park_at);
 
-	rv = (struct rst_vma *)(base + aa_get(&aa, t->nvmas * sizeof(*rv), 8));
-	a->vmas = (uint64_t)rv;
-	r->vma_slot = xzalloc(t->nvmas * sizeof(size_t));
+	rv = aa_ptr(&aa, t->nvmas * sizeof(*rv), 8, &a->vmas);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
 		struct rst_vma *x = &rv[nrv];
+		int64_t fd = -1;
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		r->vma_slot[i] = nrv++;
+		if (v->v.kind == TLV_VMA_SHMEM)
+			fd = r->im->shms[v->v.obj - 1].fd;
+		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
+			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
+		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
-			v->v.prot, v->v.flags, v->v.pgoff, -1, 0, 0 };
-		if (v->name) {
-			uint64_t s = aa_get(&aa, strlen(v->name) + 1, 1);
-
-			strcpy((char *)base + s, v->name);
-			x->name = r->area + s;
-		}
+			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_SHMEM ?
+							     MAP_ANONYMOUS : 0),
+			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
+		if (v->name && v->v.kind == TLV_VMA_ANON)
+			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
+			       v->name);
 	}
 	a->nvmas = nrv;
-	rr = (struct rst_run *)(base + aa_get(&aa, t->nruns * sizeof(*rr), 8));
-	a->runs = (uint64_t)rr;
-	a->nruns = t->nruns;
-	for (size_t i = 0; i < t->nruns; i++) {
-		rr[i] = (struct rst_run){ t->runs[i].addr,
-			t->runs[i].npages * PAGE, off };
-		off += rr[i].len;
-		while (t->vmas[vi].v.end <= t->runs[i].addr)
-			vi++;
-		rv[r->vma_slot[vi]].fill = 1;
-	}
-	mm = (struct prctl_mm_map *)(base + aa_get(&aa, sizeof(*mm), 8));
+	mm = aa_ptr(&aa, sizeof(*mm), 8, &a->mm_map);
 	*mm = (struct prctl_mm_map){ t->mm.start_code, t->mm.end_code,
 		t->mm.start_data, t->mm.end_data, t->mm.start_brk, t->mm.brk,
 		t->mm.start_stack, t->mm.arg_start, t->mm.arg_end,
-		t->mm.env_start, t->mm.env_end, NULL, t->nauxv * 16, -1 };
-	mm->auxv = (uint64_t *)(base + aa_get(&aa, t->nauxv * 16, 8));
-	memcpy(mm->auxv, t->auxv, t->nauxv * 16);
-	a->mm_map = (uint64_t)mm;
+		t->mm.env_start, t->mm.env_end, NULL, t->nauxv * 16,
+		rst_file_fd(r, t->exe, false) };
+	memcpy(aa_ptr(&aa, t->nauxv * 16, 8, (uint64_t *)&mm->auxv), t->auxv,
+	       t->nauxv * 16);
 	a->mm_map_size = sizeof(*mm);
-	a->close_fds = (uint64_t)(base + aa_get(&aa, (t->nvmas + 8) * 8, 8));
-	a->rseq_addr = t->th.t.rseq_addr;
-	a->rseq_len = t->th.t.rseq_len;
-	a->rseq_sig = t->th.t.rseq_sig;
-	arch_tls(t->th.regs, a->tls);
-	frame = aa_get(&aa, arch_sigframe_size(&t->th), 64);
-	arch_build_sigframe(base + frame, r->area + frame, &t->th);
-	a->sigframe = r->area + frame;
-	free(own);
+	cl = aa_ptr(&aa, r->nhelpers * 8, 8, &a->close_fds);
+	for (size_t i = 0; i < r->nhelpers; i++)
+		cl[i] = r->helpers[i];
+	a->nclose = r->nhelpers;
+	area_threads(&aa, a, t, &stack_at);
 }
 
-/* Turn what the child left in the status pipe into one error line. */
-static void __attribute__((noreturn)) rst_child_failed(struct rst *r, int st)
+/*
+ * Addresses for every private mapping's premapped copy (a mapping a child
+ * inherits keeps its parent's) and every area, in one zone.
+ */
+static void rst_plan_memory(struct rst *r, const struct map_line *own,
+			    size_t nown, size_t *area_len)
+{
+	struct image *im = r->im;
+	uint64_t total = 0, at;
+	size_t park = 0;
+
+	for (size_t i = 0; i < nown; i++)
+		if (is_special_name(own[i].path))
+			park += own[i].end - own[i].start;
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+
+		if (task_zombie(t))
+			continue;
+		area_len[i] = PAGE_ROUND(area_size(t, park, r->nhelpers + 64));
+		total += area_len[i] + PAGE;
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (vma_private(&t->vmas[k]) && !t->vmas[k].v.inherit)
+				total += t->vmas[k].v.end - t->vmas[k].v.start + PAGE;
+	}
+	at = zone_place(im, own, nown, total);
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+		if (task_zombie(t))
+			continue;
+		t->area = at;
+		at += area_len[i] + PAGE;
+		for (size_t k = 0; k < t->nvmas; k++) {
+			struct vma *v = &t->vmas[k];
+
+			if (!vma_private(v))
+				continue;
+			if (v->v.inherit) {
+				v->premap = vma_in_parent(p, v)->premap;
+				continue;
+			}
+			v->premap = at;
+			at += v->v.end - v->v.start + PAGE;
+		}
+	}
+}
+
+/* Turn what a process left in the status pipe into one error line. */
+static void __attribute__((noreturn)) rst_failed(struct rst *r, const char *how)
 {
 	static const char *const steps[] = { "",
 #define RST_STEP_NAME(n, s) s,
@@ -3106,11 +4286,13 @@ static void __attribute__((noreturn)) rst_child_failed(struct rst *r, int st)
 	};
 	char msg[1024];
 	struct rst_status rs;
-	ssize_t n = read_full(r->status[0], msg, sizeof(msg) - 1);
+	ssize_t n;
 
-	r->pid = 0;
-	if (n == sizeof(rs) && (memcpy(&rs, msg, sizeof(rs)), 1) &&
-	    rs.step > 0 && rs.step < ARRAY_SIZE(steps)) {
+	fcntl(r->status[0], F_SETFL, O_NONBLOCK);
+	n = read(r->status[0], msg, sizeof(msg) - 1);
+	if (n >= (ssize_t)sizeof(rs) && (memcpy(&rs, msg, sizeof(rs)), 1) &&
+	    rs.magic == RST_STATUS_MAGIC && rs.step > 0 &&
+	    rs.step < ARRAY_SIZE(steps)) {
 		errno = -rs.err;
 		if (rs.err)
 			die_errno("restorer: %s (at %llx)", steps[rs.step],
@@ -3121,79 +4303,189 @@ static void __attribute__((noreturn)) rst_child_failed(struct rst *r, int st)
 	if (n > 0) {
 		msg[n] = 0;
 		msg[strcspn(msg, "\n")] = 0;
+		ctx.pid = 0;
 		fprintf(stderr, "%s\n", msg);
 		if (ctx.log)
 			fprintf(ctx.log, "%s\n", msg);
 		undo_run();
 		exit(1);
 	}
-	if (WIFSIGNALED(st))
-		die("restored process was killed by signal %d before it ran",
-		    WTERMSIG(st));
-	die("restored process exited (status %d) before it ran",
-	    WEXITSTATUS(st));
+	die("%s", how);
+}
+
+/* Wait until every process of the image exists, or one failed. */
+static void rst_wait_created(struct rst *r, pid_t root)
+{
+	struct timespec t0, now;
+	uint32_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((n = __atomic_load_n(&r->ctl->created, __ATOMIC_ACQUIRE)) <
+	       r->im->nt) {
+		struct pollfd pfd = { r->status[0], POLLIN, 0 };
+		int st;
+
+		if (poll(&pfd, 1, 0) > 0)
+			rst_failed(r, "a process failed");
+		if (waitpid(root, &st, WNOHANG) == root)
+			rst_failed(r, "the restored process ended before it ran");
+		sys_futex(&r->ctl->created, FUTEX_WAIT, n, 10);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 > r->opt->timeout_ms)
+			rst_failed(r, "processes were not all created within --timeout");
+	}
+}
+
+static struct thread *rst_find_thread(struct image *im, int tid,
+				      struct task **tp)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nth; k++)
+			if ((int)im->t[i].th[k].t.tid == tid) {
+				*tp = &im->t[i];
+				return &im->t[i].th[k];
+			}
+	return NULL;
 }
 
 /*
- * Follow the child until the blob's final SIGSTOP, then through its
- * rt_sigreturn; remove the area and let the process go.
+ * Follow the tree until every thread reached its SIGSTOP: threads the
+ * blob creates are traced from birth (PTRACE_O_TRACECLONE) and let go.
  */
-static void rst_handover(struct rst *r)
+static void rst_wait_stops(struct rst *r)
 {
-	struct pt p = { .pid = r->pid };
-	uint64_t regs[MAX_REGS];
+	size_t expected = 0, arrived = 0;
 
-	for (;;) {
-		int st, sig;
+	for (size_t i = 0; i < r->im->nt; i++)
+		expected += r->im->t[i].nth;
+	while (arrived < expected) {
+		struct task *t;
+		struct thread *th;
+		int st, sig, pid = waitpid(-1, &st, __WALL);
 
-		while (waitpid(r->pid, &st, __WALL) < 0)
-			if (errno != EINTR)
-				die_errno("waitpid");
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			rst_child_failed(r, st);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			die_errno("waitpid");
+		}
+		th = rst_find_thread(r->im, pid, &t);
+		if (!th)
+			continue;	/* not ours: a zombie-to-be, say */
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			ctx.pid = pid;
+			rst_failed(r, WIFSIGNALED(st) ?
+				   "a restored thread was killed before it ran" :
+				   "a restored thread exited before it ran");
+		}
 		sig = WSTOPSIG(st);
-		if (sig == SIGSTOP && !(st >> 16))
-			break;
-		if (st >> 16 == PTRACE_EVENT_STOP)
-			sig = 0;
+		if (sig == SIGSTOP && !(st >> 16)) {
+			th->pt.pid = pid;
+			th->pt.seized = true;
+			arrived++;
+			continue;
+		}
+		if (st >> 16)
+			sig = 0;	/* clone event, new thread's first stop */
 		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 		    sig == SIGFPE || sig == SIGSYS || sig == SIGTRAP) {
-			arch_get_regs(r->pid, regs);
+			uint64_t regs[MAX_REGS];
+
+			arch_get_regs(pid, regs);
+			ctx.pid = pid;
 			die("restorer crashed with signal %d at %llx", sig,
 			    (unsigned long long)arch_ip(regs));
 		}
-		if (ptrace(PTRACE_CONT, r->pid, 0, sig))
+		if (ptrace(PTRACE_CONT, pid, 0, sig))
 			die_errno("PTRACE_CONT");
 	}
-	if (arch_set_xtra(r->pid, r->t->th.xtra, r->t->th.xtra_len))
-		die_errno("setting the thread's extra state");
-	rst_tty_take(r->t, r->opt);
-	if (pt_try_resume_syscall(r->pid) || pt_try_resume_syscall(r->pid))
-		die("restored process did not reach rt_sigreturn");
-	{
-		struct ptrace_peeksiginfo_args pa = { 0, 0, 1 };
-		uint32_t si[32];
+}
 
-		if (ptrace(PTRACE_PEEKSIGINFO, r->pid, &pa, si) == 1 &&
-		    si[0] == SIGSEGV && (int)si[2] == 0x80)
-			die("rt_sigreturn rejected the saved registers");
+/*
+ * Every thread is at its SIGSTOP: set what only ptrace can set, run each
+ * through its rt_sigreturn, remove each area, and let them all go.
+ */
+static void rst_finish(struct rst *r)
+{
+	struct image *im = r->im;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nth; k++) {
+			struct thread *th = &im->t[i].th[k];
+			struct sched_param sp = { 0 };
+			struct ptrace_peeksiginfo_args pa = { 0, 0, 1 };
+			uint32_t si[32];
+			int tid = th->t.tid;
+
+			ctx.pid = tid;
+			sp.sched_priority = th->t.rt_prio;
+			if (arch_set_xtra(tid, th->xtra, th->xtra_len))
+				die_errno("setting the thread's extra state");
+			if (syscall(SYS_sched_setscheduler, tid, th->t.policy, &sp) ||
+			    setpriority(PRIO_PROCESS, tid, (int)th->t.nice - 20))
+				die_errno("restoring the scheduling policy");
+			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
+				die("thread did not reach rt_sigreturn");
+			if (ptrace(PTRACE_PEEKSIGINFO, tid, &pa, si) == 1 &&
+			    si[0] == SIGSEGV && (int)si[2] == 0x80)
+				die("rt_sigreturn rejected the saved registers");
+		}
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		struct pt *p;
+
+		if (task_zombie(t))
+			continue;
+		p = &t->th[0].pt;
+		ctx.pid = t->proc.pid;
+		if (arch_get_regs(p->pid, p->regs) ||
+		    ptrace(PTRACE_GETSIGMASK, p->pid, sizeof(p->sigmask),
+			   &p->sigmask))
+			die_errno("reading the restored registers");
+		p->insn = pt_find_any_insn(p->pid);
+		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
+			       0, 0, 0, 0))
+			die("removing the restorer area failed");
 	}
-	if (arch_get_regs(r->pid, p.regs) ||
-	    ptrace(PTRACE_GETSIGMASK, r->pid, sizeof(p.sigmask), &p.sigmask))
-		die_errno("reading the restored registers");
-	p.seized = true;
-	col_find_insn(&p);
-	if (pt_syscall(&p, __NR_munmap, r->area, r->area_len, 0, 0, 0, 0))
-		die("removing the restorer area failed");
-	pt_release(&p);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nth; k++)
+			pt_release(&im->t[i].th[k].pt);
+	ctx.pid = 0;
+}
+
+/*
+ * A restored shell job that leads its own process group takes the
+ * terminal's foreground from cr, as a shell gives it to a foreground job;
+ * cr takes it back when the job ends.
+ */
+static pid_t tty_pgrp_before;
+
+static void rst_tty_take(const struct task *t, const struct opts *opt)
+{
+	if (!opt->shell_job || opt->detach || t->proc.pgid != t->proc.pid ||
+	    !isatty(0) || tcgetpgrp(0) != getpgrp())
+		return;
+	tty_pgrp_before = getpgrp();
+	signal(SIGTTOU, SIG_IGN);
+	if (tcsetpgrp(0, t->proc.pid))
+		info("could not give the terminal to the job: %s", strerror(errno));
+}
+
+static void rst_tty_back(void)
+{
+	if (tty_pgrp_before && tcsetpgrp(0, tty_pgrp_before))
+		info("could not take the terminal back: %s", strerror(errno));
 }
 
 static int cmd_restore(const struct opts *opt)
 {
 	char *path = image_path(opt);
 	struct img_in in = { .fd = 0, .name = "standard input" };
-	struct task t = { 0 };
-	struct rst r = { .t = &t, .opt = opt };
+	static struct image im;
+	struct rst r = { .im = &im, .opt = opt };
+	struct map_line *own;
+	size_t nown, *area_len;
+	pid_t root;
 	int st;
 
 	ctx.phase = "restore";
@@ -3201,39 +4493,64 @@ static int cmd_restore(const struct opts *opt)
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
 	}
-	img_read(&in, &t);
-	img_check(&t);
-	host_check(&t, opt);
-	host_check_rlimits(&t);
+	img_read(&in, &im);
+	img_check(&im);
+	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
+		struct utsname u;
+
+		if (!uname(&u) && strcmp(u.release, in.kernel))
+			info("the image was dumped on kernel %s, this is %s",
+			     in.kernel, u.release);
+	}
+	host_check(&im, opt);
 	r.img_fd = in.fd;
-	area_build(&r);
-	if (pipe2(r.status, O_CLOEXEC) || pipe2(r.sync, O_CLOEXEC))
+	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
-	undo_push(rst_kill_child, &r);
-	r.pid = rst_fork_pid(t.proc.pid, t.proc.exit_signal);
-	if (r.pid == 0)
-		rst_child(&r);
-	close(r.status[1]);
-	close(r.sync[0]);
-	munmap((void *)r.area, r.area_len);
-	if (ptrace(PTRACE_SEIZE, r.pid, 0,
-		   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD))
-		die_errno("tracing the new process");
-	if (write(r.sync[1], "g", 1) != 1)
-		die_errno("starting the new process");
-	close(r.sync[1]);
-	rst_handover(&r);
+	rst_make_shared(&r);
+	nown = proc_maps(0, &own);
+	area_len = xzalloc(im.nt * sizeof(*area_len));
+	rst_plan_memory(&r, own, nown, area_len);
+	for (size_t i = 0; i < im.nt; i++)
+		if (!task_zombie(&im.t[i]))
+			area_build(&r, &im.t[i], area_len[i], own, nown);
+	free(own);
+	r.ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r.ctl == MAP_FAILED)
+		die_errno("mmap");
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die_errno("PR_SET_CHILD_SUBREAPER");
+	undo_push(rst_kill_all, &r);
+	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
+	if (root == 0)
+		rst_task(&r, 0);
+	rst_wait_created(&r, root);
+	for (size_t i = 0; i < im.nt; i++) {
+		ctx.pid = im.t[i].proc.pid;
+		if (!task_zombie(&im.t[i]) &&
+		    ptrace(PTRACE_SEIZE, im.t[i].proc.pid, 0,
+			   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD |
+			   PTRACE_O_TRACECLONE))
+			die_errno("tracing the new process");
+	}
+	ctx.pid = 0;
+	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
+	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
+	rst_wait_stops(&r);
+	rst_tty_take(&im.t[0], opt);
+	rst_finish(&r);
 	undo_pop();
-	info("restored, running");
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	info("restored %zu processes, running", im.nt);
 	if (opt->pidfile) {
 		FILE *f = fopen(opt->pidfile, "we");
 
-		if (!f || fprintf(f, "%d\n", r.pid) < 0 || fclose(f))
+		if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f))
 			die_errno("writing %s", opt->pidfile);
 	}
 	if (opt->detach)
 		return 0;
-	while (waitpid(r.pid, &st, __WALL) < 0)
+	while (waitpid(root, &st, __WALL) < 0)
 		if (errno != EINTR)
 			die_errno("waitpid");
 	rst_tty_back();
@@ -4152,22 +5469,24 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
-	  "  -t, --tree PID          the process to dump\n"
+	{ "dump", cmd_dump, "t D I R j T", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
 	  "  -R, --leave-running     leave the process running after the dump\n"
-	  "  -j, --shell-job         stdio may be a terminal or pipe outside the process;\n"
+	  "  -j, --shell-job         stdio may be a terminal or pipe outside the tree;\n"
 	  "                          the session may be the invoking shell's\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
 	  "                          and exit with its status, 128+N if killed by N)\n"
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
 	  "      --pidfile FILE      write the restored PID to FILE\n"
+	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
@@ -4191,6 +5510,7 @@ static const struct option long_opts[] = {
 	{ "restore-detached", no_argument, NULL, 'd' },
 	{ "shell-job", no_argument, NULL, 'j' },
 	{ "pidfile", required_argument, NULL, 'p' },
+	{ "timeout", required_argument, NULL, 'T' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -4240,7 +5560,7 @@ static int find_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
+	struct opts o = { .timeout_ms = 10000 };
 	const struct cmd *c = NULL;
 	const char *log = NULL;
 	int ci = find_command(argc, argv), ch;
@@ -4282,6 +5602,11 @@ int main(int argc, char **argv)
 		case 'd': o.detach = true; break;
 		case 'j': o.shell_job = true; break;
 		case 'p': o.pidfile = optarg; break;
+		case 'T':
+			if (!parse_u64(optarg, 10, &v) || !v || v > 3600)
+				usage("--timeout takes seconds (1-3600)", c);
+			o.timeout_ms = v * 1000;
+			break;
 		case 'J': o.json = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;

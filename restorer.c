@@ -1,42 +1,51 @@
 /*
  * restorer.c - the blob a restored process runs to become its image.
  *
- * cr forks the process with its PID, sets up files and signal state in C,
- * then calls into this code, which it has copied into an "area" that
- * overlaps neither cr's mappings nor any mapping of the image.  The area
- * holds this code, struct rst_args (tlv.h) with its arrays, a stack, a
- * prepared rt_sigreturn frame and room to park the kernel's [vdso]/[vvar].
+ * cr forks the process with its PID and, still in cr's code, builds every
+ * private mapping of the image at a "premap" address (reading its pages,
+ * or keeping its parent's copy-on-write copy), sets up files and signal
+ * state, then calls into this code, which it has copied into an "area"
+ * that overlaps neither cr's mappings nor any mapping of the image.  The
+ * area holds this code, struct rst_args (tlv.h) with its arrays, a stack
+ * per thread, the rt_sigreturn frames and room to park [vdso]/[vvar].
  *
  * Built freestanding and position independent: no libc, no relocations,
  * no writable data (the Makefile checks), every input in struct rst_args.
  * It never parses the image; cr has validated everything it passes.
  *
  * Stages, and what each may touch:
- *  1. park: cr's code and data are still mapped; move the [vdso]/[vvar]
- *     mappings into the area so they survive stage 2.
- *  2. unmap: remove every mapping outside the area.  From here on only the
- *     area exists; the only way out on error is exit_group.
- *  3. build: create the image's mappings, read their pages from img_fd,
- *     set final protections, move [vdso]/[vvar] to their old addresses,
- *     PR_SET_MM_MAP, rseq, thread pointer, close cr's descriptors.
- *  4. hand over: stop with SIGSTOP so cr (our tracer) can catch the
- *     rt_sigreturn, then rt_sigreturn into the saved registers.  cr
- *     removes the area afterwards from outside, with ptrace.
+ *  1. park: cr's code and data are still mapped; move [vdso]/[vvar] into
+ *     the area, then each premapped mapping to its final address (the
+ *     premaps lie apart from every final address, so no move clobbers
+ *     another; a move may replace cr's own code, which is no longer used).
+ *  2. unmap: remove every mapping that is neither the area nor a moved
+ *     one.  From here on the only way out on error is exit_group.
+ *  3. build: map what was not premapped (shared mappings), set final
+ *     protections and names, move [vdso]/[vvar] into place, PR_SET_MM_MAP,
+ *     create the other threads with their TIDs (clone3 with set_tid).
+ *  4. each thread: TLS, rseq, robust list, tid address, name, its pending
+ *     signals; then a SIGSTOP to itself so that cr (the tracer) can catch
+ *     its rt_sigreturn into the saved registers.  cr removes the area
+ *     afterwards, from outside, with ptrace.
  */
 #include <stdint.h>
 #include <stddef.h>
 #include <asm/unistd.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
+#include <linux/sched.h>
 #include <linux/signal.h>
 #include "tlv.h"
 
-/* arch_*.S: raw syscall, thread pointer, final sigreturn */
+/* arch_*.S: raw syscall, thread creation, thread pointer, sigreturn */
+#define HIDDEN __attribute__((visibility("hidden")))
 long rst_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
-		 long a6) __attribute__((visibility("hidden")));
-long rst_set_tls(const uint64_t *tls) __attribute__((visibility("hidden")));
-void rst_sigreturn(uint64_t frame) __attribute__((visibility("hidden"),
-						  noreturn));
+		 long a6) HIDDEN;
+long rst_clone3(struct clone_args *ca, uint64_t size,
+		void (*fn)(struct rst_args *, struct rst_thread *),
+		struct rst_args *a, struct rst_thread *t) HIDDEN;
+long rst_set_tls(const uint64_t *tls) HIDDEN;
+void rst_sigreturn(uint64_t frame) HIDDEN __attribute__((noreturn));
 
 #define SYS(nr, a, b, c, d, e, f) rst_syscall(nr, (long)(a), (long)(b), \
 	(long)(c), (long)(d), (long)(e), (long)(f))
@@ -47,7 +56,7 @@ _Static_assert(offsetof(struct rst_args, stack_top) == 8,
 static void __attribute__((noreturn)) fail(struct rst_args *a, int step,
 					   long err, uint64_t detail)
 {
-	struct rst_status st = { step, (int32_t)err, detail };
+	struct rst_status st = { RST_STATUS_MAGIC, step, (int32_t)err, detail };
 
 	SYS(__NR_write, a->status_fd, &st, sizeof(st), 0, 0, 0);
 	for (;;)
@@ -59,19 +68,17 @@ static int bad(long r)
 	return r < 0 && r > -4096;
 }
 
-static void park_special(struct rst_args *a)
+static void move(struct rst_args *a, int step, uint64_t from, uint64_t len,
+		 uint64_t to)
 {
-	for (uint64_t i = 0; i < a->nspecial; i++) {
-		struct rst_special *s = &a->special[i];
-		long r = SYS(__NR_mremap, s->cur, s->len, s->len,
-			     MREMAP_MAYMOVE | MREMAP_FIXED, s->park, 0);
-		if (r != (long)s->park)
-			fail(a, RST_STEP_PARK, r, s->cur);
-	}
+	long r = SYS(__NR_mremap, from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		     to, 0);
+
+	if (r != (long)to)
+		fail(a, step, r, to);
 }
 
-/* Unmap [lo, hi) if it is not empty. */
-static void unmap_range(struct rst_args *a, uint64_t lo, uint64_t hi)
+static void unmap(struct rst_args *a, uint64_t lo, uint64_t hi)
 {
 	long r;
 
@@ -82,45 +89,58 @@ static void unmap_range(struct rst_args *a, uint64_t lo, uint64_t hi)
 		fail(a, RST_STEP_UNMAP, r, lo);
 }
 
-static void build_vmas(struct rst_args *a)
+/* Unmap [lo, hi) but the area. */
+static void unmap_but_area(struct rst_args *a, uint64_t lo, uint64_t hi)
+{
+	uint64_t as = a->area, ae = a->area + a->area_len;
+
+	if (hi <= as || lo >= ae) {
+		unmap(a, lo, hi);
+		return;
+	}
+	unmap(a, lo, as);
+	unmap(a, ae, hi);
+}
+
+static void move_premaps(struct rst_args *a)
 {
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 
-	for (uint64_t i = 0; i < a->nvmas; i++) {
-		uint64_t prot = v[i].prot | (v[i].fill ? PROT_WRITE : 0);
-		long r = SYS(__NR_mmap, v[i].start, v[i].len, prot,
-			     v[i].flags | MAP_FIXED, v[i].fd, v[i].pgoff);
-		if (r != (long)v[i].start)
-			fail(a, RST_STEP_MAP, r, v[i].start);
-	}
+	for (uint64_t i = 0; i < a->nspecial; i++)
+		move(a, RST_STEP_PARK, a->special[i].cur, a->special[i].len,
+		     a->special[i].park);
+	for (uint64_t i = 0; i < a->nvmas; i++)
+		if (v[i].premap)
+			move(a, RST_STEP_MOVE, v[i].premap, v[i].len, v[i].start);
 }
 
-static void read_pages(struct rst_args *a)
+/* Everything outside the area and the moved mappings goes. */
+static void unmap_rest(struct rst_args *a)
 {
-	struct rst_run *run = (struct rst_run *)a->runs;
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+	uint64_t at = 0;
 
-	for (uint64_t i = 0; i < a->nruns; i++) {
-		uint64_t done = 0;
-
-		while (done < run[i].len) {
-			long r = SYS(__NR_pread64, a->img_fd,
-				     run[i].addr + done, run[i].len - done,
-				     run[i].off + done, 0, 0);
-			if (r <= 0)
-				fail(a, RST_STEP_READ, r ? r : -5,
-				     run[i].addr + done);
-			done += r;
-		}
+	for (uint64_t i = 0; i < a->nvmas; i++) {
+		if (!v[i].premap)
+			continue;
+		unmap_but_area(a, at, v[i].start);
+		at = v[i].start + v[i].len;
 	}
+	unmap_but_area(a, at, a->task_size);
 }
 
-static void finish_vmas(struct rst_args *a)
+static void build_vmas(struct rst_args *a)
 {
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 	long r;
 
 	for (uint64_t i = 0; i < a->nvmas; i++) {
-		if (v[i].fill && !(v[i].prot & PROT_WRITE)) {
+		if (!v[i].premap) {
+			r = SYS(__NR_mmap, v[i].start, v[i].len, v[i].prot,
+				v[i].flags | MAP_FIXED, v[i].fd, v[i].pgoff);
+			if (r != (long)v[i].start)
+				fail(a, RST_STEP_MAP, r, v[i].start);
+		} else {
 			r = SYS(__NR_mprotect, v[i].start, v[i].len, v[i].prot,
 				0, 0, 0);
 			if (bad(r))
@@ -133,71 +153,112 @@ static void finish_vmas(struct rst_args *a)
 				fail(a, RST_STEP_NAME, r, v[i].start);
 		}
 	}
-}
-
-static void place_special(struct rst_args *a)
-{
 	for (uint64_t i = 0; i < a->nspecial; i++) {
 		struct rst_special *s = &a->special[i];
-		long r;
 
-		if (!s->dst) {
-			unmap_range(a, s->park, s->park + s->len);
-			continue;
-		}
-		r = SYS(__NR_mremap, s->park, s->len, s->len,
-			MREMAP_MAYMOVE | MREMAP_FIXED, s->dst, 0);
-		if (r != (long)s->dst)
-			fail(a, RST_STEP_SPECIAL, r, s->dst);
+		if (s->dst)
+			move(a, RST_STEP_SPECIAL, s->park, s->len, s->dst);
+		else
+			unmap(a, s->park, s->park + s->len);
+	}
+	r = SYS(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, a->mm_map, a->mm_map_size,
+		0, 0);
+	if (bad(r))
+		fail(a, RST_STEP_MM, r, 0);
+}
+
+/*
+ * Per-thread state, in the thread itself: most of it can only be set by
+ * the thread (rseq, robust list, tid address, name, its own pending
+ * signals), and its registers come back by its own rt_sigreturn.
+ */
+static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
+						    struct rst_thread *t)
+{
+	struct rst_sig *s = (struct rst_sig *)t->sigs;
+	long r;
+
+	r = rst_set_tls(t->tls);
+	if (bad(r))
+		fail(a, RST_STEP_TLS, r, t->tid);
+	if (t->rseq_addr) {
+		r = SYS(__NR_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_RSEQ, r, t->rseq_addr);
+	}
+	if (t->robust_head) {
+		r = SYS(__NR_set_robust_list, t->robust_head, t->robust_len,
+			0, 0, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_THREAD, r, t->tid);
+	}
+	SYS(__NR_set_tid_address, t->tid_addr, 0, 0, 0, 0, 0);
+	r = SYS(__NR_prctl, PR_SET_NAME, t->comm, 0, 0, 0, 0);
+	if (bad(r))
+		fail(a, RST_STEP_THREAD, r, t->tid);
+	for (uint64_t i = 0; i < t->nsig; i++) {
+		int sig = *(int32_t *)s[i].info;
+
+		r = s[i].shared ?
+			SYS(__NR_rt_sigqueueinfo, a->pid, sig, s[i].info, 0, 0, 0) :
+			SYS(__NR_rt_tgsigqueueinfo, a->pid, t->tid, sig,
+			    s[i].info, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_SIGNAL, r, sig);
+	}
+	SYS(__NR_tgkill, a->pid, t->tid, SIGSTOP, 0, 0, 0);
+	rst_sigreturn(t->sigframe);
+}
+
+static void __attribute__((noreturn)) thread_main(struct rst_args *a,
+						  struct rst_thread *t)
+{
+	thread_finish(a, t);
+}
+
+static void start_threads(struct rst_args *a)
+{
+	struct rst_thread *t = (struct rst_thread *)a->threads;
+
+	for (uint64_t i = 1; i < a->nthreads; i++) {
+		struct clone_args ca = {
+			.flags = a->clone_flags,
+			.stack = t[i].stack_top - RST_THREAD_STACK,
+			.stack_size = RST_THREAD_STACK,
+			.set_tid = (uint64_t)&t[i].tid,
+			.set_tid_size = 1,
+		};
+		long r = rst_clone3(&ca, sizeof(ca), thread_main, a, &t[i]);
+
+		if (r != (long)t[i].tid)
+			fail(a, RST_STEP_CLONE, r, t[i].tid);
 	}
 }
 
-static void finish_task(struct rst_args *a)
+static void close_fds(struct rst_args *a)
 {
 	int64_t *fds = (int64_t *)a->close_fds;
-	long r;
 
-	r = SYS(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, a->mm_map,
-		a->mm_map_size, 0, 0);
-	if (bad(r))
-		fail(a, RST_STEP_MM, r, 0);
-	if (a->rseq_addr) {
-		r = SYS(__NR_rseq, a->rseq_addr, a->rseq_len, 0, a->rseq_sig,
-			0, 0);
-		if (bad(r))
-			fail(a, RST_STEP_RSEQ, r, a->rseq_addr);
-	}
-	r = rst_set_tls(a->tls);
-	if (bad(r))
-		fail(a, RST_STEP_TLS, r, a->tls[0]);
 	for (uint64_t i = 0; i < a->nclose; i++) {
-		r = SYS(__NR_close, fds[i], 0, 0, 0, 0, 0);
+		long r = SYS(__NR_close, fds[i], 0, 0, 0, 0, 0);
+
 		if (bad(r))
 			fail(a, RST_STEP_CLOSE, r, fds[i]);
 	}
 }
 
 /*
- * Entered from the arch entry code on the area's stack, with signals
- * blocked (cr did that), never returns.
+ * Entered from the arch entry code on the main thread's stack in the
+ * area, with signals blocked (cr did that); never returns.
  */
-__attribute__((visibility("hidden"), noreturn, used))
-void rst_main(struct rst_args *a)
+HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 {
 	if (a->size != sizeof(*a))
 		fail(a, RST_STEP_ARGS, 0, a->size);
-	park_special(a);
-	unmap_range(a, 0, a->area);
-	unmap_range(a, a->area + a->area_len, a->task_size);
+	move_premaps(a);
+	unmap_rest(a);
 	build_vmas(a);
-	read_pages(a);
-	finish_vmas(a);
-	place_special(a);
-	finish_task(a);
-	/*
-	 * The status fd is closed now: from here cr learns about failure
-	 * only through the stop or the exit it sees with ptrace.
-	 */
-	SYS(__NR_kill, a->self_pid, SIGSTOP, 0, 0, 0, 0);
-	rst_sigreturn(a->sigframe);
+	start_threads(a);
+	close_fds(a);	/* the status fd too: no more messages */
+	thread_finish(a, (struct rst_thread *)a->threads);
 }

@@ -33,10 +33,14 @@
  * reject the image.  Tag numbers are never reused.
  *
  * ==== Order of records (format version 1) ====
- *	TASK    nest, one per process (version 1 images hold exactly one)
- *	  PROC, CREDS, GROUPS?, COMM, CWD, ROOT, MM, AUXV, RLIMIT, SIGACT,
- *	  EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest), THREAD (nest)
- *	PAGEMAP nest: OWNER (pid), RUNS (addr, npages rows)
+ *	TASK*   nest, one per process, parents before their children:
+ *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
+ *	  THREAD* (nest, the main thread first)
+ *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	SHMEM*  nest per shared anonymous object: SHMEM_INFO
+ *	then for each TASK and SHMEM with contents:
+ *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
  *	END     must be the last record, nothing may follow
@@ -91,8 +95,12 @@ struct tlv_rec {
 	X(umask, "file mode creation mask") \
 	X(personality, "personality(2) flags") \
 	X(flags, "TLV_PROC_*") \
-	X(exit_signal, "signal sent to the parent at exit")
+	X(exit_signal, "signal sent to the parent at exit") \
+	X(exit_status, "zombies: the status waitpid() returns") \
+	X(pdeath_signal, "PR_SET_PDEATHSIG") \
+	X(subreaper, "PR_SET_CHILD_SUBREAPER")
 #define TLV_PROC_SHELL_JOB	1	/* dumped with --shell-job */
+#define TLV_PROC_ZOMBIE		2	/* exited, not yet waited for: PROC only */
 #define TLV_F_CREDS(X) \
 	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
 	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
@@ -119,25 +127,35 @@ struct tlv_rec {
 #define TLV_F_VMA(X) \
 	X(start, "first byte") X(end, "first byte after") \
 	X(prot, "PROT_* bits") X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN") \
-	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*")
-#define TLV_VMA_ANON	1	/* private or shared anonymous memory */
+	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*") \
+	X(obj, "SHMEM: id of the SHMEM object") \
+	X(inherit, "1: starts as the parent's copy (fork), see PAGEMAP IRUNS")
+#define TLV_VMA_ANON	1	/* private anonymous memory */
 #define TLV_VMA_FILE	2	/* a file mapping; PATH and FSTAT follow */
 #define TLV_VMA_SPECIAL	3	/* kernel mapping found by NAME: [vdso], [vvar]... */
+#define TLV_VMA_SHMEM	4	/* shared anonymous memory, object obj */
 #define TLV_F_FD(X) \
 	X(fd, "descriptor number") X(kind, "TLV_FD_*") \
 	X(flags, "open flags as in fdinfo, in the dumping arch's encoding") \
 	X(pos, "file position") X(cloexec, "1 if FD_CLOEXEC") \
-	X(same, "lowest fd sharing this open file (dup), or fd itself")
+	X(ofd, "open file description: fds with one ofd share it (dup, fork)") \
+	X(obj, "PIPE: id of the PIPE object")
 #define TLV_FD_REG	1	/* regular file: PATH, FSTAT */
 #define TLV_FD_DIR	2	/* directory: PATH, FSTAT */
 #define TLV_FD_CHR	3	/* character device such as /dev/null: PATH, FSTAT */
 #define TLV_FD_STDIO	4	/* --shell-job: takes restore's own fd with this number */
+#define TLV_FD_PIPE	5	/* one end of pipe obj, read or write by flags */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
 	X(rseq_len, "its length") X(rseq_sig, "its abort signature") \
 	X(ss_sp, "sigaltstack base") X(ss_flags, "sigaltstack flags") \
-	X(ss_size, "sigaltstack size")
+	X(ss_size, "sigaltstack size") \
+	X(robust_head, "set_robust_list head, 0 if none") \
+	X(robust_len, "its length") \
+	X(tid_addr, "set_tid_address (clear_child_tid)") \
+	X(policy, "scheduling policy") X(rt_prio, "real-time priority") \
+	X(nice, "nice value + 20 (0..39)")
 #define TLV_F_SIGINFO(X) \
 	X(shared, "1 if pending for the whole process, 0 for this thread") \
 	X(w0, "siginfo bytes 0-7: signo, errno") X(w1, "bytes 8-15: code") \
@@ -159,7 +177,16 @@ struct tlv_rec {
 	X(x25, "") X(x26, "") X(x27, "") X(x28, "") X(x29, "") X(x30, "") \
 	X(sp, "") X(pc, "") X(pstate, "") X(tls, "tpidr_el0")
 #define TLV_F_OWNER(X) \
-	X(pid, "the TASK whose memory the runs belong to")
+	X(kind, "1: pages of TASK pid id, 2: contents of SHMEM id") \
+	X(id, "the pid or SHMEM id")
+#define TLV_OWNER_TASK	1
+#define TLV_OWNER_SHMEM	2
+#define TLV_F_PIPE(X) \
+	X(id, "pipe id, referred to by FD obj") \
+	X(size, "capacity in bytes (F_GETPIPE_SZ)")
+#define TLV_F_SHMEM(X) \
+	X(id, "shared memory id, referred to by VMA obj") \
+	X(size, "bytes")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -180,6 +207,8 @@ struct tlv_siginfo { TLV_F_SIGINFO(TLV_FIELD) };
 struct tlv_regs_x86_64 { TLV_F_REGS_X86_64(TLV_FIELD) };
 struct tlv_regs_aarch64 { TLV_F_REGS_AARCH64(TLV_FIELD) };
 struct tlv_owner { TLV_F_OWNER(TLV_FIELD) };
+struct tlv_pipe { TLV_F_PIPE(TLV_FIELD) };
+struct tlv_shmem { TLV_F_SHMEM(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 #undef TLV_FIELD
 
@@ -197,7 +226,7 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(PROC, 17, ROWS, PROC, "ids and simple per-process state") \
 	X(CREDS, 18, ROWS, CREDS, "user and group ids") \
 	X(GROUPS, 19, ROWS, GROUP, "supplementary groups") \
-	X(COMM, 20, STR, NONE, "command name (comm)") \
+	X(COMM, 20, STR, NONE, "thread's command name (comm)") \
 	X(CWD, 21, STR, NONE, "working directory") \
 	X(ROOT, 22, STR, NONE, "root directory") \
 	X(MM, 23, ROWS, MM, "memory layout fields for PR_SET_MM_MAP") \
@@ -221,9 +250,15 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(FPSIMD, 41, BYTES, NONE, "aarch64 user_fpsimd_state") \
 	X(PAC_KEYS, 42, BYTES, NONE, "aarch64 pointer-auth keys: APIA APIB APDA APDB APGA (16 bytes each), enabled-keys mask (8)") \
 	X(PAGEMAP, 48, NEST, NONE, "which pages the next PAGES record holds") \
-	X(OWNER, 49, ROWS, OWNER, "pid of the TASK the pages belong to") \
-	X(RUNS, 50, ROWS, RUN, "runs of consecutive pages, ascending") \
-	X(PAGES, 51, PAGES, NONE, "page contents, page aligned in the stream")
+	X(OWNER, 49, ROWS, OWNER, "whose pages: a TASK or a SHMEM object") \
+	X(RUNS, 50, ROWS, RUN, "runs of consecutive pages saved, ascending") \
+	X(PAGES, 51, PAGES, NONE, "page contents, page aligned in the stream") \
+	X(IRUNS, 52, ROWS, RUN, "runs identical to the parent's (kept copy-on-write)") \
+	X(PIPE, 56, NEST, NONE, "a pipe: PIPE_INFO, DATA") \
+	X(PIPE_INFO, 57, ROWS, PIPE, "pipe id and capacity") \
+	X(DATA, 58, BYTES, NONE, "bytes queued in the pipe, oldest first") \
+	X(SHMEM, 59, NEST, NONE, "shared anonymous memory: SHMEM_INFO") \
+	X(SHMEM_INFO, 60, ROWS, SHMEM, "id and size")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -272,19 +307,16 @@ static inline uint32_t tlv_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n,
  * absolute address inside that area, already validated by cr.
  */
 #define RST_MAX_SPECIAL	4	/* [vvar], [vvar_vclock], [vdso], spare */
+#define RST_THREAD_STACK 16384	/* bytes of area stack per thread */
 
-struct rst_vma {		/* one mapping to create */
+struct rst_vma {		/* one mapping of the image */
 	uint64_t start, len;
 	uint64_t prot;		/* final protection */
 	uint64_t flags;		/* MAP_* without MAP_FIXED */
 	uint64_t pgoff;		/* file offset in bytes */
-	int64_t fd;		/* file to map, -1 for anonymous */
+	int64_t fd;		/* file or shmem to map here, -1 if premapped */
+	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
-	uint64_t fill;		/* 1 if pages are read into it */
-};
-
-struct rst_run {		/* pages to read from the image */
-	uint64_t addr, len, off;
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
@@ -293,46 +325,65 @@ struct rst_special {		/* a kernel mapping ([vdso]...) to move */
 	uint64_t dst;		/* where the image had it, 0 = unmap */
 };
 
+struct rst_sig {		/* a pending signal to queue */
+	uint64_t shared;	/* to the process, else to the thread */
+	uint8_t info[128];	/* siginfo_t */
+};
+
+struct rst_thread {		/* per thread; [0] is the main thread */
+	uint64_t tid;
+	uint64_t stack_top;	/* its stack in the area */
+	uint64_t sigframe;	/* rt_sigreturn frame, arch layout */
+	uint64_t tls[2];	/* arch TLS: fs_base/gs_base or tpidr_el0 */
+	uint64_t rseq_addr, rseq_len, rseq_sig;
+	uint64_t robust_head, robust_len;
+	uint64_t tid_addr;
+	uint64_t nsig, sigs;	/* struct rst_sig[] */
+	char comm[16];
+};
+
 struct rst_args {
 	uint64_t size;		/* sizeof(struct rst_args), checked by the blob */
 	uint64_t stack_top;	/* offset 8 is used by the entry code: keep */
 	uint64_t area, area_len;	/* the restorer area itself: kept */
 	uint64_t task_size;	/* user address space end */
 	int64_t status_fd;	/* step code goes here on failure */
-	int64_t img_fd;		/* image, read with pread */
-	uint64_t nvmas, vmas;	/* struct rst_vma[] */
-	uint64_t nruns, runs;	/* struct rst_run[] */
+	uint64_t pid;
+	uint64_t nvmas, vmas;	/* struct rst_vma[], ascending */
 	uint64_t nspecial;
 	struct rst_special special[RST_MAX_SPECIAL];
 	uint64_t mm_map;	/* struct prctl_mm_map, auxv pointer set */
 	uint64_t mm_map_size;
-	uint64_t rseq_addr, rseq_len, rseq_sig;
-	uint64_t tls[2];	/* arch TLS: fs_base/gs_base or tpidr_el0 */
 	uint64_t nclose, close_fds;	/* int64_t[] closed before the end */
-	uint64_t sigframe;	/* rt_sigreturn frame, arch layout */
-	uint64_t self_pid;	/* for the SIGSTOP that hands over to cr */
+	uint64_t nthreads, threads;	/* struct rst_thread[] */
+	uint64_t clone_flags;	/* for the threads */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
 #define RST_STEPS(X) \
 	X(ARGS, "bad argument block") \
 	X(PARK, "moving a kernel mapping aside") \
+	X(MOVE, "moving a premapped mapping into place") \
 	X(UNMAP, "unmapping cr") \
 	X(MAP, "creating a mapping") \
-	X(READ, "reading pages from the image") \
 	X(PROTECT, "setting the final protection") \
 	X(NAME, "naming an anonymous mapping") \
 	X(SPECIAL, "moving a kernel mapping into place") \
 	X(MM, "prctl(PR_SET_MM_MAP)") \
+	X(CLONE, "creating a thread") \
 	X(RSEQ, "registering rseq") \
 	X(TLS, "setting the thread pointer") \
+	X(THREAD, "setting up a thread (robust list, tid address, name)") \
+	X(SIGNAL, "queueing a pending signal") \
 	X(CLOSE, "closing cr's descriptors") \
 	X(SIGRETURN, "rt_sigreturn")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM
 
+#define RST_STATUS_MAGIC 0x43525354u
 struct rst_status {		/* written to status_fd on failure */
+	uint32_t magic;		/* RST_STATUS_MAGIC */
 	uint32_t step;		/* enum rst_step */
 	int32_t err;		/* -errno, or 0 */
 	uint64_t detail;	/* address or index the step was on */
