@@ -10,6 +10,12 @@ BLOB_CFLAGS := -O2 -std=gnu11 -ffreestanding -nostdlib -fPIE -fvisibility=hidden
 	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-fno-jump-tables -fno-builtin -Wall -Wextra -Werror
 
+.DEFAULT_GOAL := all
+
+# Test builds and the aarch64 cross tools (variables used by rules below).
+-include t/t.mk
+-include t/aarch64.mk
+
 ifeq ($(ARCH),x86_64)
 B        := build
 OUT      := cr
@@ -84,8 +90,6 @@ $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 	$(CC) $(CFLAGS) -static cr.c $(B)/blob.o -o $@
 	@echo "$@: $$(wc -c < $@) bytes, $(ARCH), static"
 
--include t/t.mk
--include t/aarch64.mk
 
 # Packages from Debian's archive, installed only when something is missing.
 PKGS := musl-tools gcc make binutils linux-libc-dev python3

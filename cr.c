@@ -330,8 +330,6 @@ static void arch_set_ip(uint64_t *regs, uint64_t ip);
 static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 			      const long *a);
 static long arch_syscall_ret(const uint64_t *regs);
-/* Make a syscall interrupted by the freeze run again when resumed. */
-static void arch_restart_fixup(uint64_t *regs);
 /* The thread-pointer values the blob sets (fs/gs base, tpidr_el0). */
 static void arch_tls(const uint64_t *regs, uint64_t tls[2]);
 /* Refuse FPU state this CPU/kernel cannot restore; die with the reason. */
@@ -4810,7 +4808,6 @@ static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
 }
 
 #elif defined(__aarch64__)
-#include <arm_acle.h>
 #include <sys/auxv.h>
 
 static const uint32_t arch_tlv = TLV_ARCH_AARCH64;
@@ -4987,16 +4984,6 @@ static long arch_syscall_ret(const uint64_t *regs)
 	return regs[X0];
 }
 
-/*
- * Nothing to do: arm64 rewinds an interrupted syscall (x0 = orig_x0,
- * pc back to the svc) before it stops for ptrace, so the saved registers
- * already run it again.
- */
-static void arch_restart_fixup(uint64_t *regs)
-{
-	(void)regs;
-}
-
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 {
 	tls[0] = regs[TLS];
@@ -5044,6 +5031,11 @@ static size_t arch_sigframe_size(const struct thread *th)
 	return sizeof(struct a64_sigframe);
 }
 
+/*
+ * An interrupted syscall needs no fixing here: arm64 rewinds it (x0 =
+ * orig_x0, pc back to the svc) before it stops for ptrace, so the saved
+ * registers already run it again.
+ */
 static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
 				const struct thread *th)
 {
@@ -5067,7 +5059,7 @@ static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
 	memcpy(&f->fpcr, fp + 516, 4);
 }
 
-__attribute__((target("crc")))
+/* The CRC32C instructions (ARMv8.1, optional in 8.0: HWCAP_CRC32). */
 static uint32_t crc32c_arm(uint32_t crc, const uint8_t *p, size_t n)
 {
 	crc = ~crc;
@@ -5075,10 +5067,12 @@ static uint32_t crc32c_arm(uint32_t crc, const uint8_t *p, size_t n)
 		uint64_t v;
 
 		memcpy(&v, p, 8);
-		crc = __crc32cd(crc, v);
+		__asm__(".arch_extension crc\n\tcrc32cx %w0, %w0, %x1"
+			: "+r"(crc) : "r"(v));
 	}
-	while (n--)
-		crc = __crc32cb(crc, *p++);
+	for (; n; n--, p++)
+		__asm__(".arch_extension crc\n\tcrc32cb %w0, %w0, %w1"
+			: "+r"(crc) : "r"((uint32_t)*p));
 	return ~crc;
 }
 
