@@ -3280,6 +3280,16 @@ static void check_file(const char *what, const char *path,
 		die("%s %s: was modified since the dump", what, path);
 }
 
+static void check_dir(const char *what, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb))
+		die_errno("%s %s", what, path);
+	if (!S_ISDIR(sb.st_mode))
+		die("%s %s: not a directory", what, path);
+}
+
 /*
  * A PID must be free.  A zombie holding it (typically a process cr dump
  * just killed, whose parent has not reaped it yet: init may take a second
@@ -3357,6 +3367,8 @@ static void host_check(const struct image *im, const struct opts *opt)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		check_dir("working directory", t->cwd);
+		check_dir("root directory", t->root);
 		check_file("executable", t->exe, &t->exe_st, true);
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (t->vmas[k].path)

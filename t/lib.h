@@ -7,6 +7,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -354,6 +357,22 @@ static inline unsigned long long proc_stat_field(int n)
 	return strtoull(p, NULL, 10);
 }
 
+/* State letter of process pid (0 if there is none), and its parent. */
+static inline char proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[1024], *p;
+	int parent = 0;
+	char st = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	sscanf(p + 1, " %c %d", &st, &parent);
+	if (ppid)
+		*ppid = parent;
+	return st;
+}
+
 /* Value of a "Key:\tHEX" or "Key:\tNUM" line in /proc/self/status. */
 static inline unsigned long long proc_status(const char *key, int base)
 {
@@ -417,6 +436,314 @@ static inline unsigned long spin_counters(unsigned long extra)
 			break;
 	}
 	return before;
+}
+
+/* ---- time ---- */
+
+#define NS_PER_SEC 1000000000ll
+
+static inline long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+static inline void sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, us % 1000000 * 1000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* ---- futexes (private, on an int) ---- */
+
+#define T_FUTEX_WAIT_PRIVATE 128
+#define T_FUTEX_WAKE_PRIVATE 129
+
+static inline long futex_wait(volatile int *word, int val)
+{
+	return syscall(SYS_futex, word, T_FUTEX_WAIT_PRIVATE, val, NULL,
+		       NULL, 0);
+}
+
+/* Store val in *word and wake everybody waiting on it. */
+static inline void futex_set(volatile int *word, int val)
+{
+	__atomic_store_n(word, val, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, word, T_FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL,
+		0);
+}
+
+/* Sleep until *word is no longer 0. */
+static inline void futex_await(volatile int *word)
+{
+	while (!__atomic_load_n(word, __ATOMIC_SEQ_CST))
+		futex_wait(word, 0);
+}
+
+/* ---- threads (both libcs have pthreads in libc) ---- */
+
+/* Block SIGTERM in this thread: threads created after inherit it, and
+ * only the main thread (in test_wait()) takes it. */
+static inline void block_sigterm(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static inline pthread_t thread_start(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	int err = pthread_create(&t, NULL, fn, arg);
+
+	if (err)
+		fail("pthread_create: %s", strerror(err));
+	return t;
+}
+
+/* Join a thread within 10 s: without its clear_child_tid it never ends. */
+static inline void *thread_join(pthread_t t, const char *what)
+{
+	struct timespec ts;
+	void *ret;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	err = pthread_timedjoin_np(t, &ret, &ts);
+	if (err)
+		fail("joining %s: %s", what, strerror(err));
+	return ret;
+}
+
+/* /proc/self/task must list the main thread and tids[0..n-1], no more. */
+static inline void check_tids(const pid_t *tids, int n)
+{
+	char path[64], buf[64];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat",
+			 (int)tids[i]);
+		if (read_file(path, buf, sizeof(buf)) <= 0)
+			fail("thread %d: tid %d is not a thread of ours", i,
+			     (int)tids[i]);
+	}
+	if (proc_status("Threads", 10) != (unsigned)n + 1)
+		fail("%llu threads, want %d", proc_status("Threads", 10), n + 1);
+	if (gettid() != test_pid)
+		fail("main thread's tid %d, want %d", (int)gettid(),
+		     (int)test_pid);
+}
+
+/* ---- process trees ---- */
+
+/*
+ * Children are forked before test_ready() and inherit its SIGTERM
+ * handler.  Each sets itself up, forks its own children, then calls
+ * child_ready(sync); the root waits for all n descendants with
+ * children_ready(sync, n).  sync is one pipe (sync_open()) for the whole
+ * tree, closed everywhere before the root's test_ready().  After SIGTERM
+ * (the runner only signals the root; each parent passes it on) a child
+ * checks its state, ends its own children and exits with a code its
+ * parent knows; fail() makes it exit 1.  Children never say PASS.
+ */
+static inline void sync_open(int sync[2])
+{
+	if (pipe2(sync, O_CLOEXEC))
+		fail("pipe: %s", strerror(errno));
+}
+
+static inline pid_t xfork(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	return pid;
+}
+
+/* In a child: tell the root we are set up; from now on test_after()
+ * checks this process's own pid and fds. */
+static inline void child_ready(int sync[2])
+{
+	close(sync[0]);
+	t_write_all(sync[1], "+", 1);
+	close(sync[1]);
+	test_pid = getpid();
+	test_checked = false;
+	t_fd_snapshot(test_fds);
+}
+
+static inline void children_ready(int sync[2], int n)
+{
+	int got = 0;
+	char c;
+
+	close(sync[1]);
+	while (got < n && read(sync[0], &c, 1) == 1)
+		got++;
+	close(sync[0]);
+	if (got != n)
+		fail("only %d of %d children got ready", got, n);
+}
+
+static inline const char *wait_str(int st)
+{
+	static char buf[48];
+
+	if (WIFEXITED(st))
+		snprintf(buf, sizeof(buf), "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, sizeof(buf), "signal %d", WTERMSIG(st));
+	else
+		snprintf(buf, sizeof(buf), "status %#x", st);
+	return buf;
+}
+
+static inline int xwaitpid(pid_t pid, int flags)
+{
+	int st;
+	pid_t got;
+
+	while ((got = waitpid(pid, &st, flags)) < 0 && errno == EINTR)
+		;
+	if (got < 0 || (pid > 0 && got != pid))
+		fail("waitpid(%d): %d: %s", (int)pid, (int)got,
+		     got < 0 ? strerror(errno) : "another pid");
+	return st;
+}
+
+/* Reap child pid (-1: any), which must exit with code. */
+static inline void child_reap(pid_t pid, int code)
+{
+	int st = xwaitpid(pid, 0);
+
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != code)
+		fail("child %d: %s, want exit %d", (int)pid, wait_str(st),
+		     code);
+}
+
+/*
+ * SIGTERM all n children and reap them: child i must exit codes[i].  None
+ * is reaped before all have ended, so that, until then, each can still
+ * look at the others (a zombie keeps its group and session).
+ */
+static inline void children_end(const pid_t *pids, const int *codes, int n)
+{
+	siginfo_t si;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (kill(pids[i], SIGTERM))
+			fail("kill(%d): %s", (int)pids[i], strerror(errno));
+	for (i = 0; i < n; i++)
+		while (waitid(P_PID, pids[i], &si, WEXITED | WNOWAIT))
+			if (errno != EINTR)
+				fail("waitid(%d): %s", (int)pids[i],
+				     strerror(errno));
+	for (i = 0; i < n; i++)
+		child_reap(pids[i], codes[i]);
+}
+
+/* ---- rseq ---- */
+
+#define RSEQ_SIG 0x53053053
+
+struct rseq_area {
+	uint32_t cpu_id_start;
+	uint32_t cpu_id;
+	uint64_t rseq_cs;
+	uint32_t flags;
+	uint32_t node_id;
+	uint32_t mm_cid;
+} __attribute__((aligned(32)));
+
+/* glibc >= 2.35 exports where it registered rseq; absent under musl */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static __thread struct rseq_area t_rseq_own;
+
+/* This thread's rseq area: glibc's, or our own registered now (musl). */
+static inline volatile struct rseq_area *rseq_area(unsigned *len)
+{
+	if (&__rseq_size && __rseq_size) {
+		*len = __rseq_size < 32 ? 32 : __rseq_size;
+		return (void *)((char *)__builtin_thread_pointer() +
+				__rseq_offset);
+	}
+	*len = sizeof(t_rseq_own);
+	if (syscall(SYS_rseq, &t_rseq_own, *len, 0, RSEQ_SIG))
+		fail("rseq: %s", strerror(errno));
+	return &t_rseq_own;
+}
+
+/*
+ * area must be this thread's registered rseq area (registering it again
+ * says EBUSY) and the kernel must keep its cpu_id up to date.
+ */
+static inline void rseq_check(volatile struct rseq_area *area, unsigned len,
+			      const char *when)
+{
+	long r = syscall(SYS_rseq, area, len, 0, RSEQ_SIG);
+	unsigned cpu = 0;
+	int i;
+
+	if (r != -1 || errno != EBUSY)
+		fail("%s: rseq(%p, %u) = %ld (%s), want EBUSY: not registered",
+		     when, (void *)area, len, r, r ? strerror(errno) : "ok");
+	for (i = 0; i < 100; i++) {
+		area->cpu_id = 0xdeadbeefu;
+		sleep_us(1000);
+		if (syscall(SYS_getcpu, &cpu, NULL, NULL))
+			fail("getcpu: %s", strerror(errno));
+		if (area->cpu_id == cpu)
+			return;
+	}
+	fail("%s: rseq cpu_id %#x, getcpu %u", when, area->cpu_id, cpu);
+}
+
+/* ---- memory shared between processes ---- */
+
+#define PAGE 4096ul
+
+/*
+ * Write pattern 'seed' to page 'mine', then wait up to 10 s until page
+ * 'theirs' holds pattern 'their_seed', written by another process that
+ * does the same with the roles swapped: it proves the pages are shared.
+ */
+static inline void page_exchange(void *mine, uint64_t seed, const void *theirs,
+				 uint64_t their_seed, const char *who)
+{
+	long long end = mono_ns() + 10 * NS_PER_SEC;
+
+	pattern_fill(mine, PAGE, seed);
+	while (pattern_check(theirs, PAGE, their_seed) >= 0) {
+		if (mono_ns() > end)
+			fail("%s: the other process's write to %p never "
+			     "showed: not shared", who, theirs);
+		sleep_us(500);
+	}
+}
+
+/* addr must be in a shared mapping ("rw-s") of path (NULL: any). */
+static inline void check_shared_map(const void *addr, const char *path,
+				    const char *who)
+{
+	struct vma v;
+
+	if (vma_find((unsigned long)addr, NULL, &v))
+		fail("%s: %p is not mapped", who, addr);
+	if (strcmp(v.prot, "rw-s") || (path && strcmp(v.path, path)))
+		fail("%s: %p is in %s %s, want rw-s %s", who, addr, v.prot,
+		     v.path, path ? path : "");
 }
 
 #endif

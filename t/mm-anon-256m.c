@@ -2,7 +2,6 @@
 #include "lib.h"
 #include <sys/mman.h>
 
-#define PAGE 4096ul
 #define SIZE (256ul << 20)
 #define NPAGES (SIZE / PAGE)
 

@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <sys/mman.h>
 
-#define PAGE 4096
 #define FSIZE (16 * PAGE)
 #define SSIZE (4 * PAGE)
 #define FSEED 1

@@ -2,7 +2,6 @@
 #include "lib.h"
 #include <sys/mman.h>
 
-#define PAGE 4096ul
 
 /* Page layout inside one reservation; single unmapped pages keep VMAs apart. */
 enum { A = 1, A_LEN = 8, B = 10, B_LEN = 64, C = 75, C_LEN = 3, TOTAL = 79 };

@@ -1,5 +1,6 @@
 /* Test runner: runs each test program under cr dump/restore, as PID 1 of a new pid namespace. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 
 #define SCRATCH "/tmp/cr-t"
 #define READY_MS 10000
+#define MAX_TASKS 1024		/* threads and processes of one test */
 
 enum kind { C, PY, SH };
 
@@ -31,6 +33,7 @@ enum {
 	REFUSE = 2,		/* cr dump must fail, naming .expect */
 	CORRUPT = 4,		/* also run the corrupt-image checks */
 	BIG = 8,		/* long timeouts */
+	FEW = 16,		/* only the dump and twice modes */
 };
 
 struct test {
@@ -60,11 +63,27 @@ static const struct test tests[] = {
 	{ "vdso", C, 0, NULL },
 	{ "proc-misc", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
-	{ "refuse-pipe", C, REFUSE, "pipe" },
-	{ "refuse-thread", C, REFUSE, "thread" },
-	{ "refuse-child", C, REFUSE, "child" },
+	{ "refuse-clone-files", C, REFUSE, "fd table" },
+	{ "thread-2", C, 0, NULL },
+	{ "thread-16", C, 0, NULL },
+	{ "thread-256", C, BIG | FEW, NULL },
+	{ "thread-blocked", C, 0, NULL },
+	{ "thread-condvar", C, 0, NULL },
+	{ "thread-state", C, 0, NULL },
+	{ "tree-depth", C, 0, NULL },
+	{ "tree-width", C, CORRUPT, NULL },
+	{ "tree-sid-pgid", C, 0, NULL },
+	{ "tree-zombie", C, 0, NULL },
+	{ "tree-subreaper", C, 0, NULL },
+	{ "tree-pipe", C, 0, NULL },
+	{ "shm-anon", C, 0, NULL },
+	{ "shm-file", C, 0, NULL },
+	{ "shm-posix", C, 0, NULL },
+	{ "mm-cow", C, BIG | FEW, NULL },
+	{ "fd-shared", C, 0, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
+	{ "shell-pipeline", SH, 0, NULL },
 };
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
@@ -73,6 +92,13 @@ enum mode { DUMP, SNAP, TWICE, PIPE, FG, CORRUPTM, REFUSEM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
 	"dump", "snap", "twice", "pipe", "fg", "corrupt", "refuse", "nocr",
+};
+
+/* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
+struct task {
+	pid_t tid, pid, ppid, pgid, sid;
+	char state;
+	char comm[20];
 };
 
 /* One (test, flavor, mode) run. */
@@ -88,8 +114,11 @@ struct ctx {
 	bool skipped;
 	pid_t kids[16];		/* everything we started, killed at the end */
 	int nkids;
+	struct task tree[MAX_TASKS];	/* the test's tree before the dump */
+	int ntree;
 };
 
+static struct ctx *cur;
 static char root[PATH_MAX], cr[PATH_MAX + 8];
 static bool keep, own_ns;
 static sigset_t sigchld;
@@ -250,7 +279,7 @@ static bool copy_file(const char *from, const char *to)
 /*
  * As PID 1 we inherit every orphan, restored processes included: all
  * waits go through reap(), which collects every dead child and remembers
- * its status until someone take()s it.
+ * the status of those we started (the test, cr) until someone take()s it.
  */
 static struct {
 	pid_t pid;
@@ -258,12 +287,24 @@ static struct {
 } reaped[64];
 static int nreaped;
 
+static bool started(pid_t pid)
+{
+	int i;
+
+	for (i = 0; cur && i < cur->nkids; i++)
+		if (cur->kids[i] == pid)
+			return true;
+	return false;
+}
+
 static void reap(void)
 {
 	pid_t pid;
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (!started(pid))
+			continue;
 		if (nreaped == 64)
 			memmove(reaped, reaped + 1,
 				--nreaped * sizeof(reaped[0]));
@@ -375,6 +416,165 @@ static bool wait_line(struct ctx *c, const char *line, int ms)
 	}
 }
 
+/* ---- the test's process tree ---- */
+
+static bool read_stat(const char *path, struct task *t)
+{
+	char buf[1024], *l, *r;
+
+	if (slurp(path, buf, sizeof(buf)) <= 0 || !(l = strchr(buf, '(')) ||
+	    !(r = strrchr(buf, ')')))
+		return false;
+	*r = 0;
+	snprintf(t->comm, sizeof(t->comm), "%s", l + 1);
+	t->tid = atoi(buf);
+	return sscanf(r + 1, " %c %d %d %d", &t->state, &t->ppid, &t->pgid,
+		      &t->sid) == 4;
+}
+
+/* Every thread of process top and of all its descendants, into out. */
+static int scan_tree(pid_t top, struct task *out, int max)
+{
+	static struct task procs[4096];
+	static bool in[4096];
+	int nprocs = 0, n = 0, i, j;
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool more = true;
+	DIR *d;
+
+	d = opendir("/proc");
+	while (d && (de = readdir(d)) && nprocs < 4096) {
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if (isdigit((unsigned char)de->d_name[0]) &&
+		    read_stat(path, &procs[nprocs])) {
+			in[nprocs] = procs[nprocs].tid == top;
+			nprocs++;
+		}
+	}
+	if (d)
+		closedir(d);
+	while (more) {
+		more = false;
+		for (i = 0; i < nprocs; i++)
+			for (j = 0; j < nprocs && !in[i]; j++)
+				if (in[j] && procs[i].ppid == procs[j].tid)
+					in[i] = more = true;
+	}
+	for (i = 0; i < nprocs; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task", procs[i].tid);
+		d = in[i] ? opendir(path) : NULL;
+		while (d && (de = readdir(d)) && n < max) {
+			snprintf(path, sizeof(path), "/proc/%d/task/%s/stat",
+				 procs[i].tid, de->d_name);
+			if (de->d_name[0] != '.' && read_stat(path, &out[n])) {
+				out[n].pid = procs[i].tid;
+				n++;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
+static const struct task *find_task(const struct task *ts, int n, pid_t tid)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (ts[i].tid == tid)
+			return &ts[i];
+	return NULL;
+}
+
+static bool traced(const struct task *t)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", t->pid, t->tid);
+	slurp(path, buf, sizeof(buf));
+	p = strstr(buf, "TracerPid:");
+	return p && atoi(p + 10);
+}
+
+/* Remember the test's tree (it must not change until SIGTERM). */
+static bool tree_record(struct ctx *c)
+{
+	c->ntree = scan_tree(c->pid, c->tree, MAX_TASKS);
+	if (c->ntree == MAX_TASKS)
+		return bad(c, "the test has over %d tasks", MAX_TASKS - 1);
+	return c->ntree > 0 || bad(c, "test %d not in /proc", (int)c->pid);
+}
+
+/*
+ * The tree must be as recorded: every thread and process with the same
+ * ids (the root's parent may differ), comm and zombie state, none more,
+ * none stopped or traced.
+ */
+static bool tree_same(struct ctx *c, const char *when)
+{
+	static struct task now[MAX_TASKS];
+	const struct task *a, *b;
+	int n = scan_tree(c->pid, now, MAX_TASKS), i;
+
+	for (i = 0; i < c->ntree; i++) {
+		a = &c->tree[i];
+		b = find_task(now, n, a->tid);
+		if (!b)
+			return bad(c, "%s: task %d (%s) of pid %d is missing",
+				   when, a->tid, a->comm, a->pid);
+		if (b->pid != a->pid || b->pgid != a->pgid ||
+		    b->sid != a->sid || strcmp(b->comm, a->comm) ||
+		    (a->pid != c->pid && b->ppid != a->ppid))
+			return bad(c, "%s: task %d is pid %d ppid %d pgid %d "
+				   "sid %d comm %s; was %d %d %d %d %s", when,
+				   a->tid, b->pid, b->ppid, b->pgid, b->sid,
+				   b->comm, a->pid, a->ppid, a->pgid, a->sid,
+				   a->comm);
+		if ((a->state == 'Z') != (b->state == 'Z') ||
+		    strchr("tT", b->state) || traced(b))
+			return bad(c, "%s: task %d (%s) is in state %c%s, was "
+				   "%c", when, a->tid, a->comm, b->state,
+				   traced(b) ? " and traced" : "", a->state);
+	}
+	for (i = 0; i < n; i++)
+		if (!find_task(c->tree, c->ntree, now[i].tid))
+			return bad(c, "%s: task %d (%s, ppid %d) was not there",
+				   when, now[i].tid, now[i].comm, now[i].ppid);
+	return true;
+}
+
+static void tree_kill(struct ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->ntree; i++)
+		if (c->tree[i].tid == c->tree[i].pid)
+			kill(c->tree[i].pid, SIGKILL);
+}
+
+/* No process of the tree may be left (all reaped) within ms. */
+static bool tree_gone(struct ctx *c, const char *when, int ms)
+{
+	long long end = now_ms() + ms;
+	const struct task *t;
+	int i;
+
+	for (i = 0; i < c->ntree; i++) {
+		t = &c->tree[i];
+		while (!kill(t->pid, 0) || errno != ESRCH) {
+			if (now_ms() > end)
+				return bad(c, "%s: pid %d (%s) still exists",
+					   when, t->pid, t->comm);
+			reap();
+			sleep_ms(5);
+		}
+	}
+	take(c->pid, NULL);	/* nothing may wait for that one now */
+	return true;
+}
+
 /* ---- the test process ---- */
 
 static bool start(struct ctx *c)
@@ -419,26 +619,15 @@ static bool start(struct ctx *c)
 	return false;
 }
 
-/* The test must run (not stopped, not traced) after a dump that left it. */
-static bool still_running(struct ctx *c)
+/* The whole tree must run on as it was (not stopped, not traced) after a
+ * dump that left it. */
+static bool still_running(struct ctx *c, const char *when)
 {
-	char path[64], buf[4096], *p;
-
 	reap();
 	if (ended(c->pid))
 		return bad(c, "test died: %s: %s", ended(c->pid),
 			   file_tail("out"));
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->pid);
-	p = slurp(path, buf, sizeof(buf)) > 0 ? strrchr(buf, ')') : NULL;
-	if (!p || (p[2] != 'R' && p[2] != 'S'))
-		return bad(c, "test is in state %c after the dump, want R/S",
-			   p ? p[2] : '?');
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
-	slurp(path, buf, sizeof(buf));
-	p = strstr(buf, "TracerPid:");
-	if (!p || atoi(p + 10))
-		return bad(c, "test still traced after the dump");
-	return true;
+	return tree_same(c, when);
 }
 
 /* Write "x\n" to the test's stdin and wait until it has read it. */
@@ -595,7 +784,8 @@ static bool dump(struct ctx *c, const char *img, const char *tag, bool running)
 		return bad(c, "mkdir %s: %s", img, strerror(errno));
 	if (!check_cr(c, tag, cr_run(c, tag, args, -1, -1)))
 		return false;
-	return running ? still_running(c) : reap_killed(c);
+	return running ? still_running(c, "after dump -R") :
+			 reap_killed(c) && tree_gone(c, "after the dump", c->tmo);
 }
 
 /* The pid file written by cr restore must hold the original pid. */
@@ -670,7 +860,8 @@ static bool restored(struct ctx *c, const char *tag, int st)
 	char pidfile[64];
 
 	snprintf(pidfile, sizeof(pidfile), "%s.pid", tag);
-	return check_cr(c, tag, st) && check_pidfile(c, pidfile, -1);
+	return check_cr(c, tag, st) && check_pidfile(c, pidfile, -1) &&
+	       tree_same(c, "after restore");
 }
 
 /* cr restore -d: it must return 0 with the test running again. */
@@ -679,21 +870,6 @@ static bool restore(struct ctx *c, const char *img, const char *tag)
 	pid_t pid = restore_start(c, img, tag, true, -1);
 
 	return pid > 0 && restored(c, tag, cr_run_wait(c, tag, pid));
-}
-
-/* No process with the test's pid may be left after a failed restore. */
-static bool gone(struct ctx *c)
-{
-	int i;
-
-	for (i = 0; i < 100; i++) {
-		reap();
-		take(c->pid, NULL);
-		if (kill(c->pid, 0) && errno == ESRCH)
-			return true;
-		sleep_ms(10);
-	}
-	return bad(c, "pid %d exists after a failed restore", (int)c->pid);
 }
 
 /* ---- modes ---- */
@@ -708,9 +884,9 @@ static bool m_snap(struct ctx *c)
 {
 	if (!dump(c, "img", "dump", true))
 		return false;
-	kill(c->pid, SIGKILL);
-	return reap_killed(c) && restore(c, "img", "restore") &&
-	       finish(c, c->pid);
+	tree_kill(c);
+	return reap_killed(c) && tree_gone(c, "after SIGKILL", c->tmo) &&
+	       restore(c, "img", "restore") && finish(c, c->pid);
 }
 
 static bool m_twice(struct ctx *c)
@@ -749,7 +925,8 @@ static bool m_fg(struct ctx *c)
 	if (!dump(c, "img", "dump", false))
 		return false;
 	r = restore_start(c, "img", "restore", false, -1);
-	if (r < 0 || !check_pidfile(c, "restore.pid", r) || !finish(c, r))
+	if (r < 0 || !check_pidfile(c, "restore.pid", r) ||
+	    !tree_same(c, "after restore") || !finish(c, r))
 		return false;
 	reap();
 	if (!kill(c->pid, 0))
@@ -797,12 +974,29 @@ static bool m_corrupt(struct ctx *c)
 		if (exited_ok(rc))
 			return bad(c, "restore of image with %s succeeded",
 				   what[i]);
-		if (!one_err_line(c, tag, buf, sizeof(buf)) || !gone(c))
+		if (!one_err_line(c, tag, buf, sizeof(buf)) ||
+		    !tree_gone(c, "after a failed restore", 1000))
 			return false;
 	}
 	if (!copy_file("good.img", "img/cr.img"))
 		return bad(c, "copy: %s", strerror(errno));
 	return restore(c, "img", "restore") && finish(c, c->pid);
+}
+
+/* Does buf name a process of the test (a pid as a whole word)? */
+static bool names_a_pid(struct ctx *c, const char *buf)
+{
+	const char *p;
+	int i;
+
+	for (p = buf; *p; p++)
+		if (isdigit((unsigned char)*p) &&
+		    (p == buf || !isdigit((unsigned char)p[-1])))
+			for (i = 0; i < c->ntree; i++)
+				if (c->tree[i].tid == c->tree[i].pid &&
+				    atoi(p) == c->tree[i].pid)
+					return true;
+	return false;
 }
 
 static bool m_refuse(struct ctx *c)
@@ -820,10 +1014,11 @@ static bool m_refuse(struct ctx *c)
 		return bad(c, "cr dump succeeded, want a refusal");
 	if (!one_err_line(c, "dump", buf, sizeof(buf)))
 		return false;
-	if (!strstr(buf, c->t->expect) || !strstr(buf, c->pidstr))
-		return bad(c, "cr dump error lacks \"%s\" or pid %s: %s",
-			   c->t->expect, c->pidstr, last_line(buf));
-	return still_running(c) && finish(c, c->pid);
+	if (!strstr(buf, c->t->expect) || !names_a_pid(c, buf))
+		return bad(c, "cr dump error lacks \"%s\" or a pid of the "
+			   "test: %s", c->t->expect, last_line(buf));
+	return still_running(c, "after the refused dump") &&
+	       finish(c, c->pid);
 }
 
 static bool m_nocr(struct ctx *c)
@@ -842,6 +1037,8 @@ static bool applies(const struct test *t, enum mode m)
 	if (t->flags & REFUSE)
 		return m == REFUSEM;
 	if (m == REFUSEM || (m == CORRUPTM && !(t->flags & CORRUPT)))
+		return false;
+	if ((t->flags & FEW) && m != DUMP && m != TWICE)
 		return false;
 	return !(m == PIPE && (t->flags & STDIN));	/* stdin is the image */
 }
@@ -885,6 +1082,7 @@ static void cleanup(struct ctx *c)
 
 	if (c->feed >= 0)
 		close(c->feed);
+	tree_kill(c);
 	if (c->pid > 0) {
 		kill(-c->pid, SIGKILL);
 		kill(c->pid, SIGKILL);
@@ -919,8 +1117,10 @@ static int run_case(const struct test *t, const char *flavor, enum mode m)
 		       strerror(errno));
 		return 1;
 	}
-	ok = start(&c) && modes[m](&c);
+	cur = &c;
+	ok = start(&c) && tree_record(&c) && modes[m](&c);
 	cleanup(&c);
+	cur = NULL;
 	if (c.skipped) {
 		printf("SKIP %s:%s\n", c.id, c.why);
 	} else if (ok) {

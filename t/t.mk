@@ -11,16 +11,19 @@ T_BINS := $(T_NAMES:%=t/bin/%.musl) $(T_NAMES:%=t/bin/%.glibc)
 
 # per-test extra flags
 T_XFLAGS_regs-avx512 := -mavx512f
-T_XFLAGS_refuse-thread := -pthread
+$(foreach t,$(filter thread-%,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
+
+# headers besides lib.h (thread-N.c include threads.h)
+T_HDRS := $(wildcard t/*.h)
 
 .PHONY: tests clean-tests
 
 tests: $(T_BINS) t/run
 
-t/bin/%.musl: t/%.c t/lib.h | t/bin
+t/bin/%.musl: t/%.c $(T_HDRS) | t/bin
 	$(MUSL_CC) -static $(T_CFLAGS) $(T_XFLAGS_$*) -o $@ $<
 
-t/bin/%.glibc: t/%.c t/lib.h | t/bin
+t/bin/%.glibc: t/%.c $(T_HDRS) | t/bin
 	$(CC_GLIBC) $(T_CFLAGS) $(T_XFLAGS_$*) -o $@ $<
 
 t/bin:
