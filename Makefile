@@ -87,7 +87,8 @@ $(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf Makefile
 	$(CC) -c $(B)/blob.S -o $@
 
 $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
-	$(CC) $(CFLAGS) -static cr.c $(B)/blob.o -o $@
+	$(CC) $(CFLAGS) -static cr.c $(B)/blob.o -o $@.tmp
+	mv $@.tmp $@
 	@echo "$@: $$(wc -c < $@) bytes, $(ARCH), static"
 
 

@@ -49,6 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
@@ -56,8 +59,10 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -66,6 +71,9 @@
 #include <linux/sched.h>
 #include "tlv.h"
 
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
 #define PAGE		4096UL
 #define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -172,6 +180,25 @@ die_errno(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vdie(fmt, ap, err);
+}
+
+/*
+ * Something cr cannot restore.  Normally fatal like die(); under
+ * `cr check -t PID` each is reported and counted, and collection goes on
+ * so that one run lists them all.
+ */
+static int refusals = -1;	/* -1: fatal; else how many so far */
+
+static void __attribute__((format(printf, 1, 2))) refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (refusals < 0)
+		vdie(fmt, ap, NULL);
+	vmsg(stdout, fmt, ap, NULL);
+	va_end(ap);
+	refusals++;
 }
 
 /* Detail for -v (stderr) and -o LOG. */
@@ -301,6 +328,30 @@ static bool parse_u64(const char *s, int base, uint64_t *v)
 	errno = 0;
 	*v = strtoull(s, &end, base);
 	return !errno && !*end;
+}
+
+/* "64", "4K", "1M", "2G": bytes. */
+static bool parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return false;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	if (shift)
+		end++;
+	if (*end || *v > (~0ULL >> shift))
+		return false;
+	*v <<= shift;
+	return true;
 }
 
 /* --- arch interface (section 10 implements it per architecture) ---
@@ -850,7 +901,12 @@ static void pt_release(struct pt *t)
 			strerror(errno));
 }
 
-/* Seize and stop one thread; false if it is gone (exited meanwhile). */
+/*
+ * Seize one thread and ask it to stop; false if it is gone (exited
+ * meanwhile).  pt_stopped() then waits for the stop: seizing a whole
+ * thread group first and waiting after keeps the freeze short when many
+ * threads compete for few CPUs.
+ */
 static bool pt_seize(struct pt *t, int tid)
 {
 	t->pid = tid;
@@ -860,7 +916,19 @@ static bool pt_seize(struct pt *t, int tid)
 		die_errno("cannot trace thread %d", tid);
 	}
 	t->seized = true;
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) || !pt_wait_event_stop(tid)) {
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0)) {
+		t->seized = false;
+		return false;
+	}
+	return true;
+}
+
+/* Wait for a seized thread's stop and read its state; false if it exited. */
+static bool pt_stopped(struct pt *t)
+{
+	int tid = t->pid;
+
+	if (!pt_wait_event_stop(tid)) {
 		t->seized = false;
 		return false;
 	}
@@ -993,12 +1061,23 @@ struct vma {
 	uint64_t premap;	/* restore: where cr builds it */
 };
 
+struct watch {			/* one inotify watch */
+	struct tlv_watch w;
+	char *path;
+};
+
 struct fd {
 	struct tlv_fd f;
-	char *path;		/* REG, DIR, CHR */
+	char *path;		/* REG, DIR, CHR, FIFO */
 	struct tlv_fstat st;
+	struct tlv_eventfd ev;	/* kind-specific state */
+	struct tlv_signalfd sig;
+	struct tlv_timerfd tmr;
+	struct tlv_epoll_tfd *epoll;
+	size_t nepoll;
+	struct watch *watches;
+	size_t nwatches;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
-	int hfd;		/* restore: cr's helper fd for a shared ofd */
 };
 
 struct thread {
@@ -1026,6 +1105,7 @@ struct task {
 	struct tlv_group *groups;
 	size_t ngroups;
 	char *cwd, *root;
+	char *comm;		/* zombies: the name they died with */
 	struct tlv_mm mm;
 	struct tlv_auxv *auxv;
 	size_t nauxv;
@@ -1048,19 +1128,22 @@ struct task {
 	struct rst_args *args;
 };
 
-struct pipe_obj {
+struct pipe_obj {		/* a pipe, or a FIFO by path */
 	struct tlv_pipe p;
+	char *path;		/* FIFO: its path */
 	uint8_t *data;
 	size_t len;
-	uint64_t ino;		/* dump: pipefs inode */
+	uint64_t dev, ino;	/* dump: its inode */
 	int fd[2];		/* restore: read and write end */
 };
 
-struct shm_obj {
-	struct tlv_shmem s;
+struct fobj {			/* shmem, unlinked file, memfd */
+	struct tlv_obj s;
+	char *path;		/* GHOST: where it was */
+	char *name;		/* MEMFD: its name */
 	struct runs runs;	/* "addr" is the offset in the object */
 	uint64_t pages_off;
-	uint64_t dev, ino;	/* dump: shmem inode */
+	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
 };
 
@@ -1069,9 +1152,10 @@ struct image {
 	size_t nt;
 	struct pipe_obj *pipes;
 	size_t npipes;
-	struct shm_obj *shms;
-	size_t nshms;
+	struct fobj *objs;
+	size_t nobjs;
 	uint64_t nofds;		/* ofd ids are 1..nofds */
+	uint64_t ghost_limit;	/* dump: --ghost-limit */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -1157,7 +1241,7 @@ static void frz_threads(struct task *t, int timeout_ms)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (bool added = true; added;) {
 		uint64_t *tids;
-		size_t n = proc_list(t->proc.pid, "task", &tids);
+		size_t n = proc_list(t->proc.pid, "task", &tids), first = t->nth;
 		struct timespec now;
 
 		added = false;
@@ -1171,13 +1255,18 @@ static void frz_threads(struct task *t, int timeout_ms)
 				continue;
 			th = vec_add(&t->th, &t->nth, sizeof(*th));
 			th->t.tid = tids[i];
-			if (!pt_seize(&th->pt, tids[i])) {
-				if (tids[i] == t->proc.pid)
-					die("the main thread has exited: not supported");
+			if (!pt_seize(&th->pt, tids[i]))
 				t->nth--;
+		}
+		for (size_t k = first; k < t->nth;) {	/* now wait for them */
+			if (pt_stopped(&t->th[k].pt)) {
+				k++;
+				added = true;
 				continue;
 			}
-			added = true;
+			memmove(&t->th[k], &t->th[k + 1],
+				(t->nth - k - 1) * sizeof(*t->th));
+			t->nth--;
 		}
 		free(tids);
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -1185,6 +1274,13 @@ static void frz_threads(struct task *t, int timeout_ms)
 		    (now.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
 			die("threads keep appearing: could not freeze them within --timeout");
 	}
+	for (size_t k = 1; k < t->nth; k++)	/* pids wrap: main may not be lowest */
+		if (t->th[k].t.tid == t->proc.pid) {
+			struct thread x = t->th[0];
+
+			t->th[0] = t->th[k];
+			t->th[k] = x;
+		}
 	if (!t->nth || t->th[0].t.tid != t->proc.pid)
 		die("the main thread has exited: not supported");
 }
@@ -1217,6 +1313,8 @@ static void freeze(struct image *im, int root, int timeout_ms)
 			if (i == 0)
 				die("the process is a zombie");
 			t->proc.flags |= TLV_PROC_ZOMBIE;
+			t->comm = proc_xread(t->proc.pid, "comm", NULL);
+			t->comm[strcspn(t->comm, "\n")] = 0;
 			t->proc.ppid = f[4], t->proc.pgid = f[5];
 			t->proc.sid = f[6], t->proc.exit_signal = f[38];
 			t->proc.exit_status = f[52];
@@ -1273,10 +1371,10 @@ static void col_proc(struct task *t)
 	t->root = proc_link(pid, "root");
 	t->exe = proc_link(pid, "exe");
 	if (ends_with(t->cwd, " (deleted)"))
-		die("working directory %s was deleted: not supported yet", t->cwd);
+		refuse("working directory %s was deleted: not supported yet", t->cwd);
 	if (ends_with(t->exe, " (deleted)"))
-		die("executable %s was deleted: not supported yet", t->exe);
-	if (stat(t->exe, &sb))
+		refuse("executable %s was deleted: not supported yet", t->exe);
+	else if (stat(t->exe, &sb))
 		die_errno("executable %s", t->exe);
 	fstat_to_tlv(&sb, &t->exe_st);
 	s = proc_xread(pid, "personality", NULL);
@@ -1294,22 +1392,67 @@ static void col_proc(struct task *t)
 		.env_start = f[50], .env_end = f[51] };
 }
 
-static struct shm_obj *col_shmem(struct image *im, const char *link)
+/*
+ * A file object the image carries whole: shared anonymous memory, an
+ * unlinked file still open or mapped, a memfd.  link is a /proc path
+ * (fd/N or map_files/RANGE) that opens it; name is what /proc shows.
+ */
+static struct fobj *col_fobj(struct image *im, const char *link,
+			     const char *name, uint64_t ghost_limit)
 {
 	struct stat sb;
-	struct shm_obj *o;
+	struct fobj *o;
 
 	if (stat(link, &sb))
 		die_errno("%s", link);
-	for (size_t i = 0; i < im->nshms; i++)
-		if (im->shms[i].dev == sb.st_dev && im->shms[i].ino == sb.st_ino)
-			return &im->shms[i];
-	o = vec_add(&im->shms, &im->nshms, sizeof(*o));
-	o->s.id = im->nshms;
-	o->s.size = PAGE_ROUND(sb.st_size);
+	for (size_t i = 0; i < im->nobjs; i++)
+		if (im->objs[i].dev == sb.st_dev && im->objs[i].ino == sb.st_ino)
+			return &im->objs[i];
+	o = vec_add(&im->objs, &im->nobjs, sizeof(*o));
+	o->s.id = im->nobjs;
+	o->s.size = sb.st_size;
+	o->s.mode = sb.st_mode;
 	o->dev = sb.st_dev, o->ino = sb.st_ino;
 	o->fd = xopen(link, O_RDONLY);
+	if (!strcmp(name, "/dev/zero (deleted)")) {
+		o->s.kind = TLV_OBJ_SHMEM;
+		o->s.size = PAGE_ROUND(sb.st_size);
+	} else if (!strncmp(name, "/memfd:", 7)) {
+		long seals = fcntl(o->fd, F_GET_SEALS);
+
+		if (seals < 0)
+			die_errno("%s: F_GET_SEALS", name);
+		o->s.kind = TLV_OBJ_MEMFD;
+		o->s.seals = seals;
+		o->name = xstrdup(name + 7);
+		o->name[strlen(o->name) - strlen(" (deleted)")] = 0;
+	} else {
+		if (!S_ISREG(sb.st_mode))
+			refuse("%s: an unlinked file that is not a regular file: not supported",
+			       name);
+		if ((uint64_t)sb.st_size > ghost_limit)
+			refuse("file %s was unlinked and is %lld bytes, above --ghost-limit (%llu)",
+			    name, (long long)sb.st_size,
+			    (unsigned long long)ghost_limit);
+		o->s.kind = TLV_OBJ_GHOST;
+		o->path = xstrdup(name);
+		o->path[strlen(o->path) - strlen(" (deleted)")] = 0;
+	}
 	return o;
+}
+
+/* Refuse a mapping; false: it is left out (under cr check). */
+static bool __attribute__((format(printf, 3, 4)))
+refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	refuse("mapping %llx-%llx: %s", s, e, msg);
+	return false;
 }
 
 /* Classify one mapping; false if it is left out of the image. */
@@ -1335,22 +1478,20 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 		return true;
 	}
 	if (vmflag(m, "ht"))
-		die("mapping %llx-%llx: hugetlb memory is not supported yet", s, e);
+		return refuse_vma(s, e, "hugetlb memory is not supported yet");
 	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
-		die("mapping %llx-%llx: registered with userfaultfd: not supported",
-		    s, e);
+		return refuse_vma(s, e, "registered with userfaultfd: not supported");
 	if (vmflag(m, "ss"))
-		die("mapping %llx-%llx: shadow stack: not supported yet", s, e);
+		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
-		die("mapping %llx-%llx: device memory (%s): not supported", s, e, p);
+		return refuse_vma(s, e, "device memory (%s): not supported", p);
 	if (vmflag(m, "gd"))
 		v->v.flags |= MAP_GROWSDOWN;
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, s, e);
 	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
 	    !strncmp(p, "[anon:", 6)) {
 		if (shared)
-			die("mapping %llx-%llx: unexpected shared anonymous mapping",
-			    s, e);
+			return refuse_vma(s, e, "unexpected shared anonymous mapping");
 		v->v.kind = TLV_VMA_ANON;
 		v->v.flags |= MAP_ANONYMOUS;
 		v->v.pgoff = 0;
@@ -1360,26 +1501,19 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 		}
 		return true;
 	}
-	if (shared && !strcmp(p, "/dev/zero (deleted)")) {
-		v->v.kind = TLV_VMA_SHMEM;
-		v->v.obj = col_shmem(im, link)->s.id;
+	if (*p != '/')
+		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
+	if (!strncmp(p, "/SYSV", 5))
+		return refuse_vma(s, e, "System V shared memory: not supported yet");
+	if (ends_with(p, " (deleted)")) {
+		v->v.kind = TLV_VMA_OBJ;
+		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
 		return true;
 	}
-	if (*p != '/')
-		die("mapping %llx-%llx: unsupported kernel mapping %s", s, e, p);
-	if (!strncmp(p, "/memfd:", 7))
-		die("mapping %llx-%llx: memfd %s: not supported yet", s, e, p);
-	if (!strncmp(p, "/SYSV", 5))
-		die("mapping %llx-%llx: System V shared memory: not supported yet",
-		    s, e);
-	if (ends_with(p, " (deleted)"))
-		die("mapping %llx-%llx: file %s: mapped deleted files are not supported yet",
-		    s, e, p);
 	if (stat(link, &sa))
 		die_errno("%s", link);
 	if (stat(p, &sb) || sa.st_dev != sb.st_dev || sa.st_ino != sb.st_ino)
-		die("mapping %llx-%llx: file %s was replaced or removed since it was mapped",
-		    s, e, p);
+		return refuse_vma(s, e, "file %s was replaced or removed since it was mapped", p);
 	v->v.kind = TLV_VMA_FILE;
 	v->path = xstrdup(p);
 	fstat_to_tlv(&sa, &v->st);
@@ -1404,8 +1538,8 @@ static void col_vmas(struct image *im, struct task *t)
 /* Does this mapping hold page contents of its own (not just a file's)? */
 static bool vma_private(const struct vma *v)
 {
-	return (v->v.kind == TLV_VMA_ANON || v->v.kind == TLV_VMA_FILE) &&
-	       (v->v.flags & MAP_PRIVATE);
+	return (v->v.kind == TLV_VMA_ANON || v->v.kind == TLV_VMA_FILE ||
+		v->v.kind == TLV_VMA_OBJ) && (v->v.flags & MAP_PRIVATE);
 }
 
 /* Append a run; it joins the last one only if both lie past floor. */
@@ -1552,7 +1686,8 @@ static const struct vma *vma_in_parent(const struct task *p,
 
 		if (w->v.start == v->v.start && w->v.end == v->v.end &&
 		    w->v.kind == v->v.kind && w->v.flags == v->v.flags &&
-		    w->v.pgoff == v->v.pgoff && vma_private(w) &&
+		    w->v.pgoff == v->v.pgoff && w->v.obj == v->v.obj &&
+		    vma_private(w) &&
 		    (!w->path) == (!v->path) &&
 		    (!w->path || !strcmp(w->path, v->path)))
 			return w;
@@ -1595,11 +1730,11 @@ static void col_pages(struct image *im, struct task *t)
 }
 
 /*
- * Shared anonymous memory is a file in the kernel's shmem: its populated
- * ranges (swapped ones too) come from SEEK_DATA/SEEK_HOLE, its contents
- * from pread, without touching any process's page tables.
+ * A file object's populated ranges (for shmem, swapped ones too) come from
+ * SEEK_DATA/SEEK_HOLE, its contents from pread, without touching any
+ * process's page tables.
  */
-static void col_shmem_pages(struct shm_obj *o)
+static void col_fobj_pages(struct fobj *o)
 {
 	off_t at = 0, end;
 
@@ -1643,15 +1778,12 @@ static bool chr_supported(dev_t rdev)
 }
 
 /* Name a descriptor kind the way users know it: "socket", "eventfd"... */
+static const char *anon_kind(const char *link);
+
 static const char *fd_kind_name(const char *link, const struct stat *sb)
 {
-	static char kind[64];
-
-	if (!strncmp(link, "anon_inode:", 11)) {
-		snprintf(kind, sizeof(kind), "%s", link + 11);
-		kind[strcspn(kind, "]")] = 0;
-		return kind[0] == '[' ? kind + 1 : kind;
-	}
+	if (anon_kind(link))
+		return anon_kind(link);
 	if (S_ISSOCK(sb->st_mode))
 		return "socket";
 	if (S_ISFIFO(sb->st_mode))
@@ -1696,17 +1828,19 @@ static void col_pipe_data(struct pipe_obj *o, const char *path)
 }
 
 static struct pipe_obj *col_pipe(struct image *im, int pid, int fd,
-				 uint64_t ino)
+				 uint64_t dev, uint64_t ino, const char *link)
 {
 	char path[64];
 	struct pipe_obj *o;
 
 	for (size_t i = 0; i < im->npipes; i++)
-		if (im->pipes[i].ino == ino)
+		if (im->pipes[i].dev == dev && im->pipes[i].ino == ino)
 			return &im->pipes[i];
 	o = vec_add(&im->pipes, &im->npipes, sizeof(*o));
 	o->p.id = im->npipes;
-	o->ino = ino;
+	o->dev = dev, o->ino = ino;
+	if (link[0] == '/')
+		o->path = xstrdup(link);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	col_pipe_data(o, path);
 	return o;
@@ -1734,10 +1868,142 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
 	return 3;
 }
 
+/*
+ * An inotify watch names its inode by a file handle on a filesystem
+ * (fdinfo sdev, the kernel's dev_t: major << 20 | minor); the path comes
+ * back from open_by_handle_at() on that filesystem's mount.
+ */
+static char *col_handle_path(unsigned long sdev, struct file_handle *fh)
+{
+	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, want[32];
+	char mnt[MAX_PATH_LEN], path[64], *res = NULL;
+	int mfd = -1, pfd;
+
+	snprintf(want, sizeof(want), "%lu:%lu", sdev >> 20, sdev & 0xfffff);
+	for (line = strtok_r(mi, "\n", &save); line && mfd < 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char dev[32];
+
+		if (sscanf(line, "%*d %*d %31s %*s %4095s", dev, mnt) == 2 &&
+		    !strcmp(dev, want))
+			mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	free(mi);
+	if (mfd < 0)
+		return NULL;
+	pfd = syscall(SYS_open_by_handle_at, mfd, fh, O_PATH | O_CLOEXEC);
+	close(mfd);
+	if (pfd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "fd/%d", pfd);
+	res = proc_link(0, path);
+	close(pfd);
+	return res;
+}
+
+static void col_inotify_watch(struct fd *d, const char *line, int fd)
+{
+	unsigned wd, mask, ign, nb, type;
+	unsigned long ino, sdev;
+	char hex[2 * MAX_HANDLE_SZ + 1];
+	struct file_handle *fh;
+	struct watch *w;
+
+	if (sscanf(line, "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
+		   &wd, &ino, &sdev, &mask, &ign, &nb, &type, hex) != 8 ||
+	    nb > MAX_HANDLE_SZ || strlen(hex) != 2 * nb)
+		die("fd %d: unexpected inotify fdinfo", fd);
+	fh = xzalloc(sizeof(*fh) + nb);
+	fh->handle_bytes = nb;
+	fh->handle_type = type;
+	for (unsigned i = 0; i < nb; i++)
+		sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
+	w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
+	w->w.wd = wd;
+	w->w.mask = mask;
+	w->path = col_handle_path(sdev, fh);
+	free(fh);
+	if (!w->path || ends_with(w->path, " (deleted)"))
+		refuse("fd %d: inotify watch %u is on a file that cannot be found again (inode %lx)",
+		       fd, wd, ino);
+}
+
+/* "anon_inode:[eventfd]" -> "eventfd"; NULL if not an anon inode. */
+static const char *anon_kind(const char *link)
+{
+	static char kind[64];
+
+	if (strncmp(link, "anon_inode:", 11))
+		return NULL;
+	snprintf(kind, sizeof(kind), "%s", link + 11 + (link[11] == '['));
+	kind[strcspn(kind, "]")] = 0;
+	return kind;
+}
+
+/*
+ * eventfd, signalfd, timerfd, epoll and inotify are described by their
+ * fdinfo; restore builds them anew from it.
+ */
+static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
+{
+	int pid = t->proc.pid, fd = d->f.fd;
+	char name[64], *s, *line, *save;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_xread(pid, name, NULL);
+	if (!strcmp(kind, "eventfd")) {
+		d->f.kind = TLV_FD_EVENTFD;
+		d->ev.count = proc_field_u64(s, "eventfd-count", 16, name);
+		d->ev.semaphore = proc_field(s, "eventfd-semaphore") &&
+				  proc_field_u64(s, "eventfd-semaphore", 10, name);
+	} else if (!strcmp(kind, "signalfd")) {
+		d->f.kind = TLV_FD_SIGNALFD;
+		d->sig.mask = proc_field_u64(s, "sigmask", 16, name);
+	} else if (!strcmp(kind, "timerfd")) {
+		unsigned long long vs, vn, is, in;
+
+		d->f.kind = TLV_FD_TIMERFD;
+		d->tmr.clockid = proc_field_u64(s, "clockid", 10, name);
+		d->tmr.ticks = proc_field_u64(s, "ticks", 10, name);
+		d->tmr.settime_flags = proc_field_u64(s, "settime flags", 8, name);
+		if (sscanf(proc_field(s, "it_value") ? proc_field(s, "it_value") : "",
+			   "(%llu, %llu)", &vs, &vn) != 2 ||
+		    sscanf(proc_field(s, "it_interval") ? proc_field(s, "it_interval") : "",
+			   "(%llu, %llu)", &is, &in) != 2)
+			die("fd %d: unexpected timerfd fdinfo", fd);
+		d->tmr.value_ns = vs * 1000000000ULL + vn;
+		d->tmr.interval_ns = is * 1000000000ULL + in;
+	} else if (!strcmp(kind, "eventpoll")) {
+		d->f.kind = TLV_FD_EPOLL;
+		for (line = strtok_r(s, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			struct tlv_epoll_tfd *e;
+			unsigned long long tfd, ev, data;
+
+			if (sscanf(line, "tfd: %llu events: %llx data: %llx",
+				   &tfd, &ev, &data) != 3)
+				continue;
+			e = vec_add(&d->epoll, &d->nepoll, sizeof(*e));
+			*e = (struct tlv_epoll_tfd){ tfd, ev, data };
+		}
+	} else if (!strcmp(kind, "inotify")) {
+		d->f.kind = TLV_FD_INOTIFY;
+		for (line = strtok_r(s, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (!strncmp(line, "inotify wd:", 11))
+				col_inotify_watch(d, line, fd);
+	} else {
+		refuse("fd %d: unsupported fd type \"%s\"", fd, kind);
+		t->nfds--;
+	}
+	free(s);
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
 	char path[PATH_MAX], name[32];
+	const char *anon;
 	struct stat sb;
 	struct fd *d;
 	uint64_t k;
@@ -1755,35 +2021,44 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	d->f.pos = col_fdinfo(pid, fd, "pos", 10);
 	d->dev = sb.st_dev, d->ino = sb.st_ino;
 	fstat_to_tlv(&sb, &d->st);
-	if (link[0] == '/' && ends_with(link, " (deleted)"))
-		die("fd %d: file %s was deleted: not supported yet", fd, link);
-	if (link[0] == '/' && S_ISREG(sb.st_mode))
+	if (link[0] == '/' && ends_with(link, " (deleted)")) {
+		d->f.kind = TLV_FD_OBJ;
+		d->f.obj = col_fobj(im, path, link, im->ghost_limit)->s.id;
+	} else if (link[0] == '/' && S_ISREG(sb.st_mode)) {
 		d->f.kind = TLV_FD_REG;
-	else if (link[0] == '/' && S_ISDIR(sb.st_mode))
+	} else if (link[0] == '/' && S_ISDIR(sb.st_mode)) {
 		d->f.kind = TLV_FD_DIR;
-	else if (link[0] == '/' && S_ISCHR(sb.st_mode) &&
-		 chr_supported(sb.st_rdev))
+	} else if (link[0] == '/' && S_ISCHR(sb.st_mode) &&
+		   chr_supported(sb.st_rdev)) {
 		d->f.kind = TLV_FD_CHR;
-	else if ((S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)) &&
-		 (k = col_stdio(im, t, fd, &sb, shell_job)) < 3) {
+	} else if ((S_ISCHR(sb.st_mode) || S_ISFIFO(sb.st_mode)) &&
+		   (k = col_stdio(im, t, fd, &sb, shell_job)) < 3) {
 		d->f.kind = TLV_FD_STDIO;
 		d->f.obj = k;
-	} else if (S_ISFIFO(sb.st_mode) && !strncmp(link, "pipe:", 5)) {
+	} else if (S_ISFIFO(sb.st_mode)) {
 		if (d->f.flags & O_DIRECT)
-			die("fd %d: packet-mode pipe (O_DIRECT): not supported yet",
-			    fd);
-		d->f.kind = TLV_FD_PIPE;
-		d->f.obj = col_pipe(im, pid, fd, sb.st_ino)->p.id;
+			refuse("fd %d: packet-mode pipe (O_DIRECT): not supported yet",
+			       fd);
+		d->f.kind = strncmp(link, "pipe:", 5) ? TLV_FD_FIFO : TLV_FD_PIPE;
+		d->f.obj = col_pipe(im, pid, fd, sb.st_dev, sb.st_ino, link)->p.id;
+	} else if ((anon = anon_kind(link))) {
+		col_anon_fd(t, d, anon);
+	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode)) {
+		refuse("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
+		       fd, link, fd_kind_name(link, &sb));
+		t->nfds--;
+		return;
+	} else {
+		refuse("fd %d: unsupported fd type \"%s\" (%s)", fd,
+		       fd_kind_name(link, &sb), link);
+		t->nfds--;
+		return;
+	}
+	if (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
+	    d->f.kind != TLV_FD_OBJ)
 		d->f.pos = 0;
-	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode))
-		die("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
-		    fd, link, fd_kind_name(link, &sb));
-	else
-		die("fd %d: unsupported fd type \"%s\" (%s)", fd,
-		    fd_kind_name(link, &sb), link);
-	if (d->f.kind == TLV_FD_STDIO)
-		d->f.pos = 0;
-	if (d->f.kind != TLV_FD_STDIO && d->f.kind != TLV_FD_PIPE)
+	if (d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
+	    d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_FIFO)
 		d->path = link;
 	else
 		free(link);
@@ -1797,6 +2072,35 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	for (size_t i = 0; i < n; i++)
 		col_fd(im, t, fds[i], shell_job);
 	free(fds);
+}
+
+/* kcmp(2): 0 if the two objects are the same, else non-zero. */
+static long kcmp_obj(int pid1, int pid2, int type, long a, long b);
+
+/*
+ * An epoll registration names a file by the fd it was added with; after
+ * a close (or a reuse of the number) it names nothing restore could add.
+ */
+static void col_check_epoll(const struct task *t)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+
+		for (size_t k = 0; d->f.kind == TLV_FD_EPOLL && k < d->nepoll; k++) {
+			struct { uint32_t efd, tfd, toff; } slot = {
+				d->f.fd, d->epoll[k].tfd, 0 };
+			size_t j = 0;
+
+			while (j < t->nfds && t->fds[j].f.fd != d->epoll[k].tfd)
+				j++;
+			if (j == t->nfds || syscall(SYS_kcmp, t->proc.pid,
+						    t->proc.pid, 7 /* KCMP_EPOLL_TFD */,
+						    (long)d->epoll[k].tfd, &slot))
+				refuse("fd %llu: epoll watches fd %llu, which was closed or replaced since: not supported",
+				    (unsigned long long)d->f.fd,
+				    (unsigned long long)d->epoll[k].tfd);
+		}
+	}
 }
 
 /* kcmp(2): 0 if the two objects are the same, else non-zero. */
@@ -1860,7 +2164,7 @@ static void col_refuse_clone_sharing(const struct image *im)
 			continue;
 		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
 			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
-				die("processes %llu and %llu share one %s without being threads: not supported yet",
+				refuse("processes %llu and %llu share one %s without being threads: not supported yet",
 				    (unsigned long long)p->proc.pid,
 				    (unsigned long long)t->proc.pid, k[j].what);
 	}
@@ -2010,6 +2314,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
 	col_fds(im, t, shell_job);
+	col_check_epoll(t);
 	p->insn = pt_find_any_insn(t->proc.pid);
 	scratch = pt_scratch(p);
 	for (size_t k = 0; k < t->nth; k++)
@@ -2030,6 +2335,8 @@ static void col_check_pipes(const struct image *im)
 		const struct fd *any = NULL;
 		int ends = 0;
 
+		if (im->pipes[i].path)
+			continue;	/* a FIFO: anyone may open it by path */
 		for (size_t k = 0; k < im->nt; k++)
 			for (size_t j = 0; j < im->t[k].nfds; j++) {
 				const struct fd *d = &im->t[k].fds[j];
@@ -2044,7 +2351,7 @@ static void col_check_pipes(const struct image *im)
 				}
 			}
 		if (ends != 3)
-			die("fd %llu: pipe:[%llu] has its other end outside the dumped tree%s",
+			refuse("fd %llu: pipe:[%llu] has its other end outside the dumped tree%s",
 			    (unsigned long long)any->f.fd,
 			    (unsigned long long)im->pipes[i].ino,
 			    any->f.fd <= 2 ? " (for a shell's pipe, dump with --shell-job)" : "");
@@ -2054,7 +2361,7 @@ static void col_check_pipes(const struct image *im)
 
 static void img_check_tree(const struct image *im);
 
-/* Freeze the tree under pid and collect all of it; it stays frozen. */
+/* Freeze the tree under pid and collect its state; it stays frozen. */
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
@@ -2065,13 +2372,18 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_check_pipes(im);
 	col_ofds(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
+}
+
+/* The pages to save, after collect(): the tree is still frozen. */
+static void collect_pages(struct image *im)
+{
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
 		if (!task_zombie(&im->t[i]))
 			col_pages(im, &im->t[i]);
 	}
-	for (size_t i = 0; i < im->nshms; i++)
-		col_shmem_pages(&im->shms[i]);
+	for (size_t i = 0; i < im->nobjs; i++)
+		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
 
@@ -2102,6 +2414,35 @@ static void put_file(struct buf *b, const char *path,
 	buf_str(b, TLV_PATH, path);
 }
 
+/* What an fd of a kernel object kind is, beyond its FD_INFO. */
+static void dump_fd_state(struct buf *n, const struct fd *d)
+{
+	struct buf w = { 0 };
+
+	switch (d->f.kind) {
+	case TLV_FD_EVENTFD:
+		buf_rec(n, TLV_EVENTFD, &d->ev, sizeof(d->ev));
+		break;
+	case TLV_FD_SIGNALFD:
+		buf_rec(n, TLV_SIGNALFD, &d->sig, sizeof(d->sig));
+		break;
+	case TLV_FD_TIMERFD:
+		buf_rec(n, TLV_TIMERFD, &d->tmr, sizeof(d->tmr));
+		break;
+	case TLV_FD_EPOLL:
+		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
+		break;
+	case TLV_FD_INOTIFY:
+		for (size_t i = 0; i < d->nwatches; i++) {
+			buf_rec(&w, TLV_WATCH_INFO, &d->watches[i].w,
+				sizeof(d->watches[i].w));
+			buf_str(&w, TLV_PATH, d->watches[i].path);
+			buf_nest(n, TLV_WATCH, &w);
+		}
+		break;
+	}
+}
+
 static void dump_thread(struct buf *b, const struct thread *th)
 {
 	struct buf n = { 0 };
@@ -2123,6 +2464,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 
 	buf_rec(&b, TLV_PROC, &t->proc, sizeof(t->proc));
 	if (task_zombie(t)) {
+		buf_str(&b, TLV_COMM, t->comm);
 		out_rec(o, TLV_TASK, b.p, b.len);
 		buf_free(&b);
 		return;
@@ -2154,6 +2496,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 		buf_rec(&n, TLV_FD_INFO, &d->f, sizeof(d->f));
 		if (d->path)
 			put_file(&n, d->path, &d->st);
+		dump_fd_state(&n, d);
 		buf_nest(&b, TLV_FD, &n);
 	}
 	for (size_t i = 0; i < t->nth; i++)
@@ -2168,14 +2511,20 @@ static void dump_objects(struct img_out *o, const struct image *im)
 
 	for (size_t i = 0; i < im->npipes; i++) {
 		buf_rec(&n, TLV_PIPE_INFO, &im->pipes[i].p, sizeof(im->pipes[i].p));
+		if (im->pipes[i].path)
+			buf_str(&n, TLV_PATH, im->pipes[i].path);
 		if (im->pipes[i].len)
 			buf_rec(&n, TLV_DATA, im->pipes[i].data, im->pipes[i].len);
 		out_rec(o, TLV_PIPE, n.p, n.len);
 		buf_free(&n);
 	}
-	for (size_t i = 0; i < im->nshms; i++) {
-		buf_rec(&n, TLV_SHMEM_INFO, &im->shms[i].s, sizeof(im->shms[i].s));
-		out_rec(o, TLV_SHMEM, n.p, n.len);
+	for (size_t i = 0; i < im->nobjs; i++) {
+		buf_rec(&n, TLV_OBJ_INFO, &im->objs[i].s, sizeof(im->objs[i].s));
+		if (im->objs[i].path)
+			buf_str(&n, TLV_PATH, im->objs[i].path);
+		if (im->objs[i].name)
+			buf_str(&n, TLV_NAME, im->objs[i].name);
+		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
 }
@@ -2194,6 +2543,7 @@ struct page_stream {
 	size_t batch;		/* start of the pending process_vm_readv batch */
 	struct iovec iov[512];
 	size_t niov;
+	bool short_ok;		/* a file object: its last page may be short */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -2230,11 +2580,14 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 		if (vm_readv) {
 			s->iov[s->niov++] = (struct iovec){ (void *)addr, n };
 		} else {
+			ssize_t r;
+
 			ps_flush_batch(s);
-			if (pread(s->memfd, s->buf + s->fill, n, addr) !=
-			    (ssize_t)n)
+			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
+			memset(s->buf + s->fill + r, 0, n - r);	/* past a file's end */
 			s->batch = s->fill + n;
 		}
 		s->fill += n;
@@ -2294,11 +2647,12 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		close(s.memfd);
 	}
 	ctx.pid = 0;
-	for (size_t i = 0; i < im->nshms; i++) {
-		const struct shm_obj *m = &im->shms[i];
+	for (size_t i = 0; i < im->nobjs; i++) {
+		const struct fobj *m = &im->objs[i];
 
 		s.memfd = m->fd;
-		dump_pagemap(o, TLV_OWNER_SHMEM, m->s.id, &m->runs, NULL);
+		s.short_ok = true;
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -2312,6 +2666,7 @@ struct opts {
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
 	int timeout_ms;
+	uint64_t ghost_limit;
 };
 
 /* The image path from -D/--image; NULL means stdin/stdout. */
@@ -2386,14 +2741,16 @@ static int cmd_dump(const struct opts *opt)
 	} else if (isatty(1)) {
 		die("refusing to write an image to a terminal");
 	}
+	im.ghost_limit = opt->ghost_limit;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
+	collect_pages(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
 		nthreads += im.t[i].nth;
 	}
 	info("collected: %zu processes, %llu threads, %llu pages, %zu pipes, %zu shared memory objects",
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
-	     im.npipes, im.nshms);
+	     im.npipes, im.nobjs);
 	dump_head(&o);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
@@ -2578,6 +2935,27 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 	need(seen, TLV_VMA_INFO, "VMA");
 }
 
+static void read_watch(struct fd *d, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	struct watch *w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "WATCH")) {
+		if (it.tag == TLV_WATCH_INFO) {
+			once(&seen, it.tag, "WATCH");
+			get_row(&it, &w->w, sizeof(w->w), "WATCH");
+		} else if (it.tag == TLV_PATH) {
+			once(&seen, it.tag, "WATCH");
+			w->path = get_str(&it, "WATCH");
+		} else {
+			skip_unknown(&it, "WATCH");
+		}
+	}
+	need(seen, TLV_WATCH_INFO, "WATCH");
+	need(seen, TLV_PATH, "WATCH");
+}
+
 static void read_fd(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -2587,14 +2965,32 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 	while (tlv_next(&it, "FD")) {
 		if (get_file(&it, &d->path, &d->st, &seen, "FD"))
 			continue;
-		if (it.tag == TLV_FD_INFO) {
+		if (it.tag != TLV_WATCH)
 			once(&seen, it.tag, "FD");
+		if (it.tag == TLV_FD_INFO)
 			get_row(&it, &d->f, sizeof(d->f), "FD");
-		} else {
+		else if (it.tag == TLV_EVENTFD)
+			get_row(&it, &d->ev, sizeof(d->ev), "FD");
+		else if (it.tag == TLV_SIGNALFD)
+			get_row(&it, &d->sig, sizeof(d->sig), "FD");
+		else if (it.tag == TLV_TIMERFD)
+			get_row(&it, &d->tmr, sizeof(d->tmr), "FD");
+		else if (it.tag == TLV_EPOLL_TFD)
+			d->epoll = get_rows(&it, &d->nepoll, "FD");
+		else if (it.tag == TLV_WATCH)
+			read_watch(d, &it);
+		else
 			skip_unknown(&it, "FD");
-		}
 	}
 	need(seen, TLV_FD_INFO, "FD");
+	if (d->f.kind == TLV_FD_EVENTFD)
+		need(seen, TLV_EVENTFD, "FD");
+	if (d->f.kind == TLV_FD_SIGNALFD)
+		need(seen, TLV_SIGNALFD, "FD");
+	if (d->f.kind == TLV_FD_TIMERFD)
+		need(seen, TLV_TIMERFD, "FD");
+	if (d->f.kind == TLV_FD_EPOLL)
+		need(seen, TLV_EPOLL_TFD, "FD");
 }
 
 static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
@@ -2661,6 +3057,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_RLIMIT:
 		case TLV_SIGACT:
 		case TLV_EXE:
+		case TLV_COMM:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -2679,6 +3076,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_ROOT:
 			t->root = get_str(&it, "TASK");
+			break;
+		case TLV_COMM:
+			t->comm = get_str(&it, "TASK");
 			break;
 		case TLV_GROUPS:
 			t->groups = get_rows(&it, &t->ngroups, "TASK");
@@ -2716,8 +3116,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 	}
 	need(seen, TLV_PROC, "TASK");
 	if (task_zombie(t)) {
-		if (seen != (1ULL << TLV_PROC) || t->nvmas || t->nfds || t->nth)
-			die("corrupt image: zombie %llu with more than its PROC",
+		if (seen != (1ULL << TLV_PROC | 1ULL << TLV_COMM) || t->nvmas ||
+		    t->nfds || t->nth || strlen(t->comm) > 15)
+			die("corrupt image: zombie %llu with more than its PROC and COMM",
 			    (unsigned long long)t->proc.pid);
 		return;
 	}
@@ -2747,6 +3148,9 @@ static void read_pipe(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_DATA) {
 			once(&seen, it.tag, "PIPE");
 			o->data = get_bytes(&it, &o->len);
+		} else if (it.tag == TLV_PATH) {
+			once(&seen, it.tag, "PIPE");
+			o->path = get_str(&it, "PIPE");
 		} else {
 			skip_unknown(&it, "PIPE");
 		}
@@ -2757,24 +3161,34 @@ static void read_pipe(struct image *im, const uint8_t *val, uint64_t len)
 		die("corrupt image: bad pipe %zu", im->npipes);
 }
 
-static void read_shmem(struct image *im, const uint8_t *val, uint64_t len)
+static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 {
 	struct tlv_it it = tlv_iter(val, len);
-	struct shm_obj *o = vec_add(&im->shms, &im->nshms, sizeof(*o));
+	struct fobj *o = vec_add(&im->objs, &im->nobjs, sizeof(*o));
 	uint64_t seen = 0;
 
-	while (tlv_next(&it, "SHMEM")) {
-		if (it.tag == TLV_SHMEM_INFO) {
-			once(&seen, it.tag, "SHMEM");
-			get_row(&it, &o->s, sizeof(o->s), "SHMEM");
+	while (tlv_next(&it, "OBJ")) {
+		if (it.tag == TLV_OBJ_INFO) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->s, sizeof(o->s), "OBJ");
+		} else if (it.tag == TLV_PATH) {
+			once(&seen, it.tag, "OBJ");
+			o->path = get_str(&it, "OBJ");
+		} else if (it.tag == TLV_NAME) {
+			once(&seen, it.tag, "OBJ");
+			o->name = get_str(&it, "OBJ");
 		} else {
-			skip_unknown(&it, "SHMEM");
+			skip_unknown(&it, "OBJ");
 		}
 	}
-	need(seen, TLV_SHMEM_INFO, "SHMEM");
-	if (o->s.id != im->nshms || o->s.size % PAGE || !o->s.size ||
-	    o->s.size > (1ULL << 46))
-		die("corrupt image: bad shared memory object %zu", im->nshms);
+	need(seen, TLV_OBJ_INFO, "OBJ");
+	if (o->s.id != im->nobjs || o->s.size > (1ULL << 46) ||
+	    (o->s.kind == TLV_OBJ_SHMEM && (o->s.size % PAGE || !o->s.size)) ||
+	    (o->s.kind == TLV_OBJ_GHOST && (!o->path || o->path[0] != '/' ||
+					    !S_ISREG(o->s.mode))) ||
+	    (o->s.kind == TLV_OBJ_MEMFD && (!o->name || strlen(o->name) > 249)) ||
+	    o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD)
+		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
 static void get_runs(const struct tlv_it *it, struct runs *r,
@@ -2814,9 +3228,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	}
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
-	if (own.kind == TLV_OWNER_SHMEM && own.id >= 1 && own.id <= im->nshms &&
-	    !ir.n && !im->shms[own.id - 1].runs.v) {
-		struct shm_obj *o = &im->shms[own.id - 1];
+	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
+	    !ir.n && !im->objs[own.id - 1].runs.v) {
+		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
 		*pages_off = &o->pages_off;
@@ -2923,14 +3337,14 @@ static void img_read(struct img_in *in, struct image *im)
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
 			read_pipe(im, v, r.len);
-		} else if (r.tag == TLV_SHMEM && section <= 1) {
+		} else if (r.tag == TLV_OBJ && section <= 1) {
 			section = 1;
-			read_shmem(im, v, r.len);
+			read_obj(im, v, r.len);
 		} else if (r.tag == TLV_PAGEMAP) {
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_SHMEM) {
+			   r.tag == TLV_OBJ) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -2997,20 +3411,20 @@ static void img_check_tree(const struct image *im)
 				die("corrupt image: pid appears twice");
 		if (sid == pid) {
 			if (pgid != pid)
-				die("session leader that does not lead its process group: not supported");
+				refuse("session leader that does not lead its process group: not supported");
 		} else if (!p) {
 			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
-				die("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
+				refuse("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
 				    sid);
 		} else if (sid != p->proc.sid) {
-			die("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
+			refuse("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
 			    sid);
 		}
 		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
 			continue;
 		g = task_by_pid(im, pgid);
 		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
-			die("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+			refuse("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
 			    pgid);
 	}
 	ctx.pid = 0;
@@ -3056,11 +3470,10 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!vm->name || !is_special_name(vm->name))
 				die("corrupt image: mapping %zu: unknown kernel mapping", i);
 			break;
-		case TLV_VMA_SHMEM:
-			if (mflags != MAP_SHARED || !v->obj || v->obj > im->nshms ||
-			    v->pgoff + (v->end - v->start) > im->shms[v->obj - 1].s.size ||
-			    vm->path || vm->name)
-				die("corrupt image: mapping %zu: bad shared memory", i);
+		case TLV_VMA_OBJ:
+			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
+			    (v->flags & MAP_ANONYMOUS))
+				die("corrupt image: mapping %zu: bad file object", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -3093,11 +3506,51 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 	}
 }
 
+static void img_check_fd_state(const struct task *t, const struct fd *d)
+{
+	unsigned long long fd = d->f.fd;
+	uint64_t c = d->tmr.clockid;
+
+	switch (d->f.kind) {
+	case TLV_FD_EVENTFD:
+		if (d->ev.semaphore > 1 || d->ev.count == ~0ULL)
+			die("corrupt image: fd %llu: bad eventfd", fd);
+		break;
+	case TLV_FD_TIMERFD:
+		if ((c != CLOCK_REALTIME && c != CLOCK_MONOTONIC &&
+		     c != CLOCK_BOOTTIME && c != CLOCK_REALTIME_ALARM &&
+		     c != CLOCK_BOOTTIME_ALARM) || d->tmr.settime_flags > 3 ||
+		    d->tmr.value_ns > (1ULL << 62) || d->tmr.interval_ns > (1ULL << 62))
+			die("corrupt image: fd %llu: bad timerfd", fd);
+		break;
+	case TLV_FD_EPOLL:
+		for (size_t k = 0; k < d->nepoll; k++) {
+			size_t j = 0;
+
+			while (j < t->nfds && t->fds[j].f.fd != d->epoll[k].tfd)
+				j++;
+			if (j == t->nfds || d->epoll[k].events > 0xffffffffULL)
+				die("corrupt image: fd %llu: epoll watches no fd %llu",
+				    fd, (unsigned long long)d->epoll[k].tfd);
+		}
+		break;
+	case TLV_FD_INOTIFY:
+		for (size_t k = 0; k < d->nwatches; k++)
+			if (!d->watches[k].w.wd || d->watches[k].w.wd > INT_MAX ||
+			    (k && d->watches[k].w.wd <= d->watches[k - 1].w.wd) ||
+			    d->watches[k].path[0] != '/' ||
+			    d->watches[k].w.mask > 0xffffffffULL)
+				die("corrupt image: fd %llu: bad inotify watch", fd);
+		break;
+	}
+}
+
 static void img_check_fds(const struct image *im, const struct task *t)
 {
 	for (size_t i = 0; i < t->nfds; i++) {
 		const struct fd *d = &t->fds[i];
 		unsigned long long fd = d->f.fd;
+		bool path = false, pipe = false;
 
 		if (d->f.fd > (1 << 20) || (i && d->f.fd <= t->fds[i - 1].f.fd) ||
 		    !d->f.ofd || d->f.ofd > im->nofds || d->f.cloexec > 1 ||
@@ -3105,25 +3558,42 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			die("corrupt image: fd %llu: bad number, order, flags or position", fd);
 		switch (d->f.kind) {
 		case TLV_FD_STDIO:
-			if (d->f.obj > 2 || d->path ||
-			    !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))
+			if (d->f.obj > 2 || !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))
 				die("corrupt image: fd %llu: bad inherited descriptor", fd);
 			break;
+		case TLV_FD_FIFO:
+			path = true;
+			/* fall through */
 		case TLV_FD_PIPE:
-			if (!d->f.obj || d->f.obj > im->npipes || d->path ||
-			    ((d->f.flags & O_ACCMODE) != O_RDONLY &&
-			     (d->f.flags & O_ACCMODE) != O_WRONLY))
+			pipe = true;
+			if (!d->f.obj || d->f.obj > im->npipes ||
+			    !im->pipes[d->f.obj - 1].path != !path ||
+			    ((d->f.flags & O_ACCMODE) == O_RDWR && !path))
 				die("corrupt image: fd %llu: bad pipe", fd);
 			break;
 		case TLV_FD_REG:
 		case TLV_FD_DIR:
 		case TLV_FD_CHR:
-			if (!d->path || d->path[0] != '/')
-				die("corrupt image: fd %llu: bad path", fd);
+			path = true;
+			break;
+		case TLV_FD_OBJ:
+			if (!d->f.obj || d->f.obj > im->nobjs)
+				die("corrupt image: fd %llu: bad file object", fd);
+			break;
+		case TLV_FD_EVENTFD:
+		case TLV_FD_SIGNALFD:
+		case TLV_FD_TIMERFD:
+		case TLV_FD_EPOLL:
+		case TLV_FD_INOTIFY:
 			break;
 		default:
 			die("corrupt image: fd %llu: unknown kind", fd);
 		}
+		if (!d->path != !path || (path && d->path[0] != '/') ||
+		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
+		     d->f.kind != TLV_FD_OBJ))
+			die("corrupt image: fd %llu: bad path or object", fd);
+		img_check_fd_state(t, d);
 	}
 }
 
@@ -3131,6 +3601,7 @@ static void img_check_fds(const struct image *im, const struct task *t)
 static void img_check_ofds(const struct image *im)
 {
 	const struct fd **first = xzalloc((im->nofds + 1) * sizeof(*first));
+	size_t *owner = xzalloc((im->nofds + 1) * sizeof(*owner));
 
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nfds; k++) {
@@ -3138,8 +3609,11 @@ static void img_check_ofds(const struct image *im)
 
 			if (!e) {
 				first[d->f.ofd] = d;
+				owner[d->f.ofd] = i;
 				continue;
 			}
+			if (d->f.kind == TLV_FD_EPOLL && owner[d->f.ofd] != i)
+				die("an epoll instance shared by two processes: not supported yet");
 			if (e->f.kind != d->f.kind || e->f.obj != d->f.obj ||
 			    e->f.flags != d->f.flags || e->f.pos != d->f.pos ||
 			    (!e->path) != (!d->path) ||
@@ -3148,6 +3622,7 @@ static void img_check_ofds(const struct image *im)
 				    (unsigned long long)d->f.ofd);
 		}
 	free(first);
+	free(owner);
 }
 
 static void img_check_thread(const struct image *im, const struct task *t,
@@ -3246,14 +3721,15 @@ static void img_check(struct image *im)
 	for (size_t i = 0; i < im->nt; i++)
 		img_check_task(im, &im->t[i]);
 	img_check_ofds(im);
-	for (size_t i = 0; i < im->nshms; i++) {
-		const struct runs *r = &im->shms[i].runs;
+	for (size_t i = 0; i < im->nobjs; i++) {
+		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
 
 		for (size_t k = 0; k < r->n; k++) {
 			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
-			    r->v[k].addr + r->v[k].npages * PAGE > im->shms[i].s.size)
-				die("corrupt image: shared memory run out of range");
+			    r->v[k].addr + r->v[k].npages * PAGE >
+				    PAGE_ROUND(im->objs[i].s.size))
+				die("corrupt image: file object run out of range");
 			prev = r->v[k].addr + r->v[k].npages * PAGE;
 		}
 	}
@@ -3528,23 +4004,6 @@ static int rst_file_fd(struct rst *r, const char *path, bool rw)
 	return f->fd;
 }
 
-/* Open a file description as the image has it (not pipes, not stdio). */
-static int rst_open_ofd(const struct fd *d)
-{
-	int fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |
-					       O_NOCTTY));
-
-	if (fd < 0)
-		die_errno("fd %llu: open %s", (unsigned long long)d->f.fd,
-			  d->path);
-	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR) &&
-	    !(d->f.flags & O_PATH) &&
-	    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
-		die_errno("fd %llu: seeking %s to %llu",
-			  (unsigned long long)d->f.fd, d->path,
-			  (unsigned long long)d->f.pos);
-	return fd;
-}
 
 /*
  * Pipes: created here with their capacity and queued data; every open
@@ -3558,8 +4017,14 @@ static void rst_make_pipes(struct rst *r)
 	for (size_t i = 0; i < im->npipes; i++) {
 		struct pipe_obj *o = &im->pipes[i];
 
-		if (pipe2(o->fd, O_CLOEXEC | O_NONBLOCK))
+		if (o->path) {	/* a FIFO: read-write never blocks */
+			o->fd[0] = o->fd[1] = open(o->path, O_RDWR | O_NONBLOCK |
+						   O_CLOEXEC);
+			if (o->fd[0] < 0)
+				die_errno("opening FIFO %s", o->path);
+		} else if (pipe2(o->fd, O_CLOEXEC | O_NONBLOCK)) {
 			die_errno("pipe");
+		}
 		if (fcntl(o->fd[1], F_SETPIPE_SZ, (int)o->p.size) < 0)
 			die_errno("setting a pipe's capacity to %llu bytes",
 				  (unsigned long long)o->p.size);
@@ -3568,18 +4033,21 @@ static void rst_make_pipes(struct rst *r)
 	}
 }
 
-static int rst_reopen_pipe(const struct image *im, const struct fd *d)
+/*
+ * A new open file description of a file cr holds open as fd: pipes,
+ * FIFOs, unlinked files and memfds are reached through /proc/self/fd.
+ */
+static int rst_reopen(int fd, uint64_t flags, const char *what)
 {
-	const struct pipe_obj *o = &im->pipes[d->f.obj - 1];
-	bool wr = (d->f.flags & O_ACCMODE) == O_WRONLY;
 	char path[64];
-	int fd;
+	int n;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", o->fd[wr]);
-	fd = open(path, (d->f.flags | O_CLOEXEC) & ~(O_CREAT | O_TRUNC));
-	if (fd < 0)
-		die_errno("reopening a pipe");
-	return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, (flags | O_CLOEXEC | O_NONBLOCK) &
+		       ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY));
+	if (n < 0 || fcntl(n, F_SETFL, (int)flags) < 0)
+		die_errno("reopening %s", what);
+	return n;
 }
 
 /*
@@ -3587,33 +4055,232 @@ static int rst_reopen_pipe(const struct image *im, const struct fd *d)
  * filled from the image, and kept as its /proc/self/map_files fd: mapped
  * from that, it is still "/dev/zero (deleted)" in every process's maps.
  */
-static void rst_make_shmem(struct rst *r)
+static int rst_make_shmem(struct rst *r, const struct fobj *o)
 {
-	for (size_t i = 0; i < r->im->nshms; i++) {
-		struct shm_obj *o = &r->im->shms[i];
-		uint64_t off = o->pages_off;
-		char link[80];
-		uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t off = o->pages_off;
+	char link[80];
+	int fd;
+	uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-		if (p == MAP_FAILED)
-			die_errno("creating shared memory of %llu bytes",
-				  (unsigned long long)o->s.size);
-		for (size_t k = 0; k < o->runs.n; k++) {
-			size_t len = o->runs.v[k].npages * PAGE;
+	if (p == MAP_FAILED)
+		die_errno("creating shared memory of %llu bytes",
+			  (unsigned long long)o->s.size);
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t len = o->runs.v[k].npages * PAGE;
 
-			if (pread(r->img_fd, p + o->runs.v[k].addr, len, off) !=
-			    (ssize_t)len)
-				die_errno("reading shared memory pages");
-			off += len;
+		if (pread(r->img_fd, p + o->runs.v[k].addr, len, off) !=
+		    (ssize_t)len)
+			die_errno("reading shared memory pages");
+		off += len;
+	}
+	snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)p, (unsigned long)(p + o->s.size));
+	fd = open(link, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("opening %s", link);
+	munmap(p, o->s.size);
+	return fd;
+}
+
+/*
+ * An unlinked file comes back where it was (or, if that name is taken or
+ * its directory gone, in the nearest directory that still exists), is
+ * filled, and unlinked again: its fds show the same "(deleted)" name.
+ */
+static int rst_make_ghost(const struct fobj *o, char **made)
+{
+	char *path = xstrdup(o->path), *slash;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	while (fd < 0 && (errno == EEXIST || errno == ENOENT)) {
+		char *alt;
+
+		slash = strrchr(path, '/');
+		if (errno == ENOENT && slash != path)
+			*slash = 0;	/* up one directory */
+		alt = xmalloc(strlen(path) + 64);
+		sprintf(alt, "%s/.cr-ghost-%d-%llu", errno == ENOENT ? path :
+			(slash == path ? "" : (*slash = 0, path)), getpid(),
+			(unsigned long long)o->s.id);
+		fd = open(alt, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		free(path);
+		path = alt;
+		if (fd < 0 && errno == EEXIST)
+			die("cannot recreate unlinked file %s", o->path);
+	}
+	if (fd < 0)
+		die_errno("recreating unlinked file %s", o->path);
+	*made = path;
+	return fd;
+}
+
+/* Write a file object's saved pages into fd, then set its exact size. */
+static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
+{
+	uint64_t off = o->pages_off;
+	uint8_t *b = xmalloc(STREAM_BUF);
+
+	for (size_t k = 0; k < o->runs.n; k++)
+		for (uint64_t done = 0; done < o->runs.v[k].npages * PAGE;) {
+			uint64_t n = o->runs.v[k].npages * PAGE - done;
+
+			if (n > STREAM_BUF)
+				n = STREAM_BUF;
+			if (pread(r->img_fd, b, n, off) != (ssize_t)n ||
+			    pwrite(fd, b, n, o->runs.v[k].addr + done) != (ssize_t)n)
+				die_errno("refilling a file object");
+			off += n;
+			done += n;
 		}
-		snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx",
-			 (unsigned long)p, (unsigned long)(p + o->s.size));
-		o->fd = open(link, O_RDWR | O_CLOEXEC);
-		if (o->fd < 0)
-			die_errno("opening %s", link);
-		o->fd = rst_helper(r, o->fd);
-		munmap(p, o->s.size);
+	free(b);
+	if (ftruncate(fd, o->s.size))
+		die_errno("ftruncate");
+}
+
+static void rst_make_objs(struct rst *r)
+{
+	for (size_t i = 0; i < r->im->nobjs; i++) {
+		struct fobj *o = &r->im->objs[i];
+		char *made = NULL;
+		int fd;
+
+		switch (o->s.kind) {
+		case TLV_OBJ_SHMEM:
+			fd = rst_make_shmem(r, o);
+			break;
+		case TLV_OBJ_GHOST:
+			fd = rst_make_ghost(o, &made);
+			rst_fill_file(r, o, fd);
+			if (fchmod(fd, o->s.mode & 07777) || unlink(made))
+				die_errno("unlinked file %s", o->path);
+			free(made);
+			break;
+		default:	/* TLV_OBJ_MEMFD */
+			fd = memfd_create(o->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (fd < 0)
+				die_errno("memfd_create %s", o->name);
+			rst_fill_file(r, o, fd);
+			if (o->s.seals && fcntl(fd, F_ADD_SEALS, (int)o->s.seals))
+				die_errno("sealing memfd %s", o->name);
+		}
+		o->fd = rst_helper(r, fd);
+	}
+}
+
+static void rst_add_watches(int fd, const struct fd *d)
+{
+	uint64_t next = 1;
+
+	for (size_t k = 0; k < d->nwatches; k++) {
+		const struct watch *w = &d->watches[k];
+		int wd;
+
+		/* watch descriptors are handed out in turn: burn the gaps */
+		for (; next < w->w.wd; next++) {
+			wd = inotify_add_watch(fd, strcmp(w->path, "/") ? "/" : "/dev",
+					       IN_ACCESS);
+			if (wd < 0 || inotify_rm_watch(fd, wd))
+				die_errno("inotify watch %llu",
+					  (unsigned long long)w->w.wd);
+		}
+		wd = inotify_add_watch(fd, w->path, (uint32_t)w->w.mask);
+		if (wd < 0)
+			die_errno("inotify watch on %s", w->path);
+		if ((uint64_t)wd != w->w.wd)
+			die("inotify watch on %s came back as %d, not %llu",
+			    w->path, wd, (unsigned long long)w->w.wd);
+		next = w->w.wd + 1;
+	}
+}
+
+/*
+ * Open a file description as the image has it (not stdio).  Kernel
+ * objects are made anew from their saved state; an epoll gets its
+ * registrations later (rst_epolls), once every fd of its process exists.
+ */
+static int rst_open_ofd(const struct image *im, const struct fd *d)
+{
+	int fl = d->f.flags & O_NONBLOCK, fd;
+	uint64_t ticks = d->tmr.ticks;
+	struct itimerspec its;
+
+	switch (d->f.kind) {
+	case TLV_FD_PIPE:
+	case TLV_FD_FIFO:
+		return rst_reopen(im->pipes[d->f.obj - 1].fd[(d->f.flags & O_ACCMODE) ==
+							     O_WRONLY],
+				  d->f.flags, "a pipe");
+	case TLV_FD_OBJ:
+		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags,
+				"a file object");
+		break;
+	case TLV_FD_EVENTFD:
+		fd = eventfd(0, EFD_CLOEXEC | fl | (d->ev.semaphore ? EFD_SEMAPHORE : 0));
+		if (fd < 0 || (d->ev.count &&
+			       write(fd, &d->ev.count, 8) != 8))
+			die_errno("eventfd");
+		return fd;
+	case TLV_FD_SIGNALFD:
+		fd = syscall(SYS_signalfd4, -1, &d->sig.mask, 8, SFD_CLOEXEC | fl);
+		if (fd < 0)
+			die_errno("signalfd");
+		return fd;
+	case TLV_FD_TIMERFD:
+		its.it_value.tv_sec = d->tmr.value_ns / 1000000000;
+		its.it_value.tv_nsec = d->tmr.value_ns % 1000000000;
+		its.it_interval.tv_sec = d->tmr.interval_ns / 1000000000;
+		its.it_interval.tv_nsec = d->tmr.interval_ns % 1000000000;
+		fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
+		if (fd < 0 || (d->tmr.value_ns && timerfd_settime(fd, 0, &its, NULL)) ||
+		    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
+			die_errno("timerfd");
+		return fd;
+	case TLV_FD_EPOLL:
+		fd = epoll_create1(EPOLL_CLOEXEC);
+		if (fd < 0)
+			die_errno("epoll_create1");
+		return fd;
+	case TLV_FD_INOTIFY:
+		fd = inotify_init1(IN_CLOEXEC | fl);
+		if (fd < 0)
+			die_errno("inotify_init1");
+		rst_add_watches(fd, d);
+		return fd;
+	default:
+		fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |
+						   O_NOCTTY));
+		if (fd < 0)
+			die_errno("fd %llu: open %s", (unsigned long long)d->f.fd,
+				  d->path);
+	}
+	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
+	     d->f.kind == TLV_FD_OBJ) && !(d->f.flags & O_PATH) &&
+	    lseek(fd, d->f.pos, SEEK_SET) != (off_t)d->f.pos)
+		die_errno("fd %llu: seeking to %llu", (unsigned long long)d->f.fd,
+			  (unsigned long long)d->f.pos);
+	return fd;
+}
+
+/* Register each epoll's fds, by number, once all of them are in place. */
+static void rst_epolls(const struct task *t)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+		bool first = true;
+
+		for (size_t j = 0; j < i; j++)
+			first &= t->fds[j].f.ofd != d->f.ofd;
+		for (size_t k = 0; d->f.kind == TLV_FD_EPOLL && first &&
+				   k < d->nepoll; k++) {
+			struct epoll_event ev = { .events = d->epoll[k].events,
+						  .data.u64 = d->epoll[k].data };
+
+			if (epoll_ctl(d->f.fd, EPOLL_CTL_ADD, d->epoll[k].tfd, &ev))
+				die_errno("fd %llu: registering fd %llu with epoll",
+					  (unsigned long long)d->f.fd,
+					  (unsigned long long)d->epoll[k].tfd);
+		}
 	}
 }
 
@@ -3642,7 +4309,7 @@ static void rst_make_shared(struct rst *r)
 	for (int i = 0; i < 3; i++)
 		r->stdio[i] = rst_helper(r, fcntl(i, F_DUPFD_CLOEXEC, r->hi));
 	rst_make_pipes(r);
-	rst_make_shmem(r);
+	rst_make_objs(r);
 	/* an ofd used by two processes, or any pipe end, is opened here */
 	users = xzalloc((im->nofds + 1) * sizeof(int));
 	r->ofd_fd = xmalloc((im->nofds + 1) * sizeof(int));
@@ -3661,16 +4328,16 @@ static void rst_make_shared(struct rst *r)
 			const struct fd *d = &im->t[i].fds[k];
 
 			if (r->ofd_fd[d->f.ofd] >= 0 || d->f.kind == TLV_FD_STDIO ||
-			    (users[d->f.ofd] < 2 && d->f.kind != TLV_FD_PIPE))
+			    (users[d->f.ofd] < 2 && d->f.kind != TLV_FD_PIPE &&
+			     d->f.kind != TLV_FD_FIFO))
 				continue;
-			r->ofd_fd[d->f.ofd] = rst_helper(r,
-				d->f.kind == TLV_FD_PIPE ? rst_reopen_pipe(im, d)
-							 : rst_open_ofd(d));
+			r->ofd_fd[d->f.ofd] = rst_helper(r, rst_open_ofd(im, d));
 		}
 	free(users);
 	for (size_t i = 0; i < im->npipes; i++) {
 		close(im->pipes[i].fd[0]);
-		close(im->pipes[i].fd[1]);
+		if (im->pipes[i].fd[1] != im->pipes[i].fd[0])
+			close(im->pipes[i].fd[1]);
 	}
 	for (size_t i = 0; i < im->nt; i++) {
 		struct task *t = &im->t[i];
@@ -3724,6 +4391,7 @@ static void __attribute__((noreturn)) rst_zombie(struct rst *r,
 	struct rlimit no_core = { 0, 0 };
 
 	rst_session(t);
+	prctl(PR_SET_NAME, t->comm);
 	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
 	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
 	rst_wait_go(r);
@@ -3798,6 +4466,8 @@ static void rst_memory(struct rst *r, struct task *t)
 			continue;
 		if (v->v.kind == TLV_VMA_FILE)
 			fd = rst_file_fd(r, v->path, false);
+		else if (v->v.kind == TLV_VMA_OBJ)
+			fd = r->im->objs[v->v.obj - 1].fd;
 		else
 			fl |= MAP_ANONYMOUS;
 		if (mmap((void *)v->premap, len, PROT_READ | PROT_WRITE, fl, fd,
@@ -3871,7 +4541,7 @@ static void rst_files(struct rst *r, const struct task *t)
 		else if (mine[d->f.ofd] >= 0)
 			src = mine[d->f.ofd];
 		else
-			src = mine[d->f.ofd] = rst_open_ofd(d);
+			src = mine[d->f.ofd] = rst_open_ofd(r->im, d);
 		if (src != fd && dup2(src, fd) < 0)
 			die_errno("fd %d: dup2", fd);
 		if (fcntl(fd, F_SETFD, d->f.cloexec ? FD_CLOEXEC : 0))
@@ -3883,6 +4553,7 @@ static void rst_files(struct rst *r, const struct task *t)
 	close_all_but(keep, nkeep);
 	free(keep);
 	free(mine);
+	rst_epolls(t);
 }
 
 static long raw_sigaction(int sig, const struct tlv_sigact *a)
@@ -4207,13 +4878,13 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		if (v->v.kind == TLV_VMA_SHMEM)
-			fd = r->im->shms[v->v.obj - 1].fd;
+		if (v->v.kind == TLV_VMA_OBJ)
+			fd = r->im->objs[v->v.obj - 1].fd;
 		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
 			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
 		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
-			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_SHMEM ?
+			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
 			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
@@ -4551,6 +5222,9 @@ static int cmd_restore(const struct opts *opt)
 	rst_finish(&r);
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
+		if (!ctx.log || r.helpers[i] != fileno(ctx.log))
+			close(r.helpers[i]);
 	info("restored %zu processes, running", im.nt);
 	if (opt->pidfile) {
 		FILE *f = fopen(opt->pidfile, "we");
@@ -4730,7 +5404,7 @@ static void arch_check_fpu(const struct thread *th)
 		die("corrupt image: XSAVE area of %zu bytes", th->fpu_len);
 	memcpy(&bv, th->fpu + 512, 8);
 	if (bv & ~fx_sw.xfeatures)
-		die("thread %llu uses CPU state (XSTATE_BV 0x%llx, e.g. AMX tiles) beyond what this kernel restores (0x%llx): not supported yet",
+		refuse("thread %llu uses CPU state (XSTATE_BV 0x%llx, e.g. AMX tiles) beyond what this kernel restores (0x%llx): not supported yet",
 		    (unsigned long long)th->t.tid, (unsigned long long)bv,
 		    (unsigned long long)fx_sw.xfeatures);
 	if (th->fpu_len < fx_sw.xstate_size)
@@ -4909,13 +5583,13 @@ static int arch_get_fpu(int tid, uint8_t **buf, size_t *len)
 
 	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_SVE_, &h, sizeof(h)) &&
 	    (h.flags & 1))
-		die("thread %d has live SVE register state: not supported yet", tid);
+		refuse("thread %d has live SVE register state: not supported yet", tid);
 	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_SSVE_, &h, sizeof(h)) &&
 	    (h.flags & 1))
-		die("thread %d is in SME streaming mode: not supported yet", tid);
+		refuse("thread %d is in SME streaming mode: not supported yet", tid);
 	if (!regset(tid, PTRACE_GETREGSET, NT_ARM_ZA_, &h, sizeof(h)) &&
 	    h.size > sizeof(h))
-		die("thread %d has SME ZA state: not supported yet", tid);
+		refuse("thread %d has SME ZA state: not supported yet", tid);
 	*len = 528;	/* struct user_fpsimd_state */
 	*buf = xzalloc(*len);
 	return regset(tid, PTRACE_GETREGSET, NT_PRFPREG, *buf, *len);
@@ -5418,6 +6092,40 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/*
+ * cr check -t PID: everything dump would do but write, with every problem
+ * listed rather than the first one fatal; then the tree is let go.
+ */
+static int cmd_check_tree(const struct opts *opt)
+{
+	static struct image im;
+	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0;
+
+	ctx.phase = "check";
+	refusals = 0;
+	im.ghost_limit = opt->ghost_limit;
+	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
+	undo_run();
+	for (size_t i = 0; i < im.nt; i++) {
+		nthreads += im.t[i].nth;
+		nfds += im.t[i].nfds;
+		nvmas += im.t[i].nvmas;
+		for (size_t k = 0; k < im.t[i].nth; k++)
+			nrseq += !!im.t[i].th[k].t.rseq_addr;
+	}
+	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects\n",
+	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs);
+	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)%s%s\n",
+	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING",
+	       nrseq ? ", rseq" : "", nrseq && !probe_rseq() ? " (MISSING)" : "");
+	if (refusals)
+		printf("%d problem%s: cr dump would refuse this tree\n", refusals,
+		       refusals > 1 ? "s" : "");
+	else
+		printf("no problems found: cr dump can take this tree\n");
+	return refusals ? 1 : 0;
+}
+
 static int cmd_check(const struct opts *opt)
 {
 	static const struct feature f[] = {
@@ -5436,7 +6144,8 @@ static int cmd_check(const struct opts *opt)
 	struct utsname u;
 	int bad = 0;
 
-	(void)opt;
+	if (opt->pid)
+		return cmd_check_tree(opt);
 	ctx.phase = "check";
 	if (!uname(&u))
 		printf("kernel %s %s\n", u.release, u.machine);
@@ -5475,7 +6184,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -5483,6 +6192,7 @@ static const struct cmd cmds[] = {
 	  "  -j, --shell-job         stdio may be a terminal or pipe outside the tree;\n"
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
+	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -5497,7 +6207,11 @@ static const struct cmd cmds[] = {
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
 	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "", "usage: cr check\n" },
+	{ "check", cmd_check, "t j T G", "usage: cr check [-t PID [-j]]\n"
+	  "  without -t: the kernel features cr uses, and whether they are here\n"
+	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
+	  "                          reason cr dump would refuse it; it goes on\n"
+	  "  -j, --shell-job         as for dump\n" },
 };
 
 static void __attribute__((noreturn)) usage(const char *why, const struct cmd *c)
@@ -5517,6 +6231,7 @@ static const struct option long_opts[] = {
 	{ "shell-job", no_argument, NULL, 'j' },
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
+	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -5558,7 +6273,8 @@ static int find_command(int argc, char **argv)
 		if ((a[1] != '-' && strchr("tDo", a[strlen(a) - 1]) && !a[2]) ||
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
-		    !strcmp(a, "--log-file"))
+		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
+		    !strcmp(a, "--ghost-limit"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -5566,7 +6282,7 @@ static int find_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = 10000 };
+	struct opts o = { .timeout_ms = 10000, .ghost_limit = 1 << 20 };
 	const struct cmd *c = NULL;
 	const char *log = NULL;
 	int ci = find_command(argc, argv), ch;
@@ -5608,6 +6324,10 @@ int main(int argc, char **argv)
 		case 'd': o.detach = true; break;
 		case 'j': o.shell_job = true; break;
 		case 'p': o.pidfile = optarg; break;
+		case 'G':
+			if (!parse_size(optarg, &o.ghost_limit))
+				usage("--ghost-limit takes a size (e.g. 1M)", c);
+			break;
 		case 'T':
 			if (!parse_u64(optarg, 10, &v) || !v || v > 3600)
 				usage("--timeout takes seconds (1-3600)", c);

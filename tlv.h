@@ -38,8 +38,9 @@
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
  *	  THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
- *	SHMEM*  nest per shared anonymous object: SHMEM_INFO
- *	then for each TASK and SHMEM with contents:
+ *	OBJ*    nest per file object: shared anonymous memory, an unlinked
+ *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
@@ -128,23 +129,30 @@ struct tlv_rec {
 	X(start, "first byte") X(end, "first byte after") \
 	X(prot, "PROT_* bits") X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN") \
 	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*") \
-	X(obj, "SHMEM: id of the SHMEM object") \
+	X(obj, "OBJ: id of the OBJ mapped") \
 	X(inherit, "1: starts as the parent's copy (fork), see PAGEMAP IRUNS")
 #define TLV_VMA_ANON	1	/* private anonymous memory */
 #define TLV_VMA_FILE	2	/* a file mapping; PATH and FSTAT follow */
 #define TLV_VMA_SPECIAL	3	/* kernel mapping found by NAME: [vdso], [vvar]... */
-#define TLV_VMA_SHMEM	4	/* shared anonymous memory, object obj */
+#define TLV_VMA_OBJ	4	/* a mapping of OBJ obj (shmem, unlinked file, memfd) */
 #define TLV_F_FD(X) \
 	X(fd, "descriptor number") X(kind, "TLV_FD_*") \
 	X(flags, "open flags as in fdinfo, in the dumping arch's encoding") \
 	X(pos, "file position") X(cloexec, "1 if FD_CLOEXEC") \
 	X(ofd, "open file description: fds with one ofd share it (dup, fork)") \
-	X(obj, "PIPE: id of the PIPE object")
+	X(obj, "PIPE, FIFO: id of the PIPE; OBJ: id of the OBJ")
 #define TLV_FD_REG	1	/* regular file: PATH, FSTAT */
 #define TLV_FD_DIR	2	/* directory: PATH, FSTAT */
 #define TLV_FD_CHR	3	/* character device such as /dev/null: PATH, FSTAT */
 #define TLV_FD_STDIO	4	/* --shell-job: takes restore's own fd with this number */
 #define TLV_FD_PIPE	5	/* one end of pipe obj, read or write by flags */
+#define TLV_FD_EVENTFD	6	/* EVENTFD follows */
+#define TLV_FD_SIGNALFD	7	/* SIGNALFD follows */
+#define TLV_FD_TIMERFD	8	/* TIMERFD follows */
+#define TLV_FD_EPOLL	9	/* EPOLL_TFD follows */
+#define TLV_FD_INOTIFY	10	/* WATCH* follow */
+#define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
+#define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -177,16 +185,35 @@ struct tlv_rec {
 	X(x25, "") X(x26, "") X(x27, "") X(x28, "") X(x29, "") X(x30, "") \
 	X(sp, "") X(pc, "") X(pstate, "") X(tls, "tpidr_el0")
 #define TLV_F_OWNER(X) \
-	X(kind, "1: pages of TASK pid id, 2: contents of SHMEM id") \
-	X(id, "the pid or SHMEM id")
+	X(kind, "1: pages of TASK pid id, 2: contents of OBJ id") \
+	X(id, "the pid or OBJ id")
 #define TLV_OWNER_TASK	1
-#define TLV_OWNER_SHMEM	2
+#define TLV_OWNER_OBJ	2
 #define TLV_F_PIPE(X) \
 	X(id, "pipe id, referred to by FD obj") \
 	X(size, "capacity in bytes (F_GETPIPE_SZ)")
-#define TLV_F_SHMEM(X) \
-	X(id, "shared memory id, referred to by VMA obj") \
-	X(size, "bytes")
+#define TLV_F_OBJ(X) \
+	X(id, "object id, referred to by VMA and FD obj") \
+	X(kind, "TLV_OBJ_*") \
+	X(size, "bytes") \
+	X(mode, "st_mode (unlinked files)") \
+	X(seals, "F_GET_SEALS (memfd)")
+#define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
+#define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
+#define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_F_EVENTFD(X) \
+	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
+#define TLV_F_SIGNALFD(X) \
+	X(mask, "signals it reads, bit n-1 = signal n")
+#define TLV_F_TIMERFD(X) \
+	X(clockid, "CLOCK_*") X(settime_flags, "TFD_TIMER_* at the last settime") \
+	X(value_ns, "time left until it fires, 0 if disarmed") \
+	X(interval_ns, "period") X(ticks, "expirations not read yet")
+#define TLV_F_EPOLL_TFD(X) \
+	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
+	X(data, "epoll_data")
+#define TLV_F_WATCH(X) \
+	X(wd, "watch descriptor") X(mask, "IN_* mask")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -208,7 +235,12 @@ struct tlv_regs_x86_64 { TLV_F_REGS_X86_64(TLV_FIELD) };
 struct tlv_regs_aarch64 { TLV_F_REGS_AARCH64(TLV_FIELD) };
 struct tlv_owner { TLV_F_OWNER(TLV_FIELD) };
 struct tlv_pipe { TLV_F_PIPE(TLV_FIELD) };
-struct tlv_shmem { TLV_F_SHMEM(TLV_FIELD) };
+struct tlv_obj { TLV_F_OBJ(TLV_FIELD) };
+struct tlv_eventfd { TLV_F_EVENTFD(TLV_FIELD) };
+struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
+struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
+struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
+struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 #undef TLV_FIELD
 
@@ -250,15 +282,21 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(FPSIMD, 41, BYTES, NONE, "aarch64 user_fpsimd_state") \
 	X(PAC_KEYS, 42, BYTES, NONE, "aarch64 pointer-auth keys: APIA APIB APDA APDB APGA (16 bytes each), enabled-keys mask (8)") \
 	X(PAGEMAP, 48, NEST, NONE, "which pages the next PAGES record holds") \
-	X(OWNER, 49, ROWS, OWNER, "whose pages: a TASK or a SHMEM object") \
+	X(OWNER, 49, ROWS, OWNER, "whose pages: a TASK or an OBJ") \
 	X(RUNS, 50, ROWS, RUN, "runs of consecutive pages saved, ascending") \
 	X(PAGES, 51, PAGES, NONE, "page contents, page aligned in the stream") \
 	X(IRUNS, 52, ROWS, RUN, "runs identical to the parent's (kept copy-on-write)") \
 	X(PIPE, 56, NEST, NONE, "a pipe: PIPE_INFO, DATA") \
 	X(PIPE_INFO, 57, ROWS, PIPE, "pipe id and capacity") \
 	X(DATA, 58, BYTES, NONE, "bytes queued in the pipe, oldest first") \
-	X(SHMEM, 59, NEST, NONE, "shared anonymous memory: SHMEM_INFO") \
-	X(SHMEM_INFO, 60, ROWS, SHMEM, "id and size")
+	X(OBJ, 59, NEST, NONE, "a file object: OBJ_INFO, PATH (unlinked file) or NAME (memfd)") \
+	X(OBJ_INFO, 60, ROWS, OBJ, "id, kind, size, mode, seals") \
+	X(EVENTFD, 61, ROWS, EVENTFD, "an eventfd's state") \
+	X(SIGNALFD, 62, ROWS, SIGNALFD, "a signalfd's mask") \
+	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
+	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
+	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -397,7 +397,7 @@ static inline uint64_t sigset_bits(const sigset_t *set)
 	return v;
 }
 
-/* ---- spinning counter, shared by counter and refuse-* ---- */
+/* ---- spinning counter (counter, refuse-*, tree-width) ---- */
 
 static volatile unsigned long spin_global;
 
@@ -508,18 +508,16 @@ static inline pthread_t thread_start(void *(*fn)(void *), void *arg)
 }
 
 /* Join a thread within 10 s: without its clear_child_tid it never ends. */
-static inline void *thread_join(pthread_t t, const char *what)
+static inline void thread_join(pthread_t t, const char *what)
 {
 	struct timespec ts;
-	void *ret;
 	int err;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 10;
-	err = pthread_timedjoin_np(t, &ret, &ts);
+	err = pthread_timedjoin_np(t, NULL, &ts);
 	if (err)
 		fail("joining %s: %s", what, strerror(err));
-	return ret;
 }
 
 /* /proc/self/task must list the main thread and tids[0..n-1], no more. */
@@ -536,7 +534,8 @@ static inline void check_tids(const pid_t *tids, int n)
 			     (int)tids[i]);
 	}
 	if (proc_status("Threads", 10) != (unsigned)n + 1)
-		fail("%llu threads, want %d", proc_status("Threads", 10), n + 1);
+		fail("%llu threads, want %d", proc_status("Threads", 10),
+		     n + 1);
 	if (gettid() != test_pid)
 		fail("main thread's tid %d, want %d", (int)gettid(),
 		     (int)test_pid);
@@ -581,17 +580,19 @@ static inline void child_ready(int sync[2])
 	t_fd_snapshot(test_fds);
 }
 
+/* Wait for EOF, when every descendant has closed the pipe: none holds it
+ * when the root says ready. */
 static inline void children_ready(int sync[2], int n)
 {
 	int got = 0;
 	char c;
 
 	close(sync[1]);
-	while (got < n && read(sync[0], &c, 1) == 1)
+	while (read(sync[0], &c, 1) == 1)
 		got++;
 	close(sync[0]);
 	if (got != n)
-		fail("only %d of %d children got ready", got, n);
+		fail("%d of %d children got ready", got, n);
 }
 
 static inline const char *wait_str(int st)

@@ -114,7 +114,7 @@ struct ctx {
 	bool skipped;
 	pid_t kids[16];		/* everything we started, killed at the end */
 	int nkids;
-	struct task tree[MAX_TASKS];	/* the test's tree before the dump */
+	struct task tree[MAX_TASKS];	/* the test's tasks, at ready */
 	int ntree;
 };
 
@@ -784,8 +784,9 @@ static bool dump(struct ctx *c, const char *img, const char *tag, bool running)
 		return bad(c, "mkdir %s: %s", img, strerror(errno));
 	if (!check_cr(c, tag, cr_run(c, tag, args, -1, -1)))
 		return false;
-	return running ? still_running(c, "after dump -R") :
-			 reap_killed(c) && tree_gone(c, "after the dump", c->tmo);
+	if (running)
+		return still_running(c, "after dump -R");
+	return reap_killed(c) && tree_gone(c, "after the dump", c->tmo);
 }
 
 /* The pid file written by cr restore must hold the original pid. */

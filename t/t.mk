@@ -13,7 +13,7 @@ T_BINS := $(T_NAMES:%=t/bin/%.musl) $(T_NAMES:%=t/bin/%.glibc)
 T_XFLAGS_regs-avx512 := -mavx512f
 $(foreach t,$(filter thread-%,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
 
-# headers besides lib.h (thread-N.c include threads.h)
+# the headers tests include (lib.h; threads.h for thread-N.c)
 T_HDRS := $(wildcard t/*.h)
 
 .PHONY: tests clean-tests
