@@ -136,11 +136,20 @@ static void vmsg(FILE *f, const char *fmt, va_list ap, const char *err)
 	fflush(f);
 }
 
+#ifdef CR_FUZZ
+#include <setjmp.h>
+static jmp_buf fuzz_out;	/* fuzz/: die() returns here */
+#endif
+
 static void __attribute__((noreturn)) vdie(const char *fmt, va_list ap,
 					   const char *err)
 {
 	va_list aq;
 
+#ifdef CR_FUZZ
+	(void)fmt, (void)ap, (void)err, (void)aq;
+	longjmp(fuzz_out, 1);
+#endif
 	if (ctx.report_fd >= 0) {	/* in a restore child: tell cr */
 		char msg[1024];
 		FILE *f = fmemopen(msg, sizeof(msg), "w");
@@ -199,6 +208,30 @@ static void __attribute__((format(printf, 1, 2))) refuse(const char *fmt, ...)
 	vmsg(stdout, fmt, ap, NULL);
 	va_end(ap);
 	refusals++;
+}
+
+/*
+ * Fault injection, for the tests: CR_FAULT=NAME makes the step named NAME
+ * fail like an error would; CR_FAULT=NAME:kill kills cr (or the restoring
+ * process) with SIGKILL there instead.  CR_FAULT=list prints each point
+ * as it is passed, so a test can sweep them all.
+ */
+static void fault(const char *name)
+{
+	const char *f = getenv("CR_FAULT");
+	size_t n = strlen(name);
+
+	if (!f)
+		return;
+	if (!strcmp(f, "list")) {
+		fprintf(stderr, "cr: fault point %s\n", name);
+		return;
+	}
+	if (strncmp(f, name, n) || (f[n] && f[n] != ':'))
+		return;
+	if (!strcmp(f + n, ":kill"))
+		kill(getpid(), SIGKILL);
+	die("fault injected at %s", name);
 }
 
 /* Detail for -v (stderr) and -o LOG. */
@@ -2317,6 +2350,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_check_epoll(t);
 	p->insn = pt_find_any_insn(t->proc.pid);
 	scratch = pt_scratch(p);
+	fault("dump-inject");	/* registers borrowed: a remote syscall ran */
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
@@ -2365,6 +2399,7 @@ static void img_check_tree(const struct image *im);
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
+	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
 			col_task(im, &im->t[i], shell_job);
@@ -2645,6 +2680,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		}
 		ps_flush(&s);
 		close(s.memfd);
+		fault("dump-stream");
 	}
 	ctx.pid = 0;
 	for (size_t i = 0; i < im->nobjs; i++) {
@@ -2743,7 +2779,9 @@ static int cmd_dump(const struct opts *opt)
 	}
 	im.ghost_limit = opt->ghost_limit;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
+	fault("dump-collect");
 	collect_pages(&im);
+	fault("dump-pages");
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
 		nthreads += im.t[i].nth;
@@ -2755,7 +2793,9 @@ static int cmd_dump(const struct opts *opt)
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
+	fault("dump-write");
 	dump_pages(&o, &im);
+	fault("dump-end");
 	{
 		struct tlv_end e = { o.crc, o.off };
 
@@ -2764,11 +2804,13 @@ static int cmd_dump(const struct opts *opt)
 	if (path) {
 		if (fsync(o.fd) || close(o.fd))
 			die_errno("writing %s", part_path);
+		fault("dump-rename");
 		if (rename(part_path, path))
 			die_errno("renaming %s to %s", part_path, path);
 		part_path = NULL;
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
+	fault("dump-done");
 	if (opt->leave_running) {
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
@@ -4611,8 +4653,10 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 		_exit(1);	/* the parent died before PR_SET_PDEATHSIG */
 	if (task_zombie(t))
 		rst_zombie(r, t);
+	fault("restore-task");
 	rst_session(t);
 	rst_memory(r, t);
+	fault("restore-memory");
 	for (size_t k = i + 1; k < im->nt; k++)
 		if (im->t[k].parent == (long)i &&
 		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
@@ -4630,6 +4674,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 				  (unsigned long long)im->t[k].proc.pid);
 	}
 	rst_process(r, t);
+	fault("restore-process");
 	((void (*)(struct rst_args *))(t->area + restorer_entry_off))(t->args);
 	die("the restorer returned");
 }
@@ -4830,6 +4875,27 @@ static void area_threads(struct area_alloc *aa, struct rst_args *a,
 	}
 }
 
+/* CR_FAULT=blob-STEP: the blob fails at that step (see RST_STEPS). */
+static uint64_t rst_fault_step(void)
+{
+	static const char *const steps[] = { "",
+#define RST_STEP_NAME(n, s) #n,
+		RST_STEPS(RST_STEP_NAME)
+#undef RST_STEP_NAME
+	};
+	const char *f = getenv("CR_FAULT");
+
+	if (f && !strcmp(f, "list")) {
+		for (size_t i = 1; i < ARRAY_SIZE(steps); i++)
+			fprintf(stderr, "cr: fault point blob-%s\n", steps[i]);
+		return 0;
+	}
+	for (size_t i = 1; f && !strncmp(f, "blob-", 5) && i < ARRAY_SIZE(steps); i++)
+		if (!strcmp(f + 5, steps[i]))
+			return i;
+	return 0;
+}
+
 /* Build a process's area in cr's memory, at its final address. */
 static void area_build(struct rst *r, struct task *t, size_t len,
 		       const struct map_line *own, size_t nown)
@@ -4866,6 +4932,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->task_size = arch_task_size();
 	a->status_fd = r->status[1];
 	a->pid = t->proc.pid;
+	a->fault_step = rst_fault_step();
 	stack_at = a->stack_top;
 	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
 	area_specials(a, t, own, nown, &park_at);
@@ -5107,6 +5174,7 @@ static void rst_finish(struct rst *r)
 				die_errno("restoring the scheduling policy");
 			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
 				die("thread did not reach rt_sigreturn");
+			fault("restore-sigreturn");
 			if (ptrace(PTRACE_PEEKSIGINFO, tid, &pa, si) == 1 &&
 			    si[0] == SIGSEGV && (int)si[2] == 0x80)
 				die("rt_sigreturn rejected the saved registers");
@@ -5175,6 +5243,7 @@ static int cmd_restore(const struct opts *opt)
 		in.name = path;
 	}
 	img_read(&in, &im);
+	fault("restore-read");
 	img_check(&im);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
@@ -5188,6 +5257,7 @@ static int cmd_restore(const struct opts *opt)
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
 	rst_make_shared(&r);
+	fault("restore-shared");
 	nown = proc_maps(0, &own);
 	area_len = xzalloc(im.nt * sizeof(*area_len));
 	rst_plan_memory(&r, own, nown, area_len);
@@ -5206,6 +5276,7 @@ static int cmd_restore(const struct opts *opt)
 	if (root == 0)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);
+	fault("restore-created");
 	for (size_t i = 0; i < im.nt; i++) {
 		ctx.pid = im.t[i].proc.pid;
 		if (!task_zombie(&im.t[i]) &&
@@ -5218,8 +5289,10 @@ static int cmd_restore(const struct opts *opt)
 	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
+	fault("restore-stops");
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	fault("restore-done");
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
@@ -6279,6 +6352,36 @@ static int find_command(int argc, char **argv)
 	}
 	return -1;
 }
+
+#ifdef CR_FUZZ
+/*
+ * The fuzz target (fuzz/): the image reader and validator on any bytes,
+ * exactly as restore runs them before its first fork.  What they allocate
+ * before a die() is not freed: run libFuzzer with -detect_leaks=0.
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct img_in in = { .name = "fuzz" };
+	struct image im = { 0 };
+	int fd = memfd_create("fuzz", MFD_CLOEXEC);
+
+	if (!crc_table[1])
+		crc_init();
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size ||
+	    lseek(fd, 0, SEEK_SET)) {
+		close(fd);
+		return 0;
+	}
+	in.fd = fd;
+	if (!setjmp(fuzz_out)) {
+		img_read(&in, &im);
+		img_check(&im);
+	}
+	close(fd);
+	return 0;
+}
+#define main cr_main	/* libFuzzer has its own */
+#endif
 
 int main(int argc, char **argv)
 {

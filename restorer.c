@@ -68,6 +68,13 @@ static int bad(long r)
 	return r < 0 && r > -4096;
 }
 
+/* Tests make a chosen step fail (CR_FAULT=blob-STEP). */
+static void step(struct rst_args *a, int s)
+{
+	if (a->fault_step == (uint64_t)s)
+		fail(a, s, -5 /* EIO */, 0);
+}
+
 static void move(struct rst_args *a, int step, uint64_t from, uint64_t len,
 		 uint64_t to)
 {
@@ -106,9 +113,11 @@ static void move_premaps(struct rst_args *a)
 {
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 
+	step(a, RST_STEP_PARK);
 	for (uint64_t i = 0; i < a->nspecial; i++)
 		move(a, RST_STEP_PARK, a->special[i].cur, a->special[i].len,
 		     a->special[i].park);
+	step(a, RST_STEP_MOVE);
 	for (uint64_t i = 0; i < a->nvmas; i++)
 		if (v[i].premap)
 			move(a, RST_STEP_MOVE, v[i].premap, v[i].len, v[i].start);
@@ -120,6 +129,7 @@ static void unmap_rest(struct rst_args *a)
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 	uint64_t at = 0;
 
+	step(a, RST_STEP_UNMAP);
 	for (uint64_t i = 0; i < a->nvmas; i++) {
 		if (!v[i].premap)
 			continue;
@@ -134,6 +144,7 @@ static void build_vmas(struct rst_args *a)
 	struct rst_vma *v = (struct rst_vma *)a->vmas;
 	long r;
 
+	step(a, RST_STEP_MAP);
 	for (uint64_t i = 0; i < a->nvmas; i++) {
 		if (!v[i].premap) {
 			r = SYS(__NR_mmap, v[i].start, v[i].len, v[i].prot,
@@ -161,6 +172,7 @@ static void build_vmas(struct rst_args *a)
 		else
 			unmap(a, s->park, s->park + s->len);
 	}
+	step(a, RST_STEP_MM);
 	r = SYS(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, a->mm_map, a->mm_map_size,
 		0, 0);
 	if (bad(r))
@@ -178,6 +190,7 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 	struct rst_sig *s = (struct rst_sig *)t->sigs;
 	long r;
 
+	step(a, RST_STEP_TLS);
 	r = rst_set_tls(t->tls);
 	if (bad(r))
 		fail(a, RST_STEP_TLS, r, t->tid);
@@ -220,6 +233,7 @@ static void start_threads(struct rst_args *a)
 {
 	struct rst_thread *t = (struct rst_thread *)a->threads;
 
+	step(a, RST_STEP_CLONE);
 	for (uint64_t i = 1; i < a->nthreads; i++) {
 		struct clone_args ca = {
 			.flags = a->clone_flags,
@@ -239,6 +253,7 @@ static void close_fds(struct rst_args *a)
 {
 	int64_t *fds = (int64_t *)a->close_fds;
 
+	step(a, RST_STEP_CLOSE);
 	for (uint64_t i = 0; i < a->nclose; i++) {
 		long r = SYS(__NR_close, fds[i], 0, 0, 0, 0, 0);
 

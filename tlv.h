@@ -395,6 +395,7 @@ struct rst_args {
 	uint64_t nclose, close_fds;	/* int64_t[] closed before the end */
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
+	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
