@@ -410,6 +410,13 @@ static int arch_get_xtra(int tid, uint8_t **buf, size_t *len);
 static int arch_set_xtra(int tid, const uint8_t *buf, size_t len);
 static uint64_t arch_ip(const uint64_t *regs);
 static void arch_set_ip(uint64_t *regs, uint64_t ip);
+/*
+ * Code for remote syscalls: a syscall instruction, then rt_sigreturn.
+ * arch_set_frame_sp() points the stack at a sigreturn frame.
+ */
+static const uint8_t arch_safe_code[16];
+static const size_t arch_safe_code_len;
+static void arch_set_frame_sp(uint64_t *regs, uint64_t frame);
 /* Point regs at a syscall instruction at ip with number nr, args a[6]. */
 static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 			      const long *a);
@@ -827,8 +834,10 @@ struct pt {
 	bool dirty;		/* registers or mask changed by cr */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
-	uint64_t insn;		/* address of a syscall instruction */
-	uint64_t scratch;	/* a page cr mapped in the process, or 0 */
+	uint64_t insn;		/* the syscall instruction remote syscalls use */
+	uint64_t frame;		/* its self-restoring sigreturn frame, or 0 */
+	uint64_t insn0;		/* one found in the process's own code */
+	uint64_t scratch, scratch_len;	/* main thread: cr's area, or 0 */
 };
 
 /* Wait for a stop of tid; false if it exited instead. */
@@ -897,6 +906,8 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 	}
 	memcpy(regs, t->regs, sizeof(regs));
 	arch_syscall_regs(regs, t->insn, nr, a);
+	if (t->frame)
+		arch_set_frame_sp(regs, t->frame);
 	if (arch_set_regs(t->pid, regs))
 		return -errno;
 	if ((r = pt_try_resume_syscall(t->pid)) ||	/* entry */
@@ -908,15 +919,31 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 	return 0;
 }
 
+/*
+ * Give a thread its own registers and mask back as soon as cr is done
+ * asking it things.  It stays stopped; were cr to die now, the kernel's
+ * detach wakes it with a signal check, which restarts an interrupted
+ * syscall just as the release below does.
+ */
+static void pt_restore(struct pt *t)
+{
+	if (t->dirty && (arch_set_regs(t->pid, t->regs) ||
+			 ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+				&t->sigmask)))
+		die_errno("thread %d: putting its registers back", t->pid);
+}
+
 /* Put the thread back as it was and let it go (or leave it dead). */
 static void pt_release(struct pt *t)
 {
-	const long unmap[6] = { (long)t->scratch, PAGE };
+	const long unmap[6] = { (long)t->scratch, (long)t->scratch_len };
 	long ret;
 
 	if (!t->seized)
 		return;
 	t->seized = false;
+	t->insn = t->insn0;	/* the area is about to go */
+	t->frame = 0;
 	if (t->scratch && !pt_try_syscall(t, __NR_munmap, unmap, &ret))
 		t->scratch = 0;
 	if (t->dirty) {
@@ -1034,33 +1061,30 @@ static uint64_t pt_find_any_insn(int pid)
 	return insn;
 }
 
-/* A page in the process for syscall results; freed by pt_scratch_free. */
-static uint64_t pt_scratch(struct pt *t)
+/* Write target memory (a writable mapping); -errno on failure. */
+static int pt_write(int pid, uint64_t addr, const void *src, size_t len)
 {
-	long r;
+	struct iovec l = { (void *)src, len }, r = { (void *)addr, len };
+	ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
 
-	if (t->scratch)
-		return t->scratch;
-	r = pt_syscall(t, __NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r < 0 && r > -4096) {
-		errno = -r;
-		die_errno("mapping a scratch page in the process");
-	}
-	t->scratch = r;
-	return r;
+	if (n == (ssize_t)len)
+		return 0;
+	return n < 0 ? -errno : -EFAULT;
 }
 
+/* Unmap cr's area in the process (col_scratch made it). */
 static void pt_scratch_free(struct pt *t)
 {
 	long r;
 
 	if (!t->scratch)
 		return;
-	r = pt_syscall(t, __NR_munmap, t->scratch, PAGE, 0, 0, 0, 0);
+	t->insn = t->insn0;
+	t->frame = 0;
+	r = pt_syscall(t, __NR_munmap, t->scratch, t->scratch_len, 0, 0, 0, 0);
 	if (r) {
 		errno = -r;
-		die_errno("unmapping the scratch page");
+		die_errno("unmapping cr's area in the process");
 	}
 	t->scratch = 0;
 }
@@ -2260,12 +2284,6 @@ static void col_thread(struct task *t, struct thread *th, uint64_t scratch)
 	size_t len;
 	long r;
 
-	th->t.sigmask = p->sigmask;
-	memcpy(th->regs, p->regs, sizeof(th->regs));
-	if (arch_get_fpu(tid, &th->fpu, &th->fpu_len) ||
-	    arch_get_xtra(tid, &th->xtra, &th->xtra_len))
-		die_errno("thread %d: reading FPU state", tid);
-	arch_check_fpu(th);
 	col_siginfo(th, tid, false);
 	if (th == t->th)
 		col_siginfo(th, tid, true);
@@ -2296,7 +2314,6 @@ static void col_thread(struct task *t, struct thread *th, uint64_t scratch)
 	th->comm = proc_xread(t->proc.pid, name, &len);
 	th->comm[strcspn(th->comm, "\n")] = 0;
 
-	p->insn = t->th[0].pt.insn;
 	r = pt_syscall(p, __NR_sigaltstack, 0, scratch, 0, 0, 0, 0);
 	if (r || pt_read(tid, scratch, ss, sizeof(ss)))
 		die("thread %d: reading the signal stack failed (%ld)", tid, r);
@@ -2332,6 +2349,63 @@ static void col_process_inside(struct task *t, uint64_t scratch)
 	t->proc.subreaper = (uint32_t)x;
 }
 
+/*
+ * Remote syscalls run from cr's own area in the process: the syscall
+ * instruction there is followed by an rt_sigreturn, with each thread's
+ * stack pointed at a frame of its own saved state.  Should cr die while a
+ * thread runs one (even by SIGKILL), the thread returns into itself as
+ * it was.  Only mapping and unmapping the area use an instruction found
+ * in the process (its vDSO): two short windows.
+ */
+static uint64_t col_scratch(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	size_t fsz = (arch_sigframe_size(t->th) + 63) & ~63UL;
+	uint64_t len = 2 * PAGE + PAGE_ROUND(t->nth * fsz), a;
+	uint8_t *frame = xzalloc(fsz);
+	long r;
+
+	bool wx = true;
+
+	p->insn = p->insn0 = pt_find_any_insn(t->proc.pid);
+	r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == -EPERM || r == -EACCES) {	/* no W+X (MDWE) */
+		wx = false;
+		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	}
+	if (r < 0 && r > -4096) {
+		errno = -r;
+		die_errno("mapping cr's area in the process");
+	}
+	a = p->scratch = r;
+	p->scratch_len = len;
+	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len))
+		die("writing cr's code into the process");
+	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
+				   PROT_READ | PROT_EXEC, 0, 0, 0)))
+		die("mprotect of cr's code in the process failed (%ld)", r);
+	for (size_t k = 0; k < t->nth; k++) {
+		struct thread th = t->th[k];
+		uint64_t at = a + 2 * PAGE + k * fsz;
+
+		th.t.ss_flags = 0x7770;	/* invalid: sigreturn leaves it alone */
+		arch_build_sigframe(frame, at, &th);
+		if (pt_write(p->pid, at, frame, fsz))
+			die("writing a frame into the process");
+		t->th[k].pt.insn0 = p->insn0;
+		t->th[k].pt.insn = a;
+		t->th[k].pt.frame = at;
+	}
+	free(frame);
+	/* from here every remote syscall is a safe one: make the code R+X */
+	if (wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
+				  PROT_READ | PROT_EXEC, 0, 0, 0)))
+		die("mprotect of cr's code in the process failed (%ld)", r);
+	return a + PAGE;	/* room for syscall results */
+}
+
 static void col_task(struct image *im, struct task *t, bool shell_job)
 {
 	struct pt *p = &t->th[0].pt;
@@ -2348,13 +2422,25 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
-	p->insn = pt_find_any_insn(t->proc.pid);
-	scratch = pt_scratch(p);
+	for (size_t k = 0; k < t->nth; k++) {
+		struct thread *th = &t->th[k];
+
+		if (arch_get_fpu(th->t.tid, &th->fpu, &th->fpu_len) ||
+		    arch_get_xtra(th->t.tid, &th->xtra, &th->xtra_len))
+			die_errno("thread %llu: reading FPU state",
+				  (unsigned long long)th->t.tid);
+		th->t.sigmask = th->pt.sigmask;
+		memcpy(th->regs, th->pt.regs, sizeof(th->regs));
+		arch_check_fpu(th);
+	}
+	scratch = col_scratch(t);
 	fault("dump-inject");	/* registers borrowed: a remote syscall ran */
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
 	pt_scratch_free(p);
+	for (size_t k = 0; k < t->nth; k++)
+		pt_restore(&t->th[k].pt);
 	col_vmas(im, t);
 	ctx.pid = 0;
 }
@@ -5191,7 +5277,7 @@ static void rst_finish(struct rst *r)
 		    ptrace(PTRACE_GETSIGMASK, p->pid, sizeof(p->sigmask),
 			   &p->sigmask))
 			die_errno("reading the restored registers");
-		p->insn = pt_find_any_insn(p->pid);
+		p->insn = p->insn0 = pt_find_any_insn(p->pid);
 		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
@@ -5328,6 +5414,13 @@ static const uint32_t arch_fpu_tag = TLV_XSAVE;
 static const unsigned arch_nregs = 27;	/* struct user_regs_struct */
 static const uint8_t arch_syscall_insn[4] = { 0x0f, 0x05 };	/* syscall */
 static const size_t arch_syscall_insn_len = 2;
+static const uint8_t arch_safe_code[16] = {
+	0x0f, 0x05,			/* syscall */
+	0xb8, 0x0f, 0x00, 0x00, 0x00,	/* mov $15, %eax: rt_sigreturn */
+	0x0f, 0x05,			/* syscall */
+	0x0f, 0x0b,			/* ud2 */
+};
+static const size_t arch_safe_code_len = 11;
 static const uint32_t arch_xtra_tag = 0;
 
 /* 47 bits: more only for processes that ask for it with 5-level paging. */
@@ -5404,6 +5497,12 @@ static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 static long arch_syscall_ret(const uint64_t *regs)
 {
 	return regs[RAX];
+}
+
+/* rt_sigreturn finds its frame just below rsp, as after a handler's ret. */
+static void arch_set_frame_sp(uint64_t *regs, uint64_t frame)
+{
+	regs[RSP] = frame + 8;
 }
 
 /*
@@ -5576,6 +5675,13 @@ static const uint32_t arch_xtra_tag = TLV_PAC_KEYS;
 static const unsigned arch_nregs = 35;	/* user_pt_regs + tpidr_el0 */
 static const uint8_t arch_syscall_insn[4] = { 0x01, 0x00, 0x00, 0xd4 };	/* svc #0 */
 static const size_t arch_syscall_insn_len = 4;
+static const uint8_t arch_safe_code[16] = {
+	0x01, 0x00, 0x00, 0xd4,		/* svc #0 */
+	0x68, 0x11, 0x80, 0xd2,		/* mov x8, #139: rt_sigreturn */
+	0x01, 0x00, 0x00, 0xd4,		/* svc #0 */
+	0x00, 0x00, 0x20, 0xd4,		/* brk #0 */
+};
+static const size_t arch_safe_code_len = 16;
 
 enum { X0, X8 = 8, SP = 31, PC, PSTATE, TLS };
 #define NT_ARM_TLS_		0x401
@@ -5741,6 +5847,11 @@ static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 static long arch_syscall_ret(const uint64_t *regs)
 {
 	return regs[X0];
+}
+
+static void arch_set_frame_sp(uint64_t *regs, uint64_t frame)
+{
+	regs[SP] = frame;
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
