@@ -78,12 +78,14 @@ $(B)/restorer.elf: $(B)/arch.o $(B)/restorer.o
 $(B)/restorer.bin: $(B)/restorer.elf
 	$(OBJCOPY) -O binary -j .text $< $@
 
-# The blob as bytes in cr, with the entry point's offset.
+# The blob as bytes in cr, with the entry point's offset.  It is copied to
+# a page boundary, so it keeps .text's offset in its page: aarch64 code
+# addresses by page (adrp).
 $(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf Makefile
 	text=$$($(READELF) -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
 	entry=$$($(NM) $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
-	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - 0x%s\n.section .note.GNU-stack,"",%%progbits\n' \
-		$(B)/restorer.bin $$entry $$text > $(B)/blob.S
+	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.skip 0x%s & 0xfff\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - (0x%s & ~0xfff)\n.section .note.GNU-stack,"",%%progbits\n' \
+		$$text $(B)/restorer.bin $$entry $$text > $(B)/blob.S
 	$(CC) -c $(B)/blob.S -o $@
 
 $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)

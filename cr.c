@@ -5227,8 +5227,9 @@ static void rst_wait_stops(struct rst *r)
 
 			arch_get_regs(pid, regs);
 			ctx.pid = pid;
-			die("restorer crashed with signal %d at %llx", sig,
-			    (unsigned long long)arch_ip(regs));
+			die("restorer crashed with signal %d at %llx (area+%llx)",
+			    sig, (unsigned long long)arch_ip(regs),
+			    (unsigned long long)(arch_ip(regs) - t->area));
 		}
 		if (ptrace(PTRACE_CONT, pid, 0, sig))
 			die_errno("PTRACE_CONT");
