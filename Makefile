@@ -15,6 +15,7 @@ BLOB_CFLAGS := -O2 -std=gnu11 -ffreestanding -nostdlib -fPIE -fvisibility=hidden
 # Test builds and the aarch64 cross tools (variables used by rules below).
 -include t/t.mk
 -include t/aarch64.mk
+-include bench/bench.mk
 
 ifeq ($(ARCH),x86_64)
 B        := build
