@@ -109,6 +109,15 @@ test: deps
 	$(MAKE) cr tests
 	t/run
 
+# A bounded aarch64 run for CI (a few minutes under qemu's emulation):
+# every kind of state once, in dump mode.  The whole suite: make test-aarch64.
+AARCH64_QUICK := -m dump counter.musl mm-file-private.musl mm-prot-none.musl mm-brk.musl mm-stack-deep.musl sig-actions.musl sig-pending.musl rlimits.musl cwd-umask.musl fd-files.musl sleep-restart.musl rseq.musl vdso.musl proc-misc.musl thread-2.musl thread-blocked.musl thread-state.musl tree-depth.musl tree-sid-pgid.musl tree-zombie.musl tree-pipe.musl shm-anon.musl fd-shared.musl
+test-aarch64-quick:
+	$(MAKE) test-aarch64 GUEST_T_ARGS="$(AARCH64_QUICK)"
+
+# Everything test-aarch64 fetches and installs, without running it.
+aarch64-prep: aarch64-guest-tools $(AARCH64_GUEST)/vmlinuz $(AARCH64_GUEST)/busybox
+
 # A shell loop is dumped (and killed), shown, restored with its PID, and
 # asked to stop; it says how far it counted.  One bash runs it all, so the
 # dumped process is its child and is reaped at once, freeing its PID.
@@ -129,4 +138,4 @@ demo: deps
 clean: clean-tests
 	rm -rf $(B) cr
 
-.PHONY: all deps test demo clean
+.PHONY: all deps test demo clean test-aarch64-quick aarch64-prep
