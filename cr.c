@@ -540,6 +540,32 @@ static void in_read(struct img_in *in, void *p, size_t n, const char *what)
 	in->off += n;
 }
 
+/*
+ * Checksum len bytes of page data without copying them: they are mapped
+ * from the (page cache of the) image, whose restore reads them again.
+ * Page data starts page aligned, so the mappings are too.
+ */
+static void in_skip_pages(struct img_in *in, uint64_t len)
+{
+	const uint64_t chunk = 64 << 20;
+
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < chunk ? len - done : chunk;
+		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, in->fd,
+			       in->off + done);
+
+		if (p == MAP_FAILED)
+			die_errno("%s: mapping page data", in->name);
+		madvise(p, n, MADV_SEQUENTIAL);
+		in->crc = crc32c(in->crc, p, n);
+		munmap(p, n);
+		done += n;
+	}
+	in->off += len;
+	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
+		die_errno("%s: lseek", in->name);
+}
+
 /* Walk the records inside a nest held in memory. */
 struct tlv_it {
 	const uint8_t *p, *end;
@@ -3407,7 +3433,6 @@ static void read_head(struct img_in *in)
  */
 static void img_read(struct img_in *in, struct image *im)
 {
-	uint8_t *chunk = xmalloc(STREAM_BUF);
 	struct runs *pending = NULL;	/* PAGEMAP waiting for its PAGES */
 	uint64_t *pending_off = NULL;
 	int section = 0;		/* 0 tasks, 1 objects, 2 pages */
@@ -3444,12 +3469,7 @@ static void img_read(struct img_in *in, struct image *im)
 			if (in->off % PAGE || r.len != pending->npages * PAGE)
 				die("corrupt image: PAGES misaligned or of the wrong size");
 			*pending_off = in->off;
-			for (uint64_t left = r.len; left;) {
-				size_t n = left < STREAM_BUF ? left : STREAM_BUF;
-
-				in_read(in, chunk, n, "page data");
-				left -= n;
-			}
+			in_skip_pages(in, r.len);
 			pending = NULL;
 			continue;
 		}
@@ -3481,7 +3501,6 @@ static void img_read(struct img_in *in, struct image *im)
 		}
 		free(v);
 	}
-	free(chunk);
 	if (!im->nt)
 		die("corrupt image: no process in it");
 	for (size_t i = 0; i < im->nt; i++)
