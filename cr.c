@@ -3913,10 +3913,26 @@ static void check_dir(const char *what, const char *path)
 		die("%s %s: not a directory", what, path);
 }
 
+/* Killed, and not dead yet: SIGKILL pending. */
+static bool pid_dying(int pid)
+{
+	char *st = proc_read(pid, "status", NULL);
+	uint64_t mask = 0;
+
+	if (!st)
+		return true;
+	if (proc_field(st, "ShdPnd"))
+		mask |= strtoull(proc_field(st, "ShdPnd"), NULL, 16);
+	if (proc_field(st, "SigPnd"))
+		mask |= strtoull(proc_field(st, "SigPnd"), NULL, 16);
+	free(st);
+	return mask & (1ULL << (SIGKILL - 1));
+}
+
 /*
- * A PID must be free.  A zombie holding it (typically a process cr dump
- * just killed, whose parent has not reaped it yet: init may take a second
- * or two) is waited for, a few seconds at most.
+ * A PID must be free.  A zombie holding it, or a process still dying
+ * (typically one cr dump just killed, whose parent has not reaped it yet:
+ * init may take a second or two), is waited for, a few seconds at most.
  */
 static void host_wait_pid_free(int pid)
 {
@@ -3925,7 +3941,7 @@ static void host_wait_pid_free(int pid)
 
 		if (!proc_read_stat(pid, f))
 			continue;	/* gone meanwhile */
-		if (f[3] != 'Z' && f[3] != 'X')
+		if (f[3] != 'Z' && f[3] != 'X' && !pid_dying(pid))
 			die("pid %d is in use by another process", pid);
 		if (ms >= 5000)
 			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
