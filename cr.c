@@ -3821,9 +3821,14 @@ static void img_check_task(const struct image *im, const struct task *t)
 		die("corrupt image: the first thread is not the main thread");
 	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
 		die("corrupt image: bad cwd, root or exe");
-	for (const uint64_t *f = &t->mm.start_code; f <= &t->mm.env_end; f++)
-		if (*f > arch_task_size())
-			die("corrupt image: memory layout field out of range");
+	{
+		uint64_t f[sizeof(t->mm) / 8];
+
+		memcpy(f, &t->mm, sizeof(f));
+		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+			if (f[i] > arch_task_size())
+				die("corrupt image: memory layout field out of range");
+	}
 	if (!t->nauxv || t->nauxv > 64 || t->auxv[t->nauxv - 1].key != AT_NULL)
 		die("corrupt image: bad auxiliary vector");
 	for (size_t i = 0; i < t->nrlim; i++)
