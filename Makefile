@@ -85,7 +85,7 @@ $(B)/restorer.bin: $(B)/restorer.elf
 $(B)/blob.o: $(B)/restorer.bin $(B)/restorer.elf Makefile
 	text=$$($(READELF) -SW $(B)/restorer.elf | awk '{ for (i = 1; i < NF; i++) if ($$i == ".text") print $$(i + 2) }'); \
 	entry=$$($(NM) $(B)/restorer.elf | awk '$$3 == "rst_entry" { print $$1 }'); \
-	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.skip 0x%s & 0xfff\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\nrestorer_entry_off:\n.quad 0x%s - (0x%s & ~0xfff)\n.section .note.GNU-stack,"",%%progbits\n' \
+	printf '.section .rodata\n.balign 64\n.globl restorer_blob, restorer_blob_end, restorer_entry_off\nrestorer_blob:\n.skip 0x%s & 0xfff\n.incbin "%s"\nrestorer_blob_end:\n.balign 8\n.globl restorer_blob_size\nrestorer_blob_size:\n.quad restorer_blob_end - restorer_blob\nrestorer_entry_off:\n.quad 0x%s - (0x%s & ~0xfff)\n.section .note.GNU-stack,"",%%progbits\n' \
 		$$text $(B)/restorer.bin $$entry $$text > $(B)/blob.S
 	$(CC) -c $(B)/blob.S -o $@
 

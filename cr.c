@@ -4043,8 +4043,8 @@ static void host_check(const struct image *im, const struct opts *opt)
  * PR_SET_PDEATHSIG ties each to its parent.  Errors in a process go to cr
  * as text through the status pipe; cr prints them and kills the tree.
  */
-extern const uint8_t restorer_blob[], restorer_blob_end[];
-extern const uint64_t restorer_entry_off;
+extern const uint8_t restorer_blob[];
+extern const uint64_t restorer_blob_size, restorer_entry_off;
 
 struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
@@ -4948,7 +4948,7 @@ static void area_specials(struct rst_args *a, const struct task *t,
 
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
-	size_t code = PAGE_ROUND(restorer_blob_end - restorer_blob);
+	size_t code = PAGE_ROUND(restorer_blob_size);
 	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
@@ -5026,7 +5026,7 @@ static uint64_t rst_fault_step(void)
 static void area_build(struct rst *r, struct task *t, size_t len,
 		       const struct map_line *own, size_t nown)
 {
-	size_t code = PAGE_ROUND(restorer_blob_end - restorer_blob);
+	size_t code = PAGE_ROUND(restorer_blob_size);
 	size_t meta = len - code - AREA_STACK - t->nth * RST_THREAD_STACK;
 	struct area_alloc aa;
 	struct rst_args *a;
@@ -5042,7 +5042,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	if (base != (void *)t->area)
 		die_errno("mapping a restorer area at %llx",
 			  (unsigned long long)t->area);
-	memcpy(base, restorer_blob, restorer_blob_end - restorer_blob);
+	memcpy(base, restorer_blob, restorer_blob_size);
 	if (mprotect(base, code, PROT_READ | PROT_EXEC))
 		die_errno("mprotect");
 	for (size_t i = 0; i < nown; i++)
