@@ -1588,7 +1588,7 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
 	if (!strncmp(p, "/SYSV", 5))
 		return refuse_vma(s, e, "System V shared memory: not supported yet");
-	if (ends_with(p, " (deleted)")) {
+	if (ends_with(p, " (deleted)") && stat(link, &sa) == 0 && !sa.st_nlink) {
 		v->v.kind = TLV_VMA_OBJ;
 		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
 		return true;
@@ -2024,6 +2024,27 @@ static const char *anon_kind(const char *link)
 }
 
 /*
+ * fdinfo shows a periodic timer as it was last forwarded: one that expired
+ * unread reads 0 left and too few ticks.  timerfd_gettime() forwards it
+ * (counting the expirations); cr calls it on its own copy of the fd
+ * (pidfd_getfd, 5.6+) before reading fdinfo.
+ */
+static void col_timerfd_forward(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), tfd;
+	struct itimerspec its;
+
+	if (pfd < 0)
+		return;
+	tfd = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	close(pfd);
+	if (tfd < 0)
+		return;
+	timerfd_gettime(tfd, &its);
+	close(tfd);
+}
+
+/*
  * eventfd, signalfd, timerfd, epoll and inotify are described by their
  * fdinfo; restore builds them anew from it.
  */
@@ -2032,6 +2053,8 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	int pid = t->proc.pid, fd = d->f.fd;
 	char name[64], *s, *line, *save;
 
+	if (!strcmp(kind, "timerfd"))
+		col_timerfd_forward(pid, fd);
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
 	s = proc_xread(pid, name, NULL);
 	if (!strcmp(kind, "eventfd")) {
@@ -2075,6 +2098,7 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 		     line = strtok_r(NULL, "\n", &save))
 			if (!strncmp(line, "inotify wd:", 11))
 				col_inotify_watch(d, line, fd);
+		qsort(d->watches, d->nwatches, sizeof(*d->watches), cmp_u64);
 	} else {
 		refuse("fd %d: unsupported fd type \"%s\"", fd, kind);
 		t->nfds--;
@@ -2104,7 +2128,7 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	d->f.pos = col_fdinfo(pid, fd, "pos", 10);
 	d->dev = sb.st_dev, d->ino = sb.st_ino;
 	fstat_to_tlv(&sb, &d->st);
-	if (link[0] == '/' && ends_with(link, " (deleted)")) {
+	if (link[0] == '/' && ends_with(link, " (deleted)") && !sb.st_nlink) {
 		d->f.kind = TLV_FD_OBJ;
 		d->f.obj = col_fobj(im, path, link, im->ghost_limit)->s.id;
 	} else if (link[0] == '/' && S_ISREG(sb.st_mode)) {
@@ -2225,6 +2249,13 @@ static void col_ofds(struct image *im)
 				}
 			if (!d->f.ofd)
 				d->f.ofd = ++im->nofds;
+			else if (d->f.kind == TLV_FD_EPOLL)
+				for (size_t j = 0; j < i; j++)
+					for (size_t l = 0; l < im->t[j].nfds; l++)
+						if (im->t[j].fds[l].f.ofd == d->f.ofd)
+							refuse("fd %llu: an epoll instance shared with pid %llu: not supported yet",
+							       (unsigned long long)d->f.fd,
+							       (unsigned long long)im->t[j].proc.pid);
 		}
 }
 
@@ -3946,7 +3977,8 @@ static void host_wait_pid_free(int pid)
 
 		if (!proc_read_stat(pid, f))
 			continue;	/* gone meanwhile */
-		if (f[3] != 'Z' && f[3] != 'X' && !pid_dying(pid))
+		if (f[3] != 'Z' && f[3] != 'X' && !(f[9] & 4 /* PF_EXITING */) &&
+		    !pid_dying(pid))
 			die("pid %d is in use by another process", pid);
 		if (ms >= 5000)
 			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
@@ -4261,21 +4293,26 @@ static int rst_make_ghost(const struct fobj *o, char **made)
 	char *path = xstrdup(o->path), *slash;
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
+	/* taken, or its directory gone: a new name, up the tree if need be */
 	while (fd < 0 && (errno == EEXIST || errno == ENOENT)) {
-		char *alt;
+		char *dir = xstrdup(path), *alt;
 
-		slash = strrchr(path, '/');
-		if (errno == ENOENT && slash != path)
-			*slash = 0;	/* up one directory */
-		alt = xmalloc(strlen(path) + 64);
-		sprintf(alt, "%s/.cr-ghost-%d-%llu", errno == ENOENT ? path :
-			(slash == path ? "" : (*slash = 0, path)), getpid(),
+		if (!strcmp(dir, "/"))
+			break;
+		slash = strrchr(dir, '/');
+		*slash = 0;
+		alt = xmalloc(strlen(dir) + 64);
+		sprintf(alt, "%s/.cr-ghost-%d-%llu", dir, getpid(),
 			(unsigned long long)o->s.id);
-		fd = open(alt, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		free(path);
-		path = alt;
-		if (fd < 0 && errno == EEXIST)
-			die("cannot recreate unlinked file %s", o->path);
+		path = dir;	/* next round starts one level up */
+		fd = open(alt, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			free(path);
+			path = alt;
+		} else {
+			free(alt);
+		}
 	}
 	if (fd < 0)
 		die_errno("recreating unlinked file %s", o->path);
@@ -4329,6 +4366,8 @@ static void rst_make_objs(struct rst *r)
 			if (fd < 0)
 				die_errno("memfd_create %s", o->name);
 			rst_fill_file(r, o, fd);
+			if (fchmod(fd, o->s.mode & 07777))
+				die_errno("memfd %s: mode", o->name);
 			if (o->s.seals && fcntl(fd, F_ADD_SEALS, (int)o->s.seals))
 				die_errno("sealing memfd %s", o->name);
 		}
@@ -4336,9 +4375,27 @@ static void rst_make_objs(struct rst *r)
 	}
 }
 
+/* A directory none of an inotify fd's watches is on. */
+static const char *rst_spare_dir(const struct fd *d)
+{
+	static const char *const dirs[] = { "/", "/dev", "/proc", "/tmp", "/sys" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		size_t k = 0;
+
+		while (k < d->nwatches && strcmp(d->watches[k].path, dirs[i]))
+			k++;
+		if (k == d->nwatches)
+			return dirs[i];
+	}
+	die("inotify: no spare directory to number watches with");
+}
+
 static void rst_add_watches(int fd, const struct fd *d)
 {
+	const char *spare = rst_spare_dir(d);
 	uint64_t next = 1;
+	char ev[4096];
 
 	for (size_t k = 0; k < d->nwatches; k++) {
 		const struct watch *w = &d->watches[k];
@@ -4346,8 +4403,7 @@ static void rst_add_watches(int fd, const struct fd *d)
 
 		/* watch descriptors are handed out in turn: burn the gaps */
 		for (; next < w->w.wd; next++) {
-			wd = inotify_add_watch(fd, strcmp(w->path, "/") ? "/" : "/dev",
-					       IN_ACCESS);
+			wd = inotify_add_watch(fd, spare, IN_ACCESS);
 			if (wd < 0 || inotify_rm_watch(fd, wd))
 				die_errno("inotify watch %llu",
 					  (unsigned long long)w->w.wd);
@@ -4360,6 +4416,9 @@ static void rst_add_watches(int fd, const struct fd *d)
 			    w->path, wd, (unsigned long long)w->w.wd);
 		next = w->w.wd + 1;
 	}
+	/* the burnt watches left IN_IGNORED events: not the process's */
+	while (read(fd, ev, sizeof(ev)) > 0)
+		;
 }
 
 /*
@@ -4397,10 +4456,25 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	case TLV_FD_TIMERFD:
 		its.it_value.tv_sec = d->tmr.value_ns / 1000000000;
 		its.it_value.tv_nsec = d->tmr.value_ns % 1000000000;
+		if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
+			struct timespec now;
+
+			clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
+				      CLOCK_REALTIME : d->tmr.clockid ==
+				      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
+				      d->tmr.clockid, &now);
+			its.it_value.tv_sec += now.tv_sec;
+			its.it_value.tv_nsec += now.tv_nsec;
+			if (its.it_value.tv_nsec >= 1000000000) {
+				its.it_value.tv_sec++;
+				its.it_value.tv_nsec -= 1000000000;
+			}
+		}
 		its.it_interval.tv_sec = d->tmr.interval_ns / 1000000000;
 		its.it_interval.tv_nsec = d->tmr.interval_ns % 1000000000;
 		fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
-		if (fd < 0 || (d->tmr.value_ns && timerfd_settime(fd, 0, &its, NULL)) ||
+		if (fd < 0 || (d->tmr.value_ns &&
+			       timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
 		    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
 			die_errno("timerfd");
 		return fd;
@@ -4410,10 +4484,12 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 			die_errno("epoll_create1");
 		return fd;
 	case TLV_FD_INOTIFY:
-		fd = inotify_init1(IN_CLOEXEC | fl);
+		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
 			die_errno("inotify_init1");
 		rst_add_watches(fd, d);
+		if (fcntl(fd, F_SETFL, fl))
+			die_errno("inotify flags");
 		return fd;
 	default:
 		fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |

@@ -67,6 +67,19 @@ static const struct test tests[] = {
 	{ "rseq", C, 0, NULL },
 	{ "vdso", C, 0, NULL },
 	{ "proc-misc", C, 0, NULL },
+	{ "fd-eventfd", C, CORRUPT, NULL },
+	{ "fd-signalfd", C, 0, NULL },
+	{ "fd-timerfd", C, 0, NULL },
+	{ "refuse-epoll-shared", C, REFUSE, "epoll" },
+	{ "refuse-epoll-closed", C, REFUSE, "epoll" },
+	{ "refuse-epoll-reused", C, REFUSE, "epoll" },
+	{ "fd-inotify", C, 0, NULL },
+	{ "fd-ghost", C, CORRUPT, NULL },
+	{ "fd-ghost-rmdir", C, 0, NULL },
+	{ "refuse-ghost-big", C, REFUSE, "ghost-limit" },
+	{ "fd-memfd", C, CORRUPT, NULL },
+	{ "fd-fifo", C, CORRUPT, NULL },
+	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
@@ -138,6 +151,8 @@ static sigset_t sigchld;
 static const char *save_dir;	/* --save-images: copies of good images */
 static uint64_t seed = 1;	/* --seed: of the corrupt and forge modes */
 static bool strict;		/* --strict: known[] issues fail too */
+static char *cr_env[8];		/* --cr-env: NAME=VALUE for cr only */
+static int ncr_env;
 static bool all_faults;		/* --all-faults: dump-inject:kill too */
 
 /*
@@ -425,12 +440,16 @@ static bool wait_for(pid_t pid, int *st, int ms)
 	}
 }
 
-/* fault: CR_FAULT in the child's environment, if not NULL. */
+/*
+ * For cr (is_cr), the environment gets the --cr-env settings and, if the
+ * case armed it, CR_FAULT.
+ */
 static pid_t spawn(struct ctx *c, const char *const argv[], int in, int out,
-		   int err, bool session, const char *fault)
+		   int err, bool session, bool is_cr)
 {
 	sigset_t none;
 	pid_t pid;
+	int i;
 
 	fflush(stdout);
 	pid = fork();
@@ -444,7 +463,9 @@ static pid_t spawn(struct ctx *c, const char *const argv[], int in, int out,
 		signal(SIGPIPE, SIG_DFL);
 		if (session)
 			setsid();
-		if (fault && setenv("CR_FAULT", fault, 1))
+		for (i = 0; is_cr && i < ncr_env; i++)
+			putenv(cr_env[i]);
+		if (is_cr && c->armed && setenv("CR_FAULT", c->fault, 1))
 			_exit(126);
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 			_exit(126);
@@ -668,7 +689,7 @@ static bool start(struct ctx *c)
 		in = open_file("/dev/null", O_RDONLY);
 	}
 	out = open_file("out", O_WRONLY | O_CREAT | O_TRUNC);
-	c->pid = spawn(c, argv, in, out, out, true, NULL);
+	c->pid = spawn(c, argv, in, out, out, true, false);
 	close(in);
 	close(out);
 	if (c->pid < 0)
@@ -768,8 +789,7 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	} else {
 		out = fcntl(out, F_DUPFD_CLOEXEC, 3);
 	}
-	pid = spawn(c, argv, in, out, err, false,
-		    c->armed ? c->fault : NULL);
+	pid = spawn(c, argv, in, out, err, false, true);
 	close(err);
 	close(out);
 	if (nul >= 0)
@@ -1253,6 +1273,8 @@ static bool try_damaged(struct ctx *c, bool may, int *took)
 		++*took;
 		if (own_ns)
 			kill(-1, SIGKILL);
+		else
+			tree_kill(c);
 		return ns_empty(c, "after killing what it restored", 2000);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1)
@@ -1948,6 +1970,8 @@ static void usage(const char *me)
 		"  --strict     cases of known cr issues (known[]) fail, "
 		"not skip\n"
 		"  --all-faults the fault mode tries dump-inject:kill too\n"
+		"  --cr-env NAME=VALUE  set it in cr's environment only "
+		"(up to 8)\n"
 		"  FILTER       run cases whose NAME.FLAVOR.MODE contains it\n"
 		"               (fault mode: NAME.FLAVOR.fault-POINT, after "
 		"its fault-list)\n"
@@ -1984,6 +2008,7 @@ int main(int argc, char **argv)
 		{ "save-images", required_argument, NULL, 'S' },
 		{ "strict", no_argument, NULL, 'X' },
 		{ "all-faults", no_argument, NULL, 'A' },
+		{ "cr-env", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2017,6 +2042,10 @@ int main(int argc, char **argv)
 			strict = true;
 		} else if (opt == 'A') {
 			all_faults = true;
+		} else if (opt == 'E') {
+			if (!strchr(optarg, '=') || ncr_env == 8)
+				usage(argv[0]);
+			cr_env[ncr_env++] = optarg;
 		} else {
 			usage(argv[0]);
 		}
