@@ -108,6 +108,7 @@ deps:
 test: deps
 	$(MAKE) cr tests
 	t/run
+	CR=./cr bash t/check-tree.sh
 
 # A bounded aarch64 run for CI (a few minutes under qemu's emulation):
 # every kind of state once, in dump mode.  The whole suite: make test-aarch64.
