@@ -16,6 +16,7 @@ BLOB_CFLAGS := -O2 -std=gnu11 -ffreestanding -nostdlib -fPIE -fvisibility=hidden
 -include t/t.mk
 -include t/aarch64.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk
 
 ifeq ($(ARCH),x86_64)
 B        := build
