@@ -157,6 +157,8 @@ static void build_vmas(struct rst_args *a)
 			if (bad(r))
 				fail(a, RST_STEP_PROTECT, r, v[i].start);
 		}
+		step(a, RST_STEP_PROTECT);
+		step(a, RST_STEP_NAME);
 		if (v[i].name) {
 			r = SYS(__NR_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME,
 				v[i].start, v[i].len, v[i].name, 0);
@@ -164,6 +166,7 @@ static void build_vmas(struct rst_args *a)
 				fail(a, RST_STEP_NAME, r, v[i].start);
 		}
 	}
+	step(a, RST_STEP_SPECIAL);
 	for (uint64_t i = 0; i < a->nspecial; i++) {
 		struct rst_special *s = &a->special[i];
 
@@ -194,6 +197,7 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 	r = rst_set_tls(t->tls);
 	if (bad(r))
 		fail(a, RST_STEP_TLS, r, t->tid);
+	step(a, RST_STEP_RSEQ);
 	if (t->rseq_addr) {
 		r = SYS(__NR_rseq, t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0);
 		if (bad(r))
@@ -205,10 +209,12 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 		if (bad(r))
 			fail(a, RST_STEP_THREAD, r, t->tid);
 	}
+	step(a, RST_STEP_THREAD);
 	SYS(__NR_set_tid_address, t->tid_addr, 0, 0, 0, 0, 0);
 	r = SYS(__NR_prctl, PR_SET_NAME, t->comm, 0, 0, 0, 0);
 	if (bad(r))
 		fail(a, RST_STEP_THREAD, r, t->tid);
+	step(a, RST_STEP_SIGNAL);
 	for (uint64_t i = 0; i < t->nsig; i++) {
 		int sig = *(int32_t *)s[i].info;
 
@@ -219,6 +225,7 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 		if (bad(r))
 			fail(a, RST_STEP_SIGNAL, r, sig);
 	}
+	step(a, RST_STEP_SIGRETURN);
 	SYS(__NR_tgkill, a->pid, t->tid, SIGSTOP, 0, 0, 0);
 	rst_sigreturn(t->sigframe);
 }
@@ -268,6 +275,7 @@ static void close_fds(struct rst_args *a)
  */
 HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 {
+	step(a, RST_STEP_ARGS);
 	if (a->size != sizeof(*a))
 		fail(a, RST_STEP_ARGS, 0, a->size);
 	move_premaps(a);

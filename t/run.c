@@ -167,16 +167,6 @@ static const struct {
 	{ ".fault-dump-done", "a dump failing after its rename leaves cr.img" },
 	{ ".fault-restore-done:kill",
 	  "cr killed after it let the tree go: the tree runs on" },
-#define NO_STEP "CR_FAULT=list names it, restorer.c has no step() for it"
-	{ ".fault-blob-ARGS", NO_STEP },
-	{ ".fault-blob-PROTECT", NO_STEP },
-	{ ".fault-blob-NAME", NO_STEP },
-	{ ".fault-blob-SPECIAL", NO_STEP },
-	{ ".fault-blob-RSEQ", NO_STEP },
-	{ ".fault-blob-THREAD", NO_STEP },
-	{ ".fault-blob-SIGNAL", NO_STEP },
-	{ ".fault-blob-SIGRETURN", NO_STEP },
-#undef NO_STEP
 };
 
 static const char *known_issue(const char *id)
@@ -1441,6 +1431,8 @@ static bool m_fault_list(struct ctx *c)
 	points_read(0, "dump.err");
 	ok = ok && restore(c, "img", "restore");
 	points_read(1, "restore.err");
+	/* a process's points once it has its own fds: in its stderr */
+	points_read(1, "out");
 	c->armed = false;
 	if (!ok)
 		return blame(c, "with CR_FAULT=list");
