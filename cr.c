@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -66,6 +67,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -996,7 +998,10 @@ static void pt_release(struct pt *t)
 static bool pt_seize(struct pt *t, int tid)
 {
 	t->pid = tid;
-	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
+	/* seccomp filters must not see cr's remote syscalls (needs root) */
+	if (ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD |
+		   PTRACE_O_SUSPEND_SECCOMP) &&
+	    ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_TRACESYSGOOD)) {
 		if (errno == ESRCH || errno == EPERM)
 			return false;
 		die_errno("cannot trace thread %d", tid);
@@ -1174,6 +1179,12 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
+	/* kstate-a: seccomp */
+	struct tlv_seccomp sc;
+	struct tlv_sc_filter *scf;	/* sc.nfilters of them */
+	size_t nscf;		/* restore: SC_FILTER rows read */
+	uint8_t *scprog;	/* their programs, concatenated */
+	size_t scprog_len;
 };
 
 struct runs {			/* page runs, ascending */
@@ -1209,6 +1220,13 @@ struct task {
 	long parent;		/* index of the parent task, -1 for the root */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
+	/* kstate-a: timers, credentials */
+	struct tlv_times times;
+	struct tlv_itimer itimer[3];
+	size_t nitimer;
+	struct tlv_ptimer *ptimers;
+	size_t nptimers;
+	struct tlv_caps caps;
 };
 
 struct pipe_obj {		/* a pipe, or a FIFO by path */
@@ -2463,6 +2481,218 @@ static uint64_t col_scratch(struct task *t)
 	return a + PAGE;	/* room for syscall results */
 }
 
+/*
+ * ---- kstate-a: timers, credentials, seccomp (collect) ----
+ * Interval timers and POSIX timers are asked from inside (getitimer,
+ * timer_gettime, timer_getoverrun on the ids /proc/PID/timers lists); a
+ * timer signal still queued is taken out of the pending signals and
+ * recorded on its timer, whose restore queues it again.  Credentials and
+ * capability sets come from /proc/PID/task/TID/status, which must agree
+ * for every thread (setxid in libc keeps them so); securebits from a
+ * remote prctl.  Seccomp filters are read per thread with ptrace.
+ */
+#ifndef PTRACE_SECCOMP_GET_METADATA
+#define PTRACE_SECCOMP_GET_METADATA 0x420d
+#endif
+#define SI_TIMER_CODE	(-2)	/* si_code of a POSIX timer's signal */
+#define SECCOMP_FILTER_FLAG_LOG_ 2	/* <linux/seccomp.h> would clash with musl */
+
+static void col_itimers(struct task *t, uint64_t scratch)
+{
+	struct pt *p = &t->th[0].pt;
+
+	for (int which = 0; which < 3; which++) {
+		uint64_t v[4];	/* struct itimerval: interval, value (timeval) */
+		long r = pt_syscall(p, __NR_getitimer, which, scratch, 0, 0, 0, 0);
+
+		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
+			die("getitimer %d failed (%ld)", which, r);
+		if (v[2] || v[3])
+			t->itimer[t->nitimer++] = (struct tlv_itimer){ which,
+				v[2] * 1000000000 + v[3] * 1000,
+				v[0] * 1000000000 + v[1] * 1000 };
+	}
+}
+
+/* Take a timer's queued signal out of the pending ones; true if found. */
+static bool col_timer_signal(struct task *t, const struct tlv_ptimer *pt)
+{
+	for (size_t k = 0; k < t->nth; k++) {
+		struct thread *th = &t->th[k];
+
+		for (size_t i = 0; i < th->nsig; i++)
+			if ((uint32_t)th->sig[i].w0 == pt->signo &&
+			    (int32_t)th->sig[i].w1 == SI_TIMER_CODE &&
+			    (int32_t)th->sig[i].w2 == (int32_t)pt->id) {
+				memmove(&th->sig[i], &th->sig[i + 1],
+					(th->nsig - i - 1) * sizeof(*th->sig));
+				th->nsig--;
+				return true;
+			}
+	}
+	return false;
+}
+
+static void col_ptimers(struct task *t, uint64_t scratch)
+{
+	struct pt *p = &t->th[0].pt;
+	char *s = proc_xread(t->proc.pid, "timers", NULL), *line, *save;
+	struct tlv_ptimer *pt = NULL;
+
+	for (line = strtok_r(s, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char how[16], who[8];
+		long long x;
+
+		if (sscanf(line, "ID: %lld", &x) == 1) {
+			pt = vec_add(&t->ptimers, &t->nptimers, sizeof(*pt));
+			pt->id = (uint64_t)x;
+		} else if (!pt) {
+			die("/proc/%llu/timers: unexpected line \"%s\"",
+			    (unsigned long long)t->proc.pid, line);
+		} else if (sscanf(line, "signal: %lld/%" SCNx64, &x,
+				  &pt->sigval) == 2) {
+			pt->signo = x;
+		} else if (sscanf(line, "notify: %15[a-z]/%7[a-z].%lld", how,
+				  who, &x) == 3) {
+			pt->notify = !strcmp(how, "none") ? SIGEV_NONE : SIGEV_SIGNAL;
+			if (!strcmp(who, "tid")) {
+				pt->notify |= SIGEV_THREAD_ID;
+				pt->tid = x;
+			}
+			if (strcmp(how, "none") && strcmp(how, "signal"))
+				refuse("POSIX timer %llu: notification \"%s\" is not supported",
+				       (unsigned long long)pt->id, how);
+		} else if (sscanf(line, "ClockID: %lld", &x) == 1) {
+			pt->clock = (uint64_t)x;
+			if (x < 0)
+				refuse("POSIX timer %llu on another process's CPU clock: not supported",
+				       (unsigned long long)pt->id);
+		}
+	}
+	free(s);
+	for (size_t i = 0; i < t->nptimers; i++) {
+		uint64_t v[4];	/* struct itimerspec: interval, value */
+		long r;
+
+		pt = &t->ptimers[i];
+		r = pt_syscall(p, __NR_timer_gettime, pt->id, scratch, 0, 0, 0, 0);
+		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
+			die("timer_gettime of timer %llu failed (%ld)",
+			    (unsigned long long)pt->id, r);
+		pt->interval_ns = v[0] * 1000000000 + v[1];
+		pt->value_ns = v[2] * 1000000000 + v[3];
+		r = pt_syscall(p, __NR_timer_getoverrun, pt->id, 0, 0, 0, 0, 0);
+		if (r < 0)
+			die("timer_getoverrun of timer %llu failed (%ld)",
+			    (unsigned long long)pt->id, r);
+		pt->overrun = r;
+		pt->pending = (pt->notify & 3) == SIGEV_SIGNAL &&
+			      col_timer_signal(t, pt);
+	}
+}
+
+static uint64_t status_hex(const char *st, const char *key)
+{
+	return proc_field_u64(st, key, 16, "status");
+}
+
+static void col_creds(struct task *t)
+{
+	static const char *const keys[] = { "Uid", "Gid", "Groups", "CapInh",
+		"CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs" };
+	char name[64], *main_st = NULL;
+	struct pt *p = &t->th[0].pt;
+	long r;
+
+	for (size_t k = 0; k < t->nth; k++) {
+		char *st;
+
+		snprintf(name, sizeof(name), "task/%llu/status",
+			 (unsigned long long)t->th[k].t.tid);
+		st = proc_xread(t->proc.pid, name, NULL);
+		for (size_t i = 0; k && i < ARRAY_SIZE(keys); i++) {
+			const char *a = proc_field(main_st, keys[i]);
+			const char *b = proc_field(st, keys[i]);
+
+			if (!a || !b || strcspn(a, "\n") != strcspn(b, "\n") ||
+			    strncmp(a, b, strcspn(a, "\n")))
+				refuse("thread %llu: %s differs from the main thread's: not supported",
+				       (unsigned long long)t->th[k].t.tid, keys[i]);
+		}
+		if (k)
+			free(st);
+		else
+			main_st = st;
+	}
+	t->caps = (struct tlv_caps){ status_hex(main_st, "CapInh"),
+		status_hex(main_st, "CapPrm"), status_hex(main_st, "CapEff"),
+		status_hex(main_st, "CapBnd"), status_hex(main_st, "CapAmb"), 0,
+		proc_field_u64(main_st, "NoNewPrivs", 10, "status") };
+	free(main_st);
+	r = pt_syscall(p, __NR_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
+	if (r < 0)
+		die("PR_GET_SECUREBITS failed (%ld)", r);
+	t->caps.securebits = r;
+}
+
+static void col_seccomp(struct task *t, struct thread *th)
+{
+	char name[64], *st;
+	int tid = th->t.tid;
+
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	st = proc_xread(t->proc.pid, name, NULL);
+	th->sc.mode = proc_field(st, "Seccomp") ?
+		      proc_field_u64(st, "Seccomp", 10, "status") : 0;
+	free(st);
+	if (th->sc.mode != 2)
+		return;
+	for (uint64_t i = 0;; i++) {
+		struct { uint64_t off, flags; } md = { i, 0 };
+		struct tlv_sc_filter *f;
+		long n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, i, NULL);
+
+		if (n < 0 && errno == ENOENT && i)
+			break;
+		if (n <= 0) {
+			refuse("thread %d: reading its seccomp filter %llu: %s",
+			       tid, (unsigned long long)i,
+			       n ? strerror(errno) : "empty");
+			return;
+		}
+		th->scprog = xrealloc(th->scprog, th->scprog_len + n * 8);
+		if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, i,
+			   th->scprog + th->scprog_len) != n)
+			die_errno("thread %d: PTRACE_SECCOMP_GET_FILTER", tid);
+		if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, sizeof(md), &md) < 0)
+			md.flags = 0;	/* before 4.16: no metadata */
+		th->scprog_len += n * 8;
+		f = vec_add(&th->scf, &th->nscf, sizeof(*f));
+		th->sc.nfilters = th->nscf;
+		f->flags = md.flags;
+		f->ninsn = n;
+	}
+}
+
+static void col_kstate(struct task *t, uint64_t scratch)
+{
+	struct timespec ts[3];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	clock_gettime(CLOCK_MONOTONIC, &ts[1]);
+	clock_gettime(CLOCK_BOOTTIME, &ts[2]);
+	t->times = (struct tlv_times){
+		ts[0].tv_sec * 1000000000ULL + ts[0].tv_nsec,
+		ts[1].tv_sec * 1000000000ULL + ts[1].tv_nsec,
+		ts[2].tv_sec * 1000000000ULL + ts[2].tv_nsec };
+	col_itimers(t, scratch);
+	col_ptimers(t, scratch);
+	col_creds(t);
+	for (size_t k = 0; k < t->nth; k++)
+		col_seccomp(t, &t->th[k]);
+}
+
 static void col_task(struct image *im, struct task *t, bool shell_job)
 {
 	struct pt *p = &t->th[0].pt;
@@ -2495,6 +2725,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
+	col_kstate(t, scratch);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -2633,6 +2864,11 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	buf_rec(&n, TLV_SECCOMP, &th->sc, sizeof(th->sc));	/* kstate-a */
+	if (th->sc.nfilters) {
+		buf_rec(&n, TLV_SC_FILTER, th->scf, th->sc.nfilters * sizeof(*th->scf));
+		buf_rec(&n, TLV_SC_PROG, th->scprog, th->scprog_len);
+	}
 	buf_nest(b, TLV_THREAD, &n);
 }
 
@@ -2679,6 +2915,12 @@ static void dump_task(struct img_out *o, const struct task *t)
 	}
 	for (size_t i = 0; i < t->nth; i++)
 		dump_thread(&b, &t->th[i]);
+	buf_rec(&b, TLV_TIMES, &t->times, sizeof(t->times));	/* kstate-a */
+	if (t->nitimer)
+		buf_rec(&b, TLV_ITIMER, t->itimer, t->nitimer * sizeof(*t->itimer));
+	if (t->nptimers)
+		buf_rec(&b, TLV_PTIMER, t->ptimers, t->nptimers * sizeof(*t->ptimers));
+	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
 	out_rec(o, TLV_TASK, b.p, b.len);
 	buf_free(&b);
 }
@@ -3187,11 +3429,62 @@ static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
 	return p;
 }
 
+/* ---- kstate-a: timers, credentials, seccomp (read) ---- */
+static bool read_thread_kstate(struct thread *th, const struct tlv_it *it,
+			       uint64_t *seen)
+{
+	switch (it->tag) {
+	case TLV_SECCOMP:
+	case TLV_SC_FILTER:
+	case TLV_SC_PROG:
+		once(seen, it->tag, "THREAD");
+		break;
+	default:
+		return false;
+	}
+	if (it->tag == TLV_SECCOMP)
+		get_row(it, &th->sc, sizeof(th->sc), "THREAD");
+	else if (it->tag == TLV_SC_FILTER)
+		th->scf = get_rows(it, &th->nscf, "THREAD");
+	else
+		th->scprog = get_bytes(it, &th->scprog_len);
+	return true;
+}
+
+static bool read_task_kstate(struct task *t, const struct tlv_it *it,
+			     uint64_t *seen)
+{
+	size_t n;
+
+	switch (it->tag) {
+	case TLV_TIMES:
+		once(seen, it->tag, "TASK");
+		get_row(it, &t->times, sizeof(t->times), "TASK");
+		return true;
+	case TLV_ITIMER:
+		once(seen, it->tag, "TASK");
+		if (rows(it, &n, "TASK") > 3)
+			die("corrupt image: %zu interval timers", n);
+		memcpy(t->itimer, it->val, it->len);
+		t->nitimer = n;
+		return true;
+	case TLV_PTIMER:
+		once(seen, it->tag, "TASK");
+		t->ptimers = get_rows(it, &t->nptimers, "TASK");
+		return true;
+	case TLV_CAPS:
+		once(seen, it->tag, "TASK");
+		get_row(it, &t->caps, sizeof(t->caps), "TASK");
+		return true;
+	}
+	return false;
+}
+
 static void read_thread(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
 	struct thread *th = vec_add(&t->th, &t->nth, sizeof(*th));
-	uint64_t seen = 0;
+	uint64_t seen = 0, kseen = 0;
 
 	while (tlv_next(&it, "THREAD")) {
 		uint32_t tag = it.tag;
@@ -3212,6 +3505,8 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			th->xtra = get_bytes(&it, &th->xtra_len);
 		else if (tag == TLV_SIGINFO)
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
+		else if (read_thread_kstate(th, &it, &kseen))
+			;
 		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
 		else
@@ -3221,13 +3516,14 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 	need(seen, TLV_COMM, "THREAD");
 	need(seen, arch_regs_tag, "THREAD");
 	need(seen, arch_fpu_tag, "THREAD");
+	need(kseen, TLV_SECCOMP, "THREAD");
 }
 
 static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct task *t = vec_add(&im->t, &im->nt, sizeof(*t));
-	uint64_t seen = 0;
+	uint64_t seen = 0, kseen = 0;
 	size_t n;
 
 	while (tlv_next(&it, "TASK")) {
@@ -3296,12 +3592,13 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			read_thread(t, &it);
 			break;
 		default:
-			skip_unknown(&it, "TASK");
+			if (!read_task_kstate(t, &it, &kseen))
+				skip_unknown(&it, "TASK");
 		}
 	}
 	need(seen, TLV_PROC, "TASK");
 	if (task_zombie(t)) {
-		if (seen != (1ULL << TLV_PROC | 1ULL << TLV_COMM) || t->nvmas ||
+		if (seen != (1ULL << TLV_PROC | 1ULL << TLV_COMM) || kseen || t->nvmas ||
 		    t->nfds || t->nth || strlen(t->comm) > 15)
 			die("corrupt image: zombie %llu with more than its PROC and COMM",
 			    (unsigned long long)t->proc.pid);
@@ -3315,6 +3612,8 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 	need(seen, TLV_RLIMIT, "TASK");
 	need(seen, TLV_SIGACT, "TASK");
 	need(seen, TLV_EXE, "TASK");
+	need(kseen, TLV_TIMES, "TASK");
+	need(kseen, TLV_CAPS, "TASK");
 	if (!t->nth)
 		die("corrupt image: process %llu without threads",
 		    (unsigned long long)t->proc.pid);
@@ -3838,6 +4137,73 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/* ---- kstate-a: timers, credentials, seccomp (validate) ---- */
+#define MAX_TIME_NS	(1ULL << 62)	/* ~146 years: no overflow in sums */
+
+static bool clock_known(uint64_t c)
+{
+	return c <= 3 || (c >= 7 && c <= 9) || c == 11;	/* not 4-6, 10 */
+}
+
+static bool clock_wall(uint64_t c)
+{
+	return c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID;
+}
+
+static void img_check_seccomp(const struct thread *th)
+{
+	uint64_t insns = 0;
+
+	if (th->sc.mode > 2 || (th->sc.mode == 2) != (th->sc.nfilters > 0) ||
+	    th->sc.nfilters != th->nscf || th->sc.nfilters > 1024 ||
+	    (th->sc.nfilters && !th->scprog))
+		die("corrupt image: bad seccomp mode or filter count");
+	for (size_t i = 0; i < th->nscf; i++) {
+		if (!th->scf[i].ninsn || th->scf[i].ninsn > 4096 ||
+		    th->scf[i].flags & ~(uint64_t)SECCOMP_FILTER_FLAG_LOG_)
+			die("corrupt image: bad seccomp filter %zu", i);
+		insns += th->scf[i].ninsn;
+	}
+	if (insns * 8 != th->scprog_len)
+		die("corrupt image: seccomp programs of the wrong size");
+}
+
+static void img_check_kstate(const struct task *t)
+{
+	const struct tlv_caps *c = &t->caps;
+
+	for (size_t i = 0; i < t->nitimer; i++)
+		if (t->itimer[i].which > 2 ||
+		    (i && t->itimer[i].which <= t->itimer[i - 1].which) ||
+		    !t->itimer[i].value_ns || t->itimer[i].value_ns > MAX_TIME_NS ||
+		    t->itimer[i].interval_ns > MAX_TIME_NS)
+			die("corrupt image: bad interval timer row %zu", i);
+	for (size_t i = 0; i < t->nptimers; i++) {
+		const struct tlv_ptimer *p = &t->ptimers[i];
+		bool tid_ok = !p->tid;
+
+		for (size_t k = 0; k < t->nth && !tid_ok; k++)
+			tid_ok = p->notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID) &&
+				 p->tid == t->th[k].t.tid;
+		if (p->id > INT32_MAX || (i && p->id <= t->ptimers[i - 1].id) ||
+		    !clock_known(p->clock) ||
+		    (p->notify != SIGEV_SIGNAL && p->notify != SIGEV_NONE &&
+		     p->notify != (SIGEV_SIGNAL | SIGEV_THREAD_ID)) ||
+		    (p->notify != SIGEV_NONE && (!p->signo || p->signo > NSIG_MAX)) ||
+		    p->signo > NSIG_MAX || !tid_ok ||
+		    (p->notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID) && !p->tid) ||
+		    p->value_ns > MAX_TIME_NS || p->interval_ns > MAX_TIME_NS ||
+		    p->overrun > INT32_MAX || p->pending > 1 ||
+		    (p->pending && p->notify == SIGEV_NONE))
+			die("corrupt image: bad POSIX timer row %zu", i);
+	}
+	if ((c->eff & ~c->prm) || (c->amb & ~(c->prm & c->inh)) ||
+	    c->securebits > 0xfff || c->no_new_privs > 1)
+		die("corrupt image: bad capability sets, securebits or no_new_privs");
+	for (size_t k = 0; k < t->nth; k++)
+		img_check_seccomp(&t->th[k]);
+}
+
 static void img_check_task(const struct image *im, const struct task *t)
 {
 	uint64_t sigs = 0;
@@ -3885,6 +4251,7 @@ static void img_check_task(const struct image *im, const struct task *t)
 	for (size_t i = 0; i < t->nth; i++)
 		img_check_thread(im, t, &t->th[i]);
 	ctx.pid = t->proc.pid;
+	img_check_kstate(t);
 }
 
 static void img_check(struct image *im)
@@ -3989,26 +4356,106 @@ static void host_wait_pid_free(int pid)
 	}
 }
 
+/*
+ * ---- kstate-a: credentials and seccomp (host check) ----
+ * Root restores any credentials; otherwise the kernel only lets a
+ * process keep or lower what cr itself has, and cr says so up front.
+ * Seccomp filters need PTRACE_O_SUSPEND_SECCOMP (CAP_SYS_ADMIN) so that
+ * they cannot block the end of the restore.
+ */
+struct own_creds {		/* cr's, as the restored processes start */
+	uint64_t ids[8];	/* as TLV_F_CREDS */
+	gid_t groups[NGROUPS_MAX];
+	int ngroups;
+	struct tlv_caps caps;
+};
+
+static const struct own_creds *own_creds(void)
+{
+	static struct own_creds o;
+	static bool done;
+	uid_t u[3];
+	gid_t g[3];
+	char *st;
+
+	if (done)
+		return &o;
+	done = true;
+	if (getresuid(&u[0], &u[1], &u[2]) || getresgid(&g[0], &g[1], &g[2]) ||
+	    (o.ngroups = getgroups(NGROUPS_MAX, o.groups)) < 0)
+		die_errno("reading cr's credentials");
+	st = proc_xread(0, "status", NULL);
+	o.ids[0] = u[0], o.ids[1] = u[1], o.ids[2] = u[2];
+	o.ids[3] = setfsuid(-1);
+	o.ids[4] = g[0], o.ids[5] = g[1], o.ids[6] = g[2];
+	o.ids[7] = setfsgid(-1);
+	o.caps = (struct tlv_caps){ status_hex(st, "CapInh"),
+		status_hex(st, "CapPrm"), status_hex(st, "CapEff"),
+		status_hex(st, "CapBnd"), status_hex(st, "CapAmb"),
+		prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
+		proc_field_u64(st, "NoNewPrivs", 10, "status") };
+	free(st);
+	return &o;
+}
+
+static bool own_cap(int cap)
+{
+	return own_creds()->caps.eff >> cap & 1;
+}
+
+static bool creds_ids_differ(const struct task *t)
+{
+	const struct own_creds *o = own_creds();
+
+	return memcmp(&t->creds, o->ids, sizeof(o->ids)) != 0;
+}
+
+static bool creds_groups_differ(const struct task *t)
+{
+	const struct own_creds *o = own_creds();
+
+	if ((size_t)o->ngroups != t->ngroups)
+		return true;
+	for (int i = 0; i < o->ngroups; i++)
+		if (o->groups[i] != t->groups[i].gid)
+			return true;
+	return false;
+}
+
+static bool task_seccomp(const struct task *t)
+{
+	for (size_t k = 0; k < t->nth; k++)
+		if (t->th[k].sc.mode)
+			return true;
+	return false;
+}
+
 static void host_check_creds(const struct task *t)
 {
-	uid_t r, e, s;
-	gid_t gr, ge, gs;
-	gid_t groups[NGROUPS_MAX];
-	int ng = getgroups(NGROUPS_MAX, groups);
+	const struct own_creds *o = own_creds();
+	const struct tlv_caps *c = &t->caps, *m = &o->caps;
+	uint64_t lock = m->securebits & 0xaa;	/* the *_LOCKED bits */
 
-	if (getresuid(&r, &e, &s) || getresgid(&gr, &ge, &gs) || ng < 0)
-		die_errno("reading cr's credentials");
-	if (t->creds.uid != r || t->creds.euid != e || t->creds.suid != s ||
-	    t->creds.fsuid != e || t->creds.gid != gr || t->creds.egid != ge ||
-	    t->creds.sgid != gs || t->creds.fsgid != ge)
-		die("the process ran as uid %llu gid %llu, cr runs as uid %u gid %u: restoring other credentials is not supported yet",
+	if (creds_ids_differ(t) && (!own_cap(CAP_SETUID) || !own_cap(CAP_SETGID)))
+		die("the process ran as uid %llu gid %llu, cr runs as uid %llu gid %llu: restoring other ids needs root",
 		    (unsigned long long)t->creds.uid,
-		    (unsigned long long)t->creds.gid, r, gr);
-	if ((size_t)ng != t->ngroups)
-		die("supplementary groups differ from cr's: not supported yet");
-	for (int i = 0; i < ng; i++)
-		if (groups[i] != t->groups[i].gid)
-			die("supplementary groups differ from cr's: not supported yet");
+		    (unsigned long long)t->creds.gid,
+		    (unsigned long long)o->ids[0], (unsigned long long)o->ids[4]);
+	if (creds_groups_differ(t) && !own_cap(CAP_SETGID))
+		die("supplementary groups differ from cr's: restoring them needs root");
+	if ((c->prm & ~m->prm) || (c->inh & ~(m->inh | m->prm)) ||
+	    (c->bnd & ~m->bnd))
+		die("the process had capabilities cr does not have (permitted %llx, bounding %llx; cr: %llx, %llx)",
+		    (unsigned long long)c->prm, (unsigned long long)c->bnd,
+		    (unsigned long long)m->prm, (unsigned long long)m->bnd);
+	if ((c->bnd != m->bnd || c->securebits != m->securebits ||
+	     creds_ids_differ(t)) && !own_cap(CAP_SETPCAP))
+		die("restoring the bounding set or securebits needs CAP_SETPCAP");
+	if (((m->securebits ^ c->securebits) & (lock | lock >> 1)) ||
+	    (m->no_new_privs && !c->no_new_privs))
+		die("cr runs with locked securebits or no_new_privs the process did not have");
+	if (task_seccomp(t) && (!own_cap(CAP_SYS_ADMIN) || prctl(PR_GET_SECCOMP)))
+		die("restoring seccomp needs CAP_SYS_ADMIN and cr not in seccomp mode itself");
 }
 
 /* Resource limits can only be raised up to cr's own hard limits. */
@@ -4807,6 +5254,46 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
+/*
+ * ---- kstate-a: interval timers ----
+ * Set in C, with every signal blocked: one that fires before the process
+ * is back in its own code leaves SIGALRM (SIGVTALRM, SIGPROF) pending.
+ * ITIMER_REAL counts wall time, so the downtime since the dump is taken
+ * off: a timer due meanwhile fires at once, as after a long SIGSTOP.
+ */
+static uint64_t downtime_ns(const struct task *t)
+{
+	struct timespec now;
+	uint64_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	return n > t->times.realtime_ns ? n - t->times.realtime_ns : 0;
+}
+
+static void rst_itimers(const struct task *t)
+{
+	uint64_t down = downtime_ns(t);
+
+	for (size_t i = 0; i < t->nitimer; i++) {
+		const struct tlv_itimer *x = &t->itimer[i];
+		uint64_t v = x->value_ns;
+		struct itimerval it = {
+			{ x->interval_ns / 1000000000, x->interval_ns % 1000000000 / 1000 },
+			{ 0, 0 } };
+
+		if (x->which == ITIMER_REAL)
+			v = v > down ? v - down : 0;
+		v = (v + 999) / 1000;	/* microseconds, at least one */
+		if (!v)
+			v = 1;
+		it.it_value.tv_sec = v / 1000000;
+		it.it_value.tv_usec = v % 1000000;
+		if (setitimer(x->which, &it, NULL))
+			die_errno("setitimer %llu", (unsigned long long)x->which);
+	}
+}
+
 /* What a process sets on itself in C before the blob. */
 static void rst_process(struct rst *r, const struct task *t)
 {
@@ -4836,6 +5323,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
+	rst_itimers(t);	/* kstate-a: signals are blocked until the blob ends */
 }
 
 /* One process of the tree, from its fork to the jump into its area. */
@@ -5022,6 +5510,127 @@ static void area_specials(struct rst_args *a, const struct task *t,
 		die("the image has kernel mappings this kernel lacks: restoring on another kernel is not supported yet");
 }
 
+/*
+ * ---- kstate-a: timers, credentials, seccomp for the blob ----
+ * POSIX timers go in with their remaining time as an offset from the
+ * clock's "now" when the blob arms them, less the downtime for clocks
+ * that ran on meanwhile; a timer whose signal was queued at dump time is
+ * armed in the past so that the kernel queues it again (with the periods
+ * missed as its overrun).  Credentials: only the steps that change
+ * something from cr's own (a restore by a user as himself does none).
+ */
+static size_t area_kstate_size(const struct task *t)
+{
+	size_t n = t->nptimers * sizeof(struct rst_ptimer) +
+		   sizeof(struct rst_creds) + t->ngroups * 4 +
+		   t->nth * sizeof(struct rst_seccomp) + 256;
+
+	for (size_t k = 0; k < t->nth; k++)
+		n += t->th[k].nscf * sizeof(struct rst_filter) +
+		     t->th[k].scprog_len + 64;
+	return n;
+}
+
+static void area_timers(struct area_alloc *aa, struct rst_args *a,
+			const struct task *t)
+{
+	struct rst_ptimer *p = aa_ptr(aa, t->nptimers * sizeof(*p), 8, &a->timers);
+
+	a->ntimers = t->nptimers;
+	a->dump_realtime = t->times.realtime_ns;
+	a->timer_ids_linear = getenv("CR_TIMER_IDS_LINEAR") != NULL;
+	for (size_t i = 0; i < t->nptimers; i++) {
+		const struct tlv_ptimer *x = &t->ptimers[i];
+
+		p[i] = (struct rst_ptimer){ .id = x->id, .clock = x->clock,
+			.notify = x->notify, .signo = x->signo,
+			.sigval = x->sigval, .tid = x->tid,
+			.armed = x->value_ns || x->pending,
+			.delta_ns = x->value_ns, .wall = clock_wall(x->clock),
+			.interval_ns = x->interval_ns };
+		if (x->pending)	/* the period that queued it, or just now */
+			p[i].delta_ns = x->interval_ns ?
+				(int64_t)x->value_ns - (int64_t)x->interval_ns : -1;
+	}
+}
+
+static void area_creds(struct area_alloc *aa, struct rst_args *a,
+		       const struct task *t)
+{
+	const struct own_creds *o = own_creds();
+	const struct tlv_caps *c = &t->caps, *m = &o->caps;
+	struct rst_creds *rc;
+	uint32_t *g;
+	uint64_t todo = 0;
+
+	if (creds_ids_differ(t))
+		todo |= RST_CRED_SECBITS_TMP | RST_CRED_IDS | RST_CRED_SECBITS;
+	if (creds_groups_differ(t))
+		todo |= RST_CRED_GROUPS;
+	if (c->inh != m->inh)
+		todo |= RST_CRED_INH;
+	if (c->amb != m->amb)
+		todo |= RST_CRED_AMB;
+	if (c->bnd != m->bnd)
+		todo |= RST_CRED_BND;
+	if (c->securebits != m->securebits)
+		todo |= RST_CRED_SECBITS;
+	if (c->no_new_privs && !m->no_new_privs)
+		todo |= RST_CRED_NNP;
+	if (c->eff != m->eff || c->prm != m->prm)
+		todo |= RST_CRED_CAPS;
+	if (!todo)
+		return;
+	rc = aa_ptr(aa, sizeof(*rc), 8, &a->creds);
+	*rc = (struct rst_creds){ .todo = todo,
+		.uid = t->creds.uid, .euid = t->creds.euid,
+		.suid = t->creds.suid, .fsuid = t->creds.fsuid,
+		.gid = t->creds.gid, .egid = t->creds.egid,
+		.sgid = t->creds.sgid, .fsgid = t->creds.fsgid,
+		.ngroups = t->ngroups, .cur_eff = m->eff, .cur_prm = m->prm,
+		.inh = c->inh, .prm = c->prm, .eff = c->eff, .amb = c->amb,
+		.bnd_drop = m->bnd & ~c->bnd, .securebits = c->securebits };
+	g = aa_ptr(aa, t->ngroups * 4 + 4, 8, &rc->groups);
+	for (size_t i = 0; i < t->ngroups; i++)
+		g[i] = t->groups[i].gid;
+}
+
+static bool same_seccomp(const struct thread *a, const struct thread *b)
+{
+	return a->sc.mode == 2 && b->sc.mode == 2 && a->nscf == b->nscf &&
+	       a->scprog_len == b->scprog_len &&
+	       !memcmp(a->scf, b->scf, a->nscf * sizeof(*a->scf)) &&
+	       !memcmp(a->scprog, b->scprog, a->scprog_len);
+}
+
+static void area_seccomp(struct area_alloc *aa, struct rst_args *a,
+			 const struct task *t)
+{
+	struct rst_seccomp *sc;
+
+	if (!task_seccomp(t))
+		return;
+	sc = aa_ptr(aa, t->nth * sizeof(*sc), 8, &a->seccomp);
+	a->seccomp_tsync = t->nth > 1;
+	for (size_t k = 0; k < t->nth; k++) {
+		const struct thread *th = &t->th[k];
+		struct rst_filter *f = aa_ptr(aa, th->nscf * sizeof(*f), 8,
+					      &sc[k].filters);
+		uint64_t prog;
+		uint8_t *buf = aa_ptr(aa, th->scprog_len, 8, &prog);
+
+		a->seccomp_tsync &= same_seccomp(th, t->th);
+		sc[k].mode = th->sc.mode;
+		sc[k].nfilters = th->nscf;
+		memcpy(buf, th->scprog, th->scprog_len);
+		for (size_t i = 0; i < th->nscf; i++) {
+			f[i] = (struct rst_filter){ th->scf[i].flags,
+				th->scf[i].ninsn, prog };
+			prog += th->scf[i].ninsn * 8;
+		}
+	}
+}
+
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
 	size_t code = PAGE_ROUND(restorer_blob_size);
@@ -5034,6 +5643,7 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 	for (size_t i = 0; i < t->nth; i++)
 		meta += t->th[i].nsig * sizeof(struct rst_sig) +
 			arch_sigframe_size(&t->th[i]) + 64;
+	meta += area_kstate_size(t);	/* kstate-a */
 	return code + PAGE_ROUND(meta) + AREA_STACK +
 	       t->nth * RST_THREAD_STACK + park;
 }
@@ -5175,6 +5785,9 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 		cl[i] = r->helpers[i];
 	a->nclose = r->nhelpers;
 	area_threads(&aa, a, t, &stack_at);
+	area_timers(&aa, a, t);	/* kstate-a */
+	area_creds(&aa, a, t);
+	area_seccomp(&aa, a, t);
 }
 
 /*
@@ -5485,7 +6098,8 @@ static int cmd_restore(const struct opts *opt)
 		if (!task_zombie(&im.t[i]) &&
 		    ptrace(PTRACE_SEIZE, im.t[i].proc.pid, 0,
 			   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD |
-			   PTRACE_O_TRACECLONE))
+			   PTRACE_O_TRACECLONE | (task_seccomp(&im.t[i]) ?
+			   PTRACE_O_SUSPEND_SECCOMP : 0)))
 			die_errno("tracing the new process");
 	}
 	ctx.pid = 0;

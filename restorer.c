@@ -182,6 +182,177 @@ static void build_vmas(struct rst_args *a)
 		fail(a, RST_STEP_MM, r, 0);
 }
 
+/* ==== kstate-a: timers, credentials, seccomp ==========================
+ * Set last, once every thread exists, with all signals still blocked: a
+ * timer that fires now only leaves its signal pending until the thread's
+ * rt_sigreturn puts its own mask back.  Credentials are per thread in the
+ * kernel, so each thread sets its own, in an order that keeps the
+ * privileges needed for the next step until the very end: securebits
+ * that keep capabilities over the id changes, the inheritable and
+ * ambient sets, bounding set drops, groups and ids, the final securebits,
+ * no_new_privs, seccomp filters, and last the capset that drops what the
+ * process did not have.  Filters do not block the blob's own remaining
+ * syscalls: cr traces the process with PTRACE_O_SUSPEND_SECCOMP until it
+ * lets it go.
+ */
+#define PR_TIMER_CREATE_RESTORE_IDS	77	/* 6.18: ids from *created_timer_id */
+#define SECBIT_NO_SETUID_FIXUP	(1 << 2)
+#define SECBIT_KEEP_CAPS	(1 << 4)
+#define CAP_VERSION_3		0x20080522
+#define SECCOMP_MODE_STRICT	1
+#define SECCOMP_SET_MODE_STRICT	0
+#define SECCOMP_SET_MODE_FILTER	1
+#define SECCOMP_FILTER_FLAG_TSYNC 1
+
+static void make_timers(struct rst_args *a)
+{
+	struct rst_ptimer *p = (struct rst_ptimer *)a->timers;
+	long ids = -1;
+	int64_t down = 0, now[2];
+
+	step(a, RST_STEP_TIMERS);
+	if (a->ntimers && !bad(SYS(__NR_clock_gettime, 0 /* REALTIME */, now, 0,
+				   0, 0, 0)))
+		down = now[0] * 1000000000 + now[1] - (int64_t)a->dump_realtime;
+	if (down < 0)
+		down = 0;
+	if (a->ntimers && !a->timer_ids_linear)
+		ids = SYS(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0, 0);
+	for (uint64_t i = 0; i < a->ntimers; i++) {
+		/* struct sigevent: value, signo, notify, tid, padding */
+		uint64_t sev[8] = { p[i].sigval,
+			(uint32_t)p[i].signo | (uint64_t)p[i].notify << 32,
+			(uint32_t)p[i].tid };
+		int64_t ts[4], at;	/* struct itimerspec: interval, value */
+		int32_t id;
+		long r;
+
+		for (;;) {	/* without the prctl: ids come in turn */
+			id = (int32_t)p[i].id;
+			r = SYS(__NR_timer_create, p[i].clock, sev, &id, 0, 0, 0);
+			if (bad(r))
+				fail(a, RST_STEP_TIMERS, r, p[i].id);
+			if (id == p[i].id)
+				break;
+			if (!bad(ids) || id > p[i].id)
+				fail(a, RST_STEP_TIMERS, -17 /* EEXIST */, p[i].id);
+			SYS(__NR_timer_delete, id, 0, 0, 0, 0, 0);
+		}
+		if (!p[i].armed)
+			continue;
+		r = SYS(__NR_clock_gettime, p[i].clock, &ts[2], 0, 0, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_TIMERS, r, p[i].id);
+		at = ts[2] * 1000000000 + ts[3] + p[i].delta_ns -
+		     (p[i].wall ? down : 0);
+		if (at <= 0)
+			at = 1;
+		ts[0] = p[i].interval_ns / 1000000000;
+		ts[1] = p[i].interval_ns % 1000000000;
+		ts[2] = at / 1000000000;
+		ts[3] = at % 1000000000;
+		r = SYS(__NR_timer_settime, id, 1 /* TIMER_ABSTIME */, ts, 0, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_TIMERS, r, p[i].id);
+	}
+	if (!bad(ids))
+		SYS(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0, 0);
+}
+
+static void cred_call(struct rst_args *a, long r, uint64_t what)
+{
+	if (bad(r))
+		fail(a, RST_STEP_CREDS, r, what);
+}
+
+static long capset(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	volatile uint32_t head[2];	/* volatile: no constant in .rodata */
+	uint32_t data[6] = { (uint32_t)eff, (uint32_t)prm, (uint32_t)inh,
+		(uint32_t)(eff >> 32), (uint32_t)(prm >> 32),
+		(uint32_t)(inh >> 32) };
+
+	head[0] = CAP_VERSION_3;
+	head[1] = 0;
+	return SYS(__NR_capset, head, data, 0, 0, 0, 0);
+}
+
+static void set_seccomp(struct rst_args *a, uint64_t ti)
+{
+	struct rst_seccomp *sc = (struct rst_seccomp *)a->seccomp;
+	struct rst_filter *f;
+
+	step(a, RST_STEP_SECCOMP);
+	if (!sc || sc[ti].mode != 2 || (a->seccomp_tsync && ti))
+		return;
+	f = (struct rst_filter *)sc[ti].filters;
+	for (uint64_t i = 0; i < sc[ti].nfilters; i++) {
+		uint64_t prog[2] = { f[i].len, f[i].prog };	/* sock_fprog */
+		long r = SYS(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f[i].flags |
+			     (a->seccomp_tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0),
+			     prog, 0, 0, 0);
+
+		if (r)	/* TSYNC: > 0 names a thread that could not sync */
+			fail(a, RST_STEP_SECCOMP, r, i);
+	}
+}
+
+static void set_creds(struct rst_args *a, struct rst_thread *t)
+{
+	struct rst_creds *c = (struct rst_creds *)a->creds;
+	struct rst_seccomp *sc = (struct rst_seccomp *)a->seccomp;
+	uint64_t ti = t - (struct rst_thread *)a->threads, todo = c ? c->todo : 0;
+
+	step(a, RST_STEP_CREDS);
+	if (todo & RST_CRED_SECBITS_TMP)
+		cred_call(a, SYS(__NR_prctl, PR_SET_SECUREBITS, SECBIT_KEEP_CAPS |
+				 SECBIT_NO_SETUID_FIXUP, 0, 0, 0, 0), 1);
+	if (todo & RST_CRED_INH)
+		cred_call(a, capset(c->cur_eff, c->cur_prm, c->inh), 2);
+	if (todo & RST_CRED_AMB) {
+		cred_call(a, SYS(__NR_prctl, PR_CAP_AMBIENT,
+				 PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0), 3);
+		for (int cap = 0; cap < 64; cap++)
+			if (c->amb >> cap & 1)
+				cred_call(a, SYS(__NR_prctl, PR_CAP_AMBIENT,
+						 PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0),
+					  3);
+	}
+	for (int cap = 0; cap < 64 && (todo & RST_CRED_BND); cap++)
+		if (c->bnd_drop >> cap & 1)
+			cred_call(a, SYS(__NR_prctl, PR_CAPBSET_DROP, cap, 0, 0,
+					 0, 0), 4);
+	if (todo & RST_CRED_GROUPS)
+		cred_call(a, SYS(__NR_setgroups, c->ngroups, c->groups, 0, 0,
+				 0, 0), 5);
+	if (todo & RST_CRED_IDS) {
+		cred_call(a, SYS(__NR_setresgid, c->gid, c->egid, c->sgid, 0,
+				 0, 0), 6);
+		cred_call(a, SYS(__NR_setresuid, c->uid, c->euid, c->suid, 0,
+				 0, 0), 6);
+		SYS(__NR_setfsgid, c->fsgid, 0, 0, 0, 0, 0);
+		SYS(__NR_setfsuid, c->fsuid, 0, 0, 0, 0, 0);
+		if ((uint64_t)SYS(__NR_setfsgid, -1, 0, 0, 0, 0, 0) != c->fsgid ||
+		    (uint64_t)SYS(__NR_setfsuid, -1, 0, 0, 0, 0, 0) != c->fsuid)
+			fail(a, RST_STEP_CREDS, -1 /* EPERM */, 7);
+	}
+	if (todo & RST_CRED_SECBITS)
+		cred_call(a, SYS(__NR_prctl, PR_SET_SECUREBITS, c->securebits,
+				 0, 0, 0, 0), 8);
+	if (todo & RST_CRED_NNP)
+		cred_call(a, SYS(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0,
+				 0), 9);
+	set_seccomp(a, ti);
+	if (todo & RST_CRED_CAPS)
+		cred_call(a, capset(c->eff, c->prm, c->inh), 10);
+	if (sc && sc[ti].mode == SECCOMP_MODE_STRICT) {
+		long r = SYS(__NR_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, 0, 0, 0);
+
+		if (r)
+			fail(a, RST_STEP_SECCOMP, r, 0);
+	}
+}
+
 /*
  * Per-thread state, in the thread itself: most of it can only be set by
  * the thread (rseq, robust list, tid address, name, its own pending
@@ -225,6 +396,7 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 		if (bad(r))
 			fail(a, RST_STEP_SIGNAL, r, sig);
 	}
+	set_creds(a, t);
 	step(a, RST_STEP_SIGRETURN);
 	SYS(__NR_tgkill, a->pid, t->tid, SIGSTOP, 0, 0, 0);
 	rst_sigreturn(t->sigframe);
@@ -282,6 +454,7 @@ HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 	unmap_rest(a);
 	build_vmas(a);
 	start_threads(a);
+	make_timers(a);
 	close_fds(a);	/* the status fd too: no more messages */
 	thread_finish(a, (struct rst_thread *)a->threads);
 }

@@ -36,7 +36,9 @@
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  THREAD* (nest, the main thread first; with SECCOMP, SC_FILTER?,
+ *	  SC_PROG? if it is in seccomp mode), then TIMES, ITIMER?, PTIMER?,
+ *	  CAPS
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd: OBJ_INFO, PATH or NAME
@@ -216,6 +218,32 @@ struct tlv_rec {
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
+/* kstate-a: timers, clocks, credentials, seccomp */
+#define TLV_F_TIMES(X) \
+	X(realtime_ns, "CLOCK_REALTIME when the process was dumped") \
+	X(monotonic_ns, "CLOCK_MONOTONIC then") X(boottime_ns, "CLOCK_BOOTTIME then")
+#define TLV_F_ITIMER(X) \
+	X(which, "ITIMER_REAL, _VIRTUAL or _PROF") \
+	X(value_ns, "time left until it fires, 0 if disarmed") \
+	X(interval_ns, "period")
+#define TLV_F_PTIMER(X) \
+	X(id, "timer id timer_create returned") X(clock, "clockid (int32)") \
+	X(notify, "sigev_notify: SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID|SIGNAL") \
+	X(signo, "signal it sends") X(sigval, "sigev_value") \
+	X(tid, "SIGEV_THREAD_ID: the thread it signals") \
+	X(value_ns, "time left until it fires, 0 if disarmed") \
+	X(interval_ns, "period") X(overrun, "timer_getoverrun() at dump") \
+	X(pending, "1 if its signal was queued and not yet delivered")
+#define TLV_F_CAPS(X) \
+	X(inh, "inheritable capabilities") X(prm, "permitted") \
+	X(eff, "effective") X(bnd, "bounding set") X(amb, "ambient") \
+	X(securebits, "PR_GET_SECUREBITS, SECBIT_KEEP_CAPS included") \
+	X(no_new_privs, "PR_GET_NO_NEW_PRIVS")
+#define TLV_F_SECCOMP(X) \
+	X(mode, "0 none, 1 strict, 2 filters") X(nfilters, "SC_FILTER rows")
+#define TLV_F_SC_FILTER(X) \
+	X(flags, "SECCOMP_FILTER_FLAG_LOG etc. (PTRACE_SECCOMP_GET_METADATA)") \
+	X(ninsn, "its length in struct sock_filter (8 bytes) in SC_PROG")
 
 #define TLV_FIELD(name, doc) uint64_t name;
 struct tlv_end { TLV_F_END(TLV_FIELD) };
@@ -242,6 +270,12 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_times { TLV_F_TIMES(TLV_FIELD) };
+struct tlv_itimer { TLV_F_ITIMER(TLV_FIELD) };
+struct tlv_ptimer { TLV_F_PTIMER(TLV_FIELD) };
+struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
+struct tlv_seccomp { TLV_F_SECCOMP(TLV_FIELD) };
+struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -296,7 +330,14 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(TIMES, 120, ROWS, TIMES, "the clocks when the process was dumped") \
+	X(ITIMER, 121, ROWS, ITIMER, "armed interval timers (setitimer, alarm)") \
+	X(PTIMER, 122, ROWS, PTIMER, "POSIX timers (timer_create), ascending id") \
+	X(CAPS, 123, ROWS, CAPS, "capability sets, securebits, no_new_privs") \
+	X(SECCOMP, 124, ROWS, SECCOMP, "a thread's seccomp mode") \
+	X(SC_FILTER, 125, ROWS, SC_FILTER, "its seccomp filters, oldest first") \
+	X(SC_PROG, 126, BYTES, NONE, "the filters' BPF programs, concatenated")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -396,6 +437,50 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	/* kstate-a: timers, credentials, seccomp (restorer.c, last steps) */
+	uint64_t ntimers, timers;	/* struct rst_ptimer[], ascending id */
+	uint64_t dump_realtime;	/* CLOCK_REALTIME at dump, ns: the downtime */
+	uint64_t timer_ids_linear;	/* tests: skip PR_TIMER_CREATE_RESTORE_IDS */
+	uint64_t creds;		/* struct rst_creds, 0: keep cr's */
+	uint64_t seccomp;	/* struct rst_seccomp[nthreads], 0: none */
+	uint64_t seccomp_tsync;	/* 1: thread 0 installs for all (TSYNC) */
+};
+
+/* kstate-a: what the blob sets last, see restorer.c */
+struct rst_ptimer {		/* a POSIX timer, made with its id */
+	int64_t id, clock;
+	uint64_t notify, signo, sigval, tid;
+	uint64_t armed;		/* 0: created disarmed */
+	int64_t delta_ns;	/* first expiry: the clock's now + delta, */
+	uint64_t wall;		/* less the downtime if 1 (not a CPU clock) */
+	uint64_t interval_ns;
+};
+
+#define RST_CRED_SECBITS_TMP	1	/* keep caps over the id changes */
+#define RST_CRED_INH		2	/* inheritable set, before ambient */
+#define RST_CRED_AMB		4
+#define RST_CRED_BND		8	/* drop bnd_drop from the bounding set */
+#define RST_CRED_GROUPS		16
+#define RST_CRED_IDS		32
+#define RST_CRED_SECBITS	64
+#define RST_CRED_CAPS		128	/* final capset */
+#define RST_CRED_NNP		256
+struct rst_creds {		/* every thread applies them to itself */
+	uint64_t todo;		/* RST_CRED_* */
+	uint64_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	uint64_t ngroups, groups;	/* uint32_t gid[] */
+	uint64_t cur_eff, cur_prm;	/* the restoring process's own */
+	uint64_t inh, prm, eff, amb, bnd_drop, securebits;
+};
+
+struct rst_filter {		/* one seccomp filter */
+	uint64_t flags, len;	/* len: struct sock_filter count */
+	uint64_t prog;		/* struct sock_filter[] */
+};
+
+struct rst_seccomp {		/* per thread, indexed like threads[] */
+	uint64_t mode;		/* 0, 1 strict, 2 filters */
+	uint64_t nfilters, filters;	/* struct rst_filter[], oldest first */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
@@ -415,7 +500,10 @@ struct rst_args {
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
 	X(CLOSE, "closing cr's descriptors") \
-	X(SIGRETURN, "rt_sigreturn")
+	X(SIGRETURN, "rt_sigreturn") \
+	X(TIMERS, "creating POSIX timers with their ids") \
+	X(CREDS, "setting ids, groups, capabilities, securebits") \
+	X(SECCOMP, "installing seccomp filters")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM
