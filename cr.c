@@ -2571,6 +2571,7 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 		}
 	}
 	free(s);
+	qsort(t->ptimers, t->nptimers, sizeof(*t->ptimers), cmp_u64);	/* by id */
 	for (size_t i = 0; i < t->nptimers; i++) {
 		uint64_t v[4];	/* struct itimerspec: interval, value */
 		long r;
