@@ -39,6 +39,7 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
+	DOWN = 128,		/* 1.5 s between dump and restore (timers) */
 };
 
 struct test {
@@ -102,6 +103,8 @@ static const struct test tests[] = {
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "timer-posix", C, 0, NULL },
+	{ "timer-itimer", C, 0, NULL },
+	{ "timer-due", C, DOWN, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
@@ -956,6 +959,8 @@ static pid_t restore_start(struct ctx *c, const char *img, const char *tag,
 	snprintf(pidfile, sizeof(pidfile), "%s.pid", tag);
 	args[4] = at(c, pidfile);
 	args[5] = detach ? "-d" : NULL;
+	if (c->t->flags & DOWN)	/* timers fall due meanwhile */
+		usleep(1500000);
 	if (!strcmp(img, "-")) {
 		args[1] = "--image";
 		args[2] = "-";
