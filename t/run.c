@@ -105,6 +105,7 @@ static const struct test tests[] = {
 	{ "timer-posix", C, 0, NULL },
 	{ "timer-itimer", C, 0, NULL },
 	{ "timer-due", C, DOWN, NULL },
+	{ "creds-drop", C, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
