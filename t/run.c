@@ -106,6 +106,8 @@ static const struct test tests[] = {
 	{ "timer-itimer", C, 0, NULL },
 	{ "timer-due", C, DOWN, NULL },
 	{ "creds-drop", C, 0, NULL },
+	{ "seccomp-filter", C, 0, NULL },
+	{ "seccomp-strict", C, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };

@@ -1,0 +1,91 @@
+/* Stacked seccomp filters: two shared by both threads (TSYNC), a child with a third that kills; after restore the errno filters still answer in each thread, the child's filter still kills it with SIGSYS, and no_new_privs stays set. */
+#include "lib.h"
+#include "seccomp.h"
+
+static volatile int go, thread_ok;
+static volatile pid_t thread_tid;
+
+/* getpgid -> EACCES, getsid -> EPERM, getppid allowed: filters A and B. */
+static int check_ab(void)
+{
+	if (syscall(SYS_getpgid, 0) != -1 || errno != EACCES)
+		return 1;
+	if (syscall(SYS_getsid, 0) != -1 || errno != EPERM)
+		return 2;
+	if (syscall(SYS_getppid) < 0)
+		return 3;
+	return 0;
+}
+
+static void *thread(void *arg)
+{
+	(void)arg;
+	thread_tid = syscall(SYS_gettid);
+	while (!go)
+		sleep_us(1000);
+	thread_ok = check_ab() ? -1 : 1;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int to_child[2], from_child[2], st;
+	char s[32], c = 0, path[64];
+	pthread_t t;
+	pid_t kid;
+
+	test_init(argc, argv);
+	if (pthread_create(&t, NULL, thread, NULL))
+		fail("pthread_create");
+	while (!thread_tid)
+		sleep_us(1000);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		fail("no_new_privs: %s", strerror(errno));
+	sc_deny(SYS_getpgid, SC_RET_ERRNO(EACCES), SC_TSYNC);
+	sc_deny(SYS_getsid, SC_RET_ERRNO(EPERM), SC_TSYNC);
+	if (check_ab())
+		fail("filters not working before the dump: %d", check_ab());
+	if (pipe(to_child) || pipe(from_child))
+		fail("pipe: %s", strerror(errno));
+	kid = fork();
+	if (kid < 0)
+		fail("fork: %s", strerror(errno));
+	if (kid == 0) {
+		sc_deny(SYS_getppid, SC_RET_KILL, SC_LOG);
+		if (read(to_child[0], &c, 1) != 1)
+			_exit(10);
+		sc_status("/proc/self/status", s, sizeof(s));
+		c = check_ab() ? 'a' : strcmp(s, "2/3") ? 's' : 'k';
+		if (write(from_child[1], &c, 1) != 1)
+			_exit(11);
+		syscall(SYS_getppid);	/* killed here */
+		_exit(12);
+	}
+	test_ready();
+	test_wait();
+
+	if (check_ab())
+		fail("main thread: filter %d lost after restore", check_ab());
+	sc_status("/proc/self/status", s, sizeof(s));
+	if (strcmp(s, "2/2"))
+		fail("main thread: seccomp %s, want 2/2", s);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", thread_tid);
+	sc_status(path, s, sizeof(s));
+	if (strcmp(s, "2/2"))
+		fail("second thread: seccomp %s, want 2/2", s);
+	go = 1;
+	pthread_join(t, NULL);
+	if (thread_ok != 1)
+		fail("second thread: filters lost after restore");
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		fail("no_new_privs lost");
+	if (write(to_child[1], "x", 1) != 1 || read(from_child[0], &c, 1) != 1)
+		fail("talking to the child: %s", strerror(errno));
+	if (c != 'k')
+		fail("child: %s", c == 'a' ? "inherited filters lost" :
+		     "not 3 filters after restore");
+	if (waitpid(kid, &st, 0) != kid || !WIFSIGNALED(st) ||
+	    WTERMSIG(st) != SIGSYS)
+		fail("child was not killed by its filter (status %#x)", st);
+	pass();
+}
