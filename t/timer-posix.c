@@ -48,7 +48,7 @@ static long long ns(struct timespec ts)
 static volatile int a_count, a_bad;
 static int id_a, id_b, id_c, id_d, gap;
 static volatile pid_t b_tid, b_got_tid;
-static volatile int b_got, b_timerid;
+static volatile int b_got, b_timerid, b_done;
 static pthread_t thr;
 
 static void on_a(int sig, siginfo_t *si, void *uc)
@@ -75,6 +75,8 @@ static void *b_thread(void *arg)
 	b_timerid = si.si_timerid;
 	b_got_tid = syscall(SYS_gettid);
 	b_got++;
+	while (!b_done)	/* the runner checks the threads after restore */
+		sleep_us(1000);
 	return NULL;
 }
 
@@ -143,6 +145,9 @@ int main(int argc, char **argv)
 		fail("timer A: %d signals in 300 ms (%d bad)", a_count - n, a_bad);
 
 	/* B went to its thread, once */
+	for (n = 0; !b_got && n < 3000; n++)
+		sleep_us(1000);
+	b_done = 1;
 	if (pthread_join(thr, NULL))
 		fail("pthread_join");
 	if (b_got != 1 || b_got_tid != b_tid || b_timerid != id_b)
