@@ -2676,17 +2676,59 @@ static void col_seccomp(struct task *t, struct thread *th)
 	}
 }
 
-static void col_kstate(struct task *t, uint64_t scratch)
+/* The time namespace offsets of pid (/proc/PID/timens_offsets), in ns. */
+static void col_timens_offsets(int pid, int64_t *mono, int64_t *boot)
+{
+	char *s = proc_read(pid, "timens_offsets", NULL), *line, *save;
+
+	*mono = *boot = 0;
+	for (line = s ? strtok_r(s, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[16];
+		long long sec, nsec;
+
+		if (sscanf(line, "%15s %lld %lld", name, &sec, &nsec) != 3)
+			continue;
+		if (!strcmp(name, "monotonic"))
+			*mono = sec * 1000000000LL + nsec;
+		else if (!strcmp(name, "boottime"))
+			*boot = sec * 1000000000LL + nsec;
+	}
+	free(s);
+}
+
+static uint64_t ns_inode(int pid, const char *ns)
+{
+	char path[64];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
+/* The clocks as the process sees them, and whether it has its own. */
+static void col_times(struct task *t, int root)
 {
 	struct timespec ts[3];
+	uint64_t ns = ns_inode(t->proc.pid, "time");
+	int64_t mono = 0, boot = 0;
 
+	if (ns != ns_inode(root, "time"))
+		refuse("in another time namespace than pid %d: not supported", root);
+	t->times.timens = ns && ns != ns_inode(getpid(), "time");
+	if (t->times.timens)
+		col_timens_offsets(t->proc.pid, &mono, &boot);
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
 	clock_gettime(CLOCK_MONOTONIC, &ts[1]);
 	clock_gettime(CLOCK_BOOTTIME, &ts[2]);
-	t->times = (struct tlv_times){
-		ts[0].tv_sec * 1000000000ULL + ts[0].tv_nsec,
-		ts[1].tv_sec * 1000000000ULL + ts[1].tv_nsec,
-		ts[2].tv_sec * 1000000000ULL + ts[2].tv_nsec };
+	t->times.realtime_ns = ts[0].tv_sec * 1000000000ULL + ts[0].tv_nsec;
+	t->times.monotonic_ns = ts[1].tv_sec * 1000000000ULL + ts[1].tv_nsec + mono;
+	t->times.boottime_ns = ts[2].tv_sec * 1000000000ULL + ts[2].tv_nsec + boot;
+}
+
+static void col_kstate(struct task *t, uint64_t scratch, int root)
+{
+	col_times(t, root);
 	col_itimers(t, scratch);
 	col_ptimers(t, scratch);
 	col_creds(t);
@@ -2726,7 +2768,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
-	col_kstate(t, scratch);
+	col_kstate(t, scratch, im->t[0].proc.pid);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3087,6 +3129,7 @@ struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
+	bool timens;		/* restore into a new time namespace */
 	int timeout_ms;
 	uint64_t ghost_limit;
 };
@@ -4198,6 +4241,9 @@ static void img_check_kstate(const struct task *t)
 		    (p->pending && p->notify == SIGEV_NONE))
 			die("corrupt image: bad POSIX timer row %zu", i);
 	}
+	if (t->times.timens > 1 || t->times.monotonic_ns > MAX_TIME_NS ||
+	    t->times.boottime_ns > MAX_TIME_NS || t->times.realtime_ns > MAX_TIME_NS)
+		die("corrupt image: bad TIMES");
 	if ((c->eff & ~c->prm) || (c->amb & ~(c->prm & c->inh)) ||
 	    c->securebits > 0xfff || c->no_new_privs > 1)
 		die("corrupt image: bad capability sets, securebits or no_new_privs");
@@ -6043,6 +6089,55 @@ static void rst_tty_back(void)
 		info("could not take the terminal back: %s", strerror(errno));
 }
 
+/*
+ * ---- kstate-a: clocks ----
+ * CLOCK_MONOTONIC and CLOCK_BOOTTIME count from the machine's boot: after
+ * a reboot, or on another machine, a restored process would see them
+ * jump, backwards as like as not.  With --timens (automatic for a process
+ * that ran in a time namespace of its own) the tree is restored into a
+ * new time namespace whose offsets make both clocks go on from their dump
+ * values plus the wall-clock time that passed.  cr unshares it just
+ * before it forks the root: the root and everything it forks are born
+ * in it, with its offsets set while it is still empty.
+ */
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x80
+#endif
+
+static void rst_timens(const struct image *im, const struct opts *opt)
+{
+	const struct task *t = &im->t[0];
+	int64_t down = downtime_ns(t), off[2];
+	struct timespec mono, boot;
+	char buf[128];
+	int fd, n;
+
+	if (!opt->timens && !t->times.timens)
+		return;
+	fault("restore-timens");
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	off[0] = (int64_t)t->times.monotonic_ns + down -
+		 (mono.tv_sec * 1000000000LL + mono.tv_nsec);
+	off[1] = (int64_t)t->times.boottime_ns + down -
+		 (boot.tv_sec * 1000000000LL + boot.tv_nsec);
+	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+		     (long long)(off[0] / 1000000000 - (off[0] % 1000000000 < 0)),
+		     (long long)((off[0] % 1000000000 + 1000000000) % 1000000000),
+		     (long long)(off[1] / 1000000000 - (off[1] % 1000000000 < 0)),
+		     (long long)((off[1] % 1000000000 + 1000000000) % 1000000000));
+	if (unshare(CLONE_NEWTIME))
+		die_errno("creating a time namespace (--timens)");
+	fd = xopen("/proc/self/timens_offsets", O_WRONLY);
+	if (write(fd, buf, n) != n)
+		die_errno("setting the time namespace's offsets (monotonic %+lld s, boottime %+lld s)",
+			  (long long)(off[0] / 1000000000),
+			  (long long)(off[1] / 1000000000));
+	close(fd);
+	info("time namespace: monotonic %+lld ms, boottime %+lld ms",
+	     (long long)(off[0] / 1000000), (long long)(off[1] / 1000000));
+}
+
 static int cmd_restore(const struct opts *opt)
 {
 	char *path = image_path(opt);
@@ -6089,6 +6184,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
+	rst_timens(&im, opt);	/* kstate-a */
 	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
 	if (root == 0)
 		rst_task(&r, 0);
@@ -7111,7 +7207,7 @@ static const struct cmd cmds[] = {
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -7119,6 +7215,9 @@ static const struct cmd cmds[] = {
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
 	  "      --pidfile FILE      write the restored PID to FILE\n"
 	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
+	  "      --timens            in a new time namespace whose CLOCK_MONOTONIC and\n"
+	  "                          CLOCK_BOOTTIME go on from the dump's (after a reboot,\n"
+	  "                          on another machine); automatic if it ran in one\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
@@ -7151,6 +7250,7 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
+	{ "timens", no_argument, NULL, 'N' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -7280,6 +7380,7 @@ int main(int argc, char **argv)
 			o.timeout_ms = v * 1000;
 			break;
 		case 'J': o.json = true; break;
+		case 'N': o.timens = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

@@ -221,7 +221,9 @@ struct tlv_rec {
 /* kstate-a: timers, clocks, credentials, seccomp */
 #define TLV_F_TIMES(X) \
 	X(realtime_ns, "CLOCK_REALTIME when the process was dumped") \
-	X(monotonic_ns, "CLOCK_MONOTONIC then") X(boottime_ns, "CLOCK_BOOTTIME then")
+	X(monotonic_ns, "CLOCK_MONOTONIC then, as the process saw it") \
+	X(boottime_ns, "CLOCK_BOOTTIME then, as the process saw it") \
+	X(timens, "1 if it ran in a time namespace of its own")
 #define TLV_F_ITIMER(X) \
 	X(which, "ITIMER_REAL, _VIRTUAL or _PROF") \
 	X(value_ns, "time left until it fires, 0 if disarmed") \

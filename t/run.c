@@ -108,6 +108,7 @@ static const struct test tests[] = {
 	{ "creds-drop", C, CORRUPT, NULL },
 	{ "seccomp-filter", C, CORRUPT, NULL },
 	{ "seccomp-strict", C, 0, NULL },
+	{ "timens", C, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
