@@ -45,11 +45,7 @@ int main(int argc, char **argv)
 	sc_deny(SYS_getsid, SC_RET_ERRNO(EPERM), SC_TSYNC);
 	if (check_ab(true))
 		fail("filters not working before the dump: %d", check_ab(true));
-	if (pipe(to_child) || pipe(from_child))
-		fail("pipe: %s", strerror(errno));
-	kid = fork();
-	if (kid < 0)
-		fail("fork: %s", strerror(errno));
+	kid = sc_fork_piped(to_child, from_child);
 	if (kid == 0) {
 		sc_deny(SYS_getppid, SC_RET_KILL, SC_LOG);
 		if (read(to_child[0], &c, 1) != 1)

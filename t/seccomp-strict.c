@@ -9,11 +9,7 @@ int main(int argc, char **argv)
 	pid_t kid;
 
 	test_init(argc, argv);
-	if (pipe(to_child) || pipe(from_child))
-		fail("pipe: %s", strerror(errno));
-	kid = fork();
-	if (kid < 0)
-		fail("fork: %s", strerror(errno));
+	kid = sc_fork_piped(to_child, from_child);
 	if (kid == 0) {
 		char b;
 

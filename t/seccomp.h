@@ -49,3 +49,16 @@ static inline void sc_status(const char *path, char *out, size_t size)
 		fail("%s: no Seccomp fields", path);
 	snprintf(out, size, "%d/%d", atoi(m + 9), atoi(f + 17));
 }
+
+/* Fork a child with a pipe each way (to[1] -> child, child -> from[0]). */
+static inline pid_t sc_fork_piped(int to[2], int from[2])
+{
+	pid_t kid;
+
+	if (pipe(to) || pipe(from))
+		fail("pipe: %s", strerror(errno));
+	kid = fork();
+	if (kid < 0)
+		fail("fork: %s", strerror(errno));
+	return kid;
+}
