@@ -2495,6 +2495,9 @@ static uint64_t col_scratch(struct task *t)
 #define PTRACE_SECCOMP_GET_METADATA 0x420d
 #endif
 #define SI_TIMER_CODE	(-2)	/* si_code of a POSIX timer's signal */
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS 77	/* Linux 6.18, see restorer.c */
+#endif
 #define SECCOMP_FILTER_FLAG_LOG_ 2	/* <linux/seccomp.h> would clash with musl */
 
 static void col_itimers(struct task *t, uint64_t scratch)
@@ -7080,6 +7083,11 @@ static bool probe_timens(void)
 	return access("/proc/self/ns/time", F_OK) == 0;
 }
 
+static bool probe_timer_ids(void)
+{
+	return prctl(PR_TIMER_CREATE_RESTORE_IDS, 2 /* _GET */, 0, 0, 0) >= 0;
+}
+
 /* Soft-dirty bits (pagemap bit 55) only appear with CONFIG_MEM_SOFT_DIRTY. */
 static bool probe_soft_dirty(void)
 {
@@ -7150,7 +7158,8 @@ static int cmd_check(const struct opts *opt)
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
 		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
-		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
+		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
+		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 	};
 	struct utsname u;
