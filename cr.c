@@ -37,7 +37,9 @@
 #include <poll.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -73,6 +75,9 @@
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
 #endif
 #define PAGE		4096UL
 #define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
@@ -430,6 +435,9 @@ static size_t arch_sigframe_size(const struct thread *th);
 static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
 				const struct thread *th);
 static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n);
+/* CRC32C of the three blocks p, p+blk, p+2*blk at once, st[i] the CRC so
+ * far of each; false (st untouched) where the CPU has no crc instruction. */
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk);
 
 /* ==== 2. image I/O =======================================================
  * The writer appends records to a stream that may be a pipe: it never
@@ -441,19 +449,60 @@ static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n);
  */
 static uint32_t crc_table[256];
 
+/*
+ * One crc instruction takes three cycles but a new one can start every
+ * cycle, so a serial CRC uses a third of the unit.  Large buffers are cut
+ * into chunks of three blocks whose CRCs run interleaved (arch_crc32c_x3)
+ * and are then joined: over GF(2) modulo the polynomial, the CRC of A
+ * followed by B is crc(A) * x^(8|B|) + crc(B), with the usual pre- and
+ * post-inversion of both (the identity zlib's crc32_combine rests on).
+ * Bits are reflected: bit 31 is x^0, so multiplying by x shifts right.
+ */
+#define CRC_POLY 0x82f63b78u
+#define CRC_BLK 8192			/* bytes per stream of a chunk */
+static uint32_t crc_xblk;		/* x^(8 * CRC_BLK) mod P */
+
+static uint32_t crc_times_x(uint32_t v)
+{
+	return v & 1 ? (v >> 1) ^ CRC_POLY : v >> 1;
+}
+
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+
+	for (uint32_t m = 1u << 31; m; m >>= 1, b = crc_times_x(b))
+		if (a & m)
+			p ^= b;
+	return p;
+}
+
 static void crc_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
 		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+			c = crc_times_x(c);
 		crc_table[i] = c;
 	}
+	crc_xblk = 1u << 31;
+	for (int i = 0; i < 8 * CRC_BLK; i++)
+		crc_xblk = crc_times_x(crc_xblk);
 }
 
-static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
+static uint32_t crc32c(uint32_t crc, const void *buf, size_t n)
 {
+	const uint8_t *p = buf;
+
+	for (; n >= 3 * CRC_BLK; p += 3 * CRC_BLK, n -= 3 * CRC_BLK) {
+		uint32_t st[3] = { crc, 0, 0 };
+
+		if (!arch_crc32c_x3(st, p, CRC_BLK))
+			break;
+		crc = crc_mulmod(crc_mulmod(st[0], crc_xblk) ^ st[1], crc_xblk) ^
+		      st[2];
+	}
 	return arch_crc32c(crc, p, n);
 }
 
@@ -482,16 +531,129 @@ struct img_out {
 	const char *name;	/* for messages */
 	uint64_t off;		/* bytes written so far */
 	uint32_t crc;
+	bool file;		/* a regular file: start its writeback early */
+	uint64_t flushed;	/* writeback started up to here */
+	/* the page writer thread (out_async), while dump_pages runs */
+	bool threaded, busy;
+	const void *job;	/* buffer it writes, NULL: stop */
+	size_t job_len;
+	int err;		/* its errno, 0 if all went well */
+	sem_t go, done;
+	pthread_t th;
 };
+
+/*
+ * An image file is fsync'ed before it replaces the old one, and on a disk
+ * that fsync would otherwise wait for the whole image at the end.  Every
+ * WB_STEP bytes the kernel is asked to start writing back what was just
+ * written (sync_file_range without waiting), so the disk works while cr
+ * copies the next pages and the final fsync has little left to do.
+ */
+#define WB_STEP (8u << 20)
+
+/* Checksum, write and count n bytes; -errno instead of dying (the
+ * page writer thread uses it too). */
+static int out_put(struct img_out *o, const void *p, size_t n)
+{
+	o->crc = crc32c(o->crc, p, n);
+	while (n) {
+		ssize_t r = write(o->fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		p = (const char *)p + r;
+		n -= r;
+		o->off += r;
+	}
+	if (o->file && o->off - o->flushed >= WB_STEP) {
+		sync_file_range(o->fd, o->flushed, o->off - o->flushed,
+				SYNC_FILE_RANGE_WRITE);
+		o->flushed = o->off;
+	}
+	return 0;
+}
+
+/*
+ * Page data is written by a second thread while the main thread reads the
+ * next batch out of the target: copying out of the target and copying into
+ * the page cache then take one core each instead of taking turns.  One
+ * buffer is in flight at a time (out_async waits for the previous one), and
+ * every other write waits for it first, so the stream keeps its order and
+ * o->off and o->crc are only touched by one thread at a time.  Errors are
+ * the main thread's to report, at the next wait.
+ */
+static void out_wait(struct img_out *o)
+{
+	if (!o->busy)
+		return;
+	while (sem_wait(&o->done) && errno == EINTR)
+		;
+	o->busy = false;
+	if (o->err) {
+		errno = o->err;
+		die_errno("write %s", o->name);
+	}
+}
+
+static void *out_writer(void *arg)
+{
+	struct img_out *o = arg;
+
+	for (;;) {
+		while (sem_wait(&o->go) && errno == EINTR)
+			;
+		if (!o->job)
+			return NULL;
+		o->err = -out_put(o, o->job, o->job_len);
+		sem_post(&o->done);
+		if (o->err)
+			return NULL;
+	}
+}
+
+static void out_async(struct img_out *o, const void *p, size_t n)
+{
+	out_wait(o);
+	if (!o->threaded) {
+		int e = out_put(o, p, n);
+
+		if (e) {
+			errno = -e;
+			die_errno("write %s", o->name);
+		}
+		return;
+	}
+	o->job = p, o->job_len = n, o->busy = true;
+	sem_post(&o->go);
+}
+
+/* Start the writer thread; without one, out_async writes in place. */
+static void out_thread_start(struct img_out *o)
+{
+	if (sem_init(&o->go, 0, 0) || sem_init(&o->done, 0, 0))
+		return;
+	o->threaded = !pthread_create(&o->th, NULL, out_writer, o);
+}
+
+static void out_thread_stop(struct img_out *o)
+{
+	out_wait(o);
+	if (!o->threaded)
+		return;
+	o->job = NULL;
+	sem_post(&o->go);
+	pthread_join(o->th, NULL);
+	o->threaded = false;
+}
 
 static void out_write(struct img_out *o, const void *p, size_t n)
 {
-	o->crc = crc32c(o->crc, p, n);
-	xwrite_all(o->fd, p, n, o->name);
-	o->off += n;
+	out_async(o, p, n);
+	out_wait(o);
 }
 
-/* A record header; its len bytes of value must follow. */
 static void out_hdr(struct img_out *o, uint32_t tag, uint64_t len)
 {
 	struct tlv_rec r = { tag, 0, len };
@@ -508,10 +670,12 @@ static void out_rec(struct img_out *o, uint32_t tag, const void *v, size_t n)
 /* Write a PAD record so that a value following a record header is aligned. */
 static void out_align(struct img_out *o)
 {
-	uint64_t at = o->off + 2 * sizeof(struct tlv_rec);
-	uint64_t pad = (PAGE - at % PAGE) % PAGE;
 	static const uint8_t zero[PAGE];
+	uint64_t at, pad;
 
+	out_wait(o);
+	at = o->off + 2 * sizeof(struct tlv_rec);
+	pad = (PAGE - at % PAGE) % PAGE;
 	out_rec(o, TLV_PAD, zero, pad);
 }
 
@@ -551,8 +715,8 @@ static void in_skip_pages(struct img_in *in, uint64_t len)
 
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < chunk ? len - done : chunk;
-		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, in->fd,
-			       in->off + done);
+		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+			       in->fd, in->off + done);
 
 		if (p == MAP_FAILED)
 			die_errno("%s: mapping page data", in->name);
@@ -2716,7 +2880,8 @@ static void dump_objects(struct img_out *o, const struct image *im)
 struct page_stream {
 	struct img_out *o;
 	int pid, memfd;
-	uint8_t *buf;
+	uint8_t *buf;		/* the one being filled, of bufs */
+	uint8_t *bufs[2];	/* the other may be with the writer thread */
 	size_t fill;		/* bytes in buf */
 	size_t batch;		/* start of the pending process_vm_readv batch */
 	struct iovec iov[512];
@@ -2742,7 +2907,8 @@ static void ps_flush_batch(struct page_stream *s)
 static void ps_flush(struct page_stream *s)
 {
 	ps_flush_batch(s);
-	out_write(s->o, s->buf, s->fill);
+	out_async(s->o, s->buf, s->fill);
+	s->buf = s->buf == s->bufs[0] ? s->bufs[1] : s->bufs[0];
 	s->fill = s->batch = 0;
 }
 
@@ -2800,10 +2966,12 @@ static void dump_pages(struct img_out *o, const struct image *im)
 	struct page_stream s = { .o = o };
 	char path[PATH_MAX];
 
-	s.buf = mmap(NULL, STREAM_BUF, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s.buf == MAP_FAILED)
 		die_errno("mmap");
+	s.bufs[1] = s.bufs[0] + STREAM_BUF;
+	out_thread_start(o);
 	for (size_t i = 0; i < im->nt; i++) {
 		const struct task *t = &im->t[i];
 		size_t vi = 0;
@@ -2837,7 +3005,8 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			       false);
 		ps_flush(&s);
 	}
-	munmap(s.buf, STREAM_BUF);
+	out_thread_stop(o);
+	munmap(s.bufs[0], 2 * STREAM_BUF);
 }
 
 struct opts {
@@ -2916,6 +3085,7 @@ static int cmd_dump(const struct opts *opt)
 		if (o.fd < 0)
 			die_errno("creating %s", part_path);
 		o.name = part_path;
+		o.file = true;
 		undo_push(unlink_part, NULL);
 	} else if (isatty(1)) {
 		die("refusing to write an image to a terminal");
@@ -4728,6 +4898,9 @@ static void rst_memory(struct rst *r, struct task *t)
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
 		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
+		/* Fault the run in with one call rather than a fault per page
+		 * inside pread (5.14+; without it pread faults them itself). */
+		madvise(dst, len, MADV_POPULATE_WRITE);
 		while (done < len) {
 			ssize_t n = pread(r->img_fd, dst + done, len - done,
 					  off + done);
@@ -5772,14 +5945,42 @@ static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t n)
 	return ~c;
 }
 
-static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static bool crc_hw(void)
 {
 	static int hw = -1;
 	unsigned a, b, c, d;
 
 	if (hw < 0)
 		hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
-	return hw ? crc32c_sse42(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+	return hw;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	return crc_hw() ? crc32c_sse42(crc, p, n)
+			: tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
+__attribute__((target("sse4.2")))
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk)
+{
+	uint64_t a = ~st[0] & 0xffffffffu, b = ~st[1] & 0xffffffffu,
+		 c = ~st[2] & 0xffffffffu;
+
+	if (!crc_hw())
+		return false;
+	for (size_t i = 0; i < blk; i += 8) {
+		uint64_t x, y, z;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, p + blk + i, 8);
+		memcpy(&z, p + 2 * blk + i, 8);
+		a = __builtin_ia32_crc32di(a, x);
+		b = __builtin_ia32_crc32di(b, y);
+		c = __builtin_ia32_crc32di(c, z);
+	}
+	st[0] = ~a, st[1] = ~b, st[2] = ~c;
+	return true;
 }
 
 #elif defined(__aarch64__)
@@ -6063,13 +6264,41 @@ static uint32_t crc32c_arm(uint32_t crc, const uint8_t *p, size_t n)
 	return ~crc;
 }
 
-static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static bool crc_hw(void)
 {
 	static int hw = -1;
 
 	if (hw < 0)
 		hw = !!(getauxval(AT_HWCAP) & (1UL << 7));	/* HWCAP_CRC32 */
-	return hw ? crc32c_arm(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+	return hw;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	return crc_hw() ? crc32c_arm(crc, p, n)
+			: tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk)
+{
+	uint32_t a = ~st[0], b = ~st[1], c = ~st[2];
+
+	if (!crc_hw())
+		return false;
+	for (size_t i = 0; i < blk; i += 8) {
+		uint64_t x, y, z;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, p + blk + i, 8);
+		memcpy(&z, p + 2 * blk + i, 8);
+		__asm__(".arch_extension crc\n\t"
+			"crc32cx %w0, %w0, %x3\n\t"
+			"crc32cx %w1, %w1, %x4\n\t"
+			"crc32cx %w2, %w2, %x5"
+			: "+r"(a), "+r"(b), "+r"(c) : "r"(x), "r"(y), "r"(z));
+	}
+	st[0] = ~a, st[1] = ~b, st[2] = ~c;
+	return true;
 }
 
 #else
