@@ -1004,7 +1004,7 @@ static size_t proc_limits(int pid, struct tlv_rlimit *r, size_t max)
 struct map_line {
 	uint64_t start, end, pgoff;
 	char perms[5];
-	char path[MAX_PATH_LEN];	/* "" for plain anonymous memory */
+	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
 };
 
@@ -1020,7 +1020,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->start = s;
 	m->end = e;
 	m->pgoff = off;
-	snprintf(m->path, sizeof(m->path), "%s", line + pos);
+	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
 	return true;
 }
@@ -1052,6 +1052,13 @@ static size_t proc_maps(int pid, struct map_line **out)
 	free(s);
 	*out = m;
 	return n;
+}
+
+static void maps_free(struct map_line *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].path);
+	free(m);
 }
 
 /* ==== 4. ptrace freezer and remote syscalls ==============================
@@ -1298,7 +1305,7 @@ static uint64_t pt_find_any_insn(int pid)
 			if (m[i].perms[2] == 'x' && m[i].perms[0] == 'r' &&
 			    (pass || !strcmp(m[i].path, "[vdso]")))
 				insn = pt_find_insn(pid, m[i].start, m[i].end);
-	free(m);
+	maps_free(m, n);
 	return insn;
 }
 
@@ -1830,7 +1837,7 @@ static void col_vmas(struct image *im, struct task *t)
 			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
 					       sizeof(v)) = v;
 	}
-	free(m);
+	maps_free(m, n);
 }
 
 /* Does this mapping hold page contents of its own (not just a file's)? */
@@ -5691,7 +5698,7 @@ static int cmd_restore(const struct opts *opt)
 	for (size_t i = 0; i < im.nt; i++)
 		if (!task_zombie(&im.t[i]))
 			area_build(&r, &im.t[i], area_len[i], own, nown);
-	free(own);
+	maps_free(own, nown);
 	r.ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (r.ctl == MAP_FAILED)
@@ -6079,7 +6086,7 @@ static uint64_t arch_task_size(void)
 	for (size_t i = 0; i < n; i++)
 		while (!strcmp(m[i].path, "[stack]") && m[i].end > size)
 			size <<= 1;
-	free(m);
+	maps_free(m, n);
 	return size;
 }
 
@@ -6630,7 +6637,7 @@ static bool probe_vdso(void)
 
 	for (size_t i = 0; i < n; i++)
 		found |= !strcmp(m[i].path, "[vdso]");
-	free(m);
+	maps_free(m, n);
 	return found;
 }
 
