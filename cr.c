@@ -5147,6 +5147,46 @@ static void rst_add_watches(int fd, const struct fd *d)
 }
 
 /*
+ * ---- kstate-a: interval timers ----
+ * Set in C, with every signal blocked: one that fires before the process
+ * is back in its own code leaves SIGALRM (SIGVTALRM, SIGPROF) pending.
+ * ITIMER_REAL counts wall time, so the downtime since the dump is taken
+ * off: a timer due meanwhile fires at once, as after a long SIGSTOP.
+ */
+static uint64_t downtime_ns(const struct task *t)
+{
+	struct timespec now;
+	uint64_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	n = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	return n > t->times.realtime_ns ? n - t->times.realtime_ns : 0;
+}
+
+static void rst_itimers(const struct task *t)
+{
+	uint64_t down = downtime_ns(t);
+
+	for (size_t i = 0; i < t->nitimer; i++) {
+		const struct tlv_itimer *x = &t->itimer[i];
+		uint64_t v = x->value_ns;
+		struct itimerval it = {
+			{ x->interval_ns / 1000000000, x->interval_ns % 1000000000 / 1000 },
+			{ 0, 0 } };
+
+		if (x->which == ITIMER_REAL)
+			v = v > down ? v - down : 0;
+		v = (v + 999) / 1000;	/* microseconds, at least one */
+		if (!v)
+			v = 1;
+		it.it_value.tv_sec = v / 1000000;
+		it.it_value.tv_usec = v % 1000000;
+		if (setitimer(x->which, &it, NULL))
+			die_errno("setitimer %llu", (unsigned long long)x->which);
+	}
+}
+
+/*
  * Open a file description as the image has it (not stdio).  Kernel
  * objects are made anew from their saved state; an epoll gets its
  * registrations later (rst_epolls), once every fd of its process exists.
@@ -5156,6 +5196,7 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	int fl = d->f.flags & O_NONBLOCK, fd;
 	uint64_t ticks = d->tmr.ticks;
 	struct itimerspec its;
+	int64_t left;
 
 	switch (d->f.kind) {
 	case TLV_FD_PIPE:
@@ -5179,8 +5220,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 			die_errno("signalfd");
 		return fd;
 	case TLV_FD_TIMERFD:
-		its.it_value.tv_sec = d->tmr.value_ns / 1000000000;
-		its.it_value.tv_nsec = d->tmr.value_ns % 1000000000;
+		/* what was left, less the downtime (kstate-a: timers ran on) */
+		left = (int64_t)d->tmr.value_ns - (int64_t)downtime_ns(im->t);
 		if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
 			struct timespec now;
 
@@ -5188,13 +5229,12 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 				      CLOCK_REALTIME : d->tmr.clockid ==
 				      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
 				      d->tmr.clockid, &now);
-			its.it_value.tv_sec += now.tv_sec;
-			its.it_value.tv_nsec += now.tv_nsec;
-			if (its.it_value.tv_nsec >= 1000000000) {
-				its.it_value.tv_sec++;
-				its.it_value.tv_nsec -= 1000000000;
-			}
+			left += now.tv_sec * 1000000000LL + now.tv_nsec;
 		}
+		if (left <= 0)	/* due meanwhile: at once (missed periods count) */
+			left = 1;
+		its.it_value.tv_sec = left / 1000000000;
+		its.it_value.tv_nsec = left % 1000000000;
 		its.it_interval.tv_sec = d->tmr.interval_ns / 1000000000;
 		its.it_interval.tv_nsec = d->tmr.interval_ns % 1000000000;
 		fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
@@ -5533,46 +5573,6 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	uint64_t k[4] = { a->handler, a->flags, a->restorer, a->mask };
 
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
-}
-
-/*
- * ---- kstate-a: interval timers ----
- * Set in C, with every signal blocked: one that fires before the process
- * is back in its own code leaves SIGALRM (SIGVTALRM, SIGPROF) pending.
- * ITIMER_REAL counts wall time, so the downtime since the dump is taken
- * off: a timer due meanwhile fires at once, as after a long SIGSTOP.
- */
-static uint64_t downtime_ns(const struct task *t)
-{
-	struct timespec now;
-	uint64_t n;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	n = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	return n > t->times.realtime_ns ? n - t->times.realtime_ns : 0;
-}
-
-static void rst_itimers(const struct task *t)
-{
-	uint64_t down = downtime_ns(t);
-
-	for (size_t i = 0; i < t->nitimer; i++) {
-		const struct tlv_itimer *x = &t->itimer[i];
-		uint64_t v = x->value_ns;
-		struct itimerval it = {
-			{ x->interval_ns / 1000000000, x->interval_ns % 1000000000 / 1000 },
-			{ 0, 0 } };
-
-		if (x->which == ITIMER_REAL)
-			v = v > down ? v - down : 0;
-		v = (v + 999) / 1000;	/* microseconds, at least one */
-		if (!v)
-			v = 1;
-		it.it_value.tv_sec = v / 1000000;
-		it.it_value.tv_usec = v % 1000000;
-		if (setitimer(x->which, &it, NULL))
-			die_errno("setitimer %llu", (unsigned long long)x->which);
-	}
 }
 
 /* What a process sets on itself in C before the blob. */

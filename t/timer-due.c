@@ -1,6 +1,8 @@
-/* Timers due while the process was dumped (the runner waits 1.5 s before restoring) fire once right after restore, as after a long stop: ITIMER_REAL, a POSIX one-shot, and a periodic POSIX timer whose one signal carries the missed periods as overrun. */
+/* Timers due while the process was dumped (the runner waits 1.5 s before restoring) fire once right after restore, as after a long stop: ITIMER_REAL, a POSIX one-shot, a one-shot timerfd, a periodic POSIX timer whose one signal carries the missed periods as overrun, and an absolute periodic timerfd that counts them as ticks. */
 #include "lib.h"
+#include <poll.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
 
 #define MS 1000000ll
 #define SIG_P (SIGRTMIN + 1)
@@ -19,6 +21,7 @@ struct shot {
 };
 static struct shot alrm = { "ITIMER_REAL", 0, 0, 0 };
 static struct shot once = { "POSIX one-shot", 0, 0, 0 };
+static struct shot tfd = { "timerfd one-shot", 0, 0, 0 };
 static volatile int p_n, p_resumes, p_burst, p_bursts, p_overrun;
 static volatile long long p_resume_at;
 
@@ -67,9 +70,12 @@ int main(int argc, char **argv)
 	struct itimerspec os = { { 0, 0 }, { 0, 300 * MS } };
 	struct itimerspec ps = { { 0, 100 * MS }, { 0, 100 * MS } };
 	struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+	struct itimerspec ts = { { 0, 0 }, { 0, 300 * MS } };
+	struct timespec rt;
 	struct sigaction sa;
-	long long due;
-	int id_once, id_p;
+	long long due, prev;
+	uint64_t ticks;
+	int id_once, id_p, fd, fdp;
 
 	test_init(argc, argv);
 	memset(&sa, 0, sizeof(sa));
@@ -85,21 +91,49 @@ int main(int argc, char **argv)
 	ev.signo = SIG_P;
 	if (syscall(SYS_timer_create, CLOCK_REALTIME, &ev, &id_p))
 		fail("timer_create: %s", strerror(errno));
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	fdp = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+	clock_gettime(CLOCK_REALTIME, &rt);
 	last = mono_ns();
 	due = last + 300 * MS;
+	if (fd < 0 || fdp < 0 || timerfd_settime(fd, 0, &ts, NULL))
+		fail("timerfd: %s", strerror(errno));
+	ts.it_interval.tv_nsec = 100 * MS;
+	ts.it_value = rt;	/* first at +100 ms */
+	if ((ts.it_value.tv_nsec += 100 * MS) >= NS_PER_SEC) {
+		ts.it_value.tv_sec++;
+		ts.it_value.tv_nsec -= NS_PER_SEC;
+	}
+	if (timerfd_settime(fdp, TFD_TIMER_ABSTIME, &ts, NULL))
+		fail("timerfd: %s", strerror(errno));
 	if (syscall(SYS_timer_settime, id_once, 0, &os, NULL) ||
 	    syscall(SYS_timer_settime, id_p, 0, &ps, NULL) ||
 	    setitimer(ITIMER_REAL, &it, NULL))
 		fail("arming: %s", strerror(errno));
 	test_ready();
-	while (!test_done())
-		last = mono_ns();
-	for (long long end = mono_ns() + 2 * NS_PER_SEC;
-	     (!alrm.n || !once.n) && mono_ns() < end;)
-		last = mono_ns();
+	for (long long end = 0; !end || mono_ns() < end;) {
+		struct pollfd p = { fd, POLLIN, 0 };
 
+		prev = last;
+		last = mono_ns();
+		if (!tfd.n && poll(&p, 1, 0) == 1) {
+			tfd.n = 1;
+			tfd.at = mono_ns();
+			tfd.gap = tfd.at - prev;
+		}
+		if (!end && test_done())	/* then 2 s more for the shots */
+			end = mono_ns() + 2 * NS_PER_SEC;
+		if (end && alrm.n && once.n && tfd.n)
+			break;
+	}
 	check(&alrm, due);
 	check(&once, due);
+	check(&tfd, due);
+	if (read(fd, &ticks, 8) != 8 || ticks != 1)
+		fail("timerfd one-shot: %llu ticks, want 1", (unsigned long long)ticks);
+	if (read(fdp, &ticks, 8) != 8 || ticks < 10)
+		fail("absolute periodic timerfd: %llu ticks after 1.5 s at 100 ms",
+		     (unsigned long long)ticks);
 	if (!p_resumes)
 		fail("periodic timer: no signal right after the restore");
 	if (p_bursts)
