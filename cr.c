@@ -5876,12 +5876,24 @@ static void area_creds(struct area_alloc *aa, struct rst_args *a,
 		g[i] = t->groups[i].gid;
 }
 
-static bool same_seccomp(const struct thread *a, const struct thread *b)
+/* How many filters, oldest first, every thread of t has alike. */
+static size_t common_filters(const struct task *t)
 {
-	return a->sc.mode == 2 && b->sc.mode == 2 && a->nscf == b->nscf &&
-	       a->scprog_len == b->scprog_len &&
-	       !memcmp(a->scf, b->scf, a->nscf * sizeof(*a->scf)) &&
-	       !memcmp(a->scprog, b->scprog, a->scprog_len);
+	const struct thread *m = t->th;
+	size_t n = m->sc.mode == 2 ? m->nscf : 0;
+
+	for (size_t k = 1; k < t->nth; k++) {
+		const struct thread *th = &t->th[k];
+		size_t i = 0, off = 0;
+
+		while (i < n && th->sc.mode == 2 && i < th->nscf &&
+		       !memcmp(&th->scf[i], &m->scf[i], sizeof(m->scf[i])) &&
+		       !memcmp(th->scprog + off, m->scprog + off,
+			       m->scf[i].ninsn * 8))
+			off += m->scf[i++].ninsn * 8;
+		n = i;
+	}
+	return n;
 }
 
 static void area_seccomp(struct area_alloc *aa, struct rst_args *a,
@@ -5892,7 +5904,7 @@ static void area_seccomp(struct area_alloc *aa, struct rst_args *a,
 	if (!task_seccomp(t))
 		return;
 	sc = aa_ptr(aa, t->nth * sizeof(*sc), 8, &a->seccomp);
-	a->seccomp_tsync = t->nth > 1;
+	a->seccomp_common = common_filters(t);
 	for (size_t k = 0; k < t->nth; k++) {
 		const struct thread *th = &t->th[k];
 		struct rst_filter *f = aa_ptr(aa, th->nscf * sizeof(*f), 8,
@@ -5900,7 +5912,6 @@ static void area_seccomp(struct area_alloc *aa, struct rst_args *a,
 		uint64_t prog;
 		uint8_t *buf = aa_ptr(aa, th->scprog_len, 8, &prog);
 
-		a->seccomp_tsync &= same_seccomp(th, t->th);
 		sc[k].mode = th->sc.mode;
 		sc[k].nfilters = th->nscf;
 		memcpy(buf, th->scprog, th->scprog_len);

@@ -202,7 +202,6 @@ static void build_vmas(struct rst_args *a)
 #define SECCOMP_MODE_STRICT	1
 #define SECCOMP_SET_MODE_STRICT	0
 #define SECCOMP_SET_MODE_FILTER	1
-#define SECCOMP_FILTER_FLAG_TSYNC 1
 
 static void make_timers(struct rst_args *a)
 {
@@ -277,24 +276,36 @@ static long capset(uint64_t eff, uint64_t prm, uint64_t inh)
 	return SYS(__NR_capset, head, data, 0, 0, 0, 0);
 }
 
-static void set_seccomp(struct rst_args *a, uint64_t ti)
+/* Filters [from, to) of thread ti's stack, oldest first. */
+static void add_filters(struct rst_args *a, uint64_t ti, uint64_t from,
+			uint64_t to)
 {
 	struct rst_seccomp *sc = (struct rst_seccomp *)a->seccomp;
 	struct rst_filter *f;
 
-	step(a, RST_STEP_SECCOMP);
-	if (!sc || sc[ti].mode != 2 || (a->seccomp_tsync && ti))
+	if (!sc || sc[ti].mode != 2)
 		return;
 	f = (struct rst_filter *)sc[ti].filters;
-	for (uint64_t i = 0; i < sc[ti].nfilters; i++) {
+	for (uint64_t i = from; i < to && i < sc[ti].nfilters; i++) {
 		uint64_t prog[2] = { f[i].len, f[i].prog };	/* sock_fprog */
-		long r = SYS(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f[i].flags |
-			     (a->seccomp_tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0),
+		long r = SYS(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f[i].flags,
 			     prog, 0, 0, 0);
 
-		if (r)	/* TSYNC: > 0 names a thread that could not sync */
+		if (bad(r))
 			fail(a, RST_STEP_SECCOMP, r, i);
 	}
+}
+
+/*
+ * The filters every thread has alike go on the main thread before it
+ * creates the others, which inherit them: shared, as they were (a later
+ * SECCOMP_FILTER_FLAG_TSYNC works as it would have).  Each thread adds
+ * the rest of its own stack itself.
+ */
+static void set_seccomp(struct rst_args *a, uint64_t ti)
+{
+	step(a, RST_STEP_SECCOMP);
+	add_filters(a, ti, a->seccomp_common, -1);
 }
 
 static void set_creds(struct rst_args *a, struct rst_thread *t)
@@ -453,6 +464,7 @@ HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 	move_premaps(a);
 	unmap_rest(a);
 	build_vmas(a);
+	add_filters(a, 0, 0, a->seccomp_common);
 	start_threads(a);
 	make_timers(a);
 	close_fds(a);	/* the status fd too: no more messages */

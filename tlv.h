@@ -445,7 +445,8 @@ struct rst_args {
 	uint64_t timer_ids_linear;	/* tests: skip PR_TIMER_CREATE_RESTORE_IDS */
 	uint64_t creds;		/* struct rst_creds, 0: keep cr's */
 	uint64_t seccomp;	/* struct rst_seccomp[nthreads], 0: none */
-	uint64_t seccomp_tsync;	/* 1: thread 0 installs for all (TSYNC) */
+	uint64_t seccomp_common;	/* filters all threads share, made
+					 * before the threads: they inherit them */
 };
 
 /* kstate-a: what the blob sets last, see restorer.c */

@@ -1,6 +1,7 @@
-/* Stacked seccomp filters: two shared by both threads (TSYNC), a child with a third that kills; after restore the errno filters still answer in each thread, the child's filter still kills it with SIGSYS, and no_new_privs stays set. */
+/* Stacked seccomp filters: two shared by both threads (TSYNC), one more on the second thread only, a child with a third that kills; after restore each thread's filters still answer, they are still shared (the second thread can TSYNC a new one onto the main thread), the child's filter still kills it with SIGSYS, and no_new_privs stays set. */
 #include "lib.h"
 #include "seccomp.h"
+#include <sys/resource.h>
 
 static volatile int go, thread_ok;
 static volatile pid_t thread_tid;
@@ -17,20 +18,40 @@ static int check_ab(bool ppid)
 	return 0;
 }
 
+/* The second thread's own filter D: getpriority -> EXDEV. */
+static bool check_d(void)
+{
+	return syscall(SYS_getpriority, PRIO_PROCESS, 0) == -1 && errno == EXDEV;
+}
+
 static void *thread(void *arg)
 {
+	char s[32], path[64];
+
 	(void)arg;
 	thread_tid = syscall(SYS_gettid);
-	while (!go)
+	while (go != 2)
 		sleep_us(1000);
-	thread_ok = check_ab(true) ? -1 : 1;
+	sc_deny(SYS_getpriority, SC_RET_ERRNO(EXDEV), 0);
+	go = 3;
+	while (go != 4)
+		sleep_us(1000);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", thread_tid);
+	sc_status(path, s, sizeof(s));
+	if (check_ab(true) || !check_d() || strcmp(s, "2/3")) {
+		thread_ok = -1;
+		return NULL;
+	}
+	/* E, synced onto the main thread: its filters must be our ancestors */
+	sc_deny(SYS_sysinfo, SC_RET_ERRNO(ENOTTY), SC_TSYNC);
+	thread_ok = 1;
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
 	int to_child[2], from_child[2], st;
-	char s[32], c = 0, path[64];
+	char s[32], c = 0;
 	pthread_t t;
 	pid_t kid;
 
@@ -45,6 +66,9 @@ int main(int argc, char **argv)
 	sc_deny(SYS_getsid, SC_RET_ERRNO(EPERM), SC_TSYNC);
 	if (check_ab(true))
 		fail("filters not working before the dump: %d", check_ab(true));
+	go = 2;	/* the thread adds D */
+	while (go != 3)
+		sleep_us(1000);
 	kid = sc_fork_piped(to_child, from_child);
 	if (kid == 0) {
 		sc_deny(SYS_getppid, SC_RET_KILL, SC_LOG);
@@ -65,14 +89,14 @@ int main(int argc, char **argv)
 	sc_status("/proc/self/status", s, sizeof(s));
 	if (strcmp(s, "2/2"))
 		fail("main thread: seccomp %s, want 2/2", s);
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", thread_tid);
-	sc_status(path, s, sizeof(s));
-	if (strcmp(s, "2/2"))
-		fail("second thread: seccomp %s, want 2/2", s);
-	go = 1;
+	if (check_d())
+		fail("main thread got the second thread's filter");
+	go = 4;
 	pthread_join(t, NULL);
 	if (thread_ok != 1)
-		fail("second thread: filters lost after restore");
+		fail("second thread: filters lost or no longer shared after restore");
+	if (syscall(SYS_sysinfo, NULL) != -1 || errno != ENOTTY || !check_d())
+		fail("main thread did not get the filters the second thread synced");
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		fail("no_new_privs lost");
 	if (write(to_child[1], "x", 1) != 1 || read(from_child[0], &c, 1) != 1)
