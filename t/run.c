@@ -109,6 +109,7 @@ static const struct test tests[] = {
 	{ "seccomp-filter", C, CORRUPT, NULL },
 	{ "seccomp-strict", C, 0, NULL },
 	{ "timens", C, 0, NULL },
+	{ "refuse-timens-mixed", C, REFUSE, "time namespace" },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
