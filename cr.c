@@ -4465,7 +4465,7 @@ static void img_check_kstate(const struct task *t)
 		    (p->notify != SIGEV_SIGNAL && p->notify != SIGEV_NONE &&
 		     p->notify != (SIGEV_SIGNAL | SIGEV_THREAD_ID)) ||
 		    (p->notify != SIGEV_NONE && (!p->signo || p->signo > NSIG_MAX)) ||
-		    p->signo > NSIG_MAX || !tid_ok ||
+		    p->signo > UINT32_MAX || !tid_ok ||
 		    (p->notify == (SIGEV_SIGNAL | SIGEV_THREAD_ID) && !p->tid) ||
 		    p->value_ns > MAX_TIME_NS || p->interval_ns > MAX_TIME_NS ||
 		    p->overrun > INT32_MAX || p->pending > 1 ||
@@ -4722,7 +4722,7 @@ static void host_check_creds(const struct task *t)
 	if (creds_groups_differ(t) && !own_cap(CAP_SETGID))
 		die("supplementary groups differ from cr's: restoring them needs root");
 	if ((c->prm & ~m->prm) || (c->inh & ~(m->inh | m->prm)) ||
-	    (c->bnd & ~m->bnd))
+	    (c->inh & ~(m->inh | m->bnd)) || (c->bnd & ~m->bnd))
 		die("the process had capabilities cr does not have (permitted %llx, bounding %llx; cr: %llx, %llx)",
 		    (unsigned long long)c->prm, (unsigned long long)c->bnd,
 		    (unsigned long long)m->prm, (unsigned long long)m->bnd);
