@@ -48,7 +48,11 @@ static volatile pid_t worker_tid;
 
 static void *worker(void *arg)
 {
+	sigset_t all;
+
 	(void)arg;
+	sigfillset(&all);	/* SIGTERM is for the main thread */
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	worker_tid = syscall(SYS_gettid);
 	for (;;)
 		pause();

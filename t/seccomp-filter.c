@@ -27,8 +27,11 @@ static bool check_d(void)
 static void *thread(void *arg)
 {
 	char s[32], path[64];
+	sigset_t all;
 
 	(void)arg;
+	sigfillset(&all);	/* SIGTERM is for the main thread */
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	thread_tid = syscall(SYS_gettid);
 	while (go != 2)
 		sleep_us(1000);

@@ -67,6 +67,8 @@ static void *b_thread(void *arg)
 	siginfo_t si;
 
 	(void)arg;
+	sigfillset(&set);	/* SIGTERM is for the main thread */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	b_tid = syscall(SYS_gettid);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
