@@ -67,8 +67,8 @@ int main(int argc, char **argv)
 				  BIT(CAP_NET_BIND_SERVICE) }, { 0, 0, 0 } }, now[2];
 	const gid_t groups[2] = { 1234, 5678 };
 	gid_t g[8];
-	uid_t r, e, s;
-	gid_t gr, ge, gs;
+	uid_t r = 0, e = 0, s = 0;
+	gid_t gr = 0, ge = 0, gs = 0;
 	char before[1024], after[1024], thread[1024], path[64];
 	struct sockaddr_in sin = { AF_INET, htons(1023), { htonl(INADDR_LOOPBACK) }, { 0 } };
 	pthread_t t;
