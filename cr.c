@@ -1207,6 +1207,7 @@ struct task {
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
+	long via;		/* tree_helper that forks it instead, or -1 */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
 };
@@ -1230,9 +1231,16 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	int fd;			/* dump: open on it; restore: helper fd */
 };
 
+struct tree_helper {		/* restore: stands in for an exited leader */
+	uint64_t pid, sid;	/* a session's (pid == sid) or a group's */
+	long forker;		/* index of the task that forks it */
+};
+
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	struct tree_helper *helpers;	/* from img_check_tree */
+	size_t nhelpers;
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
@@ -2536,7 +2544,7 @@ static void col_check_pipes(const struct image *im)
 	ctx.pid = 0;
 }
 
-static void img_check_tree(const struct image *im);
+static void img_check_tree(struct image *im);
 
 /* Freeze the tree under pid and collect its state; it stays frozen. */
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
@@ -3571,16 +3579,56 @@ static const struct task *task_by_pid(const struct image *im, uint64_t pid)
  * it leads its group, or is in its parent's group, or joins a group whose
  * leader is in the tree, in its session.  Dump checks this too, so that
  * what restore cannot do is refused before anything is written.
+ *
+ * A leader that exited while its session or group lives on is stood in
+ * for at restore, as CRIU does, by a helper process with its pid: for a
+ * session, the helper is forked by the subreaper that adopted the
+ * session's processes, calls setsid() and forks them; for a group, it is
+ * forked by a member's parent and calls setpgid(0, 0) so that the members
+ * can join.  Once every process has joined its group the helpers exit and
+ * are reaped, which hands a session helper's children back to the
+ * subreaper: the pid is free again, as at dump time.
  */
-static void img_check_tree(const struct image *im)
+static long tree_helper(struct image *im, uint64_t pid, uint64_t sid)
 {
-	for (size_t i = 0; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *g;
+	struct tree_helper *h;
+
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].pid == pid) {
+			if (im->helpers[i].sid != sid)
+				refuse("process group %llu spans two sessions",
+				    (unsigned long long)pid);
+			return i;
+		}
+	if (!pid || pid >= (1 << 22))
+		die("corrupt image: bad session or group id %llu",
+		    (unsigned long long)pid);
+	h = vec_add(&im->helpers, &im->nhelpers, sizeof(*h));
+	h->pid = pid, h->sid = sid, h->forker = -1;
+	return h - im->helpers;
+}
+
+/* The group a process has when it is forked: its forker's. */
+static uint64_t forker_pgid(const struct image *im, const struct task *t)
+{
+	return t->via >= 0 ? im->helpers[t->via].pid :
+	       t->parent >= 0 ? im->t[t->parent].proc.pgid : 0;
+}
+
+static void img_check_tree(struct image *im)
+{
+	const struct task *root = &im->t[0];
+	bool sj = root->proc.flags & TLV_PROC_SHELL_JOB;
+
+	free(im->helpers);
+	im->helpers = NULL, im->nhelpers = 0;
+	for (size_t i = 0; i < im->nt; i++) {	/* sessions */
+		struct task *t = &im->t[i];
 		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
-		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
-				   pgid = t->proc.pgid;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid;
 
 		ctx.pid = pid;
+		t->via = -1;
 		if (!pid || pid >= (1 << 22) || (p && task_zombie(p)) ||
 		    (p && p->proc.pid != t->proc.ppid))
 			die("corrupt image: bad pid or parent");
@@ -3588,23 +3636,61 @@ static void img_check_tree(const struct image *im)
 			if (im->t[j].proc.pid == pid)
 				die("corrupt image: pid appears twice");
 		if (sid == pid) {
-			if (pgid != pid)
+			if (t->proc.pgid != pid)
 				refuse("session leader that does not lead its process group: not supported");
 		} else if (!p) {
-			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
+			if (!sj)
 				refuse("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
 				    sid);
 		} else if (sid != p->proc.sid) {
-			refuse("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
-			    sid);
+			struct tree_helper *h;
+
+			if (task_by_pid(im, sid) || (sj && sid == root->proc.sid))
+				refuse("session %llu is neither its own nor its parent's, and its leader is alive: not supported",
+				    sid);
+			if (!p->proc.subreaper)
+				refuse("session %llu lost its leader, and its process was adopted by pid %llu, not a subreaper: not supported",
+				    sid, (unsigned long long)p->proc.pid);
+			if (t->proc.pdeath_signal)
+				refuse("parent-death signal set in a process whose session leader exited: not supported yet");
+			t->via = tree_helper(im, sid, sid);
+			h = &im->helpers[t->via];
+			if (h->forker >= 0 && h->forker != t->parent)
+				refuse("session %llu lost its leader, and its processes were adopted by different processes: not supported",
+				    sid);
+			h->forker = t->parent;
 		}
-		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
+	}
+	for (size_t i = 1; i < im->nt; i++) {	/* groups */
+		struct task *t = &im->t[i];
+		const struct task *g;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
+				   pgid = t->proc.pgid;
+		long h;
+
+		ctx.pid = pid;
+		if (pgid == pid || pgid == forker_pgid(im, t))
 			continue;
 		g = task_by_pid(im, pgid);
-		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
-			refuse("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+		if (g) {
+			if (g->proc.pgid != pgid || g->proc.sid != sid)
+				refuse("process group %llu is not led by pid %llu, in this session: not supported",
+				    pgid, pgid);
+			continue;
+		}
+		if (sj && pgid == root->proc.pgid)
+			refuse("process group %llu has no leader in the tree: not supported",
 			    pgid);
+		h = tree_helper(im, pgid, sid);
+		if (im->helpers[h].forker < 0 && t->via < 0)
+			im->helpers[h].forker = t->parent;
 	}
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].forker < 0) {
+			ctx.pid = 0;
+			refuse("process group %llu lost its leader, and no member's parent is in its session: not supported",
+			    (unsigned long long)im->helpers[i].pid);
+		}
 	ctx.pid = 0;
 }
 
@@ -4037,6 +4123,9 @@ static void host_check(const struct image *im, const struct opts *opt)
 
 		ctx.pid = t->proc.pid;
 		host_wait_pid_free(t->proc.pid);
+		for (size_t k = 0; k < im->nhelpers; k++)
+			if (im->helpers[k].forker == (long)i)
+				host_wait_pid_free(im->helpers[k].pid);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
@@ -4081,6 +4170,7 @@ extern const uint64_t restorer_blob_size, restorer_entry_off;
 struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
+	uint32_t joined;	/* futex: processes in their final group */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -4608,17 +4698,31 @@ static void rst_session(const struct task *t)
 	}
 }
 
-/* A group led by another process of the tree, joined once all exist. */
-static void rst_join_group(const struct image *im, const struct task *t)
+/*
+ * A group led by another process of the tree (or by a helper), joined once
+ * all exist; then the helpers may go.  A process a session helper forked
+ * drops its parent-death signal first: the helper's exit must not kill it.
+ */
+static void rst_join_group(struct rst *r, const struct task *t)
 {
-	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+	const struct image *im = r->im;
 
-	if (!p || t->proc.pgid == t->proc.pid || t->proc.pgid == p->proc.pgid ||
-	    t->proc.sid == t->proc.pid)
-		return;
-	if (setpgid(0, t->proc.pgid))
+	if (t->parent >= 0 && t->proc.pgid != t->proc.pid &&
+	    t->proc.pgid != forker_pgid(im, t) && t->proc.sid != t->proc.pid &&
+	    setpgid(0, t->proc.pgid))
 		die_errno("joining process group %llu",
 			  (unsigned long long)t->proc.pgid);
+	if (t->via >= 0 && prctl(PR_SET_PDEATHSIG, 0))
+		die_errno("prctl");
+	__atomic_add_fetch(&r->ctl->joined, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->joined, FUTEX_WAKE, INT_MAX, -1);
+}
+
+/* Counted as created, for cr's rst_wait_created. */
+static void rst_created(struct rst *r)
+{
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
 }
 
 static void rst_wait_go(struct rst *r)
@@ -4636,10 +4740,9 @@ static void __attribute__((noreturn)) rst_zombie(struct rst *r,
 
 	rst_session(t);
 	prctl(PR_SET_NAME, t->comm);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(r->im, t);
+	rst_join_group(r, t);
 	if (WIFSIGNALED(st)) {
 		uint64_t none = 0;
 
@@ -4838,13 +4941,65 @@ static void rst_process(struct rst *r, const struct task *t)
 		die_errno("prctl");
 }
 
+static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
+
+/*
+ * A helper standing in for an exited session or group leader (see
+ * img_check_tree): it takes the session or group, forks the processes
+ * of the session it stands for, and exits once every process is in its
+ * group; its forker reaps it.
+ */
+static void __attribute__((noreturn)) rst_stand_in(struct rst *r, size_t h)
+{
+	const struct tree_helper *s = &r->im->helpers[h];
+	uint32_t n;
+
+	ctx.pid = s->pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)r->im->t[s->forker].proc.pid)
+		_exit(1);
+	fault("restore-helper");
+	if (s->pid == s->sid ? setsid() < 0 : setpgid(0, 0) < 0)
+		die_errno("helper for exited leader %llu",
+			  (unsigned long long)s->pid);
+	for (size_t k = 0; k < r->im->nt; k++)
+		if (r->im->t[k].via == (long)h &&
+		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal))
+			rst_task(r, k);
+	rst_created(r);
+	rst_wait_go(r);
+	while ((n = __atomic_load_n(&r->ctl->joined, __ATOMIC_ACQUIRE)) <
+	       r->im->nt)
+		sys_futex(&r->ctl->joined, FUTEX_WAIT, n, -1);
+	_exit(0);
+}
+
+/* Reap the helpers this process forked, once they are done. */
+static void rst_reap_helpers(struct rst *r, size_t i)
+{
+	for (size_t h = 0; h < r->im->nhelpers; h++) {
+		int st;
+
+		if (r->im->helpers[h].forker != (long)i)
+			continue;
+		while (waitpid(r->im->helpers[h].pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				die_errno("reaping the helper for %llu",
+				    (unsigned long long)r->im->helpers[h].pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			die("the helper for exited leader %llu failed",
+			    (unsigned long long)r->im->helpers[h].pid);
+	}
+}
+
 /* One process of the tree, from its fork to the jump into its area. */
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 {
 	struct image *im = r->im;
 	struct task *t = &im->t[i];
-	pid_t parent = t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid
-				      : getppid();
+	pid_t parent = t->via >= 0 ? (pid_t)im->helpers[t->via].pid :
+		       t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid :
+		       getppid();
 
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
@@ -4859,14 +5014,20 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	rst_session(t);
 	rst_memory(r, t);
 	fault("restore-memory");
+	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die_errno("PR_SET_CHILD_SUBREAPER");	/* before helpers exit */
+	for (size_t h = 0; h < im->nhelpers; h++)
+		if (im->helpers[h].forker == (long)i &&
+		    !rst_fork_pid(im->helpers[h].pid, 0))
+			rst_stand_in(r, h);
 	for (size_t k = i + 1; k < im->nt; k++)
-		if (im->t[k].parent == (long)i &&
+		if (im->t[k].parent == (long)i && im->t[k].via < 0 &&
 		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
 			rst_task(r, k);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(im, t);
+	rst_join_group(r, t);
+	rst_reap_helpers(r, i);
 	for (size_t k = i + 1; k < im->nt; k++) {
 		siginfo_t si;
 
@@ -5271,7 +5432,7 @@ static void rst_wait_created(struct rst *r, pid_t root)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((n = __atomic_load_n(&r->ctl->created, __ATOMIC_ACQUIRE)) <
-	       r->im->nt) {
+	       r->im->nt + r->im->nhelpers) {
 		struct pollfd pfd = { r->status[0], POLLIN, 0 };
 		int st;
 

@@ -93,6 +93,8 @@ static const struct test tests[] = {
 	{ "tree-sid-pgid", C, 0, NULL },
 	{ "tree-zombie", C, 0, NULL },
 	{ "tree-subreaper", C, 0, NULL },
+	{ "tree-dead-sid", C, CORRUPT, NULL },
+	{ "tree-dead-pgid", C, 0, NULL },
 	{ "tree-pipe", C, 0, NULL },
 	{ "shm-anon", C, 0, NULL },
 	{ "shm-file", C, 0, NULL },

@@ -1,0 +1,129 @@
+/* A session leader exited; its children (one in its group, one in a group of its own, with a child) were adopted by the subreaper root: pids, parents, groups and session are kept, the leader's pid stays free, and the session still works. */
+#include "lib.h"
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+struct want {
+	pid_t pid, ppid, pgid, sid;
+};
+
+/* R, C (the leader, exits), G1, G2 (own group), G3 (G1's child) */
+static struct want *w;
+
+enum { R, C, G1, G2, G3, N };
+
+static void check_one(int i, const char *me)
+{
+	pid_t ppid = 0;
+
+	if (proc_state(w[i].pid, &ppid) == 0)
+		fail("%s: process %d is gone", me, (int)w[i].pid);
+	if (ppid != w[i].ppid || getpgid(w[i].pid) != w[i].pgid ||
+	    getsid(w[i].pid) != w[i].sid)
+		fail("%s: pid %d has parent %d group %d session %d, want %d %d %d",
+		     me, (int)w[i].pid, (int)ppid, (int)getpgid(w[i].pid),
+		     (int)getsid(w[i].pid), (int)w[i].ppid, (int)w[i].pgid,
+		     (int)w[i].sid);
+}
+
+/* The root's children, from /proc: exactly a and b, in any order. */
+static void check_children(pid_t a, pid_t b)
+{
+	char path[64], buf[128] = "";
+	int x = 0, y = 0, more;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+		 (int)test_pid, (int)test_pid);
+	if (read_file(path, buf, sizeof(buf)) < 0 ||
+	    sscanf(buf, "%d %d %d", &x, &y, &more) != 2 ||
+	    !((x == a && y == b) || (x == b && y == a)))
+		fail("root's children are \"%s\", want %d %d", buf, (int)a,
+		     (int)b);
+}
+
+static void g3(int sync[2])
+{
+	w[G3].pid = getpid();
+	child_ready(sync);
+	test_wait();
+	check_one(G3, "G3");
+	exit(23);
+}
+
+static void g1(int sync[2])
+{
+	pid_t k;
+
+	w[G1].pid = getpid();
+	w[G3] = (struct want){ 0, getpid(), w[C].pid, w[C].pid };
+	k = xfork();
+	if (!k)
+		g3(sync);
+	child_ready(sync);
+	test_wait();
+	check_one(G1, "G1");
+	/* a child forked now is in the session too */
+	if (!(k = xfork()))
+		_exit(getsid(0) == w[C].pid && getpgrp() == w[C].pid ? 9 : 10);
+	child_reap(k, 9);
+	children_end(&w[G3].pid, (int[]){ 23 }, 1);
+	exit(21);
+}
+
+static void g2(int sync[2])
+{
+	w[G2].pid = getpid();
+	if (setpgid(0, 0))
+		fail("G2: setpgid: %s", strerror(errno));
+	child_ready(sync);
+	test_wait();
+	check_one(G2, "G2");
+	/* the exited leader's group is still there, in our session */
+	if (setpgid(0, w[C].pid) || getpgrp() != w[C].pid)
+		fail("G2: joining group %d: %s", (int)w[C].pid,
+		     strerror(errno));
+	exit(22);
+}
+
+int main(int argc, char **argv)
+{
+	int sync[2];
+	pid_t c, kids[2];
+
+	test_init(argc, argv);
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		 -1, 0);
+	if (w == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	w[R] = (struct want){ getpid(), getppid(), getpgrp(), getsid(0) };
+	sync_open(sync);
+	c = xfork();
+	if (!c) {
+		if (setsid() < 0)
+			fail("C: setsid: %s", strerror(errno));
+		w[C].pid = getpid();
+		w[G1] = (struct want){ 0, w[R].pid, getpid(), getpid() };
+		w[G2] = (struct want){ 0, w[R].pid, 0, getpid() };
+		if (!xfork())
+			g1(sync);
+		if (!xfork())
+			g2(sync);
+		_exit(7);
+	}
+	children_ready(sync, 3);
+	child_reap(c, 7);
+	w[G2].pgid = w[G2].pid;
+	test_ready();
+	test_wait();
+
+	for (int i = G1; i < N; i++)
+		check_one(i, "R");
+	if (proc_state(c, NULL) || !kill(c, 0) || errno != ESRCH)
+		fail("the exited leader's pid %d is in use", (int)c);
+	check_children(w[G1].pid, w[G2].pid);
+	kids[0] = w[G1].pid, kids[1] = w[G2].pid;
+	children_end(kids, (int[]){ 21, 22 }, 2);
+	pass();
+}
