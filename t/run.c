@@ -93,7 +93,7 @@ static const struct test tests[] = {
 	{ "tree-sid-pgid", C, 0, NULL },
 	{ "tree-zombie", C, 0, NULL },
 	{ "tree-subreaper", C, 0, NULL },
-	{ "tree-dead-sid", C, CORRUPT, NULL },
+	{ "tree-dead-sid", C, CORRUPT | FAULT, NULL },
 	{ "tree-dead-pgid", C, 0, NULL },
 	{ "tree-pipe", C, 0, NULL },
 	{ "shm-anon", C, 0, NULL },
