@@ -1208,6 +1208,7 @@ struct task {
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
+	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
 };
@@ -2268,28 +2269,70 @@ static void col_ofds(struct image *im)
 }
 
 /*
- * Processes that share with their parent what only threads should share
- * (clone without CLONE_THREAD) cannot be rebuilt by fork: refuse them.
+ * Processes that share what clone() lets them share without being
+ * threads: an fd table (CLONE_FILES) or a cwd/root/umask (CLONE_FS) is
+ * rebuilt by cloning with the flag, so each process sharing one must share
+ * it with its parent (the process that cloned it, or one that shares it
+ * too); memory and signal handlers (CLONE_VM, CLONE_SIGHAND, as vfork()
+ * children have until they exec) are refused.  kcmp() orders the objects,
+ * so sorting the processes by it puts the sharers side by side.
  */
-static void col_refuse_clone_sharing(const struct image *im)
+static const struct image *share_im;
+static int share_type;
+
+static int cmp_shared(const void *a, const void *b)
+{
+	long r = kcmp_obj(share_im->t[*(const size_t *)a].proc.pid,
+			  share_im->t[*(const size_t *)b].proc.pid, share_type,
+			  0, 0);
+
+	if (r < 0 || r > 2)
+		die_errno("kcmp");
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+static void col_clone_sharing(struct image *im)
 {
 	static const struct { int type; const char *what; } k[] = {
 		{ 1, "memory (CLONE_VM)" }, { 2, "fd table (CLONE_FILES)" },
 		{ 3, "filesystem info (CLONE_FS)" },
 		{ 4, "signal handlers (CLONE_SIGHAND)" },
 	};
+	size_t *ix = xmalloc(im->nt * sizeof(*ix)), n = 0;
 
-	for (size_t i = 1; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *p = &im->t[t->parent];
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]))
+			ix[n++] = i;
+	share_im = im;
+	for (size_t j = 0; j < ARRAY_SIZE(k); j++) {
+		share_type = k[j].type;
+		qsort(ix, n, sizeof(*ix), cmp_shared);
+		for (size_t a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && !cmp_shared(&ix[a], &ix[b]); b++)
+				;
+			for (size_t m = a, tops = 0; m < b && b - a > 1; m++) {
+				struct task *t = &im->t[ix[m]];
+				bool with_parent = false;
 
-		if (task_zombie(t))
-			continue;
-		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
-			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
-				refuse("processes %llu and %llu share one %s without being threads: not supported yet",
-				    (unsigned long long)p->proc.pid,
-				    (unsigned long long)t->proc.pid, k[j].what);
+				for (size_t q = a; q < b; q++)
+					with_parent |= (long)ix[q] == t->parent;
+				if (!with_parent && !tops++)
+					continue;	/* the one that shares first */
+				ctx.pid = t->proc.pid;
+				if (j == 0 || j == 3 || !with_parent)
+					refuse("shares one %s with pid %llu without being its thread%s: not supported",
+					    k[j].what,
+					    (unsigned long long)im->t[ix[m == a ? a + 1 : a]].proc.pid,
+					    with_parent ? "" : " or its child");
+				else if (j == 1)
+					t->share.files = 1;
+				else
+					t->share.fs = 1;
+			}
+		}
 	}
+	ctx.pid = 0;
+	free(ix);
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -2554,7 +2597,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
 			col_task(im, &im->t[i], shell_job);
-	col_refuse_clone_sharing(im);
+	col_clone_sharing(im);
 	col_check_pipes(im);
 	col_ofds(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
@@ -2666,6 +2709,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
+	if (t->share.files || t->share.fs)
+		buf_rec(&b, TLV_SHARE, &t->share, sizeof(t->share));
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
 
@@ -3251,6 +3296,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_SIGACT:
 		case TLV_EXE:
 		case TLV_COMM:
+		case TLV_SHARE:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -3272,6 +3318,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_COMM:
 			t->comm = get_str(&it, "TASK");
+			break;
+		case TLV_SHARE:
+			get_row(&it, &t->share, sizeof(t->share), "TASK");
 			break;
 		case TLV_GROUPS:
 			t->groups = get_rows(&it, &t->ngroups, "TASK");
@@ -3924,6 +3973,43 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/*
+ * A process sharing its parent's fd table has the parent's fds, exactly;
+ * one sharing its fs struct has the parent's cwd, root and umask.  Only
+ * the parent sets them at restore (and only with root "/": a chroot in
+ * one would move the other's paths while it still opens files).
+ */
+static void img_check_share(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+	if (!t->share.files && !t->share.fs)
+		return;
+	if (!p || t->via >= 0 || t->share.files > 1 || t->share.fs > 1)
+		die("corrupt image: bad SHARE record");
+	if (t->share.fs && (strcmp(t->cwd, p->cwd) || strcmp(t->root, "/") ||
+			    strcmp(p->root, "/") || t->proc.umask != p->proc.umask))
+		die("corrupt image: a shared fs struct differs, or has a root other than /");
+	if (t->share.files && t->nfds != p->nfds)
+		die("corrupt image: a shared fd table differs");
+	for (size_t i = 0; t->share.files && i < t->nfds; i++)
+		if (t->fds[i].f.fd != p->fds[i].f.fd ||
+		    t->fds[i].f.ofd != p->fds[i].f.ofd ||
+		    t->fds[i].f.cloexec != p->fds[i].f.cloexec)
+			die("corrupt image: a shared fd table differs");
+}
+
+/* Does a child of task i share its fd table (so i restores it for both)? */
+static bool files_shared(const struct image *im, size_t i)
+{
+	if (im->t[i].share.files)
+		return true;
+	for (size_t k = i + 1; k < im->nt; k++)
+		if (im->t[k].parent == (long)i && im->t[k].share.files)
+			return true;
+	return false;
+}
+
 static void img_check_task(const struct image *im, const struct task *t)
 {
 	uint64_t sigs = 0;
@@ -3968,6 +4054,7 @@ static void img_check_task(const struct image *im, const struct task *t)
 	img_check_runs(t, &t->own);
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
+	img_check_share(im, t);
 	for (size_t i = 0; i < t->nth; i++)
 		img_check_thread(im, t, &t->th[i]);
 	ctx.pid = t->proc.pid;
@@ -4230,10 +4317,13 @@ static void rst_kill_all(void *arg)
 	fprintf(stderr, "cr: restore: could not clean up all processes\n");
 }
 
-/* Fork with exactly this PID; returns 0 in the child like fork(). */
-static int rst_fork_pid(pid_t pid, int exit_signal)
+/*
+ * Fork with exactly this PID; returns 0 in the child like fork().  flags:
+ * CLONE_FILES, CLONE_FS for a process that shares them with its parent.
+ */
+static int rst_fork_pid(pid_t pid, int exit_signal, uint64_t flags)
 {
-	struct clone_args ca = { .exit_signal = exit_signal,
+	struct clone_args ca = { .flags = flags, .exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
 	long r = syscall(SYS_clone3, &ca, sizeof(ca));
 	char buf[32];
@@ -4252,7 +4342,7 @@ static int rst_fork_pid(pid_t pid, int exit_signal)
 	snprintf(buf, sizeof(buf), "%d", pid - 1);
 	if (write(fd, buf, strlen(buf)) < 0)
 		die_errno("writing ns_last_pid");
-	r = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
+	r = syscall(SYS_clone, flags | exit_signal, 0, 0, 0, 0);
 	if (r < 0)
 		die_errno("fork");
 	if (r == 0)
@@ -4910,17 +5000,22 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
-/* What a process sets on itself in C before the blob. */
+/*
+ * What a process sets on itself in C before the blob.  A shared fd table
+ * or fs struct is set by the parent it is shared with.
+ */
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 
-	rst_files(r, t);
-	if (chdir(t->cwd))
+	if (!t->share.files)
+		rst_files(r, t);
+	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
-	if (strcmp(t->root, "/") && chroot(t->root))
+	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
 		die_errno("chroot %s", t->root);
-	umask(t->proc.umask);
+	if (!t->share.fs)
+		umask(t->proc.umask);
 	if (personality(t->proc.personality) < 0)
 		die_errno("personality");
 	for (size_t i = 0; i < t->nrlim; i++) {
@@ -4964,7 +5059,7 @@ static void __attribute__((noreturn)) rst_stand_in(struct rst *r, size_t h)
 			  (unsigned long long)s->pid);
 	for (size_t k = 0; k < r->im->nt; k++)
 		if (r->im->t[k].via == (long)h &&
-		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal))
+		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal, 0))
 			rst_task(r, k);
 	rst_created(r);
 	rst_wait_go(r);
@@ -5018,11 +5113,13 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 		die_errno("PR_SET_CHILD_SUBREAPER");	/* before helpers exit */
 	for (size_t h = 0; h < im->nhelpers; h++)
 		if (im->helpers[h].forker == (long)i &&
-		    !rst_fork_pid(im->helpers[h].pid, 0))
+		    !rst_fork_pid(im->helpers[h].pid, 0, 0))
 			rst_stand_in(r, h);
 	for (size_t k = i + 1; k < im->nt; k++)
 		if (im->t[k].parent == (long)i && im->t[k].via < 0 &&
-		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
+		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal,
+				  (im->t[k].share.files ? CLONE_FILES : 0) |
+				  (im->t[k].share.fs ? CLONE_FS : 0)))
 			rst_task(r, k);
 	rst_created(r);
 	rst_wait_go(r);
@@ -5334,7 +5431,8 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	cl = aa_ptr(&aa, r->nhelpers * 8, 8, &a->close_fds);
 	for (size_t i = 0; i < r->nhelpers; i++)
 		cl[i] = r->helpers[i];
-	a->nclose = r->nhelpers;
+	/* a shared fd table: cr closes them once all are past their blob */
+	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_threads(&aa, a, t, &stack_at);
 }
 
@@ -5559,6 +5657,9 @@ static void rst_finish(struct rst *r)
 		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
+		if (files_shared(im, i) && !t->share.files &&
+		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
+			die("closing cr's fds in a shared fd table failed");
 	}
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++)
@@ -5636,7 +5737,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
+	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);

@@ -35,8 +35,8 @@
  * ==== Order of records (format version 1) ====
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd: OBJ_INFO, PATH or NAME
@@ -214,6 +214,9 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -242,6 +245,7 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -296,7 +300,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
