@@ -58,6 +58,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -1230,6 +1231,8 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t pages_off;
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
+	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
 };
 
 struct tree_helper {		/* restore: stands in for an exited leader */
@@ -1509,6 +1512,8 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	if (!strcmp(name, "/dev/zero (deleted)")) {
 		o->s.kind = TLV_OBJ_SHMEM;
 		o->s.size = PAGE_ROUND(sb.st_size);
+	} else if (!strncmp(name, "/SYSV", 5)) {
+		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
 		long seals = fcntl(o->fd, F_GET_SEALS);
 
@@ -1545,6 +1550,71 @@ refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
 	va_end(ap);
 	refuse("mapping %llx-%llx: %s", s, e, msg);
 	return false;
+}
+
+/*
+ * A System V shm attachment.  Its inode number is the segment's id, which
+ * cr reads the segment by: so cr must be in the process's IPC namespace
+ * (a private one would have to be recreated whole: not supported).  Only
+ * whole attachments, as shmat() makes them, are supported.
+ */
+static bool col_sysv(struct image *im, int pid, const struct map_line *m,
+		     struct vma *v, const char *link)
+{
+	unsigned long long s = m->start, e = m->end;
+	char ns[64];
+	struct stat a, b;
+	struct shmid_ds ds;
+	key_t key;
+	struct fobj *o;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/ipc", pid);
+	if (stat(ns, &a) || stat("/proc/self/ns/ipc", &b))
+		die_errno("%s", ns);
+	if (a.st_ino != b.st_ino)
+		return refuse_vma(s, e, "System V shared memory in another IPC namespace: not supported");
+	if (stat(link, &a))
+		die_errno("%s", link);
+	if (a.st_ino > INT_MAX || shmctl(a.st_ino, IPC_STAT, &ds))
+		die_errno("System V shm segment %llu",
+			  (unsigned long long)a.st_ino);
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
+				  (unsigned long long)a.st_ino);
+	if (ds.shm_perm.mode & SHM_LOCKED)
+		return refuse_vma(s, e, "System V shm segment locked with SHM_LOCK: not supported yet");
+	o = col_fobj(im, link, m->path, 0);
+	o->shm = (struct tlv_sysv_shm){ .shmid = a.st_ino, .key = (uint32_t)key,
+		.mode = ds.shm_perm.mode & 0777, .uid = ds.shm_perm.uid,
+		.gid = ds.shm_perm.gid,
+		.removed = !!(ds.shm_perm.mode & SHM_DEST) };
+	o->nattch = ds.shm_nattch;
+	v->v.kind = TLV_VMA_OBJ;
+	v->v.obj = o->s.id;
+	return true;
+}
+
+/*
+ * Attachments of a segment outside the tree would be cut off from it
+ * after restore: the kernel's count must be the tree's.
+ */
+static void col_check_sysv(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++) {
+		size_t n = 0;
+
+		if (im->objs[i].s.kind != TLV_OBJ_SYSV)
+			continue;
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nvmas; j++)
+				n += im->t[k].vmas[j].v.kind == TLV_VMA_OBJ &&
+				     im->t[k].vmas[j].v.obj == im->objs[i].s.id;
+		if (n != im->objs[i].nattch)
+			refuse("System V shm segment %llu is attached %llu times, %zu of them in the dumped tree: not supported",
+			    (unsigned long long)im->objs[i].shm.shmid,
+			    (unsigned long long)im->objs[i].nattch, n);
+	}
 }
 
 /* Classify one mapping; false if it is left out of the image. */
@@ -1596,7 +1666,7 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (*p != '/')
 		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
 	if (!strncmp(p, "/SYSV", 5))
-		return refuse_vma(s, e, "System V shared memory: not supported yet");
+		return col_sysv(im, pid, m, v, link);
 	if (ends_with(p, " (deleted)") && stat(link, &sa) == 0 && !sa.st_nlink) {
 		v->v.kind = TLV_VMA_OBJ;
 		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
@@ -2599,6 +2669,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 			col_task(im, &im->t[i], shell_job);
 	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_check_sysv(im);
 	col_ofds(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
@@ -2755,6 +2826,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_str(&n, TLV_PATH, im->objs[i].path);
 		if (im->objs[i].name)
 			buf_str(&n, TLV_NAME, im->objs[i].name);
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
+			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
+				sizeof(im->objs[i].shm));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -3419,17 +3493,29 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "OBJ");
 			o->name = get_str(&it, "OBJ");
+		} else if (it.tag == TLV_SYSV_SHM) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
 	}
 	need(seen, TLV_OBJ_INFO, "OBJ");
+	if ((o->s.kind == TLV_OBJ_SYSV) !=
+	    !!(seen & (1ULL << (TLV_SYSV_SHM % 64))) ||
+	    (o->s.kind == TLV_OBJ_SYSV &&
+	     (o->path || o->name || !o->s.size || o->shm.shmid > INT_MAX ||
+	      o->shm.key > UINT32_MAX || o->shm.mode > 0777 ||
+	      o->shm.uid >= UINT32_MAX || o->shm.gid >= UINT32_MAX ||
+	      o->shm.removed > 1 || (o->shm.removed && o->shm.key))))
+		die("corrupt image: bad System V shm segment %zu", im->nobjs);
 	if (o->s.id != im->nobjs || o->s.size > (1ULL << 46) ||
 	    (o->s.kind == TLV_OBJ_SHMEM && (o->s.size % PAGE || !o->s.size)) ||
 	    (o->s.kind == TLV_OBJ_GHOST && (!o->path || o->path[0] != '/' ||
 					    !S_ISREG(o->s.mode))) ||
 	    (o->s.kind == TLV_OBJ_MEMFD && (!o->name || strlen(o->name) > 249)) ||
-	    o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD)
+	    ((o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD) &&
+	     o->s.kind != TLV_OBJ_SYSV))
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
@@ -3787,6 +3873,10 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
 			    (v->flags & MAP_ANONYMOUS))
 				die("corrupt image: mapping %zu: bad file object", i);
+			if (im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV &&
+			    (mflags != MAP_SHARED || v->pgoff || v->inherit ||
+			     v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size)))
+				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -3890,7 +3980,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			path = true;
 			break;
 		case TLV_FD_OBJ:
-			if (!d->f.obj || d->f.obj > im->nobjs)
+			if (!d->f.obj || d->f.obj > im->nobjs ||
+			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
 		case TLV_FD_EVENTFD:
@@ -4081,6 +4172,14 @@ static void img_check(struct image *im)
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
 
+		for (size_t k = 0; k < i; k++)
+			if (im->objs[i].s.kind == TLV_OBJ_SYSV &&
+			    im->objs[k].s.kind == TLV_OBJ_SYSV &&
+			    (im->objs[k].shm.shmid == im->objs[i].shm.shmid ||
+			     (im->objs[i].shm.key &&
+			      im->objs[k].shm.key == im->objs[i].shm.key)))
+				die("corrupt image: two System V shm segments with one id or key");
+
 		for (size_t k = 0; k < r->n; k++) {
 			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
 			    r->v[k].addr + r->v[k].npages * PAGE >
@@ -4200,6 +4299,35 @@ static void host_check_rlimits(const struct task *t)
 	}
 }
 
+/*
+ * A System V shm segment gets its id back (rst_make_sysv): the id must be
+ * free, or held by the segment the dump left behind (same id, key and
+ * size, attached nowhere: dumped processes were killed, the segment was
+ * not removed), which is taken back, its contents replaced.  Another
+ * segment with the id or key stops the restore.  True if left behind.
+ */
+static bool sysv_left_behind(const struct fobj *o)
+{
+	struct shmid_ds ds;
+	key_t key;
+
+	if (shmctl(o->shm.shmid, IPC_STAT, &ds)) {
+		if (errno != EINVAL && errno != EIDRM)
+			die_errno("System V shm segment %llu",
+				  (unsigned long long)o->shm.shmid);
+		if (o->shm.key && shmget(o->shm.key, 0, 0) >= 0)
+			die("System V shm key %#llx is taken by another segment",
+			    (unsigned long long)o->shm.key);
+		return false;
+	}
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if ((uint32_t)key != o->shm.key || ds.shm_segsz != o->s.size ||
+	    ds.shm_nattch)
+		die("System V shm id %llu is taken by another segment",
+		    (unsigned long long)o->shm.shmid);
+	return true;
+}
+
 /* Can this host, and this cr, restore the image? */
 static void host_check(const struct image *im, const struct opts *opt)
 {
@@ -4219,6 +4347,10 @@ static void host_check(const struct image *im, const struct opts *opt)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
+			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
+				sysv_left_behind(&im->objs[t->vmas[k].v.obj - 1]);
 		check_dir("working directory", t->cwd);
 		check_dir("root directory", t->root);
 		check_file("executable", t->exe, &t->exe_st, true);
@@ -4523,6 +4655,75 @@ static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 		die_errno("ftruncate");
 }
 
+/*
+ * shm_next_id names the id the next shmget() hands out; restore sets it
+ * before each segment it creates.
+ */
+static int *sysv_made;		/* segments this restore created */
+static size_t nsysv_made;
+
+static void rst_sysv_undo(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < nsysv_made; i++)
+		shmctl(sysv_made[i], IPC_RMID, NULL);
+}
+
+static void rst_make_sysv(struct rst *r, const struct fobj *o)
+{
+	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	int id = o->shm.shmid;
+	struct shmid_ds ds;
+	uint8_t *p;
+
+	if (!sysv_left_behind(o)) {
+		int fd = xopen("/proc/sys/kernel/shm_next_id", O_WRONLY), got;
+
+		if (dprintf(fd, "%d", id) < 0)
+			die_errno("writing shm_next_id");
+		close(fd);
+		got = shmget(o->shm.key, o->s.size,
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+		if (got < 0)
+			die_errno("recreating System V shm segment %d", id);
+		if (got != id) {
+			shmctl(got, IPC_RMID, NULL);
+			die("System V shm segment %d came back as %d", id, got);
+		}
+		*(int *)vec_add(&sysv_made, &nsysv_made, sizeof(int)) = id;
+	}
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die_errno("attaching System V shm segment %d", id);
+	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
+		die_errno("madvise");
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading System V shm pages");
+		off += n;
+	}
+	shmdt(p);
+	if (shmctl(id, IPC_STAT, &ds))
+		die_errno("System V shm segment %d", id);
+	ds.shm_perm.uid = o->shm.uid;
+	ds.shm_perm.gid = o->shm.gid;
+	ds.shm_perm.mode = o->shm.mode;
+	if (shmctl(id, IPC_SET, &ds))
+		die_errno("setting System V shm segment %d's owner", id);
+}
+
+/* Once every process attached: segments removed at dump time go again. */
+static void rst_sysv_done(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++)
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV && im->objs[i].shm.removed &&
+		    shmctl(im->objs[i].shm.shmid, IPC_RMID, NULL))
+			die_errno("removing System V shm segment %llu",
+				  (unsigned long long)im->objs[i].shm.shmid);
+}
+
 static void rst_make_objs(struct rst *r)
 {
 	for (size_t i = 0; i < r->im->nobjs; i++) {
@@ -4531,6 +4732,10 @@ static void rst_make_objs(struct rst *r)
 		int fd;
 
 		switch (o->s.kind) {
+		case TLV_OBJ_SYSV:
+			rst_make_sysv(r, o);
+			o->fd = -1;
+			continue;
 		case TLV_OBJ_SHMEM:
 			fd = rst_make_shmem(r, o);
 			break;
@@ -5400,20 +5605,29 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	rv = aa_ptr(&aa, t->nvmas * sizeof(*rv), 8, &a->vmas);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
+		const struct fobj *o = v->v.kind == TLV_VMA_OBJ ?
+				       &r->im->objs[v->v.obj - 1] : NULL;
 		struct rst_vma *x = &rv[nrv];
-		int64_t fd = -1;
+		int64_t fd = -1, shmid = -1;
+		uint64_t shmflg = 0;
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		if (v->v.kind == TLV_VMA_OBJ)
-			fd = r->im->objs[v->v.obj - 1].fd;
+		if (o && o->s.kind == TLV_OBJ_SYSV) {
+			shmid = o->shm.shmid;
+			shmflg = (v->v.prot & PROT_WRITE ? 0 : SHM_RDONLY) |
+				 (v->v.prot & PROT_EXEC ? SHM_EXEC : 0);
+		} else if (o) {
+			fd = o->fd;
+		}
 		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
 			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
 		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
 			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
-			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
+			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0,
+			shmid, shmflg };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
 			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
 			       v->name);
@@ -5719,6 +5933,7 @@ static int cmd_restore(const struct opts *opt)
 	}
 	host_check(&im, opt);
 	r.img_fd = in.fd;
+	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
 	rst_make_shared(&r);
@@ -5757,7 +5972,9 @@ static int cmd_restore(const struct opts *opt)
 	fault("restore-stops");
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	rst_sysv_done(&im);
 	fault("restore-done");
+	undo_pop();
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */

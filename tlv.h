@@ -39,7 +39,8 @@
  *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -201,6 +202,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -217,6 +219,12 @@ struct tlv_rec {
 #define TLV_F_SHARE(X) \
 	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
 	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -246,6 +254,7 @@ struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -301,7 +310,8 @@ struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
-	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread")
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -360,6 +370,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
