@@ -3788,6 +3788,8 @@ static void img_check_tree(struct image *im)
 				    sid, (unsigned long long)p->proc.pid);
 			if (t->proc.pdeath_signal)
 				refuse("parent-death signal set in a process whose session leader exited: not supported yet");
+			if (t->share.files || t->share.fs)
+				refuse("shares its fd table or fs struct with the subreaper that adopted it: not supported");
 			t->via = tree_helper(im, sid, sid);
 			h = &im->helpers[t->via];
 			if (h->forker >= 0 && h->forker != t->parent)
