@@ -33,11 +33,7 @@ static int open_mine(int to, uint64_t val)
 static int sharer(void *arg)
 {
 	(void)arg;
-	test_pid = getpid();	/* as child_ready(), without its pipe */
-	test_checked = false;
-	t_fd_snapshot(test_fds);
-	if (write(up[1], "r", 1) != 1)
-		fail("child: write: %s", strerror(errno));
+	child_ready_on(up[1]);
 	test_wait();
 	open_mine(up[1], 7);
 	check_theirs(down[0], 9, "child");

@@ -30,11 +30,7 @@ static void step(int fd)
 static int sharer(void *arg)
 {
 	(void)arg;
-	test_pid = getpid();	/* as child_ready(), without its pipe */
-	test_checked = false;
-	t_fd_snapshot(test_fds);
-	if (write(up[1], "r", 1) != 1)
-		fail("child: write: %s", strerror(errno));
+	child_ready_on(up[1]);
 	test_wait();
 	check_fs(cwd0, 022, "child");
 	umask(027);

@@ -2,34 +2,16 @@
 #include "lib.h"
 #include <sys/prctl.h>
 
-struct want {
-	pid_t pid, ppid, pgid, sid;
-};
-
-static struct want y, b;
-
-static void check_one(const struct want *w, const char *me)
-{
-	pid_t ppid = 0;
-
-	if (proc_state(w->pid, &ppid) == 0)
-		fail("%s: process %d is gone", me, (int)w->pid);
-	if (ppid != w->ppid || getpgid(w->pid) != w->pgid ||
-	    getsid(w->pid) != w->sid)
-		fail("%s: pid %d has parent %d group %d session %d, want %d %d %d",
-		     me, (int)w->pid, (int)ppid, (int)getpgid(w->pid),
-		     (int)getsid(w->pid), (int)w->ppid, (int)w->pgid,
-		     (int)w->sid);
-}
+static struct proc_want y, b;
 
 /* A member: after restore, check itself and its group. */
-static void __attribute__((noreturn)) member(int sync[2], struct want *me,
+static void __attribute__((noreturn)) member(int sync[2], struct proc_want *me,
 					     int code)
 {
 	me->pid = getpid();
 	child_ready(sync);
 	test_wait();
-	check_one(me, "member");
+	check_proc(me, "member");
 	if (kill(-me->pgid, 0))
 		fail("group %d: %s", (int)me->pgid, strerror(errno));
 	exit(code);
@@ -44,17 +26,13 @@ static void gone(pid_t pid)
 /* The root's two children, from /proc: the one that is not p. */
 static pid_t other_child(pid_t p)
 {
-	char path[64], buf[128] = "";
-	int k1 = 0, k2 = 0, more;
+	pid_t k[2];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-		 (int)test_pid, (int)test_pid);
-	if (read_file(path, buf, sizeof(buf)) < 0 ||
-	    sscanf(buf, "%d %d %d", &k1, &k2, &more) != 2 ||
-	    (k1 != p && k2 != p))
-		fail("root's children are \"%s\", want %d and one more", buf,
-		     (int)p);
-	return k1 == p ? k2 : k1;
+	two_children(k);
+	if (k[0] != p && k[1] != p)
+		fail("root's children are %d %d, want %d and one more",
+		     (int)k[0], (int)k[1], (int)p);
+	return k[0] == p ? k[1] : k[0];
 }
 
 /* After restore: a new child can join each group, so it is real. */
@@ -101,7 +79,7 @@ int main(int argc, char **argv)
 	}
 	if (setpgid(x, x))
 		fail("setpgid X: %s", strerror(errno));
-	y = (struct want){ 0, getpid(), x, getsid(0) };
+	y = (struct proc_want){ 0, getpid(), x, getsid(0) };
 	y.pid = xfork();
 	if (!y.pid) {
 		close(gate[0]);
@@ -119,19 +97,19 @@ int main(int argc, char **argv)
 	if (!a) {		/* A leads a group and leaves B in it */
 		if (setpgid(0, 0))
 			fail("A: setpgid: %s", strerror(errno));
-		b = (struct want){ 0, test_pid, getpid(), getsid(0) };
+		b = (struct proc_want){ 0, test_pid, getpid(), getsid(0) };
 		if (!xfork())
 			member(sync, &b, 32);
 		_exit(8);
 	}
 	child_reap(a, 8);
 	children_ready(sync, 2);
-	b = (struct want){ other_child(y.pid), getpid(), a, getsid(0) };
+	b = (struct proc_want){ other_child(y.pid), getpid(), a, getsid(0) };
 	test_ready();
 	test_wait();
 
-	check_one(&y, "R");
-	check_one(&b, "R");
+	check_proc(&y, "R");
+	check_proc(&b, "R");
 	gone(x);
 	gone(a);
 	join_both(x, a);

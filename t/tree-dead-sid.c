@@ -3,42 +3,25 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
-struct want {
-	pid_t pid, ppid, pgid, sid;
-};
-
 /* R, C (the leader, exits), G1, G2 (own group), G3 (G1's child) */
-static struct want *w;
+static struct proc_want *w;
 
 enum { R, C, G1, G2, G3, N };
 
 static void check_one(int i, const char *me)
 {
-	pid_t ppid = 0;
-
-	if (proc_state(w[i].pid, &ppid) == 0)
-		fail("%s: process %d is gone", me, (int)w[i].pid);
-	if (ppid != w[i].ppid || getpgid(w[i].pid) != w[i].pgid ||
-	    getsid(w[i].pid) != w[i].sid)
-		fail("%s: pid %d has parent %d group %d session %d, want %d %d %d",
-		     me, (int)w[i].pid, (int)ppid, (int)getpgid(w[i].pid),
-		     (int)getsid(w[i].pid), (int)w[i].ppid, (int)w[i].pgid,
-		     (int)w[i].sid);
+	check_proc(&w[i], me);
 }
 
 /* The root's children, from /proc: exactly a and b, in any order. */
 static void check_children(pid_t a, pid_t b)
 {
-	char path[64], buf[128] = "";
-	int x = 0, y = 0, more;
+	pid_t k[2];
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
-		 (int)test_pid, (int)test_pid);
-	if (read_file(path, buf, sizeof(buf)) < 0 ||
-	    sscanf(buf, "%d %d %d", &x, &y, &more) != 2 ||
-	    !((x == a && y == b) || (x == b && y == a)))
-		fail("root's children are \"%s\", want %d %d", buf, (int)a,
-		     (int)b);
+	two_children(k);
+	if (!((k[0] == a && k[1] == b) || (k[0] == b && k[1] == a)))
+		fail("root's children are %d %d, want %d %d", (int)k[0],
+		     (int)k[1], (int)a, (int)b);
 }
 
 static void g3(int sync[2])
@@ -55,7 +38,7 @@ static void g1(int sync[2])
 	pid_t k;
 
 	w[G1].pid = getpid();
-	w[G3] = (struct want){ 0, getpid(), w[C].pid, w[C].pid };
+	w[G3] = (struct proc_want){ 0, getpid(), w[C].pid, w[C].pid };
 	k = xfork();
 	if (!k)
 		g3(sync);
@@ -97,15 +80,15 @@ int main(int argc, char **argv)
 		fail("mmap: %s", strerror(errno));
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		fail("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-	w[R] = (struct want){ getpid(), getppid(), getpgrp(), getsid(0) };
+	w[R] = (struct proc_want){ getpid(), getppid(), getpgrp(), getsid(0) };
 	sync_open(sync);
 	c = xfork();
 	if (!c) {
 		if (setsid() < 0)
 			fail("C: setsid: %s", strerror(errno));
 		w[C].pid = getpid();
-		w[G1] = (struct want){ 0, w[R].pid, getpid(), getpid() };
-		w[G2] = (struct want){ 0, w[R].pid, 0, getpid() };
+		w[G1] = (struct proc_want){ 0, w[R].pid, getpid(), getpid() };
+		w[G2] = (struct proc_want){ 0, w[R].pid, 0, getpid() };
 		if (!xfork())
 			g1(sync);
 		if (!xfork())
