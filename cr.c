@@ -4693,6 +4693,7 @@ static void rst_make_sysv(struct rst *r, const struct fobj *o)
 			die("System V shm segment %d came back as %d", id, got);
 		}
 		*(int *)vec_add(&sysv_made, &nsysv_made, sizeof(int)) = id;
+		fault("restore-sysv");
 	}
 	p = shmat(id, NULL, 0);
 	if (p == (void *)-1)

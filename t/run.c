@@ -101,7 +101,7 @@ static const struct test tests[] = {
 	{ "shm-anon", C, 0, NULL },
 	{ "shm-file", C, 0, NULL },
 	{ "shm-posix", C, 0, NULL },
-	{ "shm-sysv", C, CORRUPT, NULL },
+	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
 	{ "mm-cow", C, BIG | FEW, NULL },
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
