@@ -612,19 +612,21 @@ static inline void check_proc(const struct proc_want *w, const char *me)
 		     (int)w->sid);
 }
 
-/* This process's children, from /proc: there must be exactly two. */
-static inline void two_children(pid_t kids[2])
+/* This process's children, from /proc: there must be exactly n (<= 8). */
+static inline void my_children(pid_t *kids, int n)
 {
-	char path[64], buf[128] = "";
-	int x = 0, y = 0, more;
+	char path[64], buf[160] = "", *p = buf;
+	int i, k, len;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
 		 (int)getpid(), (int)getpid());
-	if (read_file(path, buf, sizeof(buf)) < 0 ||
-	    sscanf(buf, "%d %d %d", &x, &y, &more) != 2)
-		fail("children are \"%s\", want two", buf);
-	kids[0] = x;
-	kids[1] = y;
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		fail("reading %s: %s", path, strerror(errno));
+	for (i = 0; sscanf(p, "%d%n", &k, &len) == 1; i++, p += len)
+		if (i < n)
+			kids[i] = k;
+	if (i != n)
+		fail("children are \"%s\", want %d of them", buf, n);
 }
 
 /* Wait for EOF, when every descendant has closed the pipe: none holds it

@@ -1492,8 +1492,8 @@ static bool maps_record(struct ctx *c)
 
 	maps_free(c);
 	for (i = 0; i < c->ntree && c->nmaps < 16; i++) {
-		if (c->tree[i].tid != c->tree[i].pid)
-			continue;
+		if (c->tree[i].tid != c->tree[i].pid || c->tree[i].state == 'Z')
+			continue;	/* a zombie has no mappings */
 		snprintf(path, sizeof(path), "/proc/%d/maps", c->tree[i].pid);
 		if (slurp(path, buf, sizeof(buf)) <= 0)
 			return bad(c, "reading %s: %s", path, strerror(errno));

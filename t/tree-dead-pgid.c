@@ -28,7 +28,7 @@ static pid_t other_child(pid_t p)
 {
 	pid_t k[2];
 
-	two_children(k);
+	my_children(k, 2);
 	if (k[0] != p && k[1] != p)
 		fail("root's children are %d %d, want %d and one more",
 		     (int)k[0], (int)k[1], (int)p);

@@ -1,27 +1,32 @@
-/* A session leader exited; its children (one in its group, one in a group of its own, with a child) were adopted by the subreaper root: pids, parents, groups and session are kept, the leader's pid stays free, and the session still works. */
+/* A session leader exited; its children (one in its group, one in a group of its own, with a child, and a zombie) were adopted by the subreaper root: pids, parents, groups and session are kept, the zombie's exit status too, the leader's pid stays free, and the session still works. */
 #include "lib.h"
 #include <sys/mman.h>
 #include <sys/prctl.h>
 
-/* R, C (the leader, exits), G1, G2 (own group), G3 (G1's child) */
+/* R, C (the leader, exits), G1, G2 (own group), G3 (G1's child), Z */
 static struct proc_want *w;
 
-enum { R, C, G1, G2, G3, N };
+enum { R, C, G1, G2, G3, Z, N };
 
 static void check_one(int i, const char *me)
 {
 	check_proc(&w[i], me);
 }
 
-/* The root's children, from /proc: exactly a and b, in any order. */
-static void check_children(pid_t a, pid_t b)
+/* The root's children, from /proc: exactly G1, G2 and Z, in any order. */
+static void check_children(void)
 {
-	pid_t k[2];
+	pid_t k[3];
+	int found = 0;
 
-	two_children(k);
-	if (!((k[0] == a && k[1] == b) || (k[0] == b && k[1] == a)))
-		fail("root's children are %d %d, want %d %d", (int)k[0],
-		     (int)k[1], (int)a, (int)b);
+	my_children(k, 3);
+	for (int i = 0; i < 3; i++)
+		found |= (k[i] == w[G1].pid) << 0 | (k[i] == w[G2].pid) << 1 |
+			 (k[i] == w[Z].pid) << 2;
+	if (found != 7)
+		fail("root's children are %d %d %d, want %d %d %d", (int)k[0],
+		     (int)k[1], (int)k[2], (int)w[G1].pid, (int)w[G2].pid,
+		     (int)w[Z].pid);
 }
 
 static void g3(int sync[2])
@@ -71,7 +76,7 @@ static void g2(int sync[2])
 int main(int argc, char **argv)
 {
 	int sync[2];
-	pid_t c, kids[2];
+	pid_t c, z, kids[2];
 
 	test_init(argc, argv);
 	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -89,6 +94,10 @@ int main(int argc, char **argv)
 		w[C].pid = getpid();
 		w[G1] = (struct proc_want){ 0, w[R].pid, getpid(), getpid() };
 		w[G2] = (struct proc_want){ 0, w[R].pid, 0, getpid() };
+		w[Z] = (struct proc_want){ 0, w[R].pid, getpid(), getpid() };
+		if (!(z = xfork()))
+			_exit(5);
+		w[Z].pid = z;	/* not in the child: w is shared */
 		if (!xfork())
 			g1(sync);
 		if (!xfork())
@@ -97,6 +106,13 @@ int main(int argc, char **argv)
 	}
 	children_ready(sync, 3);
 	child_reap(c, 7);
+	{
+		siginfo_t si;	/* adopted; a zombie once it exited */
+
+		while (waitid(P_PID, w[Z].pid, &si, WEXITED | WNOWAIT))
+			if (errno != EINTR)
+				fail("waitid: %s", strerror(errno));
+	}
 	w[G2].pgid = w[G2].pid;
 	test_ready();
 	test_wait();
@@ -105,8 +121,11 @@ int main(int argc, char **argv)
 		check_one(i, "R");
 	if (proc_state(c, NULL) || !kill(c, 0) || errno != ESRCH)
 		fail("the exited leader's pid %d is in use", (int)c);
-	check_children(w[G1].pid, w[G2].pid);
+	if (proc_state(w[Z].pid, NULL) != 'Z')
+		fail("%d is not a zombie", (int)w[Z].pid);
+	check_children();
 	kids[0] = w[G1].pid, kids[1] = w[G2].pid;
 	children_end(kids, (int[]){ 21, 22 }, 2);
+	child_reap(w[Z].pid, 5);
 	pass();
 }
