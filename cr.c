@@ -2618,6 +2618,9 @@ static void col_clone_sharing(struct image *im)
 					    with_parent ? "" : " or its child");
 				else if (j == 1)
 					t->share.files = 1;
+				else if (strcmp(t->root, "/"))
+					refuse("shares its filesystem info (CLONE_FS) under a changed root %s: not supported",
+					    t->root);
 				else
 					t->share.fs = 1;
 			}
