@@ -1365,6 +1365,8 @@ struct vma {
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	bool sysv;		/* a SysV shm attachment: SHMAT */
+	struct tlv_shmat shmat;
 };
 
 struct watch {			/* one inotify watch */
@@ -1812,6 +1814,8 @@ static bool col_sysv(struct image *im, int pid, const struct map_line *m,
 		.gid = ds.shm_perm.gid,
 		.removed = !!(ds.shm_perm.mode & SHM_DEST) };
 	o->nattch = ds.shm_nattch;
+	v->sysv = true;		/* "may write" is off only for SHM_RDONLY */
+	v->shmat.flags = vmflag(m, "mw") ? 0 : SHM_RDONLY;
 	v->v.kind = TLV_VMA_OBJ;
 	v->v.obj = o->s.id;
 	return true;
@@ -3015,6 +3019,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->sysv)
+			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
 	}
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -3471,6 +3477,10 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_SHMAT) {
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
+			v->sysv = true;
 		} else {
 			skip_unknown(&it, "VMA");
 		}
@@ -4087,6 +4097,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if (vm->sysv && v->kind != TLV_VMA_OBJ)
+			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
 		case TLV_VMA_ANON:
 			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
@@ -4106,9 +4118,12 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
 			    (v->flags & MAP_ANONYMOUS))
 				die("corrupt image: mapping %zu: bad file object", i);
-			if (im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV &&
-			    (mflags != MAP_SHARED || v->pgoff || v->inherit ||
-			     v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size)))
+			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
+			    (vm->sysv &&
+			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
+			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
+			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
 				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
 			break;
 		default:
@@ -5852,7 +5867,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 			continue;
 		if (o && o->s.kind == TLV_OBJ_SYSV) {
 			shmid = o->shm.shmid;
-			shmflg = (v->v.prot & PROT_WRITE ? 0 : SHM_RDONLY) |
+			shmflg = v->shmat.flags |
 				 (v->v.prot & PROT_EXEC ? SHM_EXEC : 0);
 		} else if (o) {
 			fd = o->fd;

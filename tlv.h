@@ -38,6 +38,7 @@
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
  *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
  *	        or SYSV_SHM
@@ -225,6 +226,8 @@ struct tlv_rec {
 	X(mode, "permission bits (shm_perm.mode & 0777)") \
 	X(uid, "owner uid") X(gid, "owner gid") \
 	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -255,6 +258,7 @@ struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -311,7 +315,8 @@ struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
-	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner")
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

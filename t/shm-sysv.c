@@ -1,4 +1,4 @@
-/* System V shared memory attached by a parent and its child: a private segment of odd size both write, and a keyed one the child also attaches read-only, both removed (IPC_RMID) so that none outlives the test; ids, modes, addresses, attach counts and contents come back, the key stays free, and a write in one process is seen in the other. */
+/* System V shared memory attached by a parent and its child: a private segment of odd size both write, and a keyed one the child also attaches read-only (and the parent made read-only with mprotect, which it can undo), both removed (IPC_RMID) so that none outlives the test; ids, modes, addresses, attach counts and contents come back, the key stays free, and a write in one process is seen in the other. */
 #include "lib.h"
 #include <sys/mman.h>
 #include <sys/shm.h>
@@ -96,6 +96,8 @@ int main(int argc, char **argv)
 		fail("IPC_RMID: %s", strerror(errno));
 	pattern_fill(a, C_OFF, SEED_A);
 	pattern_fill(b, B_SIZE, SEED_B);
+	if (mprotect(b, B_SIZE, PROT_READ))
+		fail("mprotect: %s", strerror(errno));
 	sync_open(sync);
 	pid = xfork();
 	if (!pid)
@@ -107,6 +109,9 @@ int main(int argc, char **argv)
 	test_wait();
 
 	check_map(a, "rw-");
+	check_map(b, "r--");
+	if (mprotect(b, B_SIZE, PROT_READ | PROT_WRITE))	/* attached rw */
+		fail("mprotect B back to read-write: %s", strerror(errno));
 	check_map(b, "rw-");
 	check_contents();
 	check_seg(ida, A_SIZE, 0600, 2, true);
