@@ -72,8 +72,11 @@ static void *b_thread(void *arg)
 	b_tid = syscall(SYS_gettid);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
-	while (sigwaitinfo(&set, &si) < 0)
-		;
+	while (!b_done)	/* wait for it, or until main gives up */
+		if (sigtimedwait(&set, &si, &(struct timespec){ 0, 10000000 }) > 0)
+			break;
+	if (b_done)
+		return NULL;
 	b_timerid = si.si_timerid;
 	b_got_tid = syscall(SYS_gettid);
 	b_got++;
