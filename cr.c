@@ -71,10 +71,14 @@
 #include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include "tlv.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
@@ -1360,6 +1364,7 @@ static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
  */
 struct vma {
 	struct tlv_vma v;
+	bool tracked;		/* dump: registered with the tracker (5b) */
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
@@ -1398,6 +1403,11 @@ struct thread {
 	struct pt pt;		/* dump: ptrace state */
 };
 
+struct psrc {			/* restore: pages found in a parent image */
+	uint64_t addr, npages, off;
+	const struct image *img;
+};
+
 struct runs {			/* page runs, ascending */
 	struct tlv_run *v;
 	size_t n;
@@ -1427,6 +1437,12 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs prun;	/* pages unchanged since the parent image */
+	struct psrc *src;	/* restore: where the prun pages are */
+	size_t nsrc;
+	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
+	int uffd;		/* dump: cr's copy of that tracker, or -1 */
+	uint64_t trk_ino;
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	uint64_t area;		/* restore: its restorer area (section 9) */
@@ -1455,6 +1471,17 @@ struct fobj {			/* shmem, unlinked file, memfd */
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	/* chains (section 5b): */
+	bool predump;		/* PREDUMP: pages copied while running */
+	char *parent;		/* PARENT, as written */
+	struct tlv_end parent_id, end;	/* PARENT_ID; this image's END */
+	struct tlv_track *track;	/* TRACK rows */
+	size_t ntrack;
+	struct image *prev;	/* the parent image, read */
+	int fd;			/* restore: a parent image's data, spooled */
+	bool keep_track;	/* dump: leave trackers for a next dump */
+	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
+	uint64_t chain_seen;	/* read: which of those records came */
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
@@ -1596,6 +1623,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
+	t->trk_fd = t->uffd = -1;
 	return t;
 }
 
@@ -1762,7 +1790,7 @@ refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
 
 /* Classify one mapping; false if it is left out of the image. */
 static bool col_vma(struct image *im, int pid, const struct map_line *m,
-		    struct vma *v)
+		    struct vma *v, bool trk)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
@@ -1784,8 +1812,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	}
 	if (vmflag(m, "ht"))
 		return refuse_vma(s, e, "hugetlb memory is not supported yet");
-	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
+	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
 		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
@@ -1833,7 +1862,7 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v))
+		if (col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
 			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
 					       sizeof(v)) = v;
 	}
@@ -1877,6 +1906,10 @@ static void runs_add(struct runs *r, size_t floor, uint64_t addr,
 #define PAGE_IS_PRESENT		(1 << 3)
 #define PAGE_IS_SWAPPED		(1 << 4)
 #define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -2058,6 +2091,346 @@ static void col_fobj_pages(struct fobj *o)
 		at &= ~(off_t)(PAGE - 1);
 		runs_add(&o->runs, 0, at, PAGE_ROUND(end - at) / PAGE);
 		at = PAGE_ROUND(end);
+	}
+}
+
+/*
+ * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
+ * dump saves only the pages written since.  The kernel says which: cr
+ * registers each private mapping with a userfaultfd in asynchronous
+ * write-protect mode (6.7+) and write-protects its pages; a write then only
+ * clears the page's protection (no fault reaches anyone) and PAGEMAP_SCAN
+ * lists the pages without it (PAGE_IS_WRITTEN), protecting them again in
+ * the same walk.  The userfaultfd has to outlive cr between two runs, so
+ * it stays in the process as one close-on-exec descriptor near the top of
+ * its fd limit (TRACK says which); that fd, the "uw" VmFlag on its
+ * mappings and one cheap fault on the first write to a page after each
+ * pre-dump are all a process can notice, and the final dump (or dump -R
+ * without --track-mem) takes them away.  A mapping without the
+ * registration (new, or moved by mremap, which drops it) counts as
+ * written in full, as does every page the parent image does not hold.
+ */
+
+/*
+ * Set operations on page runs, ascending and disjoint.  Output runs are
+ * never joined, so none spans two mappings when no input run does.
+ */
+
+/* out = a and b. */
+static void runs_and(const struct runs *a, const struct runs *b,
+		     struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n && k < b->n) {
+		uint64_t as = a->v[i].addr, ae = as + a->v[i].npages * PAGE;
+		uint64_t bs = b->v[k].addr, be = bs + b->v[k].npages * PAGE;
+		uint64_t s = as > bs ? as : bs, e = ae < be ? ae : be;
+
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+		if (ae < be)
+			i++;
+		else
+			k++;
+	}
+}
+
+/* out = a without b. */
+static void runs_minus(const struct runs *a, const struct runs *b,
+		       struct runs *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t s = a->v[i].addr, e = s + a->v[i].npages * PAGE;
+
+		while (k < b->n && b->v[k].addr + b->v[k].npages * PAGE <= s)
+			k++;
+		for (size_t j = k; j < b->n && b->v[j].addr < e && s < e; j++) {
+			uint64_t bs = b->v[j].addr;
+			uint64_t be = bs + b->v[j].npages * PAGE;
+
+			if (bs > s)
+				runs_add(out, out->n, s, (bs - s) / PAGE);
+			if (be > s)
+				s = be;
+		}
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+	}
+}
+
+/* out = a or b, which do not overlap. */
+static void runs_or(const struct runs *a, const struct runs *b,
+		    struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n || k < b->n) {
+		const struct tlv_run *x = k == b->n ||
+			(i < a->n && a->v[i].addr < b->v[k].addr) ?
+			&a->v[i++] : &b->v[k++];
+
+		runs_add(out, out->n, x->addr, x->npages);
+	}
+}
+
+/* Has t's tracker been there since the parent image was made? */
+static bool trk_continued(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].pid == t->proc.pid &&
+		    im->prev->track[i].ino == t->trk_ino && t->trk_ino)
+			return true;
+	return false;
+}
+
+/* The inode number of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t trk_ino(int pid, int fd)
+{
+	char path[64], link[64];
+	struct stat sb;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || stat(path, &sb))
+		return 0;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
+}
+
+/* Is fd one of the trackers the parent image left, or a copy of one a
+ * child got by fork?  Those are cr's, not the process's. */
+static bool trk_is_tracker(const struct image *im, int pid, int fd)
+{
+	uint64_t ino;
+
+	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+		return false;
+	for (size_t i = 0; i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Before the fds are collected: is the parent image's tracker still in t? */
+static void trk_find(const struct image *im, struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
+		const struct tlv_track *r = &im->prev->track[i];
+
+		if (r->pid != t->proc.pid)
+			continue;
+		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+			t->trk_fd = r->fd;
+			t->trk_ino = r->ino;
+		} else {
+			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
+			     (unsigned long long)r->pid);
+		}
+	}
+}
+
+/* pid's fd, duplicated into cr; -1 with errno set on failure. */
+static int pidfd_take(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), r, e;
+
+	if (pfd < 0)
+		return -1;
+	r = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return r;
+}
+
+/* Undo of a failed dump: the tracker it put into the process goes. */
+static void trk_undo(void *arg)
+{
+	struct task *t = arg;
+	const long a[6] = { t->trk_fd };
+	long ret;
+
+	if (t->trk_fd >= 0)
+		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
+}
+
+/* A free high fd number for the tracker: just under the soft fd limit. */
+static long trk_slot(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res == RLIMIT_NOFILE && t->rlim[i].cur > 64 &&
+		    t->rlim[i].cur <= INT_MAX)
+			return t->rlim[i].cur - 1;
+	return 1023;
+}
+
+/*
+ * While cr may still run syscalls in t (its scratch area is mapped, so
+ * they are safe to interrupt): take the tracker into cr, making a new one
+ * if this dump leaves tracking behind; close it in t if it does not.
+ */
+static void trk_setup(struct image *im, struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	int pid = t->proc.pid;
+	bool fresh = false;
+
+	if (t->trk_fd < 0 && im->keep_track) {
+		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
+				    0, 0, 0, 0, 0);
+		long h;
+
+		if (u < 0) {
+			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
+			     pid, strerror(-u));
+			return;
+		}
+		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
+			       0, 0, 0);
+		if (h >= 0)
+			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+		t->trk_fd = h >= 0 ? h : u;
+		undo_push(trk_undo, t);
+		im->ntrk_undo++;
+		fresh = true;
+	}
+	if (t->trk_fd < 0)
+		return;
+	t->uffd = pidfd_take(pid, t->trk_fd);
+	if (t->uffd < 0)
+		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+	if (fresh) {
+		struct uffdio_api api = { .api = UFFD_API,
+					  .features = UFFD_FEATURE_WP_ASYNC };
+		struct stat sb;
+
+		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
+			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			     pid, strerror(errno));
+			close(t->uffd);
+			t->uffd = -1;
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+			return;
+		}
+		t->trk_ino = sb.st_ino;
+	}
+	if (!im->keep_track) {
+		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+		t->trk_fd = -1;
+	}
+}
+
+/*
+ * The written pages of a registered mapping since its last protection,
+ * into out (if not NULL); protect: protect them again in the same walk.
+ * A walk that stopped because reg[] filled may report its last region
+ * again when resumed from walk_end, hence done.
+ */
+static void trk_scan(int fd, const struct vma *v, bool protect,
+		     struct runs *out)
+{
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = at;
+	size_t floor = out ? out->n : 0;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a),
+			.flags = protect ? PM_SCAN_WP_MATCHING |
+					   PM_SCAN_CHECK_WPASYNC : 0,
+			.start = at, .end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN for written pages of %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (out)
+				runs_add(out, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+}
+
+/*
+ * After col_pages, still frozen: which of t's pages the parent image
+ * already holds unchanged (t->prun, left out of t->own), and the
+ * protection reset for the next round when tracking goes on.
+ */
+static void trk_pages(struct image *im, struct task *t)
+{
+	struct runs written = { 0 }, tracked = { 0 }, avail = { 0 },
+		    a = { 0 }, b = { 0 }, own = { 0 };
+	const struct task *q = NULL;
+	int fd;
+
+	if (t->uffd < 0)
+		return;
+	fd = open_pagemap(t->proc.pid);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->v.start, v->v.end - v->v.start },
+			.mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->tracked) {
+			runs_add(&tracked, 0, v->v.start,
+				 (v->v.end - v->v.start) / PAGE);
+			trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track) {
+			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+				info("pid %llu: %llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)t->proc.pid,
+				     (unsigned long long)v->v.start,
+				     (unsigned long long)v->v.end,
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+	}
+	close(fd);
+	close(t->uffd);
+	t->uffd = -1;
+	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
+		if (im->prev->t[i].proc.pid == t->proc.pid)
+			q = &im->prev->t[i];
+	if (q && trk_continued(im, t)) {
+		runs_or(&q->own, &q->prun, &avail);
+		runs_and(&t->own, &tracked, &a);
+		runs_and(&a, &avail, &b);
+		runs_minus(&b, &written, &t->prun);
+		runs_minus(&t->own, &t->prun, &own);
+		free(t->own.v);
+		t->own = own;
+	}
+	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/* The release of a tree whose memory is copied after it goes on. */
+static void trk_keep(struct image *im)
+{
+	while (im->ntrk_undo) {
+		undo_pop();
+		im->ntrk_undo--;
 	}
 }
 
@@ -2399,7 +2772,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
 	for (size_t i = 0; i < n; i++)
-		col_fd(im, t, fds[i], shell_job);
+		if (!trk_is_tracker(im, t->proc.pid, fds[i]))
+			col_fd(im, t, fds[i], shell_job);
 	free(fds);
 }
 
@@ -2699,6 +3073,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_proc(t);
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	trk_find(im, t);
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
 	for (size_t k = 0; k < t->nth; k++) {
@@ -2717,6 +3092,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
+	trk_setup(im, t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -2779,13 +3155,18 @@ static void collect_pages(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
-		if (!task_zombie(&im->t[i]))
+		if (!task_zombie(&im->t[i])) {
 			col_pages(im, &im->t[i]);
+			trk_pages(im, &im->t[i]);
+		}
 	}
 	for (size_t i = 0; i < im->nobjs; i++)
 		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
+
+static char *chain_path(const char *image, const char *parent);	/* 7 */
+static struct image *chain_read(const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -2805,6 +3186,32 @@ static void dump_head(struct img_out *o)
 	if (!uname(&u))
 		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
 	out_write(o, &h, sizeof(h));
+}
+
+/* The image-level records of a chain (section 5b). */
+static void dump_chain(struct img_out *o, const struct image *im)
+{
+	struct buf b = { 0 };
+
+	if (im->predump) {
+		struct tlv_predump p = { 1 };
+
+		out_rec(o, TLV_PREDUMP, &p, sizeof(p));
+	}
+	if (im->prev) {
+		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
+		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
+	}
+	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(&b, &r, sizeof(r));
+	}
+	if (b.len)
+		out_rec(o, TLV_TRACK, b.p, b.len);
+	buf_free(&b);
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -2945,6 +3352,7 @@ struct page_stream {
 	struct iovec iov[512];
 	size_t niov;
 	bool short_ok;		/* a file object: its last page may be short */
+	bool live;		/* pre-dump: the process runs and may unmap */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -2956,6 +3364,24 @@ static void ps_flush_batch(struct page_stream *s)
 	if (!s->niov)
 		return;
 	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len && s->live) {
+		/*
+		 * A running process may have unmapped some of it since the
+		 * freeze: those pages read as zeros here, and the next dump
+		 * finds them gone or their mapping new, so never uses them.
+		 */
+		uint8_t *b = l.iov_base;
+
+		for (size_t i = 0; i < s->niov; i++) {
+			struct iovec one = { b, s->iov[i].iov_len };
+
+			if (process_vm_readv(s->pid, &one, 1, &s->iov[i], 1, 0) !=
+			    (ssize_t)one.iov_len)
+				memset(b, 0, one.iov_len);
+			b += one.iov_len;
+		}
+		r = l.iov_len;
+	}
 	if (r != (ssize_t)l.iov_len)
 		die_errno("reading memory near %p", s->iov[0].iov_base);
 	s->niov = 0;
@@ -2986,6 +3412,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 			ps_flush_batch(s);
 			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 && s->live)
+				r = 0;		/* gone since the freeze */
 			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
@@ -3004,7 +3432,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 /* PAGEMAP for (kind, id), then the aligned PAGES header. */
 static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
-			 const struct runs *own, const struct runs *inh)
+			 const struct runs *own, const struct runs *inh,
+			 const struct runs *prun)
 {
 	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
@@ -3013,6 +3442,8 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
 	if (inh && inh->n)
 		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
+	if (prun && prun->n)
+		buf_rec(&b, TLV_PRUNS, prun->v, prun->n * sizeof(*prun->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
@@ -3021,7 +3452,7 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 
 static void dump_pages(struct img_out *o, const struct image *im)
 {
-	struct page_stream s = { .o = o };
+	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
@@ -3037,8 +3468,11 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		if (task_zombie(t))
 			continue;
 		ctx.pid = s.pid = t->proc.pid;
-		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
-		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		proc_path(path, s.pid, "mem");
+		s.memfd = s.live ? open(path, O_RDONLY | O_CLOEXEC) :
+				   xopen(path, O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
+			     &t->prun);
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -3057,7 +3491,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 
 		s.memfd = m->fd;
 		s.short_ok = true;
-		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -3071,6 +3505,8 @@ struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
+	bool predump, track_mem;	/* pre-dump; --track-mem */
+	const char *prev_dir;		/* --prev-images-dir */
 	int timeout_ms;
 	uint64_t ghost_limit;
 };
@@ -3127,7 +3563,7 @@ static int cmd_dump(const struct opts *opt)
 	static struct image im;
 	uint64_t npages = 0, nthreads = 0;
 
-	ctx.phase = "dump";
+	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
@@ -3149,6 +3585,16 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.predump = opt->predump;
+	im.keep_track = opt->predump || opt->track_mem;
+	if (opt->track_mem && !opt->leave_running && !opt->predump)
+		die("--track-mem needs -R: the processes must go on for a next dump");
+	if (opt->prev_dir) {
+		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
+		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
+		im.prev = chain_read(chain_path(path, im.parent));
+		close(im.prev->fd);
+	}
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -3161,10 +3607,17 @@ static int cmd_dump(const struct opts *opt)
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
 	dump_head(&o);
+	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
 	fault("dump-write");
+	if (im.predump) {	/* the memory is copied while it runs */
+		trk_keep(&im);
+		undo_pop();
+		frz_release(&im);
+		info("pre-dump: the processes run again, copying their memory");
+	}
 	dump_pages(&o, &im);
 	fault("dump-end");
 	{
@@ -3182,7 +3635,10 @@ static int cmd_dump(const struct opts *opt)
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	fault("dump-done");
-	if (opt->leave_running) {
+	if (im.predump) {
+		undo_pop();	/* unlink_part, now a no-op */
+	} else if (opt->leave_running) {
+		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();
@@ -3616,13 +4072,34 @@ static void get_runs(const struct tlv_it *it, struct runs *r,
 	}
 }
 
+/* The image-level records of a chain (5b), before the first TASK. */
+static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
+			   uint64_t len)
+{
+	struct tlv_it it = { .tag = tag, .val = v, .len = len };
+
+	once(&im->chain_seen, tag, "the image");
+	if (tag == TLV_PREDUMP) {
+		struct tlv_predump p;
+
+		get_row(&it, &p, sizeof(p), "the image");
+		im->predump = true;
+	} else if (tag == TLV_PARENT) {
+		im->parent = get_str(&it, "the image");
+	} else if (tag == TLV_PARENT_ID) {
+		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else {
+		im->track = get_rows(&it, &im->ntrack, "the image");
+	}
+}
+
 /* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
 static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
-	struct runs r = { 0 }, ir = { 0 };
+	struct runs r = { 0 }, ir = { 0 }, pr = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -3635,6 +4112,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 		} else if (it.tag == TLV_IRUNS) {
 			once(&seen, it.tag, "PAGEMAP");
 			get_runs(&it, &ir, "PAGEMAP");
+		} else if (it.tag == TLV_PRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &pr, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
@@ -3642,7 +4122,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
 	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
-	    !ir.n && !im->objs[own.id - 1].runs.v) {
+	    !ir.n && !pr.n && !im->objs[own.id - 1].runs.v) {
 		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
@@ -3656,6 +4136,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 			continue;
 		t->own = r;
 		t->inh = ir;
+		t->prun = pr;
 		*pages_off = &t->pages_off;
 		return &t->own;
 	}
@@ -3720,6 +4201,7 @@ static void img_read(struct img_in *in, struct image *im)
 				    (unsigned long long)e.crc, crc);
 			if (read(in->fd, &extra, 1) != 0)
 				die("corrupt image: data after the END record");
+			im->end = e;
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
@@ -3739,7 +4221,11 @@ static void img_read(struct img_in *in, struct image *im)
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
-		if (r.tag == TLV_TASK && section == 0) {
+		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
+		    section == 0 && !im->nt) {
+			read_chain_rec(im, r.tag, v, r.len);
+		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
@@ -3751,7 +4237,9 @@ static void img_read(struct img_in *in, struct image *im)
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ) {
+			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
+			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
+			   r.tag == TLV_TRACK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -3906,7 +4394,8 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 			vi++;
 		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
 		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
-		    (r == &t->inh && !t->vmas[vi].v.inherit))
+		    (r == &t->inh && !t->vmas[vi].v.inherit) ||
+		    (r == &t->prun && t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
 			    i, (unsigned long long)x->addr);
 	}
@@ -4108,6 +4597,17 @@ static void img_check_task(const struct image *im, const struct task *t)
 	}
 	img_check_vmas(im, t);
 	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->prun);
+	if (t->prun.n) {
+		struct runs both = { 0 };
+
+		if (!im->parent)
+			die("corrupt image: pages kept in a parent image, but no parent");
+		runs_and(&t->own, &t->prun, &both);
+		if (both.n)
+			die("corrupt image: page %llx both saved and in the parent image",
+			    (unsigned long long)both.v[0].addr);
+	}
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
 	for (size_t i = 0; i < t->nth; i++)
@@ -4127,6 +4627,12 @@ static void img_check(struct image *im)
 		}
 	if (im->nofds > nfds)
 		die("corrupt image: open file numbers out of range");
+	if (!im->parent != !im->parent_id.bytes)
+		die("corrupt image: PARENT and PARENT_ID go together");
+	for (size_t i = 0; i < im->ntrack; i++)
+		if (!task_by_pid(im, im->track[i].pid) ||
+		    im->track[i].fd > INT_MAX)
+			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -4145,6 +4651,113 @@ static void img_check(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * An image chain (section 5b): each PARENT is read and checked like any
+ * image, and must be the very image its child was dumped against (its END
+ * record, kept in PARENT_ID).  Restore reads the chain to its first image
+ * and finds, for every page a process keeps in a parent, the image and
+ * offset that hold it; a page found nowhere is an error, before any fork.
+ */
+#define CHAIN_MAX 64
+
+/* parent's path: as written if absolute, else beside the image. */
+static char *chain_path(const char *image, const char *parent)
+{
+	const char *slash = image ? strrchr(image, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - image) + 1 : 0;
+	char *p;
+
+	if (parent[0] == '/' || !dl)
+		return xstrdup(parent);
+	p = xmalloc(dl + strlen(parent) + 1);
+	memcpy(p, image, dl);
+	strcpy(p + dl, parent);
+	return p;
+}
+
+static struct image *chain_read(const char *path)
+{
+	struct img_in in = { .name = path };
+	struct image *p = xzalloc(sizeof(*p));
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		die_errno("parent image %s", path);
+	img_read(&in, p);
+	img_check(p);
+	p->fd = in.fd;
+	return p;
+}
+
+/* The places in image img (task q there) of the pages of got. */
+static void chain_sources(struct task *t, const struct runs *got,
+			  const struct task *q, const struct image *img)
+{
+	uint64_t off = q->pages_off;
+	size_t k = 0;
+
+	for (size_t i = 0; i < got->n; i++) {
+		const struct tlv_run *g = &got->v[i];
+		struct psrc *x;
+
+		while (q->own.v[k].addr + q->own.v[k].npages * PAGE <= g->addr)
+			off += q->own.v[k++].npages * PAGE;
+		x = vec_add(&t->src, &t->nsrc, sizeof(*x));
+		x->addr = g->addr;
+		x->npages = g->npages;
+		x->off = off + (g->addr - q->own.v[k].addr);
+		x->img = img;
+	}
+}
+
+static void chain_resolve(struct task *t, const struct image *im)
+{
+	struct runs need = { 0 }, none = { 0 };
+
+	runs_or(&t->prun, &none, &need);
+	for (const struct image *p = im->prev; need.n; p = p->prev) {
+		const struct task *q = p ? task_by_pid(p, t->proc.pid) : NULL;
+		struct runs got = { 0 }, left = { 0 }, lost = { 0 };
+
+		if (!q || task_zombie(q))
+			die("image chain: the pages pid %llu keeps in its parent images are not there",
+			    (unsigned long long)t->proc.pid);
+		runs_and(&need, &q->own, &got);
+		chain_sources(t, &got, q, p);
+		runs_minus(&need, &q->own, &left);
+		runs_minus(&left, &q->prun, &lost);
+		if (lost.n)
+			die("image chain: page %llx of pid %llu is in no image of the chain",
+			    (unsigned long long)lost.v[0].addr,
+			    (unsigned long long)t->proc.pid);
+		free(got.v), free(lost.v), free(need.v);
+		need = left;
+	}
+	free(need.v);
+}
+
+/* Restore: the whole chain under im (read from path, NULL: stdin). */
+static void chain_load(struct image *im, const char *path)
+{
+	const char *at = path;
+	int depth = 0;
+
+	for (struct image *c = im; c->parent; c = c->prev) {
+		char *pp = chain_path(at, c->parent);
+
+		if (++depth > CHAIN_MAX)
+			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		c->prev = chain_read(pp);
+		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
+			die("image chain: %s is not the image %s was dumped against",
+			    pp, at ? at : "standard input");
+		at = pp;
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].prun.n)
+			chain_resolve(&im->t[i], im);
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -4773,6 +5386,8 @@ static void rst_make_shared(struct rst *r)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r->img_fd = rst_helper(r, r->img_fd);
+	for (struct image *p = r->im->prev; p; p = p->prev)
+		p->fd = rst_helper(r, p->fd);
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -4923,6 +5538,26 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
  * stay shared); others are mapped fresh.  Then the saved pages are read
  * in with large preads, straight from the image.
  */
+/* Read len bytes of pages at addr (in mapping v, premapped) from fd. */
+static void rst_load(const struct vma *v, uint64_t addr, size_t len, int fd,
+		     uint64_t off)
+{
+	uint8_t *dst = (uint8_t *)(v->premap + addr - v->v.start);
+	size_t done = 0;
+
+	/* Fault the run in with one call rather than a fault per page
+	 * inside pread (5.14+; without it pread faults them itself). */
+	madvise(dst, len, MADV_POPULATE_WRITE);
+	while (done < len) {
+		ssize_t n = pread(fd, dst + done, len - done, off + done);
+
+		if (n <= 0)
+			die_errno("reading pages of %llx",
+				  (unsigned long long)addr);
+		done += n;
+	}
+}
+
 static void rst_memory(struct rst *r, struct task *t)
 {
 	uint64_t off = t->pages_off;
@@ -4950,25 +5585,26 @@ static void rst_memory(struct rst *r, struct task *t)
 	}
 	for (size_t i = 0; i < t->own.n; i++) {
 		const struct tlv_run *x = &t->own.v[i];
-		size_t len = x->npages * PAGE, done = 0;
-		uint8_t *dst;
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
-		/* Fault the run in with one call rather than a fault per page
-		 * inside pread (5.14+; without it pread faults them itself). */
-		madvise(dst, len, MADV_POPULATE_WRITE);
-		while (done < len) {
-			ssize_t n = pread(r->img_fd, dst + done, len - done,
-					  off + done);
+		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		off += x->npages * PAGE;
+	}
+	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
+		const struct psrc *x = &t->src[i];
+		size_t lo = 0, hi = t->nvmas;
 
-			if (n <= 0)
-				die_errno("reading pages of %llx",
-					  (unsigned long long)x->addr);
-			done += n;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (t->vmas[mid].v.start <= x->addr)
+				lo = mid;
+			else
+				hi = mid;
 		}
-		off += len;
+		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
+			 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -5679,6 +6315,10 @@ static int cmd_restore(const struct opts *opt)
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
+	if (im.predump)
+		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
+		    in.name);
+	chain_load(&im, path);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -6758,11 +7398,21 @@ static const char usage_text[] =
 	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
 	"\n"
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
+
+/* pre-dump is a dump that lets the tree go before copying its memory. */
+static int cmd_predump(const struct opts *opt)
+{
+	struct opts o = *opt;
+
+	o.predump = true;
+	return cmd_dump(&o);
+}
 
 struct cmd {
 	const char *name;
@@ -6772,7 +7422,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q M", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -6781,6 +7431,19 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
+	  "                          (relative to the images dir); restore needs D\n"
+	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
+	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
+	  "  with --prev-images-dir saves only the pages written since\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -6820,6 +7483,8 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "prev-images-dir", required_argument, NULL, 'Q' },
+	{ "track-mem", no_argument, NULL, 'M' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -6862,7 +7527,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit"))
+		    !strcmp(a, "--ghost-limit") ||
+		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -6952,6 +7618,8 @@ int main(int argc, char **argv)
 			o.timeout_ms = v * 1000;
 			break;
 		case 'J': o.json = true; break;
+		case 'Q': o.prev_dir = optarg; break;
+		case 'M': o.track_mem = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

@@ -33,6 +33,7 @@
  * reject the image.  Tag numbers are never reused.
  *
  * ==== Order of records (format version 1) ====
+ *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
@@ -41,10 +42,17 @@
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd: OBJ_INFO, PATH or NAME
  *	then for each TASK and OBJ with contents:
- *	PAGEMAP nest: OWNER, RUNS, IRUNS?
+ *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
  *	END     must be the last record, nothing may follow
+ *
+ * Chains (pre-copy): `cr pre-dump` writes a full image whose pages were
+ * copied while the processes ran (PREDUMP), so it cannot be restored by
+ * itself, and leaves a tracker in each process (TRACK).  A later pre-dump
+ * or dump with --prev-images-dir names that image (PARENT, PARENT_ID) and
+ * saves only pages written since: the present pages it does not save are
+ * listed in PRUNS and come from the parent, or from its parent, and so on.
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
@@ -216,6 +224,12 @@ struct tlv_rec {
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
+#define TLV_F_TRACK(X) \
+	X(pid, "process whose memory changes are tracked") \
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
+	X(ino, "the tracker's inode number, to recognise it next time")
+#define TLV_F_PREDUMP(X) \
+	X(live, "1: pages were copied while the processes ran")
 
 #define TLV_FIELD(name, doc) uint64_t name;
 struct tlv_end { TLV_F_END(TLV_FIELD) };
@@ -242,6 +256,8 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
+struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -296,7 +312,12 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
+	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
+	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
+	X(TRACK, 233, ROWS, TRACK, "memory-change trackers left in the processes") \
+	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
