@@ -72,6 +72,7 @@ static const struct test tests[] = {
 	{ "mm-madvise", C, 0, NULL },
 	{ "mm-pkeys", C, 0, NULL },
 	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
+	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
 	{ "cgroup-v2", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
