@@ -6035,6 +6035,7 @@ static int cmd_restore(const struct opts *opt)
 	}
 	host_check(&im, opt);
 	kst_host_cgroups(&im, opt->manage_cgroups);
+	fault("restore-cgroups");
 	r.img_fd = in.fd;
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");

@@ -205,7 +205,6 @@ static void alloc_pkeys(struct rst_args *a)
 	uint64_t want = a->pkeys, got = 0;
 	long r;
 
-	step(a, RST_STEP_PKEY);
 	while (want & ~got & ~1ULL) {
 		r = SYS(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0);
 		if (bad(r) || r >= 64 || (got & (1ULL << r)))
@@ -225,6 +224,7 @@ static void advise_vmas(struct rst_args *a)
 	struct rst_adv *v = (struct rst_adv *)a->advs;
 	long r;
 
+	step(a, RST_STEP_PKEY);
 	if (a->pkeys)
 		alloc_pkeys(a);
 	step(a, RST_STEP_ADVISE);

@@ -69,7 +69,7 @@ static const struct test tests[] = {
 	{ "proc-misc", C, 0, NULL },
 	{ "prctl-state", C, 0, NULL },
 	{ "sched-affinity", C, 0, NULL },
-	{ "mm-madvise", C, 0, NULL },
+	{ "mm-madvise", C, CORRUPT, NULL },
 	{ "mm-pkeys", C, 0, NULL },
 	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
