@@ -2659,7 +2659,8 @@ static void kst_col_thread(struct task *t, struct thread *th)
 	r = syscall(SYS_sched_getaffinity, tid, sizeof(mask), mask);
 	if (r <= 0)
 		die_errno("thread %d: sched_getaffinity", tid);
-	th->ncpus = r / 8;
+	for (th->ncpus = r / 8; th->ncpus > 1 && !mask[th->ncpus - 1];)
+		th->ncpus--;	/* the kernel's mask size: drop zero words */
 	th->cpus = xmalloc(r);
 	memcpy(th->cpus, mask, r);
 	snprintf(name, sizeof(name), "task/%d/status", tid);

@@ -3,7 +3,8 @@
  * as it behaves: after restore a forked child does not get the
  * MADV_DONTFORK range and sees the MADV_WIPEONFORK range zeroed; the
  * mlocked range, hugepage advice and MADV_DONTDUMP stay; mlockall
- * (MCL_FUTURE) still locks a mapping made after restore.
+ * (MCL_FUTURE) still locks a mapping made after restore; a MAP_GROWSDOWN
+ * mapping keeps growing down ("gd").
  */
 #include "lib.h"
 #include <sys/mman.h>
@@ -11,8 +12,9 @@
 #define LEN (4 * PAGE)
 #define MY_MADV_WIPEONFORK 18
 
-enum { DONTFORK, WIPE, LOCKED, HUGE, NOHUGE, NODUMP, MERGE, NREG };
-static const char *const code[NREG] = { "dc", "wf", "lo", "hg", "nh", "dd", "mg" };
+enum { DONTFORK, WIPE, LOCKED, HUGE, NOHUGE, NODUMP, MERGE, GROWS, NREG };
+static const char *const code[NREG] = { "dc", "wf", "lo", "hg", "nh", "dd",
+					"mg", "gd" };
 static char *reg[NREG];
 static bool have[NREG];
 static char smaps[512 * 1024];
@@ -61,7 +63,8 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	for (int i = 0; i < NREG; i++) {
 		reg[i] = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			      MAP_PRIVATE | MAP_ANONYMOUS |
+			      (i == GROWS ? MAP_GROWSDOWN : 0), -1, 0);
 		if (reg[i] == MAP_FAILED)
 			fail("mmap: %s", strerror(errno));
 		pattern_fill(reg[i], LEN, i + 1);
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
 	have[NOHUGE] = !madvise(reg[NOHUGE], LEN, MADV_NOHUGEPAGE);
 	have[NODUMP] = !madvise(reg[NODUMP], LEN, MADV_DONTDUMP);
 	have[MERGE] = !madvise(reg[MERGE], LEN, MADV_MERGEABLE);	/* KSM */
+	have[GROWS] = true;
 	if (!have[DONTFORK] || !have[WIPE] || !have[NODUMP])
 		fail("madvise: %s", strerror(errno));
 	if (!have[LOCKED])
