@@ -74,11 +74,11 @@ if ! grep -q "^0::$rel/b\$" /proc/$pid/cgroup; then
 	finish
 fi
 mkdir "$tmp/img"
+exec 3>&2 2>/dev/null	# bash's "Killed" notice of the job: expected
 if ! "$CR" dump -t "$pid" -D "$tmp/img" 2> "$tmp/dump.err"; then
 	bad dump "$(tail -1 "$tmp/dump.err")"
 	finish
 fi
-exec 3>&2 2>/dev/null	# bash's "Killed" notice: expected here
 wait "$pid"	# killed by the dump: its PID is free again
 exec 2>&3 3>&-
 rmdir "$cg/b" "$cg"
