@@ -6974,6 +6974,30 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+static bool probe_pkeys(void)
+{
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (k < 0)
+		return false;
+	syscall(SYS_pkey_free, k);
+	return true;
+}
+
+static bool probe_mdwe(void)
+{
+	return prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0;
+}
+
+static bool probe_cgroup2(void)
+{
+	char *dir = kst_cgroup_dir("/");
+
+	free(dir);
+	return dir != NULL;
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -7022,6 +7046,9 @@ static int cmd_check(const struct opts *opt)
 		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
+		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
+		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
 	};
 	struct utsname u;
 	int bad = 0;
