@@ -3,8 +3,9 @@
  * as it behaves: after restore a forked child does not get the
  * MADV_DONTFORK range and sees the MADV_WIPEONFORK range zeroed; the
  * mlocked range, hugepage advice and MADV_DONTDUMP stay; mlockall
- * (MCL_FUTURE) still locks a mapping made after restore; a MAP_GROWSDOWN
- * mapping keeps growing down ("gd").
+ * (MCL_FUTURE) still locks a mapping made after restore, and a PROT_NONE
+ * mapping it locked stays locked; a MAP_GROWSDOWN mapping keeps growing
+ * down ("gd").
  */
 #include "lib.h"
 #include <sys/mman.h>
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 {
 	struct vma v;
 	pid_t pid;
-	void *p;
+	void *p, *guard;
 
 	test_init(argc, argv);
 	for (int i = 0; i < NREG; i++) {
@@ -83,12 +84,17 @@ int main(int argc, char **argv)
 		skip("mlock not allowed");
 	if (mlockall(MCL_FUTURE))
 		fail("mlockall: %s", strerror(errno));
+	guard = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (guard == MAP_FAILED || !vmflag(guard, "lo"))
+		fail("a PROT_NONE mapping under MCL_FUTURE is not locked");
 	check_all("before");
 
 	test_ready();
 	test_wait();
 
 	check_all("after restore");
+	if (!vmflag(guard, "lo"))
+		fail("the locked PROT_NONE mapping is no longer locked");
 	pid = xfork();
 	if (pid == 0) {
 		if (!vma_find((unsigned long)reg[DONTFORK], NULL, &v))
