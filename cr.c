@@ -2565,7 +2565,8 @@ static const char *kst_cgroup_line(const char *text, const char *id, size_t n)
 /*
  * The cgroup v2 the process is in; every thread must be in it too.  v1
  * hierarchies are not restored: the restored tree stays in cr's, so a
- * process elsewhere in one is refused.
+ * process elsewhere in one with controllers is refused (a named one
+ * without, such as systemd's, only said with -v).
  */
 static void kst_col_cgroup(struct task *t)
 {
@@ -2577,8 +2578,13 @@ static void kst_col_cgroup(struct task *t)
 		size_t n = strcspn(l, ":") + 1, len = strcspn(l, "\n");
 		const char *o = kst_cgroup_line(mine, l, n);
 
-		if (strncmp(l, "0::", 3) &&
-		    (strncmp(o, l, len) || (o[len] && o[len] != '\n')))
+		if (!strncmp(l, "0::", 3) ||
+		    (!strncmp(o, l, len) && (!o[len] || o[len] == '\n')))
+			continue;
+		if (!strncmp(l + n, "name=", 5))
+			info("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not restored",
+			     (int)len, l);
+		else
 			refuse("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not supported",
 			       (int)len, l);
 	}

@@ -73,6 +73,7 @@ static const struct test tests[] = {
 	{ "mm-pkeys", C, 0, NULL },
 	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
+	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
 	{ "cgroup-v2", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
