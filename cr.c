@@ -2864,7 +2864,7 @@ static uint64_t kst_col_mlockall(struct task *t)
 		if (m[i].start <= p->scratch && p->scratch < m[i].end &&
 		    vmflag(&m[i], "lo"))
 			f = MCL_FUTURE | (vmflag(&m[i], "lf") ? MCL_ONFAULT : 0);
-	free(m);
+	maps_free(m, n);
 	return f;
 }
 
