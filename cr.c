@@ -2868,8 +2868,21 @@ static uint64_t kst_col_mlockall(struct task *t)
 	return f;
 }
 
-/* One thread: timer slack, io priority, affinity, no shadow stack. */
-static void kst_col_thread(struct task *t, struct thread *th)
+/* Do two status texts agree on field key (both may lack it)? */
+static bool kst_same_field(const char *a, const char *b, const char *key)
+{
+	const char *x = proc_field(a, key), *y = proc_field(b, key);
+	size_t n = x ? strcspn(x, "\n") : 0;
+
+	return !x == !y && (!x || (strcspn(y, "\n") == n && !strncmp(x, y, n)));
+}
+
+/*
+ * One thread: timer slack, io priority, affinity, no shadow stack, and
+ * the speculation controls status shows as the main thread's (main_st).
+ */
+static void kst_col_thread(struct task *t, struct thread *th,
+			   const char *main_st)
 {
 	int tid = th->t.tid;
 	uint64_t mask[KST_MAX_CPUS / 64];
@@ -2896,6 +2909,10 @@ static void kst_col_thread(struct task *t, struct thread *th)
 	f = proc_field(st, "x86_Thread_features");
 	if (f && memmem(f, strcspn(f, "\n"), "shstk", 5))
 		refuse("thread %d has the x86 shadow stack enabled: not supported", tid);
+	if (main_st && (!kst_same_field(st, main_st, "Speculation_Store_Bypass") ||
+			!kst_same_field(st, main_st, "SpeculationIndirectBranch")))
+		refuse("thread %d has other speculation controls than the main thread: not supported",
+		       tid);
 	free(st);
 }
 
@@ -2903,7 +2920,7 @@ static void kst_col_thread(struct task *t, struct thread *th)
 static void kst_col_task(struct task *t)
 {
 	struct pt *p = &t->th[0].pt;
-	char *s;
+	char *s, name[64];
 
 	t->ks.dumpable = kst_prctl(p, PR_GET_DUMPABLE, 0, "PR_GET_DUMPABLE");
 	if (t->ks.dumpable > 1)
@@ -2923,7 +2940,8 @@ static void kst_col_task(struct task *t)
 
 		if (v < 0)
 			continue;	/* not known to this kernel */
-		for (size_t k = 1; k < t->nth; k++)
+		/* per thread: status shows store bypass and indirect branch */
+		for (size_t k = 1; which > 1 && (v & PR_SPEC_PRCTL) && k < t->nth; k++)
 			if (pt_syscall(&t->th[k].pt, __NR_prctl,
 				       PR_GET_SPECULATION_CTRL, which, 0, 0, 0,
 				       0) != v)
@@ -2934,8 +2952,12 @@ static void kst_col_task(struct task *t)
 			(struct tlv_spec){ which, v };
 	}
 	kst_col_cgroup(t);
+	snprintf(name, sizeof(name), "task/%llu/status",
+		 (unsigned long long)t->proc.pid);
+	s = proc_xread(t->proc.pid, name, NULL);
 	for (size_t k = 0; k < t->nth; k++)
-		kst_col_thread(t, &t->th[k]);
+		kst_col_thread(t, &t->th[k], k ? s : NULL);
+	free(s);
 }
 
 /* The records of this section in a TASK, a THREAD nest. */
