@@ -74,6 +74,7 @@ static const struct test tests[] = {
 	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
 	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
+	{ "refuse-spec-thread", C, REFUSE, "speculation" },
 	{ "cgroup-v2", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
