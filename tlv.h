@@ -35,11 +35,13 @@
  * ==== Order of records (format version 1) ====
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -201,6 +203,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -214,6 +217,17 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 /* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
@@ -275,6 +289,9 @@ struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
 struct tlv_kthread { TLV_F_KTHREAD(TLV_FIELD) };
 struct tlv_cpus { TLV_F_CPUS(TLV_FIELD) };
 struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -335,7 +352,10 @@ struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
 	X(KTHREAD, 143, ROWS, KTHREAD, "THREAD: timer slack, io priority") \
 	X(CPUS, 144, ROWS, CPUS, "THREAD: CPU affinity mask") \
-	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key")
+	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -394,6 +414,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
