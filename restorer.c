@@ -22,7 +22,9 @@
  *     one.  From here on the only way out on error is exit_group.
  *  3. build: map what was not premapped (shared mappings), set final
  *     protections and names, move [vdso]/[vvar] into place, PR_SET_MM_MAP,
- *     create the other threads with their TIDs (clone3 with set_tid).
+ *     then each mapping's protection key, madvise and mlock state, and
+ *     mlockall, PR_SET_DUMPABLE and last MDWE; create the other threads
+ *     with their TIDs (clone3 with set_tid).
  *  4. each thread: TLS, rseq, robust list, tid address, name, its pending
  *     signals; then a SIGSTOP to itself so that cr (the tracer) can catch
  *     its rt_sigreturn into the saved registers.  cr removes the area
@@ -199,9 +201,6 @@ static void build_vmas(struct rst_args *a)
  * key, so allocating up to the highest key wanted and freeing the others
  * gives every key its number back.
  */
-#ifndef PKEY_DISABLE_ACCESS
-#define PKEY_DISABLE_ACCESS 1
-#endif
 /* TLV_ADV_* bit n as MADV_*, packed a byte each into an immediate (a
  * table or a switch would become a data section) */
 #define ADV_MADV ((uint64_t)MADV_DONTFORK | (uint64_t)MADV_WIPEONFORK << 8 | \
