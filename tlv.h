@@ -40,6 +40,9 @@
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
+ *	        directory a relative name was bound in), USK_DATA?,
+ *	        USK_MSGS?, USK_ICONS?, USK_PEER_NAME?
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -153,6 +156,7 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_UNIX	13	/* a unix socket: USK obj */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -214,6 +218,40 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_USK(X) \
+	X(id, "socket id, referred to by FD obj") \
+	X(type, "SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET") \
+	X(state, "TLV_USK_*: unconnected, listening, connected") \
+	X(peer, "connected: the peer's USK id, 0 if it is not in the image") \
+	X(peer_kind, "TLV_USK_PEER_*") \
+	X(listener, "USK id of the listener it was accepted from or waits in") \
+	X(shutdown, "1: receive side shut down, 2: send side") \
+	X(backlog, "listening: listen(2) backlog") \
+	X(flags, "TLV_USK_F_*") \
+	X(rcvbuf, "SO_RCVBUF as getsockopt reads it") \
+	X(sndbuf, "SO_SNDBUF as getsockopt reads it") \
+	X(peek_off, "SO_PEEK_OFF, ~0 if off") \
+	X(rcvtimeo_us, "SO_RCVTIMEO in microseconds") \
+	X(sndtimeo_us, "SO_SNDTIMEO in microseconds") \
+	X(mode, "bound to a path: the socket file's mode") \
+	X(uid, "bound to a path: the file's owner") \
+	X(gid, "bound to a path: the file's group")
+#define TLV_USK_UNCONN		1
+#define TLV_USK_LISTEN		2
+#define TLV_USK_CONN		3
+#define TLV_USK_PEER_NONE	0	/* not connected */
+#define TLV_USK_PEER_TREE	1	/* peer is USK peer */
+#define TLV_USK_PEER_DEAD	2	/* the peer was closed: connected to nothing */
+#define TLV_USK_PEER_EXT	3	/* --ext-unix-sk: datagram to USK_PEER_NAME */
+#define TLV_USK_PEER_QUEUED	4	/* waits, not accepted yet, in listener's queue */
+#define TLV_USK_F_PASSCRED	1	/* SO_PASSCRED */
+#define TLV_USK_F_PASSSEC	2	/* SO_PASSSEC */
+#define TLV_USK_F_DELETED	4	/* bound file was unlinked: unlink after bind */
+#define TLV_USK_F_PASSPIDFD	8	/* SO_PASSPIDFD */
+#define TLV_F_USK_MSG(X) \
+	X(len, "bytes of the message in USK_DATA")
+#define TLV_F_USK_ICON(X) \
+	X(client, "USK id of the connecting socket, 0 if it was closed")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -242,6 +280,9 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_usk { TLV_F_USK(TLV_FIELD) };
+struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
+struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -296,7 +337,14 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_ICONS, USK_PEER_NAME") \
+	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
+	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
+	X(USK_DATA, 83, BYTES, NONE, "bytes queued for reading, oldest first") \
+	X(USK_MSGS, 84, ROWS, USK_MSG, "datagram and seqpacket: the messages in USK_DATA") \
+	X(USK_ICONS, 85, ROWS, USK_ICON, "listening: connections queued, not accepted, in order") \
+	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
