@@ -1249,6 +1249,7 @@ struct usk {			/* a unix socket */
 	uint8_t *pname;		/* PEER_EXT: the outside peer's address */
 	size_t pnamelen;
 	uint64_t ino, peer_ino;	/* dump: its inode, its peer's */
+	uint64_t wq;		/* dump: bytes it sent not yet read */
 	int fd, tmp;		/* restore: the socket, a stand-in peer */
 };
 
@@ -2455,8 +2456,17 @@ static bool col_usk(struct image *im, struct task *t, struct fd *d,
 	k->ino = g->ino;
 	k->peer_ino = g->peer;
 	k->u.shutdown = g->shut & 3;
+	/*
+	 * A peer closed (or an embryo) shows as inode 0, the state staying
+	 * TCP_ESTABLISHED.  A datagram socket is also marked so when another
+	 * connects to it: only an unnamed one (a socketpair's) is surely
+	 * connected.
+	 */
 	k->u.state = g->state == 10 /* TCP_LISTEN */ ? TLV_USK_LISTEN :
-		     g->peer ? TLV_USK_CONN : TLV_USK_UNCONN;
+		     g->peer || (g->state == 1 /* TCP_ESTABLISHED */ &&
+				 (g->type != SOCK_DGRAM || !g->namelen)) ?
+		     TLV_USK_CONN : TLV_USK_UNCONN;
+	k->wq = g->wq;
 	if (k->u.state == TLV_USK_LISTEN)
 		k->u.backlog = g->wq;
 	d->f.kind = TLV_FD_UNIX;
@@ -2510,30 +2520,31 @@ static unsigned long long usk_fd(const struct image *im, const struct usk *k)
 	return ~0ULL;
 }
 
-/* A listener's queue: which socket of the image (or none) is each client. */
+/*
+ * A listener's queue.  An embryo (the socket accept will return) has no
+ * inode yet: unix_diag names each by its client's inode instead (0 once
+ * the client closed), and the client shows as connected to inode 0.
+ * What a client sent is still charged to it (its write queue length).
+ */
 static void col_usk_icons(struct image *im, struct usk *l, const struct udiag *g)
 {
 	for (size_t j = 0; j < g->nicons; j++) {
-		const struct udiag *e = udiag_find(g->icons[j]);
 		struct tlv_usk_icon *c = vec_add(&l->icons, &l->nicons, sizeof(*c));
-		struct usk *cl = NULL;
+		struct usk *cl = g->icons[j] ? usk_by_ino(im, g->icons[j]) : NULL;
 
-		for (size_t i = 0; i < im->nusks && !cl; i++)
-			if (im->usks[i].peer_ino == g->icons[j])
-				cl = &im->usks[i];
-		if (e && e->rq)
-			refuse("fd %llu: unix socket %s has a connection not accepted yet with data queued: not supported",
-			       usk_fd(im, l), usk_name_str(l->name, l->namelen));
-		if (cl) {
-			c->client = cl->u.id;
-			cl->u.peer_kind = TLV_USK_PEER_QUEUED;
-			cl->u.listener = l->u.id;
+		if (!cl) {
+			refuse("fd %llu: unix socket %s has a connection not accepted yet from %s: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen),
+			       g->icons[j] ? "a socket outside the dumped tree" :
+			       "a socket closed since (its data cannot be read)");
 			continue;
 		}
-		for (size_t i = 0; i < nudiags; i++)
-			if (udiags[i].peer == g->icons[j])
-				refuse("fd %llu: unix socket %s has a connection not accepted yet from a socket outside the dumped tree: not supported",
-				       usk_fd(im, l), usk_name_str(l->name, l->namelen));
+		if (cl->wq)
+			refuse("fd %llu: unix socket %s has a connection not accepted yet with data queued: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen));
+		c->client = cl->u.id;
+		cl->u.peer_kind = TLV_USK_PEER_QUEUED;
+		cl->u.listener = l->u.id;
 	}
 }
 
@@ -2577,10 +2588,16 @@ static void col_usks_link(struct image *im)
 		if ((p = usk_by_ino(im, k->peer_ino))) {
 			k->u.peer_kind = TLV_USK_PEER_TREE;
 			k->u.peer = p->u.id;
-		} else if ((pg = udiag_find(k->peer_ino))) {
+		} else if (k->peer_ino && (pg = udiag_find(k->peer_ino))) {
 			col_usk_ext(im, k, pg);
-		} else {
+		} else {	/* the peer was closed, or waits in a queue outside */
 			k->u.peer_kind = TLV_USK_PEER_DEAD;
+			for (size_t j = 0; j < nudiags; j++)
+				for (size_t c = 0; c < udiags[j].nicons; c++)
+					if (udiags[j].icons[c] == k->ino)
+						refuse("fd %llu: unix socket waits to be accepted by %s outside the dumped tree: not supported",
+						       usk_fd(im, k), usk_name_str(udiags[j].name,
+										   udiags[j].namelen));
 		}
 	}
 	for (size_t i = 0; i < im->nusks; i++) {

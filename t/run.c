@@ -83,6 +83,7 @@ static const struct test tests[] = {
 	{ "refuse-socket", C, REFUSE, "socket" },
 	{ "sk-unix-pair", C, CORRUPT, NULL },
 	{ "sk-unix-dgram", C, 0, NULL },
+	{ "sk-unix-listen", C, 0, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
