@@ -84,6 +84,8 @@ static const struct test tests[] = {
 	{ "sk-unix-pair", C, CORRUPT, NULL },
 	{ "sk-unix-dgram", C, 0, NULL },
 	{ "sk-unix-listen", C, 0, NULL },
+	{ "sk-unix-shutdown", C, 0, NULL },
+	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
