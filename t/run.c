@@ -86,6 +86,7 @@ static const struct test tests[] = {
 	{ "sk-unix-listen", C, 0, NULL },
 	{ "sk-unix-shutdown", C, 0, NULL },
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
+	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
