@@ -12,6 +12,7 @@ int main(int argc, char **argv)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		fail("socketpair: %s", strerror(errno));
 	if (!xfork()) {
+		setsid();	/* frees the test's group and session ids */
 		if (xfork())
 			_exit(0);
 		/* the outside peer: ends when the test closes its end */

@@ -39,6 +39,7 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
+	EXTUNIX = 128,		/* dump with --ext-unix-sk */
 };
 
 struct test {
@@ -87,6 +88,7 @@ static const struct test tests[] = {
 	{ "sk-unix-shutdown", C, 0, NULL },
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
+	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -765,6 +767,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	pid_t pid;
 
 	argv[n++] = cr;
+	if ((c->t->flags & EXTUNIX) && !strcmp(args[0], "dump"))
+		argv[n++] = "--ext-unix-sk";
 	while (*args)
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
