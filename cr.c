@@ -2364,16 +2364,17 @@ static uint64_t usk_gettimeo(int s, int opt)
  */
 static void col_usk_queue(struct usk *k, int s, int fd)
 {
-	int off = usk_getopt(s, SO_PEEK_OFF), zero = 0;
+	int off = usk_getopt(s, SO_PEEK_OFF), zero = 0, err = 0;
 	uint8_t *buf = mmap(NULL, USK_MAX_MSG, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const char *why = NULL;	/* a refusal, told once SO_PEEK_OFF is back */
 	struct buf q = { 0 };
 
 	if (buf == MAP_FAILED)
 		die_errno("a buffer for socket data");
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
 		die_errno("fd %d: SO_PEEK_OFF", fd);
-	for (;;) {
+	while (!why && !err) {
 		union {
 			struct cmsghdr h;
 			uint8_t b[CMSG_SPACE(64 * sizeof(int))];
@@ -2388,8 +2389,10 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n < 0)
-			die_errno("fd %d: peeking at a unix socket's queue", fd);
+		if (n < 0) {
+			err = errno;
+			break;
+		}
 		for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
 			if (h->cmsg_level != SOL_SOCKET || (h->cmsg_type != SCM_RIGHTS &&
 							    h->cmsg_type != 0x4f /* SCM_PIDFD */))
@@ -2398,30 +2401,28 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 			for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
 				close(((int *)CMSG_DATA(h))[i]);
 		}
-		if (fds || (m.msg_flags & MSG_CTRUNC)) {
-			refuse("fd %d: unix socket with descriptors in flight (SCM_RIGHTS) in its queue: not supported",
-			       fd);
-			break;
-		}
-		if (m.msg_flags & MSG_TRUNC) {
-			refuse("fd %d: unix socket holds a message over %u bytes",
-			       fd, USK_MAX_MSG);
-			break;
-		}
-		if (k->u.type != SOCK_DGRAM && !n &&
-		    (k->u.type == SOCK_STREAM || q.len >= k->len))
-			break;	/* end of data of a shut down socket */
+		if (fds || (m.msg_flags & MSG_CTRUNC))
+			why = "descriptors in flight (SCM_RIGHTS) in its queue";
+		else if (m.msg_flags & MSG_TRUNC)
+			why = "a message too large to read";
+		else if (q.len + n > MAX_META / 2)
+			why = "too much data queued";
+		if (why || (k->u.type != SOCK_DGRAM && !n &&
+			    (k->u.type == SOCK_STREAM || q.len >= k->len)))
+			break;	/* (0: end of data of a shut down socket) */
 		buf_put(&q, buf, n);
 		if (k->u.type != SOCK_STREAM)
 			((struct tlv_usk_msg *)vec_add(&k->msgs, &k->nmsgs,
 						       sizeof(*k->msgs)))->len = n;
-		if (q.len > MAX_META / 2)
-			die("fd %d: more than %u bytes queued in a unix socket",
-			    fd, MAX_META / 2);
 	}
 	munmap(buf, USK_MAX_MSG);
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
 		die_errno("fd %d: putting SO_PEEK_OFF back", fd);
+	errno = err;
+	if (err)
+		die_errno("fd %d: peeking at a unix socket's queue", fd);
+	if (why)
+		refuse("fd %d: unix socket with %s: not supported", fd, why);
 	k->data = q.p;
 	k->len = q.len;
 }

@@ -84,7 +84,7 @@ static const struct test tests[] = {
 	{ "refuse-socket", C, REFUSE, "socket" },
 	{ "sk-unix-pair", C, CORRUPT, NULL },
 	{ "sk-unix-dgram", C, 0, NULL },
-	{ "sk-unix-listen", C, 0, NULL },
+	{ "sk-unix-listen", C, FAULT, NULL },
 	{ "sk-unix-shutdown", C, 0, NULL },
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
