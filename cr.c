@@ -2393,7 +2393,12 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 			err = errno;
 			break;
 		}
-		for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+		for (size_t at = 0; at + sizeof(struct cmsghdr) <= m.msg_controllen;
+		     at += CMSG_ALIGN(((struct cmsghdr *)(c.b + at))->cmsg_len)) {
+			struct cmsghdr *h = (struct cmsghdr *)(c.b + at);
+
+			if (h->cmsg_len < sizeof(*h) || at + h->cmsg_len > m.msg_controllen)
+				break;
 			if (h->cmsg_level != SOL_SOCKET || (h->cmsg_type != SCM_RIGHTS &&
 							    h->cmsg_type != 0x4f /* SCM_PIDFD */))
 				continue;
