@@ -1,8 +1,8 @@
 #!/bin/bash
 # cr check -t PID on live processes: a program holding a socket cr does not
 # take, a System V shm mapping and a pipe to outside gets exit status 1 and
-# one line per problem; a clean one gets 0 and "no problems".  Either way the program
-# must run on, not stopped, not traced.  Needs root and gcc.
+# one line per problem; a clean one gets 0 and "no problems".  Either way
+# the program must run on, not stopped, not traced.  Needs root and gcc.
 #   CR=path/to/cr bash t/check-tree.sh
 # Prints "PASS/FAIL check-tree.CASE" lines and "N passed, N failed".
 
