@@ -2147,6 +2147,9 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD	76
 #endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS	83	/* 6.16+ */
+#endif
 #define USK_MAX_MSG	(8u << 20)	/* largest datagram cr reads */
 
 struct udiag {			/* one socket as unix_diag shows it */
@@ -2336,14 +2339,20 @@ static void col_usk_name(const struct task *t, struct usk *k, const struct udiag
 	}
 }
 
-static int usk_getopt(int s, int opt)
+/* An int option; def if this kernel does not have it. */
+static int usk_getopt_or(int s, int opt, int def)
 {
 	int v = 0;
 	socklen_t l = sizeof(v);
 
 	if (getsockopt(s, SOL_SOCKET, opt, &v, &l))
-		return 0;
+		return def;
 	return v;
+}
+
+static int usk_getopt(int s, int opt)
+{
+	return usk_getopt_or(s, opt, 0);
 }
 
 static uint64_t usk_gettimeo(int s, int opt)
@@ -2491,7 +2500,9 @@ static bool col_usk(struct image *im, struct task *t, struct fd *d,
 	close(pfd);
 	k->u.flags |= (usk_getopt(s, SO_PASSCRED) ? TLV_USK_F_PASSCRED : 0) |
 		      (usk_getopt(s, SO_PASSSEC) ? TLV_USK_F_PASSSEC : 0) |
-		      (usk_getopt(s, SO_PASSPIDFD) ? TLV_USK_F_PASSPIDFD : 0);
+		      (usk_getopt(s, SO_PASSPIDFD) ? TLV_USK_F_PASSPIDFD : 0) |
+		      (usk_getopt_or(s, SO_PASSRIGHTS, 1) ? 0 : TLV_USK_F_NORIGHTS);
+	k->u.rcvlowat = usk_getopt(s, SO_RCVLOWAT);
 	k->u.rcvbuf = usk_getopt(s, SO_RCVBUF);
 	k->u.sndbuf = usk_getopt(s, SO_SNDBUF);
 	k->u.peek_off = (uint64_t)(int64_t)usk_getopt(s, SO_PEEK_OFF);
@@ -2694,7 +2705,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->f.obj = col_pipe(im, pid, fd, sb.st_dev, sb.st_ino, link)->p.id;
 	} else if ((anon = anon_kind(link))) {
 		col_anon_fd(t, d, anon);
-	} else if (S_ISSOCK(sb.st_mode) && col_usk(im, t, d, &sb)) {
+	} else if (S_ISSOCK(sb.st_mode) && !strncmp(link, "socket:", 7) &&
+		   col_usk(im, t, d, &sb)) {
 		if (!d->f.kind) {	/* refused */
 			t->nfds--;
 			free(link);
@@ -4362,7 +4374,8 @@ static void img_check_usks(const struct image *im)
 		if (u->id != i + 1 || (u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
 				       u->type != SOCK_SEQPACKET) ||
 		    u->state < TLV_USK_UNCONN || u->state > TLV_USK_CONN ||
-		    u->shutdown > 3 || u->flags > 15 || u->rcvbuf > INT_MAX ||
+		    u->shutdown > 3 || u->flags > 31 || u->rcvbuf > INT_MAX ||
+		    u->rcvlowat > INT_MAX ||
 		    u->sndbuf > INT_MAX || (u->peek_off > INT_MAX && u->peek_off != ~0ULL) ||
 		    u->rcvtimeo_us > (1ULL << 50) || u->sndtimeo_us > (1ULL << 50) ||
 		    u->mode > 07777 || u->uid >= 0xffffffffULL || u->gid >= 0xffffffffULL ||
@@ -5450,6 +5463,10 @@ static void rst_usk_opts(const struct usk *k)
 		usk_setopt(s, SO_PASSSEC, 1, 0);
 	if (k->u.flags & TLV_USK_F_PASSPIDFD)
 		usk_setopt(s, SO_PASSPIDFD, 1, 0);
+	if (k->u.flags & TLV_USK_F_NORIGHTS)
+		usk_setopt(s, SO_PASSRIGHTS, 0, 0);
+	if (k->u.rcvlowat > 1)
+		usk_setopt(s, SO_RCVLOWAT, (int)k->u.rcvlowat, 0);
 	if (k->u.rcvbuf != (uint64_t)usk_getopt(s, SO_RCVBUF))
 		usk_setopt(s, SO_RCVBUF, (int)k->u.rcvbuf / 2, SO_RCVBUFFORCE);
 	if (k->u.sndbuf != (uint64_t)usk_getopt(s, SO_SNDBUF))

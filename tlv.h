@@ -235,7 +235,8 @@ struct tlv_rec {
 	X(sndtimeo_us, "SO_SNDTIMEO in microseconds") \
 	X(mode, "bound to a path: the socket file's mode") \
 	X(uid, "bound to a path: the file's owner") \
-	X(gid, "bound to a path: the file's group")
+	X(gid, "bound to a path: the file's group") \
+	X(rcvlowat, "SO_RCVLOWAT")
 #define TLV_USK_UNCONN		1
 #define TLV_USK_LISTEN		2
 #define TLV_USK_CONN		3
@@ -248,6 +249,7 @@ struct tlv_rec {
 #define TLV_USK_F_PASSSEC	2	/* SO_PASSSEC */
 #define TLV_USK_F_DELETED	4	/* bound file was unlinked: unlink after bind */
 #define TLV_USK_F_PASSPIDFD	8	/* SO_PASSPIDFD */
+#define TLV_USK_F_NORIGHTS	16	/* SO_PASSRIGHTS off: refuses SCM_RIGHTS */
 #define TLV_F_USK_MSG(X) \
 	X(len, "bytes of the message in USK_DATA")
 #define TLV_F_USK_ICON(X) \

@@ -10,6 +10,10 @@
 #define PEEK 100		/* the parent peeked this far (SO_PEEK_OFF) */
 #define MORE 70000		/* each way after restore */
 #define RCVBUF 300000
+#define LOWAT 5
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83	/* 6.16+ */
+#endif
 
 static unsigned char dstream[DOWN + MORE], ustream[UP + MORE], buf[DOWN + UP + MORE];
 
@@ -71,6 +75,10 @@ static int queued(int fd)
 
 static void child(int s, int sync[2])
 {
+	int lowat = LOWAT;
+
+	if (setsockopt(s, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		fail("SO_RCVLOWAT: %s", strerror(errno));
 	if (recv(s, buf, READ1, MSG_WAITALL) != READ1 || memcmp(buf, dstream, READ1))
 		fail("child: first read");
 	put(s, ustream, UP);
@@ -78,6 +86,7 @@ static void child(int s, int sync[2])
 	test_wait();
 
 	if (queued(s) != DOWN - READ1 || opt(s, SO_PASSCRED) != 1 ||
+	    opt(s, SO_RCVLOWAT) != LOWAT ||
 	    opt(s, SO_TYPE) != SOCK_STREAM || opt(s, SO_PEEK_OFF) != -1 ||
 	    (fcntl(s, F_GETFL) & O_NONBLOCK))
 		fail("child: %d queued, passcred %d, peek_off %d, flags %#x",
@@ -92,7 +101,9 @@ static void child(int s, int sync[2])
 
 int main(int argc, char **argv)
 {
-	int sv[2], sync[2], one = 1, zero = 0, rcv;
+	int sv[2], sync[2], one = 1, zero = 0, rcv, rights;
+	struct timeval tv = { 1, 500000 }, tv2;
+	socklen_t tl = sizeof(tv2);
 	pid_t pid;
 
 	test_init(argc, argv);
@@ -115,6 +126,9 @@ int main(int argc, char **argv)
 	    fcntl(sv[0], F_SETFL, O_NONBLOCK))
 		fail("SO_RCVBUF: %s", strerror(errno));
 	rcv = opt(sv[0], SO_RCVBUF);
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		fail("SO_SNDTIMEO: %s", strerror(errno));
+	rights = !setsockopt(sv[0], SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero));
 	children_ready(sync, 1);
 	while (queued(sv[0]) != UP)
 		usleep(1000);
@@ -130,6 +144,11 @@ int main(int argc, char **argv)
 		fail("parent: %d queued, peek_off %d, rcvbuf %d (want %d), flags %#x",
 		     queued(sv[0]), opt(sv[0], SO_PEEK_OFF), opt(sv[0], SO_RCVBUF),
 		     rcv, fcntl(sv[0], F_GETFL));
+	if (getsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv2, &tl) ||
+	    tv2.tv_sec != 1 || tv2.tv_usec != 500000)
+		fail("SO_SNDTIMEO is %ld.%06ld", (long)tv2.tv_sec, (long)tv2.tv_usec);
+	if (rights && opt(sv[0], SO_PASSRIGHTS) != 0)
+		fail("SO_PASSRIGHTS is on again");
 	if (recv(sv[0], buf, 10, MSG_PEEK) != 10 || memcmp(buf, ustream + PEEK, 10))
 		fail("peek after restore does not go on from offset %d", PEEK);
 	if (kill(pid, SIGTERM))
