@@ -5381,7 +5381,8 @@ static void rst_epolls(const struct task *t)
  * accepted from a listener of the image (connect through it, accept),
  * queued data (written by the peer, or by a stand-in to a named datagram
  * socket), connections waiting in a listener's queue (the clients connect
- * in queue order), datagram connections by name, shutdown, options.
+ * in queue order), datagram connections by name, then the files unlinked
+ * at dump go again, shutdown, options.
  */
 /* bind() or connect() s to k's name; a relative one from k's directory. */
 static void usk_name_op(int s, const struct usk *k, bool bind_it)
@@ -5517,8 +5518,7 @@ static void rst_make_usks(struct rst *r)
 				die_errno("removing the stale socket file %s", file);
 			usk_name_op(k->fd, k, true);
 			if (file && (chmod(file, k->u.mode) ||
-				     lchown(file, k->u.uid, k->u.gid) ||
-				     ((k->u.flags & TLV_USK_F_DELETED) && unlink(file))))
+				     lchown(file, k->u.uid, k->u.gid)))
 				die_errno("unix socket file %s", file);
 		}
 		if (k->u.state == TLV_USK_LISTEN && listen(k->fd, (int)k->u.backlog))
@@ -5561,6 +5561,12 @@ static void rst_make_usks(struct rst *r)
 				die_errno("reconnecting a unix socket to %s outside the tree",
 					  usk_name_str(k->pname, k->pnamelen));
 		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* files unlinked at dump */
+		const char *file = usk_path(&im->usks[i], path, sizeof(path));
+
+		if ((im->usks[i].u.flags & TLV_USK_F_DELETED) && unlink(file))
+			die_errno("unlinking %s again", file);
 	}
 	for (size_t i = 0; i < ntmps; i++)
 		close(tmps[i]);

@@ -1,7 +1,8 @@
-/* Datagram and seqpacket sockets hold messages at the dump: a socketpair each between parent and child (both ways), and a datagram server bound to a path with messages from two senders, one of them connected to it by name.  After restore every message comes back whole, in order, with its own length (an empty one too), and more go through. */
+/* Datagram and seqpacket sockets hold messages at the dump: a socketpair each between parent and child (both ways), a datagram server bound to a path with messages from two senders, one of them connected to it by name, one bound to a relative path and one whose file was unlinked.  After restore every message comes back whole, in order, with its own length (an empty one too), the names are the same, and more go through. */
 #include "lib.h"
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 static const size_t sizes[] = { 1, 0, 1000, 60000, 7, 4096 };
@@ -62,7 +63,19 @@ static void connect_to(int s, const char *path)
 		fail("connect %s: %s", path, strerror(errno));
 }
 
-static void child(int d, int q, const char *path, int sync[2])
+/* getsockname must give name (a path, NUL-terminated). */
+static void name_is(int s, const char *name)
+{
+	struct sockaddr_un a;
+	socklen_t l = sizeof(a);
+
+	if (getsockname(s, (struct sockaddr *)&a, &l) ||
+	    l != offsetof(struct sockaddr_un, sun_path) + strlen(name) + 1 ||
+	    strcmp(a.sun_path, name))
+		fail("fd %d is not bound to %s", s, name);
+}
+
+static void child(int d, int q, const char *path, const char *rel, int sync[2])
 {
 	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -80,6 +93,12 @@ static void child(int d, int q, const char *path, int sync[2])
 		if (sendto(u, msg, n, 0, (struct sockaddr *)&a, sizeof(a)) != (ssize_t)n)
 			fail("sendto: %s", strerror(errno));
 	}
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", rel);	/* from /tmp */
+	if (sendto(u, msg, make(7, 2), 0, (struct sockaddr *)&a, sizeof(a)) < 0)
+		fail("sendto %s: %s", rel, strerror(errno));
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s-del", path);
+	if (sendto(u, msg, make(8, 3), 0, (struct sockaddr *)&a, sizeof(a)) < 0)
+		fail("sendto %s: %s", a.sun_path, strerror(errno));
 	child_ready(sync);
 	test_wait();
 
@@ -96,14 +115,21 @@ static void child(int d, int q, const char *path, int sync[2])
 
 int main(int argc, char **argv)
 {
-	int d[2], q[2], sync[2], srv, k, type = 0;
+	int d[2], q[2], sync[2], srv, k, rs, ds, type = 0;
 	socklen_t l = sizeof(type);
-	char path[64];
+	char path[64], rel[64], del[80];
+	struct stat st;
 	pid_t pid;
 
 	test_init(argc, argv);
 	snprintf(path, sizeof(path), "/tmp/cr-sk-dgram-%d", (int)getpid());
+	snprintf(rel, sizeof(rel), "cr-sk-rel-%d", (int)getpid());
+	snprintf(del, sizeof(del), "%s-del", path);
+	if (chdir("/tmp"))
+		fail("chdir: %s", strerror(errno));
 	unlink(path);
+	unlink(rel);
+	unlink(del);
 	sync_open(sync);
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, d) ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, q))
@@ -112,6 +138,10 @@ int main(int argc, char **argv)
 	k = socket(AF_UNIX, SOCK_DGRAM, 0);
 	bind_to(srv, path);
 	connect_to(k, path);
+	rs = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ds = socket(AF_UNIX, SOCK_DGRAM, 0);
+	bind_to(rs, rel);
+	bind_to(ds, del);
 	for (size_t i = 0; i < NMSG; i++) {
 		put(d[0], 1, i);
 		put(q[0], 3, i);
@@ -122,11 +152,15 @@ int main(int argc, char **argv)
 		close(q[0]);
 		close(srv);
 		close(k);
-		child(d[1], q[1], path, sync);
+		close(rs);
+		close(ds);
+		child(d[1], q[1], path, rel, sync);
 	}
 	close(d[1]);
 	close(q[1]);
 	children_ready(sync, 1);
+	if (unlink(del))
+		fail("unlink: %s", strerror(errno));
 	put(k, 6, 0);
 	put(k, 6, 1);
 	test_ready();
@@ -144,6 +178,14 @@ int main(int argc, char **argv)
 	get(srv, 6, 0);
 	get(srv, 6, 1);
 	none_left(srv, "server");
+	name_is(rs, rel);
+	name_is(ds, del);
+	if (stat(rel, &st) || !S_ISSOCK(st.st_mode) || !stat(del, &st))
+		fail("%s is not a socket file or %s exists", rel, del);
+	get(rs, 7, 2);
+	get(ds, 8, 3);
+	none_left(rs, "relative");
+	none_left(ds, "unlinked");
 	put(k, 6, 2);		/* still connected to the server by name */
 	get(srv, 6, 2);
 	if (kill(pid, SIGTERM))
@@ -152,5 +194,6 @@ int main(int argc, char **argv)
 	get(d[0], 2, NMSG);
 	get(q[0], 4, NMSG);
 	unlink(path);
+	unlink(rel);
 	pass();
 }
