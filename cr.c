@@ -2442,19 +2442,28 @@ static void udiag_msg(const struct nlmsghdr *h)
 	}
 }
 
-/* Every unix socket of cr's network namespace, once per run. */
-static void udiag_load(void)
+/* A sock_diag socket that was asked for all unix sockets; -1 on failure. */
+static int udiag_ask(uint32_t show)
 {
 	struct {
 		struct nlmsghdr h;
 		struct unix_diag_req r;
 	} req = {
 		.h = { sizeof(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
-		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u,
-		       .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS |
-				     UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
-				     UDIAG_SHOW_RQLEN },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = show },
 	};
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (s >= 0 && send(s, &req, sizeof(req), 0) != sizeof(req)) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Every unix socket of cr's network namespace, once per run. */
+static void udiag_load(void)
+{
 	static uint32_t buf[8192];
 	bool done = false;
 	int s;
@@ -2464,8 +2473,9 @@ static void udiag_load(void)
 	free(udiags);
 	udiags = NULL;
 	nudiags = 0;
-	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (s < 0 || send(s, &req, sizeof(req), 0) != sizeof(req))
+	s = udiag_ask(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
+		      UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN);
+	if (s < 0)
 		die_errno("sock_diag (unix sockets)");
 	while (!done) {
 		ssize_t n = recv(s, buf, sizeof(buf), 0);
@@ -7704,6 +7714,19 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+/* sock_diag answers for unix sockets (CONFIG_UNIX_DIAG). */
+static bool probe_unix_diag(void)
+{
+	uint32_t buf[1024];
+	const struct nlmsghdr *h = (const void *)buf;
+	int s = udiag_ask(0);
+	ssize_t n = s < 0 ? -1 : recv(s, buf, sizeof(buf), 0);
+
+	if (s >= 0)
+		close(s);
+	return n >= (ssize_t)sizeof(*h) && h->nlmsg_type != NLMSG_ERROR;
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -7779,7 +7802,8 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read unix sockets' options and queues (and timerfds)", probe_pidfd_getfd },
+		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 	};
