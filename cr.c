@@ -70,6 +70,7 @@
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -1470,6 +1471,8 @@ struct usk {			/* a unix socket */
 	size_t nicons;
 	uint8_t *pname;		/* PEER_EXT: the outside peer's address */
 	size_t pnamelen;
+	uint8_t *filter;	/* classic BPF filter, 8 bytes an instruction */
+	size_t filterlen;
 	uint64_t ino, peer_ino;	/* dump: its inode, its peer's */
 	uint64_t wq;		/* dump: bytes it sent not yet read */
 	int fd, tmp;		/* restore: the socket, a stand-in peer */
@@ -2673,6 +2676,28 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 	k->len = q.len;
 }
 
+/* A socket filter: a classic one is kept, an eBPF one refused. */
+static void col_usk_filter(struct usk *k, int s, int fd)
+{
+	socklen_t n = 0;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &n)) {
+		if (errno == EACCES)
+			refuse("fd %d: unix socket with an eBPF socket filter: not supported",
+			       fd);
+		return;
+	}
+	if (!n)
+		return;
+	k->filterlen = n * sizeof(struct sock_filter);
+	k->filter = xmalloc(k->filterlen);
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, k->filter, &n) ||
+	    n * sizeof(struct sock_filter) != k->filterlen)
+		die_errno("fd %d: reading a socket filter", fd);
+	if (usk_getopt(s, SO_LOCK_FILTER))
+		k->u.flags |= TLV_USK_F_LOCKFILTER;
+}
+
 /* A socket fd: false if it is not a unix socket (the caller refuses). */
 static bool col_usk(struct image *im, struct task *t, struct fd *d,
 		    const struct stat *sb)
@@ -2735,6 +2760,7 @@ static bool col_usk(struct image *im, struct task *t, struct fd *d,
 		      (usk_getopt(s, SO_PASSPIDFD) ? TLV_USK_F_PASSPIDFD : 0) |
 		      (usk_getopt_or(s, SO_PASSRIGHTS, 1) ? 0 : TLV_USK_F_NORIGHTS);
 	k->u.rcvlowat = usk_getopt(s, SO_RCVLOWAT);
+	col_usk_filter(k, s, fd);
 	k->u.rcvbuf = usk_getopt(s, SO_RCVBUF);
 	k->u.sndbuf = usk_getopt(s, SO_SNDBUF);
 	k->u.peek_off = (uint64_t)(int64_t)usk_getopt(s, SO_PEEK_OFF);
@@ -3516,6 +3542,8 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_rec(&n, TLV_USK_ICONS, k->icons, k->nicons * sizeof(*k->icons));
 		if (k->pnamelen)
 			buf_rec(&n, TLV_USK_PEER_NAME, k->pname, k->pnamelen);
+		if (k->filterlen)
+			buf_rec(&n, TLV_USK_FILTER, k->filter, k->filterlen);
 		out_rec(o, TLV_USK, n.p, n.len);
 		buf_free(&n);
 	}
@@ -4212,6 +4240,7 @@ static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_USK_MSGS:
 		case TLV_USK_ICONS:
 		case TLV_USK_PEER_NAME:
+		case TLV_USK_FILTER:
 			once(&seen, it.tag, "USK");
 			break;
 		}
@@ -4236,6 +4265,9 @@ static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_USK_PEER_NAME:
 			k->pname = get_bytes(&it, &k->pnamelen);
+			break;
+		case TLV_USK_FILTER:
+			k->filter = get_bytes(&it, &k->filterlen);
 			break;
 		default:
 			skip_unknown(&it, "USK");
@@ -4612,7 +4644,10 @@ static void img_check_usks(const struct image *im)
 		if (u->id != i + 1 || (u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
 				       u->type != SOCK_SEQPACKET) ||
 		    u->state < TLV_USK_UNCONN || u->state > TLV_USK_CONN ||
-		    u->shutdown > 3 || u->flags > 31 || u->rcvbuf > INT_MAX ||
+		    u->shutdown > 3 || u->flags > 63 || u->rcvbuf > INT_MAX ||
+		    k->filterlen % sizeof(struct sock_filter) ||
+		    k->filterlen > BPF_MAXINSNS * sizeof(struct sock_filter) ||
+		    ((u->flags & TLV_USK_F_LOCKFILTER) && !k->filterlen) ||
 		    u->rcvlowat > INT_MAX ||
 		    u->sndbuf > INT_MAX || (u->peek_off > INT_MAX && u->peek_off != ~0ULL) ||
 		    u->rcvtimeo_us > (1ULL << 50) || u->sndtimeo_us > (1ULL << 50) ||
@@ -5712,6 +5747,15 @@ static void rst_usk_opts(const struct usk *k)
 		usk_setopt(s, SO_SNDBUF, (int)k->u.sndbuf / 2, SO_SNDBUFFORCE);
 	if (k->u.peek_off != ~0ULL)
 		usk_setopt(s, SO_PEEK_OFF, (int)k->u.peek_off, 0);
+	if (k->filterlen) {	/* after the refill: it saw those already */
+		struct sock_fprog f = { k->filterlen / sizeof(struct sock_filter),
+					(struct sock_filter *)k->filter };
+
+		if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &f, sizeof(f)))
+			die_errno("attaching a socket filter");
+		if (k->u.flags & TLV_USK_F_LOCKFILTER)
+			usk_setopt(s, SO_LOCK_FILTER, 1, 0);
+	}
 	tv.tv_sec = k->u.rcvtimeo_us / 1000000;
 	tv.tv_usec = k->u.rcvtimeo_us % 1000000;
 	if (k->u.rcvtimeo_us && setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))

@@ -89,6 +89,7 @@ static const struct test tests[] = {
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
 	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
+	{ "sk-unix-filter", C, 0, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
