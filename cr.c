@@ -2767,6 +2767,12 @@ static bool col_usk(struct image *im, struct task *t, struct fd *d,
 	k->u.rcvtimeo_us = usk_gettimeo(s, SO_RCVTIMEO);
 	k->u.sndtimeo_us = usk_gettimeo(s, SO_SNDTIMEO);
 	if (k->u.state != TLV_USK_LISTEN) {
+		char oob;
+
+		if (k->u.type == SOCK_STREAM &&
+		    recv(s, &oob, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) == 1)
+			refuse("fd %d: unix socket with an out-of-band byte (MSG_OOB) pending: not supported",
+			       fd);
 		k->len = g->rq;	/* seqpacket: where the data ends */
 		col_usk_queue(k, s, fd);
 	}

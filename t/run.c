@@ -88,6 +88,7 @@ static const struct test tests[] = {
 	{ "sk-unix-shutdown", C, 0, NULL },
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
+	{ "refuse-sk-unix-oob", C, REFUSE, "MSG_OOB" },
 	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
 	{ "sk-unix-filter", C, 0, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
