@@ -1,6 +1,7 @@
-/* A stream socketpair between parent and child holds data both ways at the dump: after restore each side reads exactly the queued bytes (peek offset, O_NONBLOCK, buffer sizes and SO_PASSCRED kept), then both go on talking. */
+/* A stream socketpair between parent and child holds data both ways at the dump: after restore each side reads exactly the queued bytes (peek offset, O_NONBLOCK, buffer sizes, timeouts, SO_PASSCRED, SO_RCVLOWAT, SO_PASSRIGHTS kept; an epoll sees it readable), then both go on talking. */
 #include "lib.h"
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -101,7 +102,8 @@ static void child(int s, int sync[2])
 
 int main(int argc, char **argv)
 {
-	int sv[2], sync[2], one = 1, zero = 0, rcv, rights;
+	int sv[2], sync[2], one = 1, zero = 0, rcv, rights, ep;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 77 };
 	struct timeval tv = { 1, 500000 }, tv2;
 	socklen_t tl = sizeof(tv2);
 	pid_t pid;
@@ -135,9 +137,15 @@ int main(int argc, char **argv)
 	if (setsockopt(sv[0], SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) ||
 	    recv(sv[0], buf, PEEK, MSG_PEEK) != PEEK || opt(sv[0], SO_PEEK_OFF) != PEEK)
 		fail("peek: %s", strerror(errno));
+	ep = epoll_create1(0);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev))
+		fail("epoll: %s", strerror(errno));
 	test_ready();
 	test_wait();
 
+	if (epoll_wait(ep, &ev, 1, 0) != 1 || ev.data.u64 != 77 ||
+	    !(ev.events & EPOLLIN))
+		fail("epoll does not see the queued data");
 	if (queued(sv[0]) != UP || opt(sv[0], SO_PEEK_OFF) != PEEK ||
 	    opt(sv[0], SO_RCVBUF) != rcv || !(fcntl(sv[0], F_GETFL) & O_NONBLOCK) ||
 	    opt(sv[0], SO_PASSCRED) != 0)
