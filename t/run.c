@@ -111,6 +111,7 @@ static const struct test tests[] = {
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
+	{ "sk-unix-python", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
