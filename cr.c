@@ -2360,11 +2360,12 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 /*
  * ---- unix sockets ----
  * What the kernel knows about every unix socket of this network namespace
- * comes from sock_diag (NETLINK_SOCK_DIAG, unix_diag): inode, type, state,
- * bound name and file, peer inode, the inodes of connections waiting in a
- * listener's queue (embryos, not accepted yet), queue lengths, shutdown.
- * A peer is found by inode: in the image, waiting in a listener of the
- * image, gone (closed: the socket stays connected to nothing), or outside.
+ * comes from sock_diag (NETLINK_SOCK_DIAG, unix_diag, asked by hand): inode,
+ * type, state, bound name and file, peer inode, the clients of the
+ * connections waiting in a listener's queue (not accepted yet), queue
+ * lengths, shutdown.  A peer is found by inode: in the image, gone (closed:
+ * the socket stays connected to nothing), or outside the tree (refused but
+ * for datagrams with --ext-unix-sk, reconnected by name at restore).
  * The socket itself is taken into cr with pidfd_getfd for its options and
  * its queued data, read with MSG_PEEK from offset 0 (SO_PEEK_OFF, put back
  * afterwards), one message at a time for datagram and seqpacket.
