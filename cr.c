@@ -2885,7 +2885,7 @@ static void col_usks_link(struct image *im)
 	for (size_t i = 0; i < im->nusks; i++) {
 		struct usk *k = &im->usks[i];
 		bool mutual = k->u.peer_kind == TLV_USK_PEER_TREE &&
-			      im->usks[k->u.peer - 1].u.peer == k->u.id;
+			      im->usks[k->u.peer - 1].u.peer == k->u.id, shared = false;
 
 		if (k->u.type != SOCK_DGRAM && k->u.peer_kind == TLV_USK_PEER_TREE &&
 		    !mutual)
@@ -2902,25 +2902,30 @@ static void col_usks_link(struct image *im)
 		if (k->u.state != TLV_USK_CONN || k->u.type == SOCK_DGRAM ||
 		    !k->namelen)
 			continue;
-		/* a connected stream socket named like a listener: accepted */
+		/*
+		 * A connected stream socket shares its name with others only
+		 * when accepted: through a listener of the image it is made
+		 * so again; else (its listener closed, or outside) unnamed.
+		 */
 		for (size_t j = 0; j < nudiags; j++) {
 			const struct udiag *l = &udiags[j];
 			struct usk *lk;
 
-			if (l->state != 10 || l->namelen != k->namelen ||
+			if (l->ino == k->ino || l->namelen != k->namelen ||
 			    memcmp(l->name, k->name, k->namelen))
 				continue;
-			if ((lk = usk_by_ino(im, l->ino)) && mutual) {
+			shared = true;
+			if (l->state == 10 && mutual && (lk = usk_by_ino(im, l->ino)))
 				k->u.listener = lk->u.id;
-			} else {
-				info("fd %llu: unix socket accepted from %s, whose listener is not in the tree: restored unnamed",
-				     usk_fd(im, k), usk_name_str(k->name, k->namelen));
-				free(k->dir);
-				k->dir = NULL;
-				k->namelen = 0;
-				k->u.flags &= ~TLV_USK_F_DELETED;
-				k->u.mode = k->u.uid = k->u.gid = 0;
-			}
+		}
+		if (shared && !k->u.listener) {
+			info("fd %llu: unix socket accepted from %s, whose listener is not in the tree: restored unnamed",
+			     usk_fd(im, k), usk_name_str(k->name, k->namelen));
+			free(k->dir);
+			k->dir = NULL;
+			k->namelen = 0;
+			k->u.flags &= ~TLV_USK_F_DELETED;
+			k->u.mode = k->u.uid = k->u.gid = 0;
 		}
 	}
 	ctx.pid = 0;

@@ -1,10 +1,10 @@
-/* Listening sockets, on a path (mode kept) and an abstract name, hold connections not accepted yet from clients in the child (one of them bound to a name); an accepted connection holds data both ways.  After restore the queued connections are accepted in their order, the names are right, and all of them talk. */
+/* Listening sockets, on a path (mode kept) and an abstract name, hold connections not accepted yet from clients in the child (one of them bound to a name); an accepted connection holds data both ways; two more were accepted from a listener closed since.  After restore the queued connections are accepted in their order, the names are right, and all of them talk. */
 #include "lib.h"
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
-static char path[64], abs_name[64], cli_name[64];
+static char path[64], abs_name[64], cli_name[64], gone[64];
 
 static socklen_t addr(struct sockaddr_un *a, const char *name)
 {
@@ -89,6 +89,7 @@ static void child(int sync[2])
 {
 	int c4 = client(abs_name, NULL), c1 = client(path, NULL);
 	int c2 = client(path, cli_name), c3 = client(abs_name, NULL);
+	int c5 = client(gone, NULL), c6 = client(gone, NULL);
 
 	say(c4, "early from the client");
 	child_ready(sync);
@@ -103,12 +104,16 @@ static void child(int sync[2])
 	hear(c3, "THREE");
 	say(c4, "late");
 	hear(c4, "LATE");
+	say(c5, "five");
+	say(c6, "six");
+	hear(c5, "FIVE");
+	hear(c6, "SIX");
 	exit(40);
 }
 
 int main(int argc, char **argv)
 {
-	int lp, la, a4, a, sync[2];
+	int lp, la, lg, a4, a5, a6, a, sync[2];
 	struct stat st;
 	pid_t pid;
 
@@ -116,16 +121,19 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "/tmp/cr-sk-listen-%d", (int)getpid());
 	snprintf(abs_name, sizeof(abs_name), "@cr-sk-listen-%d", (int)getpid());
 	snprintf(cli_name, sizeof(cli_name), "@cr-sk-client-%d", (int)getpid());
+	snprintf(gone, sizeof(gone), "@cr-sk-gone-%d", (int)getpid());
 	unlink(path);
 	sync_open(sync);
 	lp = listener(path, 5);
 	la = listener(abs_name, 3);
+	lg = listener(gone, 2);
 	if (chmod(path, 0640))
 		fail("chmod: %s", strerror(errno));
 	pid = xfork();
 	if (!pid) {
 		close(lp);
 		close(la);
+		close(lg);
 		child(sync);
 	}
 	children_ready(sync, 1);
@@ -133,6 +141,10 @@ int main(int argc, char **argv)
 	if (a4 < 0)
 		fail("accept: %s", strerror(errno));
 	say(a4, "early from the server");
+	a5 = accept(lg, NULL, NULL);	/* accepted, then their listener goes */
+	a6 = accept(lg, NULL, NULL);
+	if (a5 < 0 || a6 < 0 || close(lg))
+		fail("accept: %s", strerror(errno));
 	test_ready();
 	test_wait();
 
@@ -160,6 +172,10 @@ int main(int argc, char **argv)
 	close(a);
 	hear(a4, "late");
 	say(a4, "LATE");
+	hear(a5, "five");
+	hear(a6, "six");
+	say(a5, "FIVE");
+	say(a6, "SIX");
 	child_reap(pid, 40);
 	unlink(path);
 	pass();
