@@ -348,6 +348,8 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 4096;
 		b->p = xrealloc(b->p, b->cap);
