@@ -1469,6 +1469,8 @@ struct usk {			/* a unix socket */
 	size_t len;
 	struct tlv_usk_msg *msgs;	/* DGRAM, SEQPACKET: message lengths */
 	size_t nmsgs;
+	uint8_t *from;		/* DGRAM: the messages' senders' addresses */
+	size_t fromlen;
 	struct tlv_usk_icon *icons;	/* listening: queued connections */
 	size_t nicons;
 	uint8_t *pname;		/* PEER_EXT: the outside peer's address */
@@ -2615,7 +2617,7 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 	uint8_t *buf = mmap(NULL, USK_MAX_MSG, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	const char *why = NULL;	/* a refusal, told once SO_PEEK_OFF is back */
-	struct buf q = { 0 };
+	struct buf q = { 0 }, senders = { 0 };
 
 	if (buf == MAP_FAILED)
 		die_errno("a buffer for socket data");
@@ -2627,7 +2629,9 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 			uint8_t b[CMSG_SPACE(64 * sizeof(int))];
 		} c;
 		struct iovec iov = { buf, USK_MAX_MSG };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+		struct sockaddr_un from;
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+				    .msg_iov = &iov, .msg_iovlen = 1,
 				    .msg_control = &c, .msg_controllen = sizeof(c) };
 		bool fds = false;
 		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -2663,9 +2667,18 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 			    (k->u.type == SOCK_STREAM || q.len >= k->len)))
 			break;	/* (0: end of data of a shut down socket) */
 		buf_put(&q, buf, n);
-		if (k->u.type != SOCK_STREAM)
-			((struct tlv_usk_msg *)vec_add(&k->msgs, &k->nmsgs,
-						       sizeof(*k->msgs)))->len = n;
+		if (k->u.type != SOCK_STREAM) {
+			struct tlv_usk_msg *g = vec_add(&k->msgs, &k->nmsgs,
+							sizeof(*k->msgs));
+
+			g->len = n;
+			if (k->u.type == SOCK_DGRAM &&
+			    m.msg_namelen > offsetof(struct sockaddr_un, sun_path) &&
+			    m.msg_namelen <= sizeof(from)) {
+				g->from = m.msg_namelen - offsetof(struct sockaddr_un, sun_path);
+				buf_put(&senders, from.sun_path, g->from);
+			}
+		}
 	}
 	munmap(buf, USK_MAX_MSG);
 	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
@@ -2677,6 +2690,8 @@ static void col_usk_queue(struct usk *k, int s, int fd)
 		refuse("fd %d: unix socket with %s: not supported", fd, why);
 	k->data = q.p;
 	k->len = q.len;
+	k->from = senders.p;
+	k->fromlen = senders.len;
 }
 
 /* A socket filter: a classic one is kept, an eBPF one refused. */
@@ -3552,6 +3567,8 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_rec(&n, TLV_USK_DATA, k->data, k->len);
 		if (k->nmsgs)
 			buf_rec(&n, TLV_USK_MSGS, k->msgs, k->nmsgs * sizeof(*k->msgs));
+		if (k->fromlen)
+			buf_rec(&n, TLV_USK_FROM, k->from, k->fromlen);
 		if (k->nicons)
 			buf_rec(&n, TLV_USK_ICONS, k->icons, k->nicons * sizeof(*k->icons));
 		if (k->pnamelen)
@@ -4255,6 +4272,7 @@ static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_USK_ICONS:
 		case TLV_USK_PEER_NAME:
 		case TLV_USK_FILTER:
+		case TLV_USK_FROM:
 			once(&seen, it.tag, "USK");
 			break;
 		}
@@ -4282,6 +4300,9 @@ static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_USK_FILTER:
 			k->filter = get_bytes(&it, &k->filterlen);
+			break;
+		case TLV_USK_FROM:
+			k->from = get_bytes(&it, &k->fromlen);
 			break;
 		default:
 			skip_unknown(&it, "USK");
@@ -4652,7 +4673,7 @@ static void img_check_usks(const struct image *im)
 	for (size_t i = 0; i < n; i++) {
 		const struct usk *k = &im->usks[i], *p = NULL, *l = NULL;
 		const struct tlv_usk *u = &k->u;
-		uint64_t sum = 0;
+		uint64_t sum = 0, fsum = 0;
 		bool mutual;
 
 		if (u->id != i + 1 || (u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
@@ -4682,9 +4703,18 @@ static void img_check_usks(const struct image *im)
 		if (u->listener)
 			l = &im->usks[u->listener - 1];
 		mutual = p && p->u.peer == u->id;
-		for (size_t m = 0; m < k->nmsgs; m++)
+		for (size_t m = 0, at = 0; m < k->nmsgs; m++) {
+			uint64_t f = k->msgs[m].from;
+
 			sum += k->msgs[m].len;
+			if (f && (u->type != SOCK_DGRAM || f > k->fromlen - at ||
+				  !usk_name_ok(k->from + at, f)))
+				die("corrupt image: unix socket %zu: bad sender", i + 1);
+			at += f;
+			fsum += f;
+		}
 		if ((u->type == SOCK_STREAM ? k->nmsgs != 0 : sum != k->len) ||
+		    fsum != k->fromlen ||
 		    (k->len && u->state == TLV_USK_LISTEN) ||
 		    (k->nicons && u->state != TLV_USK_LISTEN))
 			die("corrupt image: unix socket %zu: bad queue", i + 1);
@@ -5671,9 +5701,15 @@ static void rst_epolls(const struct task *t)
  * in queue order), datagram connections by name, then the files unlinked
  * at dump go again, shutdown, options.
  */
-/* bind() or connect() s to k's name; a relative one from k's directory. */
-static void usk_name_op(int s, const struct usk *k, bool bind_it)
+enum { USK_BIND, USK_CONNECT, USK_SEND };
+
+/*
+ * bind(), connect() or send (a datagram of n bytes at p) s to k's name; a
+ * relative one from k's directory.
+ */
+static void usk_name_op(int s, const struct usk *k, int op, const void *p, size_t n)
 {
+	static const char *const what[] = { "binding", "connecting", "sending" };
 	struct sockaddr_un a;
 	socklen_t l = usk_addr(&a, k->name, k->namelen);
 	int here = -1, r, e;
@@ -5682,15 +5718,28 @@ static void usk_name_op(int s, const struct usk *k, bool bind_it)
 		       chdir(k->dir)))
 		die_errno("unix socket %s: entering %s",
 			  usk_name_str(k->name, k->namelen), k->dir);
-	r = bind_it ? bind(s, (struct sockaddr *)&a, l) :
-		      connect(s, (struct sockaddr *)&a, l);
+	r = op == USK_BIND ? bind(s, (struct sockaddr *)&a, l) :
+	    op == USK_CONNECT ? connect(s, (struct sockaddr *)&a, l) :
+	    sendto(s, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, l) ==
+	    (ssize_t)n ? 0 : -1;
 	e = errno;
 	if (here >= 0 && (fchdir(here) || close(here)))
 		die_errno("returning from %s", k->dir);
 	errno = e;
 	if (r)
-		die_errno("%s a unix socket %s %s", bind_it ? "binding" : "connecting",
-			  bind_it ? "to" : "to", usk_name_str(k->name, k->namelen));
+		die_errno("%s a unix socket to %s", what[op],
+			  usk_name_str(k->name, k->namelen));
+}
+
+/* The socket of the image bound to this name, if any. */
+static const struct usk *usk_named(const struct image *im, const uint8_t *name,
+				   size_t len)
+{
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].namelen == len && !usk_accepted(&im->usks[i]) &&
+		    !memcmp(im->usks[i].name, name, len))
+			return &im->usks[i];
+	return NULL;
 }
 
 static int usk_socket(const struct usk *k)
@@ -5712,28 +5761,36 @@ static void usk_setopt(int s, int opt, int v, int force)
 /* Queued data, in order, as the reader will get it. */
 static void rst_usk_fill(struct image *im, struct usk *k)
 {
-	int s = -1, big;
+	struct usk *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+	bool stand_in = false;	/* an unnamed socket of cr's sends */
 	size_t off = 0;
+	int s, big;
 
-	if (k->u.peer_kind == TLV_USK_PEER_TREE && im->usks[k->u.peer - 1].u.peer == k->u.id)
-		s = im->usks[k->u.peer - 1].fd;
+	big = k->len * 2 + (1 << 16) < INT_MAX / 2 ? (int)(k->len * 2 + (1 << 16)) : INT_MAX / 2;
+	if (p && p->u.peer == k->u.id)
+		s = p->fd;
 	else if (k->u.peer_kind == TLV_USK_PEER_DEAD)
 		s = k->tmp;
 	else
-		usk_name_op(s = usk_socket(k), k, false);
-	big = k->len * 2 + (1 << 16) < INT_MAX / 2 ? (int)(k->len * 2 + (1 << 16)) : INT_MAX / 2;
+		usk_name_op(s = usk_socket(k), k, USK_CONNECT, NULL, 0), stand_in = true;
 	usk_setopt(s, SO_SNDBUF, big, SO_SNDBUFFORCE);
-	for (size_t m = 0; off < k->len || m < k->nmsgs; m++) {
+	for (size_t m = 0, at = 0; off < k->len || m < k->nmsgs; m++) {
 		size_t n = k->nmsgs ? k->msgs[m].len : k->len - off;
-		ssize_t w = send(s, k->data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		const struct usk *from = stand_in && k->nmsgs && k->msgs[m].from ?
+			usk_named(im, k->from + at, k->msgs[m].from) : NULL;
 
-		if (w != (ssize_t)n)
+		if (from) {	/* its sender is in the image: from there */
+			usk_setopt(from->fd, SO_SNDBUF, big, SO_SNDBUFFORCE);
+			usk_name_op(from->fd, k, USK_SEND, k->data + off, n);
+		} else if (send(s, k->data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+			   (ssize_t)n) {
 			die_errno("refilling a unix socket's queue (%zu of %zu bytes in)",
 				  off, k->len);
+		}
 		off += n;
+		at += k->nmsgs ? k->msgs[m].from : 0;
 	}
-	if (s != k->tmp && (k->u.peer_kind != TLV_USK_PEER_TREE ||
-			    im->usks[k->u.peer - 1].u.peer != k->u.id))
+	if (stand_in)
 		close(s);
 }
 
@@ -5812,7 +5869,7 @@ static void rst_make_usks(struct rst *r)
 			if (file && !lstat(file, &sb) && S_ISSOCK(sb.st_mode) &&
 			    !(k->u.flags & TLV_USK_F_DELETED) && unlink(file))
 				die_errno("removing the stale socket file %s", file);
-			usk_name_op(k->fd, k, true);
+			usk_name_op(k->fd, k, USK_BIND, NULL, 0);
 			if (file && (chmod(file, k->u.mode) ||
 				     lchown(file, k->u.uid, k->u.gid)))
 				die_errno("unix socket file %s", file);
@@ -5826,7 +5883,8 @@ static void rst_make_usks(struct rst *r)
 
 		if (!usk_accepted(k))
 			continue;
-		usk_name_op(im->usks[k->u.peer - 1].fd, &im->usks[k->u.listener - 1], false);
+		usk_name_op(im->usks[k->u.peer - 1].fd, &im->usks[k->u.listener - 1],
+			    USK_CONNECT, NULL, 0);
 		k->fd = accept4(im->usks[k->u.listener - 1].fd, NULL, NULL, SOCK_CLOEXEC);
 		if (k->fd < 0)
 			die_errno("accepting a unix connection");
@@ -5841,7 +5899,7 @@ static void rst_make_usks(struct rst *r)
 			int s = l->icons[c].client ? im->usks[l->icons[c].client - 1].fd :
 				(*(int *)vec_add(&tmps, &ntmps, sizeof(int)) = usk_socket(l));
 
-			usk_name_op(s, l, false);
+			usk_name_op(s, l, USK_CONNECT, NULL, 0);
 		}
 	}
 	for (size_t i = 0; i < im->nusks; i++) {	/* datagram, by name */
@@ -5850,7 +5908,7 @@ static void rst_make_usks(struct rst *r)
 		socklen_t l;
 
 		if (p && p->u.peer != k->u.id) {
-			usk_name_op(k->fd, p, false);
+			usk_name_op(k->fd, p, USK_CONNECT, NULL, 0);
 		} else if (k->u.peer_kind == TLV_USK_PEER_EXT) {
 			l = usk_addr(&a, k->pname, k->pnamelen);
 			if (connect(k->fd, (struct sockaddr *)&a, l))

@@ -42,7 +42,7 @@
  *	        file, a memfd: OBJ_INFO, PATH or NAME
  *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
  *	        directory a relative name was bound in), USK_DATA?,
- *	        USK_MSGS?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
+ *	        USK_MSGS?, USK_FROM?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -252,7 +252,8 @@ struct tlv_rec {
 #define TLV_USK_F_NORIGHTS	16	/* SO_PASSRIGHTS off: refuses SCM_RIGHTS */
 #define TLV_USK_F_LOCKFILTER	32	/* SO_LOCK_FILTER */
 #define TLV_F_USK_MSG(X) \
-	X(len, "bytes of the message in USK_DATA")
+	X(len, "bytes of the message in USK_DATA") \
+	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
 #define TLV_F_USK_ICON(X) \
 	X(client, "USK id of the connecting socket, 0 if it was closed")
 #define TLV_F_RUN(X) \
@@ -341,14 +342,15 @@ struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
-	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
+	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_FROM, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
 	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
 	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
 	X(USK_DATA, 83, BYTES, NONE, "bytes queued for reading, oldest first") \
 	X(USK_MSGS, 84, ROWS, USK_MSG, "datagram and seqpacket: the messages in USK_DATA") \
 	X(USK_ICONS, 85, ROWS, USK_ICON, "listening: connections queued, not accepted, in order") \
 	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
-	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)")
+	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
+	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -1,4 +1,4 @@
-/* Datagram and seqpacket sockets hold messages at the dump: a socketpair each between parent and child (both ways), a datagram server bound to a path with messages from two senders, one of them connected to it by name, one bound to a relative path and one whose file was unlinked.  After restore every message comes back whole, in order, with its own length (an empty one too), the names are the same, and more go through. */
+/* Datagram and seqpacket sockets hold messages at the dump: a socketpair each between parent and child (both ways), a datagram server bound to a path with messages from three senders (one unnamed, one connected to it by name, one named: the server answers at the address the queued request came from), a socket bound to a relative path and one whose file was unlinked.  After restore every message comes back whole, in order, with its own length (an empty one too), the names are the same, and more go through. */
 #include "lib.h"
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -75,10 +75,24 @@ static void name_is(int s, const char *name)
 		fail("fd %d is not bound to %s", s, name);
 }
 
+static pid_t root;
+
+/* The abstract name of the child's named client. */
+static socklen_t cli_addr(struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "cr-sk-dgram-cli-%d",
+		 (int)root);
+	return offsetof(struct sockaddr_un, sun_path) + 1 +
+	       strlen(a->sun_path + 1);
+}
+
 static void child(int d, int q, const char *path, const char *rel, int sync[2])
 {
-	int u = socket(AF_UNIX, SOCK_DGRAM, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int u = socket(AF_UNIX, SOCK_DGRAM, 0), nc = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX }, ca;
+	socklen_t cl = cli_addr(&ca);
 
 	get(d, 1, 0);		/* the first message the parent sent */
 	for (size_t i = 0; i < NMSG; i++) {
@@ -93,6 +107,9 @@ static void child(int d, int q, const char *path, const char *rel, int sync[2])
 		if (sendto(u, msg, n, 0, (struct sockaddr *)&a, sizeof(a)) != (ssize_t)n)
 			fail("sendto: %s", strerror(errno));
 	}
+	if (bind(nc, (struct sockaddr *)&ca, cl) ||
+	    sendto(nc, "request", 7, 0, (struct sockaddr *)&a, sizeof(a)) != 7)
+		fail("named client: %s", strerror(errno));
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", rel);	/* from /tmp */
 	if (sendto(u, msg, make(7, 2), 0, (struct sockaddr *)&a, sizeof(a)) < 0)
 		fail("sendto %s: %s", rel, strerror(errno));
@@ -106,6 +123,8 @@ static void child(int d, int q, const char *path, const char *rel, int sync[2])
 		get(d, 1, i);
 		get(q, 3, i);
 	}
+	if (recv(nc, in, sizeof(in), 0) != 5 || memcmp(in, "reply", 5))
+		fail("child: no reply to the request queued at the dump");
 	none_left(d, "child datagram");
 	none_left(q, "child seqpacket");
 	put(d, 2, NMSG);
@@ -122,6 +141,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	test_init(argc, argv);
+	root = getpid();
 	snprintf(path, sizeof(path), "/tmp/cr-sk-dgram-%d", (int)getpid());
 	snprintf(rel, sizeof(rel), "cr-sk-rel-%d", (int)getpid());
 	snprintf(del, sizeof(del), "%s-del", path);
@@ -175,6 +195,17 @@ int main(int argc, char **argv)
 	none_left(d[0], "parent datagram");
 	for (size_t i = 0; i < 3; i++)
 		get(srv, 5, i);
+	{	/* its sender's address came back with it: answer there */
+		struct sockaddr_un from, want;
+		socklen_t fl = sizeof(from), wl = cli_addr(&want);
+
+		if (recvfrom(srv, in, sizeof(in), MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &fl) != 7 ||
+		    memcmp(in, "request", 7) || fl != wl || memcmp(&from, &want, wl))
+			fail("the request lost its sender's address");
+		if (sendto(srv, "reply", 5, 0, (struct sockaddr *)&from, fl) != 5)
+			fail("reply: %s", strerror(errno));
+	}
 	get(srv, 6, 0);
 	get(srv, 6, 1);
 	none_left(srv, "server");
