@@ -35,11 +35,13 @@
  * ==== Order of records (format version 1) ====
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
  *	        directory a relative name was bound in), USK_DATA?,
  *	        USK_MSGS?, USK_FROM?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
@@ -205,6 +207,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -256,6 +259,17 @@ struct tlv_rec {
 	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
 #define TLV_F_USK_ICON(X) \
 	X(client, "USK id of the connecting socket, 0 if it was closed")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -287,6 +301,9 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 struct tlv_usk { TLV_F_USK(TLV_FIELD) };
 struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
 struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -350,7 +367,10 @@ struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 	X(USK_ICONS, 85, ROWS, USK_ICON, "listening: connections queued, not accepted, in order") \
 	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
 	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
-	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other")
+	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -409,6 +429,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
