@@ -1,8 +1,8 @@
 #!/bin/bash
 # cr check -t PID on live processes: a program holding a socket cr does not
-# take, a System V shm mapping and a pipe to outside gets exit status 1 and
-# one line per problem; a clean one gets 0 and "no problems".  Either way
-# the program must run on, not stopped, not traced.  Needs root and gcc.
+# take, a locked System V shm mapping and a pipe to outside gets exit status
+# 1 and one line per problem; a clean one gets 0 and "no problems".  Either
+# way the program must run on, not stopped, not traced.  Needs root and gcc.
 #   CR=path/to/cr bash t/check-tree.sh
 # Prints "PASS/FAIL check-tree.CASE" lines and "N passed, N failed".
 
@@ -22,9 +22,10 @@ cleanup() {
 trap cleanup EXIT
 
 # The program, a parent and its child: "dirty" opens a socket cr does not
-# take (AF_VSOCK, or AF_ALG) and maps System V shm (its stdout is a pipe to
-# a cat outside); "clean" holds nothing cr refuses.  It says "ready PID CHILD" on stderr, and "alive"
-# there for each SIGUSR1 (the parent passes it on to the child).
+# take (AF_VSOCK, or AF_ALG) and maps System V shm locked with SHM_LOCK (its
+# stdout is a pipe to a cat outside); "clean" holds nothing cr refuses.  It
+# says "ready PID CHILD" on stderr, and "alive" there for each SIGUSR1 (the
+# parent passes it on to the child).
 cat > "$tmp/prog.c" <<'EOF'
 #define _GNU_SOURCE
 #include <signal.h>
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "dirty")) {
 		id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 		if (id < 0 || shmat(id, NULL, 0) == (void *)-1 ||
-		    shmctl(id, IPC_RMID, NULL) ||
+		    shmctl(id, SHM_LOCK, NULL) || shmctl(id, IPC_RMID, NULL) ||
 		    (socket(AF_VSOCK, SOCK_STREAM, 0) < 0 &&
 		     socket(AF_ALG, SOCK_SEQPACKET, 0) < 0)) {
 			perror("setting up");
