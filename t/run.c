@@ -89,6 +89,7 @@ static const struct test tests[] = {
 	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
 	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
 	{ "refuse-sk-unix-oob", C, REFUSE, "MSG_OOB" },
+	{ "refuse-sk-unix-queued", C, REFUSE, "not accepted yet" },
 	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
 	{ "sk-unix-filter", C, 0, NULL },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
