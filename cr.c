@@ -718,6 +718,7 @@ struct img_in {
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
+	bool spooled;		/* a pipe, copied into a memfd */
 };
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
@@ -1553,6 +1554,7 @@ struct image {
 	struct image *prev;	/* the parent image, read */
 	int fd;			/* restore: a parent image's data, spooled */
 	bool keep_track;	/* dump: leave trackers for a next dump */
+	bool streamed;		/* read from a pipe, not a file */
 	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
 	uint64_t chain_seen;	/* read: which of those records came */
 	struct tree_helper *helpers;	/* from img_check_tree */
@@ -4751,6 +4753,7 @@ static void in_spool(struct img_in *in)
 		in->size = sb.st_size;
 		return;
 	}
+	in->spooled = true;
 	mfd = memfd_create("cr-image", MFD_CLOEXEC);
 	if (mfd < 0)
 		die_errno("memfd_create");
@@ -5376,6 +5379,7 @@ static void img_read(struct img_in *in, struct image *im)
 	int section = 0;		/* 0 tasks, 1 objects, 2 pages */
 
 	in_spool(in);
+	im->streamed = in->spooled;
 	read_head(in);
 	for (;;) {
 		uint32_t crc = in->crc;
@@ -6368,7 +6372,12 @@ static bool pid_dying(int pid)
  * (typically one cr dump just killed, whose parent has not reaped it yet:
  * init may take a second or two), is waited for, a few seconds at most.
  */
-static void host_wait_pid_free(int pid)
+/*
+ * The pid must be free; a zombie or a dying process is waited for.  So is
+ * a live one, for a while, when the image came down a pipe: the dump at
+ * the other end kills its tree only once the whole image is written.
+ */
+static void host_wait_pid_free(int pid, bool streamed)
 {
 	for (int ms = 0; kill(pid, 0) == 0 || errno != ESRCH; ms += 10) {
 		uint64_t f[STAT_FIELDS];
@@ -6376,7 +6385,7 @@ static void host_wait_pid_free(int pid)
 		if (!proc_read_stat(pid, f))
 			continue;	/* gone meanwhile */
 		if (f[3] != 'Z' && f[3] != 'X' && !(f[9] & 4 /* PF_EXITING */) &&
-		    !pid_dying(pid))
+		    !pid_dying(pid) && (!streamed || ms >= 5000))
 			die("pid %d is in use by another process", pid);
 		if (ms >= 5000)
 			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
@@ -6615,14 +6624,14 @@ static void host_check(const struct image *im, const struct opts *opt)
 		const struct task *t = &im->t[i];
 
 		ctx.pid = t->proc.pid;
-		host_wait_pid_free(t->proc.pid);
+		host_wait_pid_free(t->proc.pid, im->streamed);
 		for (size_t k = 0; k < im->nhelpers; k++)
 			if (im->helpers[k].forker == (long)i)
-				host_wait_pid_free(im->helpers[k].pid);
+				host_wait_pid_free(im->helpers[k].pid, im->streamed);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
-			host_wait_pid_free(t->th[k].t.tid);
+			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
 		host_check_rlimits(t);
 		kst_host_pkeys(t);
@@ -7764,26 +7773,59 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
+ * kstate-b: cr moves each process of the tree into its cgroup (and sets
+ * its oom_score_adj) once all
+ * exist and before any runs its restore (threads the blob clones follow
+ * it).  cr does it, by pid, rather than each process for itself: processes
+ * sharing an fd table (CLONE_FILES) close each other's descriptors then.
+ */
+static void kst_rst_cgroups(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		char *dir = kst_cgroup_target(t), pid[24], path[PATH_MAX], *s;
+		long long adj = (long long)t->ks.oom_score_adj - 1000;
+		int fd;
+
+		if (t->has_ks && !task_zombie(t)) {
+			s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+			if (strtoll(s, NULL, 10) != adj) {
+				int n = snprintf(pid, sizeof(pid), "%lld\n", adj);
+
+				fd = xopen(proc_path(path, t->proc.pid,
+						     "oom_score_adj"),
+					   O_WRONLY | O_CLOEXEC);
+				if (write(fd, pid, n) != n)
+					die_errno("setting oom_score_adj to %lld",
+						  adj);
+				close(fd);
+			}
+			free(s);
+		}
+		if (!dir)
+			continue;
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		snprintf(pid, sizeof(pid), "%llu\n",
+			 (unsigned long long)t->proc.pid);
+		if (write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid))
+			die_errno("moving pid %llu into cgroup %s",
+				  (unsigned long long)t->proc.pid, t->cgroup);
+		close(fd);
+		free(dir);
+	}
+}
+
+/*
  * kstate-b (section 5b): what the process sets on itself before the blob:
- * its cgroup first (threads the blob clones follow it), then the
- * process-wide prctls and oom_score_adj.  A speculation control is only
- * set where it differs from what this process already has.
+ * the process-wide prctls (cgroup and oom_score_adj are cr's to set).  A
+ * speculation control is only set where it differs from what this
+ * process already has.
  */
 static void kst_rst_process(const struct task *t)
 {
 	const struct tlv_kstate *k = &t->ks;
-	char *dir = kst_cgroup_target(t), *s;
-	int fd;
-
-	if (dir) {
-		dir = xrealloc(dir, strlen(dir) + 16);
-		strcat(dir, "/cgroup.procs");
-		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
-		if (write(fd, "0\n", 2) != 2)
-			die_errno("joining cgroup %s", t->cgroup);
-		close(fd);
-		free(dir);
-	}
 	for (size_t i = 0; i < t->nspec; i++) {
 		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
 		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
@@ -7802,19 +7844,6 @@ static void kst_rst_process(const struct task *t)
 		die_errno("PR_SET_THP_DISABLE");
 	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
 		die_errno("PR_SET_MEMORY_MERGE");
-	s = proc_xread(0, "oom_score_adj", NULL);
-	if (strtoll(s, NULL, 10) != (long long)k->oom_score_adj - 1000) {
-		char v[32];
-		int n = snprintf(v, sizeof(v), "%lld\n",
-				 (long long)k->oom_score_adj - 1000);
-
-		fd = xopen("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		if (write(fd, v, n) != n)
-			die_errno("setting oom_score_adj to %lld",
-				  (long long)k->oom_score_adj - 1000);
-		close(fd);
-	}
-	free(s);
 }
 
 /*
@@ -8646,6 +8675,7 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("tracing the new process");
 	}
 	ctx.pid = 0;
+	kst_rst_cgroups(&im);
 	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
