@@ -40,6 +40,7 @@
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	TTY*    nest per pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -153,6 +154,9 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
+				   /dev/pts/N (its slave) or /dev/tty; TTY obj,
+				   or 0 for /dev/tty of a --shell-job's terminal */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -214,6 +218,25 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_TTY(X) \
+	X(id, "tty id, referred to by FD obj") \
+	X(index, "pty number: N of /dev/pts/N") \
+	X(kind, "TLV_TTY_*") \
+	X(flags, "TLV_TTYF_*") \
+	X(sid, "session it is the controlling terminal of, 0 if none") \
+	X(pgrp, "its foreground process group (with sid)") \
+	X(rows, "window size") X(cols, "") X(xpixel, "") X(ypixel, "") \
+	X(ctime_ns, "EXTERN: ctime of /dev/pts/N, the same pty must be there")
+#define TLV_TTY_PTY	1	/* master in the tree: made anew, with its state */
+#define TLV_TTY_EXTERN	2	/* master outside the tree: /dev/pts/N reopened */
+#define TLV_TTYF_LOCKED	1	/* TIOCGPTLCK: the slave cannot be opened */
+#define TLV_TTYF_EXCL	2	/* TIOCGEXCL on the slave */
+#define TLV_TTYF_PKT	4	/* TIOCGPKT: the master reads in packet mode */
+#define TLV_F_TERMIOS(X) \
+	X(iflag, "c_iflag") X(oflag, "c_oflag") X(cflag, "c_cflag") \
+	X(lflag, "c_lflag") X(line, "c_line, the line discipline") \
+	X(cc0, "c_cc[0..7], c_cc[i] in bits 8i..8i+7") X(cc1, "c_cc[8..15]") \
+	X(cc2, "c_cc[16..18]") X(ispeed, "c_ispeed") X(ospeed, "c_ospeed")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -241,6 +264,8 @@ struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
+struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
+struct tlv_termios { TLV_F_TERMIOS(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 #undef TLV_FIELD
 
@@ -296,7 +321,12 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(TTY, 160, NEST, NONE, "a pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?") \
+	X(TTY_INFO, 161, ROWS, TTY, "pty number, kind, modes, session, window size") \
+	X(TERMIOS, 162, ROWS, TERMIOS, "the pty's termios2 (the master's is fixed raw)") \
+	X(TTY_IN, 163, BYTES, NONE, "input queued for the slave's reader, oldest first") \
+	X(TTY_OUT, 164, BYTES, NONE, "output queued for the master's reader, oldest first")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

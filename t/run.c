@@ -99,6 +99,7 @@ static const struct test tests[] = {
 	{ "shm-posix", C, 0, NULL },
 	{ "mm-cow", C, BIG | FEW, NULL },
 	{ "fd-shared", C, 0, NULL },
+	{ "tty-pty", C, CORRUPT, NULL },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
