@@ -2117,9 +2117,18 @@ static void tty_inject(const struct tty_obj *y)
 		t = k;
 		t.oflag &= ~OPOST;
 		tty_set(y->s, &t, n);
-		if (write(y->s, y->out, y->nout) != (ssize_t)y->nout)
-			die_errno("pty %llu: putting back %zu bytes of output",
-				  n, y->nout);
+		for (size_t done = 0; done < y->nout;) {	/* as the master takes it */
+			struct pollfd p = { y->s, POLLOUT, 0 };
+			ssize_t r = write(y->s, y->out + done, y->nout - done);
+
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				die_errno("pty %llu: putting back output", n);
+			if (r > 0)
+				done += r;
+			else if (poll(&p, 1, 2000) != 1)
+				die("pty %llu: could not put back %zu bytes of output",
+				    n, y->nout - done);
+		}
 	}
 	t = tty_quiet(k, !canon);
 	if (canon) {
