@@ -101,6 +101,7 @@ static const struct test tests[] = {
 	{ "fd-shared", C, 0, NULL },
 	{ "tty-pty", C, CORRUPT, NULL },
 	{ "tty-top", C, 0, NULL },
+	{ "tty-extern", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
