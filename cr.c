@@ -2172,21 +2172,29 @@ static struct tty_obj *col_tty_obj(struct image *im, uint64_t index)
 
 /*
  * A terminal fd: a pty's master or slave, or /dev/tty (the process's
- * controlling terminal; with --shell-job, that of cr's session if the
- * process is in the job's session).  False if fd is none of these.
+ * controlling terminal).  With --shell-job, in the job's session, the
+ * shell's terminal (/dev/tty, or the controlling terminal by any name)
+ * is obj 0: cr's controlling terminal at restore.  False if fd is none
+ * of these.
  */
 static bool col_tty_fd(struct image *im, struct task *t, struct fd *d,
 		       const char *link, const struct stat *sb, bool shell_job)
 {
 	unsigned maj = major(sb->st_rdev), min = minor(sb->st_rdev);
 	int pid = t->proc.pid, fd = d->f.fd;
+	bool job = shell_job && t->proc.sid == im->t[0].proc.sid &&
+		   im->t[0].proc.sid != im->t[0].proc.pid;
 	struct tty_obj *y = NULL;
-	uint64_t index;
+	uint64_t index, f[STAT_FIELDS];
 	char p[32];
 
 	if (!S_ISCHR(sb->st_mode) || link[0] != '/')
 		return false;
-	if (maj == 5 && min == 2 && tty_is_master(link)) {
+	if (!proc_read_stat(pid, f))
+		die("no such process");
+	if (job && f[7] && (f[7] == sb->st_rdev || (maj == 5 && min == 0))) {
+		y = NULL;	/* the shell's terminal: cr's at restore */
+	} else if (maj == 5 && min == 2 && tty_is_master(link)) {
 		char name[32], *s;
 
 		snprintf(name, sizeof(name), "fdinfo/%d", fd);
@@ -2204,14 +2212,7 @@ static bool col_tty_fd(struct image *im, struct task *t, struct fd *d,
 			       fd, link, (unsigned long long)index);
 		y = col_tty_obj(im, index);
 	} else if (maj == 5 && min == 0 && !strcmp(link, "/dev/tty")) {
-		uint64_t f[STAT_FIELDS];
-
-		if (!proc_read_stat(pid, f))
-			die("no such process");
-		if (shell_job && t->proc.sid == im->t[0].proc.sid &&
-		    im->t[0].proc.sid != im->t[0].proc.pid)
-			y = NULL;	/* the shell's terminal: cr's at restore */
-		else if (tty_pty_index(f[7], &index))
+		if (tty_pty_index(f[7], &index))
 			y = col_tty_obj(im, index);
 		else
 			refuse("fd %d: /dev/tty on a controlling terminal that is %s: not supported",
@@ -2331,6 +2332,41 @@ static void col_tty_extern(struct tty_obj *y)
 	y->y.ctime_ns = sb.st_ctim.tv_sec * 1000000000ULL + sb.st_ctim.tv_nsec;
 }
 
+/*
+ * --shell-job: the modes the job left its terminal in (raw, for an
+ * editor) from the root's first terminal among fds 0-2; restore sets
+ * them on cr's terminal, which the job gets.
+ */
+static void col_tty_job(struct image *im)
+{
+	const struct task *r = &im->t[0];
+	int pfd = syscall(SYS_pidfd_open, r->proc.pid, 0);
+
+	for (size_t i = 0; pfd >= 0 && i < r->nfds; i++) {
+		struct ktermios2 k;
+		int fd;
+
+		if (r->fds[i].f.fd > 2 || r->fds[i].f.kind != TLV_FD_STDIO)
+			continue;
+		fd = syscall(SYS_pidfd_getfd, pfd, (int)r->fds[i].f.fd, 0);
+		if (fd >= 0 && !ioctl(fd, CR_TCGETS2, &k) && !k.line) {
+			struct tty_obj *y = vec_add(&im->ttys, &im->nttys,
+						    sizeof(*y));
+
+			y->y.id = im->nttys;
+			y->y.kind = TLV_TTY_JOB;
+			y->m = y->s = -1;
+			tty_to_tlv(&k, &y->tio);
+			close(fd);
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+}
+
 /* Dump failed or -R: what was read from the queues goes back in. */
 static void tty_undo(void *arg)
 {
@@ -2359,6 +2395,9 @@ static void col_ttys(struct image *im)
 			col_tty_extern(&im->ttys[i]);
 	}
 	ctx.pid = 0;
+	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) &&
+	    im->t[0].proc.sid != im->t[0].proc.pid)
+		col_tty_job(im);
 }
 
 /*
@@ -2417,6 +2456,37 @@ static void rst_make_ttys(struct image *im)
 	}
 }
 
+/*
+ * A shell job: cr's terminal takes the modes the job left its own in;
+ * cr's are put back when the job is done (after a foreground restore).
+ */
+static struct ktermios2 tty_cr_modes;
+static bool tty_cr_saved;
+
+static void rst_tty_job(const struct image *im, bool fg)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		struct ktermios2 k;
+
+		if (im->ttys[i].y.kind != TLV_TTY_JOB || ioctl(0, CR_TCGETS2,
+							      &tty_cr_modes))
+			continue;
+		tty_cr_saved = fg;
+		tty_from_tlv(&im->ttys[i].tio, &k);
+		signal(SIGTTOU, SIG_IGN);
+		if (ioctl(0, CR_TCSETS2, &k))
+			info("could not set the job's terminal modes: %s",
+			     strerror(errno));
+	}
+}
+
+static void rst_tty_job_back(void)
+{
+	if (tty_cr_saved && ioctl(0, CR_TCSETS2, &tty_cr_modes))
+		info("could not set the terminal's modes back: %s",
+		     strerror(errno));
+}
+
 /* Once every process has its fds: locks and exclusive mode. */
 static void rst_tty_modes(const struct image *im)
 {
@@ -2454,7 +2524,9 @@ static int rst_tty_open(const struct image *im, const struct fd *d)
 				  (unsigned long long)y->y.index);
 		return fd;
 	}
-	if (y && ctx.report_fd < 0)	/* in cr */
+	if (!y)			/* a shell job's terminal: cr's */
+		path = "/dev/tty";
+	else if (ctx.report_fd < 0)	/* in cr */
 		path = tty_path(p, y->y.index);
 	fd = open(path, (d->f.flags | O_NOCTTY) & ~(O_CREAT | O_EXCL | O_TRUNC));
 	if (fd < 0)
@@ -3259,7 +3331,7 @@ static void dump_objects(struct img_out *o, const struct image *im)
 		const struct tty_obj *y = &im->ttys[i];
 
 		buf_rec(&n, TLV_TTY_INFO, &y->y, sizeof(y->y));
-		if (y->y.kind == TLV_TTY_PTY)
+		if (y->y.kind != TLV_TTY_EXTERN)
 			buf_rec(&n, TLV_TERMIOS, &y->tio, sizeof(y->tio));
 		if (y->nin)
 			buf_rec(&n, TLV_TTY_IN, y->in, y->nin);
@@ -3963,7 +4035,7 @@ static void read_tty(struct image *im, const uint8_t *val, uint64_t len)
 	}
 	need(seen, TLV_TTY_INFO, "TTY");
 	if (y->y.id != im->nttys ||
-	    (y->y.kind == TLV_TTY_PTY) != !!(seen & 1ULL << (TLV_TERMIOS % 64)))
+	    (y->y.kind != TLV_TTY_EXTERN) != !!(seen & 1ULL << (TLV_TERMIOS % 64)))
 		die("corrupt image: bad tty %zu", im->nttys);
 }
 
@@ -4327,10 +4399,10 @@ static void img_check_tty_fd(const struct image *im, const struct task *t,
 		   t->proc.sid == im->t[0].proc.sid;
 	char p[32];
 
-	if (!d->path || (d->f.obj && !y) ||
+	if (!d->path || (d->f.obj && (!y || y->y.kind == TLV_TTY_JOB)) ||
 	    (tty_is_master(d->path) ? !y || y->y.kind != TLV_TTY_PTY :
-	     !strcmp(d->path, "/dev/tty") ? (y ? y->y.sid != t->proc.sid : !job) :
-	     !y || strcmp(d->path, tty_path(p, y->y.index))))
+	     !y ? !job : !strcmp(d->path, "/dev/tty") ? y->y.sid != t->proc.sid :
+	     strcmp(d->path, tty_path(p, y->y.index))))
 		die("corrupt image: fd %llu: bad terminal",
 		    (unsigned long long)d->f.fd);
 }
@@ -4347,17 +4419,19 @@ static void img_check_ttys(const struct image *im)
 		const struct task *s = task_by_pid(im, y->y.sid);
 		bool bad = y->y.index >= (1 << 20) || y->y.flags > 7 ||
 			   (y->y.rows | y->y.cols | y->y.xpixel | y->y.ypixel) > 0xffff ||
-			   (y->y.kind != TLV_TTY_PTY && y->y.kind != TLV_TTY_EXTERN) ||
-			   (y->y.kind == TLV_TTY_EXTERN && (y->y.flags || y->nin || y->nout)) ||
+			   y->y.kind < TLV_TTY_PTY || y->y.kind > TLV_TTY_JOB ||
+			   (y->y.kind != TLV_TTY_PTY && (y->y.flags || y->nin || y->nout)) ||
+			   (y->y.kind == TLV_TTY_JOB && (y->y.index || y->y.sid || i + 1 != im->nttys ||
+							 !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))) ||
 			   y->nin > TTY_MAX_INPUT || y->nout > TTY_MAX_QUEUED ||
 			   (y->y.sid && (!s || task_zombie(s) || s->proc.sid != s->proc.pid)) ||
 			   (!y->y.sid && y->y.pgrp);
 		uint64_t ofd = 0;
 
-		for (size_t k = 0; k < i; k++)
+		for (size_t k = 0; k < i && y->y.kind != TLV_TTY_JOB; k++)
 			bad |= im->ttys[k].y.index == y->y.index ||
 			       (y->y.sid && im->ttys[k].y.sid == y->y.sid);
-		if (y->y.kind == TLV_TTY_PTY) {
+		if (y->y.kind != TLV_TTY_EXTERN) {
 			const struct tlv_termios *o = &y->tio;
 
 			bad |= o->line || (o->iflag | o->oflag | o->cflag | o->lflag |
@@ -4375,7 +4449,7 @@ static void img_check_ttys(const struct image *im)
 				bad |= ofd && ofd != d->f.ofd;
 				ofd = d->f.ofd;
 			}
-		if (bad || !ofd != (y->y.kind == TLV_TTY_EXTERN))
+		if (bad || !ofd != (y->y.kind != TLV_TTY_PTY))
 			die("corrupt image: bad terminal %zu (pty %llu)", i + 1,
 			    (unsigned long long)y->y.index);
 		if (y->y.pgrp && !tty_pgrp_in(im, y->y.pgrp, y->y.sid))
@@ -4458,7 +4532,8 @@ static void img_check_ofds(const struct image *im)
 			}
 			if (d->f.kind == TLV_FD_EPOLL && owner[d->f.ofd] != i)
 				die("an epoll instance shared by two processes: not supported yet");
-			if (e->f.kind != d->f.kind || e->f.obj != d->f.obj ||
+			if (e->f.kind != d->f.kind ||
+			    (e->f.obj != d->f.obj && d->f.kind != TLV_FD_STDIO) ||
 			    e->f.flags != d->f.flags || e->f.pos != d->f.pos ||
 			    (!e->path) != (!d->path) ||
 			    (e->path && strcmp(e->path, d->path)))
@@ -6187,6 +6262,7 @@ static int cmd_restore(const struct opts *opt)
 	rst_wait_stops(&r);
 	fault("restore-stops");
 	rst_tty_modes(&im);
+	rst_tty_job(&im, !opt->detach);
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
 	fault("restore-done");
@@ -6208,6 +6284,7 @@ static int cmd_restore(const struct opts *opt)
 		if (errno != EINTR)
 			die_errno("waitpid");
 	rst_tty_back();
+	rst_tty_job_back();
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 

@@ -155,8 +155,8 @@ struct tlv_rec {
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
 #define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
-				   /dev/pts/N (its slave) or /dev/tty; TTY obj,
-				   or 0 for /dev/tty of a --shell-job's terminal */
+				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
+				   0 for a --shell-job's terminal: cr's /dev/tty */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -229,6 +229,8 @@ struct tlv_rec {
 	X(ctime_ns, "EXTERN: ctime of /dev/pts/N, the same pty must be there")
 #define TLV_TTY_PTY	1	/* master in the tree: made anew, with its state */
 #define TLV_TTY_EXTERN	2	/* master outside the tree: /dev/pts/N reopened */
+#define TLV_TTY_JOB	3	/* --shell-job: the modes the job left the shell's
+				   terminal in (TERMIOS), set on cr's at restore */
 #define TLV_TTYF_LOCKED	1	/* TIOCGPTLCK: the slave cannot be opened */
 #define TLV_TTYF_EXCL	2	/* TIOCGEXCL on the slave */
 #define TLV_TTYF_PKT	4	/* TIOCGPKT: the master reads in packet mode */
