@@ -3171,6 +3171,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_check_pipes(im);
 	col_ofds(im);
 	col_ttys(im);
+	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
 
@@ -5320,6 +5321,7 @@ static void rst_make_shared(struct rst *r)
 			im->ttys[i].m = rst_helper(r, im->ttys[i].m);
 			im->ttys[i].s = rst_helper(r, im->ttys[i].s);
 		}
+	fault("restore-ttys");
 	/* an ofd used by two processes, or any pipe end, is opened here */
 	users = xzalloc((im->nofds + 1) * sizeof(int));
 	r->ofd_fd = xmalloc((im->nofds + 1) * sizeof(int));
