@@ -102,6 +102,7 @@ static const struct test tests[] = {
 	{ "tty-pty", C, CORRUPT, NULL },
 	{ "tty-top", C, 0, NULL },
 	{ "tty-extern", C, 0, NULL },
+	{ "refuse-tty-input", C, REFUSE, "input queued" },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
