@@ -7424,6 +7424,20 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_ptypeer(void)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
+
+	if (m < 0)
+		return false;
+	s = ioctl(m, TIOCSPTLCK, &zero) ? -1 :
+	    ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s >= 0)
+		close(s);
+	close(m);
+	return s >= 0;
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -7498,7 +7512,8 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read timerfds and ptys of a process (else ptys are refused)", probe_pidfd_getfd },
+		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 	};
