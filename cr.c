@@ -2627,17 +2627,16 @@ static void col_ttys(struct image *im)
  * /dev/ptmx until it gives index.  A pty of a tree just killed may take
  * a moment to free its number.
  */
-static int tty_open_index(uint64_t index)
+static int tty_open_index(const char *ptmx, uint64_t index)
 {
 	for (int tries = 0;; tries++) {
 		int *held = NULL, m, got = -1;
 		size_t n = 0;
 
 		for (;;) {
-			m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK |
-					      O_CLOEXEC);
+			m = open(ptmx, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 			if (m < 0 || ioctl(m, TIOCGPTN, &got))
-				die_errno("opening /dev/ptmx for pty %llu",
+				die_errno("opening %s for pty %llu", ptmx,
 					  (unsigned long long)index);
 			if ((uint64_t)got >= index)
 				break;
@@ -2656,6 +2655,21 @@ static int tty_open_index(uint64_t index)
 	}
 }
 
+/* The path the master of pty y was opened by (/dev/ptmx or /dev/pts/ptmx). */
+static const char *tty_master_path(const struct image *im,
+				   const struct tty_obj *y)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+
+			if (d->f.kind == TLV_FD_TTY && d->f.obj == y->y.id &&
+			    tty_is_master(d->path))
+				return d->path;
+		}
+	return "/dev/ptmx";
+}
+
 /* Each pty of the tree made anew, with its modes and queued bytes. */
 static void rst_make_ttys(struct image *im)
 {
@@ -2667,7 +2681,7 @@ static void rst_make_ttys(struct image *im)
 
 		if (y->y.kind != TLV_TTY_PTY)
 			continue;
-		y->m = tty_open_index(y->y.index);
+		y->m = tty_open_index(tty_master_path(im, y), y->y.index);
 		if (ioctl(y->m, TIOCSPTLCK, &zero))
 			die_errno("pty %llu: unlocking", (unsigned long long)y->y.index);
 		y->s = ioctl(y->m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK |

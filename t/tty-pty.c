@@ -1,4 +1,4 @@
-/* Pseudo-terminals in the tree: a session on a pty's slave (controlling terminal, foreground group, /dev/tty) whose master the parent holds, with non-default termios, window size and packet mode, and a second, raw, locked, exclusive pty; bytes queued both ways on both come back exactly, canonical lines included. */
+/* Pseudo-terminals in the tree: a session on a pty's slave (controlling terminal, foreground group, /dev/tty) whose master the parent holds, with non-default termios, window size and packet mode, and a second, raw, locked, exclusive pty made by /dev/pts/ptmx; bytes queued both ways on both come back exactly, canonical lines included. */
 #include "lib.h"
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -13,9 +13,9 @@
 static const char raw_in[] = "\177\003\r\nraw\0\377";	/* raw pty, to its slave */
 static const char raw_out[] = "out\n\r\001";		/* from its slave */
 
-static int pty_open(char *path, size_t size, int *index)
+static int pty_open(const char *ptmx, char *path, size_t size, int *index)
 {
-	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	int m = open(ptmx, O_RDWR | O_NOCTTY);
 
 	if (m < 0 || grantpt(m) || unlockpt(m) || ptsname_r(m, path, size) ||
 	    ioctl(m, TIOCGPTN, index))
@@ -174,12 +174,13 @@ int main(int argc, char **argv)
 	pid_t pid;
 
 	test_init(argc, argv);
-	m = pty_open(spath, sizeof(spath), &index);
+	m = pty_open("/dev/ptmx", spath, sizeof(spath), &index);
 	if (ioctl(m, TIOCPKT, &one))
 		fail("TIOCPKT: %s", strerror(errno));
 
-	/* a raw, exclusive pty, locked again once its slave is open */
-	m2 = pty_open(spath2, sizeof(spath2), &index2);
+	/* a raw, exclusive pty, locked again once its slave is open, made
+	   by the devpts instance's own ptmx */
+	m2 = pty_open("/dev/pts/ptmx", spath2, sizeof(spath2), &index2);
 	s2 = open(spath2, O_RDWR | O_NOCTTY);
 	if (s2 < 0 || tcgetattr(s2, &tio))
 		fail("%s: %s", spath2, strerror(errno));
@@ -213,6 +214,16 @@ int main(int argc, char **argv)
 		fail("master: window %dx%d, want 37x111", ws.ws_row, ws.ws_col);
 	if (ioctl(m2, TIOCGPTN, &v) || v != index2)
 		fail("second pty number %d, want %d", v, index2);
+	{
+		char link[64], path[64];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", m2);
+		n = readlink(path, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = 0;
+		if (strcmp(link, "/dev/pts/ptmx"))
+			fail("second pty's master is %s, want /dev/pts/ptmx", link);
+	}
 	if (ioctl(m2, TIOCGPTLCK, &v) || v != 1)
 		fail("second pty: lock %d, want 1", v);
 	if (ioctl(s2, TIOCGEXCL, &v) || v != 1)
