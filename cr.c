@@ -2218,7 +2218,7 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
  * exists.  With --shell-job the job's terminal is the restoring shell's:
  * the job is in cr's session, its fds 0-2 are cr's and /dev/tty is cr's.
  */
-struct ktermios2 {		/* the kernel's struct termios2 (UAPI) */
+struct ktermios2 {	/* UAPI struct termios2 (asm/termbits.h clashes with termios.h) */
 	uint32_t iflag, oflag, cflag, lflag;
 	uint8_t line, cc[19];
 	uint32_t ispeed, ospeed;
