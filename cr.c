@@ -2198,8 +2198,9 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
  * copies of the two ends (pidfd_getfd, TIOCGPTPEER): the master as long
  * as poll says it has bytes (its termios is fixed raw: termios ioctls on
  * a master act on the slave), the slave switched to raw, non-waiting
- * reads, and its termios put back; if the tree is to run on (dump -R, a
- * failed dump) the bytes go back in at once.
+ * reads; then at once the bytes go back in and the termios is put back,
+ * as at restore, so that a dump that fails later, -R, even cr killed by
+ * SIGKILL, leave the tree as it was (only the reading itself is exposed).
  * At restore (and for that putting back) output not yet read from the
  * master is written into the slave with output processing off, and input
  * not yet read from the slave is pushed into its queue with TIOCSTI, one
@@ -2487,6 +2488,18 @@ static void col_cttys(struct image *im)
 	ctx.pid = 0;
 }
 
+/* Put what was read from y's queues back (and its modes), let y go. */
+static void tty_undo_one(struct tty_obj *y)
+{
+	if (y->y.kind != TLV_TTY_PTY || y->m < 0 || y->s < 0)
+		return;
+	ctx.pid = y->mpid;
+	tty_inject(y);
+	close(y->m);
+	close(y->s);
+	y->m = y->s = -1;
+}
+
 /* A pty whose master is in the tree: its modes, and its queues read dry. */
 static void col_tty_state(struct tty_obj *y)
 {
@@ -2532,12 +2545,10 @@ static void col_tty_state(struct tty_obj *y)
 	tty_set(y->s, &q, n);
 	tty_read_dry(y->m, &y->out, &y->nout, n);
 	tty_read_dry(y->s, &y->in, &y->nin, n);
-	tty_set(y->s, &k, n);
-	if (pkt && ioctl(y->m, TIOCPKT, &one))
-		die_errno("pty %llu: packet mode", n);
 	if (y->nin > TTY_MAX_INPUT)
 		refuse("pty %llu: %zu bytes of input queued, more than cr can put back (%d)",
 		       n, y->nin, TTY_MAX_INPUT);
+	tty_undo_one(y);	/* at once: a SIGKILLed cr loses nothing after */
 	info("pty %llu: %zu bytes of input, %zu of output queued", n, y->nin,
 	     y->nout);
 }
@@ -2589,19 +2600,13 @@ static void col_tty_job(struct image *im)
 		close(pfd);
 }
 
-/* Dump failed or -R: what was read from the queues goes back in. */
+/* Collection failed while a pty's queues were read: put them back. */
 static void tty_undo(void *arg)
 {
 	struct image *im = arg;
 
-	for (size_t i = 0; i < im->nttys; i++) {
-		struct tty_obj *y = &im->ttys[i];
-
-		if (y->y.kind == TLV_TTY_PTY && y->m >= 0 && y->s >= 0) {
-			ctx.pid = y->mpid;
-			tty_inject(y);
-		}
-	}
+	for (size_t i = 0; i < im->nttys; i++)
+		tty_undo_one(&im->ttys[i]);
 	ctx.pid = 0;
 }
 
