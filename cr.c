@@ -2423,7 +2423,7 @@ static bool col_tty_fd(struct image *im, struct task *t, struct fd *d,
 		snprintf(name, sizeof(name), "fdinfo/%d", fd);
 		s = proc_xread(pid, name, NULL);
 		if (!proc_field(s, "tty-index"))
-			die("fd %d: %s without a tty-index (kernel older than 4.16?)",
+			die("fd %d: %s: no tty-index in its fdinfo (an older kernel?)",
 			    fd, link);
 		y = col_tty_obj(im, proc_field_u64(s, "tty-index", 10, name));
 		free(s);
