@@ -64,20 +64,30 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include "tlv.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
@@ -345,6 +355,8 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 4096;
 		b->p = xrealloc(b->p, b->cap);
@@ -708,6 +720,7 @@ struct img_in {
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
+	bool spooled;		/* a pipe, copied into a memfd */
 };
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
@@ -1009,6 +1022,7 @@ struct map_line {
 	char perms[5];
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
+	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1025,6 +1039,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->pgoff = off;
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
+	m->pkey = 0;
 	return true;
 }
 
@@ -1047,6 +1062,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
+			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(m[n - 1].vmflags, sizeof(m->vmflags), "%s",
 				 line + 8 + strspn(line + 8, " "));
@@ -1326,6 +1343,21 @@ static int pt_write(int pid, uint64_t addr, const void *src, size_t len)
 	return n < 0 ? -errno : -EFAULT;
 }
 
+/* Write target memory through /proc/PID/mem: read-only pages too. */
+static int pt_write_mem(int pid, uint64_t addr, const void *src, size_t len)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, src, len, addr) != (ssize_t)len)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* Unmap cr's area in the process (col_scratch made it). */
 static void pt_scratch_free(struct pt *t)
 {
@@ -1366,10 +1398,12 @@ static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
  */
 struct vma {
 	struct tlv_vma v;
+	bool tracked;		/* dump: registered with the tracker (5b) */
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
 	bool sysv;		/* a SysV shm attachment: SHMAT */
 	struct tlv_shmat shmat;
 };
@@ -1410,6 +1444,16 @@ struct thread {
 	size_t nscf;		/* restore: SC_FILTER rows read */
 	uint8_t *scprog;	/* their programs, concatenated */
 	size_t scprog_len;
+	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	bool has_kt;		/* restore: the image had KTHREAD */
+	struct tlv_kthread kt;
+	struct tlv_cpus *cpus;
+	size_t ncpus;
+};
+
+struct psrc {			/* restore: pages found in a parent image */
+	uint64_t addr, npages, off;
+	const struct image *img;
 };
 
 struct runs {			/* page runs, ascending */
@@ -1441,6 +1485,12 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs prun;	/* pages unchanged since the parent image */
+	struct psrc *src;	/* restore: where the prun pages are */
+	size_t nsrc;
+	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
+	int uffd;		/* dump: cr's copy of that tracker, or -1 */
+	uint64_t trk_ino;
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -1454,6 +1504,12 @@ struct task {
 	struct tlv_ptimer *ptimers;
 	size_t nptimers;
 	struct tlv_caps caps;
+	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	bool has_ks;		/* restore: the image had KSTATE */
+	struct tlv_kstate ks;
+	struct tlv_spec *spec;
+	size_t nspec;
+	char *cgroup;		/* cgroup v2 path, NULL if not known */
 };
 
 struct pipe_obj {		/* a pipe, or a FIFO by path */
@@ -1482,15 +1538,63 @@ struct tree_helper {		/* restore: stands in for an exited leader */
 	long forker;		/* index of the task that forks it */
 };
 
+struct tty_obj {		/* a pseudo-terminal (section 5a) */
+	struct tlv_tty y;
+	struct tlv_termios tio;	/* PTY (the master's is fixed raw) */
+	uint8_t *in, *out;	/* queued for the slave's, the master's reader */
+	size_t nin, nout;
+	int mpid, mfd;		/* dump: a master fd of the tree */
+	int m, s;		/* cr's master and slave fds, or -1 */
+};
+
+struct usk {			/* a unix socket */
+	struct tlv_usk u;
+	uint8_t *name;		/* bound: sun_path bytes (abstract: NUL first) */
+	size_t namelen;		/* 0: not bound */
+	char *dir;		/* a relative name: the directory it is in */
+	uint8_t *data;		/* queued for reading, oldest first */
+	size_t len;
+	struct tlv_usk_msg *msgs;	/* DGRAM, SEQPACKET: message lengths */
+	size_t nmsgs;
+	uint8_t *from;		/* DGRAM: the messages' senders' addresses */
+	size_t fromlen;
+	struct tlv_usk_icon *icons;	/* listening: queued connections */
+	size_t nicons;
+	uint8_t *pname;		/* PEER_EXT: the outside peer's address */
+	size_t pnamelen;
+	uint8_t *filter;	/* classic BPF filter, 8 bytes an instruction */
+	size_t filterlen;
+	uint64_t ino, peer_ino;	/* dump: its inode, its peer's */
+	uint64_t wq;		/* dump: bytes it sent not yet read */
+	int fd, tmp;		/* restore: the socket, a stand-in peer */
+};
+
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	/* chains (section 5b): */
+	bool predump;		/* PREDUMP: pages copied while running */
+	char *parent;		/* PARENT, as written */
+	struct tlv_end parent_id, end;	/* PARENT_ID; this image's END */
+	struct tlv_track *track;	/* TRACK rows */
+	size_t ntrack;
+	struct image *prev;	/* the parent image, read */
+	int fd;			/* restore: a parent image's data, spooled */
+	bool keep_track;	/* dump: leave trackers for a next dump */
+	bool streamed;		/* read from a pipe, not a file */
+	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
+	uint64_t chain_seen;	/* read: which of those records came */
 	struct tree_helper *helpers;	/* from img_check_tree */
 	size_t nhelpers;
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
 	size_t nobjs;
+	struct tty_obj *ttys;
+	size_t nttys;
+	struct usk *usks;
+	size_t nusks;
+	bool ext_unix;		/* dump: --ext-unix-sk */
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
@@ -1628,6 +1732,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
+	t->trk_fd = t->uffd = -1;
 	return t;
 }
 
@@ -1863,7 +1968,7 @@ static void col_check_sysv(const struct image *im)
 
 /* Classify one mapping; false if it is left out of the image. */
 static bool col_vma(struct image *im, int pid, const struct map_line *m,
-		    struct vma *v)
+		    struct vma *v, bool trk)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
@@ -1885,8 +1990,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	}
 	if (vmflag(m, "ht"))
 		return refuse_vma(s, e, "hugetlb memory is not supported yet");
-	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
+	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
 		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
@@ -1926,6 +2032,8 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	return true;
 }
 
+static void kst_col_vma(const struct map_line *m, struct vma *v);
+
 static void col_vmas(struct image *im, struct task *t)
 {
 	struct map_line *m;
@@ -1934,9 +2042,10 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v))
-			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
-					       sizeof(v)) = v;
+		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
+			continue;
+		kst_col_vma(&m[i], &v);
+		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
 	maps_free(m, n);
 }
@@ -1978,6 +2087,10 @@ static void runs_add(struct runs *r, size_t floor, uint64_t addr,
 #define PAGE_IS_PRESENT		(1 << 3)
 #define PAGE_IS_SWAPPED		(1 << 4)
 #define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -2162,6 +2275,346 @@ static void col_fobj_pages(struct fobj *o)
 	}
 }
 
+/*
+ * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
+ * dump saves only the pages written since.  The kernel says which: cr
+ * registers each private mapping with a userfaultfd in asynchronous
+ * write-protect mode (6.7+) and write-protects its pages; a write then only
+ * clears the page's protection (no fault reaches anyone) and PAGEMAP_SCAN
+ * lists the pages without it (PAGE_IS_WRITTEN), protecting them again in
+ * the same walk.  The userfaultfd has to outlive cr between two runs, so
+ * it stays in the process as one close-on-exec descriptor near the top of
+ * its fd limit (TRACK says which); that fd, the "uw" VmFlag on its
+ * mappings and one cheap fault on the first write to a page after each
+ * pre-dump are all a process can notice, and the final dump (or dump -R
+ * without --track-mem) takes them away.  A mapping without the
+ * registration (new, or moved by mremap, which drops it) counts as
+ * written in full, as does every page the parent image does not hold.
+ */
+
+/*
+ * Set operations on page runs, ascending and disjoint.  Output runs are
+ * never joined, so none spans two mappings when no input run does.
+ */
+
+/* out = a and b. */
+static void runs_and(const struct runs *a, const struct runs *b,
+		     struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n && k < b->n) {
+		uint64_t as = a->v[i].addr, ae = as + a->v[i].npages * PAGE;
+		uint64_t bs = b->v[k].addr, be = bs + b->v[k].npages * PAGE;
+		uint64_t s = as > bs ? as : bs, e = ae < be ? ae : be;
+
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+		if (ae < be)
+			i++;
+		else
+			k++;
+	}
+}
+
+/* out = a without b. */
+static void runs_minus(const struct runs *a, const struct runs *b,
+		       struct runs *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t s = a->v[i].addr, e = s + a->v[i].npages * PAGE;
+
+		while (k < b->n && b->v[k].addr + b->v[k].npages * PAGE <= s)
+			k++;
+		for (size_t j = k; j < b->n && b->v[j].addr < e && s < e; j++) {
+			uint64_t bs = b->v[j].addr;
+			uint64_t be = bs + b->v[j].npages * PAGE;
+
+			if (bs > s)
+				runs_add(out, out->n, s, (bs - s) / PAGE);
+			if (be > s)
+				s = be;
+		}
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+	}
+}
+
+/* out = a or b, which do not overlap. */
+static void runs_or(const struct runs *a, const struct runs *b,
+		    struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n || k < b->n) {
+		const struct tlv_run *x = k == b->n ||
+			(i < a->n && a->v[i].addr < b->v[k].addr) ?
+			&a->v[i++] : &b->v[k++];
+
+		runs_add(out, out->n, x->addr, x->npages);
+	}
+}
+
+/* Has t's tracker been there since the parent image was made? */
+static bool trk_continued(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].pid == t->proc.pid &&
+		    im->prev->track[i].ino == t->trk_ino && t->trk_ino)
+			return true;
+	return false;
+}
+
+/* The inode number of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t trk_ino(int pid, int fd)
+{
+	char path[64], link[64];
+	struct stat sb;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || stat(path, &sb))
+		return 0;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
+}
+
+/* Is fd one of the trackers the parent image left, or a copy of one a
+ * child got by fork?  Those are cr's, not the process's. */
+static bool trk_is_tracker(const struct image *im, int pid, int fd)
+{
+	uint64_t ino;
+
+	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+		return false;
+	for (size_t i = 0; i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Before the fds are collected: is the parent image's tracker still in t? */
+static void trk_find(const struct image *im, struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
+		const struct tlv_track *r = &im->prev->track[i];
+
+		if (r->pid != t->proc.pid)
+			continue;
+		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+			t->trk_fd = r->fd;
+			t->trk_ino = r->ino;
+		} else {
+			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
+			     (unsigned long long)r->pid);
+		}
+	}
+}
+
+/* pid's fd, duplicated into cr; -1 with errno set on failure. */
+static int pidfd_take(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), r, e;
+
+	if (pfd < 0)
+		return -1;
+	r = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return r;
+}
+
+/* Undo of a failed dump: the tracker it put into the process goes. */
+static void trk_undo(void *arg)
+{
+	struct task *t = arg;
+	const long a[6] = { t->trk_fd };
+	long ret;
+
+	if (t->trk_fd >= 0)
+		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
+}
+
+/* A free high fd number for the tracker: just under the soft fd limit. */
+static long trk_slot(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res == RLIMIT_NOFILE && t->rlim[i].cur > 64 &&
+		    t->rlim[i].cur <= INT_MAX)
+			return t->rlim[i].cur - 1;
+	return 1023;
+}
+
+/*
+ * While cr may still run syscalls in t (its scratch area is mapped, so
+ * they are safe to interrupt): take the tracker into cr, making a new one
+ * if this dump leaves tracking behind; close it in t if it does not.
+ */
+static void trk_setup(struct image *im, struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	int pid = t->proc.pid;
+	bool fresh = false;
+
+	if (t->trk_fd < 0 && im->keep_track) {
+		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
+				    0, 0, 0, 0, 0);
+		long h;
+
+		if (u < 0) {
+			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
+			     pid, strerror(-u));
+			return;
+		}
+		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
+			       0, 0, 0);
+		if (h >= 0)
+			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+		t->trk_fd = h >= 0 ? h : u;
+		undo_push(trk_undo, t);
+		im->ntrk_undo++;
+		fresh = true;
+	}
+	if (t->trk_fd < 0)
+		return;
+	t->uffd = pidfd_take(pid, t->trk_fd);
+	if (t->uffd < 0)
+		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+	if (fresh) {
+		struct uffdio_api api = { .api = UFFD_API,
+					  .features = UFFD_FEATURE_WP_ASYNC };
+		struct stat sb;
+
+		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
+			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			     pid, strerror(errno));
+			close(t->uffd);
+			t->uffd = -1;
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+			return;
+		}
+		t->trk_ino = sb.st_ino;
+	}
+	if (!im->keep_track) {
+		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+		t->trk_fd = -1;
+	}
+}
+
+/*
+ * The written pages of a registered mapping since its last protection,
+ * into out (if not NULL); protect: protect them again in the same walk.
+ * A walk that stopped because reg[] filled may report its last region
+ * again when resumed from walk_end, hence done.
+ */
+static void trk_scan(int fd, const struct vma *v, bool protect,
+		     struct runs *out)
+{
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = at;
+	size_t floor = out ? out->n : 0;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a),
+			.flags = protect ? PM_SCAN_WP_MATCHING |
+					   PM_SCAN_CHECK_WPASYNC : 0,
+			.start = at, .end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN for written pages of %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (out)
+				runs_add(out, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+}
+
+/*
+ * After col_pages, still frozen: which of t's pages the parent image
+ * already holds unchanged (t->prun, left out of t->own), and the
+ * protection reset for the next round when tracking goes on.
+ */
+static void trk_pages(struct image *im, struct task *t)
+{
+	struct runs written = { 0 }, tracked = { 0 }, avail = { 0 },
+		    a = { 0 }, b = { 0 }, own = { 0 };
+	const struct task *q = NULL;
+	int fd;
+
+	if (t->uffd < 0)
+		return;
+	fd = open_pagemap(t->proc.pid);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->v.start, v->v.end - v->v.start },
+			.mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->tracked) {
+			runs_add(&tracked, 0, v->v.start,
+				 (v->v.end - v->v.start) / PAGE);
+			trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track) {
+			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+				info("pid %llu: %llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)t->proc.pid,
+				     (unsigned long long)v->v.start,
+				     (unsigned long long)v->v.end,
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+	}
+	close(fd);
+	close(t->uffd);
+	t->uffd = -1;
+	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
+		if (im->prev->t[i].proc.pid == t->proc.pid)
+			q = &im->prev->t[i];
+	if (q && trk_continued(im, t)) {
+		runs_or(&q->own, &q->prun, &avail);
+		runs_and(&t->own, &tracked, &a);
+		runs_and(&a, &avail, &b);
+		runs_minus(&b, &written, &t->prun);
+		runs_minus(&t->own, &t->prun, &own);
+		free(t->own.v);
+		t->own = own;
+	}
+	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/* The release of a tree whose memory is copied after it goes on. */
+static void trk_keep(struct image *im)
+{
+	while (im->ntrk_undo) {
+		undo_pop();
+		im->ntrk_undo--;
+	}
+}
+
 /* The fdinfo "key:" value of one descriptor. */
 static uint64_t col_fdinfo(int pid, int fd, const char *key, int base)
 {
@@ -2272,6 +2725,632 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
 		    im->stdio[k].ino == sb->st_ino)
 			return k;
 	return 3;
+}
+
+/* ==== 5a. terminals ======================================================
+ * Unix98 pseudo-terminals.  A pty whose master (/dev/ptmx) is held in the
+ * tree is made anew at restore under the same number N (/dev/pts/N): the
+ * kernel hands out the lowest free number, so cr opens /dev/ptmx until it
+ * gets N, holding the lower ones meanwhile (N must be free on the
+ * restoring host; a private devpts instance would not do, processes see
+ * the host's /dev/pts).  Its state is in the image: both sides' termios,
+ * window size, packet mode, lock, exclusive mode, the session it is the
+ * controlling terminal of and that session's foreground group, and the
+ * bytes queued in both directions.  A tty queue cannot be read without
+ * consuming it, so, the tree frozen, cr reads both dry through its own
+ * copies of the two ends (pidfd_getfd, TIOCGPTPEER): the master as long
+ * as poll says it has bytes (its termios is fixed raw: termios ioctls on
+ * a master act on the slave), the slave switched to raw, non-waiting
+ * reads; then at once the bytes go back in and the termios is put back,
+ * as at restore, so that a dump that fails later, -R, even cr killed by
+ * SIGKILL, leave the tree as it was (only the reading itself is exposed).
+ * At restore (and for that putting back) output not yet read from the
+ * master is written into the slave with output processing off, and input
+ * not yet read from the slave is pushed into its queue with TIOCSTI, one
+ * byte at a time, with echo, signals and input mapping off; in canonical
+ * mode editing characters are escaped with VLNEXT so that the same lines
+ * come out, and a NUL (how the kernel queues an end-of-file) becomes
+ * VEOF.  Not kept: packet-mode status bytes not yet read, a stopped
+ * output (^S), the echo column.
+ *
+ * A pty whose master is outside the tree (a tmux pane, an ssh session)
+ * lives on without the tree: its slave is reopened by path, and it must
+ * be the same pty then (same ctime of /dev/pts/N).  /dev/tty is reopened
+ * by the process once its controlling terminal is back.  A session leader
+ * takes its terminal back (TIOCSCTTY) before it forks, so that its
+ * children inherit it, and sets the foreground group once every group
+ * exists.  With --shell-job the job's terminal is the restoring shell's:
+ * the job is in cr's session, its fds 0-2 are cr's and /dev/tty is cr's.
+ */
+struct ktermios2 {	/* UAPI struct termios2 (asm/termbits.h clashes with termios.h) */
+	uint32_t iflag, oflag, cflag, lflag;
+	uint8_t line, cc[19];
+	uint32_t ispeed, ospeed;
+};
+#define CR_TCGETS2 _IOR('T', 0x2A, struct ktermios2)
+#define CR_TCSETS2 _IOW('T', 0x2B, struct ktermios2)
+_Static_assert(sizeof(struct ktermios2) == 44 && CR_TCGETS2 == 0x802c542a &&
+	       CR_TCSETS2 == 0x402c542b, "struct termios2 as x86-64 and arm64 have it");
+#define TTY_MAX_QUEUED (1u << 20)	/* bytes of one queue */
+#define TTY_MAX_INPUT 4000	/* what TIOCSTI can put back (N_TTY_BUF_SIZE) */
+
+static bool tty_is_master(const char *path)
+{
+	return !strcmp(path, "/dev/ptmx") || !strcmp(path, "/dev/pts/ptmx");
+}
+
+/* A pty slave's device number (136:N, N < 2^20) to its N. */
+static bool tty_pty_index(dev_t dev, uint64_t *index)
+{
+	if (major(dev) != 136)
+		return false;
+	*index = minor(dev);
+	return true;
+}
+
+static char *tty_path(char buf[32], uint64_t index)
+{
+	snprintf(buf, 32, "/dev/pts/%llu", (unsigned long long)index);
+	return buf;
+}
+
+static void tty_to_tlv(const struct ktermios2 *k, struct tlv_termios *t)
+{
+	uint64_t cc[3] = { 0 };
+
+	for (int i = 0; i < 19; i++)
+		cc[i / 8] |= (uint64_t)k->cc[i] << (i % 8 * 8);
+	*t = (struct tlv_termios){ k->iflag, k->oflag, k->cflag, k->lflag,
+		k->line, cc[0], cc[1], cc[2], k->ispeed, k->ospeed };
+}
+
+static void tty_from_tlv(const struct tlv_termios *t, struct ktermios2 *k)
+{
+	const uint64_t cc[3] = { t->cc0, t->cc1, t->cc2 };
+
+	memset(k, 0, sizeof(*k));
+	k->iflag = t->iflag, k->oflag = t->oflag;
+	k->cflag = t->cflag, k->lflag = t->lflag;
+	k->line = t->line;
+	for (int i = 0; i < 19; i++)
+		k->cc[i] = cc[i / 8] >> (i % 8 * 8);
+	k->ispeed = t->ispeed, k->ospeed = t->ospeed;
+}
+
+static void tty_set(int fd, const struct ktermios2 *k, uint64_t index)
+{
+	if (ioctl(fd, CR_TCSETS2, k))
+		die_errno("pty %llu: setting termios", (unsigned long long)index);
+}
+
+/* No input mapping, echo or signals; with min, reads return at once. */
+static struct ktermios2 tty_quiet(struct ktermios2 k, bool min)
+{
+	k.iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL |
+		     IXON | IXOFF | IUCLC | IMAXBEL);
+	k.lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT |
+		     ECHOKE | ISIG);
+	if (min) {
+		k.oflag &= ~OPOST;
+		k.lflag &= ~(ICANON | IEXTEN);
+		k.cc[VMIN] = k.cc[VTIME] = 0;
+	}
+	return k;
+}
+
+/* Append what fd has queued to *b, *n: read while poll says there is more. */
+static void tty_read_dry(int fd, uint8_t **b, size_t *n, uint64_t index)
+{
+	for (size_t cap = 0;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+			return;
+		if (*n == cap) {
+			if (cap >= TTY_MAX_QUEUED)
+				die("pty %llu: more than %u bytes queued",
+				    (unsigned long long)index, TTY_MAX_QUEUED);
+			cap = cap ? cap * 2 : 4096;
+			*b = xrealloc(*b, cap);
+		}
+		r = read(fd, *b + *n, cap - *n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN && errno != EIO)
+			die_errno("pty %llu: reading what is queued",
+				  (unsigned long long)index);
+		if (r <= 0)
+			return;
+		*n += r;
+	}
+}
+
+/*
+ * Put the queued bytes of y in through its ends y->m and y->s (see the
+ * section's comment), then its termios and packet mode as they were.
+ */
+static void tty_inject(const struct tty_obj *y)
+{
+	unsigned long long n = y->y.index;
+	struct ktermios2 k, t;
+	bool canon;
+	int one = 1;
+
+	tty_from_tlv(&y->tio, &k);
+	canon = k.lflag & ICANON;
+	if (y->nout) {
+		t = k;
+		t.oflag &= ~OPOST;
+		tty_set(y->s, &t, n);
+		for (size_t done = 0; done < y->nout;) {	/* as the master takes it */
+			struct pollfd p = { y->s, POLLOUT, 0 };
+			ssize_t r = write(y->s, y->out + done, y->nout - done);
+
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				die_errno("pty %llu: putting back output", n);
+			if (r > 0)
+				done += r;
+			else if (poll(&p, 1, 2000) != 1)
+				die("pty %llu: could not put back %zu bytes of output",
+				    n, y->nout - done);
+		}
+	}
+	t = tty_quiet(k, !canon);
+	if (canon) {
+		t.lflag |= IEXTEN;
+		if (!t.cc[VLNEXT])
+			t.cc[VLNEXT] = 026;	/* ^V */
+	}
+	tty_set(y->s, &t, n);
+	for (size_t i = 0; i < y->nin; i++) {
+		char c = y->in[i], esc = t.cc[VLNEXT];
+
+		if (canon && !c && k.cc[VEOF])
+			c = k.cc[VEOF];
+		else if (canon && c && (c == t.cc[VERASE] || c == t.cc[VKILL] ||
+					c == t.cc[VWERASE] || c == t.cc[VLNEXT] ||
+					c == t.cc[VREPRINT] || c == t.cc[VEOF]) &&
+			 ioctl(y->s, TIOCSTI, &esc))
+			die_errno("pty %llu: TIOCSTI", n);
+		if (ioctl(y->s, TIOCSTI, &c))
+			die_errno("pty %llu: putting back input (TIOCSTI)", n);
+	}
+	tty_set(y->s, &k, n);
+	if ((y->y.flags & TLV_TTYF_PKT) && ioctl(y->m, TIOCPKT, &one))
+		die_errno("pty %llu: packet mode", n);
+}
+
+/* The tty object of pty number index, added if new. */
+static struct tty_obj *col_tty_obj(struct image *im, uint64_t index)
+{
+	struct tty_obj *y;
+
+	for (size_t i = 0; i < im->nttys; i++)
+		if (im->ttys[i].y.index == index)
+			return &im->ttys[i];
+	y = vec_add(&im->ttys, &im->nttys, sizeof(*y));
+	y->y.id = im->nttys;
+	y->y.index = index;
+	y->m = y->s = -1;
+	return y;
+}
+
+/*
+ * A terminal fd: a pty's master or slave, or /dev/tty (the process's
+ * controlling terminal).  With --shell-job, in the job's session, the
+ * shell's terminal (/dev/tty, or the controlling terminal by any name)
+ * is obj 0: cr's controlling terminal at restore.  False if fd is none
+ * of these.
+ */
+static bool col_tty_fd(struct image *im, struct task *t, struct fd *d,
+		       const char *link, const struct stat *sb, bool shell_job)
+{
+	unsigned maj = major(sb->st_rdev), min = minor(sb->st_rdev);
+	int pid = t->proc.pid, fd = d->f.fd;
+	bool job = shell_job && t->proc.sid == im->t[0].proc.sid &&
+		   im->t[0].proc.sid != im->t[0].proc.pid;
+	struct tty_obj *y = NULL;
+	uint64_t index, f[STAT_FIELDS];
+	char p[32];
+
+	if (!S_ISCHR(sb->st_mode) || link[0] != '/')
+		return false;
+	if (!proc_read_stat(pid, f))
+		die("no such process");
+	if (job && f[7] && (f[7] == sb->st_rdev || (maj == 5 && min == 0))) {
+		y = NULL;	/* the shell's terminal: cr's at restore */
+	} else if (maj == 5 && min == 2 && tty_is_master(link)) {
+		char name[32], *s;
+
+		snprintf(name, sizeof(name), "fdinfo/%d", fd);
+		s = proc_xread(pid, name, NULL);
+		if (!proc_field(s, "tty-index"))
+			die("fd %d: %s: no tty-index in its fdinfo (an older kernel?)",
+			    fd, link);
+		y = col_tty_obj(im, proc_field_u64(s, "tty-index", 10, name));
+		free(s);
+		if (!y->mpid)
+			y->mpid = pid, y->mfd = fd;
+	} else if (tty_pty_index(sb->st_rdev, &index)) {
+		if (strcmp(link, tty_path(p, index)))
+			refuse("fd %d: terminal %s is not /dev/pts/%llu: another devpts instance is not supported",
+			       fd, link, (unsigned long long)index);
+		y = col_tty_obj(im, index);
+	} else if (maj == 5 && min == 0 && !strcmp(link, "/dev/tty")) {
+		if (tty_pty_index(f[7], &index))
+			y = col_tty_obj(im, index);
+		else
+			refuse("fd %d: /dev/tty on a controlling terminal that is %s: not supported",
+			       fd, f[7] ? "not a pseudo-terminal" : "gone");
+	} else {
+		return false;
+	}
+	d->f.kind = TLV_FD_TTY;
+	d->f.obj = y ? y->y.id : 0;
+	return true;
+}
+
+/* Is process group pgrp one of session sid's in the tree? */
+static bool tty_pgrp_in(const struct image *im, uint64_t pgrp, uint64_t sid)
+{
+	for (size_t k = 0; k < im->nt; k++)
+		if (im->t[k].proc.pgid == pgrp && im->t[k].proc.sid == sid)
+			return true;
+	return false;
+}
+
+/* Each session led in the tree: its controlling terminal and foreground. */
+static void col_cttys(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		uint64_t f[STAT_FIELDS], index;
+		struct tty_obj *y;
+
+		ctx.pid = t->proc.pid;
+		if (task_zombie(t) || t->proc.sid != t->proc.pid)
+			continue;
+		if (!proc_read_stat(t->proc.pid, f))
+			die("no such process");
+		if (!f[7])
+			continue;
+		if (!tty_pty_index(f[7], &index)) {
+			refuse("the session's controlling terminal (device %u:%u) is not a pseudo-terminal: not supported",
+			       major(f[7]), minor(f[7]));
+			continue;
+		}
+		y = col_tty_obj(im, index);
+		y->y.sid = t->proc.pid;
+		y->y.pgrp = (int64_t)f[8] > 0 ? f[8] : 0;
+		if (y->y.pgrp && !tty_pgrp_in(im, y->y.pgrp, t->proc.pid))
+			refuse("the foreground process group %llu of /dev/pts/%llu is not in the tree: not supported",
+			       (unsigned long long)y->y.pgrp,
+			       (unsigned long long)index);
+	}
+	ctx.pid = 0;
+}
+
+/* Put what was read from y's queues back (and its modes), let y go. */
+static void tty_undo_one(struct tty_obj *y)
+{
+	if (y->y.kind != TLV_TTY_PTY || y->m < 0 || y->s < 0)
+		return;
+	ctx.pid = y->mpid;
+	tty_inject(y);
+	close(y->m);
+	close(y->s);
+	y->m = y->s = -1;
+}
+
+/* A pty whose master is in the tree: its modes, and its queues read dry. */
+static void col_tty_state(struct tty_obj *y)
+{
+	unsigned long long n = y->y.index;
+	int pfd = syscall(SYS_pidfd_open, y->mpid, 0), lck = 0, pkt = 0;
+	int excl = 0, inq = 0, zero = 0, one = 1;
+	struct ktermios2 k, q;
+	struct winsize ws;
+
+	ctx.pid = y->mpid;
+	y->m = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, y->mfd, 0);
+	if (pfd >= 0)
+		close(pfd);
+	if (y->m < 0 || ioctl(y->m, TIOCGPTLCK, &lck) ||
+	    ioctl(y->m, TIOCGPKT, &pkt))
+		die_errno("pty %llu: its master (pidfd_getfd, Linux 5.6+)", n);
+	if (lck && ioctl(y->m, TIOCSPTLCK, &zero))
+		die_errno("pty %llu: unlocking", n);
+	y->s = ioctl(y->m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if ((lck && ioctl(y->m, TIOCSPTLCK, &one)) || y->s < 0 ||
+	    ioctl(y->s, CR_TCGETS2, &k) ||
+	    ioctl(y->s, TIOCGEXCL, &excl) || ioctl(y->s, TIOCGWINSZ, &ws) ||
+	    ioctl(y->s, TIOCINQ, &inq))
+		die_errno("pty %llu: reading its modes (TIOCGPTPEER, Linux 4.13+)", n);
+	tty_to_tlv(&k, &y->tio);
+	y->y.kind = TLV_TTY_PTY;	/* from here the undo puts things back */
+	y->y.flags = (lck ? TLV_TTYF_LOCKED : 0) | (excl ? TLV_TTYF_EXCL : 0) |
+		     (pkt ? TLV_TTYF_PKT : 0);
+	y->y.rows = ws.ws_row, y->y.cols = ws.ws_col;
+	y->y.xpixel = ws.ws_xpixel, y->y.ypixel = ws.ws_ypixel;
+	if (k.line) {
+		refuse("pty %llu: line discipline %u: not supported", n, k.line);
+		return;
+	}
+	if (inq >= TTY_MAX_INPUT) {
+		refuse("pty %llu: %d bytes of input queued, more than cr can put back (%d)",
+		       n, inq, TTY_MAX_INPUT);
+		return;
+	}
+	if (pkt && ioctl(y->m, TIOCPKT, &zero))
+		die_errno("pty %llu: packet mode", n);
+	q = tty_quiet(k, true);
+	tty_set(y->s, &q, n);
+	tty_read_dry(y->m, &y->out, &y->nout, n);
+	tty_read_dry(y->s, &y->in, &y->nin, n);
+	if (y->nin > TTY_MAX_INPUT)
+		refuse("pty %llu: %zu bytes of input queued, more than cr can put back (%d)",
+		       n, y->nin, TTY_MAX_INPUT);
+	tty_undo_one(y);	/* at once: a SIGKILLed cr loses nothing after */
+	info("pty %llu: %zu bytes of input, %zu of output queued", n, y->nin,
+	     y->nout);
+}
+
+/* A pty whose master is outside: it must be there, the same, at restore. */
+static void col_tty_extern(struct tty_obj *y)
+{
+	struct stat sb;
+	char p[32];
+
+	y->y.kind = TLV_TTY_EXTERN;
+	if (stat(tty_path(p, y->y.index), &sb) || !S_ISCHR(sb.st_mode))
+		die_errno("%s", p);
+	y->y.ctime_ns = sb.st_ctim.tv_sec * 1000000000ULL + sb.st_ctim.tv_nsec;
+}
+
+/*
+ * --shell-job: the modes the job left its terminal in (raw, for an
+ * editor) from the root's first terminal among fds 0-2; restore sets
+ * them on cr's terminal, which the job gets.
+ */
+static void col_tty_job(struct image *im)
+{
+	const struct task *r = &im->t[0];
+	int pfd = syscall(SYS_pidfd_open, r->proc.pid, 0);
+
+	for (size_t i = 0; pfd >= 0 && i < r->nfds; i++) {
+		struct ktermios2 k;
+		int fd;
+
+		if (r->fds[i].f.fd > 2 || r->fds[i].f.kind != TLV_FD_STDIO)
+			continue;
+		fd = syscall(SYS_pidfd_getfd, pfd, (int)r->fds[i].f.fd, 0);
+		if (fd >= 0 && !ioctl(fd, CR_TCGETS2, &k) && !k.line) {
+			struct tty_obj *y = vec_add(&im->ttys, &im->nttys,
+						    sizeof(*y));
+
+			y->y.id = im->nttys;
+			y->y.kind = TLV_TTY_JOB;
+			y->m = y->s = -1;
+			tty_to_tlv(&k, &y->tio);
+			close(fd);
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+}
+
+/* Collection failed while a pty's queues were read: put them back. */
+static void tty_undo(void *arg)
+{
+	struct image *im = arg;
+
+	for (size_t i = 0; i < im->nttys; i++)
+		tty_undo_one(&im->ttys[i]);
+	ctx.pid = 0;
+}
+
+static void col_ttys(struct image *im)
+{
+	col_cttys(im);
+	undo_push(tty_undo, im);	/* only while queues are being read */
+	for (size_t i = 0; i < im->nttys; i++) {
+		if (im->ttys[i].mpid)
+			col_tty_state(&im->ttys[i]);
+		else
+			col_tty_extern(&im->ttys[i]);
+	}
+	undo_pop();
+	ctx.pid = 0;
+	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) &&
+	    im->t[0].proc.sid != im->t[0].proc.pid)
+		col_tty_job(im);
+}
+
+/*
+ * Restore: the kernel hands out the lowest free pty number; open
+ * /dev/ptmx until it gives index.  A pty of a tree just killed may take
+ * a moment to free its number.
+ */
+static int tty_open_index(const char *ptmx, uint64_t index)
+{
+	for (int tries = 0;; tries++) {
+		int *held = NULL, m, got = -1;
+		size_t n = 0;
+
+		for (;;) {
+			m = open(ptmx, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+			if (m < 0 || ioctl(m, TIOCGPTN, &got))
+				die_errno("opening %s for pty %llu", ptmx,
+					  (unsigned long long)index);
+			if ((uint64_t)got >= index)
+				break;
+			*(int *)vec_add(&held, &n, sizeof(int)) = m;
+		}
+		for (size_t i = 0; i < n; i++)
+			close(held[i]);
+		free(held);
+		if ((uint64_t)got == index)
+			return m;
+		close(m);
+		if (tries == 300)
+			die("pty %llu (/dev/pts/%llu) is in use on this host",
+			    (unsigned long long)index, (unsigned long long)index);
+		usleep(10000);
+	}
+}
+
+/* The path the master of pty y was opened by (/dev/ptmx or /dev/pts/ptmx). */
+static const char *tty_master_path(const struct image *im,
+				   const struct tty_obj *y)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+
+			if (d->f.kind == TLV_FD_TTY && d->f.obj == y->y.id &&
+			    tty_is_master(d->path))
+				return d->path;
+		}
+	return "/dev/ptmx";
+}
+
+/* Each pty of the tree made anew, with its modes and queued bytes. */
+static void rst_make_ttys(struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		struct tty_obj *y = &im->ttys[i];
+		struct winsize ws = { y->y.rows, y->y.cols, y->y.xpixel,
+				      y->y.ypixel };
+		int zero = 0;
+
+		if (y->y.kind != TLV_TTY_PTY)
+			continue;
+		y->m = tty_open_index(tty_master_path(im, y), y->y.index);
+		if (ioctl(y->m, TIOCSPTLCK, &zero))
+			die_errno("pty %llu: unlocking", (unsigned long long)y->y.index);
+		y->s = ioctl(y->m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK |
+						 O_CLOEXEC);
+		if (y->s < 0 || ioctl(y->s, TIOCSWINSZ, &ws))
+			die_errno("pty %llu: its slave", (unsigned long long)y->y.index);
+		tty_inject(y);
+	}
+}
+
+/*
+ * A shell job: cr's terminal takes the modes the job left its own in;
+ * cr's are put back when the job is done (after a foreground restore).
+ */
+static struct ktermios2 tty_cr_modes;
+static bool tty_cr_saved;
+
+static void rst_tty_job(const struct image *im, bool fg)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		struct ktermios2 k;
+
+		if (im->ttys[i].y.kind != TLV_TTY_JOB || ioctl(0, CR_TCGETS2,
+							      &tty_cr_modes))
+			continue;
+		tty_cr_saved = fg;
+		tty_from_tlv(&im->ttys[i].tio, &k);
+		signal(SIGTTOU, SIG_IGN);
+		if (ioctl(0, CR_TCSETS2, &k))
+			info("could not set the job's terminal modes: %s",
+			     strerror(errno));
+	}
+}
+
+static void rst_tty_job_back(void)
+{
+	if (tty_cr_saved && ioctl(0, CR_TCSETS2, &tty_cr_modes))
+		info("could not set the terminal's modes back: %s",
+		     strerror(errno));
+}
+
+/* Once every process has its fds: locks and exclusive mode. */
+static void rst_tty_modes(const struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		int one = 1;
+
+		if (y->y.kind == TLV_TTY_PTY &&
+		    (((y->y.flags & TLV_TTYF_LOCKED) &&
+		      ioctl(y->m, TIOCSPTLCK, &one)) ||
+		     ((y->y.flags & TLV_TTYF_EXCL) && ioctl(y->s, TIOCEXCL))))
+			die_errno("pty %llu: lock or exclusive mode",
+				  (unsigned long long)y->y.index);
+	}
+}
+
+/*
+ * A terminal fd: the master is the pty cr made (a dup: one pty, one open
+ * file description); a slave is opened by path, never as a controlling
+ * terminal by accident; /dev/tty in the process, which has its terminal
+ * back by then (cr opens the pty's slave instead for a /dev/tty shared by
+ * processes, and its own /dev/tty for a shell job's).
+ */
+static int rst_tty_open(const struct image *im, const struct fd *d)
+{
+	const struct tty_obj *y = d->f.obj ? &im->ttys[d->f.obj - 1] : NULL;
+	const char *path = d->path;
+	char p[32];
+	int fd;
+
+	if (tty_is_master(d->path)) {
+		fd = fcntl(y->m, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+			die_errno("fd %llu: pty %llu", (unsigned long long)d->f.fd,
+				  (unsigned long long)y->y.index);
+		return fd;
+	}
+	if (!y)			/* a shell job's terminal: cr's */
+		path = "/dev/tty";
+	else if (ctx.report_fd < 0)	/* in cr */
+		path = tty_path(p, y->y.index);
+	fd = open(path, (d->f.flags | O_NOCTTY) & ~(O_CREAT | O_EXCL | O_TRUNC));
+	if (fd < 0)
+		die_errno("fd %llu: open %s", (unsigned long long)d->f.fd, path);
+	return fd;
+}
+
+/* A session leader: its controlling terminal, before it forks. */
+static void rst_ctty(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		char p[32];
+		int fd;
+
+		if (im->ttys[i].y.sid != t->proc.pid)
+			continue;
+		fd = open(tty_path(p, im->ttys[i].y.index), O_RDWR | O_NOCTTY |
+							    O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0))
+			die_errno("taking %s as controlling terminal", p);
+		close(fd);
+	}
+}
+
+/* A session leader, once every group exists: the terminal's foreground. */
+static void rst_tty_fg(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		pid_t pg = im->ttys[i].y.pgrp;
+		char p[32];
+		int fd;
+
+		if (im->ttys[i].y.sid != t->proc.pid || !pg)
+			continue;
+		fd = open(tty_path(p, im->ttys[i].y.index), O_RDWR | O_NOCTTY |
+							    O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSPGRP, &pg))
+			die_errno("%s: foreground process group %d", p, (int)pg);
+		close(fd);
+	}
 }
 
 /*
@@ -2429,6 +3508,593 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	free(s);
 }
 
+/*
+ * ---- unix sockets ----
+ * What the kernel knows about every unix socket of this network namespace
+ * comes from sock_diag (NETLINK_SOCK_DIAG, unix_diag, asked by hand): inode,
+ * type, state, bound name and file, peer inode, the clients of the
+ * connections waiting in a listener's queue (not accepted yet), queue
+ * lengths, shutdown.  A peer is found by inode: in the image, gone (closed:
+ * the socket stays connected to nothing), or outside the tree (refused but
+ * for datagrams with --ext-unix-sk, reconnected by name at restore).
+ * The socket itself is taken into cr with pidfd_getfd for its options and
+ * its queued data, read with MSG_PEEK from offset 0 (SO_PEEK_OFF, put back
+ * afterwards), one message at a time for datagram and seqpacket.
+ */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD	76
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS	83	/* 6.16+ */
+#endif
+#define USK_MAX_MSG	(8u << 20)	/* largest datagram cr reads */
+
+struct udiag {			/* one socket as unix_diag shows it */
+	uint64_t ino, peer, vfs_ino, vfs_dev;
+	uint32_t rq, wq, *icons;
+	size_t nicons, namelen;
+	uint8_t type, state, shut, name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static struct udiag *udiags;
+static size_t nudiags;
+
+static void udiag_msg(const struct nlmsghdr *h)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	const uint8_t *p = (const uint8_t *)(m + 1), *end = (const uint8_t *)h + h->nlmsg_len;
+	struct udiag *u;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		die("sock_diag: short message");
+	u = vec_add(&udiags, &nudiags, sizeof(*u));
+	u->ino = m->udiag_ino;
+	u->type = m->udiag_type;
+	u->state = m->udiag_state;
+	while (p + sizeof(struct nlattr) <= end) {
+		const struct nlattr *a = (const void *)p;
+		const uint8_t *v = p + NLA_HDRLEN;
+		size_t n = a->nla_len - NLA_HDRLEN;
+
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			break;
+		switch (a->nla_type) {
+		case UNIX_DIAG_NAME:
+			u->namelen = n < sizeof(u->name) ? n : sizeof(u->name);
+			memcpy(u->name, v, u->namelen);
+			break;
+		case UNIX_DIAG_VFS:
+			if (n >= sizeof(struct unix_diag_vfs)) {
+				const struct unix_diag_vfs *f = (const void *)v;
+
+				u->vfs_ino = f->udiag_vfs_ino;
+				u->vfs_dev = f->udiag_vfs_dev;
+			}
+			break;
+		case UNIX_DIAG_PEER:
+			if (n >= 4)
+				u->peer = *(const uint32_t *)v;
+			break;
+		case UNIX_DIAG_ICONS:
+			u->nicons = n / 4;
+			u->icons = xmalloc(n + 1);
+			memcpy(u->icons, v, u->nicons * 4);
+			break;
+		case UNIX_DIAG_RQLEN:
+			if (n >= sizeof(struct unix_diag_rqlen)) {
+				const struct unix_diag_rqlen *q = (const void *)v;
+
+				u->rq = q->udiag_rqueue;
+				u->wq = q->udiag_wqueue;
+			}
+			break;
+		case UNIX_DIAG_SHUTDOWN:
+			if (n >= 1)
+				u->shut = *v;
+			break;
+		}
+		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+/* A sock_diag socket that was asked for all unix sockets; -1 on failure. */
+static int udiag_ask(uint32_t show)
+{
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req = {
+		.h = { sizeof(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = show },
+	};
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (s >= 0 && send(s, &req, sizeof(req), 0) != sizeof(req)) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Every unix socket of cr's network namespace, once per run. */
+static void udiag_load(void)
+{
+	static uint32_t buf[8192];
+	bool done = false;
+	int s;
+
+	for (size_t i = 0; i < nudiags; i++)
+		free(udiags[i].icons);
+	free(udiags);
+	udiags = NULL;
+	nudiags = 0;
+	s = udiag_ask(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
+		      UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN);
+	if (s < 0)
+		die_errno("sock_diag (unix sockets)");
+	while (!done) {
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		const struct nlmsghdr *h = (const void *)buf;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die_errno("reading sock_diag");
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				errno = -e->error;
+				die_errno("sock_diag (unix sockets)");
+			}
+			udiag_msg(h);
+		}
+	}
+	close(s);
+}
+
+static const struct udiag *udiag_find(uint64_t ino)
+{
+	for (size_t i = 0; i < nudiags; i++)
+		if (udiags[i].ino == ino)
+			return &udiags[i];
+	return NULL;
+}
+
+/* A socket address for a name: its length for bind/connect. */
+static socklen_t usk_addr(struct sockaddr_un *a, const uint8_t *name, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, name, len);
+	return offsetof(struct sockaddr_un, sun_path) + len;
+}
+
+/* A name for messages: "/run/x.sock" or "@abstract". */
+static const char *usk_name_str(const uint8_t *name, size_t len)
+{
+	static char s[sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
+
+	if (!len)
+		return "(unnamed)";
+	snprintf(s, sizeof(s), "%s%.*s", name[0] ? "" : "@",
+		 (int)(len - !name[0] - (name[len - 1] == 0 && name[0])),
+		 (const char *)name + !name[0]);
+	return s;
+}
+
+/* Is the file at path the socket's bound inode? */
+static bool usk_file_is(const char *path, const struct udiag *g, struct stat *sb)
+{
+	return !stat(path, sb) && S_ISSOCK(sb->st_mode) && sb->st_ino == g->vfs_ino &&
+	       ((uint64_t)major(sb->st_dev) << 20 | minor(sb->st_dev)) == g->vfs_dev;
+}
+
+/* The bound name; a path name's file, mode and owner. */
+static void col_usk_name(const struct task *t, struct usk *k, const struct udiag *g,
+			 int fd)
+{
+	char path[PATH_MAX + sizeof(g->name) + 2];
+	struct stat sb;
+
+	k->namelen = g->namelen;
+	k->name = xmalloc(g->namelen + 1);
+	memcpy(k->name, g->name, g->namelen);
+	if (!g->namelen || !g->name[0])
+		return;		/* unnamed, or abstract */
+	if (g->name[0] == '/') {
+		snprintf(path, sizeof(path), "%.*s", (int)g->namelen, (const char *)g->name);
+	} else {
+		snprintf(path, sizeof(path), "%s/%.*s", t->cwd, (int)g->namelen,
+			 (const char *)g->name);
+		k->dir = xstrdup(t->cwd);
+	}
+	if (usk_file_is(path, g, &sb)) {
+		k->u.mode = sb.st_mode & 07777;
+		k->u.uid = sb.st_uid;
+		k->u.gid = sb.st_gid;
+	} else if (k->dir) {
+		refuse("fd %d: unix socket bound to relative path \"%s\", not found from the working directory %s",
+		       fd, usk_name_str(k->name, k->namelen), t->cwd);
+	} else {
+		k->u.flags |= TLV_USK_F_DELETED;	/* rebind, then unlink */
+		k->u.mode = 0777 & ~t->proc.umask;
+	}
+}
+
+/* An int option; def if this kernel does not have it. */
+static int usk_getopt_or(int s, int opt, int def)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(s, SOL_SOCKET, opt, &v, &l))
+		return def;
+	return v;
+}
+
+static int usk_getopt(int s, int opt)
+{
+	return usk_getopt_or(s, opt, 0);
+}
+
+static uint64_t usk_gettimeo(int s, int opt)
+{
+	struct timeval tv = { 0 };
+	socklen_t l = sizeof(tv);
+
+	if (getsockopt(s, SOL_SOCKET, opt, &tv, &l))
+		die_errno("getsockopt of a unix socket");
+	return tv.tv_sec * 1000000ULL + tv.tv_usec;
+}
+
+/*
+ * The queue, read without consuming it: with SO_PEEK_OFF at 0 every
+ * MSG_PEEK starts where the last one ended (a whole message each for
+ * datagram and seqpacket).  A message carrying descriptors (SCM_RIGHTS)
+ * is refused: cr would have to restore files in flight.
+ */
+static void col_usk_queue(struct usk *k, int s, int fd)
+{
+	int off = usk_getopt(s, SO_PEEK_OFF), zero = 0, err = 0;
+	uint8_t *buf = mmap(NULL, USK_MAX_MSG, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const char *why = NULL;	/* a refusal, told once SO_PEEK_OFF is back */
+	struct buf q = { 0 }, senders = { 0 };
+
+	if (buf == MAP_FAILED)
+		die_errno("a buffer for socket data");
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		die_errno("fd %d: SO_PEEK_OFF", fd);
+	while (!why && !err) {
+		union {
+			struct cmsghdr h;
+			uint8_t b[CMSG_SPACE(64 * sizeof(int))];
+		} c;
+		struct iovec iov = { buf, USK_MAX_MSG };
+		struct sockaddr_un from;
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+				    .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = &c, .msg_controllen = sizeof(c) };
+		bool fds = false;
+		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		for (size_t at = 0; at + sizeof(struct cmsghdr) <= m.msg_controllen;
+		     at += CMSG_ALIGN(((struct cmsghdr *)(c.b + at))->cmsg_len)) {
+			struct cmsghdr *h = (struct cmsghdr *)(c.b + at);
+
+			if (h->cmsg_len < sizeof(*h) || at + h->cmsg_len > m.msg_controllen)
+				break;
+			if (h->cmsg_level != SOL_SOCKET || (h->cmsg_type != SCM_RIGHTS &&
+							    h->cmsg_type != 0x4f /* SCM_PIDFD */))
+				continue;
+			fds |= h->cmsg_type == SCM_RIGHTS;
+			for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(((int *)CMSG_DATA(h))[i]);
+		}
+		if (fds || (m.msg_flags & MSG_CTRUNC))
+			why = "descriptors in flight (SCM_RIGHTS) in its queue";
+		else if (m.msg_flags & MSG_TRUNC)
+			why = "a message too large to read";
+		else if (q.len + n > MAX_META / 2)
+			why = "too much data queued";
+		if (why || (k->u.type != SOCK_DGRAM && !n &&
+			    (k->u.type == SOCK_STREAM || q.len >= k->len)))
+			break;	/* (0: end of data of a shut down socket) */
+		buf_put(&q, buf, n);
+		if (k->u.type != SOCK_STREAM) {
+			struct tlv_usk_msg *g = vec_add(&k->msgs, &k->nmsgs,
+							sizeof(*k->msgs));
+
+			g->len = n;
+			if (k->u.type == SOCK_DGRAM &&
+			    m.msg_namelen > offsetof(struct sockaddr_un, sun_path) &&
+			    m.msg_namelen <= sizeof(from)) {
+				g->from = m.msg_namelen - offsetof(struct sockaddr_un, sun_path);
+				buf_put(&senders, from.sun_path, g->from);
+			}
+		}
+	}
+	munmap(buf, USK_MAX_MSG);
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+		die_errno("fd %d: putting SO_PEEK_OFF back", fd);
+	errno = err;
+	if (err)
+		die_errno("fd %d: peeking at a unix socket's queue", fd);
+	if (why)
+		refuse("fd %d: unix socket with %s: not supported", fd, why);
+	k->data = q.p;
+	k->len = q.len;
+	k->from = senders.p;
+	k->fromlen = senders.len;
+}
+
+/* A socket filter: a classic one is kept, an eBPF one refused. */
+static void col_usk_filter(struct usk *k, int s, int fd)
+{
+	socklen_t n = 0;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &n)) {
+		if (errno == EACCES)
+			refuse("fd %d: unix socket with an eBPF socket filter: not supported",
+			       fd);
+		return;
+	}
+	if (!n)
+		return;
+	k->filterlen = n * sizeof(struct sock_filter);
+	k->filter = xmalloc(k->filterlen);
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, k->filter, &n) ||
+	    n * sizeof(struct sock_filter) != k->filterlen)
+		die_errno("fd %d: reading a socket filter", fd);
+	if (usk_getopt(s, SO_LOCK_FILTER))
+		k->u.flags |= TLV_USK_F_LOCKFILTER;
+}
+
+/* A socket fd: false if it is not a unix socket (the caller refuses). */
+static bool col_usk(struct image *im, struct task *t, struct fd *d,
+		    const struct stat *sb)
+{
+	int fd = d->f.fd, pfd, s;
+	const struct udiag *g;
+	struct usk *k;
+	char name[32], *fi;
+
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].ino == sb->st_ino) {
+			d->f.kind = TLV_FD_UNIX;
+			d->f.obj = im->usks[i].u.id;
+			return true;
+		}
+	if (!udiags)
+		udiag_load();
+	if (!(g = udiag_find(sb->st_ino)))
+		return false;
+	if (g->type != SOCK_STREAM && g->type != SOCK_DGRAM &&
+	    g->type != SOCK_SEQPACKET) {
+		refuse("fd %d: unix socket of type %u: not supported", fd, g->type);
+		return true;
+	}
+	k = vec_add(&im->usks, &im->nusks, sizeof(*k));
+	k->u.id = im->nusks;
+	k->u.type = g->type;
+	k->ino = g->ino;
+	k->peer_ino = g->peer;
+	k->u.shutdown = g->shut & 3;
+	/*
+	 * A peer closed (or an embryo) shows as inode 0, the state staying
+	 * TCP_ESTABLISHED.  A datagram socket is also marked so when another
+	 * connects to it: only an unnamed one (a socketpair's) is surely
+	 * connected.
+	 */
+	k->u.state = g->state == 10 /* TCP_LISTEN */ ? TLV_USK_LISTEN :
+		     g->peer || (g->state == 1 /* TCP_ESTABLISHED */ &&
+				 (g->type != SOCK_DGRAM || !g->namelen)) ?
+		     TLV_USK_CONN : TLV_USK_UNCONN;
+	k->wq = g->wq;
+	if (k->u.state == TLV_USK_LISTEN)
+		k->u.backlog = g->wq;
+	d->f.kind = TLV_FD_UNIX;
+	d->f.obj = k->u.id;
+	col_usk_name(t, k, g, fd);
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	fi = proc_xread(t->proc.pid, name, NULL);
+	if (proc_field(fi, "scm_fds") && proc_field_u64(fi, "scm_fds", 10, name))
+		refuse("fd %d: unix socket with descriptors in flight (SCM_RIGHTS) in its queue: not supported",
+		       fd);
+	free(fi);
+	pfd = syscall(SYS_pidfd_open, t->proc.pid, 0);
+	s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	if (s < 0)
+		die_errno("fd %d: taking the unix socket into cr (pidfd_getfd)", fd);
+	close(pfd);
+	k->u.flags |= (usk_getopt(s, SO_PASSCRED) ? TLV_USK_F_PASSCRED : 0) |
+		      (usk_getopt(s, SO_PASSSEC) ? TLV_USK_F_PASSSEC : 0) |
+		      (usk_getopt(s, SO_PASSPIDFD) ? TLV_USK_F_PASSPIDFD : 0) |
+		      (usk_getopt_or(s, SO_PASSRIGHTS, 1) ? 0 : TLV_USK_F_NORIGHTS);
+	k->u.rcvlowat = usk_getopt(s, SO_RCVLOWAT);
+	col_usk_filter(k, s, fd);
+	k->u.rcvbuf = usk_getopt(s, SO_RCVBUF);
+	k->u.sndbuf = usk_getopt(s, SO_SNDBUF);
+	k->u.peek_off = (uint64_t)(int64_t)usk_getopt(s, SO_PEEK_OFF);
+	k->u.rcvtimeo_us = usk_gettimeo(s, SO_RCVTIMEO);
+	k->u.sndtimeo_us = usk_gettimeo(s, SO_SNDTIMEO);
+	if (k->u.state != TLV_USK_LISTEN) {
+		char oob;
+
+		if (k->u.type == SOCK_STREAM &&
+		    recv(s, &oob, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) == 1)
+			refuse("fd %d: unix socket with an out-of-band byte (MSG_OOB) pending: not supported",
+			       fd);
+		k->len = g->rq;	/* seqpacket: where the data ends */
+		col_usk_queue(k, s, fd);
+	}
+	close(s);
+	return true;
+}
+
+static struct usk *usk_by_ino(const struct image *im, uint64_t ino)
+{
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].ino == ino)
+			return &im->usks[i];
+	return NULL;
+}
+
+/* The fd of the tree a socket is, for messages. */
+static unsigned long long usk_fd(const struct image *im, const struct usk *k)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++)
+			if (im->t[i].fds[j].f.kind == TLV_FD_UNIX &&
+			    im->t[i].fds[j].f.obj == k->u.id) {
+				ctx.pid = im->t[i].proc.pid;
+				return im->t[i].fds[j].f.fd;
+			}
+	return ~0ULL;
+}
+
+/*
+ * A listener's queue.  An embryo (the socket accept will return) has no
+ * inode yet: unix_diag names each by its client's inode instead (0 once
+ * the client closed), and the client shows as connected to inode 0.
+ * What a client sent is still charged to it (its write queue length).
+ */
+static void col_usk_icons(struct image *im, struct usk *l, const struct udiag *g)
+{
+	for (size_t j = 0; j < g->nicons; j++) {
+		struct tlv_usk_icon *c = vec_add(&l->icons, &l->nicons, sizeof(*c));
+		struct usk *cl = g->icons[j] ? usk_by_ino(im, g->icons[j]) : NULL;
+
+		if (!cl) {
+			refuse("fd %llu: unix socket %s has a connection not accepted yet from %s: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen),
+			       g->icons[j] ? "a socket outside the dumped tree" :
+			       "a socket closed since (its data cannot be read)");
+			continue;
+		}
+		if (cl->wq)
+			refuse("fd %llu: unix socket %s has a connection not accepted yet with data queued: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen));
+		c->client = cl->u.id;
+		cl->u.peer_kind = TLV_USK_PEER_QUEUED;
+		cl->u.listener = l->u.id;
+	}
+}
+
+/* A connected socket's peer is outside the tree. */
+static void col_usk_ext(struct image *im, struct usk *k, const struct udiag *p)
+{
+	unsigned long long fd = usk_fd(im, k);
+
+	if (!im->ext_unix)
+		refuse("fd %llu: unix socket connected to a unix socket outside the dumped tree (%s, inode %llu): dump with --ext-unix-sk to allow it",
+		       fd, usk_name_str(p->name, p->namelen), (unsigned long long)p->ino);
+	else if (k->u.type != SOCK_DGRAM || !p->namelen)
+		refuse("fd %llu: unix %s socket connected to a%s socket outside the dumped tree (inode %llu): not supported even with --ext-unix-sk",
+		       fd, k->u.type == SOCK_DGRAM ? "datagram" : "stream or seqpacket",
+		       p->namelen ? "" : "n unnamed", (unsigned long long)p->ino);
+	k->u.peer_kind = TLV_USK_PEER_EXT;
+	k->pnamelen = p->namelen;
+	k->pname = xmalloc(p->namelen + 1);
+	memcpy(k->pname, p->name, p->namelen);
+}
+
+/*
+ * Once every fd is collected: peers by inode, listeners' queues, and the
+ * sockets accepted from a listener of the image (they share its name and
+ * are rebuilt by connecting through it).
+ */
+static void col_usks_link(struct image *im)
+{
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct udiag *g = udiag_find(im->usks[i].ino);
+
+		if (im->usks[i].u.state == TLV_USK_LISTEN && g)
+			col_usk_icons(im, &im->usks[i], g);
+	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		struct usk *k = &im->usks[i], *p;
+		const struct udiag *pg;
+
+		if (k->u.state != TLV_USK_CONN || k->u.peer_kind)
+			continue;
+		if ((p = usk_by_ino(im, k->peer_ino))) {
+			k->u.peer_kind = TLV_USK_PEER_TREE;
+			k->u.peer = p->u.id;
+		} else if (k->peer_ino && (pg = udiag_find(k->peer_ino))) {
+			col_usk_ext(im, k, pg);
+		} else {	/* the peer was closed, or waits in a queue outside */
+			k->u.peer_kind = TLV_USK_PEER_DEAD;
+			for (size_t j = 0; j < nudiags; j++)
+				for (size_t c = 0; c < udiags[j].nicons; c++)
+					if (udiags[j].icons[c] == k->ino)
+						refuse("fd %llu: unix socket waits to be accepted by %s outside the dumped tree: not supported",
+						       usk_fd(im, k), usk_name_str(udiags[j].name,
+										   udiags[j].namelen));
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		struct usk *k = &im->usks[i];
+		bool mutual = k->u.peer_kind == TLV_USK_PEER_TREE &&
+			      im->usks[k->u.peer - 1].u.peer == k->u.id, shared = false;
+
+		if (k->u.type != SOCK_DGRAM && k->u.peer_kind == TLV_USK_PEER_TREE &&
+		    !mutual)
+			refuse("fd %llu: unix socket connected one way only: not supported",
+			       usk_fd(im, k));
+		if (k->u.type == SOCK_DGRAM && k->u.peer_kind == TLV_USK_PEER_TREE &&
+		    !mutual && !im->usks[k->u.peer - 1].namelen)
+			refuse("fd %llu: unix datagram socket connected to an unnamed socket it is not paired with: not supported",
+			       usk_fd(im, k));
+		if (k->u.type == SOCK_DGRAM && k->len && !k->namelen && !mutual &&
+		    k->u.peer_kind != TLV_USK_PEER_DEAD)
+			refuse("fd %llu: unnamed unix datagram socket holds messages from a sender cr cannot stand in for: not supported",
+			       usk_fd(im, k));
+		if (k->u.state != TLV_USK_CONN || k->u.type == SOCK_DGRAM ||
+		    !k->namelen)
+			continue;
+		/*
+		 * A connected stream socket shares its name with others only
+		 * when accepted: through a listener of the image it is made
+		 * so again; else (its listener closed, or outside) unnamed.
+		 */
+		for (size_t j = 0; j < nudiags; j++) {
+			const struct udiag *l = &udiags[j];
+			struct usk *lk;
+
+			if (l->ino == k->ino || l->namelen != k->namelen ||
+			    memcmp(l->name, k->name, k->namelen))
+				continue;
+			shared = true;
+			if (l->state == 10 && mutual && (lk = usk_by_ino(im, l->ino)))
+				k->u.listener = lk->u.id;
+		}
+		if (shared && !k->u.listener) {
+			info("fd %llu: unix socket accepted from %s, whose listener is not in the tree: restored unnamed",
+			     usk_fd(im, k), usk_name_str(k->name, k->namelen));
+			free(k->dir);
+			k->dir = NULL;
+			k->namelen = 0;
+			k->u.flags &= ~TLV_USK_F_DELETED;
+			k->u.mode = k->u.uid = k->u.gid = 0;
+		}
+	}
+	ctx.pid = 0;
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
@@ -2465,6 +4131,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		   (k = col_stdio(im, t, fd, &sb, shell_job)) < 3) {
 		d->f.kind = TLV_FD_STDIO;
 		d->f.obj = k;
+	} else if (col_tty_fd(im, t, d, link, &sb, shell_job)) {
+		/* a terminal: section 5a */
 	} else if (S_ISFIFO(sb.st_mode)) {
 		if (d->f.flags & O_DIRECT)
 			refuse("fd %d: packet-mode pipe (O_DIRECT): not supported yet",
@@ -2473,6 +4141,13 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->f.obj = col_pipe(im, pid, fd, sb.st_dev, sb.st_ino, link)->p.id;
 	} else if ((anon = anon_kind(link))) {
 		col_anon_fd(t, d, anon);
+	} else if (S_ISSOCK(sb.st_mode) && !strncmp(link, "socket:", 7) &&
+		   col_usk(im, t, d, &sb)) {
+		if (!d->f.kind) {	/* refused */
+			t->nfds--;
+			free(link);
+			return;
+		}
 	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode)) {
 		refuse("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
 		       fd, link, fd_kind_name(link, &sb));
@@ -2488,7 +4163,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	    d->f.kind != TLV_FD_OBJ)
 		d->f.pos = 0;
 	if (d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
-	    d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_FIFO)
+	    d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_FIFO ||
+	    d->f.kind == TLV_FD_TTY)
 		d->path = link;
 	else
 		free(link);
@@ -2500,7 +4176,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
 	for (size_t i = 0; i < n; i++)
-		col_fd(im, t, fds[i], shell_job);
+		if (!trk_is_tracker(im, t->proc.pid, fds[i]))
+			col_fd(im, t, fds[i], shell_job);
 	free(fds);
 }
 
@@ -2795,9 +4472,11 @@ static uint64_t col_scratch(struct task *t)
 	p->insn = p->insn0 = pt_find_any_insn(t->proc.pid);
 	r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == -EPERM || r == -EACCES) {	/* no W+X (MDWE) */
+	if (r == -EPERM || r == -EACCES) {
+		/* MDWE: no W+X, and no gaining X later; map R+X, drop X from
+		 * the rest, and write the code through /proc/PID/mem */
 		wx = false;
-		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE,
+		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r < 0 && r > -4096) {
@@ -2806,11 +4485,12 @@ static uint64_t col_scratch(struct task *t)
 	}
 	a = p->scratch = r;
 	p->scratch_len = len;
-	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len))
+	if (!wx && (r = pt_syscall(p, __NR_mprotect, a + PAGE, len - PAGE,
+				   PROT_READ | PROT_WRITE, 0, 0, 0)))
+		die("mprotect of cr's area in the process failed (%ld)", r);
+	if (wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
+		 pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len))
 		die("writing cr's code into the process");
-	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
-				   PROT_READ | PROT_EXEC, 0, 0, 0)))
-		die("mprotect of cr's code in the process failed (%ld)", r);
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread th = t->th[k];
 		uint64_t at = a + 2 * PAGE + k * fsz;
@@ -3089,6 +4769,260 @@ static void col_kstate(struct task *t, uint64_t scratch, int root)
 		col_seccomp(t, &t->th[k]);
 }
 
+/* ==== 5b. kernel state: prctl, scheduling, cgroup, memory advice =========
+ * What a process sets on itself beyond memory, files and signals: prctl
+ * switches (dumpable, THP, MDWE, KSM, speculation controls), per thread
+ * timer slack, io priority and CPU affinity, oom_score_adj, its cgroup v2,
+ * and per mapping the madvise/mlock state and protection key smaps shows.
+ * The prctls only the process can answer are asked while cr's scratch
+ * area is in it.  Restore sets them in three places (section 8 and the
+ * blob): cr's child before the jump (process-wide prctls, cgroup,
+ * oom_score_adj), the blob once every mapping is final (advice, pkeys,
+ * mlockall, then MDWE and dumpable), and cr per thread by tid at the end
+ * (slack, ioprio, affinity: a thread the blob clones inherits the main
+ * thread's).  A record an older image lacks leaves that state alone.
+ */
+#ifndef PR_GET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#define KST_MDWE_ALL	3	/* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
+#define KST_NSPEC	3	/* PR_SPEC_STORE_BYPASS .. PR_SPEC_L1D_FLUSH */
+#define KST_MAX_CPUS	8192	/* affinity masks cr handles */
+#define KST_IOPRIO_WHO	1	/* IOPRIO_WHO_PROCESS */
+
+static const struct { char code[3]; uint64_t bit; } kst_vmflags[] = {
+	{ "dc", TLV_ADV_DONTFORK }, { "wf", TLV_ADV_WIPEONFORK },
+	{ "hg", TLV_ADV_HUGEPAGE }, { "nh", TLV_ADV_NOHUGEPAGE },
+	{ "dd", TLV_ADV_DONTDUMP }, { "mg", TLV_ADV_MERGEABLE },
+	{ "lo", TLV_ADV_LOCKED }, { "lf", TLV_ADV_ONFAULT },
+};
+
+/* A mapping's advice from its VmFlags, and its protection key. */
+static void kst_col_vma(const struct map_line *m, struct vma *v)
+{
+	if (v->v.kind == TLV_VMA_SPECIAL)
+		return;		/* the kernel's own flags ([vvar] is "dd") */
+	for (size_t i = 0; i < ARRAY_SIZE(kst_vmflags); i++)
+		if (vmflag(m, kst_vmflags[i].code))
+			v->adv.advice |= kst_vmflags[i].bit;
+	v->adv.pkey = m->pkey;
+}
+
+/* The path of a "0::PATH" line in /proc/.../cgroup text, or NULL. */
+static char *kst_cgroup_v2(const char *text)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, "0::", 3))
+			return strndup(l + 3, strcspn(l + 3, "\n"));
+	return NULL;
+}
+
+/* The line of v1 hierarchy id (the "N:" prefix) in cgroup text. */
+static const char *kst_cgroup_line(const char *text, const char *id, size_t n)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, id, n))
+			return l;
+	return "";
+}
+
+/*
+ * The cgroup v2 the process is in; every thread must be in it too.  v1
+ * hierarchies are not restored: the restored tree stays in cr's, so a
+ * process elsewhere in one with controllers is refused (a named one
+ * without, such as systemd's, only said with -v).
+ */
+static void kst_col_cgroup(struct task *t)
+{
+	char *text = proc_xread(t->proc.pid, "cgroup", NULL);
+	char *mine = proc_xread(0, "cgroup", NULL), name[64];
+
+	t->cgroup = kst_cgroup_v2(text);
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += !!*l) {
+		size_t n = strcspn(l, ":") + 1, len = strcspn(l, "\n");
+		const char *o = kst_cgroup_line(mine, l, n);
+
+		if (!strncmp(l, "0::", 3) ||
+		    (!strncmp(o, l, len) && (!o[len] || o[len] == '\n')))
+			continue;
+		if (!strncmp(l + n, "name=", 5))
+			info("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not restored",
+			     (int)len, l);
+		else
+			refuse("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not supported",
+			       (int)len, l);
+	}
+	for (size_t k = 1; k < t->nth; k++) {
+		char *s, *p;
+
+		snprintf(name, sizeof(name), "task/%llu/cgroup",
+			 (unsigned long long)t->th[k].t.tid);
+		s = proc_xread(t->proc.pid, name, NULL);
+		p = kst_cgroup_v2(s);
+		if ((p || t->cgroup) && (!p || !t->cgroup || strcmp(p, t->cgroup)))
+			refuse("thread %llu is in cgroup %s, not in its process's %s: not supported",
+			       (unsigned long long)t->th[k].t.tid, p ? p : "?",
+			       t->cgroup ? t->cgroup : "?");
+		free(p);
+		free(s);
+	}
+	free(mine);
+	free(text);
+}
+
+/* A prctl only the process can answer; an unknown option (old kernel) is 0. */
+static uint64_t kst_prctl(struct pt *p, long opt, long arg, const char *what)
+{
+	long r = pt_syscall(p, __NR_prctl, opt, arg, 0, 0, 0, 0);
+
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0) {
+		errno = -r;
+		die_errno("thread %d: %s", p->pid, what);
+	}
+	return r;
+}
+
+/*
+ * MCL_FUTURE is not shown anywhere, but every new mapping then comes
+ * locked: cr's scratch area, mapped just now, tells.  Only if anything is
+ * locked at all (VmLck) is smaps read.
+ */
+static uint64_t kst_col_mlockall(struct task *t)
+{
+	const struct pt *p = &t->th[0].pt;
+	char *st = proc_xread(t->proc.pid, "status", NULL);
+	uint64_t f = 0, locked = proc_field(st, "VmLck") ?
+				 proc_field_u64(st, "VmLck", 10, "status") : 0;
+	struct map_line *m;
+	size_t n;
+
+	free(st);
+	if (!locked)
+		return 0;
+	n = proc_maps(t->proc.pid, &m);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].start <= p->scratch && p->scratch < m[i].end &&
+		    vmflag(&m[i], "lo"))
+			f = MCL_FUTURE | (vmflag(&m[i], "lf") ? MCL_ONFAULT : 0);
+	maps_free(m, n);
+	return f;
+}
+
+/* Do two status texts agree on field key (both may lack it)? */
+static bool kst_same_field(const char *a, const char *b, const char *key)
+{
+	const char *x = proc_field(a, key), *y = proc_field(b, key);
+	size_t n = x ? strcspn(x, "\n") : 0;
+
+	return !x == !y && (!x || (strcspn(y, "\n") == n && !strncmp(x, y, n)));
+}
+
+/*
+ * One thread: timer slack, io priority, affinity, no shadow stack, and
+ * the speculation controls status shows as the main thread's (main_st).
+ */
+static void kst_col_thread(struct task *t, struct thread *th,
+			   const char *main_st)
+{
+	int tid = th->t.tid;
+	uint64_t mask[KST_MAX_CPUS / 64];
+	char name[64], *st;
+	const char *f;
+	long r;
+
+	th->kt.timerslack = kst_prctl(&th->pt, PR_GET_TIMERSLACK, 0,
+				      "PR_GET_TIMERSLACK");
+	errno = 0;
+	r = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+	if (r < 0)
+		die_errno("thread %d: ioprio_get", tid);
+	th->kt.ioprio = r;
+	r = syscall(SYS_sched_getaffinity, tid, sizeof(mask), mask);
+	if (r <= 0)
+		die_errno("thread %d: sched_getaffinity", tid);
+	for (th->ncpus = r / 8; th->ncpus > 1 && !mask[th->ncpus - 1];)
+		th->ncpus--;	/* the kernel's mask size: drop zero words */
+	th->cpus = xmalloc(r);
+	memcpy(th->cpus, mask, r);
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	st = proc_xread(t->proc.pid, name, NULL);
+	f = proc_field(st, "x86_Thread_features");
+	if (f && memmem(f, strcspn(f, "\n"), "shstk", 5))
+		refuse("thread %d has the x86 shadow stack enabled: not supported", tid);
+	if (main_st && (!kst_same_field(st, main_st, "Speculation_Store_Bypass") ||
+			!kst_same_field(st, main_st, "SpeculationIndirectBranch")))
+		refuse("thread %d has other speculation controls than the main thread: not supported",
+		       tid);
+	free(st);
+}
+
+/* Process-wide state, with the scratch area mapped in the process. */
+static void kst_col_task(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	char *s, name[64];
+
+	t->ks.dumpable = kst_prctl(p, PR_GET_DUMPABLE, 0, "PR_GET_DUMPABLE");
+	if (t->ks.dumpable > 1)
+		refuse("dumpable is %llu (set by the kernel for a setuid program): only 0 and 1 can be restored",
+		       (unsigned long long)t->ks.dumpable);
+	t->ks.thp_disable = kst_prctl(p, PR_GET_THP_DISABLE, 0, "PR_GET_THP_DISABLE");
+	t->ks.mdwe = kst_prctl(p, PR_GET_MDWE, 0, "PR_GET_MDWE");
+	t->ks.memory_merge = kst_prctl(p, PR_GET_MEMORY_MERGE, 0,
+				       "PR_GET_MEMORY_MERGE");
+	t->ks.mlockall = kst_col_mlockall(t);
+	s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+	t->ks.oom_score_adj = strtoll(s, NULL, 10) + 1000;
+	free(s);
+	for (long which = 0; which < KST_NSPEC; which++) {
+		long v = pt_syscall(p, __NR_prctl, PR_GET_SPECULATION_CTRL,
+				    which, 0, 0, 0, 0);
+
+		if (v < 0)
+			continue;	/* not known to this kernel */
+		/* per thread: status shows store bypass and indirect branch */
+		for (size_t k = 1; which > 1 && (v & PR_SPEC_PRCTL) && k < t->nth; k++)
+			if (pt_syscall(&t->th[k].pt, __NR_prctl,
+				       PR_GET_SPECULATION_CTRL, which, 0, 0, 0,
+				       0) != v)
+				refuse("thread %llu has another speculation control %ld than the main thread: not supported",
+				       (unsigned long long)t->th[k].t.tid, which);
+		*(struct tlv_spec *)vec_add(&t->spec, &t->nspec,
+					    sizeof(*t->spec)) =
+			(struct tlv_spec){ which, v };
+	}
+	kst_col_cgroup(t);
+	snprintf(name, sizeof(name), "task/%llu/status",
+		 (unsigned long long)t->proc.pid);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (size_t k = 0; k < t->nth; k++)
+		kst_col_thread(t, &t->th[k], k ? s : NULL);
+	free(s);
+}
+
+/* The records of this section in a TASK, a THREAD nest. */
+static void kst_dump_task(struct buf *b, const struct task *t)
+{
+	buf_rec(b, TLV_KSTATE, &t->ks, sizeof(t->ks));
+	if (t->nspec)
+		buf_rec(b, TLV_SPEC, t->spec, t->nspec * sizeof(*t->spec));
+	if (t->cgroup)
+		buf_str(b, TLV_CGROUP, t->cgroup);
+}
+
+static void kst_dump_thread(struct buf *n, const struct thread *th)
+{
+	buf_rec(n, TLV_KTHREAD, &th->kt, sizeof(th->kt));
+	buf_rec(n, TLV_CPUS, th->cpus, th->ncpus * sizeof(*th->cpus));
+}
+
 static void col_task(struct image *im, struct task *t, bool shell_job)
 {
 	struct pt *p = &t->th[0].pt;
@@ -3103,6 +5037,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_proc(t);
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	trk_find(im, t);
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
 	for (size_t k = 0; k < t->nth; k++) {
@@ -3122,6 +5057,8 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
 	col_kstate(t, scratch, im->t[0].proc.pid);
+	trk_setup(im, t);
+	kst_col_task(t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3175,8 +5112,11 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 			col_task(im, &im->t[i], shell_job);
 	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_usks_link(im);
 	col_check_sysv(im);
 	col_ofds(im);
+	col_ttys(im);
+	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
 
@@ -3185,13 +5125,18 @@ static void collect_pages(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
-		if (!task_zombie(&im->t[i]))
+		if (!task_zombie(&im->t[i])) {
 			col_pages(im, &im->t[i]);
+			trk_pages(im, &im->t[i]);
+		}
 	}
 	for (size_t i = 0; i < im->nobjs; i++)
 		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
+
+static char *chain_path(const char *image, const char *parent);	/* 7 */
+static struct image *chain_read(const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -3211,6 +5156,32 @@ static void dump_head(struct img_out *o)
 	if (!uname(&u))
 		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
 	out_write(o, &h, sizeof(h));
+}
+
+/* The image-level records of a chain (section 5b). */
+static void dump_chain(struct img_out *o, const struct image *im)
+{
+	struct buf b = { 0 };
+
+	if (im->predump) {
+		struct tlv_predump p = { 1 };
+
+		out_rec(o, TLV_PREDUMP, &p, sizeof(p));
+	}
+	if (im->prev) {
+		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
+		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
+	}
+	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(&b, &r, sizeof(r));
+	}
+	if (b.len)
+		out_rec(o, TLV_TRACK, b.p, b.len);
+	buf_free(&b);
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -3266,6 +5237,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, TLV_SC_FILTER, th->scf, th->sc.nfilters * sizeof(*th->scf));
 		buf_rec(&n, TLV_SC_PROG, th->scprog, th->scprog_len);
 	}
+	kst_dump_thread(&n, th);
 	buf_nest(b, TLV_THREAD, &n);
 }
 
@@ -3289,6 +5261,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_AUXV, t->auxv, t->nauxv * sizeof(*t->auxv));
 	buf_rec(&b, TLV_RLIMIT, t->rlim, t->nrlim * sizeof(*t->rlim));
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
+	kst_dump_task(&b, t);
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
 	if (t->share.files || t->share.fs)
@@ -3301,6 +5274,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->adv.advice || v->adv.pkey)
+			buf_rec(&n, TLV_VMA_ADV, &v->adv, sizeof(v->adv));
 		if (v->sysv)
 			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
@@ -3351,6 +5326,42 @@ static void dump_objects(struct img_out *o, const struct image *im)
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+
+		buf_rec(&n, TLV_TTY_INFO, &y->y, sizeof(y->y));
+		if (y->y.kind != TLV_TTY_EXTERN)
+			buf_rec(&n, TLV_TERMIOS, &y->tio, sizeof(y->tio));
+		if (y->nin)
+			buf_rec(&n, TLV_TTY_IN, y->in, y->nin);
+		if (y->nout)
+			buf_rec(&n, TLV_TTY_OUT, y->out, y->nout);
+		out_rec(o, TLV_TTY, n.p, n.len);
+		buf_free(&n);
+	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct usk *k = &im->usks[i];
+
+		buf_rec(&n, TLV_USK_INFO, &k->u, sizeof(k->u));
+		if (k->namelen)
+			buf_rec(&n, TLV_USK_NAME, k->name, k->namelen);
+		if (k->dir)
+			buf_str(&n, TLV_PATH, k->dir);
+		if (k->len)
+			buf_rec(&n, TLV_USK_DATA, k->data, k->len);
+		if (k->nmsgs)
+			buf_rec(&n, TLV_USK_MSGS, k->msgs, k->nmsgs * sizeof(*k->msgs));
+		if (k->fromlen)
+			buf_rec(&n, TLV_USK_FROM, k->from, k->fromlen);
+		if (k->nicons)
+			buf_rec(&n, TLV_USK_ICONS, k->icons, k->nicons * sizeof(*k->icons));
+		if (k->pnamelen)
+			buf_rec(&n, TLV_USK_PEER_NAME, k->pname, k->pnamelen);
+		if (k->filterlen)
+			buf_rec(&n, TLV_USK_FILTER, k->filter, k->filterlen);
+		out_rec(o, TLV_USK, n.p, n.len);
+		buf_free(&n);
+	}
 }
 
 /*
@@ -3369,6 +5380,7 @@ struct page_stream {
 	struct iovec iov[512];
 	size_t niov;
 	bool short_ok;		/* a file object: its last page may be short */
+	bool live;		/* pre-dump: the process runs and may unmap */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -3380,6 +5392,24 @@ static void ps_flush_batch(struct page_stream *s)
 	if (!s->niov)
 		return;
 	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len && s->live) {
+		/*
+		 * A running process may have unmapped some of it since the
+		 * freeze: those pages read as zeros here, and the next dump
+		 * finds them gone or their mapping new, so never uses them.
+		 */
+		uint8_t *b = l.iov_base;
+
+		for (size_t i = 0; i < s->niov; i++) {
+			struct iovec one = { b, s->iov[i].iov_len };
+
+			if (process_vm_readv(s->pid, &one, 1, &s->iov[i], 1, 0) !=
+			    (ssize_t)one.iov_len)
+				memset(b, 0, one.iov_len);
+			b += one.iov_len;
+		}
+		r = l.iov_len;
+	}
 	if (r != (ssize_t)l.iov_len)
 		die_errno("reading memory near %p", s->iov[0].iov_base);
 	s->niov = 0;
@@ -3410,6 +5440,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 			ps_flush_batch(s);
 			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 && s->live)
+				r = 0;		/* gone since the freeze */
 			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
@@ -3428,7 +5460,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 /* PAGEMAP for (kind, id), then the aligned PAGES header. */
 static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
-			 const struct runs *own, const struct runs *inh)
+			 const struct runs *own, const struct runs *inh,
+			 const struct runs *prun)
 {
 	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
@@ -3437,6 +5470,8 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
 	if (inh && inh->n)
 		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
+	if (prun && prun->n)
+		buf_rec(&b, TLV_PRUNS, prun->v, prun->n * sizeof(*prun->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
@@ -3445,7 +5480,7 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 
 static void dump_pages(struct img_out *o, const struct image *im)
 {
-	struct page_stream s = { .o = o };
+	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
@@ -3461,8 +5496,11 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		if (task_zombie(t))
 			continue;
 		ctx.pid = s.pid = t->proc.pid;
-		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
-		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		proc_path(path, s.pid, "mem");
+		s.memfd = s.live ? open(path, O_RDONLY | O_CLOEXEC) :
+				   xopen(path, O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
+			     &t->prun);
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -3481,7 +5519,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 
 		s.memfd = m->fd;
 		s.short_ok = true;
-		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -3494,7 +5532,10 @@ static void dump_pages(struct img_out *o, const struct image *im)
 struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
-	bool leave_running, shell_job, detach, json;
+	bool leave_running, shell_job, detach, json, ext_unix;
+	bool predump, track_mem;	/* pre-dump; --track-mem */
+	const char *prev_dir;		/* --prev-images-dir */
+	bool manage_cgroups;	/* restore: create missing cgroups */
 	bool timens;		/* restore into a new time namespace */
 	int timeout_ms;
 	uint64_t ghost_limit;
@@ -3552,7 +5593,7 @@ static int cmd_dump(const struct opts *opt)
 	static struct image im;
 	uint64_t npages = 0, nthreads = 0;
 
-	ctx.phase = "dump";
+	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
@@ -3574,6 +5615,17 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.predump = opt->predump;
+	im.keep_track = opt->predump || opt->track_mem;
+	if (opt->track_mem && !opt->leave_running && !opt->predump)
+		die("--track-mem needs -R: the processes must go on for a next dump");
+	if (opt->prev_dir) {
+		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
+		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
+		im.prev = chain_read(chain_path(path, im.parent));
+		close(im.prev->fd);
+	}
+	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -3586,10 +5638,17 @@ static int cmd_dump(const struct opts *opt)
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
 	dump_head(&o);
+	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
 	fault("dump-write");
+	if (im.predump) {	/* the memory is copied while it runs */
+		trk_keep(&im);
+		undo_pop();
+		frz_release(&im);
+		info("pre-dump: the processes run again, copying their memory");
+	}
 	dump_pages(&o, &im);
 	fault("dump-end");
 	{
@@ -3607,7 +5666,10 @@ static int cmd_dump(const struct opts *opt)
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	fault("dump-done");
-	if (opt->leave_running) {
+	if (im.predump) {
+		undo_pop();	/* unlink_part, now a no-op */
+	} else if (opt->leave_running) {
+		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();
@@ -3635,6 +5697,7 @@ static void in_spool(struct img_in *in)
 		in->size = sb.st_size;
 		return;
 	}
+	in->spooled = true;
 	mfd = memfd_create("cr-image", MFD_CLOEXEC);
 	if (mfd < 0)
 		die_errno("memfd_create");
@@ -3739,6 +5802,39 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
+/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+static bool kst_read_task(struct task *t, const struct tlv_it *it,
+			  uint64_t *seen)
+{
+	if (it->tag != TLV_KSTATE && it->tag != TLV_SPEC && it->tag != TLV_CGROUP)
+		return false;
+	once(seen, it->tag, "TASK");
+	if (it->tag == TLV_KSTATE) {
+		get_row(it, &t->ks, sizeof(t->ks), "TASK");
+		t->has_ks = true;
+	} else if (it->tag == TLV_SPEC) {
+		t->spec = get_rows(it, &t->nspec, "TASK");
+	} else {
+		t->cgroup = get_str(it, "TASK");
+	}
+	return true;
+}
+
+static bool kst_read_thread(struct thread *th, const struct tlv_it *it,
+			    uint64_t *seen)
+{
+	if (it->tag != TLV_KTHREAD && it->tag != TLV_CPUS)
+		return false;
+	once(seen, it->tag, "THREAD");
+	if (it->tag == TLV_KTHREAD) {
+		get_row(it, &th->kt, sizeof(th->kt), "THREAD");
+		th->has_kt = true;
+	} else {
+		th->cpus = get_rows(it, &th->ncpus, "THREAD");
+	}
+	return true;
+}
+
 static void read_exe(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -3766,6 +5862,9 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
 		} else if (it.tag == TLV_SHMAT) {
 			once(&seen, it.tag, "VMA");
 			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
@@ -3924,7 +6023,7 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			;
 		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
-		else
+		else if (!kst_read_thread(th, &it, &seen))
 			skip_unknown(&it, "THREAD");
 	}
 	need(seen, TLV_THREAD_INFO, "THREAD");
@@ -4011,7 +6110,8 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			read_thread(t, &it);
 			break;
 		default:
-			if (!read_task_kstate(t, &it, &kseen))
+			if (!read_task_kstate(t, &it, &kseen) &&
+			    !kst_read_task(t, &it, &seen))
 				skip_unknown(&it, "TASK");
 		}
 	}
@@ -4106,6 +6206,90 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
+static void read_tty(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct tty_obj *y = vec_add(&im->ttys, &im->nttys, sizeof(*y));
+	uint64_t seen = 0;
+
+	y->m = y->s = -1;
+	while (tlv_next(&it, "TTY")) {
+		if (it.tag == TLV_TTY_INFO || it.tag == TLV_TERMIOS ||
+		    it.tag == TLV_TTY_IN || it.tag == TLV_TTY_OUT)
+			once(&seen, it.tag, "TTY");
+		if (it.tag == TLV_TTY_INFO)
+			get_row(&it, &y->y, sizeof(y->y), "TTY");
+		else if (it.tag == TLV_TERMIOS)
+			get_row(&it, &y->tio, sizeof(y->tio), "TTY");
+		else if (it.tag == TLV_TTY_IN)
+			y->in = get_bytes(&it, &y->nin);
+		else if (it.tag == TLV_TTY_OUT)
+			y->out = get_bytes(&it, &y->nout);
+		else
+			skip_unknown(&it, "TTY");
+	}
+	need(seen, TLV_TTY_INFO, "TTY");
+	if (y->y.id != im->nttys ||
+	    (y->y.kind != TLV_TTY_EXTERN) != !!(seen & 1ULL << (TLV_TERMIOS % 64)))
+		die("corrupt image: bad tty %zu", im->nttys);
+}
+
+static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct usk *k = vec_add(&im->usks, &im->nusks, sizeof(*k));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "USK")) {
+		switch (it.tag) {
+		case TLV_USK_INFO:
+		case TLV_USK_NAME:
+		case TLV_PATH:
+		case TLV_USK_DATA:
+		case TLV_USK_MSGS:
+		case TLV_USK_ICONS:
+		case TLV_USK_PEER_NAME:
+		case TLV_USK_FILTER:
+		case TLV_USK_FROM:
+			once(&seen, it.tag, "USK");
+			break;
+		}
+		switch (it.tag) {
+		case TLV_USK_INFO:
+			get_row(&it, &k->u, sizeof(k->u), "USK");
+			break;
+		case TLV_USK_NAME:
+			k->name = get_bytes(&it, &k->namelen);
+			break;
+		case TLV_PATH:
+			k->dir = get_str(&it, "USK");
+			break;
+		case TLV_USK_DATA:
+			k->data = get_bytes(&it, &k->len);
+			break;
+		case TLV_USK_MSGS:
+			k->msgs = get_rows(&it, &k->nmsgs, "USK");
+			break;
+		case TLV_USK_ICONS:
+			k->icons = get_rows(&it, &k->nicons, "USK");
+			break;
+		case TLV_USK_PEER_NAME:
+			k->pname = get_bytes(&it, &k->pnamelen);
+			break;
+		case TLV_USK_FILTER:
+			k->filter = get_bytes(&it, &k->filterlen);
+			break;
+		case TLV_USK_FROM:
+			k->from = get_bytes(&it, &k->fromlen);
+			break;
+		default:
+			skip_unknown(&it, "USK");
+		}
+	}
+	need(seen, TLV_USK_INFO, "USK");
+	k->fd = k->tmp = -1;
+}
+
 static void get_runs(const struct tlv_it *it, struct runs *r,
 		     const char *where)
 {
@@ -4118,13 +6302,34 @@ static void get_runs(const struct tlv_it *it, struct runs *r,
 	}
 }
 
+/* The image-level records of a chain (5b), before the first TASK. */
+static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
+			   uint64_t len)
+{
+	struct tlv_it it = { .tag = tag, .val = v, .len = len };
+
+	once(&im->chain_seen, tag, "the image");
+	if (tag == TLV_PREDUMP) {
+		struct tlv_predump p;
+
+		get_row(&it, &p, sizeof(p), "the image");
+		im->predump = true;
+	} else if (tag == TLV_PARENT) {
+		im->parent = get_str(&it, "the image");
+	} else if (tag == TLV_PARENT_ID) {
+		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else {
+		im->track = get_rows(&it, &im->ntrack, "the image");
+	}
+}
+
 /* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
 static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
-	struct runs r = { 0 }, ir = { 0 };
+	struct runs r = { 0 }, ir = { 0 }, pr = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -4137,6 +6342,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 		} else if (it.tag == TLV_IRUNS) {
 			once(&seen, it.tag, "PAGEMAP");
 			get_runs(&it, &ir, "PAGEMAP");
+		} else if (it.tag == TLV_PRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &pr, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
@@ -4144,7 +6352,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
 	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
-	    !ir.n && !im->objs[own.id - 1].runs.v) {
+	    !ir.n && !pr.n && !im->objs[own.id - 1].runs.v) {
 		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
@@ -4158,6 +6366,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 			continue;
 		t->own = r;
 		t->inh = ir;
+		t->prun = pr;
 		*pages_off = &t->pages_off;
 		return &t->own;
 	}
@@ -4199,6 +6408,7 @@ static void img_read(struct img_in *in, struct image *im)
 	int section = 0;		/* 0 tasks, 1 objects, 2 pages */
 
 	in_spool(in);
+	im->streamed = in->spooled;
 	read_head(in);
 	for (;;) {
 		uint32_t crc = in->crc;
@@ -4222,6 +6432,7 @@ static void img_read(struct img_in *in, struct image *im)
 				    (unsigned long long)e.crc, crc);
 			if (read(in->fd, &extra, 1) != 0)
 				die("corrupt image: data after the END record");
+			im->end = e;
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
@@ -4241,7 +6452,11 @@ static void img_read(struct img_in *in, struct image *im)
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
-		if (r.tag == TLV_TASK && section == 0) {
+		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
+		    section == 0 && !im->nt) {
+			read_chain_rec(im, r.tag, v, r.len);
+		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
@@ -4249,11 +6464,20 @@ static void img_read(struct img_in *in, struct image *im)
 		} else if (r.tag == TLV_OBJ && section <= 1) {
 			section = 1;
 			read_obj(im, v, r.len);
+		} else if (r.tag == TLV_TTY && section <= 1) {
+			section = 1;
+			read_tty(im, v, r.len);
+		} else if (r.tag == TLV_USK && section <= 1) {
+			section = 1;
+			read_usk(im, v, r.len);
 		} else if (r.tag == TLV_PAGEMAP) {
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ) {
+			   r.tag == TLV_OBJ || r.tag == TLV_TTY ||
+			   r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+			   r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
+			   r.tag == TLV_USK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -4497,9 +6721,155 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 			vi++;
 		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
 		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
-		    (r == &t->inh && !t->vmas[vi].v.inherit))
+		    (r == &t->inh && !t->vmas[vi].v.inherit) ||
+		    (r == &t->prun && t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
 			    i, (unsigned long long)x->addr);
+	}
+}
+
+/* A unix socket address: abstract (NUL first) or a NUL-terminated path. */
+static bool usk_name_ok(const uint8_t *name, size_t len)
+{
+	if (!len || len > sizeof(((struct sockaddr_un *)0)->sun_path))
+		return false;
+	if (!name[0])
+		return true;
+	return name[len - 1] == 0 && strlen((const char *)name) == len - 1;
+}
+
+static bool usk_same_name(const struct usk *a, const struct usk *b)
+{
+	return a->namelen && a->namelen == b->namelen &&
+	       !memcmp(a->name, b->name, a->namelen) &&
+	       !a->dir == !b->dir && (!a->dir || !strcmp(a->dir, b->dir));
+}
+
+/* How many times socket id appears in listener l's queue. */
+static size_t usk_queued(const struct usk *l, uint64_t id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nicons; i++)
+		n += l->icons[i].client == id;
+	return n;
+}
+
+static bool usk_accepted(const struct usk *k)
+{
+	return k->u.listener && k->u.peer_kind == TLV_USK_PEER_TREE;
+}
+
+/* A path name's file: dir/name; NULL for an abstract or no name. */
+static const char *usk_path(const struct usk *k, char *buf, size_t size)
+{
+	if (!k->namelen || !k->name[0])
+		return NULL;
+	snprintf(buf, size, "%s%s%s", k->dir ? k->dir : "", k->dir ? "/" : "",
+		 (const char *)k->name);
+	return buf;
+}
+
+/* Every unix socket: its fields, and its links to the others. */
+static void img_check_usks(const struct image *im)
+{
+	size_t n = im->nusks;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct usk *k = &im->usks[i], *p = NULL, *l = NULL;
+		const struct tlv_usk *u = &k->u;
+		uint64_t sum = 0, fsum = 0;
+		bool mutual;
+
+		if (u->id != i + 1 || (u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
+				       u->type != SOCK_SEQPACKET) ||
+		    u->state < TLV_USK_UNCONN || u->state > TLV_USK_CONN ||
+		    u->shutdown > 3 || u->flags > 63 || u->rcvbuf > INT_MAX ||
+		    k->filterlen % sizeof(struct sock_filter) ||
+		    k->filterlen > BPF_MAXINSNS * sizeof(struct sock_filter) ||
+		    ((u->flags & TLV_USK_F_LOCKFILTER) && !k->filterlen) ||
+		    u->rcvlowat > INT_MAX ||
+		    u->sndbuf > INT_MAX || (u->peek_off > INT_MAX && u->peek_off != ~0ULL) ||
+		    u->rcvtimeo_us > (1ULL << 50) || u->sndtimeo_us > (1ULL << 50) ||
+		    u->mode > 07777 || u->uid >= 0xffffffffULL || u->gid >= 0xffffffffULL ||
+		    u->backlog > INT_MAX || (u->backlog && u->state != TLV_USK_LISTEN) ||
+		    u->peer > n || u->listener > n || u->peer == u->id)
+			die("corrupt image: unix socket %zu: bad type, state or options", i + 1);
+		if ((k->namelen && !usk_name_ok(k->name, k->namelen)) ||
+		    (k->dir && (!k->namelen || !k->name[0] || k->name[0] == '/' ||
+				k->dir[0] != '/')) ||
+		    (!k->dir && k->namelen && k->name[0] && k->name[0] != '/') ||
+		    ((u->flags & TLV_USK_F_DELETED) && (!k->namelen || !k->name[0])) ||
+		    (k->pnamelen && (u->peer_kind != TLV_USK_PEER_EXT ||
+				     !usk_name_ok(k->pname, k->pnamelen))))
+			die("corrupt image: unix socket %zu: bad name", i + 1);
+		if (u->peer)
+			p = &im->usks[u->peer - 1];
+		if (u->listener)
+			l = &im->usks[u->listener - 1];
+		mutual = p && p->u.peer == u->id;
+		for (size_t m = 0, at = 0; m < k->nmsgs; m++) {
+			uint64_t f = k->msgs[m].from;
+
+			sum += k->msgs[m].len;
+			if (f && (u->type != SOCK_DGRAM || f > k->fromlen - at ||
+				  !usk_name_ok(k->from + at, f)))
+				die("corrupt image: unix socket %zu: bad sender", i + 1);
+			at += f;
+			fsum += f;
+		}
+		if ((u->type == SOCK_STREAM ? k->nmsgs != 0 : sum != k->len) ||
+		    fsum != k->fromlen ||
+		    (k->len && u->state == TLV_USK_LISTEN) ||
+		    (k->nicons && u->state != TLV_USK_LISTEN))
+			die("corrupt image: unix socket %zu: bad queue", i + 1);
+		switch (u->peer_kind) {
+		case TLV_USK_PEER_NONE:
+			if (u->state == TLV_USK_CONN || p || l)
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_TREE:
+			if (u->state != TLV_USK_CONN || !p || p->u.type != u->type ||
+			    (u->type != SOCK_DGRAM && !mutual) ||
+			    (!mutual && !p->namelen) ||
+			    (l && (u->type == SOCK_DGRAM || l->u.state != TLV_USK_LISTEN ||
+				   l->u.type != u->type || !usk_same_name(k, l) ||
+				   p->u.listener)))
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_DEAD:
+		case TLV_USK_PEER_EXT:
+			if (u->state != TLV_USK_CONN || p || l ||
+			    (u->peer_kind == TLV_USK_PEER_EXT &&
+			     (u->type != SOCK_DGRAM || !k->pnamelen)))
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_QUEUED:
+			if (u->state != TLV_USK_CONN || p || !l || k->len ||
+			    l->u.state != TLV_USK_LISTEN || l->u.type != u->type ||
+			    usk_queued(l, u->id) != 1)
+				die("corrupt image: unix socket %zu: bad queued connection", i + 1);
+			break;
+		default:
+			die("corrupt image: unix socket %zu: bad peer", i + 1);
+		}
+		if (k->len && !(mutual || u->peer_kind == TLV_USK_PEER_DEAD ||
+				(u->type == SOCK_DGRAM && k->namelen)))
+			die("corrupt image: unix socket %zu: data without a sender", i + 1);
+		for (size_t c = 0; c < k->nicons; c++) {
+			uint64_t id = k->icons[c].client;
+
+			if (id > n || (id && (im->usks[id - 1].u.peer_kind != TLV_USK_PEER_QUEUED ||
+					      im->usks[id - 1].u.listener != u->id ||
+					      usk_queued(k, id) != 1)))
+				die("corrupt image: unix socket %zu: bad connection queue", i + 1);
+		}
+		for (size_t j = 0; j < i; j++)
+			if (usk_same_name(k, &im->usks[j]) &&
+			    !(u->listener == j + 1 || im->usks[j].u.listener == i + 1 ||
+			      (u->listener && u->listener == im->usks[j].u.listener)))
+				die("corrupt image: unix sockets %zu and %zu bound to one name",
+				    j + 1, i + 1);
 	}
 }
 
@@ -4542,6 +6912,76 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 	}
 }
 
+/* A terminal fd: an end of a pty of the image, or /dev/tty of its session's. */
+static void img_check_tty_fd(const struct image *im, const struct task *t,
+			     const struct fd *d)
+{
+	const struct tty_obj *y = d->f.obj && d->f.obj <= im->nttys ?
+				  &im->ttys[d->f.obj - 1] : NULL;
+	bool job = (im->t[0].proc.flags & TLV_PROC_SHELL_JOB) &&
+		   t->proc.sid == im->t[0].proc.sid;
+	char p[32];
+
+	if (!d->path || (d->f.obj && (!y || y->y.kind == TLV_TTY_JOB)) ||
+	    (tty_is_master(d->path) ? !y || y->y.kind != TLV_TTY_PTY :
+	     !y ? !job : !strcmp(d->path, "/dev/tty") ? y->y.sid != t->proc.sid :
+	     strcmp(d->path, tty_path(p, y->y.index))))
+		die("corrupt image: fd %llu: bad terminal",
+		    (unsigned long long)d->f.fd);
+}
+
+/*
+ * Terminals: numbers unique, modes in range, the session a leader's of
+ * the tree and its foreground group one of the session's, one open file
+ * of the master exactly for a pty made anew, none for one outside.
+ */
+static void img_check_ttys(const struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		const struct task *s = task_by_pid(im, y->y.sid);
+		bool bad = y->y.index >= (1 << 20) || y->y.flags > 7 ||
+			   (y->y.rows | y->y.cols | y->y.xpixel | y->y.ypixel) > 0xffff ||
+			   y->y.kind < TLV_TTY_PTY || y->y.kind > TLV_TTY_JOB ||
+			   (y->y.kind != TLV_TTY_PTY && (y->y.flags || y->nin || y->nout)) ||
+			   (y->y.kind == TLV_TTY_JOB && (y->y.index || y->y.sid || i + 1 != im->nttys ||
+							 !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))) ||
+			   y->nin > TTY_MAX_INPUT || y->nout > TTY_MAX_QUEUED ||
+			   (y->y.sid && (!s || task_zombie(s) || s->proc.sid != s->proc.pid)) ||
+			   (!y->y.sid && y->y.pgrp);
+		uint64_t ofd = 0;
+
+		for (size_t k = 0; k < i && y->y.kind != TLV_TTY_JOB; k++)
+			bad |= im->ttys[k].y.index == y->y.index ||
+			       (y->y.sid && im->ttys[k].y.sid == y->y.sid);
+		if (y->y.kind != TLV_TTY_EXTERN) {
+			const struct tlv_termios *o = &y->tio;
+
+			bad |= o->line || (o->iflag | o->oflag | o->cflag | o->lflag |
+					   o->ispeed | o->ospeed) > 0xffffffffULL ||
+			       o->cc2 >> 24;
+		}
+		bad |= y->y.pgrp && !task_by_pid(im, y->y.pgrp);
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nfds; j++) {
+				const struct fd *d = &im->t[k].fds[j];
+
+				if (d->f.kind != TLV_FD_TTY || d->f.obj != y->y.id ||
+				    !tty_is_master(d->path))
+					continue;
+				bad |= ofd && ofd != d->f.ofd;
+				ofd = d->f.ofd;
+			}
+		if (bad || !ofd != (y->y.kind != TLV_TTY_PTY))
+			die("corrupt image: bad terminal %zu (pty %llu)", i + 1,
+			    (unsigned long long)y->y.index);
+		if (y->y.pgrp && !tty_pgrp_in(im, y->y.pgrp, y->y.sid))
+			die("corrupt image: pty %llu: foreground group %llu is not in its session",
+			    (unsigned long long)y->y.index,
+			    (unsigned long long)y->y.pgrp);
+	}
+}
+
 static void img_check_fds(const struct image *im, const struct task *t)
 {
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -4578,6 +7018,14 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
+		case TLV_FD_TTY:
+			path = true;
+			img_check_tty_fd(im, t, d);
+			break;
+		case TLV_FD_UNIX:
+			if (!d->f.obj || d->f.obj > im->nusks)
+				die("corrupt image: fd %llu: bad unix socket", fd);
+			break;
 		case TLV_FD_EVENTFD:
 		case TLV_FD_SIGNALFD:
 		case TLV_FD_TIMERFD:
@@ -4589,7 +7037,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		}
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
-		     d->f.kind != TLV_FD_OBJ))
+		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_TTY &&
+		     d->f.kind != TLV_FD_UNIX))
 			die("corrupt image: fd %llu: bad path or object", fd);
 		img_check_fd_state(t, d);
 	}
@@ -4612,7 +7061,8 @@ static void img_check_ofds(const struct image *im)
 			}
 			if (d->f.kind == TLV_FD_EPOLL && owner[d->f.ofd] != i)
 				die("an epoll instance shared by two processes: not supported yet");
-			if (e->f.kind != d->f.kind || e->f.obj != d->f.obj ||
+			if (e->f.kind != d->f.kind ||
+			    (e->f.obj != d->f.obj && d->f.kind != TLV_FD_STDIO) ||
 			    e->f.flags != d->f.flags || e->f.pos != d->f.pos ||
 			    (!e->path) != (!d->path) ||
 			    (e->path && strcmp(e->path, d->path)))
@@ -4728,6 +7178,56 @@ static void img_check_kstate(const struct task *t)
 		img_check_seccomp(&t->th[k]);
 }
 
+/* kstate-b records (section 5b): values the kernel could have given. */
+static void kst_check_task(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	uint64_t which = 0;
+
+	if (k->dumpable > 1 || k->thp_disable > 3 || k->thp_disable == 2 ||
+	    k->mdwe > KST_MDWE_ALL || k->mdwe == 2 || k->memory_merge > 1 ||
+	    k->mlockall & ~(uint64_t)(MCL_FUTURE | MCL_ONFAULT) ||
+	    k->mlockall == MCL_ONFAULT || k->oom_score_adj > 2000)
+		die("corrupt image: bad prctl state (KSTATE)");
+	for (size_t i = 0; i < t->nspec; i++) {
+		if (t->spec[i].which >= KST_NSPEC || t->spec[i].value > 31 ||
+		    which & (1ULL << t->spec[i].which))
+			die("corrupt image: bad speculation control row %zu", i);
+		which |= 1ULL << t->spec[i].which;
+	}
+	if (t->cgroup && (t->cgroup[0] != '/' || strstr(t->cgroup, "//") ||
+			  strstr(t->cgroup, "/../") || ends_with(t->cgroup, "/..") ||
+			  strstr(t->cgroup, "/./") || ends_with(t->cgroup, "/.") ||
+			  strchr(t->cgroup, '\n')))
+		die("corrupt image: bad cgroup path");
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		uint64_t a = v->adv.advice;
+
+		if (!a && !v->adv.pkey)
+			continue;
+		if (a & ~(uint64_t)TLV_ADV_ALL || v->adv.pkey > 15 ||
+		    ((a & TLV_ADV_ONFAULT) && !(a & TLV_ADV_LOCKED)) ||
+		    ((a & TLV_ADV_HUGEPAGE) && (a & TLV_ADV_NOHUGEPAGE)) ||
+		    ((a & TLV_ADV_WIPEONFORK) && (v->v.kind != TLV_VMA_ANON)) ||
+		    v->v.kind == TLV_VMA_SPECIAL)
+			die("corrupt image: mapping %llx: bad advice or protection key",
+			    (unsigned long long)v->v.start);
+	}
+	for (size_t i = 0; i < t->nth; i++) {
+		const struct thread *th = &t->th[i];
+		uint64_t any = 0;
+
+		for (size_t c = 0; c < th->ncpus; c++)
+			any |= th->cpus[c].bits;
+		if (th->kt.ioprio >= 1 << 16 || th->kt.ioprio >> 13 > 3 ||
+		    th->kt.timerslack > (1ULL << 40) ||
+		    (th->cpus && (!any || th->ncpus > KST_MAX_CPUS / 64)))
+			die("corrupt image: thread %llu: bad io priority, timer slack or CPU mask",
+			    (unsigned long long)th->t.tid);
+	}
+}
+
 /*
  * A process sharing its parent's fd table has the parent's fds, exactly;
  * one sharing its fs struct has the parent's cwd, root and umask.  Only
@@ -4806,7 +7306,19 @@ static void img_check_task(const struct image *im, const struct task *t)
 		sigs |= 1ULL << (a->sig - 1);
 	}
 	img_check_vmas(im, t);
+	kst_check_task(t);
 	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->prun);
+	if (t->prun.n) {
+		struct runs both = { 0 };
+
+		if (!im->parent)
+			die("corrupt image: pages kept in a parent image, but no parent");
+		runs_and(&t->own, &t->prun, &both);
+		if (both.n)
+			die("corrupt image: page %llx both saved and in the parent image",
+			    (unsigned long long)both.v[0].addr);
+	}
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
 	img_check_share(im, t);
@@ -4828,11 +7340,38 @@ static void img_check(struct image *im)
 		}
 	if (im->nofds > nfds)
 		die("corrupt image: open file numbers out of range");
+	if (!im->parent != !im->parent_id.bytes)
+		die("corrupt image: PARENT and PARENT_ID go together");
+	for (size_t i = 0; i < im->ntrack; i++)
+		if (!task_by_pid(im, im->track[i].pid) ||
+		    im->track[i].fd > INT_MAX)
+			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
 	for (size_t i = 0; i < im->nt; i++)
 		img_check_task(im, &im->t[i]);
 	img_check_ofds(im);
+	img_check_ttys(im);
+	img_check_usks(im);
+	{	/* a socket is one open file description, used somewhere */
+		uint64_t *ofd = xzalloc((im->nusks + 1) * sizeof(*ofd));
+
+		for (size_t i = 0; i < im->nt; i++)
+			for (size_t k = 0; k < im->t[i].nfds; k++) {
+				const struct fd *d = &im->t[i].fds[k];
+
+				if (d->f.kind != TLV_FD_UNIX)
+					continue;
+				if (ofd[d->f.obj] && ofd[d->f.obj] != d->f.ofd)
+					die("corrupt image: unix socket %llu opened twice",
+					    (unsigned long long)d->f.obj);
+				ofd[d->f.obj] = d->f.ofd;
+			}
+		for (size_t i = 1; i <= im->nusks; i++)
+			if (!ofd[i])
+				die("corrupt image: unix socket %zu in no process", i);
+		free(ofd);
+	}
 	for (size_t i = 0; i < im->nobjs; i++) {
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
@@ -4854,6 +7393,113 @@ static void img_check(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * An image chain (section 5b): each PARENT is read and checked like any
+ * image, and must be the very image its child was dumped against (its END
+ * record, kept in PARENT_ID).  Restore reads the chain to its first image
+ * and finds, for every page a process keeps in a parent, the image and
+ * offset that hold it; a page found nowhere is an error, before any fork.
+ */
+#define CHAIN_MAX 64
+
+/* parent's path: as written if absolute, else beside the image. */
+static char *chain_path(const char *image, const char *parent)
+{
+	const char *slash = image ? strrchr(image, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - image) + 1 : 0;
+	char *p;
+
+	if (parent[0] == '/' || !dl)
+		return xstrdup(parent);
+	p = xmalloc(dl + strlen(parent) + 1);
+	memcpy(p, image, dl);
+	strcpy(p + dl, parent);
+	return p;
+}
+
+static struct image *chain_read(const char *path)
+{
+	struct img_in in = { .name = path };
+	struct image *p = xzalloc(sizeof(*p));
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		die_errno("parent image %s", path);
+	img_read(&in, p);
+	img_check(p);
+	p->fd = in.fd;
+	return p;
+}
+
+/* The places in image img (task q there) of the pages of got. */
+static void chain_sources(struct task *t, const struct runs *got,
+			  const struct task *q, const struct image *img)
+{
+	uint64_t off = q->pages_off;
+	size_t k = 0;
+
+	for (size_t i = 0; i < got->n; i++) {
+		const struct tlv_run *g = &got->v[i];
+		struct psrc *x;
+
+		while (q->own.v[k].addr + q->own.v[k].npages * PAGE <= g->addr)
+			off += q->own.v[k++].npages * PAGE;
+		x = vec_add(&t->src, &t->nsrc, sizeof(*x));
+		x->addr = g->addr;
+		x->npages = g->npages;
+		x->off = off + (g->addr - q->own.v[k].addr);
+		x->img = img;
+	}
+}
+
+static void chain_resolve(struct task *t, const struct image *im)
+{
+	struct runs need = { 0 }, none = { 0 };
+
+	runs_or(&t->prun, &none, &need);
+	for (const struct image *p = im->prev; need.n; p = p->prev) {
+		const struct task *q = p ? task_by_pid(p, t->proc.pid) : NULL;
+		struct runs got = { 0 }, left = { 0 }, lost = { 0 };
+
+		if (!q || task_zombie(q))
+			die("image chain: the pages pid %llu keeps in its parent images are not there",
+			    (unsigned long long)t->proc.pid);
+		runs_and(&need, &q->own, &got);
+		chain_sources(t, &got, q, p);
+		runs_minus(&need, &q->own, &left);
+		runs_minus(&left, &q->prun, &lost);
+		if (lost.n)
+			die("image chain: page %llx of pid %llu is in no image of the chain",
+			    (unsigned long long)lost.v[0].addr,
+			    (unsigned long long)t->proc.pid);
+		free(got.v), free(lost.v), free(need.v);
+		need = left;
+	}
+	free(need.v);
+}
+
+/* Restore: the whole chain under im (read from path, NULL: stdin). */
+static void chain_load(struct image *im, const char *path)
+{
+	const char *at = path;
+	int depth = 0;
+
+	for (struct image *c = im; c->parent; c = c->prev) {
+		char *pp = chain_path(at, c->parent);
+
+		if (++depth > CHAIN_MAX)
+			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		c->prev = chain_read(pp);
+		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
+			die("image chain: %s is not the image %s was dumped against",
+			    pp, at ? at : "standard input");
+		at = pp;
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].prun.n)
+			chain_resolve(&im->t[i], im);
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -4907,7 +7553,12 @@ static bool pid_dying(int pid)
  * (typically one cr dump just killed, whose parent has not reaped it yet:
  * init may take a second or two), is waited for, a few seconds at most.
  */
-static void host_wait_pid_free(int pid)
+/*
+ * The pid must be free; a zombie or a dying process is waited for.  So is
+ * a live one, for a while, when the image came down a pipe: the dump at
+ * the other end kills its tree only once the whole image is written.
+ */
+static void host_wait_pid_free(int pid, bool streamed)
 {
 	for (int ms = 0; kill(pid, 0) == 0 || errno != ESRCH; ms += 10) {
 		uint64_t f[STAT_FIELDS];
@@ -4915,7 +7566,7 @@ static void host_wait_pid_free(int pid)
 		if (!proc_read_stat(pid, f))
 			continue;	/* gone meanwhile */
 		if (f[3] != 'Z' && f[3] != 'X' && !(f[9] & 4 /* PF_EXITING */) &&
-		    !pid_dying(pid))
+		    !pid_dying(pid) && (!streamed || ms >= 5000))
 			die("pid %d is in use by another process", pid);
 		if (ms >= 5000)
 			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
@@ -5045,6 +7696,158 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /*
+ * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
+ */
+static char *kst_cgroup_dir(const char *path)
+{
+	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, *dir = NULL;
+
+	for (line = strtok_r(mi, "\n", &save); line && !dir;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep = strstr(line, " - ");
+		size_t rl;
+
+		if (!sep || strncmp(sep, " - cgroup2 ", 11) ||
+		    sscanf(line, "%*u %*u %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		rl = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/'))
+			continue;
+		dir = xmalloc(strlen(mnt) + strlen(path) + 2);
+		sprintf(dir, "%s%s", mnt, path + rl);
+	}
+	free(mi);
+	return dir;
+}
+
+/* Is t to be moved into another cgroup than cr's own?  Its directory. */
+static char *kst_cgroup_target(const struct task *t)
+{
+	char *text, *mine;
+	bool same;
+
+	if (!t->cgroup || task_zombie(t))
+		return NULL;
+	text = proc_xread(0, "cgroup", NULL);
+	mine = kst_cgroup_v2(text);
+	same = mine && !strcmp(mine, t->cgroup);
+	free(mine);
+	free(text);
+	if (same)
+		return NULL;
+	if (!(mine = kst_cgroup_dir(t->cgroup)))
+		die("the process was in cgroup %s, but cgroup v2 is not mounted here",
+		    t->cgroup);
+	return mine;
+}
+
+static void kst_rmdir(void *arg)
+{
+	rmdir(arg);
+}
+
+/*
+ * Every cgroup the tree goes back into must exist; with --manage-cgroups
+ * cr creates the missing ones (and removes them again if restore fails).
+ */
+static void kst_host_cgroups(const struct image *im, bool create)
+{
+	struct stat sb;
+
+	for (size_t i = 0; i < im->nt; i++) {
+		char *dir = kst_cgroup_target(&im->t[i]), *p;
+
+		if (!dir || !stat(dir, &sb)) {
+			free(dir);
+			continue;
+		}
+		ctx.pid = im->t[i].proc.pid;
+		if (!create)
+			die("cgroup %s does not exist (%s): create it, or restore with --manage-cgroups",
+			    im->t[i].cgroup, dir);
+		for (p = strchr(dir + 1, '/');; p = strchr(p + 1, '/')) {
+			if (p)
+				*p = 0;
+			if (!mkdir(dir, 0755))
+				undo_push(kst_rmdir, xstrdup(dir));
+			else if (errno != EEXIST)
+				die_errno("creating cgroup %s", dir);
+			if (!p)
+				break;
+			*p = '/';
+		}
+		info("created cgroup %s", dir);
+		free(dir);
+	}
+	ctx.pid = 0;
+}
+
+/* Protection keys need the CPU's and kernel's support. */
+static void kst_host_pkeys(const struct task *t)
+{
+	long k;
+
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].adv.pkey) {
+			k = syscall(SYS_pkey_alloc, 0, 0);
+			if (k < 0)
+				die_errno("mapping %llx has protection key %llu, but this host has no protection keys",
+					  (unsigned long long)t->vmas[i].v.start,
+					  (unsigned long long)t->vmas[i].adv.pkey);
+			syscall(SYS_pkey_free, k);
+			return;
+		}
+}
+
+/*
+ * A unix socket's name must be free: an abstract name bound by no live
+ * socket, a path that is absent or a socket file no live socket holds
+ * (the dumped socket's, left behind: restore replaces it).  An outside
+ * peer (--ext-unix-sk) must be there.
+ */
+static void host_check_usks(const struct image *im)
+{
+	char path[PATH_MAX + 128];
+
+	if (!im->nusks)
+		return;
+	udiag_load();
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct usk *k = &im->usks[i];
+		const char *file = usk_path(k, path, sizeof(path));
+		bool found = false;
+		struct stat sb;
+
+		for (size_t j = 0; j < nudiags; j++) {
+			const struct udiag *g = &udiags[j];
+
+			if (k->namelen && !k->name[0] && !usk_accepted(k) &&
+			    g->namelen == k->namelen && !memcmp(g->name, k->name, k->namelen))
+				die("unix socket @%s: the abstract name is in use",
+				    usk_name_str(k->name, k->namelen) + 1);
+			found |= k->pnamelen && g->namelen == k->pnamelen &&
+				 !memcmp(g->name, k->pname, k->pnamelen);
+		}
+		if (k->pnamelen && !found)
+			die("unix socket %s outside the tree (--ext-unix-sk) is gone",
+			    usk_name_str(k->pname, k->pnamelen));
+		if (!file || usk_accepted(k) || lstat(file, &sb))
+			continue;
+		if (!S_ISSOCK(sb.st_mode) || (k->u.flags & TLV_USK_F_DELETED))
+			die("unix socket %s: the path exists%s", file,
+			    S_ISSOCK(sb.st_mode) ? " (it was unlinked at dump)" :
+			    " and is not a socket");
+		for (size_t j = 0; j < nudiags; j++)
+			if (udiags[j].vfs_ino == sb.st_ino &&
+			    udiags[j].vfs_dev == ((uint64_t)major(sb.st_dev) << 20 |
+						  minor(sb.st_dev)))
+				die("unix socket %s: the path is in use by a live socket",
+				    file);
+	}
+}
+
+/*
  * A System V shm segment gets its id back (rst_make_sysv): the id must be
  * free, or held by the segment the dump left behind (same id, key and
  * size, attached nowhere: dumped processes were killed, the segment was
@@ -5082,16 +7885,17 @@ static void host_check(const struct image *im, const struct opts *opt)
 		const struct task *t = &im->t[i];
 
 		ctx.pid = t->proc.pid;
-		host_wait_pid_free(t->proc.pid);
+		host_wait_pid_free(t->proc.pid, im->streamed);
 		for (size_t k = 0; k < im->nhelpers; k++)
 			if (im->helpers[k].forker == (long)i)
-				host_wait_pid_free(im->helpers[k].pid);
+				host_wait_pid_free(im->helpers[k].pid, im->streamed);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
-			host_wait_pid_free(t->th[k].t.tid);
+			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
 			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
@@ -5104,11 +7908,28 @@ static void host_check(const struct image *im, const struct opts *opt)
 				check_file("mapped file", t->vmas[k].path,
 					   &t->vmas[k].st, true);
 		for (size_t k = 0; k < t->nfds; k++)
-			if (t->fds[k].path)
+			if (t->fds[k].path && t->fds[k].f.kind != TLV_FD_TTY)
 				check_file("file", t->fds[k].path,
 					   &t->fds[k].st, false);
 	}
 	ctx.pid = 0;
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		struct stat sb;
+		char p[32];
+
+		if (y->y.kind != TLV_TTY_EXTERN)
+			continue;	/* its number: when it is made */
+		if (stat(tty_path(p, y->y.index), &sb))
+			die_errno("terminal %s (its master is outside the image)", p);
+		if (!S_ISCHR(sb.st_mode) ||
+		    sb.st_rdev != makedev(136, y->y.index) ||
+		    (uint64_t)(sb.st_ctim.tv_sec * 1000000000ULL +
+			       sb.st_ctim.tv_nsec) != y->y.ctime_ns)
+			die("terminal %s is another one now (its master outside the image was closed)",
+			    p);
+	}
+	host_check_usks(im);
 }
 
 /* ==== 8. restore: the process tree =======================================
@@ -5614,6 +8435,11 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags,
 				"a file object");
 		break;
+	case TLV_FD_UNIX:
+		fd = fcntl(im->usks[d->f.obj - 1].fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+			die_errno("fd %llu: a unix socket", (unsigned long long)d->f.fd);
+		return fd;
 	case TLV_FD_EVENTFD:
 		fd = eventfd(0, EFD_CLOEXEC | fl | (d->ev.semaphore ? EFD_SEMAPHORE : 0));
 		if (fd < 0 || (d->ev.count &&
@@ -5654,6 +8480,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		if (fd < 0)
 			die_errno("epoll_create1");
 		return fd;
+	case TLV_FD_TTY:
+		return rst_tty_open(im, d);
 	case TLV_FD_INOTIFY:
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
@@ -5699,6 +8527,249 @@ static void rst_epolls(const struct task *t)
 	}
 }
 
+/*
+ * Unix sockets, made in cr before the first fork like pipes: each is one
+ * open file description, handed to its processes as a helper fd.  In
+ * order: pairs (socketpair, also with a stand-in for a closed peer),
+ * names (a stale socket file of the dumped socket is unlinked first,
+ * host_check made sure no live socket holds it), listeners, connections
+ * accepted from a listener of the image (connect through it, accept),
+ * queued data (written by the peer, or by a stand-in to a named datagram
+ * socket), connections waiting in a listener's queue (the clients connect
+ * in queue order), datagram connections by name, then the files unlinked
+ * at dump go again, shutdown, options.
+ */
+enum { USK_BIND, USK_CONNECT, USK_SEND };
+
+/*
+ * bind(), connect() or send (a datagram of n bytes at p) s to k's name; a
+ * relative one from k's directory.
+ */
+static void usk_name_op(int s, const struct usk *k, int op, const void *p, size_t n)
+{
+	static const char *const what[] = { "binding", "connecting", "sending" };
+	struct sockaddr_un a;
+	socklen_t l = usk_addr(&a, k->name, k->namelen);
+	int here = -1, r, e;
+
+	if (k->dir && ((here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		       chdir(k->dir)))
+		die_errno("unix socket %s: entering %s",
+			  usk_name_str(k->name, k->namelen), k->dir);
+	r = op == USK_BIND ? bind(s, (struct sockaddr *)&a, l) :
+	    op == USK_CONNECT ? connect(s, (struct sockaddr *)&a, l) :
+	    sendto(s, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, l) ==
+	    (ssize_t)n ? 0 : -1;
+	e = errno;
+	if (here >= 0 && (fchdir(here) || close(here)))
+		die_errno("returning from %s", k->dir);
+	errno = e;
+	if (r)
+		die_errno("%s a unix socket to %s", what[op],
+			  usk_name_str(k->name, k->namelen));
+}
+
+/* The socket of the image bound to this name, if any. */
+static const struct usk *usk_named(const struct image *im, const uint8_t *name,
+				   size_t len)
+{
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].namelen == len && !usk_accepted(&im->usks[i]) &&
+		    !memcmp(im->usks[i].name, name, len))
+			return &im->usks[i];
+	return NULL;
+}
+
+static int usk_socket(const struct usk *k)
+{
+	int s = socket(AF_UNIX, (int)k->u.type | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		die_errno("creating a unix socket");
+	return s;
+}
+
+static void usk_setopt(int s, int opt, int v, int force)
+{
+	if ((!force || setsockopt(s, SOL_SOCKET, force, &v, sizeof(v))) &&
+	    setsockopt(s, SOL_SOCKET, opt, &v, sizeof(v)))
+		die_errno("setting option %d of a unix socket", opt);
+}
+
+/* Queued data, in order, as the reader will get it. */
+static void rst_usk_fill(struct image *im, struct usk *k)
+{
+	struct usk *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+	bool stand_in = false;	/* an unnamed socket of cr's sends */
+	size_t off = 0;
+	int s, big;
+
+	big = k->len * 2 + (1 << 16) < INT_MAX / 2 ? (int)(k->len * 2 + (1 << 16)) : INT_MAX / 2;
+	if (p && p->u.peer == k->u.id)
+		s = p->fd;
+	else if (k->u.peer_kind == TLV_USK_PEER_DEAD)
+		s = k->tmp;
+	else
+		usk_name_op(s = usk_socket(k), k, USK_CONNECT, NULL, 0), stand_in = true;
+	usk_setopt(s, SO_SNDBUF, big, SO_SNDBUFFORCE);
+	for (size_t m = 0, at = 0; off < k->len || m < k->nmsgs; m++) {
+		size_t n = k->nmsgs ? k->msgs[m].len : k->len - off;
+		const struct usk *from = stand_in && k->nmsgs && k->msgs[m].from ?
+			usk_named(im, k->from + at, k->msgs[m].from) : NULL;
+
+		if (from) {	/* its sender is in the image: from there */
+			usk_setopt(from->fd, SO_SNDBUF, big, SO_SNDBUFFORCE);
+			usk_name_op(from->fd, k, USK_SEND, k->data + off, n);
+		} else if (send(s, k->data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+			   (ssize_t)n) {
+			die_errno("refilling a unix socket's queue (%zu of %zu bytes in)",
+				  off, k->len);
+		}
+		off += n;
+		at += k->nmsgs ? k->msgs[m].from : 0;
+	}
+	if (stand_in)
+		close(s);
+}
+
+/* Shutdown and the options, the last steps. */
+static void rst_usk_opts(const struct usk *k)
+{
+	static const int how[] = { 0, SHUT_RD, SHUT_WR, SHUT_RDWR };
+	int s = k->fd;
+	struct timeval tv;
+
+	if (k->u.shutdown && shutdown(s, how[k->u.shutdown]))
+		die_errno("shutdown of a unix socket");
+	usk_setopt(s, SO_PASSCRED, !!(k->u.flags & TLV_USK_F_PASSCRED), 0);
+	if (k->u.flags & TLV_USK_F_PASSSEC)
+		usk_setopt(s, SO_PASSSEC, 1, 0);
+	if (k->u.flags & TLV_USK_F_PASSPIDFD)
+		usk_setopt(s, SO_PASSPIDFD, 1, 0);
+	if (k->u.flags & TLV_USK_F_NORIGHTS)
+		usk_setopt(s, SO_PASSRIGHTS, 0, 0);
+	if (k->u.rcvlowat > 1)
+		usk_setopt(s, SO_RCVLOWAT, (int)k->u.rcvlowat, 0);
+	if (k->u.rcvbuf != (uint64_t)usk_getopt(s, SO_RCVBUF))
+		usk_setopt(s, SO_RCVBUF, (int)k->u.rcvbuf / 2, SO_RCVBUFFORCE);
+	if (k->u.sndbuf != (uint64_t)usk_getopt(s, SO_SNDBUF))
+		usk_setopt(s, SO_SNDBUF, (int)k->u.sndbuf / 2, SO_SNDBUFFORCE);
+	if (k->u.peek_off != ~0ULL)
+		usk_setopt(s, SO_PEEK_OFF, (int)k->u.peek_off, 0);
+	if (k->filterlen) {	/* after the refill: it saw those already */
+		struct sock_fprog f = { k->filterlen / sizeof(struct sock_filter),
+					(struct sock_filter *)k->filter };
+
+		if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &f, sizeof(f)))
+			die_errno("attaching a socket filter");
+		if (k->u.flags & TLV_USK_F_LOCKFILTER)
+			usk_setopt(s, SO_LOCK_FILTER, 1, 0);
+	}
+	tv.tv_sec = k->u.rcvtimeo_us / 1000000;
+	tv.tv_usec = k->u.rcvtimeo_us % 1000000;
+	if (k->u.rcvtimeo_us && setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		die_errno("SO_RCVTIMEO of a unix socket");
+	tv.tv_sec = k->u.sndtimeo_us / 1000000;
+	tv.tv_usec = k->u.sndtimeo_us % 1000000;
+	if (k->u.sndtimeo_us && setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		die_errno("SO_SNDTIMEO of a unix socket");
+}
+
+static void rst_make_usks(struct rst *r)
+{
+	struct image *im = r->im;
+	int *tmps = NULL, sv[2];
+	size_t ntmps = 0;
+	char path[PATH_MAX + 128];
+
+	fault("restore-unix");
+	for (size_t i = 0; i < im->nusks; i++) {	/* sockets, pairs */
+		struct usk *k = &im->usks[i], *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+
+		if (k->fd >= 0 || usk_accepted(k))
+			continue;
+		if ((p && p->u.peer == k->u.id && !p->u.listener) ||
+		    k->u.peer_kind == TLV_USK_PEER_DEAD) {
+			if (socketpair(AF_UNIX, (int)k->u.type | SOCK_CLOEXEC, 0, sv))
+				die_errno("socketpair");
+			k->fd = sv[0];
+			*(p ? &p->fd : &k->tmp) = sv[1];
+		} else {
+			k->fd = usk_socket(k);
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* names, listeners */
+		struct usk *k = &im->usks[i];
+		const char *file = usk_path(k, path, sizeof(path));
+		struct stat sb;
+
+		if (k->namelen && !usk_accepted(k)) {
+			if (file && !lstat(file, &sb) && S_ISSOCK(sb.st_mode) &&
+			    !(k->u.flags & TLV_USK_F_DELETED) && unlink(file))
+				die_errno("removing the stale socket file %s", file);
+			usk_name_op(k->fd, k, USK_BIND, NULL, 0);
+			if (file && (chmod(file, k->u.mode) ||
+				     lchown(file, k->u.uid, k->u.gid)))
+				die_errno("unix socket file %s", file);
+		}
+		if (k->u.state == TLV_USK_LISTEN && listen(k->fd, (int)k->u.backlog))
+			die_errno("listen on unix socket %s",
+				  usk_name_str(k->name, k->namelen));
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* accepted connections */
+		struct usk *k = &im->usks[i];
+
+		if (!usk_accepted(k))
+			continue;
+		usk_name_op(im->usks[k->u.peer - 1].fd, &im->usks[k->u.listener - 1],
+			    USK_CONNECT, NULL, 0);
+		k->fd = accept4(im->usks[k->u.listener - 1].fd, NULL, NULL, SOCK_CLOEXEC);
+		if (k->fd < 0)
+			die_errno("accepting a unix connection");
+	}
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].len || im->usks[i].nmsgs)
+			rst_usk_fill(im, &im->usks[i]);
+	for (size_t i = 0; i < im->nusks; i++) {	/* waiting connections */
+		struct usk *l = &im->usks[i];
+
+		for (size_t c = 0; c < l->nicons; c++) {
+			int s = l->icons[c].client ? im->usks[l->icons[c].client - 1].fd :
+				(*(int *)vec_add(&tmps, &ntmps, sizeof(int)) = usk_socket(l));
+
+			usk_name_op(s, l, USK_CONNECT, NULL, 0);
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* datagram, by name */
+		struct usk *k = &im->usks[i], *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+		struct sockaddr_un a;
+		socklen_t l;
+
+		if (p && p->u.peer != k->u.id) {
+			usk_name_op(k->fd, p, USK_CONNECT, NULL, 0);
+		} else if (k->u.peer_kind == TLV_USK_PEER_EXT) {
+			l = usk_addr(&a, k->pname, k->pnamelen);
+			if (connect(k->fd, (struct sockaddr *)&a, l))
+				die_errno("reconnecting a unix socket to %s outside the tree",
+					  usk_name_str(k->pname, k->pnamelen));
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* files unlinked at dump */
+		const char *file = usk_path(&im->usks[i], path, sizeof(path));
+
+		if ((im->usks[i].u.flags & TLV_USK_F_DELETED) && unlink(file))
+			die_errno("unlinking %s again", file);
+	}
+	for (size_t i = 0; i < ntmps; i++)
+		close(tmps[i]);
+	free(tmps);
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].tmp >= 0)
+			close(im->usks[i].tmp);
+	for (size_t i = 0; i < im->nusks; i++)
+		rst_usk_opts(&im->usks[i]);
+}
+
 /* Everything shared, as helper fds above every fd of the image. */
 static void rst_make_shared(struct rst *r)
 {
@@ -5716,6 +8787,8 @@ static void rst_make_shared(struct rst *r)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r->img_fd = rst_helper(r, r->img_fd);
+	for (struct image *p = r->im->prev; p; p = p->prev)
+		p->fd = rst_helper(r, p->fd);
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -5725,6 +8798,14 @@ static void rst_make_shared(struct rst *r)
 		r->stdio[i] = rst_helper(r, fcntl(i, F_DUPFD_CLOEXEC, r->hi));
 	rst_make_pipes(r);
 	rst_make_objs(r);
+	rst_make_ttys(im);
+	for (size_t i = 0; i < im->nttys; i++)
+		if (im->ttys[i].m >= 0) {
+			im->ttys[i].m = rst_helper(r, im->ttys[i].m);
+			im->ttys[i].s = rst_helper(r, im->ttys[i].s);
+		}
+	fault("restore-ttys");
+	rst_make_usks(r);
 	/* an ofd used by two processes, or any pipe end, is opened here */
 	users = xzalloc((im->nofds + 1) * sizeof(int));
 	r->ofd_fd = xmalloc((im->nofds + 1) * sizeof(int));
@@ -5744,11 +8825,13 @@ static void rst_make_shared(struct rst *r)
 
 			if (r->ofd_fd[d->f.ofd] >= 0 || d->f.kind == TLV_FD_STDIO ||
 			    (users[d->f.ofd] < 2 && d->f.kind != TLV_FD_PIPE &&
-			     d->f.kind != TLV_FD_FIFO))
+			     d->f.kind != TLV_FD_FIFO && d->f.kind != TLV_FD_UNIX))
 				continue;
 			r->ofd_fd[d->f.ofd] = rst_helper(r, rst_open_ofd(im, d));
 		}
 	free(users);
+	for (size_t i = 0; i < im->nusks; i++)
+		close(im->usks[i].fd);
 	for (size_t i = 0; i < im->npipes; i++) {
 		close(im->pipes[i].fd[0]);
 		if (im->pipes[i].fd[1] != im->pipes[i].fd[0])
@@ -5879,6 +8962,26 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
  * stay shared); others are mapped fresh.  Then the saved pages are read
  * in with large preads, straight from the image.
  */
+/* Read len bytes of pages at addr (in mapping v, premapped) from fd. */
+static void rst_load(const struct vma *v, uint64_t addr, size_t len, int fd,
+		     uint64_t off)
+{
+	uint8_t *dst = (uint8_t *)(v->premap + addr - v->v.start);
+	size_t done = 0;
+
+	/* Fault the run in with one call rather than a fault per page
+	 * inside pread (5.14+; without it pread faults them itself). */
+	madvise(dst, len, MADV_POPULATE_WRITE);
+	while (done < len) {
+		ssize_t n = pread(fd, dst + done, len - done, off + done);
+
+		if (n <= 0)
+			die_errno("reading pages of %llx",
+				  (unsigned long long)addr);
+		done += n;
+	}
+}
+
 static void rst_memory(struct rst *r, struct task *t)
 {
 	uint64_t off = t->pages_off;
@@ -5906,25 +9009,26 @@ static void rst_memory(struct rst *r, struct task *t)
 	}
 	for (size_t i = 0; i < t->own.n; i++) {
 		const struct tlv_run *x = &t->own.v[i];
-		size_t len = x->npages * PAGE, done = 0;
-		uint8_t *dst;
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
-		/* Fault the run in with one call rather than a fault per page
-		 * inside pread (5.14+; without it pread faults them itself). */
-		madvise(dst, len, MADV_POPULATE_WRITE);
-		while (done < len) {
-			ssize_t n = pread(r->img_fd, dst + done, len - done,
-					  off + done);
+		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		off += x->npages * PAGE;
+	}
+	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
+		const struct psrc *x = &t->src[i];
+		size_t lo = 0, hi = t->nvmas;
 
-			if (n <= 0)
-				die_errno("reading pages of %llx",
-					  (unsigned long long)x->addr);
-			done += n;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (t->vmas[mid].v.start <= x->addr)
+				lo = mid;
+			else
+				hi = mid;
 		}
-		off += len;
+		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
+			 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -5995,6 +9099,80 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
+ * kstate-b: cr moves each process of the tree into its cgroup (and sets
+ * its oom_score_adj) once all
+ * exist and before any runs its restore (threads the blob clones follow
+ * it).  cr does it, by pid, rather than each process for itself: processes
+ * sharing an fd table (CLONE_FILES) close each other's descriptors then.
+ */
+static void kst_rst_cgroups(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		char *dir = kst_cgroup_target(t), pid[24], path[PATH_MAX], *s;
+		long long adj = (long long)t->ks.oom_score_adj - 1000;
+		int fd;
+
+		if (t->has_ks && !task_zombie(t)) {
+			s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+			if (strtoll(s, NULL, 10) != adj) {
+				int n = snprintf(pid, sizeof(pid), "%lld\n", adj);
+
+				fd = xopen(proc_path(path, t->proc.pid,
+						     "oom_score_adj"),
+					   O_WRONLY | O_CLOEXEC);
+				if (write(fd, pid, n) != n)
+					die_errno("setting oom_score_adj to %lld",
+						  adj);
+				close(fd);
+			}
+			free(s);
+		}
+		if (!dir)
+			continue;
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		snprintf(pid, sizeof(pid), "%llu\n",
+			 (unsigned long long)t->proc.pid);
+		if (write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid))
+			die_errno("moving pid %llu into cgroup %s",
+				  (unsigned long long)t->proc.pid, t->cgroup);
+		close(fd);
+		free(dir);
+	}
+}
+
+/*
+ * kstate-b (section 5b): what the process sets on itself before the blob:
+ * the process-wide prctls (cgroup and oom_score_adj are cr's to set).  A
+ * speculation control is only set where it differs from what this
+ * process already has.
+ */
+static void kst_rst_process(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	for (size_t i = 0; i < t->nspec; i++) {
+		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
+		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+
+		if (!(t->spec[i].value & PR_SPEC_PRCTL) || !want ||
+		    (cur >= 0 && (cur & ~1L) == want))
+			continue;
+		if (prctl(PR_SET_SPECULATION_CTRL, which, want, 0, 0))
+			die_errno("speculation control %ld: setting %#lx (this host has %#lx)",
+				  which, want, cur);
+	}
+	if (!t->has_ks)
+		return;
+	if (k->thp_disable &&
+	    prctl(PR_SET_THP_DISABLE, 1, k->thp_disable & 2, 0, 0))
+		die_errno("PR_SET_THP_DISABLE");
+	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die_errno("PR_SET_MEMORY_MERGE");
+}
+
+/*
  * What a process sets on itself in C before the blob.  A shared fd table
  * or fs struct is set by the parent it is shared with.
  */
@@ -6002,6 +9180,7 @@ static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 
+	rst_tty_fg(r->im, t);
 	if (!t->share.files)
 		rst_files(r, t);
 	if (!t->share.fs && chdir(t->cwd))
@@ -6029,6 +9208,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
 	rst_itimers(t);	/* kstate-a: signals are blocked until the blob ends */
+	kst_rst_process(t);
 }
 
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
@@ -6102,6 +9282,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 		rst_zombie(r, t);
 	fault("restore-task");
 	rst_session(t);
+	rst_ctty(im, t);
 	rst_memory(r, t);
 	fault("restore-memory");
 	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
@@ -6410,7 +9591,8 @@ static void area_seccomp(struct area_alloc *aa, struct rst_args *a,
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
 	size_t code = PAGE_ROUND(restorer_blob_size);
-	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
+	size_t meta = sizeof(struct rst_args) +
+		      t->nvmas * (sizeof(struct rst_vma) + sizeof(struct rst_adv)) +
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
@@ -6482,6 +9664,64 @@ static uint64_t rst_fault_step(void)
 		if (!strcmp(f + 5, steps[i]))
 			return i;
 	return 0;
+}
+
+/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+static void kst_area(struct area_alloc *aa, struct rst_args *a,
+		     const struct task *t)
+{
+	struct rst_adv *ad = aa_ptr(aa, t->nvmas * sizeof(*ad), 8, &a->advs);
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+
+		if (!v->adv.advice && !v->adv.pkey)
+			continue;
+		ad[a->nadvs++] = (struct rst_adv){ v->v.start,
+			v->v.end - v->v.start, v->v.prot, v->adv.advice,
+			v->adv.pkey };
+		a->pkeys |= v->adv.pkey ? 1ULL << v->adv.pkey : 0;
+	}
+	if (!t->has_ks)
+		return;
+	a->mlockall = t->ks.mlockall;
+	a->mdwe = t->ks.mdwe;
+	a->dumpable = t->ks.dumpable + 1;
+}
+
+/*
+ * Per thread, by cr from outside once every thread exists: timer slack
+ * (not for real-time threads, whose slack the kernel fixes), io priority
+ * where it differs from what the thread has now (an unset one follows
+ * nice), and the CPU mask.
+ */
+static void kst_rst_thread(const struct thread *th)
+{
+	int tid = th->t.tid;
+	char path[64], v[32];
+	long cur;
+	int fd, n;
+
+	if (th->has_kt) {
+		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
+		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
+			n = snprintf(v, sizeof(v), "%llu\n",
+				     (unsigned long long)th->kt.timerslack);
+			fd = xopen(path, O_WRONLY | O_CLOEXEC);
+			if (write(fd, v, n) != n)
+				die_errno("setting the timer slack");
+			close(fd);
+		}
+		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+		if (cur != (long)th->kt.ioprio &&
+		    syscall(SYS_ioprio_set, KST_IOPRIO_WHO, tid, th->kt.ioprio))
+			die_errno("setting the io priority to %#llx",
+				  (unsigned long long)th->kt.ioprio);
+	}
+	if (th->ncpus && syscall(SYS_sched_setaffinity, tid,
+				 th->ncpus * sizeof(*th->cpus), th->cpus))
+		die_errno("setting the CPU affinity");
 }
 
 /* Build a process's area in cr's memory, at its final address. */
@@ -6574,6 +9814,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	area_timers(&aa, a, t);	/* kstate-a */
 	area_creds(&aa, a, t);
 	area_seccomp(&aa, a, t);
+	kst_area(&aa, a, t);
 }
 
 /*
@@ -6774,6 +10015,7 @@ static void rst_finish(struct rst *r)
 			if (syscall(SYS_sched_setscheduler, tid, th->t.policy, &sp) ||
 			    setpriority(PRIO_PROCESS, tid, (int)th->t.nice - 20))
 				die_errno("restoring the scheduling policy");
+			kst_rst_thread(th);
 			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
 				die("thread did not reach rt_sigreturn");
 			fault("restore-sigreturn");
@@ -6899,6 +10141,10 @@ static int cmd_restore(const struct opts *opt)
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
+	if (im.predump)
+		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
+		    in.name);
+	chain_load(&im, path);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -6907,6 +10153,8 @@ static int cmd_restore(const struct opts *opt)
 			     in.kernel, u.release);
 	}
 	host_check(&im, opt);
+	kst_host_cgroups(&im, opt->manage_cgroups);
+	fault("restore-cgroups");
 	r.img_fd = in.fd;
 	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
@@ -6943,10 +10191,13 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("tracing the new process");
 	}
 	ctx.pid = 0;
+	kst_rst_cgroups(&im);
 	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
 	fault("restore-stops");
+	rst_tty_modes(&im);
+	rst_tty_job(&im, !opt->detach);
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
 	rst_sysv_done(&im);
@@ -6970,6 +10221,7 @@ static int cmd_restore(const struct opts *opt)
 		if (errno != EINTR)
 			die_errno("waitpid");
 	rst_tty_back();
+	rst_tty_job_back();
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -7876,6 +11128,33 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_ptypeer(void)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
+
+	if (m < 0)
+		return false;
+	s = ioctl(m, TIOCSPTLCK, &zero) ? -1 :
+	    ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s >= 0)
+		close(s);
+	close(m);
+	return s >= 0;
+}
+
+/* sock_diag answers for unix sockets (CONFIG_UNIX_DIAG). */
+static bool probe_unix_diag(void)
+{
+	uint32_t buf[1024];
+	const struct nlmsghdr *h = (const void *)buf;
+	int s = udiag_ask(0);
+	ssize_t n = s < 0 ? -1 : recv(s, buf, sizeof(buf), 0);
+
+	if (s >= 0)
+		close(s);
+	return n >= (ssize_t)sizeof(*h) && h->nlmsg_type != NLMSG_ERROR;
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -7910,6 +11189,30 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+static bool probe_pkeys(void)
+{
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (k < 0)
+		return false;
+	syscall(SYS_pkey_free, k);
+	return true;
+}
+
+static bool probe_mdwe(void)
+{
+	return prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0;
+}
+
+static bool probe_cgroup2(void)
+{
+	char *dir = kst_cgroup_dir("/");
+
+	free(dir);
+	return dir != NULL;
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -7922,6 +11225,7 @@ static int cmd_check_tree(const struct opts *opt)
 	ctx.phase = "check";
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
+	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
 	for (size_t i = 0; i < im.nt; i++) {
@@ -7931,8 +11235,8 @@ static int cmd_check_tree(const struct opts *opt)
 		for (size_t k = 0; k < im.t[i].nth; k++)
 			nrseq += !!im.t[i].th[k].t.rseq_addr;
 	}
-	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects\n",
-	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs);
+	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects, %zu unix sockets\n",
+	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs, im.nusks);
 	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)%s%s\n",
 	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING",
 	       nrseq ? ", rseq" : "", nrseq && !probe_rseq() ? " (MISSING)" : "");
@@ -7954,11 +11258,16 @@ static int cmd_check(const struct opts *opt)
 		{ "vdso", false, "put the vDSO back where the process had it", probe_vdso },
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
-		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
+		{ "pidfd_getfd", false, "read unix sockets' options and queues, timerfds, ptys", probe_pidfd_getfd },
+		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
+		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
+		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
+		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
 	};
 	struct utsname u;
 	int bad = 0;
@@ -7989,11 +11298,21 @@ static const char usage_text[] =
 	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
 	"\n"
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
+
+/* pre-dump is a dump that lets the tree go before copying its memory. */
+static int cmd_predump(const struct opts *opt)
+{
+	struct opts o = *opt;
+
+	o.predump = true;
+	return cmd_dump(&o);
+}
 
 struct cmd {
 	const char *name;
@@ -8003,7 +11322,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -8012,9 +11331,24 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
+	  "                          (relative to the images dir); restore needs D\n"
+	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
+	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
+	  "  with --prev-images-dir saves only the pages written since\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
+	  "      --ext-unix-sk       allow unix datagram sockets connected to a named\n"
+	  "                          socket outside the tree (reconnected at restore)\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "restore", cmd_restore, "D I d j p T M N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -8025,15 +11359,17 @@ static const struct cmd cmds[] = {
 	  "      --timens            in a new time namespace whose CLOCK_MONOTONIC and\n"
 	  "                          CLOCK_BOOTTIME go on from the dump's (after a reboot,\n"
 	  "                          on another machine); automatic if it ran in one\n"
+	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
 	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "t j T G", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G X", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
-	  "  -j, --shell-job         as for dump\n" },
+	  "  -j, --shell-job         as for dump\n"
+	  "      --ext-unix-sk       as for dump\n" },
 };
 
 static void __attribute__((noreturn)) usage(const char *why, const struct cmd *c)
@@ -8054,7 +11390,11 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "prev-images-dir", required_argument, NULL, 'Q' },
+	{ "track-mem", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "manage-cgroups", no_argument, NULL, 'M' },
+	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "timens", no_argument, NULL, 'N' },
@@ -8097,7 +11437,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit"))
+		    !strcmp(a, "--ghost-limit") ||
+		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -8188,6 +11529,10 @@ int main(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'N': o.timens = true; break;
+		case 'Q': o.prev_dir = optarg; break;
+		case 'K': o.track_mem = true; break;
+		case 'M': o.manage_cgroups = true; break;
+		case 'X': o.ext_unix = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

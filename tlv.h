@@ -33,6 +33,7 @@
  * reject the image.  Tag numbers are never reused.
  *
  * ==== Order of records (format version 1) ====
+ *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
@@ -44,11 +45,22 @@
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
  *	        or SYSV_SHM
+ *	TTY*    nest per pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?
+ *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
+ *	        directory a relative name was bound in), USK_DATA?,
+ *	        USK_MSGS?, USK_FROM?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
  *	then for each TASK and OBJ with contents:
- *	PAGEMAP nest: OWNER, RUNS, IRUNS?
+ *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
  *	END     must be the last record, nothing may follow
+ *
+ * Chains (pre-copy): `cr pre-dump` writes a full image whose pages were
+ * copied while the processes ran (PREDUMP), so it cannot be restored by
+ * itself, and leaves a tracker in each process (TRACK).  A later pre-dump
+ * or dump with --prev-images-dir names that image (PARENT, PARENT_ID) and
+ * saves only pages written since: the present pages it does not save are
+ * listed in PRUNS and come from the parent, or from its parent, and so on.
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
@@ -157,6 +169,10 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_UNIX	13	/* a unix socket: USK obj */
+#define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
+				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
+				   0 for a --shell-job's terminal: cr's /dev/tty */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -219,6 +235,65 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_TTY(X) \
+	X(id, "tty id, referred to by FD obj") \
+	X(index, "pty number: N of /dev/pts/N") \
+	X(kind, "TLV_TTY_*") \
+	X(flags, "TLV_TTYF_*") \
+	X(sid, "session it is the controlling terminal of, 0 if none") \
+	X(pgrp, "its foreground process group (with sid)") \
+	X(rows, "window size") X(cols, "") X(xpixel, "") X(ypixel, "") \
+	X(ctime_ns, "EXTERN: ctime of /dev/pts/N, the same pty must be there")
+#define TLV_TTY_PTY	1	/* master in the tree: made anew, with its state */
+#define TLV_TTY_EXTERN	2	/* master outside the tree: /dev/pts/N reopened */
+#define TLV_TTY_JOB	3	/* --shell-job: the modes the job left the shell's
+				   terminal in (TERMIOS), set on cr's at restore */
+#define TLV_TTYF_LOCKED	1	/* TIOCGPTLCK: the slave cannot be opened */
+#define TLV_TTYF_EXCL	2	/* TIOCGEXCL on the slave */
+#define TLV_TTYF_PKT	4	/* TIOCGPKT: the master reads in packet mode */
+#define TLV_F_TERMIOS(X) \
+	X(iflag, "c_iflag") X(oflag, "c_oflag") X(cflag, "c_cflag") \
+	X(lflag, "c_lflag") X(line, "c_line, the line discipline") \
+	X(cc0, "c_cc[0..7], c_cc[i] in bits 8i..8i+7") X(cc1, "c_cc[8..15]") \
+	X(cc2, "c_cc[16..18]") X(ispeed, "c_ispeed") X(ospeed, "c_ospeed")
+#define TLV_F_USK(X) \
+	X(id, "socket id, referred to by FD obj") \
+	X(type, "SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET") \
+	X(state, "TLV_USK_*: unconnected, listening, connected") \
+	X(peer, "connected: the peer's USK id, 0 if it is not in the image") \
+	X(peer_kind, "TLV_USK_PEER_*") \
+	X(listener, "USK id of the listener it was accepted from or waits in") \
+	X(shutdown, "1: receive side shut down, 2: send side") \
+	X(backlog, "listening: listen(2) backlog") \
+	X(flags, "TLV_USK_F_*") \
+	X(rcvbuf, "SO_RCVBUF as getsockopt reads it") \
+	X(sndbuf, "SO_SNDBUF as getsockopt reads it") \
+	X(peek_off, "SO_PEEK_OFF, ~0 if off") \
+	X(rcvtimeo_us, "SO_RCVTIMEO in microseconds") \
+	X(sndtimeo_us, "SO_SNDTIMEO in microseconds") \
+	X(mode, "bound to a path: the socket file's mode") \
+	X(uid, "bound to a path: the file's owner") \
+	X(gid, "bound to a path: the file's group") \
+	X(rcvlowat, "SO_RCVLOWAT")
+#define TLV_USK_UNCONN		1
+#define TLV_USK_LISTEN		2
+#define TLV_USK_CONN		3
+#define TLV_USK_PEER_NONE	0	/* not connected */
+#define TLV_USK_PEER_TREE	1	/* peer is USK peer */
+#define TLV_USK_PEER_DEAD	2	/* the peer was closed: connected to nothing */
+#define TLV_USK_PEER_EXT	3	/* --ext-unix-sk: datagram to USK_PEER_NAME */
+#define TLV_USK_PEER_QUEUED	4	/* waits, not accepted yet, in listener's queue */
+#define TLV_USK_F_PASSCRED	1	/* SO_PASSCRED */
+#define TLV_USK_F_PASSSEC	2	/* SO_PASSSEC */
+#define TLV_USK_F_DELETED	4	/* bound file was unlinked: unlink after bind */
+#define TLV_USK_F_PASSPIDFD	8	/* SO_PASSPIDFD */
+#define TLV_USK_F_NORIGHTS	16	/* SO_PASSRIGHTS off: refuses SCM_RIGHTS */
+#define TLV_USK_F_LOCKFILTER	32	/* SO_LOCK_FILTER */
+#define TLV_F_USK_MSG(X) \
+	X(len, "bytes of the message in USK_DATA") \
+	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
+#define TLV_F_USK_ICON(X) \
+	X(client, "USK id of the connecting socket, 0 if it was closed")
 #define TLV_F_SHARE(X) \
 	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
 	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
@@ -232,6 +307,40 @@ struct tlv_rec {
 	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
+#define TLV_F_TRACK(X) \
+	X(pid, "process whose memory changes are tracked") \
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
+	X(ino, "the tracker's inode number, to recognise it next time")
+#define TLV_F_PREDUMP(X) \
+	X(live, "1: pages were copied while the processes ran") \
+/* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
+#define TLV_F_KSTATE(X) \
+	X(dumpable, "PR_GET_DUMPABLE (0 or 1)") \
+	X(thp_disable, "PR_GET_THP_DISABLE: bit 0 disabled, bit 1 except advised") \
+	X(mdwe, "PR_GET_MDWE: PR_MDWE_* bits") \
+	X(mlockall, "MCL_FUTURE | MCL_ONFAULT in force (mlockall)") \
+	X(oom_score_adj, "/proc/PID/oom_score_adj + 1000 (0..2000)") \
+	X(memory_merge, "PR_GET_MEMORY_MERGE (KSM for the whole process)")
+#define TLV_F_SPEC(X) \
+	X(which, "PR_SPEC_* (store bypass, indirect branch, L1D flush)") \
+	X(value, "PR_GET_SPECULATION_CTRL result, PR_SPEC_PRCTL bit: settable")
+#define TLV_F_KTHREAD(X) \
+	X(timerslack, "PR_GET_TIMERSLACK in ns") \
+	X(ioprio, "ioprio_get(IOPRIO_WHO_PROCESS) value")
+#define TLV_F_CPUS(X) \
+	X(bits, "CPU affinity mask, row n = CPUs 64n..64n+63")
+#define TLV_F_VMA_ADV(X) \
+	X(advice, "TLV_ADV_* bits (madvise, mlock)") \
+	X(pkey, "memory protection key")
+#define TLV_ADV_DONTFORK	1	/* MADV_DONTFORK ("dc") */
+#define TLV_ADV_WIPEONFORK	2	/* MADV_WIPEONFORK ("wf") */
+#define TLV_ADV_HUGEPAGE	4	/* MADV_HUGEPAGE ("hg") */
+#define TLV_ADV_NOHUGEPAGE	8	/* MADV_NOHUGEPAGE ("nh") */
+#define TLV_ADV_DONTDUMP	16	/* MADV_DONTDUMP ("dd") */
+#define TLV_ADV_MERGEABLE	32	/* MADV_MERGEABLE ("mg") */
+#define TLV_ADV_LOCKED		64	/* mlock ("lo") */
+#define TLV_ADV_ONFAULT		128	/* mlock2 MLOCK_ONFAULT ("lf") */
+#define TLV_ADV_ALL		255
 /* kstate-a: timers, clocks, credentials, seccomp */
 #define TLV_F_TIMES(X) \
 	X(realtime_ns, "CLOCK_REALTIME when the process was dumped") \
@@ -285,7 +394,19 @@ struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
+struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
+struct tlv_termios { TLV_F_TERMIOS(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
+struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
+struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
+struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
+struct tlv_kthread { TLV_F_KTHREAD(TLV_FIELD) };
+struct tlv_cpus { TLV_F_CPUS(TLV_FIELD) };
+struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
+struct tlv_usk { TLV_F_USK(TLV_FIELD) };
+struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
+struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
 struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
@@ -357,9 +478,34 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SECCOMP, 124, ROWS, SECCOMP, "a thread's seccomp mode") \
 	X(SC_FILTER, 125, ROWS, SC_FILTER, "its seccomp filters, oldest first") \
 	X(SC_PROG, 126, BYTES, NONE, "the filters' BPF programs, concatenated") \
+	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_FROM, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
+	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
+	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
+	X(USK_DATA, 83, BYTES, NONE, "bytes queued for reading, oldest first") \
+	X(USK_MSGS, 84, ROWS, USK_MSG, "datagram and seqpacket: the messages in USK_DATA") \
+	X(USK_ICONS, 85, ROWS, USK_ICON, "listening: connections queued, not accepted, in order") \
+	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
+	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
+	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other") \
+	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
+	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
+	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
+	X(KTHREAD, 143, ROWS, KTHREAD, "THREAD: timer slack, io priority") \
+	X(CPUS, 144, ROWS, CPUS, "THREAD: CPU affinity mask") \
+	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key") \
+	X(TTY, 160, NEST, NONE, "a pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?") \
+	X(TTY_INFO, 161, ROWS, TTY, "pty number, kind, modes, session, window size") \
+	X(TERMIOS, 162, ROWS, TERMIOS, "the pty's termios2 (the master's is fixed raw)") \
+	X(TTY_IN, 163, BYTES, NONE, "input queued for the slave's reader, oldest first") \
+	X(TTY_OUT, 164, BYTES, NONE, "output queued for the master's reader, oldest first") \
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
 	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
-	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached")
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
+	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
+	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
+	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
+	X(TRACK, 233, ROWS, TRACK, "memory-change trackers left in the processes") \
+	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -445,6 +591,12 @@ struct rst_thread {		/* per thread; [0] is the main thread */
 	char comm[16];
 };
 
+struct rst_adv {		/* kstate-b: advice for one mapping */
+	uint64_t start, len, prot;
+	uint64_t advice;	/* TLV_ADV_* */
+	uint64_t pkey;		/* 0: the default key */
+};
+
 struct rst_args {
 	uint64_t size;		/* sizeof(struct rst_args), checked by the blob */
 	uint64_t stack_top;	/* offset 8 is used by the entry code: keep */
@@ -461,6 +613,13 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
+	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
+	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
+	uint64_t mlockall;	/* MCL_* flags to set, 0 = none */
+	uint64_t mdwe;		/* PR_SET_MDWE flags, set last; 0 = none */
+	uint64_t dumpable;	/* PR_SET_DUMPABLE value + 1; 0 = leave */
+	/* ---- end kstate-b ---- */
 	/* kstate-a: timers, credentials, seccomp (restorer.c, last steps) */
 	uint64_t ntimers, timers;	/* struct rst_ptimer[], ascending id */
 	uint64_t dump_realtime;	/* CLOCK_REALTIME at dump, ns: the downtime */
@@ -528,7 +687,10 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(SIGRETURN, "rt_sigreturn") \
 	X(TIMERS, "creating POSIX timers with their ids") \
 	X(CREDS, "setting ids, groups, capabilities, securebits") \
-	X(SECCOMP, "installing seccomp filters")
+	X(SECCOMP, "installing seccomp filters") \
+	X(PKEY, "allocating a protection key") \
+	X(ADVISE, "madvise, mlock or pkey_mprotect of a mapping") \
+	X(PRCTL, "mlockall, PR_SET_MDWE or PR_SET_DUMPABLE")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM

@@ -39,7 +39,8 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
-	DOWN = 128,		/* 1.5 s between dump and restore (timers) */
+	EXTUNIX = 128,		/* dump with --ext-unix-sk */
+	DOWN = 256,		/* 1.5 s between dump and restore (timers) */
 };
 
 struct test {
@@ -68,6 +69,15 @@ static const struct test tests[] = {
 	{ "rseq", C, 0, NULL },
 	{ "vdso", C, 0, NULL },
 	{ "proc-misc", C, 0, NULL },
+	{ "prctl-state", C, 0, NULL },
+	{ "sched-affinity", C, 0, NULL },
+	{ "mm-madvise", C, CORRUPT, NULL },
+	{ "mm-pkeys", C, 0, NULL },
+	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
+	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
+	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
+	{ "refuse-spec-thread", C, REFUSE, "speculation" },
+	{ "cgroup-v2", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
 	{ "fd-timerfd", C, 0, NULL },
@@ -82,6 +92,16 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
+	{ "sk-unix-pair", C, CORRUPT, NULL },
+	{ "sk-unix-dgram", C, CORRUPT, NULL },
+	{ "sk-unix-listen", C, FAULT | CORRUPT, NULL },
+	{ "sk-unix-shutdown", C, 0, NULL },
+	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
+	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
+	{ "refuse-sk-unix-oob", C, REFUSE, "MSG_OOB" },
+	{ "refuse-sk-unix-queued", C, REFUSE, "not accepted yet" },
+	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
+	{ "sk-unix-filter", C, 0, NULL },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -105,6 +125,10 @@ static const struct test tests[] = {
 	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
 	{ "mm-cow", C, BIG | FEW, NULL },
 	{ "fd-shared", C, 0, NULL },
+	{ "tty-pty", C, CORRUPT, NULL },
+	{ "tty-top", C, 0, NULL },
+	{ "tty-extern", C, 0, NULL },
+	{ "refuse-tty-input", C, REFUSE, "input queued" },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
 	{ "timer-posix", C, CORRUPT, NULL },
@@ -115,6 +139,7 @@ static const struct test tests[] = {
 	{ "seccomp-strict", C, 0, NULL },
 	{ "timens", C, 0, NULL },
 	{ "refuse-timens-mixed", C, REFUSE, "time namespace" },
+	{ "sk-unix-python", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
@@ -773,6 +798,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	pid_t pid;
 
 	argv[n++] = cr;
+	if ((c->t->flags & EXTUNIX) && !strcmp(args[0], "dump"))
+		argv[n++] = "--ext-unix-sk";
 	while (*args)
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
