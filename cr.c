@@ -8374,11 +8374,11 @@ static void rst_add_watches(int fd, const struct fd *d)
 }
 
 /*
- * ---- kstate-a: interval timers ----
- * Set in C, with every signal blocked: one that fires before the process
- * is back in its own code leaves SIGALRM (SIGVTALRM, SIGPROF) pending.
- * ITIMER_REAL counts wall time, so the downtime since the dump is taken
- * off: a timer due meanwhile fires at once, as after a long SIGSTOP.
+ * ---- kstate-a: the downtime ----
+ * Timers on wall clocks ran on while the process was dumped: what they
+ * had left is less the time since the dump (CLOCK_REALTIME), so that one
+ * due meanwhile fires at once, as after a long SIGSTOP.  Interval and
+ * POSIX timers are set by the blob (restorer.c), timerfds below.
  */
 static uint64_t downtime_ns(const struct task *t)
 {
@@ -8390,28 +8390,6 @@ static uint64_t downtime_ns(const struct task *t)
 	return n > t->times.realtime_ns ? n - t->times.realtime_ns : 0;
 }
 
-static void rst_itimers(const struct task *t)
-{
-	uint64_t down = downtime_ns(t);
-
-	for (size_t i = 0; i < t->nitimer; i++) {
-		const struct tlv_itimer *x = &t->itimer[i];
-		uint64_t v = x->value_ns;
-		struct itimerval it = {
-			{ x->interval_ns / 1000000000, x->interval_ns % 1000000000 / 1000 },
-			{ 0, 0 } };
-
-		if (x->which == ITIMER_REAL)
-			v = v > down ? v - down : 0;
-		v = (v + 999) / 1000;	/* microseconds, at least one */
-		if (!v)
-			v = 1;
-		it.it_value.tv_sec = v / 1000000;
-		it.it_value.tv_usec = v % 1000000;
-		if (setitimer(x->which, &it, NULL))
-			die_errno("setitimer %llu", (unsigned long long)x->which);
-	}
-}
 
 /*
  * Open a file description as the image has it (not stdio).  Kernel
@@ -9207,7 +9185,6 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
-	rst_itimers(t);	/* kstate-a: signals are blocked until the blob ends */
 	kst_rst_process(t);
 }
 
@@ -9484,6 +9461,12 @@ static void area_timers(struct area_alloc *aa, struct rst_args *a,
 
 	a->ntimers = t->nptimers;
 	a->dump_realtime = t->times.realtime_ns;
+	a->nitimers = t->nitimer;
+	for (size_t i = 0; i < t->nitimer; i++) {
+		a->itimer[i][0] = t->itimer[i].which;
+		a->itimer[i][1] = t->itimer[i].value_ns;
+		a->itimer[i][2] = t->itimer[i].interval_ns;
+	}
 	a->timer_ids_linear = getenv("CR_TIMER_IDS_LINEAR") != NULL;
 	for (size_t i = 0; i < t->nptimers; i++) {
 		const struct tlv_ptimer *x = &t->ptimers[i];

@@ -221,11 +221,24 @@ static void make_timers(struct rst_args *a)
 	int64_t down = 0, now[2];
 
 	step(a, RST_STEP_TIMERS);
-	if (a->ntimers && !bad(SYS(__NR_clock_gettime, 0 /* REALTIME */, now, 0,
-				   0, 0, 0)))
+	if ((a->ntimers || a->nitimers) &&
+	    !bad(SYS(__NR_clock_gettime, 0 /* REALTIME */, now, 0, 0, 0, 0)))
 		down = now[0] * 1000000000 + now[1] - (int64_t)a->dump_realtime;
 	if (down < 0)
 		down = 0;
+	for (uint64_t i = 0; i < a->nitimers; i++) {	/* setitimer */
+		uint64_t *x = a->itimer[i];
+		int64_t v = (int64_t)x[1] - (x[0] == 0 /* ITIMER_REAL */ ? down : 0);
+		int64_t tv[4] = { x[2] / 1000000000, x[2] % 1000000000 / 1000 };
+		long r;
+
+		v = v < 1000 ? 1 : (v + 999) / 1000;	/* microseconds */
+		tv[2] = v / 1000000;
+		tv[3] = v % 1000000;
+		r = SYS(__NR_setitimer, x[0], tv, 0, 0, 0, 0);
+		if (bad(r))
+			fail(a, RST_STEP_TIMERS, r, x[0]);
+	}
 	if (a->ntimers && !a->timer_ids_linear)
 		ids = SYS(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0, 0);
 	for (uint64_t i = 0; i < a->ntimers; i++) {

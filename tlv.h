@@ -628,6 +628,8 @@ struct rst_args {
 	uint64_t seccomp;	/* struct rst_seccomp[nthreads], 0: none */
 	uint64_t seccomp_common;	/* filters all threads share, made
 					 * before the threads: they inherit them */
+	uint64_t nitimers;	/* interval timers: */
+	uint64_t itimer[3][3];	/* which, value_ns (less downtime if REAL), interval_ns */
 };
 
 /* kstate-a: what the blob sets last, see restorer.c */
