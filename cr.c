@@ -423,6 +423,9 @@ static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 static long arch_syscall_ret(const uint64_t *regs);
 /* The thread-pointer values the blob sets (fs/gs base, tpidr_el0). */
 static void arch_tls(const uint64_t *regs, uint64_t tls[2]);
+/* cr's own thread pointer, and the signature glibc registers rseq with. */
+static uint64_t arch_self_tp(void);
+static const uint32_t arch_glibc_rseq_sig;
 /* Refuse FPU state this CPU/kernel cannot restore; die with the reason. */
 static void arch_check_fpu(const struct thread *th);
 /* Bytes of the rt_sigreturn frame, and building it for address addr. */
@@ -4838,6 +4841,40 @@ static void rst_process(struct rst *r, const struct task *t)
 		die_errno("prctl");
 }
 
+/*
+ * A cr built with glibc (2.35+; the sanitizer build is one) has an rseq
+ * area registered for its thread, and a forked child inherits the
+ * registration: the blob would unmap the memory the kernel writes the
+ * CPU number into at every preemption, and could not register the
+ * image's own area.  glibc says where its area is (__rseq_offset from
+ * the thread pointer) and how much of it is used (__rseq_size, 0 if it
+ * did not register); the kernel wants the registered length back, which
+ * is at least 32 bytes, and it checks address, length and signature,
+ * so a wrong guess fails with EINVAL and changes nothing.  musl defines
+ * neither symbol (weak: NULL) and registers nothing.
+ */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static void rst_unregister_libc_rseq(void)
+{
+	unsigned int len[3];
+	uint64_t area;
+
+	if (!&__rseq_offset || !&__rseq_size || !__rseq_size)
+		return;
+	area = arch_self_tp() + __rseq_offset;
+	len[0] = __rseq_size;
+	len[1] = 32;
+	len[2] = (__rseq_size + 31) & ~31u;
+	for (size_t i = 0; i < ARRAY_SIZE(len); i++)
+		if (!syscall(SYS_rseq, area, len[i], 1 /* RSEQ_FLAG_UNREGISTER */,
+			     arch_glibc_rseq_sig))
+			return;
+	die_errno("unregistering the C library's rseq area at %llx",
+		  (unsigned long long)area);
+}
+
 /* One process of the tree, from its fork to the jump into its area. */
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 {
@@ -4876,6 +4913,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 				  (unsigned long long)im->t[k].proc.pid);
 	}
 	rst_process(r, t);
+	rst_unregister_libc_rseq();
 	fault("restore-process");
 	((void (*)(struct rst_args *))(t->area + restorer_entry_off))(t->args);
 	die("the restorer returned");
@@ -5649,6 +5687,17 @@ static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 	tls[1] = regs[GS_BASE];
 }
 
+/* The TCB starts with a pointer to itself (the x86_64 TLS ABI). */
+static uint64_t arch_self_tp(void)
+{
+	uint64_t tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+static const uint32_t arch_glibc_rseq_sig = 0x53053053;
+
 /*
  * rt_sigreturn takes its XSAVE image with the software bytes that the
  * kernel puts in signal frames (at offset 464: magic, sizes, features).
@@ -5976,6 +6025,16 @@ static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 	tls[0] = regs[TLS];
 	tls[1] = 0;
 }
+
+static uint64_t arch_self_tp(void)
+{
+	uint64_t tp;
+
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+	return tp;
+}
+
+static const uint32_t arch_glibc_rseq_sig = 0xd428bc00;	/* brk #0x45e0 */
 
 static void arch_check_fpu(const struct thread *th)
 {
