@@ -95,7 +95,8 @@ static struct {
 	int verbose;
 	FILE *log;
 	int report_fd;		/* restore child: errors go here, to cr */
-} ctx = { "cr", 0, 0, NULL, -1 };
+	int err_fd;		/* cr's stderr (a restore child's fd 2 is not) */
+} ctx = { "cr", 0, 0, NULL, -1, 2 };
 
 struct undo {
 	void (*fn)(void *);
@@ -224,7 +225,8 @@ static void fault(const char *name)
 	if (!f)
 		return;
 	if (!strcmp(f, "list")) {
-		fprintf(stderr, "cr: fault point %s\n", name);
+		fflush(stderr);
+		dprintf(ctx.err_fd, "cr: fault point %s\n", name);
 		return;
 	}
 	if (strncmp(f, name, n) || (f[n] && f[n] != ':'))
@@ -250,9 +252,57 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 	}
 }
 
+#ifdef CR_FUZZ
+/*
+ * fuzz/: die() longjmps out of a half-read image, so every block the
+ * x*alloc helpers hand out is listed, free() takes it off the list, and
+ * the fuzz target frees what is left after each input.
+ */
+static void **fuzz_blocks;
+static size_t fuzz_nblocks, fuzz_cap;
+
+static void fuzz_forget(void *p)
+{
+	for (size_t i = fuzz_nblocks; p && i--;)
+		if (fuzz_blocks[i] == p) {
+			fuzz_blocks[i] = fuzz_blocks[--fuzz_nblocks];
+			return;
+		}
+}
+
+static void *fuzz_track(void *p)
+{
+	if (p && fuzz_nblocks == fuzz_cap) {
+		fuzz_cap = fuzz_cap ? fuzz_cap * 2 : 256;
+		fuzz_blocks = realloc(fuzz_blocks, fuzz_cap * sizeof(void *));
+		if (!fuzz_blocks)
+			abort();
+	}
+	if (p)
+		fuzz_blocks[fuzz_nblocks++] = p;
+	return p;
+}
+
+static void fuzz_free(void *p)
+{
+	fuzz_forget(p);
+	(free)(p);
+}
+#define free(p) fuzz_free(p)
+
+static void fuzz_free_all(void)
+{
+	while (fuzz_nblocks)
+		(free)(fuzz_blocks[--fuzz_nblocks]);
+}
+#else
+#define fuzz_track(p) (p)
+#define fuzz_forget(p) ((void)(p))
+#endif
+
 static void *xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = fuzz_track(malloc(n ? n : 1));
 
 	if (!p)
 		die("out of memory (%zu bytes)", n);
@@ -266,10 +316,12 @@ static void *xzalloc(size_t n)
 
 static void *xrealloc(void *p, size_t n)
 {
-	p = realloc(p, n ? n : 1);
-	if (!p)
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
 		die("out of memory (%zu bytes)", n);
-	return p;
+	fuzz_forget(p);
+	return fuzz_track(q);
 }
 
 static char *xstrdup(const char *s)
@@ -4886,6 +4938,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
 	ctx.report_fd = r->status[1];
+	ctx.err_fd = r->stdio[2];
 	ctx.pid = t->proc.pid;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -6665,6 +6718,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		img_check(&im);
 	}
 	close(fd);
+	fuzz_free_all();
 	return 0;
 }
 #define main cr_main	/* libFuzzer has its own */

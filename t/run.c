@@ -1409,20 +1409,25 @@ static void points_read(int k, const char *errfile)
 	}
 }
 
-static bool is_dump_point(const char *fault)
+static bool is_point(int k, const char *name)
 {
-	size_t n = strcspn(fault, ":");
-	int i;
-
-	for (i = 0; i < npoints[0]; i++)
-		if (strlen(points[0][i]) == n && !strncmp(points[0][i], fault, n))
+	for (int i = 0; i < npoints[k]; i++)
+		if (!strcmp(points[k][i], name))
 			return true;
 	return false;
 }
 
-/* A dump and a restore with CR_FAULT=list, which must work as usual. */
+static bool is_dump_point(const char *fault)
+{
+	char name[48];
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(fault, ":"), fault);
+	return is_point(0, name);
+}
+
 static bool m_fault_list(struct ctx *c)
 {
+	static char buf[64 * 1024];
 	bool ok;
 
 	npoints[0] = npoints[1] = 0;
@@ -1431,11 +1436,15 @@ static bool m_fault_list(struct ctx *c)
 	points_read(0, "dump.err");
 	ok = ok && restore(c, "img", "restore");
 	points_read(1, "restore.err");
-	/* a process's points once it has its own fds: in its stderr */
-	points_read(1, "out");
 	c->armed = false;
 	if (!ok)
 		return blame(c, "with CR_FAULT=list");
+	/* once a process has its own fds, its points still go to cr's stderr */
+	if (slurp("out", buf, sizeof(buf)) > 0 && strstr(buf, "fault point"))
+		return bad(c, "CR_FAULT=list lines in the restored process's "
+			   "output: %s", last_line(buf));
+	if (!is_point(1, "restore-process"))
+		return bad(c, "CR_FAULT=list: restore-process not named by cr");
 	if (!npoints[0] || !npoints[1])
 		return bad(c, "CR_FAULT=list named %d dump and %d restore "
 			   "points", npoints[0], npoints[1]);
