@@ -112,6 +112,7 @@ test: deps
 	$(MAKE) cr tests
 	t/run
 	CR=./cr bash t/check-tree.sh
+	CR=./cr bash t/nonroot.sh
 	$(MAKE) test-glibc
 
 # cr built with glibc instead of musl (static; the C library registers

@@ -66,6 +66,7 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -234,6 +235,45 @@ static void fault(const char *name)
 	if (!strcmp(f + n, ":kill"))
 		kill(getpid(), SIGKILL);
 	die("fault injected at %s", name);
+}
+
+/* cr's own capability sets (bit = CAP_*). */
+struct cr_caps {
+	uint64_t eff, prm, inh, bnd;
+};
+
+static struct cr_caps cr_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	struct cr_caps c = { 0, 0, 0, 0 };
+
+	if (syscall(SYS_capget, &h, d))
+		die_errno("capget");
+	for (int i = 0; i < 2; i++) {
+		c.eff |= (uint64_t)d[i].effective << 32 * i;
+		c.prm |= (uint64_t)d[i].permitted << 32 * i;
+		c.inh |= (uint64_t)d[i].inheritable << 32 * i;
+	}
+	for (int i = 0; i < 64; i++)
+		if (prctl(PR_CAPBSET_READ, i) == 1)
+			c.bnd |= 1ULL << i;
+	return c;
+}
+
+/*
+ * Without root, cr needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN): a dump
+ * reads /proc/PID/map_files, a restore creates exact PIDs (clone3
+ * set_tid) and sets the executable link (PR_SET_MM_MAP); see README.
+ * Checked first, so that nothing is created or touched without it.
+ */
+static void need_cr_capability(void)
+{
+	struct cr_caps c = cr_caps();
+
+	if (!(c.eff >> CAP_CHECKPOINT_RESTORE & 1) && !(c.eff >> CAP_SYS_ADMIN & 1))
+		die("cr runs as uid %u without CAP_CHECKPOINT_RESTORE, which %s needs: run it as root or give it that capability (setcap cap_checkpoint_restore+ep cr)",
+		    (unsigned)geteuid(), ctx.phase);
 }
 
 /* Detail for -v (stderr) and -o LOG. */
@@ -1240,6 +1280,7 @@ struct runs {			/* page runs, ascending */
 struct task {
 	struct tlv_proc proc;
 	struct tlv_creds creds;
+	struct tlv_caps caps;	/* none in the image: all 0 */
 	struct tlv_group *groups;
 	size_t ngroups;
 	char *cwd, *root;
@@ -1495,6 +1536,11 @@ static void col_proc(struct task *t)
 	proc_field_ids(st, "Gid", ids, "status");
 	t->creds.gid = ids[0], t->creds.egid = ids[1];
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
+	t->caps.inh = proc_field_u64(st, "CapInh", 16, "status");
+	t->caps.prm = proc_field_u64(st, "CapPrm", 16, "status");
+	t->caps.eff = proc_field_u64(st, "CapEff", 16, "status");
+	t->caps.bnd = proc_field_u64(st, "CapBnd", 16, "status");
+	t->caps.amb = proc_field_u64(st, "CapAmb", 16, "status");
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
 	s[strcspn(s, "\n")] = 0;
 	for (tok = strtok_r(s, " \t", &save); tok;
@@ -2703,6 +2749,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 		return;
 	}
 	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
+	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
 	if (t->ngroups)
 		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
 	buf_str(&b, TLV_CWD, t->cwd);
@@ -2960,6 +3007,7 @@ static int cmd_dump(const struct opts *opt)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
 		die("cannot dump cr itself");
+	need_cr_capability();
 	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("page size %ld: only 4096-byte pages are supported yet",
 		    sysconf(_SC_PAGESIZE));
@@ -3289,6 +3337,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		switch (it.tag) {
 		case TLV_PROC:
 		case TLV_CREDS:
+		case TLV_CAPS:
 		case TLV_MM:
 		case TLV_CWD:
 		case TLV_ROOT:
@@ -3307,6 +3356,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_CREDS:
 			get_row(&it, &t->creds, sizeof(t->creds), "TASK");
+			break;
+		case TLV_CAPS:
+			get_row(&it, &t->caps, sizeof(t->caps), "TASK");
 			break;
 		case TLV_MM:
 			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
@@ -3907,6 +3959,9 @@ static void img_check_task(const struct image *im, const struct task *t)
 		die("corrupt image: the first thread is not the main thread");
 	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
 		die("corrupt image: bad cwd, root or exe");
+	if ((t->caps.eff & ~t->caps.prm) ||
+	    (t->caps.amb & ~(t->caps.prm & t->caps.inh)))
+		die("corrupt image: effective or ambient capabilities beyond the permitted ones");
 	{
 		uint64_t f[sizeof(t->mm) / 8];
 
@@ -4066,6 +4121,24 @@ static void host_check_creds(const struct task *t)
 			die("supplementary groups differ from cr's: not supported yet");
 }
 
+/*
+ * The process gets exactly its capability sets back, never cr's: only
+ * what cr holds itself can be given (permitted within cr's permitted,
+ * inheritable within what capset(2) lets cr add).
+ */
+static void host_check_caps(const struct task *t)
+{
+	struct cr_caps c = cr_caps();
+	uint64_t inh_ok = c.inh | (c.eff >> CAP_SETPCAP & 1 ? c.bnd : c.prm);
+
+	if (t->caps.prm & ~c.prm)
+		die("the process had capabilities %#llx that cr does not have (%#llx): it cannot give them",
+		    (unsigned long long)t->caps.prm, (unsigned long long)c.prm);
+	if (t->caps.inh & ~inh_ok)
+		die("the process had inheritable capabilities %#llx that cr cannot give",
+		    (unsigned long long)t->caps.inh);
+}
+
 /* Resource limits can only be raised up to cr's own hard limits. */
 static void host_check_rlimits(const struct task *t)
 {
@@ -4097,6 +4170,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
+		host_check_caps(t);
 		host_check_rlimits(t);
 		check_dir("working directory", t->cwd);
 		check_dir("root directory", t->root);
@@ -4866,6 +4940,7 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
+	bool setpcap;
 
 	rst_files(r, t);
 	if (chdir(t->cwd))
@@ -4891,6 +4966,12 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
+	/* the bounding set, if cr may drop from it; the blob sets the rest */
+	setpcap = cr_caps().eff >> CAP_SETPCAP & 1;
+	for (int c = 0; setpcap && c < 64; c++)
+		if (!(t->caps.bnd >> c & 1) && prctl(PR_CAPBSET_READ, c) == 1 &&
+		    prctl(PR_CAPBSET_DROP, c))
+			die_errno("dropping capability %d from the bounding set", c);
 }
 
 /*
@@ -5226,6 +5307,8 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->status_fd = r->status[1];
 	a->pid = t->proc.pid;
 	a->fault_step = rst_fault_step();
+	a->cap_eff = t->caps.eff, a->cap_prm = t->caps.prm;
+	a->cap_inh = t->caps.inh, a->cap_amb = t->caps.amb;
 	stack_at = a->stack_top;
 	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
 	area_specials(a, t, own, nown, &park_at);
@@ -5532,6 +5615,7 @@ static int cmd_restore(const struct opts *opt)
 	int st;
 
 	ctx.phase = "restore";
+	need_cr_capability();
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;

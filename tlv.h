@@ -34,7 +34,7 @@
  *
  * ==== Order of records (format version 1) ====
  *	TASK*   nest, one per process, parents before their children:
- *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
+ *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM, AUXV,
  *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
  *	  THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
@@ -48,6 +48,11 @@
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
+ *
+ * CAPS: a process without one is restored with no capabilities at all
+ * (never with the restoring cr's); a restore refuses sets cr could not
+ * give (permitted beyond cr's own), and the blob sets them in each thread
+ * last, after the steps that need cr's privileges.
  */
 #ifndef CR_TLV_H
 #define CR_TLV_H
@@ -106,6 +111,10 @@ struct tlv_rec {
 	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
 	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
 	X(sgid, "saved gid") X(fsgid, "filesystem gid")
+#define TLV_F_CAPS(X) \
+	X(inh, "inheritable capabilities (bit = CAP_*)") \
+	X(prm, "permitted") X(eff, "effective") X(bnd, "bounding set") \
+	X(amb, "ambient")
 #define TLV_F_GROUP(X) \
 	X(gid, "supplementary group")
 #define TLV_F_MM(X) \
@@ -222,6 +231,7 @@ struct tlv_end { TLV_F_END(TLV_FIELD) };
 struct tlv_proc { TLV_F_PROC(TLV_FIELD) };
 struct tlv_creds { TLV_F_CREDS(TLV_FIELD) };
 struct tlv_group { TLV_F_GROUP(TLV_FIELD) };
+struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
 struct tlv_mm { TLV_F_MM(TLV_FIELD) };
 struct tlv_auxv { TLV_F_AUXV(TLV_FIELD) };
 struct tlv_rlimit { TLV_F_RLIMIT(TLV_FIELD) };
@@ -296,7 +306,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -396,6 +407,7 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	uint64_t cap_eff, cap_prm, cap_inh, cap_amb;	/* set by every thread */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
@@ -414,6 +426,7 @@ struct rst_args {
 	X(TLS, "setting the thread pointer") \
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
+	X(CAPS, "setting capabilities") \
 	X(CLOSE, "closing cr's descriptors") \
 	X(SIGRETURN, "rt_sigreturn")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
