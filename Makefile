@@ -113,6 +113,7 @@ test: deps
 	t/run
 	CR=./cr bash t/check-tree.sh
 	CR=./cr bash t/nonroot.sh
+	CR=./cr bash t/sign.sh
 	$(MAKE) test-glibc
 
 # cr built with glibc instead of musl (static; the C library registers

@@ -572,16 +572,195 @@ static void buf_nest(struct buf *b, uint32_t tag, struct buf *inner)
 	buf_free(inner);
 }
 
+/*
+ * SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104) for --sign/--verify:
+ * the MAC record (tlv.h).  The round constants are computed, not typed:
+ * the first 32 fraction bits of the square roots (initial hash) and cube
+ * roots (K) of the first primes, as integer roots.  `cr selftest` checks
+ * the result against the standards' test vectors.
+ */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;		/* bytes hashed so far */
+	uint8_t buf[64];	/* len % 64 bytes of the next block */
+};
+
+static uint32_t sha256_k[64], sha256_h0[8];
+
+/* floor(n^(1/root) * 2^32) mod 2^32, by bisection on 128-bit integers. */
+static uint32_t frac_root(uint32_t n, int root)
+{
+	unsigned __int128 want = (unsigned __int128)n << (32 * root);
+	unsigned __int128 lo = 0, hi = (unsigned __int128)1 << 40;
+
+	while (hi - lo > 1) {
+		unsigned __int128 mid = (lo + hi) / 2, p = mid * mid;
+
+		if (root == 3)
+			p *= mid;
+		if (p <= want)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	if (!sha256_k[0]) {
+		uint32_t n = 0;
+
+		for (uint32_t p = 2; n < 64; p++) {
+			bool prime = true;
+
+			for (uint32_t d = 2; d * d <= p; d++)
+				prime = prime && p % d;
+			if (!prime)
+				continue;
+			if (n < 8)
+				sha256_h0[n] = frac_root(p, 2);
+			sha256_k[n++] = frac_root(p, 3);
+		}
+	}
+	memcpy(c->h, sha256_h0, sizeof(c->h));
+	c->len = 0;
+}
+
+static uint32_t ror32(uint32_t x, int n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void sha256_block(struct sha256 *c, const uint8_t *b)
+{
+	uint32_t w[64], v[8];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+		       (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+	for (int i = 16; i < 64; i++)
+		w[i] = w[i - 16] + w[i - 7] +
+		       (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3) +
+		       (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10);
+	memcpy(v, c->h, sizeof(v));
+	for (int i = 0; i < 64; i++) {	/* v: a b c d e f g h */
+		uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
+			      ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[i] + w[i];
+		uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
+			      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		c->h[i] += v[i];
+}
+
+static void sha256_update(struct sha256 *c, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	size_t have = c->len % 64;
+
+	c->len += n;
+	if (have) {
+		size_t k = n < 64 - have ? n : 64 - have;
+
+		memcpy(c->buf + have, p, k);
+		p += k, n -= k;
+		if (have + k < 64)
+			return;
+		sha256_block(c, c->buf);
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		sha256_block(c, p);
+	memcpy(c->buf, p, n);
+}
+
+static void sha256_final(struct sha256 *c, uint8_t out[32])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad[72] = { 0x80 };
+	size_t n = (c->len % 64 < 56 ? 56 : 120) - c->len % 64;
+
+	for (int i = 0; i < 8; i++)
+		pad[n + i] = bits >> (56 - 8 * i);
+	sha256_update(c, pad, n + 8);
+	for (int i = 0; i < 32; i++)
+		out[i] = c->h[i / 4] >> (24 - 8 * (i % 4));
+}
+
+struct hmac {
+	struct sha256 inner;	/* running over the message */
+	uint8_t key[64];	/* the key, hashed if longer, zero padded */
+};
+
+static void hmac_init(struct hmac *m, const uint8_t *key, size_t n)
+{
+	uint8_t pad[64];
+
+	memset(m->key, 0, sizeof(m->key));
+	if (n > 64) {
+		sha256_init(&m->inner);
+		sha256_update(&m->inner, key, n);
+		sha256_final(&m->inner, m->key);
+	} else {
+		memcpy(m->key, key, n);
+	}
+	for (int i = 0; i < 64; i++)
+		pad[i] = m->key[i] ^ 0x36;
+	sha256_init(&m->inner);
+	sha256_update(&m->inner, pad, sizeof(pad));
+}
+
+/* The MAC of what inner has seen so far (m itself is left as it was). */
+static void hmac_result(const struct hmac *m, uint8_t out[32])
+{
+	struct sha256 in = m->inner, outer;
+	uint8_t pad[64], ih[32];
+
+	sha256_final(&in, ih);
+	for (int i = 0; i < 64; i++)
+		pad[i] = m->key[i] ^ 0x5c;
+	sha256_init(&outer);
+	sha256_update(&outer, pad, sizeof(pad));
+	sha256_update(&outer, ih, sizeof(ih));
+	sha256_final(&outer, out);
+}
+
+/* The key of --sign/--verify: the whole file, 1 byte to 64 KiB. */
+static void hmac_key_file(struct hmac *m, const char *path)
+{
+	static uint8_t key[65536];
+	int fd = xopen(path, O_RDONLY);
+	ssize_t n = read_full(fd, key, sizeof(key));
+	uint8_t more;
+
+	if (n < 0) {
+		errno = -n;
+		die_errno("reading key file %s", path);
+	}
+	if (n == 0 || read(fd, &more, 1) != 0)
+		die("key file %s: must hold 1 byte to 64 KiB", path);
+	close(fd);
+	hmac_init(m, key, n);
+	memset(key, 0, sizeof(key));
+}
+
 struct img_out {
 	int fd;
 	const char *name;	/* for messages */
 	uint64_t off;		/* bytes written so far */
 	uint32_t crc;
+	struct hmac *mac;	/* --sign: running over every byte */
 };
 
 static void out_write(struct img_out *o, const void *p, size_t n)
 {
 	o->crc = crc32c(o->crc, p, n);
+	if (o->mac)
+		sha256_update(&o->mac->inner, p, n);
 	xwrite_all(o->fd, p, n, o->name);
 	o->off += n;
 }
@@ -617,7 +796,15 @@ struct img_in {
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
+	struct hmac *mac;	/* --verify: running over every byte */
 };
+
+static void in_sum(struct img_in *in, const void *p, size_t n)
+{
+	in->crc = crc32c(in->crc, p, n);
+	if (in->mac)
+		sha256_update(&in->mac->inner, p, n);
+}
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
 static void in_read(struct img_in *in, void *p, size_t n, const char *what)
@@ -631,7 +818,7 @@ static void in_read(struct img_in *in, void *p, size_t n, const char *what)
 	if ((size_t)r != n)
 		die("%s: truncated image: %s at offset %llu", in->name, what,
 		    (unsigned long long)in->off);
-	in->crc = crc32c(in->crc, p, n);
+	in_sum(in, p, n);
 	in->off += n;
 }
 
@@ -652,7 +839,7 @@ static void in_skip_pages(struct img_in *in, uint64_t len)
 		if (p == MAP_FAILED)
 			die_errno("%s: mapping page data", in->name);
 		madvise(p, n, MADV_SEQUENTIAL);
-		in->crc = crc32c(in->crc, p, n);
+		in_sum(in, p, n);
 		munmap(p, n);
 		done += n;
 	}
@@ -2945,6 +3132,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
+	const char *sign, *verify;	/* key files of --sign, --verify */
 	bool leave_running, shell_job, detach, json;
 	int timeout_ms;
 	uint64_t ghost_limit;
@@ -3000,6 +3188,7 @@ static int cmd_dump(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_out o = { .fd = 1, .name = "standard output" };
 	static struct image im;
+	struct hmac mac;
 	uint64_t npages = 0, nthreads = 0;
 
 	ctx.phase = "dump";
@@ -3008,6 +3197,8 @@ static int cmd_dump(const struct opts *opt)
 	if (opt->pid == getpid())
 		die("cannot dump cr itself");
 	need_cr_capability();
+	if (opt->sign)
+		hmac_key_file(o.mac = &mac, opt->sign);
 	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("page size %ld: only 4096-byte pages are supported yet",
 		    sysconf(_SC_PAGESIZE));
@@ -3042,6 +3233,12 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-write");
 	dump_pages(&o, &im);
 	fault("dump-end");
+	if (o.mac) {
+		uint8_t sum[32];
+
+		hmac_result(o.mac, sum);
+		out_rec(&o, TLV_MAC | TLV_OPTIONAL, sum, sizeof(sum));
+	}
 	{
 		struct tlv_end e = { o.crc, o.off };
 
@@ -3542,6 +3739,21 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	    (unsigned long long)own.kind, (unsigned long long)own.id);
 }
 
+/* --verify: the MAC must be the key's MAC of everything before it. */
+static void mac_check(const struct img_in *in, const uint8_t sum[32],
+		      const uint8_t want[32])
+{
+	uint8_t diff = 0;
+
+	if (!in->mac)
+		return;
+	for (int i = 0; i < 32; i++)
+		diff |= sum[i] ^ want[i];
+	if (diff)
+		die("%s: the image's MAC does not match the --verify key: altered, or signed with another key",
+		    in->name);
+}
+
 static void read_head(struct img_in *in)
 {
 	struct tlv_head h;
@@ -3577,20 +3789,38 @@ static void img_read(struct img_in *in, struct image *im)
 
 	in_spool(in);
 	read_head(in);
-	for (;;) {
+	for (bool mac = false;;) {
 		uint32_t crc = in->crc;
 		uint64_t at = in->off;
+		uint8_t sum[32];
 		struct tlv_rec r;
 		uint8_t *v;
 
+		if (in->mac)
+			hmac_result(in->mac, sum);
 		in_read(in, &r, sizeof(r), "a record header");
 		if (r.zero || r.len > in->size - in->off)
 			die("corrupt image: record at offset %llu claims %llu bytes",
 			    (unsigned long long)at, (unsigned long long)r.len);
+		if (mac && r.tag != TLV_END)
+			die("corrupt image: MAC is not right before END");
+		if ((r.tag & ~TLV_OPTIONAL) == TLV_MAC) {
+			uint8_t want[32];
+
+			if (r.len != sizeof(want) || pending)
+				die("corrupt image: bad MAC record");
+			in_read(in, want, sizeof(want), "the MAC record");
+			mac_check(in, sum, want);
+			mac = true;
+			continue;
+		}
 		if (r.tag == TLV_END) {
 			struct tlv_end e;
 			uint8_t extra;
 
+			if (in->mac && !mac)
+				die("%s: the image is not signed (no MAC record), and --verify was given",
+				    in->name);
 			if (r.len != sizeof(e) || pending)
 				die("corrupt image: bad END record");
 			in_read(in, &e, sizeof(e), "the END record");
@@ -5608,6 +5838,7 @@ static int cmd_restore(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_in in = { .fd = 0, .name = "standard input" };
 	static struct image im;
+	struct hmac mac;
 	struct rst r = { .im = &im, .opt = opt };
 	struct map_line *own;
 	size_t nown, *area_len;
@@ -5616,6 +5847,8 @@ static int cmd_restore(const struct opts *opt)
 
 	ctx.phase = "restore";
 	need_cr_capability();
+	if (opt->verify)
+		hmac_key_file(in.mac = &mac, opt->verify);
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -6403,10 +6636,13 @@ static int cmd_show(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_in in = { .fd = 0, .name = "standard input" };
 	struct show s = { .json = opt->json, .first = true };
+	struct hmac mac;
 	struct tlv_head h;
 	uint8_t *chunk = xmalloc(STREAM_BUF);
 
 	ctx.phase = "show";
+	if (opt->verify)
+		hmac_key_file(in.mac = &mac, opt->verify);
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -6428,16 +6664,31 @@ static int cmd_show(const struct opts *opt)
 		show_string((uint8_t *)h.kernel, sizeof(h.kernel));
 		printf(",\"records\":[");
 	}
-	for (;;) {
+	for (bool mac = false;;) {
 		uint32_t crc = in.crc;
 		uint64_t at = in.off;
+		uint8_t sum[32];
 		struct tlv_rec r;
 		uint8_t *v;
 
+		if (in.mac)
+			hmac_result(in.mac, sum);
 		in_read(&in, &r, sizeof(r), "a record header");
 		if (r.zero || r.len > in.size - in.off)
 			die("corrupt image: record at offset %llu claims %llu bytes",
 			    (unsigned long long)at, (unsigned long long)r.len);
+		if (r.tag == TLV_END && in.mac && !mac)
+			die("%s: the image is not signed (no MAC record), and --verify was given",
+			    in.name);
+		if ((r.tag & ~TLV_OPTIONAL) == TLV_MAC && r.len == sizeof(sum)) {
+			uint8_t want[32];
+
+			in_read(&in, want, sizeof(want), "the MAC record");
+			mac_check(&in, sum, want);
+			show_rec(&s, r.tag, want, sizeof(want), 0);
+			mac = true;
+			continue;
+		}
 		if (r.tag == TLV_PAGES) {
 			show_sep(&s);
 			printf(s.json ? "{\"tag\":\"PAGES\",\"offset\":%llu,\"len\":%llu}"
@@ -6659,6 +6910,94 @@ static int cmd_check(const struct opts *opt)
 	return bad ? 1 : 0;
 }
 
+/*
+ * SHA-256 (FIPS 180-4 examples) and HMAC-SHA-256 (RFC 4231 cases 1-4, 6,
+ * 7) on their published vectors.
+ */
+static int cmd_selftest(const struct opts *opt)
+{
+	static const struct {
+		const char *key;	/* NULL: plain SHA-256 */
+		size_t key_len;
+		char key_byte;		/* key_len of these, if key is "" */
+		const char *msg;
+		size_t msg_len;
+		char msg_byte;		/* msg_len of these, if msg is "" */
+		const char *want;
+	} v[] = {
+		{ NULL, 0, 0, "abc", 3, 0,
+		  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ NULL, 0, 0, "", 0, 0,
+		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ NULL, 0, 0, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, 0,
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ NULL, 0, 0, "", 1000000, 'a',
+		  "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" },
+		{ "", 20, 0x0b, "Hi There", 8, 0,
+		  "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+		{ "Jefe", 4, 0, "what do ya want for nothing?", 28, 0,
+		  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+		{ "", 20, (char)0xaa, "", 50, (char)0xdd,
+		  "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+		{ "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"
+		  "\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19", 25, 0, "", 50, (char)0xcd,
+		  "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
+		{ "", 131, (char)0xaa, "Test Using Larger Than Block-Size Key - Hash Key First", 54, 0,
+		  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+		{ "", 131, (char)0xaa, "This is a test using a larger than block-size key "
+		  "and a larger than block-size data. The key needs to be hashed "
+		  "before being used by the HMAC algorithm.", 152, 0,
+		  "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+	};
+	static uint8_t key[256], msg[1000000];
+	int bad = 0;
+
+	(void)opt;
+	ctx.phase = "selftest";
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint8_t out[32];
+		char hex[65];
+
+		if (v[i].key && !*v[i].key)
+			memset(key, v[i].key_byte, v[i].key_len);
+		else if (v[i].key)
+			memcpy(key, v[i].key, v[i].key_len);
+		if (*v[i].msg)
+			memcpy(msg, v[i].msg, v[i].msg_len);
+		else
+			memset(msg, v[i].msg_byte, v[i].msg_len);
+		if (v[i].key) {
+			struct hmac m;
+
+			hmac_init(&m, key, v[i].key_len);
+			/* in two parts, as a stream would come */
+			sha256_update(&m.inner, msg, v[i].msg_len / 3);
+			sha256_update(&m.inner, msg + v[i].msg_len / 3,
+				      v[i].msg_len - v[i].msg_len / 3);
+			hmac_result(&m, out);
+		} else {
+			struct sha256 c;
+
+			sha256_init(&c);
+			sha256_update(&c, msg, v[i].msg_len / 3);
+			sha256_update(&c, msg + v[i].msg_len / 3,
+				      v[i].msg_len - v[i].msg_len / 3);
+			sha256_final(&c, out);
+		}
+		for (int k = 0; k < 32; k++)
+			sprintf(hex + 2 * k, "%02x", out[k]);
+		if (strcmp(hex, v[i].want)) {
+			printf("%s vector %zu: got %s, want %s\n",
+			       v[i].key ? "HMAC-SHA-256" : "SHA-256", i, hex,
+			       v[i].want);
+			bad++;
+		}
+	}
+	printf("SHA-256 and HMAC-SHA-256: %zu of %zu test vectors right\n",
+	       ARRAY_SIZE(v) - bad, ARRAY_SIZE(v));
+	return bad ? 1 : 0;
+}
+
 /* ==== 12. command line and main ==========================================
  * Option names are CRIU's where CRIU has the feature.  All options go
  * through one table; each command then checks it got only its own.
@@ -6670,6 +7009,7 @@ static const char usage_text[] =
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
+	"  selftest check cr's SHA-256/HMAC (--sign, --verify) on standard vectors\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
 
@@ -6681,7 +7021,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G S", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -6690,9 +7030,10 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T K", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -6700,10 +7041,14 @@ static const struct cmd cmds[] = {
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
 	  "      --pidfile FILE      write the restored PID to FILE\n"
 	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
+	  "      --verify KEYFILE    refuse the image unless its MAC is KEYFILE's\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
-	  "      --json              one JSON document instead of text\n" },
+	{ "show", cmd_show, "D I J K", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
+	  "      --json              one JSON document instead of text\n"
+	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
+	{ "selftest", cmd_selftest, "", "usage: cr selftest\n"
+	  "  check SHA-256 and HMAC-SHA-256 against the standards' test vectors\n" },
 	{ "check", cmd_check, "t j T G", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
@@ -6729,6 +7074,8 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "sign", required_argument, NULL, 'S' },
+	{ "verify", required_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -6771,7 +7118,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit"))
+		    !strcmp(a, "--ghost-limit") || !strcmp(a, "--sign") ||
+		    !strcmp(a, "--verify"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -6781,7 +7129,7 @@ static int find_command(int argc, char **argv)
 /*
  * The fuzz target (fuzz/): the image reader and validator on any bytes,
  * exactly as restore runs them before its first fork.  What they allocate
- * before a die() is not freed: run libFuzzer with -detect_leaks=0.
+ * is freed after each input, even after a die() (fuzz_free_all).
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -6862,6 +7210,8 @@ int main(int argc, char **argv)
 			o.timeout_ms = v * 1000;
 			break;
 		case 'J': o.json = true; break;
+		case 'S': o.sign = optarg; break;
+		case 'K': o.verify = optarg; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

@@ -44,10 +44,21 @@
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
+ *	MAC?    (221 | TLV_OPTIONAL) HMAC-SHA-256 (RFC 2104), right before END
  *	END     must be the last record, nothing may follow
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
+ *
+ * MAC, written by dump --sign KEYFILE: 32 bytes, HMAC-SHA-256 keyed with
+ * the key file's bytes over every byte of the stream from the start of the
+ * header to the start of the MAC record's own header; END follows it and
+ * its CRC covers it.  The writer keeps the MAC running as it streams (no
+ * seek, no second pass); so does the reader, which compares at the MAC
+ * record.  restore/show --verify KEYFILE rejects an image without a MAC
+ * or with one that differs; without --verify the MAC is not checked (only
+ * its length and place).  The tag carries TLV_OPTIONAL: a reader that does
+ * not know MAC may skip it and still read a signed image.
  *
  * CAPS: a process without one is restored with no capabilities at all
  * (never with the restoring cr's); a restore refuses sets cr could not
@@ -307,7 +318,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
-	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)")
+	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)") \
+	X(MAC, 221, BYTES, NONE, "HMAC-SHA-256 of every byte before this record (--sign)")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -10,7 +10,7 @@
 #   - an image edited to claim uid 0, or capabilities cr lacks, is refused
 #     (checksum made right again, so only the restore's checks stop it),
 #     and no process is left.
-# Needs root (to become nobody), setpriv (util-linux) and python3.
+# Needs root (to become nobody), setpriv (util-linux) and python3 (t/forge.py).
 #   CR=path/to/cr bash t/nonroot.sh
 # Prints "PASS/FAIL nonroot.CASE" lines and "N passed, N failed".
 
@@ -57,10 +57,8 @@ chmod 755 "$tmp/cr" "$tmp/counter"
 mkdir "$tmp/img"
 chown nobody:nogroup "$tmp/img"
 CAP=0 as_nobody setsid -f ./counter </dev/null >"$tmp/out" 2>&1
-for i in $(seq 50); do
-	pid=$(pgrep -n -u nobody -x counter) && grep -q ready "$tmp/out" && break
-	sleep 0.1
-done
+for i in $(seq 50); do grep -q ready "$tmp/out" && break; sleep 0.1; done
+pid=$(pgrep -n -u nobody -x counter)	# a name only this test uses
 [ -n "$pid" ] || { bad start "the target did not start"; exit 1; }
 chown nobody:nogroup "$tmp/out"
 
@@ -102,33 +100,11 @@ elif [ $st != 1 ]; then
 fi
 
 # 4. forged images: uid 0, or every capability
-forge() {	# forge FIELD-OF-TAG VALUE: CREDS uid or CAPS prm
-	python3 - "$tmp/img/cr.img" "$tmp/forged/cr.img" "$1" "$2" <<'EOF'
-import struct, sys
-src, dst, what, value = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 0)
-tag, field = {"uid": (18, 0), "caps": (220, 1)}[what]
-b = bytearray(open(src, "rb").read())
-def walk(off, end):
-    while off < end:
-        t, z, n = struct.unpack_from("<IIQ", b, off)
-        if t == 16:
-            walk(off + 16, off + 16 + n)
-        elif t == tag:
-            struct.pack_into("<Q", b, off + 16 + 8 * field, value)
-        off += 16 + n
-walk(64, len(b) - 32)
-tab = []
-for i in range(256):
-    c = i
-    for k in range(8):
-        c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-    tab.append(c)
-crc = 0xffffffff
-for x in b[:len(b) - 32]:
-    crc = tab[(crc ^ x) & 0xff] ^ (crc >> 8)
-struct.pack_into("<Q", b, len(b) - 16, crc ^ 0xffffffff)
-open(dst, "wb").write(b)
-EOF
+forge() {	# forge uid|caps VALUE: CREDS uid or CAPS prm
+	case $1 in
+	uid) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 18 0 "$2" ;;
+	caps) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 220 1 "$2" ;;
+	esac
 }
 mkdir "$tmp/forged"
 chown nobody:nogroup "$tmp/forged"
