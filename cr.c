@@ -1140,6 +1140,7 @@ struct pt {
 	int pid;		/* the thread */
 	bool seized;
 	bool dirty;		/* registers or mask changed by cr */
+	bool masked;		/* all signals blocked, for remote syscalls */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
 	uint64_t insn;		/* the syscall instruction remote syscalls use */
@@ -1196,6 +1197,21 @@ static int pt_try_resume_syscall(int tid)
 }
 
 /*
+ * Give a thread its own registers and mask back as soon as cr is done
+ * asking it things.  It stays stopped; were cr to die now, the kernel's
+ * detach wakes it with a signal check, which restarts an interrupted
+ * syscall just as the release below does.
+ */
+static void pt_restore(struct pt *t)
+{
+	if (t->dirty && (arch_set_regs(t->pid, t->regs) ||
+			 ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+				&t->sigmask)))
+		die_errno("thread %d: putting its registers back", t->pid);
+	t->masked = false;
+}
+
+/*
  * Run one syscall inside the stopped thread, result in *ret; -errno if
  * ptrace failed.  Never dies, so that the undo path can use it.
  */
@@ -1207,10 +1223,11 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 
 	if (!t->insn)
 		return -ENOEXEC;
-	if (!t->dirty) {
-		t->dirty = true;
+	t->dirty = true;
+	if (!t->masked) {
 		if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all))
 			return -errno;
+		t->masked = true;
 	}
 	memcpy(regs, t->regs, sizeof(regs));
 	arch_syscall_regs(regs, t->insn, nr, a);
@@ -1224,21 +1241,19 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 	if (arch_get_regs(t->pid, regs))
 		return -errno;
 	*ret = arch_syscall_ret(regs);
+	/*
+	 * Not from cr's area (mapping and unmapping it): nothing brings the
+	 * thread back by itself should cr die, so its own registers and
+	 * mask go back at once, and the unsafe window is this syscall only.
+	 */
+	if (!t->frame) {
+		if (arch_set_regs(t->pid, t->regs) ||
+		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+			   &t->sigmask))
+			return -errno;
+		t->masked = false;
+	}
 	return 0;
-}
-
-/*
- * Give a thread its own registers and mask back as soon as cr is done
- * asking it things.  It stays stopped; were cr to die now, the kernel's
- * detach wakes it with a signal check, which restarts an interrupted
- * syscall just as the release below does.
- */
-static void pt_restore(struct pt *t)
-{
-	if (t->dirty && (arch_set_regs(t->pid, t->regs) ||
-			 ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
-				&t->sigmask)))
-		die_errno("thread %d: putting its registers back", t->pid);
 }
 
 /* Put the thread back as it was and let it go (or leave it dead). */
@@ -2700,14 +2715,58 @@ static void col_process_inside(struct task *t, uint64_t scratch)
  * stack pointed at a frame of its own saved state.  Should cr die while a
  * thread runs one (even by SIGKILL), the thread returns into itself as
  * it was.  Only mapping and unmapping the area use an instruction found
- * in the process (its vDSO): two short windows.
+ * in the process (its vDSO): two windows of one syscall each, in which a
+ * killed cr leaves the thread in the vDSO with cr's registers (the
+ * thread gets its own back right after each, see pt_try_syscall).  A cr
+ * killed between the two leaves the area itself behind: it is marked (a
+ * struct area_mark at AREA_MARK in it, after cr's code on the first
+ * page), and the next dump of the process removes it.
  */
+#define AREA_MARK (2 * PAGE - 64)
+struct area_mark {
+	char magic[16];		/* "cr dump area" */
+	uint64_t start, len;	/* the whole area */
+};
+
+/* Unmap areas an earlier, killed cr left in the process (safe syscalls). */
+static void col_old_areas(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	struct map_line *m;
+	size_t n = proc_maps(t->proc.pid, &m);
+
+	for (size_t i = 0; i < n; i++) {
+		struct area_mark k;
+		uint8_t code[sizeof(arch_safe_code)];
+		long r;
+
+		if (m[i].path[0] || strcmp(m[i].perms, "r-xp") ||
+		    m[i].end - m[i].start != PAGE || m[i].start == p->scratch ||
+		    pt_read(t->proc.pid, m[i].start, code, arch_safe_code_len) ||
+		    memcmp(code, arch_safe_code, arch_safe_code_len) ||
+		    pt_read(t->proc.pid, m[i].start + AREA_MARK, &k, sizeof(k)) ||
+		    memcmp(k.magic, "cr dump area", 13) || k.start != m[i].start ||
+		    k.len < 2 * PAGE || k.len > arch_task_size() - k.start)
+			continue;
+		info("removing %llx-%llx, an area a killed cr left",
+		     (unsigned long long)k.start,
+		     (unsigned long long)(k.start + k.len));
+		r = pt_syscall(p, __NR_munmap, k.start, k.len, 0, 0, 0, 0);
+		if (r) {
+			errno = -r;
+			die_errno("unmapping an area left by a killed cr");
+		}
+	}
+	free(m);
+}
+
 static uint64_t col_scratch(struct task *t)
 {
 	struct pt *p = &t->th[0].pt;
 	size_t fsz = (arch_sigframe_size(t->th) + 63) & ~63UL;
 	uint64_t len = 2 * PAGE + PAGE_ROUND(t->nth * fsz), a;
 	uint8_t *frame = xzalloc(fsz);
+	struct area_mark mark = { "cr dump area", 0, 0 };
 	long r;
 
 	bool wx = true;
@@ -2726,7 +2785,9 @@ static uint64_t col_scratch(struct task *t)
 	}
 	a = p->scratch = r;
 	p->scratch_len = len;
-	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len))
+	mark.start = a, mark.len = len;
+	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) ||
+	    pt_write(p->pid, a + AREA_MARK, &mark, sizeof(mark)))
 		die("writing cr's code into the process");
 	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
 				   PROT_READ | PROT_EXEC, 0, 0, 0)))
@@ -2748,6 +2809,7 @@ static uint64_t col_scratch(struct task *t)
 	if (wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
 				  PROT_READ | PROT_EXEC, 0, 0, 0)))
 		die("mprotect of cr's code in the process failed (%ld)", r);
+	col_old_areas(t);
 	return a + PAGE;	/* room for syscall results */
 }
 
