@@ -14,23 +14,9 @@
 #   CR=path/to/cr bash t/nonroot.sh
 # Prints "PASS/FAIL nonroot.CASE" lines and "N passed, N failed".
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-CR=${CR:-$here/../cr}
-tmp=$(mktemp -d /tmp/cr-nonroot.XXXXXX)
+T_NAME=nonroot
+. "$(dirname "$0")/shlib.sh"
 chmod 755 "$tmp"
-passed=0
-failed=0
-pid=
-
-cleanup() {
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "PASS nonroot.$1"; passed=$((passed + 1)); }
-bad() { echo "FAIL nonroot.$1: $2"; failed=$((failed + 1)); }
 
 # as nobody, with fds 3 and up closed; CAP=1: with CAP_CHECKPOINT_RESTORE
 as_nobody() {
@@ -147,5 +133,4 @@ else
 		fi
 	fi
 fi
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+summary

@@ -14,22 +14,8 @@
 #   CR=path/to/cr bash t/sign.sh
 # Prints "PASS/FAIL sign.CASE" lines and "N passed, N failed".
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-CR=${CR:-$here/../cr}
-tmp=$(mktemp -d /tmp/cr-sign.XXXXXX)
-passed=0
-failed=0
-pid=
-
-cleanup() {
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "PASS sign.$1"; passed=$((passed + 1)); }
-bad() { echo "FAIL sign.$1: $2"; failed=$((failed + 1)); }
+T_NAME=sign
+. "$(dirname "$0")/shlib.sh"
 
 # "cr ARGS" must exit 1 with one line on stderr containing $2, and leave
 # no process with the image's pid
@@ -127,5 +113,4 @@ if "$CR" dump -t "$pid" --image - --sign key 2>err |
 else
 	bad pipe "$(cat err err2)"
 fi
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+summary
