@@ -2947,6 +2947,22 @@ struct area_mark {
 	uint64_t start, len;	/* the whole area */
 };
 
+/*
+ * A thread frozen inside such an area is on its way back into itself
+ * (the killed cr's last syscall had just returned): the area stays, in
+ * the image too, and the thread leaves it when it runs on.
+ */
+static bool in_area(const struct task *t, uint64_t start, uint64_t len)
+{
+	for (size_t i = 0; i < t->nth; i++)
+		if (arch_ip(t->th[i].pt.regs) - start < len) {
+			info("thread %llu is still in an area a killed cr left: it stays",
+			     (unsigned long long)t->th[i].t.tid);
+			return true;
+		}
+	return false;
+}
+
 /* Unmap areas an earlier, killed cr left in the process (safe syscalls). */
 static void col_old_areas(struct task *t)
 {
@@ -2965,7 +2981,8 @@ static void col_old_areas(struct task *t)
 		    memcmp(code, arch_safe_code, arch_safe_code_len) ||
 		    pt_read(t->proc.pid, m[i].start + AREA_MARK, &k, sizeof(k)) ||
 		    memcmp(k.magic, "cr dump area", 13) || k.start != m[i].start ||
-		    k.len < 2 * PAGE || k.len > arch_task_size() - k.start)
+		    k.len < 2 * PAGE || k.len > arch_task_size() - k.start ||
+		    in_area(t, k.start, k.len))
 			continue;
 		info("removing %llx-%llx, an area a killed cr left",
 		     (unsigned long long)k.start,

@@ -1555,13 +1555,13 @@ static bool tree_settle(struct ctx *c, const char *when, int ms)
  * A failed dump leaves the tree as it was, and no image (a .part may stay
  * only if cr was killed).  A cr killed while its area was mapped in a
  * process leaves that area (see README): the next dump, a snapshot here,
- * must remove it.
+ * must remove it; or the one after, if a thread was still in it.
  */
 static bool m_fault_dump(struct ctx *c)
 {
 	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img"),
 			       NULL };
-	int st;
+	int st, i;
 
 	if (!maps_record(c))
 		return false;
@@ -1571,9 +1571,9 @@ static bool m_fault_dump(struct ctx *c)
 	c->armed = false;
 	if (!fault_failed(c, "dump", st))
 		return false;
-	if (strstr(c->fault, ":kill") && !maps_same(c, "") &&
-	    (c->why[0] = 0, !dump(c, "img2", "dump2", true)))
-		return blame(c, "the snapshot after the killed dump");
+	for (i = 0; i < 3 && strstr(c->fault, ":kill") && !maps_same(c, ""); i++)
+		if (c->why[0] = 0, sleep_ms(100 << i), !dump(c, "img2", "dump2", true))
+			return blame(c, "the snapshot after the killed dump");
 	if (!tree_settle(c, "after the failed dump", 2000))
 		return false;
 	if (!access("img/cr.img", F_OK))
