@@ -7213,6 +7213,7 @@ static int cmd_check_tree(const struct opts *opt)
 	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0;
 
 	ctx.phase = "check";
+	need_cr_capability();
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
