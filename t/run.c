@@ -67,6 +67,7 @@ static const struct test tests[] = {
 	{ "rseq", C, 0, NULL },
 	{ "vdso", C, 0, NULL },
 	{ "proc-misc", C, 0, NULL },
+	{ "proc-caps", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
 	{ "fd-timerfd", C, 0, NULL },
