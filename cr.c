@@ -60,6 +60,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -1658,6 +1659,8 @@ struct vma {
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	bool sysv;		/* a SysV shm attachment: SHMAT */
+	struct tlv_shmat shmat;
 };
 
 struct watch {			/* one inotify watch */
@@ -1724,6 +1727,8 @@ struct task {
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
+	long via;		/* tree_helper that forks it instead, or -1 */
+	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
 };
@@ -1745,11 +1750,20 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t pages_off;
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
+	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
+};
+
+struct tree_helper {		/* restore: stands in for an exited leader */
+	uint64_t pid, sid;	/* a session's (pid == sid) or a group's */
+	long forker;		/* index of the task that forks it */
 };
 
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	struct tree_helper *helpers;	/* from img_check_tree */
+	size_t nhelpers;
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
@@ -2022,6 +2036,8 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	if (!strcmp(name, "/dev/zero (deleted)")) {
 		o->s.kind = TLV_OBJ_SHMEM;
 		o->s.size = PAGE_ROUND(sb.st_size);
+	} else if (!strncmp(name, "/SYSV", 5)) {
+		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
 		long seals = fcntl(o->fd, F_GET_SEALS);
 
@@ -2058,6 +2074,73 @@ refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
 	va_end(ap);
 	refuse("mapping %llx-%llx: %s", s, e, msg);
 	return false;
+}
+
+/*
+ * A System V shm attachment.  Its inode number is the segment's id, which
+ * cr reads the segment by: so cr must be in the process's IPC namespace
+ * (a private one would have to be recreated whole: not supported).  Only
+ * whole attachments, as shmat() makes them, are supported.
+ */
+static bool col_sysv(struct image *im, int pid, const struct map_line *m,
+		     struct vma *v, const char *link)
+{
+	unsigned long long s = m->start, e = m->end;
+	char ns[64];
+	struct stat a, b;
+	struct shmid_ds ds;
+	key_t key;
+	struct fobj *o;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/ipc", pid);
+	if (stat(ns, &a) || stat("/proc/self/ns/ipc", &b))
+		die_errno("%s", ns);
+	if (a.st_ino != b.st_ino)
+		return refuse_vma(s, e, "System V shared memory in another IPC namespace: not supported");
+	if (stat(link, &a))
+		die_errno("%s", link);
+	if (a.st_ino > INT_MAX || shmctl(a.st_ino, IPC_STAT, &ds))
+		die_errno("System V shm segment %llu",
+			  (unsigned long long)a.st_ino);
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
+				  (unsigned long long)a.st_ino);
+	if (ds.shm_perm.mode & SHM_LOCKED)
+		return refuse_vma(s, e, "System V shm segment locked with SHM_LOCK: not supported yet");
+	o = col_fobj(im, link, m->path, 0);
+	o->shm = (struct tlv_sysv_shm){ .shmid = a.st_ino, .key = (uint32_t)key,
+		.mode = ds.shm_perm.mode & 0777, .uid = ds.shm_perm.uid,
+		.gid = ds.shm_perm.gid,
+		.removed = !!(ds.shm_perm.mode & SHM_DEST) };
+	o->nattch = ds.shm_nattch;
+	v->sysv = true;		/* "may write" is off only for SHM_RDONLY */
+	v->shmat.flags = vmflag(m, "mw") ? 0 : SHM_RDONLY;
+	v->v.kind = TLV_VMA_OBJ;
+	v->v.obj = o->s.id;
+	return true;
+}
+
+/*
+ * Attachments of a segment outside the tree would be cut off from it
+ * after restore: the kernel's count must be the tree's.
+ */
+static void col_check_sysv(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++) {
+		size_t n = 0;
+
+		if (im->objs[i].s.kind != TLV_OBJ_SYSV)
+			continue;
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nvmas; j++)
+				n += im->t[k].vmas[j].v.kind == TLV_VMA_OBJ &&
+				     im->t[k].vmas[j].v.obj == im->objs[i].s.id;
+		if (n != im->objs[i].nattch)
+			refuse("System V shm segment %llu is attached %llu times, %zu of them in the dumped tree: not supported",
+			    (unsigned long long)im->objs[i].shm.shmid,
+			    (unsigned long long)im->objs[i].nattch, n);
+	}
 }
 
 /* Classify one mapping; false if it is left out of the image. */
@@ -2109,7 +2192,7 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (*p != '/')
 		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
 	if (!strncmp(p, "/SYSV", 5))
-		return refuse_vma(s, e, "System V shared memory: not supported yet");
+		return col_sysv(im, pid, m, v, link);
 	if (ends_with(p, " (deleted)") && stat(link, &sa) == 0 && !sa.st_nlink) {
 		v->v.kind = TLV_VMA_OBJ;
 		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
@@ -2782,28 +2865,73 @@ static void col_ofds(struct image *im)
 }
 
 /*
- * Processes that share with their parent what only threads should share
- * (clone without CLONE_THREAD) cannot be rebuilt by fork: refuse them.
+ * Processes that share what clone() lets them share without being
+ * threads: an fd table (CLONE_FILES) or a cwd/root/umask (CLONE_FS) is
+ * rebuilt by cloning with the flag, so each process sharing one must share
+ * it with its parent (the process that cloned it, or one that shares it
+ * too); memory and signal handlers (CLONE_VM, CLONE_SIGHAND, as vfork()
+ * children have until they exec) are refused.  kcmp() orders the objects,
+ * so sorting the processes by it puts the sharers side by side.
  */
-static void col_refuse_clone_sharing(const struct image *im)
+static const struct image *share_im;
+static int share_type;
+
+static int cmp_shared(const void *a, const void *b)
+{
+	long r = kcmp_obj(share_im->t[*(const size_t *)a].proc.pid,
+			  share_im->t[*(const size_t *)b].proc.pid, share_type,
+			  0, 0);
+
+	if (r < 0 || r > 2)
+		die_errno("kcmp");
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+static void col_clone_sharing(struct image *im)
 {
 	static const struct { int type; const char *what; } k[] = {
 		{ 1, "memory (CLONE_VM)" }, { 2, "fd table (CLONE_FILES)" },
 		{ 3, "filesystem info (CLONE_FS)" },
 		{ 4, "signal handlers (CLONE_SIGHAND)" },
 	};
+	size_t *ix = xmalloc(im->nt * sizeof(*ix)), n = 0;
 
-	for (size_t i = 1; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *p = &im->t[t->parent];
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]))
+			ix[n++] = i;
+	share_im = im;
+	for (size_t j = 0; j < ARRAY_SIZE(k); j++) {
+		share_type = k[j].type;
+		qsort(ix, n, sizeof(*ix), cmp_shared);
+		for (size_t a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && !cmp_shared(&ix[a], &ix[b]); b++)
+				;
+			for (size_t m = a, tops = 0; m < b && b - a > 1; m++) {
+				struct task *t = &im->t[ix[m]];
+				bool with_parent = false;
 
-		if (task_zombie(t))
-			continue;
-		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
-			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
-				refuse("processes %llu and %llu share one %s without being threads: not supported yet",
-				    (unsigned long long)p->proc.pid,
-				    (unsigned long long)t->proc.pid, k[j].what);
+				for (size_t q = a; q < b; q++)
+					with_parent |= (long)ix[q] == t->parent;
+				if (!with_parent && !tops++)
+					continue;	/* the one that shares first */
+				ctx.pid = t->proc.pid;
+				if (j == 0 || j == 3 || !with_parent)
+					refuse("shares one %s with pid %llu without being its thread%s: not supported",
+					    k[j].what,
+					    (unsigned long long)im->t[ix[m == a ? a + 1 : a]].proc.pid,
+					    with_parent ? "" : " or its child");
+				else if (j == 1)
+					t->share.files = 1;
+				else if (strcmp(t->root, "/"))
+					refuse("shares its filesystem info (CLONE_FS) under a changed root %s: not supported",
+					    t->root);
+				else
+					t->share.fs = 1;
+			}
+		}
 	}
+	ctx.pid = 0;
+	free(ix);
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -3122,7 +3250,7 @@ static void col_check_pipes(const struct image *im)
 	ctx.pid = 0;
 }
 
-static void img_check_tree(const struct image *im);
+static void img_check_tree(struct image *im);
 
 /* Freeze the tree under pid and collect its state; it stays frozen. */
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
@@ -3132,8 +3260,9 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
 			col_task(im, &im->t[i], shell_job);
-	col_refuse_clone_sharing(im);
+	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_check_sysv(im);
 	col_ofds(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
@@ -3245,6 +3374,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
+	if (t->share.files || t->share.fs)
+		buf_rec(&b, TLV_SHARE, &t->share, sizeof(t->share));
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
 
@@ -3253,6 +3384,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->sysv)
+			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
 	}
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -3289,6 +3422,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_str(&n, TLV_PATH, im->objs[i].path);
 		if (im->objs[i].name)
 			buf_str(&n, TLV_NAME, im->objs[i].name);
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
+			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
+				sizeof(im->objs[i].shm));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -3717,6 +3853,10 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_SHMAT) {
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
+			v->sysv = true;
 		} else {
 			skip_unknown(&it, "VMA");
 		}
@@ -3848,6 +3988,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_SIGACT:
 		case TLV_EXE:
 		case TLV_COMM:
+		case TLV_SHARE:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -3872,6 +4013,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_COMM:
 			t->comm = get_str(&it, "TASK");
+			break;
+		case TLV_SHARE:
+			get_row(&it, &t->share, sizeof(t->share), "TASK");
 			break;
 		case TLV_GROUPS:
 			t->groups = get_rows(&it, &t->ngroups, "TASK");
@@ -3970,17 +4114,29 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "OBJ");
 			o->name = get_str(&it, "OBJ");
+		} else if (it.tag == TLV_SYSV_SHM) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
 	}
 	need(seen, TLV_OBJ_INFO, "OBJ");
+	if ((o->s.kind == TLV_OBJ_SYSV) !=
+	    !!(seen & (1ULL << (TLV_SYSV_SHM % 64))) ||
+	    (o->s.kind == TLV_OBJ_SYSV &&
+	     (o->path || o->name || !o->s.size || o->shm.shmid > INT_MAX ||
+	      o->shm.key > UINT32_MAX || o->shm.mode > 0777 ||
+	      o->shm.uid >= UINT32_MAX || o->shm.gid >= UINT32_MAX ||
+	      o->shm.removed > 1 || (o->shm.removed && o->shm.key))))
+		die("corrupt image: bad System V shm segment %zu", im->nobjs);
 	if (o->s.id != im->nobjs || o->s.size > (1ULL << 46) ||
 	    (o->s.kind == TLV_OBJ_SHMEM && (o->s.size % PAGE || !o->s.size)) ||
 	    (o->s.kind == TLV_OBJ_GHOST && (!o->path || o->path[0] != '/' ||
 					    !S_ISREG(o->s.mode))) ||
 	    (o->s.kind == TLV_OBJ_MEMFD && (!o->name || strlen(o->name) > 249)) ||
-	    o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD)
+	    ((o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD) &&
+	     o->s.kind != TLV_OBJ_SYSV))
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
@@ -4212,16 +4368,56 @@ static const struct task *task_by_pid(const struct image *im, uint64_t pid)
  * it leads its group, or is in its parent's group, or joins a group whose
  * leader is in the tree, in its session.  Dump checks this too, so that
  * what restore cannot do is refused before anything is written.
+ *
+ * A leader that exited while its session or group lives on is stood in
+ * for at restore, as CRIU does, by a helper process with its pid: for a
+ * session, the helper is forked by the subreaper that adopted the
+ * session's processes, calls setsid() and forks them; for a group, it is
+ * forked by a member's parent and calls setpgid(0, 0) so that the members
+ * can join.  Once every process has joined its group the helpers exit and
+ * are reaped, which hands a session helper's children back to the
+ * subreaper: the pid is free again, as at dump time.
  */
-static void img_check_tree(const struct image *im)
+static long tree_helper(struct image *im, uint64_t pid, uint64_t sid)
 {
-	for (size_t i = 0; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *g;
+	struct tree_helper *h;
+
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].pid == pid) {
+			if (im->helpers[i].sid != sid)
+				refuse("process group %llu spans two sessions",
+				    (unsigned long long)pid);
+			return i;
+		}
+	if (!pid || pid >= (1 << 22))
+		die("corrupt image: bad session or group id %llu",
+		    (unsigned long long)pid);
+	h = vec_add(&im->helpers, &im->nhelpers, sizeof(*h));
+	h->pid = pid, h->sid = sid, h->forker = -1;
+	return h - im->helpers;
+}
+
+/* The group a process has when it is forked: its forker's. */
+static uint64_t forker_pgid(const struct image *im, const struct task *t)
+{
+	return t->via >= 0 ? im->helpers[t->via].pid :
+	       t->parent >= 0 ? im->t[t->parent].proc.pgid : 0;
+}
+
+static void img_check_tree(struct image *im)
+{
+	const struct task *root = &im->t[0];
+	bool sj = root->proc.flags & TLV_PROC_SHELL_JOB;
+
+	free(im->helpers);
+	im->helpers = NULL, im->nhelpers = 0;
+	for (size_t i = 0; i < im->nt; i++) {	/* sessions */
+		struct task *t = &im->t[i];
 		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
-		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
-				   pgid = t->proc.pgid;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid;
 
 		ctx.pid = pid;
+		t->via = -1;
 		if (!pid || pid >= (1 << 22) || (p && task_zombie(p)) ||
 		    (p && p->proc.pid != t->proc.ppid))
 			die("corrupt image: bad pid or parent");
@@ -4229,23 +4425,63 @@ static void img_check_tree(const struct image *im)
 			if (im->t[j].proc.pid == pid)
 				die("corrupt image: pid appears twice");
 		if (sid == pid) {
-			if (pgid != pid)
+			if (t->proc.pgid != pid)
 				refuse("session leader that does not lead its process group: not supported");
 		} else if (!p) {
-			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
+			if (!sj)
 				refuse("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
 				    sid);
 		} else if (sid != p->proc.sid) {
-			refuse("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
-			    sid);
+			struct tree_helper *h;
+
+			if (task_by_pid(im, sid) || (sj && sid == root->proc.sid))
+				refuse("session %llu is neither its own nor its parent's, and its leader is alive: not supported",
+				    sid);
+			if (!p->proc.subreaper)
+				refuse("session %llu lost its leader, and its process was adopted by pid %llu, not a subreaper: not supported",
+				    sid, (unsigned long long)p->proc.pid);
+			if (t->proc.pdeath_signal)
+				refuse("parent-death signal set in a process whose session leader exited: not supported yet");
+			if (t->share.files || t->share.fs)
+				refuse("shares its fd table or fs struct with the subreaper that adopted it: not supported");
+			t->via = tree_helper(im, sid, sid);
+			h = &im->helpers[t->via];
+			if (h->forker >= 0 && h->forker != t->parent)
+				refuse("session %llu lost its leader, and its processes were adopted by different processes: not supported",
+				    sid);
+			h->forker = t->parent;
 		}
-		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
+	}
+	for (size_t i = 1; i < im->nt; i++) {	/* groups */
+		struct task *t = &im->t[i];
+		const struct task *g;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
+				   pgid = t->proc.pgid;
+		long h;
+
+		ctx.pid = pid;
+		if (pgid == pid || pgid == forker_pgid(im, t))
 			continue;
 		g = task_by_pid(im, pgid);
-		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
-			refuse("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+		if (g) {
+			if (g->proc.pgid != pgid || g->proc.sid != sid)
+				refuse("process group %llu is not led by pid %llu, in this session: not supported",
+				    pgid, pgid);
+			continue;
+		}
+		if (sj && pgid == root->proc.pgid)
+			refuse("process group %llu has no leader in the tree: not supported",
 			    pgid);
+		h = tree_helper(im, pgid, sid);
+		if (im->helpers[h].forker < 0 && t->via < 0)
+			im->helpers[h].forker = t->parent;
 	}
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].forker < 0) {
+			ctx.pid = 0;
+			refuse("process group %llu lost its leader, and no member's parent is in its session: not supported",
+			    (unsigned long long)im->helpers[i].pid);
+		}
 	ctx.pid = 0;
 }
 
@@ -4274,6 +4510,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if (vm->sysv && v->kind != TLV_VMA_OBJ)
+			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
 		case TLV_VMA_ANON:
 			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
@@ -4293,6 +4531,13 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
 			    (v->flags & MAP_ANONYMOUS))
 				die("corrupt image: mapping %zu: bad file object", i);
+			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
+			    (vm->sysv &&
+			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
+			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
+			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
+				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -4396,7 +4641,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			path = true;
 			break;
 		case TLV_FD_OBJ:
-			if (!d->f.obj || d->f.obj > im->nobjs)
+			if (!d->f.obj || d->f.obj > im->nobjs ||
+			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
 		case TLV_FD_EVENTFD:
@@ -4479,6 +4725,43 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/*
+ * A process sharing its parent's fd table has the parent's fds, exactly;
+ * one sharing its fs struct has the parent's cwd, root and umask.  Only
+ * the parent sets them at restore (and only with root "/": a chroot in
+ * one would move the other's paths while it still opens files).
+ */
+static void img_check_share(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+	if (!t->share.files && !t->share.fs)
+		return;
+	if (!p || t->via >= 0 || t->share.files > 1 || t->share.fs > 1)
+		die("corrupt image: bad SHARE record");
+	if (t->share.fs && (strcmp(t->cwd, p->cwd) || strcmp(t->root, "/") ||
+			    strcmp(p->root, "/") || t->proc.umask != p->proc.umask))
+		die("corrupt image: a shared fs struct differs, or has a root other than /");
+	if (t->share.files && t->nfds != p->nfds)
+		die("corrupt image: a shared fd table differs");
+	for (size_t i = 0; t->share.files && i < t->nfds; i++)
+		if (t->fds[i].f.fd != p->fds[i].f.fd ||
+		    t->fds[i].f.ofd != p->fds[i].f.ofd ||
+		    t->fds[i].f.cloexec != p->fds[i].f.cloexec)
+			die("corrupt image: a shared fd table differs");
+}
+
+/* Does a child of task i share its fd table (so i restores it for both)? */
+static bool files_shared(const struct image *im, size_t i)
+{
+	if (im->t[i].share.files)
+		return true;
+	for (size_t k = i + 1; k < im->nt; k++)
+		if (im->t[k].parent == (long)i && im->t[k].share.files)
+			return true;
+	return false;
+}
+
 static void img_check_task(const struct image *im, const struct task *t)
 {
 	uint64_t sigs = 0;
@@ -4526,6 +4809,7 @@ static void img_check_task(const struct image *im, const struct task *t)
 	img_check_runs(t, &t->own);
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
+	img_check_share(im, t);
 	for (size_t i = 0; i < t->nth; i++)
 		img_check_thread(im, t, &t->th[i]);
 	ctx.pid = t->proc.pid;
@@ -4551,6 +4835,14 @@ static void img_check(struct image *im)
 	for (size_t i = 0; i < im->nobjs; i++) {
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
+
+		for (size_t k = 0; k < i; k++)
+			if (im->objs[i].s.kind == TLV_OBJ_SYSV &&
+			    im->objs[k].s.kind == TLV_OBJ_SYSV &&
+			    (im->objs[k].shm.shmid == im->objs[i].shm.shmid ||
+			     (im->objs[i].shm.key &&
+			      im->objs[k].shm.key == im->objs[i].shm.key)))
+				die("corrupt image: two System V shm segments with one id or key");
 
 		for (size_t k = 0; k < r->n; k++) {
 			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
@@ -4689,6 +4981,35 @@ static void host_check_rlimits(const struct task *t)
 	}
 }
 
+/*
+ * A System V shm segment gets its id back (rst_make_sysv): the id must be
+ * free, or held by the segment the dump left behind (same id, key and
+ * size, attached nowhere: dumped processes were killed, the segment was
+ * not removed), which is taken back, its contents replaced.  Another
+ * segment with the id or key stops the restore.  True if left behind.
+ */
+static bool sysv_left_behind(const struct fobj *o)
+{
+	struct shmid_ds ds;
+	key_t key;
+
+	if (shmctl(o->shm.shmid, IPC_STAT, &ds)) {
+		if (errno != EINVAL && errno != EIDRM)
+			die_errno("System V shm segment %llu",
+				  (unsigned long long)o->shm.shmid);
+		if (o->shm.key && shmget(o->shm.key, 0, 0) >= 0)
+			die("System V shm key %#llx is taken by another segment",
+			    (unsigned long long)o->shm.key);
+		return false;
+	}
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if ((uint32_t)key != o->shm.key || ds.shm_segsz != o->s.size ||
+	    ds.shm_nattch)
+		die("System V shm id %llu is taken by another segment",
+		    (unsigned long long)o->shm.shmid);
+	return true;
+}
+
 /* Can this host, and this cr, restore the image? */
 static void host_check(const struct image *im, const struct opts *opt)
 {
@@ -4699,6 +5020,9 @@ static void host_check(const struct image *im, const struct opts *opt)
 
 		ctx.pid = t->proc.pid;
 		host_wait_pid_free(t->proc.pid);
+		for (size_t k = 0; k < im->nhelpers; k++)
+			if (im->helpers[k].forker == (long)i)
+				host_wait_pid_free(im->helpers[k].pid);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
@@ -4706,6 +5030,10 @@ static void host_check(const struct image *im, const struct opts *opt)
 		host_check_creds(t);
 		host_check_caps(t);
 		host_check_rlimits(t);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
+			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
+				sysv_left_behind(&im->objs[t->vmas[k].v.obj - 1]);
 		check_dir("working directory", t->cwd);
 		check_dir("root directory", t->root);
 		check_file("executable", t->exe, &t->exe_st, true);
@@ -4744,6 +5072,7 @@ extern const uint64_t restorer_blob_size, restorer_entry_off;
 struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
+	uint32_t joined;	/* futex: processes in their final group */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -4803,10 +5132,13 @@ static void rst_kill_all(void *arg)
 	fprintf(stderr, "cr: restore: could not clean up all processes\n");
 }
 
-/* Fork with exactly this PID; returns 0 in the child like fork(). */
-static int rst_fork_pid(pid_t pid, int exit_signal)
+/*
+ * Fork with exactly this PID; returns 0 in the child like fork().  flags:
+ * CLONE_FILES, CLONE_FS for a process that shares them with its parent.
+ */
+static int rst_fork_pid(pid_t pid, int exit_signal, uint64_t flags)
 {
-	struct clone_args ca = { .exit_signal = exit_signal,
+	struct clone_args ca = { .flags = flags, .exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
 	long r = syscall(SYS_clone3, &ca, sizeof(ca));
 	char buf[32];
@@ -4825,7 +5157,7 @@ static int rst_fork_pid(pid_t pid, int exit_signal)
 	snprintf(buf, sizeof(buf), "%d", pid - 1);
 	if (write(fd, buf, strlen(buf)) < 0)
 		die_errno("writing ns_last_pid");
-	r = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
+	r = syscall(SYS_clone, flags | exit_signal, 0, 0, 0, 0);
 	if (r < 0)
 		die_errno("fork");
 	if (r == 0)
@@ -5006,6 +5338,76 @@ static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 		die_errno("ftruncate");
 }
 
+/*
+ * shm_next_id names the id the next shmget() hands out; restore sets it
+ * before each segment it creates.
+ */
+static int *sysv_made;		/* segments this restore created */
+static size_t nsysv_made;
+
+static void rst_sysv_undo(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < nsysv_made; i++)
+		shmctl(sysv_made[i], IPC_RMID, NULL);
+}
+
+static void rst_make_sysv(struct rst *r, const struct fobj *o)
+{
+	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	int id = o->shm.shmid;
+	struct shmid_ds ds;
+	uint8_t *p;
+
+	if (!sysv_left_behind(o)) {
+		int fd = xopen("/proc/sys/kernel/shm_next_id", O_WRONLY), got;
+
+		if (dprintf(fd, "%d", id) < 0)
+			die_errno("writing shm_next_id");
+		close(fd);
+		got = shmget(o->shm.key, o->s.size,
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+		if (got < 0)
+			die_errno("recreating System V shm segment %d", id);
+		if (got != id) {
+			shmctl(got, IPC_RMID, NULL);
+			die("System V shm segment %d came back as %d", id, got);
+		}
+		*(int *)vec_add(&sysv_made, &nsysv_made, sizeof(int)) = id;
+		fault("restore-sysv");
+	}
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die_errno("attaching System V shm segment %d", id);
+	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
+		die_errno("madvise");
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading System V shm pages");
+		off += n;
+	}
+	shmdt(p);
+	if (shmctl(id, IPC_STAT, &ds))
+		die_errno("System V shm segment %d", id);
+	ds.shm_perm.uid = o->shm.uid;
+	ds.shm_perm.gid = o->shm.gid;
+	ds.shm_perm.mode = o->shm.mode;
+	if (shmctl(id, IPC_SET, &ds))
+		die_errno("setting System V shm segment %d's owner", id);
+}
+
+/* Once every process attached: segments removed at dump time go again. */
+static void rst_sysv_done(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++)
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV && im->objs[i].shm.removed &&
+		    shmctl(im->objs[i].shm.shmid, IPC_RMID, NULL))
+			die_errno("removing System V shm segment %llu",
+				  (unsigned long long)im->objs[i].shm.shmid);
+}
+
 static void rst_make_objs(struct rst *r)
 {
 	for (size_t i = 0; i < r->im->nobjs; i++) {
@@ -5014,6 +5416,10 @@ static void rst_make_objs(struct rst *r)
 		int fd;
 
 		switch (o->s.kind) {
+		case TLV_OBJ_SYSV:
+			rst_make_sysv(r, o);
+			o->fd = -1;
+			continue;
 		case TLV_OBJ_SHMEM:
 			fd = rst_make_shmem(r, o);
 			break;
@@ -5271,17 +5677,31 @@ static void rst_session(const struct task *t)
 	}
 }
 
-/* A group led by another process of the tree, joined once all exist. */
-static void rst_join_group(const struct image *im, const struct task *t)
+/*
+ * A group led by another process of the tree (or by a helper), joined once
+ * all exist; then the helpers may go.  A process a session helper forked
+ * drops its parent-death signal first: the helper's exit must not kill it.
+ */
+static void rst_join_group(struct rst *r, const struct task *t)
 {
-	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+	const struct image *im = r->im;
 
-	if (!p || t->proc.pgid == t->proc.pid || t->proc.pgid == p->proc.pgid ||
-	    t->proc.sid == t->proc.pid)
-		return;
-	if (setpgid(0, t->proc.pgid))
+	if (t->parent >= 0 && t->proc.pgid != t->proc.pid &&
+	    t->proc.pgid != forker_pgid(im, t) && t->proc.sid != t->proc.pid &&
+	    setpgid(0, t->proc.pgid))
 		die_errno("joining process group %llu",
 			  (unsigned long long)t->proc.pgid);
+	if (t->via >= 0 && prctl(PR_SET_PDEATHSIG, 0))
+		die_errno("prctl");
+	__atomic_add_fetch(&r->ctl->joined, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->joined, FUTEX_WAKE, INT_MAX, -1);
+}
+
+/* Counted as created, for cr's rst_wait_created. */
+static void rst_created(struct rst *r)
+{
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
 }
 
 static void rst_wait_go(struct rst *r)
@@ -5299,10 +5719,9 @@ static void __attribute__((noreturn)) rst_zombie(struct rst *r,
 
 	rst_session(t);
 	prctl(PR_SET_NAME, t->comm);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(r->im, t);
+	rst_join_group(r, t);
 	if (WIFSIGNALED(st)) {
 		uint64_t none = 0;
 
@@ -5473,18 +5892,23 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
-/* What a process sets on itself in C before the blob. */
+/*
+ * What a process sets on itself in C before the blob.  A shared fd table
+ * or fs struct is set by the parent it is shared with.
+ */
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 	bool setpcap;
 
-	rst_files(r, t);
-	if (chdir(t->cwd))
+	if (!t->share.files)
+		rst_files(r, t);
+	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
-	if (strcmp(t->root, "/") && chroot(t->root))
+	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
 		die_errno("chroot %s", t->root);
-	umask(t->proc.umask);
+	if (!t->share.fs)
+		umask(t->proc.umask);
 	if (personality(t->proc.personality) < 0)
 		die_errno("personality");
 	for (size_t i = 0; i < t->nrlim; i++) {
@@ -5545,13 +5969,65 @@ static void rst_unregister_libc_rseq(void)
 		  (unsigned long long)area);
 }
 
+static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
+
+/*
+ * A helper standing in for an exited session or group leader (see
+ * img_check_tree): it takes the session or group, forks the processes
+ * of the session it stands for, and exits once every process is in its
+ * group; its forker reaps it.
+ */
+static void __attribute__((noreturn)) rst_stand_in(struct rst *r, size_t h)
+{
+	const struct tree_helper *s = &r->im->helpers[h];
+	uint32_t n;
+
+	ctx.pid = s->pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)r->im->t[s->forker].proc.pid)
+		_exit(1);
+	fault("restore-helper");
+	if (s->pid == s->sid ? setsid() < 0 : setpgid(0, 0) < 0)
+		die_errno("helper for exited leader %llu",
+			  (unsigned long long)s->pid);
+	for (size_t k = 0; k < r->im->nt; k++)
+		if (r->im->t[k].via == (long)h &&
+		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal, 0))
+			rst_task(r, k);
+	rst_created(r);
+	rst_wait_go(r);
+	while ((n = __atomic_load_n(&r->ctl->joined, __ATOMIC_ACQUIRE)) <
+	       r->im->nt)
+		sys_futex(&r->ctl->joined, FUTEX_WAIT, n, -1);
+	_exit(0);
+}
+
+/* Reap the helpers this process forked, once they are done. */
+static void rst_reap_helpers(struct rst *r, size_t i)
+{
+	for (size_t h = 0; h < r->im->nhelpers; h++) {
+		int st;
+
+		if (r->im->helpers[h].forker != (long)i)
+			continue;
+		while (waitpid(r->im->helpers[h].pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				die_errno("reaping the helper for %llu",
+				    (unsigned long long)r->im->helpers[h].pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			die("the helper for exited leader %llu failed",
+			    (unsigned long long)r->im->helpers[h].pid);
+	}
+}
+
 /* One process of the tree, from its fork to the jump into its area. */
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 {
 	struct image *im = r->im;
 	struct task *t = &im->t[i];
-	pid_t parent = t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid
-				      : getppid();
+	pid_t parent = t->via >= 0 ? (pid_t)im->helpers[t->via].pid :
+		       t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid :
+		       getppid();
 
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
@@ -5567,14 +6043,22 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	rst_session(t);
 	rst_memory(r, t);
 	fault("restore-memory");
+	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die_errno("PR_SET_CHILD_SUBREAPER");	/* before helpers exit */
+	for (size_t h = 0; h < im->nhelpers; h++)
+		if (im->helpers[h].forker == (long)i &&
+		    !rst_fork_pid(im->helpers[h].pid, 0, 0))
+			rst_stand_in(r, h);
 	for (size_t k = i + 1; k < im->nt; k++)
-		if (im->t[k].parent == (long)i &&
-		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
+		if (im->t[k].parent == (long)i && im->t[k].via < 0 &&
+		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal,
+				  (im->t[k].share.files ? CLONE_FILES : 0) |
+				  (im->t[k].share.fs ? CLONE_FS : 0)))
 			rst_task(r, k);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(im, t);
+	rst_join_group(r, t);
+	rst_reap_helpers(r, i);
 	for (size_t k = i + 1; k < im->nt; k++) {
 		siginfo_t si;
 
@@ -5853,20 +6337,29 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	rv = aa_ptr(&aa, t->nvmas * sizeof(*rv), 8, &a->vmas);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
+		const struct fobj *o = v->v.kind == TLV_VMA_OBJ ?
+				       &r->im->objs[v->v.obj - 1] : NULL;
 		struct rst_vma *x = &rv[nrv];
-		int64_t fd = -1;
+		int64_t fd = -1, shmid = -1;
+		uint64_t shmflg = 0;
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		if (v->v.kind == TLV_VMA_OBJ)
-			fd = r->im->objs[v->v.obj - 1].fd;
+		if (o && o->s.kind == TLV_OBJ_SYSV) {
+			shmid = o->shm.shmid;
+			shmflg = v->shmat.flags |
+				 (v->v.prot & PROT_EXEC ? SHM_EXEC : 0);
+		} else if (o) {
+			fd = o->fd;
+		}
 		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
 			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
 		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
 			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
-			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
+			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0,
+			shmid, shmflg };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
 			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
 			       v->name);
@@ -5884,7 +6377,8 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	cl = aa_ptr(&aa, r->nhelpers * 8, 8, &a->close_fds);
 	for (size_t i = 0; i < r->nhelpers; i++)
 		cl[i] = r->helpers[i];
-	a->nclose = r->nhelpers;
+	/* a shared fd table: cr closes them once all are past their blob */
+	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_threads(&aa, a, t, &stack_at);
 }
 
@@ -5982,7 +6476,7 @@ static void rst_wait_created(struct rst *r, pid_t root)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((n = __atomic_load_n(&r->ctl->created, __ATOMIC_ACQUIRE)) <
-	       r->im->nt) {
+	       r->im->nt + r->im->nhelpers) {
 		struct pollfd pfd = { r->status[0], POLLIN, 0 };
 		int st;
 
@@ -6109,6 +6603,9 @@ static void rst_finish(struct rst *r)
 		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
+		if (files_shared(im, i) && !t->share.files &&
+		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
+			die("closing cr's fds in a shared fd table failed");
 	}
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++)
@@ -6172,6 +6669,7 @@ static int cmd_restore(const struct opts *opt)
 	}
 	host_check(&im, opt);
 	r.img_fd = in.fd;
+	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
 	rst_make_shared(&r);
@@ -6190,7 +6688,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
+	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);
@@ -6210,7 +6708,9 @@ static int cmd_restore(const struct opts *opt)
 	fault("restore-stops");
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	rst_sysv_done(&im);
 	fault("restore-done");
+	undo_pop();
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */

@@ -34,12 +34,14 @@
  *
  * ==== Order of records (format version 1) ====
  *	TASK*   nest, one per process, parents before their children:
- *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM,
+ *	  AUXV, RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?
  *	PAD?    so that the next value is page aligned
@@ -221,6 +223,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -234,6 +237,17 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -263,6 +277,9 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -318,6 +335,9 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
 	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)") \
 	X(MAC, 221, BYTES, NONE, "HMAC-SHA-256 of every byte before this record (--sign)")
 
@@ -378,6 +398,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
