@@ -112,6 +112,8 @@ test: deps
 	$(MAKE) cr tests
 	t/run
 	CR=./cr bash t/check-tree.sh
+	CR=./cr bash t/predump.sh
+	CR=./cr bash t/cgroup-manage.sh
 	CR=./cr bash t/nonroot.sh
 	CR=./cr bash t/sign.sh
 	$(MAKE) test-glibc

@@ -73,10 +73,14 @@
 #include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include "tlv.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
@@ -1286,6 +1290,7 @@ struct map_line {
 	char perms[5];
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
+	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1302,6 +1307,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->pgoff = off;
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
+	m->pkey = 0;
 	return true;
 }
 
@@ -1324,6 +1330,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
+			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(m[n - 1].vmflags, sizeof(m->vmflags), "%s",
 				 line + 8 + strspn(line + 8, " "));
@@ -1615,6 +1623,21 @@ static int pt_write(int pid, uint64_t addr, const void *src, size_t len)
 	return n < 0 ? -errno : -EFAULT;
 }
 
+/* Write target memory through /proc/PID/mem: read-only pages too. */
+static int pt_write_mem(int pid, uint64_t addr, const void *src, size_t len)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, src, len, addr) != (ssize_t)len)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* Unmap cr's area in the process (col_scratch made it). */
 static void pt_scratch_free(struct pt *t)
 {
@@ -1655,10 +1678,12 @@ static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
  */
 struct vma {
 	struct tlv_vma v;
+	bool tracked;		/* dump: registered with the tracker (5b) */
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
 	bool sysv;		/* a SysV shm attachment: SHMAT */
 	struct tlv_shmat shmat;
 };
@@ -1693,6 +1718,16 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
+	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	bool has_kt;		/* restore: the image had KTHREAD */
+	struct tlv_kthread kt;
+	struct tlv_cpus *cpus;
+	size_t ncpus;
+};
+
+struct psrc {			/* restore: pages found in a parent image */
+	uint64_t addr, npages, off;
+	const struct image *img;
 };
 
 struct runs {			/* page runs, ascending */
@@ -1725,12 +1760,24 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs prun;	/* pages unchanged since the parent image */
+	struct psrc *src;	/* restore: where the prun pages are */
+	size_t nsrc;
+	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
+	int uffd;		/* dump: cr's copy of that tracker, or -1 */
+	uint64_t trk_ino;
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
 	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
+	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	bool has_ks;		/* restore: the image had KSTATE */
+	struct tlv_kstate ks;
+	struct tlv_spec *spec;
+	size_t nspec;
+	char *cgroup;		/* cgroup v2 path, NULL if not known */
 };
 
 struct pipe_obj {		/* a pipe, or a FIFO by path */
@@ -1762,6 +1809,17 @@ struct tree_helper {		/* restore: stands in for an exited leader */
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	/* chains (section 5b): */
+	bool predump;		/* PREDUMP: pages copied while running */
+	char *parent;		/* PARENT, as written */
+	struct tlv_end parent_id, end;	/* PARENT_ID; this image's END */
+	struct tlv_track *track;	/* TRACK rows */
+	size_t ntrack;
+	struct image *prev;	/* the parent image, read */
+	int fd;			/* restore: a parent image's data, spooled */
+	bool keep_track;	/* dump: leave trackers for a next dump */
+	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
+	uint64_t chain_seen;	/* read: which of those records came */
 	struct tree_helper *helpers;	/* from img_check_tree */
 	size_t nhelpers;
 	struct pipe_obj *pipes;
@@ -1905,6 +1963,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
+	t->trk_fd = t->uffd = -1;
 	return t;
 }
 
@@ -2145,7 +2204,7 @@ static void col_check_sysv(const struct image *im)
 
 /* Classify one mapping; false if it is left out of the image. */
 static bool col_vma(struct image *im, int pid, const struct map_line *m,
-		    struct vma *v)
+		    struct vma *v, bool trk)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
@@ -2167,8 +2226,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	}
 	if (vmflag(m, "ht"))
 		return refuse_vma(s, e, "hugetlb memory is not supported yet");
-	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
+	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
 		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
@@ -2208,6 +2268,8 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	return true;
 }
 
+static void kst_col_vma(const struct map_line *m, struct vma *v);
+
 static void col_vmas(struct image *im, struct task *t)
 {
 	struct map_line *m;
@@ -2216,9 +2278,10 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v))
-			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
-					       sizeof(v)) = v;
+		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
+			continue;
+		kst_col_vma(&m[i], &v);
+		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
 	maps_free(m, n);
 }
@@ -2260,6 +2323,10 @@ static void runs_add(struct runs *r, size_t floor, uint64_t addr,
 #define PAGE_IS_PRESENT		(1 << 3)
 #define PAGE_IS_SWAPPED		(1 << 4)
 #define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -2441,6 +2508,346 @@ static void col_fobj_pages(struct fobj *o)
 		at &= ~(off_t)(PAGE - 1);
 		runs_add(&o->runs, 0, at, PAGE_ROUND(end - at) / PAGE);
 		at = PAGE_ROUND(end);
+	}
+}
+
+/*
+ * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
+ * dump saves only the pages written since.  The kernel says which: cr
+ * registers each private mapping with a userfaultfd in asynchronous
+ * write-protect mode (6.7+) and write-protects its pages; a write then only
+ * clears the page's protection (no fault reaches anyone) and PAGEMAP_SCAN
+ * lists the pages without it (PAGE_IS_WRITTEN), protecting them again in
+ * the same walk.  The userfaultfd has to outlive cr between two runs, so
+ * it stays in the process as one close-on-exec descriptor near the top of
+ * its fd limit (TRACK says which); that fd, the "uw" VmFlag on its
+ * mappings and one cheap fault on the first write to a page after each
+ * pre-dump are all a process can notice, and the final dump (or dump -R
+ * without --track-mem) takes them away.  A mapping without the
+ * registration (new, or moved by mremap, which drops it) counts as
+ * written in full, as does every page the parent image does not hold.
+ */
+
+/*
+ * Set operations on page runs, ascending and disjoint.  Output runs are
+ * never joined, so none spans two mappings when no input run does.
+ */
+
+/* out = a and b. */
+static void runs_and(const struct runs *a, const struct runs *b,
+		     struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n && k < b->n) {
+		uint64_t as = a->v[i].addr, ae = as + a->v[i].npages * PAGE;
+		uint64_t bs = b->v[k].addr, be = bs + b->v[k].npages * PAGE;
+		uint64_t s = as > bs ? as : bs, e = ae < be ? ae : be;
+
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+		if (ae < be)
+			i++;
+		else
+			k++;
+	}
+}
+
+/* out = a without b. */
+static void runs_minus(const struct runs *a, const struct runs *b,
+		       struct runs *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t s = a->v[i].addr, e = s + a->v[i].npages * PAGE;
+
+		while (k < b->n && b->v[k].addr + b->v[k].npages * PAGE <= s)
+			k++;
+		for (size_t j = k; j < b->n && b->v[j].addr < e && s < e; j++) {
+			uint64_t bs = b->v[j].addr;
+			uint64_t be = bs + b->v[j].npages * PAGE;
+
+			if (bs > s)
+				runs_add(out, out->n, s, (bs - s) / PAGE);
+			if (be > s)
+				s = be;
+		}
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+	}
+}
+
+/* out = a or b, which do not overlap. */
+static void runs_or(const struct runs *a, const struct runs *b,
+		    struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n || k < b->n) {
+		const struct tlv_run *x = k == b->n ||
+			(i < a->n && a->v[i].addr < b->v[k].addr) ?
+			&a->v[i++] : &b->v[k++];
+
+		runs_add(out, out->n, x->addr, x->npages);
+	}
+}
+
+/* Has t's tracker been there since the parent image was made? */
+static bool trk_continued(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].pid == t->proc.pid &&
+		    im->prev->track[i].ino == t->trk_ino && t->trk_ino)
+			return true;
+	return false;
+}
+
+/* The inode number of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t trk_ino(int pid, int fd)
+{
+	char path[64], link[64];
+	struct stat sb;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || stat(path, &sb))
+		return 0;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
+}
+
+/* Is fd one of the trackers the parent image left, or a copy of one a
+ * child got by fork?  Those are cr's, not the process's. */
+static bool trk_is_tracker(const struct image *im, int pid, int fd)
+{
+	uint64_t ino;
+
+	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+		return false;
+	for (size_t i = 0; i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Before the fds are collected: is the parent image's tracker still in t? */
+static void trk_find(const struct image *im, struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
+		const struct tlv_track *r = &im->prev->track[i];
+
+		if (r->pid != t->proc.pid)
+			continue;
+		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+			t->trk_fd = r->fd;
+			t->trk_ino = r->ino;
+		} else {
+			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
+			     (unsigned long long)r->pid);
+		}
+	}
+}
+
+/* pid's fd, duplicated into cr; -1 with errno set on failure. */
+static int pidfd_take(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), r, e;
+
+	if (pfd < 0)
+		return -1;
+	r = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return r;
+}
+
+/* Undo of a failed dump: the tracker it put into the process goes. */
+static void trk_undo(void *arg)
+{
+	struct task *t = arg;
+	const long a[6] = { t->trk_fd };
+	long ret;
+
+	if (t->trk_fd >= 0)
+		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
+}
+
+/* A free high fd number for the tracker: just under the soft fd limit. */
+static long trk_slot(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res == RLIMIT_NOFILE && t->rlim[i].cur > 64 &&
+		    t->rlim[i].cur <= INT_MAX)
+			return t->rlim[i].cur - 1;
+	return 1023;
+}
+
+/*
+ * While cr may still run syscalls in t (its scratch area is mapped, so
+ * they are safe to interrupt): take the tracker into cr, making a new one
+ * if this dump leaves tracking behind; close it in t if it does not.
+ */
+static void trk_setup(struct image *im, struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	int pid = t->proc.pid;
+	bool fresh = false;
+
+	if (t->trk_fd < 0 && im->keep_track) {
+		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
+				    0, 0, 0, 0, 0);
+		long h;
+
+		if (u < 0) {
+			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
+			     pid, strerror(-u));
+			return;
+		}
+		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
+			       0, 0, 0);
+		if (h >= 0)
+			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+		t->trk_fd = h >= 0 ? h : u;
+		undo_push(trk_undo, t);
+		im->ntrk_undo++;
+		fresh = true;
+	}
+	if (t->trk_fd < 0)
+		return;
+	t->uffd = pidfd_take(pid, t->trk_fd);
+	if (t->uffd < 0)
+		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+	if (fresh) {
+		struct uffdio_api api = { .api = UFFD_API,
+					  .features = UFFD_FEATURE_WP_ASYNC };
+		struct stat sb;
+
+		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
+			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			     pid, strerror(errno));
+			close(t->uffd);
+			t->uffd = -1;
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+			return;
+		}
+		t->trk_ino = sb.st_ino;
+	}
+	if (!im->keep_track) {
+		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+		t->trk_fd = -1;
+	}
+}
+
+/*
+ * The written pages of a registered mapping since its last protection,
+ * into out (if not NULL); protect: protect them again in the same walk.
+ * A walk that stopped because reg[] filled may report its last region
+ * again when resumed from walk_end, hence done.
+ */
+static void trk_scan(int fd, const struct vma *v, bool protect,
+		     struct runs *out)
+{
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = at;
+	size_t floor = out ? out->n : 0;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a),
+			.flags = protect ? PM_SCAN_WP_MATCHING |
+					   PM_SCAN_CHECK_WPASYNC : 0,
+			.start = at, .end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN for written pages of %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (out)
+				runs_add(out, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+}
+
+/*
+ * After col_pages, still frozen: which of t's pages the parent image
+ * already holds unchanged (t->prun, left out of t->own), and the
+ * protection reset for the next round when tracking goes on.
+ */
+static void trk_pages(struct image *im, struct task *t)
+{
+	struct runs written = { 0 }, tracked = { 0 }, avail = { 0 },
+		    a = { 0 }, b = { 0 }, own = { 0 };
+	const struct task *q = NULL;
+	int fd;
+
+	if (t->uffd < 0)
+		return;
+	fd = open_pagemap(t->proc.pid);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->v.start, v->v.end - v->v.start },
+			.mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->tracked) {
+			runs_add(&tracked, 0, v->v.start,
+				 (v->v.end - v->v.start) / PAGE);
+			trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track) {
+			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+				info("pid %llu: %llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)t->proc.pid,
+				     (unsigned long long)v->v.start,
+				     (unsigned long long)v->v.end,
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+	}
+	close(fd);
+	close(t->uffd);
+	t->uffd = -1;
+	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
+		if (im->prev->t[i].proc.pid == t->proc.pid)
+			q = &im->prev->t[i];
+	if (q && trk_continued(im, t)) {
+		runs_or(&q->own, &q->prun, &avail);
+		runs_and(&t->own, &tracked, &a);
+		runs_and(&a, &avail, &b);
+		runs_minus(&b, &written, &t->prun);
+		runs_minus(&t->own, &t->prun, &own);
+		free(t->own.v);
+		t->own = own;
+	}
+	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/* The release of a tree whose memory is copied after it goes on. */
+static void trk_keep(struct image *im)
+{
+	while (im->ntrk_undo) {
+		undo_pop();
+		im->ntrk_undo--;
 	}
 }
 
@@ -2782,7 +3189,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
 	for (size_t i = 0; i < n; i++)
-		col_fd(im, t, fds[i], shell_job);
+		if (!trk_is_tracker(im, t->proc.pid, fds[i]))
+			col_fd(im, t, fds[i], shell_job);
 	free(fds);
 }
 
@@ -3138,9 +3546,11 @@ static uint64_t col_scratch(struct task *t)
 	p->insn = p->insn0 = pt_find_any_insn(t->proc.pid);
 	r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == -EPERM || r == -EACCES) {	/* no W+X (MDWE) */
+	if (r == -EPERM || r == -EACCES) {
+		/* MDWE: no W+X, and no gaining X later; map R+X, drop X from
+		 * the rest, and write the code through /proc/PID/mem */
 		wx = false;
-		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE,
+		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r < 0 && r > -4096) {
@@ -3150,12 +3560,13 @@ static uint64_t col_scratch(struct task *t)
 	a = p->scratch = r;
 	p->scratch_len = len;
 	mark.start = a, mark.len = len;
-	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) ||
+	if (!wx && (r = pt_syscall(p, __NR_mprotect, a + PAGE, len - PAGE,
+				   PROT_READ | PROT_WRITE, 0, 0, 0)))
+		die("mprotect of cr's area in the process failed (%ld)", r);
+	if ((wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
+		  pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len)) ||
 	    pt_write(p->pid, a + AREA_MARK, &mark, sizeof(mark)))
 		die("writing cr's code into the process");
-	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
-				   PROT_READ | PROT_EXEC, 0, 0, 0)))
-		die("mprotect of cr's code in the process failed (%ld)", r);
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread th = t->th[k];
 		uint64_t at = a + 2 * PAGE + k * fsz;
@@ -3177,6 +3588,260 @@ static uint64_t col_scratch(struct task *t)
 	return a + PAGE;	/* room for syscall results */
 }
 
+/* ==== 5b. kernel state: prctl, scheduling, cgroup, memory advice =========
+ * What a process sets on itself beyond memory, files and signals: prctl
+ * switches (dumpable, THP, MDWE, KSM, speculation controls), per thread
+ * timer slack, io priority and CPU affinity, oom_score_adj, its cgroup v2,
+ * and per mapping the madvise/mlock state and protection key smaps shows.
+ * The prctls only the process can answer are asked while cr's scratch
+ * area is in it.  Restore sets them in three places (section 8 and the
+ * blob): cr's child before the jump (process-wide prctls, cgroup,
+ * oom_score_adj), the blob once every mapping is final (advice, pkeys,
+ * mlockall, then MDWE and dumpable), and cr per thread by tid at the end
+ * (slack, ioprio, affinity: a thread the blob clones inherits the main
+ * thread's).  A record an older image lacks leaves that state alone.
+ */
+#ifndef PR_GET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#define KST_MDWE_ALL	3	/* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
+#define KST_NSPEC	3	/* PR_SPEC_STORE_BYPASS .. PR_SPEC_L1D_FLUSH */
+#define KST_MAX_CPUS	8192	/* affinity masks cr handles */
+#define KST_IOPRIO_WHO	1	/* IOPRIO_WHO_PROCESS */
+
+static const struct { char code[3]; uint64_t bit; } kst_vmflags[] = {
+	{ "dc", TLV_ADV_DONTFORK }, { "wf", TLV_ADV_WIPEONFORK },
+	{ "hg", TLV_ADV_HUGEPAGE }, { "nh", TLV_ADV_NOHUGEPAGE },
+	{ "dd", TLV_ADV_DONTDUMP }, { "mg", TLV_ADV_MERGEABLE },
+	{ "lo", TLV_ADV_LOCKED }, { "lf", TLV_ADV_ONFAULT },
+};
+
+/* A mapping's advice from its VmFlags, and its protection key. */
+static void kst_col_vma(const struct map_line *m, struct vma *v)
+{
+	if (v->v.kind == TLV_VMA_SPECIAL)
+		return;		/* the kernel's own flags ([vvar] is "dd") */
+	for (size_t i = 0; i < ARRAY_SIZE(kst_vmflags); i++)
+		if (vmflag(m, kst_vmflags[i].code))
+			v->adv.advice |= kst_vmflags[i].bit;
+	v->adv.pkey = m->pkey;
+}
+
+/* The path of a "0::PATH" line in /proc/.../cgroup text, or NULL. */
+static char *kst_cgroup_v2(const char *text)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, "0::", 3))
+			return strndup(l + 3, strcspn(l + 3, "\n"));
+	return NULL;
+}
+
+/* The line of v1 hierarchy id (the "N:" prefix) in cgroup text. */
+static const char *kst_cgroup_line(const char *text, const char *id, size_t n)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, id, n))
+			return l;
+	return "";
+}
+
+/*
+ * The cgroup v2 the process is in; every thread must be in it too.  v1
+ * hierarchies are not restored: the restored tree stays in cr's, so a
+ * process elsewhere in one with controllers is refused (a named one
+ * without, such as systemd's, only said with -v).
+ */
+static void kst_col_cgroup(struct task *t)
+{
+	char *text = proc_xread(t->proc.pid, "cgroup", NULL);
+	char *mine = proc_xread(0, "cgroup", NULL), name[64];
+
+	t->cgroup = kst_cgroup_v2(text);
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += !!*l) {
+		size_t n = strcspn(l, ":") + 1, len = strcspn(l, "\n");
+		const char *o = kst_cgroup_line(mine, l, n);
+
+		if (!strncmp(l, "0::", 3) ||
+		    (!strncmp(o, l, len) && (!o[len] || o[len] == '\n')))
+			continue;
+		if (!strncmp(l + n, "name=", 5))
+			info("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not restored",
+			     (int)len, l);
+		else
+			refuse("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not supported",
+			       (int)len, l);
+	}
+	for (size_t k = 1; k < t->nth; k++) {
+		char *s, *p;
+
+		snprintf(name, sizeof(name), "task/%llu/cgroup",
+			 (unsigned long long)t->th[k].t.tid);
+		s = proc_xread(t->proc.pid, name, NULL);
+		p = kst_cgroup_v2(s);
+		if ((p || t->cgroup) && (!p || !t->cgroup || strcmp(p, t->cgroup)))
+			refuse("thread %llu is in cgroup %s, not in its process's %s: not supported",
+			       (unsigned long long)t->th[k].t.tid, p ? p : "?",
+			       t->cgroup ? t->cgroup : "?");
+		free(p);
+		free(s);
+	}
+	free(mine);
+	free(text);
+}
+
+/* A prctl only the process can answer; an unknown option (old kernel) is 0. */
+static uint64_t kst_prctl(struct pt *p, long opt, long arg, const char *what)
+{
+	long r = pt_syscall(p, __NR_prctl, opt, arg, 0, 0, 0, 0);
+
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0) {
+		errno = -r;
+		die_errno("thread %d: %s", p->pid, what);
+	}
+	return r;
+}
+
+/*
+ * MCL_FUTURE is not shown anywhere, but every new mapping then comes
+ * locked: cr's scratch area, mapped just now, tells.  Only if anything is
+ * locked at all (VmLck) is smaps read.
+ */
+static uint64_t kst_col_mlockall(struct task *t)
+{
+	const struct pt *p = &t->th[0].pt;
+	char *st = proc_xread(t->proc.pid, "status", NULL);
+	uint64_t f = 0, locked = proc_field(st, "VmLck") ?
+				 proc_field_u64(st, "VmLck", 10, "status") : 0;
+	struct map_line *m;
+	size_t n;
+
+	free(st);
+	if (!locked)
+		return 0;
+	n = proc_maps(t->proc.pid, &m);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].start <= p->scratch && p->scratch < m[i].end &&
+		    vmflag(&m[i], "lo"))
+			f = MCL_FUTURE | (vmflag(&m[i], "lf") ? MCL_ONFAULT : 0);
+	maps_free(m, n);
+	return f;
+}
+
+/* Do two status texts agree on field key (both may lack it)? */
+static bool kst_same_field(const char *a, const char *b, const char *key)
+{
+	const char *x = proc_field(a, key), *y = proc_field(b, key);
+	size_t n = x ? strcspn(x, "\n") : 0;
+
+	return !x == !y && (!x || (strcspn(y, "\n") == n && !strncmp(x, y, n)));
+}
+
+/*
+ * One thread: timer slack, io priority, affinity, no shadow stack, and
+ * the speculation controls status shows as the main thread's (main_st).
+ */
+static void kst_col_thread(struct task *t, struct thread *th,
+			   const char *main_st)
+{
+	int tid = th->t.tid;
+	uint64_t mask[KST_MAX_CPUS / 64];
+	char name[64], *st;
+	const char *f;
+	long r;
+
+	th->kt.timerslack = kst_prctl(&th->pt, PR_GET_TIMERSLACK, 0,
+				      "PR_GET_TIMERSLACK");
+	errno = 0;
+	r = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+	if (r < 0)
+		die_errno("thread %d: ioprio_get", tid);
+	th->kt.ioprio = r;
+	r = syscall(SYS_sched_getaffinity, tid, sizeof(mask), mask);
+	if (r <= 0)
+		die_errno("thread %d: sched_getaffinity", tid);
+	for (th->ncpus = r / 8; th->ncpus > 1 && !mask[th->ncpus - 1];)
+		th->ncpus--;	/* the kernel's mask size: drop zero words */
+	th->cpus = xmalloc(r);
+	memcpy(th->cpus, mask, r);
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	st = proc_xread(t->proc.pid, name, NULL);
+	f = proc_field(st, "x86_Thread_features");
+	if (f && memmem(f, strcspn(f, "\n"), "shstk", 5))
+		refuse("thread %d has the x86 shadow stack enabled: not supported", tid);
+	if (main_st && (!kst_same_field(st, main_st, "Speculation_Store_Bypass") ||
+			!kst_same_field(st, main_st, "SpeculationIndirectBranch")))
+		refuse("thread %d has other speculation controls than the main thread: not supported",
+		       tid);
+	free(st);
+}
+
+/* Process-wide state, with the scratch area mapped in the process. */
+static void kst_col_task(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	char *s, name[64];
+
+	t->ks.dumpable = kst_prctl(p, PR_GET_DUMPABLE, 0, "PR_GET_DUMPABLE");
+	if (t->ks.dumpable > 1)
+		refuse("dumpable is %llu (set by the kernel for a setuid program): only 0 and 1 can be restored",
+		       (unsigned long long)t->ks.dumpable);
+	t->ks.thp_disable = kst_prctl(p, PR_GET_THP_DISABLE, 0, "PR_GET_THP_DISABLE");
+	t->ks.mdwe = kst_prctl(p, PR_GET_MDWE, 0, "PR_GET_MDWE");
+	t->ks.memory_merge = kst_prctl(p, PR_GET_MEMORY_MERGE, 0,
+				       "PR_GET_MEMORY_MERGE");
+	t->ks.mlockall = kst_col_mlockall(t);
+	s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+	t->ks.oom_score_adj = strtoll(s, NULL, 10) + 1000;
+	free(s);
+	for (long which = 0; which < KST_NSPEC; which++) {
+		long v = pt_syscall(p, __NR_prctl, PR_GET_SPECULATION_CTRL,
+				    which, 0, 0, 0, 0);
+
+		if (v < 0)
+			continue;	/* not known to this kernel */
+		/* per thread: status shows store bypass and indirect branch */
+		for (size_t k = 1; which > 1 && (v & PR_SPEC_PRCTL) && k < t->nth; k++)
+			if (pt_syscall(&t->th[k].pt, __NR_prctl,
+				       PR_GET_SPECULATION_CTRL, which, 0, 0, 0,
+				       0) != v)
+				refuse("thread %llu has another speculation control %ld than the main thread: not supported",
+				       (unsigned long long)t->th[k].t.tid, which);
+		*(struct tlv_spec *)vec_add(&t->spec, &t->nspec,
+					    sizeof(*t->spec)) =
+			(struct tlv_spec){ which, v };
+	}
+	kst_col_cgroup(t);
+	snprintf(name, sizeof(name), "task/%llu/status",
+		 (unsigned long long)t->proc.pid);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (size_t k = 0; k < t->nth; k++)
+		kst_col_thread(t, &t->th[k], k ? s : NULL);
+	free(s);
+}
+
+/* The records of this section in a TASK, a THREAD nest. */
+static void kst_dump_task(struct buf *b, const struct task *t)
+{
+	buf_rec(b, TLV_KSTATE, &t->ks, sizeof(t->ks));
+	if (t->nspec)
+		buf_rec(b, TLV_SPEC, t->spec, t->nspec * sizeof(*t->spec));
+	if (t->cgroup)
+		buf_str(b, TLV_CGROUP, t->cgroup);
+}
+
+static void kst_dump_thread(struct buf *n, const struct thread *th)
+{
+	buf_rec(n, TLV_KTHREAD, &th->kt, sizeof(th->kt));
+	buf_rec(n, TLV_CPUS, th->cpus, th->ncpus * sizeof(*th->cpus));
+}
+
 static void col_task(struct image *im, struct task *t, bool shell_job)
 {
 	struct pt *p = &t->th[0].pt;
@@ -3191,6 +3856,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_proc(t);
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	trk_find(im, t);
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
 	for (size_t k = 0; k < t->nth; k++) {
@@ -3209,6 +3875,8 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
+	trk_setup(im, t);
+	kst_col_task(t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3272,13 +3940,18 @@ static void collect_pages(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
-		if (!task_zombie(&im->t[i]))
+		if (!task_zombie(&im->t[i])) {
 			col_pages(im, &im->t[i]);
+			trk_pages(im, &im->t[i]);
+		}
 	}
 	for (size_t i = 0; i < im->nobjs; i++)
 		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
+
+static char *chain_path(const char *image, const char *parent);	/* 7 */
+static struct image *chain_read(const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -3298,6 +3971,32 @@ static void dump_head(struct img_out *o)
 	if (!uname(&u))
 		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
 	out_write(o, &h, sizeof(h));
+}
+
+/* The image-level records of a chain (section 5b). */
+static void dump_chain(struct img_out *o, const struct image *im)
+{
+	struct buf b = { 0 };
+
+	if (im->predump) {
+		struct tlv_predump p = { 1 };
+
+		out_rec(o, TLV_PREDUMP, &p, sizeof(p));
+	}
+	if (im->prev) {
+		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
+		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
+	}
+	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(&b, &r, sizeof(r));
+	}
+	if (b.len)
+		out_rec(o, TLV_TRACK, b.p, b.len);
+	buf_free(&b);
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -3348,6 +4047,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	kst_dump_thread(&n, th);
 	buf_nest(b, TLV_THREAD, &n);
 }
 
@@ -3372,6 +4072,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_AUXV, t->auxv, t->nauxv * sizeof(*t->auxv));
 	buf_rec(&b, TLV_RLIMIT, t->rlim, t->nrlim * sizeof(*t->rlim));
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
+	kst_dump_task(&b, t);
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
 	if (t->share.files || t->share.fs)
@@ -3384,6 +4085,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->adv.advice || v->adv.pkey)
+			buf_rec(&n, TLV_VMA_ADV, &v->adv, sizeof(v->adv));
 		if (v->sysv)
 			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
@@ -3446,6 +4149,7 @@ struct page_stream {
 	struct iovec iov[512];
 	size_t niov;
 	bool short_ok;		/* a file object: its last page may be short */
+	bool live;		/* pre-dump: the process runs and may unmap */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -3457,6 +4161,24 @@ static void ps_flush_batch(struct page_stream *s)
 	if (!s->niov)
 		return;
 	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len && s->live) {
+		/*
+		 * A running process may have unmapped some of it since the
+		 * freeze: those pages read as zeros here, and the next dump
+		 * finds them gone or their mapping new, so never uses them.
+		 */
+		uint8_t *b = l.iov_base;
+
+		for (size_t i = 0; i < s->niov; i++) {
+			struct iovec one = { b, s->iov[i].iov_len };
+
+			if (process_vm_readv(s->pid, &one, 1, &s->iov[i], 1, 0) !=
+			    (ssize_t)one.iov_len)
+				memset(b, 0, one.iov_len);
+			b += one.iov_len;
+		}
+		r = l.iov_len;
+	}
 	if (r != (ssize_t)l.iov_len)
 		die_errno("reading memory near %p", s->iov[0].iov_base);
 	s->niov = 0;
@@ -3487,6 +4209,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 			ps_flush_batch(s);
 			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 && s->live)
+				r = 0;		/* gone since the freeze */
 			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
@@ -3505,7 +4229,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 /* PAGEMAP for (kind, id), then the aligned PAGES header. */
 static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
-			 const struct runs *own, const struct runs *inh)
+			 const struct runs *own, const struct runs *inh,
+			 const struct runs *prun)
 {
 	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
@@ -3514,6 +4239,8 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
 	if (inh && inh->n)
 		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
+	if (prun && prun->n)
+		buf_rec(&b, TLV_PRUNS, prun->v, prun->n * sizeof(*prun->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
@@ -3522,7 +4249,7 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 
 static void dump_pages(struct img_out *o, const struct image *im)
 {
-	struct page_stream s = { .o = o };
+	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
@@ -3538,8 +4265,11 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		if (task_zombie(t))
 			continue;
 		ctx.pid = s.pid = t->proc.pid;
-		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
-		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		proc_path(path, s.pid, "mem");
+		s.memfd = s.live ? open(path, O_RDONLY | O_CLOEXEC) :
+				   xopen(path, O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
+			     &t->prun);
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -3558,7 +4288,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 
 		s.memfd = m->fd;
 		s.short_ok = true;
-		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -3573,6 +4303,9 @@ struct opts {
 	const char *dir, *image, *pidfile;
 	const char *sign, *verify;	/* key files of --sign, --verify */
 	bool leave_running, shell_job, detach, json;
+	bool predump, track_mem;	/* pre-dump; --track-mem */
+	const char *prev_dir;		/* --prev-images-dir */
+	bool manage_cgroups;	/* restore: create missing cgroups */
 	int timeout_ms;
 	uint64_t ghost_limit;
 };
@@ -3630,7 +4363,7 @@ static int cmd_dump(const struct opts *opt)
 	struct hmac mac;
 	uint64_t npages = 0, nthreads = 0;
 
-	ctx.phase = "dump";
+	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
@@ -3655,6 +4388,16 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.predump = opt->predump;
+	im.keep_track = opt->predump || opt->track_mem;
+	if (opt->track_mem && !opt->leave_running && !opt->predump)
+		die("--track-mem needs -R: the processes must go on for a next dump");
+	if (opt->prev_dir) {
+		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
+		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
+		im.prev = chain_read(chain_path(path, im.parent));
+		close(im.prev->fd);
+	}
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -3667,10 +4410,17 @@ static int cmd_dump(const struct opts *opt)
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
 	dump_head(&o);
+	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
 	fault("dump-write");
+	if (im.predump) {	/* the memory is copied while it runs */
+		trk_keep(&im);
+		undo_pop();
+		frz_release(&im);
+		info("pre-dump: the processes run again, copying their memory");
+	}
 	dump_pages(&o, &im);
 	fault("dump-end");
 	if (o.mac) {
@@ -3694,7 +4444,10 @@ static int cmd_dump(const struct opts *opt)
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	fault("dump-done");
-	if (opt->leave_running) {
+	if (im.predump) {
+		undo_pop();	/* unlink_part, now a no-op */
+	} else if (opt->leave_running) {
+		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();
@@ -3826,6 +4579,39 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
+/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+static bool kst_read_task(struct task *t, const struct tlv_it *it,
+			  uint64_t *seen)
+{
+	if (it->tag != TLV_KSTATE && it->tag != TLV_SPEC && it->tag != TLV_CGROUP)
+		return false;
+	once(seen, it->tag, "TASK");
+	if (it->tag == TLV_KSTATE) {
+		get_row(it, &t->ks, sizeof(t->ks), "TASK");
+		t->has_ks = true;
+	} else if (it->tag == TLV_SPEC) {
+		t->spec = get_rows(it, &t->nspec, "TASK");
+	} else {
+		t->cgroup = get_str(it, "TASK");
+	}
+	return true;
+}
+
+static bool kst_read_thread(struct thread *th, const struct tlv_it *it,
+			    uint64_t *seen)
+{
+	if (it->tag != TLV_KTHREAD && it->tag != TLV_CPUS)
+		return false;
+	once(seen, it->tag, "THREAD");
+	if (it->tag == TLV_KTHREAD) {
+		get_row(it, &th->kt, sizeof(th->kt), "THREAD");
+		th->has_kt = true;
+	} else {
+		th->cpus = get_rows(it, &th->ncpus, "THREAD");
+	}
+	return true;
+}
+
 static void read_exe(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -3853,6 +4639,9 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
 		} else if (it.tag == TLV_SHMAT) {
 			once(&seen, it.tag, "VMA");
 			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
@@ -3958,7 +4747,7 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
 		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
-		else
+		else if (!kst_read_thread(th, &it, &seen))
 			skip_unknown(&it, "THREAD");
 	}
 	need(seen, TLV_THREAD_INFO, "THREAD");
@@ -4048,7 +4837,8 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			read_thread(t, &it);
 			break;
 		default:
-			skip_unknown(&it, "TASK");
+			if (!kst_read_task(t, &it, &seen))
+				skip_unknown(&it, "TASK");
 		}
 	}
 	need(seen, TLV_PROC, "TASK");
@@ -4152,13 +4942,34 @@ static void get_runs(const struct tlv_it *it, struct runs *r,
 	}
 }
 
+/* The image-level records of a chain (5b), before the first TASK. */
+static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
+			   uint64_t len)
+{
+	struct tlv_it it = { .tag = tag, .val = v, .len = len };
+
+	once(&im->chain_seen, tag, "the image");
+	if (tag == TLV_PREDUMP) {
+		struct tlv_predump p;
+
+		get_row(&it, &p, sizeof(p), "the image");
+		im->predump = true;
+	} else if (tag == TLV_PARENT) {
+		im->parent = get_str(&it, "the image");
+	} else if (tag == TLV_PARENT_ID) {
+		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else {
+		im->track = get_rows(&it, &im->ntrack, "the image");
+	}
+}
+
 /* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
 static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
-	struct runs r = { 0 }, ir = { 0 };
+	struct runs r = { 0 }, ir = { 0 }, pr = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -4171,6 +4982,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 		} else if (it.tag == TLV_IRUNS) {
 			once(&seen, it.tag, "PAGEMAP");
 			get_runs(&it, &ir, "PAGEMAP");
+		} else if (it.tag == TLV_PRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &pr, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
@@ -4178,7 +4992,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
 	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
-	    !ir.n && !im->objs[own.id - 1].runs.v) {
+	    !ir.n && !pr.n && !im->objs[own.id - 1].runs.v) {
 		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
@@ -4192,6 +5006,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 			continue;
 		t->own = r;
 		t->inh = ir;
+		t->prun = pr;
 		*pages_off = &t->pages_off;
 		return &t->own;
 	}
@@ -4289,6 +5104,7 @@ static void img_read(struct img_in *in, struct image *im)
 				    (unsigned long long)e.crc, crc);
 			if (read(in->fd, &extra, 1) != 0)
 				die("corrupt image: data after the END record");
+			im->end = e;
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
@@ -4308,7 +5124,11 @@ static void img_read(struct img_in *in, struct image *im)
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
-		if (r.tag == TLV_TASK && section == 0) {
+		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
+		    section == 0 && !im->nt) {
+			read_chain_rec(im, r.tag, v, r.len);
+		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
@@ -4320,7 +5140,9 @@ static void img_read(struct img_in *in, struct image *im)
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ) {
+			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
+			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
+			   r.tag == TLV_TRACK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -4564,7 +5386,8 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 			vi++;
 		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
 		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
-		    (r == &t->inh && !t->vmas[vi].v.inherit))
+		    (r == &t->inh && !t->vmas[vi].v.inherit) ||
+		    (r == &t->prun && t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
 			    i, (unsigned long long)x->addr);
 	}
@@ -4725,6 +5548,56 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/* kstate-b records (section 5b): values the kernel could have given. */
+static void kst_check_task(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	uint64_t which = 0;
+
+	if (k->dumpable > 1 || k->thp_disable > 3 || k->thp_disable == 2 ||
+	    k->mdwe > KST_MDWE_ALL || k->mdwe == 2 || k->memory_merge > 1 ||
+	    k->mlockall & ~(uint64_t)(MCL_FUTURE | MCL_ONFAULT) ||
+	    k->mlockall == MCL_ONFAULT || k->oom_score_adj > 2000)
+		die("corrupt image: bad prctl state (KSTATE)");
+	for (size_t i = 0; i < t->nspec; i++) {
+		if (t->spec[i].which >= KST_NSPEC || t->spec[i].value > 31 ||
+		    which & (1ULL << t->spec[i].which))
+			die("corrupt image: bad speculation control row %zu", i);
+		which |= 1ULL << t->spec[i].which;
+	}
+	if (t->cgroup && (t->cgroup[0] != '/' || strstr(t->cgroup, "//") ||
+			  strstr(t->cgroup, "/../") || ends_with(t->cgroup, "/..") ||
+			  strstr(t->cgroup, "/./") || ends_with(t->cgroup, "/.") ||
+			  strchr(t->cgroup, '\n')))
+		die("corrupt image: bad cgroup path");
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		uint64_t a = v->adv.advice;
+
+		if (!a && !v->adv.pkey)
+			continue;
+		if (a & ~(uint64_t)TLV_ADV_ALL || v->adv.pkey > 15 ||
+		    ((a & TLV_ADV_ONFAULT) && !(a & TLV_ADV_LOCKED)) ||
+		    ((a & TLV_ADV_HUGEPAGE) && (a & TLV_ADV_NOHUGEPAGE)) ||
+		    ((a & TLV_ADV_WIPEONFORK) && (v->v.kind != TLV_VMA_ANON)) ||
+		    v->v.kind == TLV_VMA_SPECIAL)
+			die("corrupt image: mapping %llx: bad advice or protection key",
+			    (unsigned long long)v->v.start);
+	}
+	for (size_t i = 0; i < t->nth; i++) {
+		const struct thread *th = &t->th[i];
+		uint64_t any = 0;
+
+		for (size_t c = 0; c < th->ncpus; c++)
+			any |= th->cpus[c].bits;
+		if (th->kt.ioprio >= 1 << 16 || th->kt.ioprio >> 13 > 3 ||
+		    th->kt.timerslack > (1ULL << 40) ||
+		    (th->cpus && (!any || th->ncpus > KST_MAX_CPUS / 64)))
+			die("corrupt image: thread %llu: bad io priority, timer slack or CPU mask",
+			    (unsigned long long)th->t.tid);
+	}
+}
+
 /*
  * A process sharing its parent's fd table has the parent's fds, exactly;
  * one sharing its fs struct has the parent's cwd, root and umask.  Only
@@ -4806,7 +5679,19 @@ static void img_check_task(const struct image *im, const struct task *t)
 		sigs |= 1ULL << (a->sig - 1);
 	}
 	img_check_vmas(im, t);
+	kst_check_task(t);
 	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->prun);
+	if (t->prun.n) {
+		struct runs both = { 0 };
+
+		if (!im->parent)
+			die("corrupt image: pages kept in a parent image, but no parent");
+		runs_and(&t->own, &t->prun, &both);
+		if (both.n)
+			die("corrupt image: page %llx both saved and in the parent image",
+			    (unsigned long long)both.v[0].addr);
+	}
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
 	img_check_share(im, t);
@@ -4827,6 +5712,12 @@ static void img_check(struct image *im)
 		}
 	if (im->nofds > nfds)
 		die("corrupt image: open file numbers out of range");
+	if (!im->parent != !im->parent_id.bytes)
+		die("corrupt image: PARENT and PARENT_ID go together");
+	for (size_t i = 0; i < im->ntrack; i++)
+		if (!task_by_pid(im, im->track[i].pid) ||
+		    im->track[i].fd > INT_MAX)
+			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -4853,6 +5744,113 @@ static void img_check(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * An image chain (section 5b): each PARENT is read and checked like any
+ * image, and must be the very image its child was dumped against (its END
+ * record, kept in PARENT_ID).  Restore reads the chain to its first image
+ * and finds, for every page a process keeps in a parent, the image and
+ * offset that hold it; a page found nowhere is an error, before any fork.
+ */
+#define CHAIN_MAX 64
+
+/* parent's path: as written if absolute, else beside the image. */
+static char *chain_path(const char *image, const char *parent)
+{
+	const char *slash = image ? strrchr(image, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - image) + 1 : 0;
+	char *p;
+
+	if (parent[0] == '/' || !dl)
+		return xstrdup(parent);
+	p = xmalloc(dl + strlen(parent) + 1);
+	memcpy(p, image, dl);
+	strcpy(p + dl, parent);
+	return p;
+}
+
+static struct image *chain_read(const char *path)
+{
+	struct img_in in = { .name = path };
+	struct image *p = xzalloc(sizeof(*p));
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		die_errno("parent image %s", path);
+	img_read(&in, p);
+	img_check(p);
+	p->fd = in.fd;
+	return p;
+}
+
+/* The places in image img (task q there) of the pages of got. */
+static void chain_sources(struct task *t, const struct runs *got,
+			  const struct task *q, const struct image *img)
+{
+	uint64_t off = q->pages_off;
+	size_t k = 0;
+
+	for (size_t i = 0; i < got->n; i++) {
+		const struct tlv_run *g = &got->v[i];
+		struct psrc *x;
+
+		while (q->own.v[k].addr + q->own.v[k].npages * PAGE <= g->addr)
+			off += q->own.v[k++].npages * PAGE;
+		x = vec_add(&t->src, &t->nsrc, sizeof(*x));
+		x->addr = g->addr;
+		x->npages = g->npages;
+		x->off = off + (g->addr - q->own.v[k].addr);
+		x->img = img;
+	}
+}
+
+static void chain_resolve(struct task *t, const struct image *im)
+{
+	struct runs need = { 0 }, none = { 0 };
+
+	runs_or(&t->prun, &none, &need);
+	for (const struct image *p = im->prev; need.n; p = p->prev) {
+		const struct task *q = p ? task_by_pid(p, t->proc.pid) : NULL;
+		struct runs got = { 0 }, left = { 0 }, lost = { 0 };
+
+		if (!q || task_zombie(q))
+			die("image chain: the pages pid %llu keeps in its parent images are not there",
+			    (unsigned long long)t->proc.pid);
+		runs_and(&need, &q->own, &got);
+		chain_sources(t, &got, q, p);
+		runs_minus(&need, &q->own, &left);
+		runs_minus(&left, &q->prun, &lost);
+		if (lost.n)
+			die("image chain: page %llx of pid %llu is in no image of the chain",
+			    (unsigned long long)lost.v[0].addr,
+			    (unsigned long long)t->proc.pid);
+		free(got.v), free(lost.v), free(need.v);
+		need = left;
+	}
+	free(need.v);
+}
+
+/* Restore: the whole chain under im (read from path, NULL: stdin). */
+static void chain_load(struct image *im, const char *path)
+{
+	const char *at = path;
+	int depth = 0;
+
+	for (struct image *c = im; c->parent; c = c->prev) {
+		char *pp = chain_path(at, c->parent);
+
+		if (++depth > CHAIN_MAX)
+			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		c->prev = chain_read(pp);
+		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
+			die("image chain: %s is not the image %s was dumped against",
+			    pp, at ? at : "standard input");
+		at = pp;
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].prun.n)
+			chain_resolve(&im->t[i], im);
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -4982,6 +5980,111 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /*
+ * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
+ */
+static char *kst_cgroup_dir(const char *path)
+{
+	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, *dir = NULL;
+
+	for (line = strtok_r(mi, "\n", &save); line && !dir;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep = strstr(line, " - ");
+		size_t rl;
+
+		if (!sep || strncmp(sep, " - cgroup2 ", 11) ||
+		    sscanf(line, "%*u %*u %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		rl = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/'))
+			continue;
+		dir = xmalloc(strlen(mnt) + strlen(path) + 2);
+		sprintf(dir, "%s%s", mnt, path + rl);
+	}
+	free(mi);
+	return dir;
+}
+
+/* Is t to be moved into another cgroup than cr's own?  Its directory. */
+static char *kst_cgroup_target(const struct task *t)
+{
+	char *text, *mine;
+	bool same;
+
+	if (!t->cgroup || task_zombie(t))
+		return NULL;
+	text = proc_xread(0, "cgroup", NULL);
+	mine = kst_cgroup_v2(text);
+	same = mine && !strcmp(mine, t->cgroup);
+	free(mine);
+	free(text);
+	if (same)
+		return NULL;
+	if (!(mine = kst_cgroup_dir(t->cgroup)))
+		die("the process was in cgroup %s, but cgroup v2 is not mounted here",
+		    t->cgroup);
+	return mine;
+}
+
+static void kst_rmdir(void *arg)
+{
+	rmdir(arg);
+}
+
+/*
+ * Every cgroup the tree goes back into must exist; with --manage-cgroups
+ * cr creates the missing ones (and removes them again if restore fails).
+ */
+static void kst_host_cgroups(const struct image *im, bool create)
+{
+	struct stat sb;
+
+	for (size_t i = 0; i < im->nt; i++) {
+		char *dir = kst_cgroup_target(&im->t[i]), *p;
+
+		if (!dir || !stat(dir, &sb)) {
+			free(dir);
+			continue;
+		}
+		ctx.pid = im->t[i].proc.pid;
+		if (!create)
+			die("cgroup %s does not exist (%s): create it, or restore with --manage-cgroups",
+			    im->t[i].cgroup, dir);
+		for (p = strchr(dir + 1, '/');; p = strchr(p + 1, '/')) {
+			if (p)
+				*p = 0;
+			if (!mkdir(dir, 0755))
+				undo_push(kst_rmdir, xstrdup(dir));
+			else if (errno != EEXIST)
+				die_errno("creating cgroup %s", dir);
+			if (!p)
+				break;
+			*p = '/';
+		}
+		info("created cgroup %s", dir);
+		free(dir);
+	}
+	ctx.pid = 0;
+}
+
+/* Protection keys need the CPU's and kernel's support. */
+static void kst_host_pkeys(const struct task *t)
+{
+	long k;
+
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].adv.pkey) {
+			k = syscall(SYS_pkey_alloc, 0, 0);
+			if (k < 0)
+				die_errno("mapping %llx has protection key %llu, but this host has no protection keys",
+					  (unsigned long long)t->vmas[i].v.start,
+					  (unsigned long long)t->vmas[i].adv.pkey);
+			syscall(SYS_pkey_free, k);
+			return;
+		}
+}
+
+/*
  * A System V shm segment gets its id back (rst_make_sysv): the id must be
  * free, or held by the segment the dump left behind (same id, key and
  * size, attached nowhere: dumped processes were killed, the segment was
@@ -5030,6 +6133,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 		host_check_creds(t);
 		host_check_caps(t);
 		host_check_rlimits(t);
+		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
 			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
@@ -5614,6 +6718,8 @@ static void rst_make_shared(struct rst *r)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r->img_fd = rst_helper(r, r->img_fd);
+	for (struct image *p = r->im->prev; p; p = p->prev)
+		p->fd = rst_helper(r, p->fd);
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -5777,6 +6883,26 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
  * stay shared); others are mapped fresh.  Then the saved pages are read
  * in with large preads, straight from the image.
  */
+/* Read len bytes of pages at addr (in mapping v, premapped) from fd. */
+static void rst_load(const struct vma *v, uint64_t addr, size_t len, int fd,
+		     uint64_t off)
+{
+	uint8_t *dst = (uint8_t *)(v->premap + addr - v->v.start);
+	size_t done = 0;
+
+	/* Fault the run in with one call rather than a fault per page
+	 * inside pread (5.14+; without it pread faults them itself). */
+	madvise(dst, len, MADV_POPULATE_WRITE);
+	while (done < len) {
+		ssize_t n = pread(fd, dst + done, len - done, off + done);
+
+		if (n <= 0)
+			die_errno("reading pages of %llx",
+				  (unsigned long long)addr);
+		done += n;
+	}
+}
+
 static void rst_memory(struct rst *r, struct task *t)
 {
 	uint64_t off = t->pages_off;
@@ -5804,25 +6930,26 @@ static void rst_memory(struct rst *r, struct task *t)
 	}
 	for (size_t i = 0; i < t->own.n; i++) {
 		const struct tlv_run *x = &t->own.v[i];
-		size_t len = x->npages * PAGE, done = 0;
-		uint8_t *dst;
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
-		/* Fault the run in with one call rather than a fault per page
-		 * inside pread (5.14+; without it pread faults them itself). */
-		madvise(dst, len, MADV_POPULATE_WRITE);
-		while (done < len) {
-			ssize_t n = pread(r->img_fd, dst + done, len - done,
-					  off + done);
+		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		off += x->npages * PAGE;
+	}
+	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
+		const struct psrc *x = &t->src[i];
+		size_t lo = 0, hi = t->nvmas;
 
-			if (n <= 0)
-				die_errno("reading pages of %llx",
-					  (unsigned long long)x->addr);
-			done += n;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (t->vmas[mid].v.start <= x->addr)
+				lo = mid;
+			else
+				hi = mid;
 		}
-		off += len;
+		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
+			 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -5893,6 +7020,60 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
+ * kstate-b (section 5b): what the process sets on itself before the blob:
+ * its cgroup first (threads the blob clones follow it), then the
+ * process-wide prctls and oom_score_adj.  A speculation control is only
+ * set where it differs from what this process already has.
+ */
+static void kst_rst_process(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	char *dir = kst_cgroup_target(t), *s;
+	int fd;
+
+	if (dir) {
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		if (write(fd, "0\n", 2) != 2)
+			die_errno("joining cgroup %s", t->cgroup);
+		close(fd);
+		free(dir);
+	}
+	for (size_t i = 0; i < t->nspec; i++) {
+		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
+		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+
+		if (!(t->spec[i].value & PR_SPEC_PRCTL) || !want ||
+		    (cur >= 0 && (cur & ~1L) == want))
+			continue;
+		if (prctl(PR_SET_SPECULATION_CTRL, which, want, 0, 0))
+			die_errno("speculation control %ld: setting %#lx (this host has %#lx)",
+				  which, want, cur);
+	}
+	if (!t->has_ks)
+		return;
+	if (k->thp_disable &&
+	    prctl(PR_SET_THP_DISABLE, 1, k->thp_disable & 2, 0, 0))
+		die_errno("PR_SET_THP_DISABLE");
+	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die_errno("PR_SET_MEMORY_MERGE");
+	s = proc_xread(0, "oom_score_adj", NULL);
+	if (strtoll(s, NULL, 10) != (long long)k->oom_score_adj - 1000) {
+		char v[32];
+		int n = snprintf(v, sizeof(v), "%lld\n",
+				 (long long)k->oom_score_adj - 1000);
+
+		fd = xopen("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (write(fd, v, n) != n)
+			die_errno("setting oom_score_adj to %lld",
+				  (long long)k->oom_score_adj - 1000);
+		close(fd);
+	}
+	free(s);
+}
+
+/*
  * What a process sets on itself in C before the blob.  A shared fd table
  * or fs struct is set by the parent it is shared with.
  */
@@ -5927,6 +7108,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
+	kst_rst_process(t);
 	/* the bounding set, if cr may drop from it; the blob sets the rest */
 	setpcap = cr_caps().eff >> CAP_SETPCAP & 1;
 	for (int c = 0; setpcap && c < 64; c++)
@@ -6218,7 +7400,8 @@ static void area_specials(struct rst_args *a, const struct task *t,
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
 	size_t code = PAGE_ROUND(restorer_blob_size);
-	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
+	size_t meta = sizeof(struct rst_args) +
+		      t->nvmas * (sizeof(struct rst_vma) + sizeof(struct rst_adv)) +
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
@@ -6289,6 +7472,64 @@ static uint64_t rst_fault_step(void)
 		if (!strcmp(f + 5, steps[i]))
 			return i;
 	return 0;
+}
+
+/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+static void kst_area(struct area_alloc *aa, struct rst_args *a,
+		     const struct task *t)
+{
+	struct rst_adv *ad = aa_ptr(aa, t->nvmas * sizeof(*ad), 8, &a->advs);
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+
+		if (!v->adv.advice && !v->adv.pkey)
+			continue;
+		ad[a->nadvs++] = (struct rst_adv){ v->v.start,
+			v->v.end - v->v.start, v->v.prot, v->adv.advice,
+			v->adv.pkey };
+		a->pkeys |= v->adv.pkey ? 1ULL << v->adv.pkey : 0;
+	}
+	if (!t->has_ks)
+		return;
+	a->mlockall = t->ks.mlockall;
+	a->mdwe = t->ks.mdwe;
+	a->dumpable = t->ks.dumpable + 1;
+}
+
+/*
+ * Per thread, by cr from outside once every thread exists: timer slack
+ * (not for real-time threads, whose slack the kernel fixes), io priority
+ * where it differs from what the thread has now (an unset one follows
+ * nice), and the CPU mask.
+ */
+static void kst_rst_thread(const struct thread *th)
+{
+	int tid = th->t.tid;
+	char path[64], v[32];
+	long cur;
+	int fd, n;
+
+	if (th->has_kt) {
+		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
+		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
+			n = snprintf(v, sizeof(v), "%llu\n",
+				     (unsigned long long)th->kt.timerslack);
+			fd = xopen(path, O_WRONLY | O_CLOEXEC);
+			if (write(fd, v, n) != n)
+				die_errno("setting the timer slack");
+			close(fd);
+		}
+		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+		if (cur != (long)th->kt.ioprio &&
+		    syscall(SYS_ioprio_set, KST_IOPRIO_WHO, tid, th->kt.ioprio))
+			die_errno("setting the io priority to %#llx",
+				  (unsigned long long)th->kt.ioprio);
+	}
+	if (th->ncpus && syscall(SYS_sched_setaffinity, tid,
+				 th->ncpus * sizeof(*th->cpus), th->cpus))
+		die_errno("setting the CPU affinity");
 }
 
 /* Build a process's area in cr's memory, at its final address. */
@@ -6380,6 +7621,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	/* a shared fd table: cr closes them once all are past their blob */
 	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_threads(&aa, a, t, &stack_at);
+	kst_area(&aa, a, t);
 }
 
 /*
@@ -6580,6 +7822,7 @@ static void rst_finish(struct rst *r)
 			if (syscall(SYS_sched_setscheduler, tid, th->t.policy, &sp) ||
 			    setpriority(PRIO_PROCESS, tid, (int)th->t.nice - 20))
 				die_errno("restoring the scheduling policy");
+			kst_rst_thread(th);
 			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
 				die("thread did not reach rt_sigreturn");
 			fault("restore-sigreturn");
@@ -6660,6 +7903,10 @@ static int cmd_restore(const struct opts *opt)
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
+	if (im.predump)
+		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
+		    in.name);
+	chain_load(&im, path);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -6668,6 +7915,8 @@ static int cmd_restore(const struct opts *opt)
 			     in.kernel, u.release);
 	}
 	host_check(&im, opt);
+	kst_host_cgroups(&im, opt->manage_cgroups);
+	fault("restore-cgroups");
 	r.img_fd = in.fd;
 	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
@@ -7703,6 +8952,30 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+static bool probe_pkeys(void)
+{
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (k < 0)
+		return false;
+	syscall(SYS_pkey_free, k);
+	return true;
+}
+
+static bool probe_mdwe(void)
+{
+	return prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0;
+}
+
+static bool probe_cgroup2(void)
+{
+	char *dir = kst_cgroup_dir("/");
+
+	free(dir);
+	return dir != NULL;
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -7748,10 +9021,13 @@ static int cmd_check(const struct opts *opt)
 		{ "vdso", false, "put the vDSO back where the process had it", probe_vdso },
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
-		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
+		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
 		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
+		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
+		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
 	};
 	struct utsname u;
 	int bad = 0;
@@ -7870,12 +9146,22 @@ static const char usage_text[] =
 	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
 	"\n"
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"  selftest check cr's SHA-256/HMAC (--sign, --verify) on standard vectors\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
+
+/* pre-dump is a dump that lets the tree go before copying its memory. */
+static int cmd_predump(const struct opts *opt)
+{
+	struct opts o = *opt;
+
+	o.predump = true;
+	return cmd_dump(&o);
+}
 
 struct cmd {
 	const char *name;
@@ -7885,7 +9171,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G S", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K S", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -7894,10 +9180,23 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
+	  "                          (relative to the images dir); restore needs D\n"
+	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
 	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T K", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
+	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
+	  "  with --prev-images-dir saves only the pages written since\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "restore", cmd_restore, "D I d j p T M Y", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -7906,9 +9205,10 @@ static const struct cmd cmds[] = {
 	  "      --pidfile FILE      write the restored PID to FILE\n"
 	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
 	  "      --verify KEYFILE    refuse the image unless its MAC is KEYFILE's\n"
+	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "show", cmd_show, "D I J K", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
+	{ "show", cmd_show, "D I J Y", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
 	  "      --json              one JSON document instead of text\n"
 	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
 	{ "selftest", cmd_selftest, "", "usage: cr selftest\n"
@@ -7938,9 +9238,12 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "prev-images-dir", required_argument, NULL, 'Q' },
+	{ "track-mem", no_argument, NULL, 'K' },
 	{ "sign", required_argument, NULL, 'S' },
-	{ "verify", required_argument, NULL, 'K' },
+	{ "verify", required_argument, NULL, 'Y' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -7983,7 +9286,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
 		    !strcmp(a, "--ghost-limit") || !strcmp(a, "--sign") ||
-		    !strcmp(a, "--verify"))
+		    !strcmp(a, "--verify") ||
+		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -8075,7 +9379,10 @@ int main(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'S': o.sign = optarg; break;
-		case 'K': o.verify = optarg; break;
+		case 'Y': o.verify = optarg; break;
+		case 'Q': o.prev_dir = optarg; break;
+		case 'K': o.track_mem = true; break;
+		case 'M': o.manage_cgroups = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}
