@@ -7513,13 +7513,18 @@ static void kst_rst_thread(const struct thread *th)
 	if (th->has_kt) {
 		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
 		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			/* only if it differs from cr's own, which the
+			 * thread inherited: writing another thread's slack
+			 * needs CAP_SYS_NICE, which non-root cr lacks */
 			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
 			n = snprintf(v, sizeof(v), "%llu\n",
 				     (unsigned long long)th->kt.timerslack);
-			fd = xopen(path, O_WRONLY | O_CLOEXEC);
-			if (write(fd, v, n) != n)
+			fd = th->kt.timerslack == (uint64_t)prctl(PR_GET_TIMERSLACK) ?
+			     -1 : xopen(path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0 && write(fd, v, n) != n)
 				die_errno("setting the timer slack");
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 		}
 		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
 		if (cur != (long)th->kt.ioprio &&
