@@ -7105,6 +7105,7 @@ struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
 	uint32_t joined;	/* futex: processes in their final group */
+	uint32_t fds_set;	/* futex: processes past their rst_files */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -7133,6 +7134,29 @@ static long sys_futex(uint32_t *uaddr, int op, uint32_t val, long ms)
 	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
 
 	return syscall(SYS_futex, uaddr, op, val, ms >= 0 ? &ts : NULL, 0, 0);
+}
+
+/*
+ * A process sharing its parent's fd table (CLONE_FILES) opens nothing
+ * (its cgroup file, say) until every process has its final fds: the
+ * table owner's rst_files closes whatever it does not keep, and a dup2
+ * onto a number being opened meanwhile fails with EBUSY.
+ */
+static void rst_fds_barrier(struct rst *r)
+{
+	uint32_t n, live = 0;
+	bool shared = false;
+
+	for (size_t i = 0; i < r->im->nt; i++) {
+		live += !task_zombie(&r->im->t[i]);
+		shared |= r->im->t[i].share.files;
+	}
+	if (!shared)
+		return;
+	__atomic_add_fetch(&r->ctl->fds_set, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->fds_set, FUTEX_WAKE, INT_MAX, -1);
+	while ((n = __atomic_load_n(&r->ctl->fds_set, __ATOMIC_ACQUIRE)) < live)
+		sys_futex(&r->ctl->fds_set, FUTEX_WAIT, n, -1);
 }
 
 /* Undo of a restore: kill every process of the image, reap what comes. */
@@ -8263,6 +8287,7 @@ static void rst_process(struct rst *r, const struct task *t)
 
 	if (!t->share.files)
 		rst_files(r, t);
+	rst_fds_barrier(r);
 	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
 	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
