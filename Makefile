@@ -98,10 +98,12 @@ $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 
 
 # Packages from Debian's archive, installed only when something is missing.
-PKGS := musl-tools gcc libc6-dev make binutils linux-libc-dev python3
+PKGS := musl-tools gcc libc6-dev make binutils linux-libc-dev python3 procps tmux
 deps:
 	@if ! command -v musl-gcc >/dev/null || ! command -v gcc >/dev/null || \
-	   ! command -v python3 >/dev/null || [ ! -e /usr/include/linux/ptrace.h ] || \
+	   ! command -v python3 >/dev/null || ! command -v top >/dev/null || \
+	   ! command -v tmux >/dev/null || \
+	   [ ! -e /usr/include/linux/ptrace.h ] || \
 	   [ ! -e /usr/lib/$$(gcc -dumpmachine)/libc.a ]; then \
 		echo "installing $(PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -114,6 +116,7 @@ test: deps
 	CR=./cr bash t/check-tree.sh
 	CR=./cr bash t/predump.sh
 	CR=./cr bash t/cgroup-manage.sh
+	CR=./cr bash t/tty-tmux.sh
 	CR=./cr bash t/nonroot.sh
 	CR=./cr bash t/sign.sh
 	$(MAKE) test-glibc
