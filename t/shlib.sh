@@ -5,6 +5,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 CR=${CR:-$here/../cr}
+case $CR in /*) ;; *) CR=$PWD/$CR ;; esac	# the tests cd into $tmp
 tmp=$(mktemp -d "/tmp/cr-$T_NAME.XXXXXX")
 passed=0
 failed=0
