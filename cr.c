@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -66,7 +67,15 @@
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include "tlv.h"
@@ -1161,6 +1170,7 @@ struct fd {
 	struct watch *watches;
 	size_t nwatches;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
+	struct sock_state *sk;	/* INET, NETLINK, PACKET */
 };
 
 struct thread {
@@ -1239,6 +1249,7 @@ struct image {
 	size_t nobjs;
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
+	int tcp_mode;		/* dump: 'E' --tcp-established, 'C' --tcp-close */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -2106,6 +2117,653 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	free(s);
 }
 
+/* -- inet, netlink and packet sockets -------------------------------------
+ * A socket is read on cr's own copy of it (pidfd_getfd): its addresses,
+ * TCP_INFO, and the options in sk_opts that differ from those of a fresh
+ * socket of the same kind.  Restore (rst_sock) makes it anew: options in
+ * table order, then bind, listen or connect.
+ *
+ * An established TCP connection needs --tcp-established (or --tcp-close:
+ * it comes back as a fresh unconnected socket, as CRIU does).  It is
+ * taken with TCP_REPAIR on cr's copy: a drop-all socket filter first, so
+ * that nothing the peer sends changes the state being read, then the
+ * sequence numbers and both queues (read with MSG_PEEK, the send queue's
+ * unacknowledged bytes included), MSS, window scales, SACK, timestamps
+ * and the window.  The original stays in repair mode: when the dump kills
+ * the tree it closes without a RST (with -R, or when the dump fails, the
+ * filter goes and repair mode ends).  Restore connects a new socket in
+ * repair mode (no SYN), refills its queues, and cr ends repair mode only
+ * once every process of the tree exists (rst_finish), so that the two
+ * ends of a connection inside the tree both exist before either talks.
+ */
+#define TCP_NO_QUEUE	0
+#define TCP_RECV_QUEUE	1
+#define TCP_SEND_QUEUE	2
+
+struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
+	struct tlv_sock s;
+	struct tlv_sockopt *opt;
+	size_t nopt;
+	char *ifname;		/* SO_BINDTODEVICE */
+	struct tlv_tcp tcp;	/* TLV_SOCK_REPAIR */
+	uint8_t *sndq, *rcvq;
+	size_t nsndq, nrcvq;	/* their lengths as read from an image */
+	struct tlv_netlink nl;
+	struct tlv_nl_group *grp;
+	size_t ngrp;
+	struct tlv_packet pk;
+	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
+};
+
+enum { SKO_INT, SKO_BUF, SKO_LINGER, SKO_TIMEO, SKO_TCP_CLOSED };
+
+/* Readable options worth keeping, in the order restore sets them. */
+static const struct sk_opt {
+	int level, name, kind;
+	const char *what;
+} sk_opts[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, SKO_INT, "SO_REUSEADDR" },
+	{ SOL_SOCKET, SO_REUSEPORT, SKO_INT, "SO_REUSEPORT" },
+	{ SOL_SOCKET, SO_KEEPALIVE, SKO_INT, "SO_KEEPALIVE" },
+	{ SOL_SOCKET, SO_BROADCAST, SKO_INT, "SO_BROADCAST" },
+	{ SOL_SOCKET, SO_OOBINLINE, SKO_INT, "SO_OOBINLINE" },
+	{ SOL_SOCKET, SO_DONTROUTE, SKO_INT, "SO_DONTROUTE" },
+	{ SOL_SOCKET, SO_PRIORITY, SKO_INT, "SO_PRIORITY" },
+	{ SOL_SOCKET, SO_RCVLOWAT, SKO_INT, "SO_RCVLOWAT" },
+	{ SOL_SOCKET, SO_MARK, SKO_INT, "SO_MARK" },
+	{ SOL_SOCKET, SO_PASSCRED, SKO_INT, "SO_PASSCRED" },
+	{ SOL_SOCKET, SO_TIMESTAMP, SKO_INT, "SO_TIMESTAMP" },
+	{ SOL_SOCKET, SO_PEEK_OFF, SKO_INT, "SO_PEEK_OFF" },
+	{ SOL_SOCKET, SO_RCVBUF, SKO_BUF, "SO_RCVBUF" },
+	{ SOL_SOCKET, SO_SNDBUF, SKO_BUF, "SO_SNDBUF" },
+	{ SOL_SOCKET, SO_LINGER, SKO_LINGER, "SO_LINGER" },
+	{ SOL_SOCKET, SO_RCVTIMEO, SKO_TIMEO, "SO_RCVTIMEO" },
+	{ SOL_SOCKET, SO_SNDTIMEO, SKO_TIMEO, "SO_SNDTIMEO" },
+	{ IPPROTO_TCP, TCP_NODELAY, SKO_INT, "TCP_NODELAY" },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, SKO_INT, "TCP_KEEPIDLE" },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, SKO_INT, "TCP_KEEPINTVL" },
+	{ IPPROTO_TCP, TCP_KEEPCNT, SKO_INT, "TCP_KEEPCNT" },
+	{ IPPROTO_TCP, TCP_CORK, SKO_INT, "TCP_CORK" },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, SKO_INT, "TCP_USER_TIMEOUT" },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, SKO_INT, "TCP_NOTSENT_LOWAT" },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, SKO_INT, "TCP_DEFER_ACCEPT" },
+	{ IPPROTO_TCP, TCP_SYNCNT, SKO_INT, "TCP_SYNCNT" },
+	{ IPPROTO_TCP, TCP_LINGER2, SKO_INT, "TCP_LINGER2" },
+	{ IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, SKO_INT, "TCP_THIN_LINEAR_TIMEOUTS" },
+	{ IPPROTO_TCP, TCP_INQ, SKO_INT, "TCP_INQ" },
+	{ IPPROTO_TCP, TCP_MAXSEG, SKO_TCP_CLOSED, "TCP_MAXSEG" },
+	{ IPPROTO_TCP, TCP_FASTOPEN, SKO_TCP_CLOSED, "TCP_FASTOPEN" },
+	{ IPPROTO_IP, IP_TOS, SKO_INT, "IP_TOS" },
+	{ IPPROTO_IP, IP_TTL, SKO_INT, "IP_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_TTL, SKO_INT, "IP_MULTICAST_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP, SKO_INT, "IP_MULTICAST_LOOP" },
+	{ IPPROTO_IP, IP_MULTICAST_IF, SKO_INT, "IP_MULTICAST_IF" },
+	{ IPPROTO_IP, IP_RECVERR, SKO_INT, "IP_RECVERR" },
+	{ IPPROTO_IP, IP_PKTINFO, SKO_INT, "IP_PKTINFO" },
+	{ IPPROTO_IP, IP_RECVTOS, SKO_INT, "IP_RECVTOS" },
+	{ IPPROTO_IP, IP_RECVTTL, SKO_INT, "IP_RECVTTL" },
+	{ IPPROTO_IP, IP_FREEBIND, SKO_INT, "IP_FREEBIND" },
+	{ IPPROTO_IP, IP_TRANSPARENT, SKO_INT, "IP_TRANSPARENT" },
+	{ IPPROTO_IP, IP_MTU_DISCOVER, SKO_INT, "IP_MTU_DISCOVER" },
+	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, SKO_INT, "IP_BIND_ADDRESS_NO_PORT" },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, SKO_INT, "IPV6_V6ONLY" },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, SKO_INT, "IPV6_UNICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SKO_INT, "IPV6_MULTICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_LOOP, SKO_INT, "IPV6_MULTICAST_LOOP" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_IF, SKO_INT, "IPV6_MULTICAST_IF" },
+	{ IPPROTO_IPV6, IPV6_TCLASS, SKO_INT, "IPV6_TCLASS" },
+	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, SKO_INT, "IPV6_RECVPKTINFO" },
+	{ IPPROTO_IPV6, IPV6_RECVERR, SKO_INT, "IPV6_RECVERR" },
+	{ IPPROTO_IPV6, IPV6_RECVTCLASS, SKO_INT, "IPV6_RECVTCLASS" },
+	{ IPPROTO_IPV6, IPV6_MTU_DISCOVER, SKO_INT, "IPV6_MTU_DISCOVER" },
+	{ IPPROTO_IPV6, IPV6_FREEBIND, SKO_INT, "IPV6_FREEBIND" },
+	{ IPPROTO_IPV6, IPV6_TRANSPARENT, SKO_INT, "IPV6_TRANSPARENT" },
+	{ SOL_NETLINK, NETLINK_PKTINFO, SKO_INT, "NETLINK_PKTINFO" },
+	{ SOL_NETLINK, NETLINK_BROADCAST_ERROR, SKO_INT, "NETLINK_BROADCAST_ERROR" },
+	{ SOL_NETLINK, NETLINK_NO_ENOBUFS, SKO_INT, "NETLINK_NO_ENOBUFS" },
+	{ SOL_NETLINK, NETLINK_CAP_ACK, SKO_INT, "NETLINK_CAP_ACK" },
+	{ SOL_NETLINK, NETLINK_EXT_ACK, SKO_INT, "NETLINK_EXT_ACK" },
+	{ SOL_NETLINK, NETLINK_GET_STRICT_CHK, SKO_INT, "NETLINK_GET_STRICT_CHK" },
+	{ SOL_PACKET, PACKET_VERSION, SKO_INT, "PACKET_VERSION" },
+	{ SOL_PACKET, PACKET_RESERVE, SKO_INT, "PACKET_RESERVE" },
+	{ SOL_PACKET, PACKET_AUXDATA, SKO_INT, "PACKET_AUXDATA" },
+	{ SOL_PACKET, PACKET_ORIGDEV, SKO_INT, "PACKET_ORIGDEV" },
+	{ SOL_PACKET, PACKET_TIMESTAMP, SKO_INT, "PACKET_TIMESTAMP" },
+	{ SOL_PACKET, PACKET_QDISC_BYPASS, SKO_INT, "PACKET_QDISC_BYPASS" },
+};
+
+static const struct sk_opt *sk_opt_find(uint64_t level, uint64_t name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++)
+		if ((uint64_t)sk_opts[i].level == level &&
+		    (uint64_t)sk_opts[i].name == name)
+			return &sk_opts[i];
+	return NULL;
+}
+
+/* An option as one u64; false if the socket has no such option. */
+static bool sk_opt_get(int s, const struct sk_opt *o, uint64_t *v)
+{
+	union { int i; struct linger l; struct timeval tv; } u = { 0 };
+	socklen_t len = sizeof(u);
+
+	if (getsockopt(s, o->level, o->name, &u, &len))
+		return false;
+	if (o->kind == SKO_LINGER)
+		*v = (uint64_t)(uint32_t)u.l.l_onoff |
+		     (uint64_t)(uint32_t)u.l.l_linger << 32;
+	else if (o->kind == SKO_TIMEO)
+		*v = u.tv.tv_sec * 1000000ULL + u.tv.tv_usec;
+	else
+		*v = (uint64_t)(uint32_t)u.i;
+	return true;
+}
+
+static int sk_opt_set(int s, const struct tlv_sockopt *so)
+{
+	const struct sk_opt *o = sk_opt_find(so->level, so->name);
+	struct linger l = { (int)(uint32_t)so->val, (int)(so->val >> 32) };
+	struct timeval tv = { so->val / 1000000, so->val % 1000000 };
+	int i = (int)(uint32_t)so->val;
+
+	if (o->kind == SKO_LINGER)
+		return setsockopt(s, o->level, o->name, &l, sizeof(l));
+	if (o->kind == SKO_TIMEO)
+		return setsockopt(s, o->level, o->name, &tv, sizeof(tv));
+	if (o->kind == SKO_BUF) {	/* the kernel doubles what it is given */
+		i /= 2;
+		return setsockopt(s, o->level, o->name == SO_RCVBUF ?
+				  SO_RCVBUFFORCE : SO_SNDBUFFORCE, &i, sizeof(i));
+	}
+	return setsockopt(s, o->level, o->name, &i, sizeof(i));
+}
+
+/* Options of s that differ from those of fresh, a new socket of its kind. */
+static void col_sk_opts(struct sock_state *k, int s, int fresh, bool closed)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
+		const struct sk_opt *o = &sk_opts[i];
+		uint64_t a, b;
+
+		if ((o->kind == SKO_TCP_CLOSED && !closed) ||
+		    !sk_opt_get(s, o, &a) || !sk_opt_get(fresh, o, &b) || a == b)
+			continue;
+		*(struct tlv_sockopt *)vec_add(&k->opt, &k->nopt,
+					       sizeof(*k->opt)) =
+			(struct tlv_sockopt){ o->level, o->name, a };
+	}
+}
+
+union sk_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+	struct sockaddr_nl nl;
+	struct sockaddr_ll ll;
+	struct sockaddr_storage ss;
+};
+
+/* An inet address into two u64 words, its port and IPv6 scope/flow. */
+static void sk_addr_split(const union sk_addr *a, uint64_t *w0, uint64_t *w1,
+			  uint64_t *port, uint64_t *scope, uint64_t *flow)
+{
+	uint8_t b[16] = { 0 };
+
+	if (a->sa.sa_family == AF_INET6) {
+		memcpy(b, &a->v6.sin6_addr, 16);
+		*port = ntohs(a->v6.sin6_port);
+		*scope = a->v6.sin6_scope_id;
+		if (flow)
+			*flow = ntohl(a->v6.sin6_flowinfo);
+	} else {
+		memcpy(b, &a->v4.sin_addr, 4);
+		*port = ntohs(a->v4.sin_port);
+	}
+	memcpy(w0, b, 8);
+	memcpy(w1, b + 8, 8);
+}
+
+static socklen_t sk_addr_join(union sk_addr *a, uint64_t family,
+			      uint64_t w0, uint64_t w1, uint64_t port,
+			      uint64_t scope, uint64_t flow)
+{
+	uint8_t b[16];
+
+	memcpy(b, &w0, 8);
+	memcpy(b + 8, &w1, 8);
+	memset(a, 0, sizeof(*a));
+	a->sa.sa_family = family;
+	if (family == AF_INET6) {
+		memcpy(&a->v6.sin6_addr, b, 16);
+		a->v6.sin6_port = htons(port);
+		a->v6.sin6_scope_id = scope;
+		a->v6.sin6_flowinfo = htonl(flow);
+		return sizeof(a->v6);
+	}
+	memcpy(&a->v4.sin_addr, b, 4);
+	a->v4.sin_port = htons(port);
+	return sizeof(a->v4);
+}
+
+/* "127.0.0.1:80" or "[::1]:80", for messages. */
+static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
+			       uint64_t w0, uint64_t w1, uint64_t port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	uint64_t w[2] = { w0, w1 };
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, w, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%llu" : "%s:%llu", ip,
+		 (unsigned long long)port);
+	return buf;
+}
+
+/* cr's copies of sockets under repair during a dump (sk_release). */
+static struct sk_held {
+	int fd;
+	bool filter, repair;
+} *sk_held;
+static size_t nsk_held;
+
+/* Undo of a dump: the sockets taken for repair go back to normal. */
+static void sk_release(void *arg)
+{
+	int off = TCP_REPAIR_OFF;
+
+	(void)arg;
+	for (size_t i = 0; i < nsk_held; i++) {
+		if (sk_held[i].repair)
+			setsockopt(sk_held[i].fd, IPPROTO_TCP, TCP_REPAIR, &off,
+				   sizeof(off));
+		if (sk_held[i].filter)
+			setsockopt(sk_held[i].fd, SOL_SOCKET, SO_DETACH_FILTER,
+				   &off, sizeof(off));
+		close(sk_held[i].fd);
+	}
+	nsk_held = 0;
+}
+
+static int sk_int(int s, int level, int name, const char *what, int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(s, level, name, &v, &len))
+		die_errno("fd %d: reading %s", fd, what);
+	return v;
+}
+
+/* Peek len bytes of the selected queue of a socket under repair. */
+static uint8_t *col_tcp_queue(int s, int q, uint64_t len, int fd)
+{
+	uint8_t *buf = xmalloc(len + 1);
+	ssize_t n = 0;
+
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	if (len)
+		n = recv(s, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n != (ssize_t)len)
+		die_errno("fd %d: reading the TCP %s queue (%zd of %llu bytes)",
+			  fd, q == TCP_SEND_QUEUE ? "send" : "receive", n,
+			  (unsigned long long)len);
+	return buf;
+}
+
+/* An established connection, by TCP_REPAIR on cr's copy s of it. */
+static void col_tcp_repair(struct sock_state *k, int s, int fd)
+{
+	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { 1, &drop };
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	struct sk_held *h;
+	socklen_t len = 0;
+	int on = 1, v;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
+		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
+		       fd);
+		return;
+	}
+	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	h->fd = s;
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	h->filter = true;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	h->repair = true;
+	k->s.flags |= TLV_SOCK_REPAIR;
+	k->has_tcp = true;
+	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
+	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
+		die_errno("fd %d: reading the TCP queue lengths", fd);
+	k->tcp.rcvq = v;
+	k->sndq = col_tcp_queue(s, TCP_SEND_QUEUE, k->tcp.sndq, fd);
+	k->tcp.snd_seq = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					  "TCP_QUEUE_SEQ", fd);
+	k->rcvq = col_tcp_queue(s, TCP_RECV_QUEUE, k->tcp.rcvq, fd);
+	k->tcp.rcv_seq = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					  "TCP_QUEUE_SEQ", fd);
+	k->has_sndq = k->has_rcvq = true;
+	k->nsndq = k->tcp.sndq;
+	k->nrcvq = k->tcp.rcvq;
+	v = TCP_NO_QUEUE;
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &v, sizeof(v));
+	k->tcp.mss = sk_int(s, IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", fd);
+	k->tcp.timestamp = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_TIMESTAMP,
+					    "TCP_TIMESTAMP", fd);
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->tcp.opts = ti.tcpi_options;
+	k->tcp.snd_wscale = ti.tcpi_snd_wscale;
+	k->tcp.rcv_wscale = ti.tcpi_rcv_wscale;
+	len = sizeof(w);
+	if (getsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+	k->tcp.snd_wl1 = w.snd_wl1;
+	k->tcp.snd_wnd = w.snd_wnd;
+	k->tcp.max_window = w.max_window;
+	k->tcp.rcv_wnd = w.rcv_wnd;
+	k->tcp.rcv_wup = w.rcv_wup;
+}
+
+static const char *const tcp_state_names[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+};
+
+/* A TCP, UDP or raw socket; false if refused. */
+static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	char l[80], r[80];
+	struct tcp_info ti;
+	bool tcp = k->s.type == SOCK_STREAM;
+
+	if (!(tcp && k->s.proto == IPPROTO_TCP) &&
+	    !(k->s.type == SOCK_DGRAM && k->s.proto == IPPROTO_UDP) &&
+	    k->s.type != SOCK_RAW) {
+		refuse("fd %d: unsupported socket (family %llu, type %llu, protocol %llu)",
+		       fd, (unsigned long long)k->s.family,
+		       (unsigned long long)k->s.type,
+		       (unsigned long long)k->s.proto);
+		return false;
+	}
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	sk_addr_split(&a, &k->s.laddr0, &k->s.laddr1, &k->s.lport, &k->s.lscope, NULL);
+	if (k->s.lport || k->s.laddr0 || k->s.laddr1)
+		k->s.flags |= TLV_SOCK_BOUND;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->s.flags |= TLV_SOCK_CONNECTED;
+		sk_addr_split(&a, &k->s.raddr0, &k->s.raddr1, &k->s.rport, &k->s.rscope,
+			      &k->s.rflow);
+	}
+	sk_addr_str(l, sizeof(l), k->s.family, k->s.laddr0, k->s.laddr1, k->s.lport);
+	sk_addr_str(r, sizeof(r), k->s.family, k->s.raddr0, k->s.raddr1, k->s.rport);
+	k->s.state = TCP_CLOSE;
+	if (!tcp) {
+		char c;
+
+		if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+			refuse("fd %d: socket %s has datagrams queued, not read yet: not supported yet",
+			       fd, l);
+			return false;
+		}
+		return true;
+	}
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->s.state = ti.tcpi_state;
+	if (ti.tcpi_state == TCP_LISTEN) {
+		k->s.flags |= TLV_SOCK_LISTEN;
+		k->s.backlog = ti.tcpi_sacked;	/* for a listener: the backlog */
+		if (ti.tcpi_unacked) {		/* and connections not accepted */
+			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: not supported yet",
+			       fd, l, ti.tcpi_unacked);
+			return false;
+		}
+		return true;
+	}
+	if (ti.tcpi_state == TCP_CLOSE)
+		return true;
+	if (im->tcp_mode == 0) {
+		refuse("fd %d: established TCP connection %s -> %s: dump with --tcp-established (or --tcp-close to restore it closed)",
+		       fd, l, r);
+		return false;
+	}
+	if (im->tcp_mode == 'C') {	/* a fresh socket, neither bound nor connected */
+		k->s.state = TCP_CLOSE;
+		k->s.flags = 0;
+		k->s.lport = k->s.rport = k->s.laddr0 = k->s.laddr1 = 0;
+		k->s.raddr0 = k->s.raddr1 = k->s.lscope = k->s.rscope = 0;
+		k->s.rflow = 0;
+		return true;
+	}
+	if (ti.tcpi_state != TCP_ESTABLISHED) {
+		refuse("fd %d: TCP connection %s -> %s in state %s: only established connections can be dumped yet",
+		       fd, l, r, ti.tcpi_state < ARRAY_SIZE(tcp_state_names) ?
+		       tcp_state_names[ti.tcpi_state] : "?");
+		return false;
+	}
+	col_tcp_repair(k, s, fd);
+	return true;
+}
+
+static bool col_netlink(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	uint32_t g[64];
+	char c;
+
+	k->has_nl = true;
+	k->nl.proto = k->s.proto;
+	k->nl.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->nl.portid = a.nl.nl_pid;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->nl.dst_portid = a.nl.nl_pid;
+		k->nl.dst_group = a.nl.nl_groups;
+	}
+	len = sizeof(g);
+	if (getsockopt(s, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, g, &len))
+		die_errno("fd %d: NETLINK_LIST_MEMBERSHIPS", fd);
+	if (len > sizeof(g)) {
+		refuse("fd %d: netlink socket in more than %zu groups: not supported yet",
+		       fd, sizeof(g) * 8);
+		return false;
+	}
+	for (size_t i = 0; i < len / 4 * 32; i++)
+		if (g[i / 32] >> (i % 32) & 1)
+			((struct tlv_nl_group *)vec_add(&k->grp, &k->ngrp,
+							sizeof(*k->grp)))->group = i + 1;
+	if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		refuse("fd %d: netlink socket (protocol %llu) has messages queued, not read yet: not supported yet",
+		       fd, (unsigned long long)k->nl.proto);
+		return false;
+	}
+	return true;
+}
+
+static bool col_packet(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+
+	k->has_pk = true;
+	k->pk.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->pk.proto = a.ll.sll_protocol;
+	k->pk.ifindex = a.ll.sll_ifindex;
+	if (sk_int(s, SOL_PACKET, PACKET_FANOUT, "PACKET_FANOUT", fd)) {
+		refuse("fd %d: packet socket in a fanout group: not supported yet", fd);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An inet, netlink or packet socket; false if it is another family (the
+ * caller goes on).  On a refusal the fd keeps kind 0.
+ */
+static bool col_socket(struct image *im, struct task *t, struct fd *d)
+{
+	int fd = d->f.fd, s, fresh;
+	struct sock_state *k;
+	char ifname[IFNAMSIZ + 1] = "";
+	socklen_t len = IFNAMSIZ;
+	bool ok;
+	int pfd = syscall(SYS_pidfd_open, t->proc.pid, 0);
+
+	s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	if (pfd >= 0)
+		close(pfd);
+	if (s < 0)
+		die_errno("fd %d: taking a copy of the socket (pidfd_getfd)", fd);
+	k = xzalloc(sizeof(*k));
+	k->has_sock = true;
+	k->s.family = sk_int(s, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN", fd);
+	k->s.type = sk_int(s, SOL_SOCKET, SO_TYPE, "SO_TYPE", fd);
+	k->s.proto = sk_int(s, SOL_SOCKET, SO_PROTOCOL, "SO_PROTOCOL", fd);
+	if (k->s.family == AF_INET || k->s.family == AF_INET6) {
+		d->f.kind = TLV_FD_INET;
+		ok = col_inet(im, k, s, fd);
+	} else if (k->s.family == AF_NETLINK) {
+		d->f.kind = TLV_FD_NETLINK;
+		ok = col_netlink(k, s, fd);
+	} else if (k->s.family == AF_PACKET) {
+		d->f.kind = TLV_FD_PACKET;
+		ok = col_packet(k, s, fd);
+	} else {
+		close(s);
+		free(k);
+		return false;
+	}
+	d->sk = k;
+	if (!ok)
+		d->f.kind = 0;
+	if (ok && !getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, &len) &&
+	    ifname[0])
+		k->ifname = xstrdup(ifname);
+	fresh = ok ? socket(k->s.family, k->s.type | SOCK_CLOEXEC,
+			    k->s.family == AF_PACKET ? (int)k->pk.proto
+						     : (int)k->s.proto) : -1;
+	if (ok && fresh < 0)
+		die_errno("fd %d: making a socket to compare options with", fd);
+	if (ok) {
+		col_sk_opts(k, s, fresh, k->s.state == TCP_CLOSE ||
+			    k->s.state == TCP_LISTEN);
+		close(fresh);
+	}
+	if (!(k->s.flags & TLV_SOCK_REPAIR))
+		close(s);	/* else kept open in sk_held */
+	k->has_sock = d->f.kind == TLV_FD_INET;
+	return true;
+}
+
+/* The records of a socket fd, after its FD_INFO. */
+static void dump_sock(struct buf *n, const struct sock_state *k)
+{
+	if (k->has_sock)
+		buf_rec(n, TLV_SOCK, &k->s, sizeof(k->s));
+	if (k->has_nl)
+		buf_rec(n, TLV_NETLINK, &k->nl, sizeof(k->nl));
+	if (k->ngrp)
+		buf_rec(n, TLV_NL_GROUPS, k->grp, k->ngrp * sizeof(*k->grp));
+	if (k->has_pk)
+		buf_rec(n, TLV_PACKET, &k->pk, sizeof(k->pk));
+	if (k->nopt)
+		buf_rec(n, TLV_SOCKOPT, k->opt, k->nopt * sizeof(*k->opt));
+	if (k->ifname)
+		buf_str(n, TLV_IFNAME, k->ifname);
+	if (k->has_tcp) {
+		buf_rec(n, TLV_TCP, &k->tcp, sizeof(k->tcp));
+		buf_rec(n, TLV_SNDQ, k->sndq, k->tcp.sndq);
+		buf_rec(n, TLV_RCVQ, k->rcvq, k->tcp.rcvq);
+	}
+}
+
+/* Image check of a socket fd: every field rst_sock uses. */
+static void img_check_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *s = &k->s;
+	unsigned long long fd = d->f.fd;
+	bool tcp = s->type == SOCK_STREAM, v4 = s->family == AF_INET;
+
+	for (size_t i = 0; i < k->nopt; i++)
+		if (!sk_opt_find(k->opt[i].level, k->opt[i].name) ||
+		    (sk_opt_find(k->opt[i].level, k->opt[i].name)->kind !=
+		     SKO_LINGER && k->opt[i].val > 0xffffffffULL))
+			die("corrupt image: fd %llu: bad socket option", fd);
+	if (k->ifname && strlen(k->ifname) >= IFNAMSIZ)
+		die("corrupt image: fd %llu: bad interface name", fd);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		if (!k->has_nl || k->has_sock || k->has_pk || k->has_tcp ||
+		    k->nl.proto >= 32 || (k->nl.type != SOCK_RAW &&
+					  k->nl.type != SOCK_DGRAM) ||
+		    k->nl.portid > 0xffffffffULL ||
+		    k->nl.dst_portid > 0xffffffffULL ||
+		    k->nl.dst_group > 0xffffffffULL)
+			die("corrupt image: fd %llu: bad netlink socket", fd);
+		for (size_t i = 0; i < k->ngrp; i++)
+			if (!k->grp[i].group || k->grp[i].group > 0xffffffffULL)
+				die("corrupt image: fd %llu: bad netlink group", fd);
+		return;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		if (!k->has_pk || k->has_sock || k->has_nl || k->has_tcp ||
+		    k->ngrp || (k->pk.type != SOCK_RAW &&
+				k->pk.type != SOCK_DGRAM) ||
+		    k->pk.proto > 0xffff || k->pk.ifindex > INT_MAX)
+			die("corrupt image: fd %llu: bad packet socket", fd);
+		return;
+	}
+	if (!k->has_sock || k->has_nl || k->has_pk || k->ngrp ||
+	    (!v4 && s->family != AF_INET6) ||
+	    !((tcp && s->proto == IPPROTO_TCP) ||
+	      (s->type == SOCK_DGRAM && s->proto == IPPROTO_UDP) ||
+	      (s->type == SOCK_RAW && s->proto < 256)) ||
+	    s->flags > 15 || s->lport > 65535 || s->rport > 65535 ||
+	    (v4 && (s->laddr0 >> 32 || s->laddr1 || s->raddr0 >> 32 ||
+		    s->raddr1 || s->lscope || s->rscope || s->rflow)) ||
+	    s->lscope > 0xffffffffULL || s->rscope > 0xffffffffULL ||
+	    s->rflow > 0xfffff || s->backlog > 65535 ||
+	    (s->state != TCP_CLOSE && s->state != TCP_LISTEN &&
+	     s->state != TCP_ESTABLISHED) ||
+	    (!tcp && s->state != TCP_CLOSE) ||
+	    !(s->flags & TLV_SOCK_LISTEN) != (s->state != TCP_LISTEN) ||
+	    !(s->flags & TLV_SOCK_REPAIR) != (s->state != TCP_ESTABLISHED) ||
+	    !(s->flags & TLV_SOCK_REPAIR) != !k->has_tcp ||
+	    (tcp && !(s->flags & TLV_SOCK_REPAIR) &&
+	     (s->flags & TLV_SOCK_CONNECTED)) ||
+	    ((s->flags & TLV_SOCK_REPAIR) && (s->flags & 3) != 3))
+		die("corrupt image: fd %llu: bad inet socket", fd);
+	if (k->has_tcp &&
+	    (!k->has_sndq || !k->has_rcvq || k->tcp.unsent > k->tcp.sndq ||
+	     k->nsndq != k->tcp.sndq || k->nrcvq != k->tcp.rcvq ||
+	     k->tcp.snd_seq > 0xffffffffULL || k->tcp.rcv_seq > 0xffffffffULL ||
+	     k->tcp.mss > 65535 || k->tcp.opts > 0xff ||
+	     k->tcp.snd_wscale > 14 || k->tcp.rcv_wscale > 14 ||
+	     k->tcp.timestamp > 0xffffffffULL ||
+	     k->tcp.snd_wl1 > 0xffffffffULL || k->tcp.snd_wnd > 0xffffffffULL ||
+	     k->tcp.max_window > 0xffffffffULL ||
+	     k->tcp.rcv_wnd > 0xffffffffULL || k->tcp.rcv_wup > 0xffffffffULL))
+		die("corrupt image: fd %llu: bad TCP connection state", fd);
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
@@ -2150,6 +2808,11 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->f.obj = col_pipe(im, pid, fd, sb.st_dev, sb.st_ino, link)->p.id;
 	} else if ((anon = anon_kind(link))) {
 		col_anon_fd(t, d, anon);
+	} else if (S_ISSOCK(sb.st_mode) && col_socket(im, t, d)) {
+		if (!d->f.kind) {	/* refused */
+			t->nfds--;
+			return;
+		}
 	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode)) {
 		refuse("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
 		       fd, link, fd_kind_name(link, &sb));
@@ -2542,6 +3205,7 @@ static void img_check_tree(const struct image *im);
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
+	undo_push(sk_release, NULL);	/* runs before frz_release */
 	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
@@ -2609,6 +3273,11 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
+		break;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		dump_sock(n, d->sk);
 		break;
 	case TLV_FD_INOTIFY:
 		for (size_t i = 0; i < d->nwatches; i++) {
@@ -2844,6 +3513,7 @@ struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
+	int tcp_mode;		/* 'E' --tcp-established, 'C' --tcp-close */
 	int timeout_ms;
 	uint64_t ghost_limit;
 };
@@ -2921,6 +3591,7 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -2957,7 +3628,8 @@ static int cmd_dump(const struct opts *opt)
 	if (opt->leave_running) {
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
-		undo_pop();
+		undo_pop();	/* sk_release: sockets die in repair mode, silently */
+		undo_pop();	/* frz_release */
 		kill_tree(&im);
 	}
 	return 0;
@@ -3141,6 +3813,55 @@ static void read_watch(struct fd *d, const struct tlv_it *nest)
 	need(seen, TLV_PATH, "WATCH");
 }
 
+static uint8_t *get_bytes(const struct tlv_it *it, size_t *len);
+
+/* The records of a socket fd; false if it.tag is not one of them. */
+static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
+{
+	struct sock_state *k = d->sk;
+
+	if (it->tag < TLV_SOCK || it->tag > TLV_PACKET)
+		return false;
+	if (!k)
+		k = d->sk = xzalloc(sizeof(*k));
+	switch (it->tag) {
+	case TLV_SOCK:
+		get_row(it, &k->s, sizeof(k->s), "FD");
+		k->has_sock = true;
+		break;
+	case TLV_SOCKOPT:
+		k->opt = get_rows(it, &k->nopt, "FD");
+		break;
+	case TLV_IFNAME:
+		k->ifname = get_str(it, "FD");
+		break;
+	case TLV_TCP:
+		get_row(it, &k->tcp, sizeof(k->tcp), "FD");
+		k->has_tcp = true;
+		break;
+	case TLV_SNDQ:
+		k->sndq = get_bytes(it, &k->nsndq);
+		k->has_sndq = true;
+		break;
+	case TLV_RCVQ:
+		k->rcvq = get_bytes(it, &k->nrcvq);
+		k->has_rcvq = true;
+		break;
+	case TLV_NETLINK:
+		get_row(it, &k->nl, sizeof(k->nl), "FD");
+		k->has_nl = true;
+		break;
+	case TLV_NL_GROUPS:
+		k->grp = get_rows(it, &k->ngrp, "FD");
+		break;
+	case TLV_PACKET:
+		get_row(it, &k->pk, sizeof(k->pk), "FD");
+		k->has_pk = true;
+		break;
+	}
+	return true;
+}
+
 static void read_fd(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -3152,6 +3873,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			continue;
 		if (it.tag != TLV_WATCH)
 			once(&seen, it.tag, "FD");
+		if (read_sock_rec(d, &it))
+			continue;
 		if (it.tag == TLV_FD_INFO)
 			get_row(&it, &d->f, sizeof(d->f), "FD");
 		else if (it.tag == TLV_EVENTFD)
@@ -3764,9 +4487,19 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		case TLV_FD_EPOLL:
 		case TLV_FD_INOTIFY:
 			break;
+		case TLV_FD_INET:
+		case TLV_FD_NETLINK:
+		case TLV_FD_PACKET:
+			if (!d->sk)
+				die("corrupt image: fd %llu: socket without its state", fd);
+			img_check_sock(d);
+			break;
 		default:
 			die("corrupt image: fd %llu: unknown kind", fd);
 		}
+		if (d->sk && d->f.kind != TLV_FD_INET &&
+		    d->f.kind != TLV_FD_NETLINK && d->f.kind != TLV_FD_PACKET)
+			die("corrupt image: fd %llu: socket state on another kind", fd);
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
 		     d->f.kind != TLV_FD_OBJ))
@@ -4421,6 +5154,200 @@ static void rst_add_watches(int fd, const struct fd *d)
 		;
 }
 
+/* -- inet, netlink and packet sockets: restore ----------------------------
+ * Each socket is made anew (see "inet, netlink and packet sockets" in
+ * section 5): options first, then bind, listen, connect.  An established
+ * connection is connected in repair mode, its queues refilled, and left in
+ * repair mode; rst_sk_finish ends it once the whole tree exists.
+ */
+struct tcp_repair_opt_row {	/* struct tcp_repair_opt, not in musl */
+	uint32_t code, val;
+};
+
+static void sk_send_all(int s, const uint8_t *p, size_t len, int fd,
+			const char *what)
+{
+	while (len) {
+		ssize_t n = send(s, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			die_errno("fd %d: refilling the TCP %s (%zu bytes left)",
+				  fd, what, len);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Seqs, connect, options, queues, window: TCP_REPAIR as the kernel wants. */
+static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
+			   const union sk_addr *peer, socklen_t plen)
+{
+	const struct tlv_tcp *t = &k->tcp;
+	struct tcp_repair_opt_row o[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window,
+				       t->rcv_wnd, t->rcv_wup };
+	int q, n = 0, v;
+
+	q = TCP_RECV_QUEUE;
+	v = t->rcv_seq - t->rcvq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (receive)", fd);
+	q = TCP_SEND_QUEUE;
+	v = t->snd_seq - t->sndq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (send)", fd);
+	if (connect(s, &peer->sa, plen))
+		die_errno("fd %d: connecting in repair mode", fd);
+	o[n++] = (struct tcp_repair_opt_row){ TCPOPT_MAXSEG, t->mss };
+	if (t->opts & TCPI_OPT_WSCALE)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_WINDOW,
+			t->snd_wscale | t->rcv_wscale << 16 };
+	if (t->opts & TCPI_OPT_SACK)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_SACK_PERMITTED, 0 };
+	if (t->opts & TCPI_OPT_TIMESTAMPS)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_TIMESTAMP, 0 };
+	v = t->timestamp;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, n * sizeof(*o)))
+		die_errno("fd %d: TCP_REPAIR_OPTIONS", fd);
+	if ((t->opts & TCPI_OPT_TIMESTAMPS) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_TIMESTAMP, &v, sizeof(v)))
+		die_errno("fd %d: TCP_TIMESTAMP", fd);
+	q = TCP_RECV_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->rcvq, t->rcvq, fd, "receive queue");
+	q = TCP_SEND_QUEUE;	/* sent before: sent again on timeout */
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->sndq, t->sndq - t->unsent, fd, "send queue");
+	q = TCP_NO_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+}
+
+static int rst_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *t = &k->s;
+	int fd = d->f.fd, on = 1, s, proto;
+	int fl = SOCK_CLOEXEC | (d->f.flags & O_NONBLOCK ? SOCK_NONBLOCK : 0);
+	union sk_addr a, p;
+	socklen_t alen, plen;
+
+	fault("restore-socket");
+	if (d->f.kind == TLV_FD_NETLINK)
+		s = socket(AF_NETLINK, k->nl.type | fl, k->nl.proto);
+	else if (d->f.kind == TLV_FD_PACKET)
+		s = socket(AF_PACKET, k->pk.type | fl, k->pk.proto);
+	else
+		s = socket(t->family, t->type | fl, t->proto);
+	if (s < 0)
+		die_errno("fd %d: socket", fd);
+	for (size_t i = 0; i < k->nopt; i++)
+		if (sk_opt_set(s, &k->opt[i]))
+			die_errno("fd %d: setting %s", fd,
+				  sk_opt_find(k->opt[i].level, k->opt[i].name)->what);
+	if (k->ifname && setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, k->ifname,
+				    strlen(k->ifname) + 1))
+		die_errno("fd %d: SO_BINDTODEVICE %s", fd, k->ifname);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		memset(&a, 0, sizeof(a));
+		a.nl.nl_family = AF_NETLINK;
+		a.nl.nl_pid = k->nl.portid;
+		if (k->nl.portid && bind(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: binding netlink port id %llu", fd,
+				  (unsigned long long)k->nl.portid);
+		for (size_t i = 0; i < k->ngrp; i++) {
+			proto = k->grp[i].group;
+			if (setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				       &proto, sizeof(proto)))
+				die_errno("fd %d: joining netlink group %d", fd,
+					  proto);
+		}
+		a.nl.nl_pid = k->nl.dst_portid;
+		a.nl.nl_groups = k->nl.dst_group;
+		if ((k->nl.dst_portid || k->nl.dst_group) &&
+		    connect(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: connecting the netlink socket", fd);
+		return s;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		memset(&a, 0, sizeof(a));
+		a.ll.sll_family = AF_PACKET;
+		a.ll.sll_protocol = k->pk.proto;
+		a.ll.sll_ifindex = k->pk.ifindex;
+		if (k->pk.ifindex && bind(s, &a.sa, sizeof(a.ll)))
+			die_errno("fd %d: binding the packet socket to interface %llu",
+				  fd, (unsigned long long)k->pk.ifindex);
+		return s;
+	}
+	alen = sk_addr_join(&a, t->family, t->laddr0, t->laddr1, t->lport, t->lscope, 0);
+	plen = sk_addr_join(&p, t->family, t->raddr0, t->raddr1, t->rport, t->rscope,
+			    t->rflow);
+	if ((t->flags & TLV_SOCK_REPAIR) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	if ((t->flags & TLV_SOCK_BOUND) && bind(s, &a.sa, alen)) {
+		char b[80];
+
+		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
+			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	if ((t->flags & TLV_SOCK_LISTEN) && listen(s, t->backlog))
+		die_errno("fd %d: listen", fd);
+	if (t->flags & TLV_SOCK_REPAIR)
+		rst_tcp_repair(s, k, fd, &p, plen);
+	else if ((t->flags & TLV_SOCK_CONNECTED) && connect(s, &p.sa, plen))
+		die_errno("fd %d: connect", fd);
+	return s;
+}
+
+/*
+ * Every process exists and is stopped: connections leave repair mode (a
+ * window probe tells the peer to go on), SO_REUSEADDR that repair mode
+ * cleared comes back, and what was never sent is sent now.
+ */
+static void rst_sk_finish(const struct image *im)
+{
+	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+			const struct sock_state *k = d->sk;
+			int off = TCP_REPAIR_OFF, pfd, s;
+
+			if (d->f.kind != TLV_FD_INET ||
+			    !(k->s.flags & TLV_SOCK_REPAIR) || done[d->f.ofd])
+				continue;
+			done[d->f.ofd] = true;
+			ctx.pid = im->t[i].proc.pid;
+			pfd = syscall(SYS_pidfd_open, im->t[i].proc.pid, 0);
+			s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd,
+						   (int)d->f.fd, 0);
+			if (pfd >= 0)
+				close(pfd);
+			if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off,
+						sizeof(off)))
+				die_errno("fd %llu: ending TCP repair mode",
+					  (unsigned long long)d->f.fd);
+			for (size_t o = 0; o < k->nopt; o++)
+				if (k->opt[o].level == SOL_SOCKET &&
+				    k->opt[o].name == SO_REUSEADDR &&
+				    sk_opt_set(s, &k->opt[o]))
+					die_errno("fd %llu: SO_REUSEADDR",
+						  (unsigned long long)d->f.fd);
+			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
+				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			close(s);
+		}
+	ctx.pid = 0;
+	free(done);
+}
+
 /*
  * Open a file description as the image has it (not stdio).  Kernel
  * objects are made anew from their saved state; an epoll gets its
@@ -4483,6 +5410,10 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		if (fd < 0)
 			die_errno("epoll_create1");
 		return fd;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		return rst_sock(d);
 	case TLV_FD_INOTIFY:
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
@@ -5399,6 +6330,7 @@ static void rst_finish(struct rst *r)
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
 	}
+	rst_sk_finish(im);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++)
 			pt_release(&im->t[i].th[k].pt);
@@ -6405,6 +7337,7 @@ static int cmd_check_tree(const struct opts *opt)
 	ctx.phase = "check";
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
 	for (size_t i = 0; i < im.nt; i++) {
@@ -6485,7 +7418,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -6494,6 +7427,8 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
+	  "      --tcp-close         restore them as closed sockets instead\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -6508,7 +7443,7 @@ static const struct cmd cmds[] = {
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
 	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "t j T G", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G E C", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
@@ -6534,6 +7469,8 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "tcp-established", no_argument, NULL, 'E' },
+	{ "tcp-close", no_argument, NULL, 'C' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -6665,6 +7602,12 @@ int main(int argc, char **argv)
 			o.timeout_ms = v * 1000;
 			break;
 		case 'J': o.json = true; break;
+		case 'E':
+		case 'C':
+			if (o.tcp_mode && o.tcp_mode != ch)
+				usage("--tcp-established and --tcp-close exclude each other", c);
+			o.tcp_mode = ch;
+			break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

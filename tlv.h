@@ -153,6 +153,9 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, TCP?, SNDQ?, RCVQ? */
+#define TLV_FD_NETLINK	15	/* netlink socket: NETLINK, NL_GROUPS?, SOCKOPT? */
+#define TLV_FD_PACKET	16	/* AF_PACKET socket: PACKET, SOCKOPT? */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -214,6 +217,45 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_SOCK(X) \
+	X(family, "AF_INET or AF_INET6") X(type, "SOCK_STREAM or SOCK_DGRAM") \
+	X(proto, "IPPROTO_TCP or IPPROTO_UDP") \
+	X(state, "TCP_* state (TCP_CLOSE for UDP, or --tcp-close)") \
+	X(flags, "TLV_SOCK_*") X(backlog, "listen() backlog") \
+	X(lport, "local port, 0 if not bound") X(rport, "peer port") \
+	X(laddr0, "local address bytes 0-7 (IPv4: 0-3)") X(laddr1, "bytes 8-15") \
+	X(raddr0, "peer address bytes 0-7") X(raddr1, "bytes 8-15") \
+	X(lscope, "IPv6 scope id of the local address") \
+	X(rscope, "IPv6 scope id of the peer address") \
+	X(rflow, "IPv6 flow info of the peer address")
+#define TLV_SOCK_BOUND		1	/* bind() to laddr:lport */
+#define TLV_SOCK_CONNECTED	2	/* connect() to raddr:rport */
+#define TLV_SOCK_LISTEN		4	/* listen(backlog) */
+#define TLV_SOCK_REPAIR		8	/* an established TCP connection: TCP */
+#define TLV_F_SOCKOPT(X) \
+	X(level, "SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, SOL_NETLINK, SOL_PACKET") \
+	X(name, "option number") \
+	X(val, "int value; SO_LINGER: onoff | seconds << 32; SO_*TIMEO: microseconds")
+#define TLV_F_TCP(X) \
+	X(snd_seq, "write_seq: sequence number after the last byte queued") \
+	X(rcv_seq, "rcv_nxt: sequence number after the last byte received") \
+	X(sndq, "bytes in the send queue, unacknowledged included (SNDQ)") \
+	X(unsent, "of those, not sent yet") X(rcvq, "bytes not read yet (RCVQ)") \
+	X(mss, "TCP_MAXSEG") X(opts, "TCPI_OPT_* negotiated") \
+	X(snd_wscale, "") X(rcv_wscale, "") \
+	X(timestamp, "TCP_TIMESTAMP clock") \
+	X(snd_wl1, "TCP_REPAIR_WINDOW") X(snd_wnd, "") X(max_window, "") \
+	X(rcv_wnd, "") X(rcv_wup, "")
+#define TLV_F_NETLINK(X) \
+	X(proto, "NETLINK_* protocol") X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(portid, "bound port id, 0 if not bound") \
+	X(dst_portid, "connect()ed port id") X(dst_group, "connect()ed group")
+#define TLV_F_NL_GROUP(X) \
+	X(group, "multicast group joined")
+#define TLV_F_PACKET(X) \
+	X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(proto, "ethernet protocol, network byte order") \
+	X(ifindex, "bound interface, 0 if none")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
 
@@ -242,6 +284,12 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_sock { TLV_F_SOCK(TLV_FIELD) };
+struct tlv_sockopt { TLV_F_SOCKOPT(TLV_FIELD) };
+struct tlv_tcp { TLV_F_TCP(TLV_FIELD) };
+struct tlv_netlink { TLV_F_NETLINK(TLV_FIELD) };
+struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
+struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -296,7 +344,16 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(SOCK, 100, ROWS, SOCK, "an inet socket: family, type, state, addresses") \
+	X(SOCKOPT, 101, ROWS, SOCKOPT, "socket options that differ from a new socket's") \
+	X(IFNAME, 102, STR, NONE, "SO_BINDTODEVICE interface name") \
+	X(TCP, 103, ROWS, TCP, "an established connection's TCP_REPAIR state") \
+	X(SNDQ, 104, BYTES, NONE, "TCP send queue, oldest first, unacknowledged included") \
+	X(RCVQ, 105, BYTES, NONE, "TCP receive queue, not read yet") \
+	X(NETLINK, 106, ROWS, NETLINK, "a netlink socket") \
+	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
+	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

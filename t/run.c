@@ -81,6 +81,7 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
+	{ "sk-inet", C, 0, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
