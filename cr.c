@@ -2155,7 +2155,11 @@ struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
 	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
 };
 
-enum { SKO_INT, SKO_BUF, SKO_LINGER, SKO_TIMEO, SKO_TCP_CLOSED };
+enum {
+	SKO_INT, SKO_BUF, SKO_LINGER, SKO_TIMEO,
+	SKO_TCP_CLOSED,		/* only on a TCP listener or unconnected socket */
+	SKO_DGRAM,		/* not on stream sockets (multicast) */
+};
 
 /* Readable options worth keeping, in the order restore sets them. */
 static const struct sk_opt {
@@ -2195,9 +2199,9 @@ static const struct sk_opt {
 	{ IPPROTO_TCP, TCP_FASTOPEN, SKO_TCP_CLOSED, "TCP_FASTOPEN" },
 	{ IPPROTO_IP, IP_TOS, SKO_INT, "IP_TOS" },
 	{ IPPROTO_IP, IP_TTL, SKO_INT, "IP_TTL" },
-	{ IPPROTO_IP, IP_MULTICAST_TTL, SKO_INT, "IP_MULTICAST_TTL" },
-	{ IPPROTO_IP, IP_MULTICAST_LOOP, SKO_INT, "IP_MULTICAST_LOOP" },
-	{ IPPROTO_IP, IP_MULTICAST_IF, SKO_INT, "IP_MULTICAST_IF" },
+	{ IPPROTO_IP, IP_MULTICAST_TTL, SKO_DGRAM, "IP_MULTICAST_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP, SKO_DGRAM, "IP_MULTICAST_LOOP" },
+	{ IPPROTO_IP, IP_MULTICAST_IF, SKO_DGRAM, "IP_MULTICAST_IF" },
 	{ IPPROTO_IP, IP_RECVERR, SKO_INT, "IP_RECVERR" },
 	{ IPPROTO_IP, IP_PKTINFO, SKO_INT, "IP_PKTINFO" },
 	{ IPPROTO_IP, IP_RECVTOS, SKO_INT, "IP_RECVTOS" },
@@ -2208,9 +2212,9 @@ static const struct sk_opt {
 	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, SKO_INT, "IP_BIND_ADDRESS_NO_PORT" },
 	{ IPPROTO_IPV6, IPV6_V6ONLY, SKO_INT, "IPV6_V6ONLY" },
 	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, SKO_INT, "IPV6_UNICAST_HOPS" },
-	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SKO_INT, "IPV6_MULTICAST_HOPS" },
-	{ IPPROTO_IPV6, IPV6_MULTICAST_LOOP, SKO_INT, "IPV6_MULTICAST_LOOP" },
-	{ IPPROTO_IPV6, IPV6_MULTICAST_IF, SKO_INT, "IPV6_MULTICAST_IF" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SKO_DGRAM, "IPV6_MULTICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_LOOP, SKO_DGRAM, "IPV6_MULTICAST_LOOP" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_IF, SKO_DGRAM, "IPV6_MULTICAST_IF" },
 	{ IPPROTO_IPV6, IPV6_TCLASS, SKO_INT, "IPV6_TCLASS" },
 	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, SKO_INT, "IPV6_RECVPKTINFO" },
 	{ IPPROTO_IPV6, IPV6_RECVERR, SKO_INT, "IPV6_RECVERR" },
@@ -2286,6 +2290,9 @@ static void col_sk_opts(struct sock_state *k, int s, int fresh, bool closed)
 		uint64_t a, b;
 
 		if ((o->kind == SKO_TCP_CLOSED && !closed) ||
+		    (o->kind == SKO_DGRAM && k->s.type == SOCK_STREAM) ||
+		    (o->level == IPPROTO_IP && k->s.family != AF_INET) ||
+		    (o->level == IPPROTO_IPV6 && k->s.family != AF_INET6) ||
 		    !sk_opt_get(s, o, &a) || !sk_opt_get(fresh, o, &b) || a == b)
 			continue;
 		*(struct tlv_sockopt *)vec_add(&k->opt, &k->nopt,

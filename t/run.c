@@ -39,6 +39,7 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
+	TCPEST = 128,		/* dump with --tcp-established */
 };
 
 struct test {
@@ -81,7 +82,8 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
-	{ "sk-inet", C, 0, NULL },
+	{ "sk-inet", C, CORRUPT, NULL },
+	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -764,6 +766,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
 		argv[n++] = "-j";
+	if ((c->t->flags & TCPEST) && !strcmp(argv[1], "dump"))
+		argv[n++] = "--tcp-established";
 	snprintf(name, sizeof(name), "%s.log", tag);
 	argv[n++] = "-v";
 	argv[n++] = "-o";
