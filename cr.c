@@ -2153,6 +2153,7 @@ struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
 	size_t ngrp;
 	struct tlv_packet pk;
 	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
+	bool connected;		/* dump: TCP, neither closed nor listening */
 };
 
 enum {
@@ -2542,6 +2543,7 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 	}
 	if (ti.tcpi_state == TCP_CLOSE)
 		return true;
+	k->connected = true;
 	if (im->tcp_mode == 0) {
 		refuse("fd %d: established TCP connection %s -> %s: dump with --tcp-established (or --tcp-close to restore it closed)",
 		       fd, l, r);
@@ -2670,8 +2672,7 @@ static bool col_socket(struct image *im, struct task *t, struct fd *d)
 	if (ok && fresh < 0)
 		die_errno("fd %d: making a socket to compare options with", fd);
 	if (ok) {
-		col_sk_opts(k, s, fresh, k->s.state == TCP_CLOSE ||
-			    k->s.state == TCP_LISTEN);
+		col_sk_opts(k, s, fresh, !k->connected);
 		close(fresh);
 	}
 	if (!(k->s.flags & TLV_SOCK_REPAIR))

@@ -40,6 +40,7 @@ enum {
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
 	TCPEST = 128,		/* dump with --tcp-established */
+	TCPCLOSE = 256,		/* dump with --tcp-close */
 };
 
 struct test {
@@ -84,6 +85,8 @@ static const struct test tests[] = {
 	{ "refuse-socket", C, REFUSE, "socket" },
 	{ "sk-inet", C, CORRUPT, NULL },
 	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
+	{ "sk-tcp-close", C, TCPCLOSE, NULL },
+	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -768,6 +771,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 		argv[n++] = "-j";
 	if ((c->t->flags & TCPEST) && !strcmp(argv[1], "dump"))
 		argv[n++] = "--tcp-established";
+	if ((c->t->flags & TCPCLOSE) && !strcmp(argv[1], "dump"))
+		argv[n++] = "--tcp-close";
 	snprintf(name, sizeof(name), "%s.log", tag);
 	argv[n++] = "-v";
 	argv[n++] = "-o";
