@@ -86,6 +86,7 @@ static const struct test tests[] = {
 	{ "sk-inet", C, CORRUPT, NULL },
 	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
+	{ "sk-netlink-packet", C, CORRUPT, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
