@@ -74,6 +74,9 @@
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/if_packet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/sockios.h>
 #include <linux/ptrace.h>
@@ -2372,6 +2375,9 @@ static struct sk_held {
 	bool filter, repair;
 } *sk_held;
 static size_t nsk_held;
+static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
+static bool sk_locked;		/* and it is in place */
+static int net_unlock(uint64_t id);
 
 /* Undo of a dump: the sockets taken for repair go back to normal. */
 static void sk_release(void *arg)
@@ -2379,6 +2385,9 @@ static void sk_release(void *arg)
 	int off = TCP_REPAIR_OFF;
 
 	(void)arg;
+	if (sk_locked)
+		net_unlock(sk_lock_id);
+	sk_locked = false;
 	for (size_t i = 0; i < nsk_held; i++) {
 		if (sk_held[i].repair)
 			setsockopt(sk_held[i].fd, IPPROTO_TCP, TCP_REPAIR, &off,
@@ -2444,6 +2453,14 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	h->repair = true;
 	k->s.flags |= TLV_SOCK_REPAIR;
 	k->has_tcp = true;
+	if (!sk_lock_id) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
+			      ts.tv_nsec) | 1;
+	}
+	k->tcp.lock = sk_lock_id;
 	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
 	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
 		die_errno("fd %d: reading the TCP queue lengths", fd);
@@ -2770,6 +2787,269 @@ static void img_check_sock(const struct fd *d)
 	     k->tcp.max_window > 0xffffffffULL ||
 	     k->tcp.rcv_wnd > 0xffffffffULL || k->tcp.rcv_wup > 0xffffffffULL))
 		die("corrupt image: fd %llu: bad TCP connection state", fd);
+}
+
+/*
+ * The network lock.  From the moment the dump kills the tree until the
+ * restore ends repair mode, no socket holds a dumped connection's address
+ * pair, and the kernel would answer the peer's packets with a RST.  So
+ * before the kill, cr adds an nftables table "cr_lock_PID" (PID: the
+ * tree's root) whose input chain drops every packet of those connections
+ * coming in; the peer retransmits until the restored socket takes them.
+ * restore deletes the table just before ending repair mode.  The rules go
+ * to the kernel over NETLINK_NETFILTER, built here by hand: no nft or
+ * iptables program, no library.
+ */
+struct nl_batch {
+	uint8_t buf[65536];
+	size_t len;
+	size_t msg;		/* offset of the message being built */
+	unsigned nmsg;		/* messages that want an ack */
+};
+
+static void nlb_grow(struct nl_batch *b, size_t n)
+{
+	if (b->len + NLA_ALIGN(n) > sizeof(b->buf))
+		die("network lock: too many connections for one batch");
+	memset(b->buf + b->len, 0, NLA_ALIGN(n));
+	b->len += NLA_ALIGN(n);
+	((struct nlmsghdr *)(b->buf + b->msg))->nlmsg_len = b->len - b->msg;
+}
+
+static void nlb_msg(struct nl_batch *b, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *h = (void *)(b->buf + b->len);
+	struct nfgenmsg *g;
+	bool batch = type == NFNL_MSG_BATCH_BEGIN || type == NFNL_MSG_BATCH_END;
+
+	b->msg = b->len;
+	nlb_grow(b, NLMSG_HDRLEN + sizeof(*g));
+	h->nlmsg_type = batch ? type : NFNL_SUBSYS_NFTABLES << 8 | type;
+	h->nlmsg_flags = NLM_F_REQUEST | (batch ? 0 : NLM_F_ACK | flags);
+	h->nlmsg_seq = b->nmsg + 1;
+	g = NLMSG_DATA(h);
+	g->nfgen_family = batch ? AF_UNSPEC : NFPROTO_INET;
+	g->version = NFNETLINK_V0;
+	g->res_id = batch ? htons(NFNL_SUBSYS_NFTABLES) : 0;
+	b->nmsg += !batch;
+}
+
+static void nlb_attr(struct nl_batch *b, uint16_t type, const void *v,
+		     size_t n)
+{
+	struct nlattr *a = (void *)(b->buf + b->len);
+
+	nlb_grow(b, NLA_HDRLEN + n);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + n;
+	memcpy(a + 1, v, n);
+}
+
+static void nlb_u32(struct nl_batch *b, uint16_t type, uint32_t v)
+{
+	v = htonl(v);
+	nlb_attr(b, type, &v, 4);
+}
+
+static size_t nlb_nest(struct nl_batch *b, uint16_t type)
+{
+	size_t off = b->len;
+
+	nlb_attr(b, type | NLA_F_NESTED, NULL, 0);
+	return off;
+}
+
+static void nlb_end(struct nl_batch *b, size_t off)
+{
+	((struct nlattr *)(b->buf + off))->nla_len = b->len - off;
+}
+
+/* Load len bytes (meta key, or payload at base/offset) and compare them. */
+static void nlb_match(struct nl_batch *b, int base, uint32_t off,
+		      const void *v, uint32_t len)
+{
+	size_t e, d;
+
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, base < 0 ? "meta" : "payload",
+		 base < 0 ? 5 : 8);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	if (base < 0) {
+		nlb_u32(b, NFTA_META_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_META_KEY, off);
+	} else {
+		nlb_u32(b, NFTA_PAYLOAD_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_PAYLOAD_BASE, base);
+		nlb_u32(b, NFTA_PAYLOAD_OFFSET, off);
+		nlb_u32(b, NFTA_PAYLOAD_LEN, len);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "cmp", 4);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_CMP_SREG, NFT_REG_1);
+	nlb_u32(b, NFTA_CMP_OP, NFT_CMP_EQ);
+	{
+		size_t v1 = nlb_nest(b, NFTA_CMP_DATA);
+
+		nlb_attr(b, NFTA_DATA_VALUE, v, len);
+		nlb_end(b, v1);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+}
+
+/* A rule dropping what the peer of connection k sends to it. */
+static void nlb_lock_rule(struct nl_batch *b, const char *table,
+			  const struct tlv_sock *s)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
+	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
+	uint32_t alen = 16, src = 8, dst = 24;
+	size_t l, e, d;
+
+	memcpy(la, &s->laddr0, 8);
+	memcpy(la + 8, &s->laddr1, 8);
+	memcpy(ra, &s->raddr0, 8);
+	memcpy(ra + 8, &s->raddr1, 8);
+	nfproto = NFPROTO_IPV6;
+	if (s->family == AF_INET || !memcmp(ra, mapped, 12)) {
+		if (s->family != AF_INET) {	/* IPv4 on a dual-stack socket */
+			memmove(la, la + 12, 4);
+			memmove(ra, ra + 12, 4);
+		}
+		nfproto = NFPROTO_IPV4;
+		alen = 4, src = 12, dst = 16;
+	}
+	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
+	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
+	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
+	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, ra, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, la, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+	{
+		size_t v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
+		size_t vd = nlb_nest(b, NFTA_DATA_VERDICT);
+
+		nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
+		nlb_end(b, vd);
+		nlb_end(b, v);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	nlb_end(b, l);
+}
+
+/* Send a batch and wait for every ack; -errno of the first failure. */
+static int nlb_send(struct nl_batch *b)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	unsigned acks = 0;
+	int err = 0;
+
+	nlb_msg(b, NFNL_MSG_BATCH_END, 0);
+	if (s < 0)
+		return -errno;
+	if (sendto(s, b->buf, b->len, 0, (struct sockaddr *)&a, sizeof(a)) !=
+	    (ssize_t)b->len) {
+		err = -errno;
+		close(s);
+		return err;
+	}
+	while (acks < b->nmsg && !err) {
+		uint8_t buf[8192];
+		ssize_t n;
+
+		if (poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 5000) != 1 ||
+		    (n = recv(s, buf, sizeof(buf), 0)) <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n))
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				acks++;
+				if (((struct nlmsgerr *)NLMSG_DATA(h))->error)
+					err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			}
+	}
+	close(s);
+	return err;
+}
+
+static void lock_name(char *buf, size_t len, uint64_t id)
+{
+	snprintf(buf, len, "cr_lock_%llx", (unsigned long long)id);
+}
+
+/* Dump: drop what the peers of the dumped connections send, until restore. */
+static void net_lock(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	size_t h;
+	bool any = false;
+	int err;
+
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+	nlb_attr(&b, NFTA_CHAIN_NAME, "in", 3);
+	nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
+	h = nlb_nest(&b, NFTA_CHAIN_HOOK);
+	nlb_u32(&b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
+	nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+	nlb_end(&b, h);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind == TLV_FD_INET &&
+			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
+				nlb_lock_rule(&b, table, &d->sk->s);
+				any = true;
+			}
+		}
+	if (!any)
+		return;
+	fault("dump-lock");
+	if ((err = nlb_send(&b)))
+		die("network lock: adding nftables table %s: %s", table,
+		    strerror(-err));
+	sk_locked = true;	/* sk_release unlocks on failure */
+	info("network locked: nftables table inet %s", table);
+}
+
+/* The lock goes (if it is here); -errno if it could not. */
+static int net_unlock(uint64_t id)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	lock_name(table, sizeof(table), id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_DELTABLE, 0);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	err = nlb_send(&b);
+	if (!err)
+		info("network unlocked: nftables table inet %s deleted", table);
+	return err == -ENOENT ? 0 : err;
 }
 
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
@@ -3604,6 +3884,8 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
+	if (!opt->leave_running)
+		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
 		nthreads += im.t[i].nth;
@@ -5321,6 +5603,22 @@ static int rst_sock(const struct fd *d)
 static void rst_sk_finish(const struct image *im)
 {
 	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+	uint64_t unlocked = 0;
+	int err;
+
+	ctx.pid = 0;
+	for (size_t i = 0; i < im->nt; i++)	/* the lock first: see net_lock */
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind != TLV_FD_INET || !d->sk->has_tcp ||
+			    !d->sk->tcp.lock || d->sk->tcp.lock == unlocked)
+				continue;
+			unlocked = d->sk->tcp.lock;
+			if ((err = net_unlock(unlocked)))
+				die("network unlock: deleting nftables table cr_lock_%llx: %s",
+				    (unsigned long long)unlocked, strerror(-err));
+		}
 
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {

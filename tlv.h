@@ -245,7 +245,8 @@ struct tlv_rec {
 	X(snd_wscale, "") X(rcv_wscale, "") \
 	X(timestamp, "TCP_TIMESTAMP clock") \
 	X(snd_wl1, "TCP_REPAIR_WINDOW") X(snd_wnd, "") X(max_window, "") \
-	X(rcv_wnd, "") X(rcv_wup, "")
+	X(rcv_wnd, "") X(rcv_wup, "") \
+	X(lock, "network lock: nftables table inet cr_lock_<hex> to delete, 0 if none")
 #define TLV_F_NETLINK(X) \
 	X(proto, "NETLINK_* protocol") X(type, "SOCK_RAW or SOCK_DGRAM") \
 	X(portid, "bound port id, 0 if not bound") \
