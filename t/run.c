@@ -41,6 +41,8 @@ enum {
 	LOAD = 64,		/* the load mode: cycles on busy cores */
 	TCPEST = 128,		/* dump with --tcp-established */
 	TCPCLOSE = 256,		/* dump with --tcp-close */
+	NOSNAP = 512,		/* not in snap mode: a peer outside the tree
+				   goes on with the original after dump -R */
 };
 
 struct test {
@@ -87,6 +89,7 @@ static const struct test tests[] = {
 	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
 	{ "sk-netlink-packet", C, CORRUPT, NULL },
+	{ "sk-tcp-stream-veth", C, TCPEST | NOSNAP, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },
 	{ "thread-2", C, 0, NULL },
@@ -1696,6 +1699,8 @@ static bool applies(const struct test *t, enum mode m)
 	    ((m == CORRUPTM || m == FORGE) && !(t->flags & CORRUPT)) ||
 	    (m == FAULTM && !(t->flags & FAULT)) ||
 	    (m == LOADM && !(t->flags & LOAD)))
+		return false;
+	if ((t->flags & NOSNAP) && m == SNAP)
 		return false;
 	if ((t->flags & FEW) && m != DUMP && m != TWICE)
 		return false;
