@@ -2372,32 +2372,126 @@ static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
 /* cr's copies of sockets under repair during a dump (sk_release). */
 static struct sk_held {
 	int fd;
-	bool filter, repair;
+	bool repair;
 } *sk_held;
 static size_t nsk_held;
 static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
 static bool sk_locked;		/* and it is in place */
 static int net_unlock(uint64_t id);
 
-/* Undo of a dump: the sockets taken for repair go back to normal. */
-static void sk_release(void *arg)
+/* A socket under repair back to normal, the filter gone. */
+static void sk_unrepair(int s)
 {
 	int off = TCP_REPAIR_OFF;
 
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(s, SOL_SOCKET, SO_DETACH_FILTER, &off, sizeof(off));
+}
+
+/*
+ * cr may be killed mid-dump, and then no undo runs.  A guardian process,
+ * forked at the first repair, is told each socket taken ("s PID FD") and
+ * the lock ("l ID"); if cr goes without saying "done", it takes those
+ * sockets out of repair mode itself and removes the lock.
+ */
+static int sk_guard = -1;
+
+static void __attribute__((format(printf, 1, 2))) sk_guard_tell(const char *fmt, ...)
+{
+	char line[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sk_guard >= 0 && write(sk_guard, line, n) != n)
+		die_errno("telling the socket guardian");
+}
+
+static void __attribute__((noreturn)) sk_guardian(int in)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	char *line, *save;
+
+	struct sched_param sp = { .sched_priority = 1 };
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	setsid();
+	/* first to run when cr dies, before its tracees go on */
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		setpriority(PRIO_PROCESS, 0, -20);
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(in, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	if (len >= 5 && !strcmp(buf + len - 5, "done\n"))
+		_exit(0);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long a, b;
+		int pfd, s;
+
+		if (sscanf(line, "l %llx", &a) == 1) {
+			net_unlock(a);
+		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
+			   (pfd = syscall(SYS_pidfd_open, (int)a, 0)) >= 0) {
+			s = syscall(SYS_pidfd_getfd, pfd, (int)b, 0);
+			if (s >= 0)
+				sk_unrepair(s);
+			close(pfd);
+		}
+	}
+	_exit(0);
+}
+
+static void sk_guard_start(void)
+{
+	int p[2];
+	pid_t g;
+
+	if (sk_guard >= 0)
+		return;
+	if (pipe2(p, O_CLOEXEC) || (g = fork()) < 0)
+		die_errno("starting the socket guardian");
+	if (!g) {
+		ctx.log = NULL;
+		for (int fd = 0; fd < 1024; fd++)	/* not the image pipe */
+			if (fd != p[0])
+				close(fd);
+		sk_guardian(p[0]);
+	}
+	close(p[0]);
+	sk_guard = p[1];
+}
+
+/* The dump is over (or undone): the guardian may go. */
+static void sk_guard_done(void)
+{
+	sk_guard_tell("done\n");
+	if (sk_guard >= 0)
+		close(sk_guard);
+	sk_guard = -1;
+}
+
+/* Undo of a dump: the sockets taken for repair go back to normal. */
+static void sk_release(void *arg)
+{
 	(void)arg;
 	if (sk_locked)
 		net_unlock(sk_lock_id);
 	sk_locked = false;
 	for (size_t i = 0; i < nsk_held; i++) {
 		if (sk_held[i].repair)
-			setsockopt(sk_held[i].fd, IPPROTO_TCP, TCP_REPAIR, &off,
-				   sizeof(off));
-		if (sk_held[i].filter)
-			setsockopt(sk_held[i].fd, SOL_SOCKET, SO_DETACH_FILTER,
-				   &off, sizeof(off));
+			sk_unrepair(sk_held[i].fd);
 		close(sk_held[i].fd);
 	}
 	nsk_held = 0;
+	sk_guard_done();
 }
 
 static int sk_int(int s, int level, int name, const char *what, int fd)
@@ -2443,14 +2537,15 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 		       fd);
 		return;
 	}
+	sk_guard_start();
+	sk_guard_tell("s %d %d\n", ctx.pid, fd);
 	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
 	h->fd = s;
+	h->repair = true;
 	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
 		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
-	h->filter = true;
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
 		die_errno("fd %d: TCP_REPAIR", fd);
-	h->repair = true;
 	k->s.flags |= TLV_SOCK_REPAIR;
 	k->has_tcp = true;
 	if (!sk_lock_id) {
@@ -3027,6 +3122,7 @@ static void net_lock(const struct image *im)
 	if (!any)
 		return;
 	fault("dump-lock");
+	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
 	if ((err = nlb_send(&b)))
 		die("network lock: adding nftables table %s: %s", table,
 		    strerror(-err));
@@ -3921,6 +4017,7 @@ static int cmd_dump(const struct opts *opt)
 		undo_pop();	/* sk_release: sockets die in repair mode, silently */
 		undo_pop();	/* frz_release */
 		kill_tree(&im);
+		sk_guard_done();
 	}
 	return 0;
 }
