@@ -7986,6 +7986,22 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_tcp_repair(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok = s >= 0 &&
+		  !setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+static bool probe_nftables(void)
+{
+	return net_unlock(0) == 0;	/* no such table: nf_tables answers */
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -8061,7 +8077,9 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read a process's sockets (inet, netlink, packet)", probe_pidfd_getfd },
+		{ "tcp-repair", false, "established TCP connections (--tcp-established)", probe_tcp_repair },
+		{ "nftables", false, "the network lock while connections move (--tcp-established)", probe_nftables },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 	};
