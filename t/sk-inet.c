@@ -1,4 +1,4 @@
-/* TCP listeners (IPv4, IPv6-only, dual-stack) and UDP sockets (bound, connected) keep fd, flags, addresses, backlog and options, and work. */
+/* TCP listeners (IPv4, IPv6-only, dual-stack) and UDP sockets (bound, connected) keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
 #include "fdlib.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -118,7 +118,8 @@ int main(int argc, char **argv)
 	struct linger lg = { 1, 7 }, lg2;
 	struct timeval tv = { 3, 250000 }, tv1, tv2;
 	socklen_t len;
-	int l4, l6, ld, u1, u2, fr, u6, p[7];
+	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s;
+	pid_t pid;
 	char buf[64];
 	struct sockaddr_in a;
 
@@ -173,8 +174,39 @@ int main(int argc, char **argv)
 		fail("SO_RCVTIMEO: %s", strerror(errno));
 	p[0] = port_of(l4), p[1] = port_of(l6), p[2] = port_of(ld);
 	p[3] = port_of(u1), p[4] = port_of(u2), p[6] = port_of(u6);
+	sync_open(sync);
+	pid = xfork();
+	if (!pid) {	/* a worker sharing the IPv4 listener */
+		child_ready(sync);
+		test_wait();
+		if (poll_fd(l4, POLLIN, 10000) != POLLIN)
+			fail("child: nothing to accept");
+		s = accept(l4, NULL, NULL);
+		if (s < 0 || read(s, buf, 1) != 1 || buf[0] != 'w')
+			fail("child: accept on the shared listener: %s",
+			     strerror(errno));
+		exit(50);
+	}
+	children_ready(sync, 1);
 	test_ready();
 	test_wait();
+	if (!same_file(getpid(), l4, pid, l4))
+		fail("the listener of parent and child is not one socket");
+	if (kill(pid, SIGTERM))
+		fail("kill: %s", strerror(errno));
+	{
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons(p[0]);
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) ||
+		    write(c, "w", 1) != 1)
+			fail("connect: %s", strerror(errno));
+		child_reap(pid, 50);
+		close(c);
+	}
 
 	if (port_of(l4) != p[0] || port_of(l6) != p[1] || port_of(ld) != p[2] ||
 	    port_of(u1) != p[3] || port_of(u2) != p[4] || port_of(u6) != p[6] ||
