@@ -97,10 +97,11 @@ $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 
 
 # Packages from Debian's archive, installed only when something is missing.
-PKGS := musl-tools gcc make binutils linux-libc-dev python3 iproute2
+PKGS := musl-tools gcc make binutils linux-libc-dev python3 iproute2 redis-server
 deps:
 	@if ! command -v musl-gcc >/dev/null || ! command -v gcc >/dev/null || \
 	   ! command -v python3 >/dev/null || ! command -v ip >/dev/null || \
+	   ! command -v redis-server >/dev/null || \
 	   [ ! -e /usr/include/linux/ptrace.h ]; then \
 		echo "installing $(PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
