@@ -2752,7 +2752,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	struct tcp_info ti;
 	struct sk_held *h;
 	socklen_t len = 0;
-	int on = 1, v;
+	int on = 1, v, fin;
 
 	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
 		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
@@ -2782,9 +2782,14 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
 		die_errno("fd %d: reading the TCP queue lengths", fd);
 	k->tcp.rcvq = v;
+	fin = k->s.state == TCP_FIN_WAIT1 || k->s.state == TCP_FIN_WAIT2;
+	if (k->s.state == TCP_FIN_WAIT1) {	/* the FIN is queued, unacked */
+		k->tcp.sndq--;
+		k->tcp.unsent -= k->tcp.unsent > 0;	/* it is last */
+	}
 	k->sndq = col_tcp_queue(s, TCP_SEND_QUEUE, k->tcp.sndq, fd);
-	k->tcp.snd_seq = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
-					  "TCP_QUEUE_SEQ", fd);
+	k->tcp.snd_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) - fin);
 	k->rcvq = col_tcp_queue(s, TCP_RECV_QUEUE, k->tcp.rcvq, fd);
 	k->tcp.rcv_seq = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
 					  "TCP_QUEUE_SEQ", fd);
@@ -2891,8 +2896,9 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		k->s.rflow = 0;
 		return true;
 	}
-	if (ti.tcpi_state != TCP_ESTABLISHED) {
-		refuse("fd %d: TCP connection %s -> %s in state %s: only established connections can be dumped yet",
+	if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT1 &&
+	    ti.tcpi_state != TCP_FIN_WAIT2) {
+		refuse("fd %d: TCP connection %s -> %s in state %s: only established connections and ones shut down for writing can be dumped yet",
 		       fd, l, r, ti.tcpi_state < ARRAY_SIZE(tcp_state_names) ?
 		       tcp_state_names[ti.tcpi_state] : "?");
 		return false;
@@ -3084,10 +3090,12 @@ static void img_check_sock(const struct fd *d)
 	    s->lscope > 0xffffffffULL || s->rscope > 0xffffffffULL ||
 	    s->rflow > 0xfffff || s->backlog > 65535 ||
 	    (s->state != TCP_CLOSE && s->state != TCP_LISTEN &&
-	     s->state != TCP_ESTABLISHED) ||
+	     s->state != TCP_ESTABLISHED && s->state != TCP_FIN_WAIT1 &&
+	     s->state != TCP_FIN_WAIT2) ||
 	    (!tcp && s->state != TCP_CLOSE) ||
 	    !(s->flags & TLV_SOCK_LISTEN) != (s->state != TCP_LISTEN) ||
-	    !(s->flags & TLV_SOCK_REPAIR) != (s->state != TCP_ESTABLISHED) ||
+	    !(s->flags & TLV_SOCK_REPAIR) !=
+	    (s->state == TCP_CLOSE || s->state == TCP_LISTEN) ||
 	    !(s->flags & TLV_SOCK_REPAIR) != !k->has_tcp ||
 	    (tcp && !(s->flags & TLV_SOCK_REPAIR) &&
 	     (s->flags & TLV_SOCK_CONNECTED)) ||
@@ -5973,6 +5981,11 @@ static void rst_sk_finish(const struct image *im)
 						  (unsigned long long)d->f.fd);
 			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
 				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			/* shut down for writing: the FIN again, after all data */
+			if ((k->s.state == TCP_FIN_WAIT1 ||
+			     k->s.state == TCP_FIN_WAIT2) && shutdown(s, SHUT_WR))
+				die_errno("fd %llu: shutdown",
+					  (unsigned long long)d->f.fd);
 			close(s);
 		}
 	ctx.pid = 0;

@@ -25,11 +25,19 @@ def fail(why):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """Below the ephemeral range: no outgoing connection takes it meanwhile."""
+    import random
+    for _ in range(200):
+        p = random.randrange(10000, 30000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            return p
+        except OSError:
+            pass
+        finally:
+            s.close()
+    fail("no free port")
 
 
 class Conn:

@@ -90,6 +90,7 @@ static const struct test tests[] = {
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
 	{ "sk-netlink-packet", C, CORRUPT, NULL },
 	{ "sk-tcp-stream-veth", C, TCPEST | NOSNAP, NULL },
+	{ "sk-tcp-half-closed", C, TCPEST | NOSNAP, NULL },
 	{ "real-redis", PY, TCPEST | NOSNAP, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-files", C, REFUSE, "fd table" },

@@ -64,7 +64,7 @@ static void bind4(int s, const char *ip, int port)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 
 	inet_pton(AF_INET, ip, &a.sin_addr);
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)))
+	if (bind_low_port(s, &a, sizeof(a)))
 		fail("bind %s: %s", ip, strerror(errno));
 }
 
@@ -73,7 +73,7 @@ static void bind6(int s, const char *ip, int port)
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 
 	inet_pton(AF_INET6, ip, &a.sin6_addr);
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)))
+	if (bind_low_port(s, &a, sizeof(a)))
 		fail("bind %s: %s", ip, strerror(errno));
 }
 

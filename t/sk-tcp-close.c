@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	if (l < 0 || c < 0 ||
 	    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
-	    bind(l, (struct sockaddr *)&a, len) || listen(l, 1) ||
+	    bind_low_port(l, &a, len) || listen(l, 1) ||
 	    getsockname(l, (struct sockaddr *)&a, &len) ||
 	    connect(c, (struct sockaddr *)&a, len) ||
 	    (s = accept(l, NULL, NULL)) < 0)

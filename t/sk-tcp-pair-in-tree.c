@@ -91,7 +91,7 @@ static int listener(int fam, const char *ip, struct sockaddr_storage *a,
 	*len = fam == AF_INET ? sizeof(struct sockaddr_in) :
 				sizeof(struct sockaddr_in6);
 	if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
-	    bind(l, (struct sockaddr *)a, *len) || listen(l, 4) ||
+	    bind_low_port(l, a, *len) || listen(l, 4) ||
 	    getsockname(l, (struct sockaddr *)a, len))
 		fail("listener: %s", strerror(errno));
 	return l;

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 	snprintf(cip, sizeof(cip), "169.254.%u.%u", 1 + (r >> 24) % 250,
 		 (r >> 8 & 0x3f) * 4 + 2);
 	l = socket(AF_INET, SOCK_STREAM, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, len) || listen(l, 1) ||
+	if (l < 0 || bind_low_port(l, &a, len) || listen(l, 1) ||
 	    getsockname(l, (struct sockaddr *)&a, &len))
 		fail("listener: %s", strerror(errno));
 	port = ntohs(a.sin_port);
