@@ -1,4 +1,4 @@
-/* Established TCP connections with both ends in the tree (IPv4 between two processes, IPv6 inside one) keep the data queued both ways, unacknowledged and unsent bytes included, and go on working; dumped with --tcp-established. */
+/* Established TCP connections with both ends in the tree (IPv4 between two processes, IPv6 and IPv4 to a dual-stack IPv6 socket inside one) keep the data queued both ways, unacknowledged and unsent bytes included, and go on working; dumped with --tcp-established. */
 #include "fdlib.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -121,7 +121,9 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_storage a4, a6;
 	socklen_t l4len, l6len;
-	int l4, l6, s4, c6, s6, sync[2], v;
+	int l4, l6, s4, c6, s6, sync[2], v, ld, c4, s46;
+	struct sockaddr_storage ad;
+	uint64_t off4a = 0, off4b = 0;
 	uint64_t off = 0, off6a = 0, off6b = 0, got = 0;
 	pid_t pid;
 	ssize_t n;
@@ -149,6 +151,28 @@ int main(int argc, char **argv)
 	    (s6 = accept(l6, NULL, NULL)) < 0)
 		fail("IPv6 pair: %s", strerror(errno));
 	put(c6, 3, &off6a, V6_A, "c6");
+	{	/* IPv4 to a dual-stack listener: an IPv6 socket, mapped addresses */
+		struct sockaddr_in6 *d = (struct sockaddr_in6 *)&ad;
+		struct sockaddr_in to = { .sin_family = AF_INET };
+		socklen_t dlen;
+		int on = 0;
+
+		memset(&ad, 0, sizeof(ad));
+		d->sin6_family = AF_INET6;
+		ld = socket(AF_INET6, SOCK_STREAM, 0);
+		dlen = sizeof(*d);
+		if (ld < 0 || setsockopt(ld, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) ||
+		    bind_low_port(ld, d, dlen) || listen(ld, 1))
+			fail("dual-stack listener: %s", strerror(errno));
+		to.sin_port = d->sin6_port;
+		inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+		c4 = socket(AF_INET, SOCK_STREAM, 0);
+		if (c4 < 0 || connect(c4, (struct sockaddr *)&to, sizeof(to)) ||
+		    (s46 = accept(ld, NULL, NULL)) < 0)
+			fail("IPv4 to dual-stack: %s", strerror(errno));
+		put(c4, 7, &off4a, 4000, "c4");
+		put(s46, 8, &off4b, 6000, "s46");
+	}
 	put(s6, 4, &off6b, V6_B, "s6");
 	usleep(100000);		/* let loopback deliver and acknowledge */
 	test_ready();
@@ -159,6 +183,11 @@ int main(int argc, char **argv)
 	get(s4, 1, SMALL, false, "parent: the child's bytes");
 	get(s6, 3, V6_A, false, "s6");
 	get(c6, 4, V6_B, false, "c6");
+	get(s46, 7, 4000, false, "s46");
+	get(c4, 8, 6000, false, "c4");
+	off4a = 0;
+	put(c4, 9, &off4a, 20000, "c4 again");
+	get(s46, 9, 20000, false, "s46 again");
 	fcntl(s4, F_SETFL, 0);
 	put(s4, 2, &off, BIG, "parent after restore");
 	shutdown(s4, SHUT_WR);
