@@ -2743,6 +2743,26 @@ static uint8_t *col_tcp_queue(int s, int q, uint64_t len, int fd)
 	return buf;
 }
 
+/*
+ * Connections half or fully shut down are taken as established ones plus
+ * the FINs: ours is sent again after the data once repair mode ends (the
+ * peer acknowledges it again), the peer's becomes shutdown(SHUT_RD), so
+ * that reads see the end after the queued data (a peer in the tree sends
+ * its FIN again anyway).  tcp_fin_out: 0 none, 1 sent and acknowledged,
+ * 2 not acknowledged yet.
+ */
+static int tcp_fin_out(uint64_t state)
+{
+	return state == TCP_FIN_WAIT2 ? 1 : state == TCP_FIN_WAIT1 ||
+	       state == TCP_LAST_ACK || state == TCP_CLOSING ? 2 : 0;
+}
+
+static bool tcp_fin_in(uint64_t state)
+{
+	return state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK ||
+	       state == TCP_CLOSING;
+}
+
 /* An established connection, by TCP_REPAIR on cr's copy s of it. */
 static void col_tcp_repair(struct sock_state *k, int s, int fd)
 {
@@ -2782,17 +2802,19 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
 		die_errno("fd %d: reading the TCP queue lengths", fd);
 	k->tcp.rcvq = v;
-	fin = k->s.state == TCP_FIN_WAIT1 || k->s.state == TCP_FIN_WAIT2;
-	if (k->s.state == TCP_FIN_WAIT1) {	/* the FIN is queued, unacked */
+	/* the FINs take a sequence number each: the seqs and queues go without */
+	fin = tcp_fin_out(k->s.state);
+	if (tcp_fin_out(k->s.state) > 1) {	/* ours is queued, unacked */
 		k->tcp.sndq--;
 		k->tcp.unsent -= k->tcp.unsent > 0;	/* it is last */
 	}
 	k->sndq = col_tcp_queue(s, TCP_SEND_QUEUE, k->tcp.sndq, fd);
 	k->tcp.snd_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
-					   "TCP_QUEUE_SEQ", fd) - fin);
+					   "TCP_QUEUE_SEQ", fd) - !!fin);
 	k->rcvq = col_tcp_queue(s, TCP_RECV_QUEUE, k->tcp.rcvq, fd);
-	k->tcp.rcv_seq = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
-					  "TCP_QUEUE_SEQ", fd);
+	k->tcp.rcv_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) -
+				    tcp_fin_in(k->s.state));
 	k->has_sndq = k->has_rcvq = true;
 	k->nsndq = k->tcp.sndq;
 	k->nrcvq = k->tcp.rcvq;
@@ -2816,12 +2838,23 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	k->tcp.max_window = w.max_window;
 	k->tcp.rcv_wnd = w.rcv_wnd;
 	k->tcp.rcv_wup = w.rcv_wup;
+	if ((int32_t)(w.rcv_wup - (uint32_t)k->tcp.rcv_seq) > 0)
+		k->tcp.rcv_wup = k->tcp.rcv_seq;	/* it counted the FIN */
 }
 
 static const char *const tcp_state_names[] = {
 	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
 	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
 };
+
+/* Shut down for reading: only poll tells (POLLRDHUP). */
+static void col_shut_rd(struct sock_state *k, int s)
+{
+	struct pollfd p = { s, POLLRDHUP, 0 };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP))
+		k->s.flags |= TLV_SOCK_SHUT_RD;
+}
 
 /* A TCP, UDP or raw socket; false if refused. */
 static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
@@ -2858,6 +2891,7 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 	if (!tcp) {
 		char c;
 
+		col_shut_rd(k, s);
 		if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
 			refuse("fd %d: socket %s has datagrams queued, not read yet: not supported yet",
 			       fd, l);
@@ -2896,14 +2930,15 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		k->s.rflow = 0;
 		return true;
 	}
-	if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_FIN_WAIT1 &&
-	    ti.tcpi_state != TCP_FIN_WAIT2) {
-		refuse("fd %d: TCP connection %s -> %s in state %s: only established connections and ones shut down for writing can be dumped yet",
+	if (ti.tcpi_state != TCP_ESTABLISHED && !tcp_fin_out(ti.tcpi_state) &&
+	    !tcp_fin_in(ti.tcpi_state)) {
+		refuse("fd %d: TCP connection %s -> %s in state %s: only established or shut down connections can be dumped yet",
 		       fd, l, r, ti.tcpi_state < ARRAY_SIZE(tcp_state_names) ?
 		       tcp_state_names[ti.tcpi_state] : "?");
 		return false;
 	}
 	col_tcp_repair(k, s, fd);
+	col_shut_rd(k, s);
 	return true;
 }
 
@@ -3084,14 +3119,14 @@ static void img_check_sock(const struct fd *d)
 	    !((tcp && s->proto == IPPROTO_TCP) ||
 	      (s->type == SOCK_DGRAM && s->proto == IPPROTO_UDP) ||
 	      (s->type == SOCK_RAW && s->proto < 256)) ||
-	    s->flags > 15 || s->lport > 65535 || s->rport > 65535 ||
+	    s->flags > 31 || s->lport > 65535 || s->rport > 65535 ||
 	    (v4 && (s->laddr0 >> 32 || s->laddr1 || s->raddr0 >> 32 ||
 		    s->raddr1 || s->lscope || s->rscope || s->rflow)) ||
 	    s->lscope > 0xffffffffULL || s->rscope > 0xffffffffULL ||
 	    s->rflow > 0xfffff || s->backlog > 65535 ||
 	    (s->state != TCP_CLOSE && s->state != TCP_LISTEN &&
-	     s->state != TCP_ESTABLISHED && s->state != TCP_FIN_WAIT1 &&
-	     s->state != TCP_FIN_WAIT2) ||
+	     s->state != TCP_ESTABLISHED && !tcp_fin_out(s->state) &&
+	     !tcp_fin_in(s->state)) ||
 	    (!tcp && s->state != TCP_CLOSE) ||
 	    !(s->flags & TLV_SOCK_LISTEN) != (s->state != TCP_LISTEN) ||
 	    !(s->flags & TLV_SOCK_REPAIR) !=
@@ -5925,6 +5960,9 @@ static int rst_sock(const struct fd *d)
 		rst_tcp_repair(s, k, fd, &p, plen);
 	else if ((t->flags & TLV_SOCK_CONNECTED) && connect(s, &p.sa, plen))
 		die_errno("fd %d: connect", fd);
+	if ((t->flags & (TLV_SOCK_SHUT_RD | TLV_SOCK_REPAIR)) == TLV_SOCK_SHUT_RD &&
+	    shutdown(s, SHUT_RD) && errno != ENOTCONN)	/* repair: later */
+		die_errno("fd %d: shutdown", fd);
 	return s;
 }
 
@@ -5981,9 +6019,10 @@ static void rst_sk_finish(const struct image *im)
 						  (unsigned long long)d->f.fd);
 			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
 				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
-			/* shut down for writing: the FIN again, after all data */
-			if ((k->s.state == TCP_FIN_WAIT1 ||
-			     k->s.state == TCP_FIN_WAIT2) && shutdown(s, SHUT_WR))
+			/* our FIN again after all data; the peer's FIN */
+			if ((tcp_fin_out(k->s.state) && shutdown(s, SHUT_WR)) ||
+			    ((k->s.flags & TLV_SOCK_SHUT_RD) &&
+			     shutdown(s, SHUT_RD)))
 				die_errno("fd %llu: shutdown",
 					  (unsigned long long)d->f.fd);
 			close(s);

@@ -232,6 +232,7 @@ struct tlv_rec {
 #define TLV_SOCK_CONNECTED	2	/* connect() to raddr:rport */
 #define TLV_SOCK_LISTEN		4	/* listen(backlog) */
 #define TLV_SOCK_REPAIR		8	/* an established TCP connection: TCP */
+#define TLV_SOCK_SHUT_RD	16	/* shut down for reading (or FIN received) */
 #define TLV_F_SOCKOPT(X) \
 	X(level, "SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, SOL_NETLINK, SOL_PACKET") \
 	X(name, "option number") \

@@ -169,6 +169,7 @@ int main(int argc, char **argv)
 	u6 = sock(AF_INET6, SOCK_DGRAM, FD_U6);
 	opt(u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
 	bind6(u6, "::1", 0);
+	shutdown(u6, SHUT_RD);	/* ENOTCONN, but reads end from now on */
 	len = sizeof(tv1);
 	if (getsockopt(l4, SOL_SOCKET, SO_RCVTIMEO, &tv1, &len))
 		fail("SO_RCVTIMEO: %s", strerror(errno));
@@ -241,6 +242,10 @@ int main(int argc, char **argv)
 	expect(u2, IPPROTO_IP, IP_TTL, 33, "IP_TTL");
 	expect(u2, SOL_SOCKET, SO_BROADCAST, 1, "SO_BROADCAST");
 	expect(u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9, "IPV6_UNICAST_HOPS");
+	if (!(poll_fd(u6, POLLRDHUP, 0) & POLLRDHUP))
+		fail("u6 is no longer shut down for reading");
+	if (poll_fd(u1, POLLRDHUP, 0) & POLLRDHUP)
+		fail("u1 is shut down for reading");
 	expect(fr, SOL_SOCKET, SO_TYPE, SOCK_STREAM, "fresh socket type");
 	if (fdinfo_num(l4, "pos", 10) || !strstr(fd_link(l4, buf, sizeof(buf)), "socket:"))
 		fail("l4 is not a socket");

@@ -1,4 +1,4 @@
-/* A TCP connection shut down for writing (FIN_WAIT2) keeps receiving a checksummed stream from its peer outside the tree through dump and restore (--tcp-established): every byte once, then EOF, and the peer sees no RST. */
+/* A TCP connection shut down for writing (FIN_WAIT2) keeps receiving a checksummed stream from its peer outside the tree through dump and restore (--tcp-established): every byte once, then EOF, and the peer sees no RST.  A half-closed pair inside the tree (FIN_WAIT2 and CLOSE_WAIT, data unread) reads its data, then EOF, and goes on the other way. */
 #include "fdlib.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -63,11 +63,11 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
-	uint8_t buf[4096];
+	uint8_t buf[8192];
 	uint64_t got = 0, want;
 	struct tcp_info ti;
 	long long end;
-	int l, s, fd, n;
+	int l, s, fd, n, fa, fb;
 	char res[128];
 	pid_t pid;
 
@@ -110,6 +110,25 @@ int main(int argc, char **argv)
 			fail("state %d, not FIN_WAIT2", ti.tcpi_state);
 		sleep_us(1000);
 	} while (ti.tcpi_state != TCP_FIN_WAIT2);
+	/* the pair inside: fa sent 5000 bytes and its FIN, fb read nothing */
+	fa = socket(AF_INET, SOCK_STREAM, 0);
+	len = sizeof(a);
+	if (fa < 0 || connect(fa, (struct sockaddr *)&a, len) ||
+	    (fb = accept(l, NULL, NULL)) < 0)
+		fail("pair: %s", strerror(errno));
+	for (int i = 0; i < 5000; i++)
+		buf[i] = pat(i + 77);
+	if (write(fa, buf, 5000) != 5000 || shutdown(fa, SHUT_WR))
+		fail("pair: %s", strerror(errno));
+	end = mono_ns() + 10 * NS_PER_SEC;
+	do {
+		len = sizeof(ti);
+		if (getsockopt(fb, IPPROTO_TCP, TCP_INFO, &ti, &len))
+			fail("TCP_INFO: %s", strerror(errno));
+		if (mono_ns() > end)
+			fail("pair: state %d, not CLOSE_WAIT", ti.tcpi_state);
+		sleep_us(1000);
+	} while (ti.tcpi_state != TCP_CLOSE_WAIT);
 	fcntl(s, F_SETFL, O_NONBLOCK);
 	end = 0;
 	for (;;) {	/* read the stream; the dump happens meanwhile */
@@ -139,6 +158,21 @@ int main(int argc, char **argv)
 	}
 	if (end != 2)
 		fail("EOF before the end, at %llu bytes", (unsigned long long)got);
+	/* the pair: fb reads the data, then the end; then the other way */
+	if (poll_fd(fb, POLLIN, 10000) != POLLIN ||
+	    recv(fb, buf, sizeof(buf), MSG_WAITALL) != 5000)
+		fail("pair: fb did not get the 5000 bytes");
+	for (int i = 0; i < 5000; i++)
+		if (buf[i] != pat(i + 77))
+			fail("pair: byte %d is wrong", i);
+	if (recv(fb, buf, 1, 0) != 0)
+		fail("pair: no EOF after the data on fb");
+	if (write(fb, "after", 5) != 5 || shutdown(fb, SHUT_WR) ||
+	    poll_fd(fa, POLLIN, 10000) == 0 ||
+	    recv(fa, buf, sizeof(buf), MSG_WAITALL) != 5 ||
+	    memcmp(buf, "after", 5) || recv(fa, buf, 1, 0) != 0)
+		fail("pair: fa did not get \"after\" and the end: %s",
+		     strerror(errno));
 	end = mono_ns() + 20 * NS_PER_SEC;
 	for (n = 0; n <= 0;) {
 		fd = open(RESULT, O_RDONLY);
