@@ -2892,7 +2892,8 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		char c;
 
 		col_shut_rd(k, s);
-		if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		if (k->s.type == SOCK_DGRAM &&	/* raw: packets come and go */
+		    recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
 			refuse("fd %d: socket %s has datagrams queued, not read yet: not supported yet",
 			       fd, l);
 			return false;

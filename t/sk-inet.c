@@ -1,4 +1,4 @@
-/* TCP listeners (IPv4, IPv6-only, dual-stack) and UDP sockets (bound, connected) keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
+/* TCP listeners (IPv4, IPv6-only, dual-stack), UDP sockets (bound, connected) and a raw ICMP socket keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
 #include "fdlib.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 	struct linger lg = { 1, 7 }, lg2;
 	struct timeval tv = { 3, 250000 }, tv1, tv2;
 	socklen_t len;
-	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s;
+	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s, raw;
 	pid_t pid;
 	char buf[64];
 	struct sockaddr_in a;
@@ -166,6 +166,16 @@ int main(int argc, char **argv)
 	if (connect(u2, (struct sockaddr *)&a, sizeof(a)))
 		fail("connect: %s", strerror(errno));
 	fr = sock(AF_INET, SOCK_STREAM, FD_FRESH);
+	raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+	if (raw < 0)
+		fail("raw socket: %s", strerror(errno));
+	{
+		struct sockaddr_in ra = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, "127.0.0.1", &ra.sin_addr);
+		if (bind(raw, (struct sockaddr *)&ra, sizeof(ra)))
+			fail("raw bind: %s", strerror(errno));
+	}
 	u6 = sock(AF_INET6, SOCK_DGRAM, FD_U6);
 	opt(u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
 	bind6(u6, "::1", 0);
@@ -247,6 +257,21 @@ int main(int argc, char **argv)
 	if (poll_fd(u1, POLLRDHUP, 0) & POLLRDHUP)
 		fail("u1 is shut down for reading");
 	expect(fr, SOL_SOCKET, SO_TYPE, SOCK_STREAM, "fresh socket type");
+	expect(raw, SOL_SOCKET, SO_TYPE, SOCK_RAW, "raw socket type");
+	expect(raw, SOL_SOCKET, SO_PROTOCOL, IPPROTO_ICMP, "raw socket protocol");
+	{	/* it is bound to 127.0.0.1 and sees ICMP: an echo to itself */
+		struct sockaddr_in ra;
+		socklen_t rl = sizeof(ra);
+		unsigned char ping[8] = { 8, 0, 0xf7, 0xfe, 0, 1, 0, 0 };
+		char rb[256];
+
+		if (getsockname(raw, (struct sockaddr *)&ra, &rl) ||
+		    ra.sin_addr.s_addr != htonl(INADDR_LOOPBACK))
+			fail("raw socket not bound to 127.0.0.1");
+		if (sendto(raw, ping, sizeof(ping), 0, (struct sockaddr *)&ra, rl) != 8 ||
+		    poll_fd(raw, POLLIN, 5000) != POLLIN || recv(raw, rb, sizeof(rb), 0) < 28)
+			fail("raw socket: no ICMP seen: %s", strerror(errno));
+	}
 	if (fdinfo_num(l4, "pos", 10) || !strstr(fd_link(l4, buf, sizeof(buf)), "socket:"))
 		fail("l4 is not a socket");
 
