@@ -2377,6 +2377,8 @@ struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
 	struct tlv_nl_group *grp;
 	size_t ngrp;
 	struct tlv_packet pk;
+	struct tlv_mcast *mc;
+	size_t nmc;
 	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
 	bool connected;		/* dump: TCP, neither closed nor listening */
 };
@@ -2847,6 +2849,66 @@ static const char *const tcp_state_names[] = {
 	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
 };
 
+/*
+ * Multicast memberships cannot be listed per socket, but the groups joined
+ * on each interface can (/proc/net/igmp, igmp6), and MCAST_MSFILTER on a
+ * socket answers for a group only if the socket joined it.
+ */
+static void col_mcast(struct sock_state *k, int s, int fd)
+{
+	bool v6 = k->s.family == AF_INET6;
+	char *txt = proc_xread(0, v6 ? "net/igmp6" : "net/igmp", NULL);
+	char *line, *save;
+	unsigned idx = 0;
+
+	for (line = strtok_r(txt, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct { struct group_filter f; struct sockaddr_storage more[8]; } gf;
+		socklen_t len = sizeof(gf);
+		uint8_t g[16] = { 0 };
+		char hex[33];
+		unsigned v;
+
+		memset(&gf, 0, sizeof(gf));
+		if (v6) {
+			if (sscanf(line, "%u %*s %32s", &idx, hex) != 2 ||
+			    strlen(hex) != 32)
+				continue;
+			for (int i = 0; i < 16; i++)
+				sscanf(hex + 2 * i, "%2hhx", &g[i]);
+			((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_addr, g, 16);
+		} else {
+			if (line[0] != '\t') {
+				sscanf(line, "%u", &idx);
+				continue;
+			}
+			if (sscanf(line, "%x", &v) != 1)
+				continue;
+			memcpy(g, &v, 4);	/* printed as the __be32 in memory */
+			((struct sockaddr_in *)&gf.f.gf_group)->sin_family = AF_INET;
+			memcpy(&((struct sockaddr_in *)&gf.f.gf_group)->sin_addr, g, 4);
+		}
+		gf.f.gf_interface = idx;
+		if (!idx || getsockopt(s, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				       MCAST_MSFILTER, &gf, &len))
+			continue;	/* not a member */
+		if (gf.f.gf_fmode != MCAST_EXCLUDE || gf.f.gf_numsrc) {
+			refuse("fd %d: multicast membership with a source filter: not supported yet",
+			       fd);
+			continue;
+		}
+		{
+			struct tlv_mcast *m = vec_add(&k->mc, &k->nmc, sizeof(*k->mc));
+
+			m->ifindex = idx;
+			memcpy(&m->group0, g, 8);
+			memcpy(&m->group1, g + 8, 8);
+		}
+	}
+	free(txt);
+}
+
 /* Shut down for reading: only poll tells (POLLRDHUP). */
 static void col_shut_rd(struct sock_state *k, int s)
 {
@@ -2892,6 +2954,7 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		char c;
 
 		col_shut_rd(k, s);
+		col_mcast(k, s, fd);
 		if (k->s.type == SOCK_DGRAM &&	/* raw: packets come and go */
 		    recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
 			refuse("fd %d: socket %s has datagrams queued, not read yet: not supported yet",
@@ -3072,6 +3135,8 @@ static void dump_sock(struct buf *n, const struct sock_state *k)
 		buf_rec(n, TLV_SOCKOPT, k->opt, k->nopt * sizeof(*k->opt));
 	if (k->ifname)
 		buf_str(n, TLV_IFNAME, k->ifname);
+	if (k->nmc)
+		buf_rec(n, TLV_MCAST, k->mc, k->nmc * sizeof(*k->mc));
 	if (k->has_tcp) {
 		buf_rec(n, TLV_TCP, &k->tcp, sizeof(k->tcp));
 		buf_rec(n, TLV_SNDQ, k->sndq, k->tcp.sndq);
@@ -3094,6 +3159,11 @@ static void img_check_sock(const struct fd *d)
 			die("corrupt image: fd %llu: bad socket option", fd);
 	if (k->ifname && strlen(k->ifname) >= IFNAMSIZ)
 		die("corrupt image: fd %llu: bad interface name", fd);
+	for (size_t i = 0; i < k->nmc; i++)
+		if (d->f.kind != TLV_FD_INET || s->type == SOCK_STREAM ||
+		    !k->mc[i].ifindex || k->mc[i].ifindex > INT_MAX ||
+		    (v4 && (k->mc[i].group0 >> 32 || k->mc[i].group1)))
+			die("corrupt image: fd %llu: bad multicast group", fd);
 	if (d->f.kind == TLV_FD_NETLINK) {
 		if (!k->has_nl || k->has_sock || k->has_pk || k->has_tcp ||
 		    k->nl.proto >= 32 || (k->nl.type != SOCK_RAW &&
@@ -4479,7 +4549,7 @@ static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
 {
 	struct sock_state *k = d->sk;
 
-	if (it->tag < TLV_SOCK || it->tag > TLV_PACKET)
+	if (it->tag < TLV_SOCK || it->tag > TLV_MCAST)
 		return false;
 	if (!k)
 		k = d->sk = xzalloc(sizeof(*k));
@@ -4512,6 +4582,9 @@ static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
 		break;
 	case TLV_NL_GROUPS:
 		k->grp = get_rows(it, &k->ngrp, "FD");
+		break;
+	case TLV_MCAST:
+		k->mc = get_rows(it, &k->nmc, "FD");
 		break;
 	case TLV_PACKET:
 		get_row(it, &k->pk, sizeof(k->pk), "FD");
@@ -5954,6 +6027,16 @@ static int rst_sock(const struct fd *d)
 
 		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
 			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	for (size_t i = 0; i < k->nmc; i++) {
+		struct group_req gr = { .gr_interface = k->mc[i].ifindex };
+
+		sk_addr_join((union sk_addr *)&gr.gr_group, t->family,
+			     k->mc[i].group0, k->mc[i].group1, 0, 0, 0);
+		if (setsockopt(s, t->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			       MCAST_JOIN_GROUP, &gr, sizeof(gr)))
+			die_errno("fd %d: joining a multicast group on interface %llu",
+				  fd, (unsigned long long)k->mc[i].ifindex);
 	}
 	if ((t->flags & TLV_SOCK_LISTEN) && listen(s, t->backlog))
 		die_errno("fd %d: listen", fd);

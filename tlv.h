@@ -153,7 +153,7 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
-#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, TCP?, SNDQ?, RCVQ? */
+#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, MCAST?, TCP?, SNDQ?, RCVQ? */
 #define TLV_FD_NETLINK	15	/* netlink socket: NETLINK, NL_GROUPS?, SOCKOPT? */
 #define TLV_FD_PACKET	16	/* AF_PACKET socket: PACKET, SOCKOPT? */
 #define TLV_F_THREAD(X) \
@@ -248,6 +248,9 @@ struct tlv_rec {
 	X(snd_wl1, "TCP_REPAIR_WINDOW") X(snd_wnd, "") X(max_window, "") \
 	X(rcv_wnd, "") X(rcv_wup, "") \
 	X(lock, "network lock: nftables table inet cr_lock_<hex> to delete, 0 if none")
+#define TLV_F_MCAST(X) \
+	X(ifindex, "interface") X(group0, "group address bytes 0-7 (IPv4: 0-3)") \
+	X(group1, "bytes 8-15")
 #define TLV_F_NETLINK(X) \
 	X(proto, "NETLINK_* protocol") X(type, "SOCK_RAW or SOCK_DGRAM") \
 	X(portid, "bound port id, 0 if not bound") \
@@ -290,6 +293,7 @@ struct tlv_sock { TLV_F_SOCK(TLV_FIELD) };
 struct tlv_sockopt { TLV_F_SOCKOPT(TLV_FIELD) };
 struct tlv_tcp { TLV_F_TCP(TLV_FIELD) };
 struct tlv_netlink { TLV_F_NETLINK(TLV_FIELD) };
+struct tlv_mcast { TLV_F_MCAST(TLV_FIELD) };
 struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
 struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 #undef TLV_FIELD
@@ -355,7 +359,8 @@ struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 	X(RCVQ, 105, BYTES, NONE, "TCP receive queue, not read yet") \
 	X(NETLINK, 106, ROWS, NETLINK, "a netlink socket") \
 	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
-	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket")
+	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
+	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

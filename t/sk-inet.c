@@ -1,10 +1,11 @@
-/* TCP listeners (IPv4, IPv6-only, dual-stack), UDP sockets (bound, connected) and a raw ICMP socket keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
+/* TCP listeners (IPv4, IPv6-only, dual-stack), UDP sockets (bound, connected) a raw ICMP socket and multicast members (IPv4, IPv6) keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
 #include "fdlib.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <net/if.h>
 
 #define FD_L4 40
 #define FD_L6 41
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
 	struct linger lg = { 1, 7 }, lg2;
 	struct timeval tv = { 3, 250000 }, tv1, tv2;
 	socklen_t len;
-	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s, raw;
+	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s, raw, um, um6;
+	int lo = if_nametoindex("lo"), mport, mport6;
 	pid_t pid;
 	char buf[64];
 	struct sockaddr_in a;
@@ -180,6 +182,24 @@ int main(int argc, char **argv)
 	opt(u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
 	bind6(u6, "::1", 0);
 	shutdown(u6, SHUT_RD);	/* ENOTCONN, but reads end from now on */
+	{	/* multicast members on lo */
+		struct sockaddr_in ma = { .sin_family = AF_INET };
+		struct sockaddr_in6 ma6 = { .sin6_family = AF_INET6 };
+		struct ip_mreqn mr = { .imr_ifindex = lo };
+		struct ipv6_mreq mr6 = { .ipv6mr_interface = lo };
+
+		um = socket(AF_INET, SOCK_DGRAM, 0);
+		um6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		inet_pton(AF_INET, "239.77.1.2", &mr.imr_multiaddr);
+		inet_pton(AF_INET6, "ff12::77:12", &mr6.ipv6mr_multiaddr);
+		if (um < 0 || um6 < 0 || bind_low_port(um, &ma, sizeof(ma)) ||
+		    bind_low_port(um6, &ma6, sizeof(ma6)) ||
+		    setsockopt(um, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) ||
+		    setsockopt(um6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr6, sizeof(mr6)))
+			fail("multicast: %s", strerror(errno));
+		mport = ntohs(ma.sin_port);
+		mport6 = ntohs(ma6.sin6_port);
+	}
 	len = sizeof(tv1);
 	if (getsockopt(l4, SOL_SOCKET, SO_RCVTIMEO, &tv1, &len))
 		fail("SO_RCVTIMEO: %s", strerror(errno));
@@ -257,6 +277,33 @@ int main(int argc, char **argv)
 	if (poll_fd(u1, POLLRDHUP, 0) & POLLRDHUP)
 		fail("u1 is shut down for reading");
 	expect(fr, SOL_SOCKET, SO_TYPE, SOCK_STREAM, "fresh socket type");
+	{	/* the members get what is sent to their groups on lo */
+		struct sockaddr_in ga = { .sin_family = AF_INET, .sin_port = htons(mport) };
+		struct sockaddr_in6 ga6 = { .sin6_family = AF_INET6, .sin6_port = htons(mport6) };
+		struct ip_mreqn mi = { .imr_ifindex = lo };
+		int t = socket(AF_INET, SOCK_DGRAM, 0), t6 = socket(AF_INET6, SOCK_DGRAM, 0);
+
+		inet_pton(AF_INET, "239.77.1.2", &ga.sin_addr);
+		inet_pton(AF_INET6, "ff12::77:12", &ga6.sin6_addr);
+		struct { struct group_filter f; struct sockaddr_storage s[4]; } gf;
+		socklen_t gl = sizeof(gf);
+
+		if (setsockopt(t, IPPROTO_IP, IP_MULTICAST_IF, &mi, sizeof(mi)) ||
+		    sendto(t, "m4", 2, 0, (struct sockaddr *)&ga, sizeof(ga)) != 2)
+			fail("multicast send: %s", strerror(errno));
+		if (poll_fd(um, POLLIN, 5000) != POLLIN || recv(um, buf, sizeof(buf), 0) != 2 ||
+		    memcmp(buf, "m4", 2))
+			fail("the IPv4 multicast member got nothing");
+		/* lo has no IPv6 multicast route: ask the socket instead */
+		memset(&gf, 0, sizeof(gf));
+		gf.f.gf_interface = lo;
+		memcpy(&gf.f.gf_group, &ga6, sizeof(ga6));
+		if (getsockopt(um6, IPPROTO_IPV6, MCAST_MSFILTER, &gf, &gl))
+			fail("the IPv6 socket is not a member of its group: %s",
+			     strerror(errno));
+		close(t);
+		close(t6);
+	}
 	expect(raw, SOL_SOCKET, SO_TYPE, SOCK_RAW, "raw socket type");
 	expect(raw, SOL_SOCKET, SO_PROTOCOL, IPPROTO_ICMP, "raw socket protocol");
 	{	/* it is bound to 127.0.0.1 and sees ICMP: an echo to itself */
