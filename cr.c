@@ -61,6 +61,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -83,10 +84,14 @@
 #include <linux/sockios.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include "tlv.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
@@ -1018,6 +1023,7 @@ struct map_line {
 	char perms[5];
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
+	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1034,6 +1040,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->pgoff = off;
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
+	m->pkey = 0;
 	return true;
 }
 
@@ -1056,6 +1063,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
+			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(m[n - 1].vmflags, sizeof(m->vmflags), "%s",
 				 line + 8 + strspn(line + 8, " "));
@@ -1332,6 +1341,21 @@ static int pt_write(int pid, uint64_t addr, const void *src, size_t len)
 	return n < 0 ? -errno : -EFAULT;
 }
 
+/* Write target memory through /proc/PID/mem: read-only pages too. */
+static int pt_write_mem(int pid, uint64_t addr, const void *src, size_t len)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, src, len, addr) != (ssize_t)len)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* Unmap cr's area in the process (col_scratch made it). */
 static void pt_scratch_free(struct pt *t)
 {
@@ -1372,10 +1396,14 @@ static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
  */
 struct vma {
 	struct tlv_vma v;
+	bool tracked;		/* dump: registered with the tracker (5b) */
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
+	bool sysv;		/* a SysV shm attachment: SHMAT */
+	struct tlv_shmat shmat;
 };
 
 struct watch {			/* one inotify watch */
@@ -1409,6 +1437,16 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
+	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	bool has_kt;		/* restore: the image had KTHREAD */
+	struct tlv_kthread kt;
+	struct tlv_cpus *cpus;
+	size_t ncpus;
+};
+
+struct psrc {			/* restore: pages found in a parent image */
+	uint64_t addr, npages, off;
+	const struct image *img;
 };
 
 struct runs {			/* page runs, ascending */
@@ -1440,10 +1478,24 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs prun;	/* pages unchanged since the parent image */
+	struct psrc *src;	/* restore: where the prun pages are */
+	size_t nsrc;
+	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
+	int uffd;		/* dump: cr's copy of that tracker, or -1 */
+	uint64_t trk_ino;
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
+	long via;		/* tree_helper that forks it instead, or -1 */
+	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
+	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	bool has_ks;		/* restore: the image had KSTATE */
+	struct tlv_kstate ks;
+	struct tlv_spec *spec;
+	size_t nspec;
+	char *cgroup;		/* cgroup v2 path, NULL if not known */
 };
 
 struct pipe_obj {		/* a pipe, or a FIFO by path */
@@ -1463,11 +1515,31 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t pages_off;
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
+	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
+};
+
+struct tree_helper {		/* restore: stands in for an exited leader */
+	uint64_t pid, sid;	/* a session's (pid == sid) or a group's */
+	long forker;		/* index of the task that forks it */
 };
 
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	/* chains (section 5b): */
+	bool predump;		/* PREDUMP: pages copied while running */
+	char *parent;		/* PARENT, as written */
+	struct tlv_end parent_id, end;	/* PARENT_ID; this image's END */
+	struct tlv_track *track;	/* TRACK rows */
+	size_t ntrack;
+	struct image *prev;	/* the parent image, read */
+	int fd;			/* restore: a parent image's data, spooled */
+	bool keep_track;	/* dump: leave trackers for a next dump */
+	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
+	uint64_t chain_seen;	/* read: which of those records came */
+	struct tree_helper *helpers;	/* from img_check_tree */
+	size_t nhelpers;
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
@@ -1610,6 +1682,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
+	t->trk_fd = t->uffd = -1;
 	return t;
 }
 
@@ -1736,6 +1809,8 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	if (!strcmp(name, "/dev/zero (deleted)")) {
 		o->s.kind = TLV_OBJ_SHMEM;
 		o->s.size = PAGE_ROUND(sb.st_size);
+	} else if (!strncmp(name, "/SYSV", 5)) {
+		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
 		long seals = fcntl(o->fd, F_GET_SEALS);
 
@@ -1774,9 +1849,76 @@ refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
 	return false;
 }
 
+/*
+ * A System V shm attachment.  Its inode number is the segment's id, which
+ * cr reads the segment by: so cr must be in the process's IPC namespace
+ * (a private one would have to be recreated whole: not supported).  Only
+ * whole attachments, as shmat() makes them, are supported.
+ */
+static bool col_sysv(struct image *im, int pid, const struct map_line *m,
+		     struct vma *v, const char *link)
+{
+	unsigned long long s = m->start, e = m->end;
+	char ns[64];
+	struct stat a, b;
+	struct shmid_ds ds;
+	key_t key;
+	struct fobj *o;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/ipc", pid);
+	if (stat(ns, &a) || stat("/proc/self/ns/ipc", &b))
+		die_errno("%s", ns);
+	if (a.st_ino != b.st_ino)
+		return refuse_vma(s, e, "System V shared memory in another IPC namespace: not supported");
+	if (stat(link, &a))
+		die_errno("%s", link);
+	if (a.st_ino > INT_MAX || shmctl(a.st_ino, IPC_STAT, &ds))
+		die_errno("System V shm segment %llu",
+			  (unsigned long long)a.st_ino);
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
+				  (unsigned long long)a.st_ino);
+	if (ds.shm_perm.mode & SHM_LOCKED)
+		return refuse_vma(s, e, "System V shm segment locked with SHM_LOCK: not supported yet");
+	o = col_fobj(im, link, m->path, 0);
+	o->shm = (struct tlv_sysv_shm){ .shmid = a.st_ino, .key = (uint32_t)key,
+		.mode = ds.shm_perm.mode & 0777, .uid = ds.shm_perm.uid,
+		.gid = ds.shm_perm.gid,
+		.removed = !!(ds.shm_perm.mode & SHM_DEST) };
+	o->nattch = ds.shm_nattch;
+	v->sysv = true;		/* "may write" is off only for SHM_RDONLY */
+	v->shmat.flags = vmflag(m, "mw") ? 0 : SHM_RDONLY;
+	v->v.kind = TLV_VMA_OBJ;
+	v->v.obj = o->s.id;
+	return true;
+}
+
+/*
+ * Attachments of a segment outside the tree would be cut off from it
+ * after restore: the kernel's count must be the tree's.
+ */
+static void col_check_sysv(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++) {
+		size_t n = 0;
+
+		if (im->objs[i].s.kind != TLV_OBJ_SYSV)
+			continue;
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nvmas; j++)
+				n += im->t[k].vmas[j].v.kind == TLV_VMA_OBJ &&
+				     im->t[k].vmas[j].v.obj == im->objs[i].s.id;
+		if (n != im->objs[i].nattch)
+			refuse("System V shm segment %llu is attached %llu times, %zu of them in the dumped tree: not supported",
+			    (unsigned long long)im->objs[i].shm.shmid,
+			    (unsigned long long)im->objs[i].nattch, n);
+	}
+}
+
 /* Classify one mapping; false if it is left out of the image. */
 static bool col_vma(struct image *im, int pid, const struct map_line *m,
-		    struct vma *v)
+		    struct vma *v, bool trk)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
@@ -1798,8 +1940,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	}
 	if (vmflag(m, "ht"))
 		return refuse_vma(s, e, "hugetlb memory is not supported yet");
-	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
+	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
 		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
@@ -1823,7 +1966,7 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (*p != '/')
 		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
 	if (!strncmp(p, "/SYSV", 5))
-		return refuse_vma(s, e, "System V shared memory: not supported yet");
+		return col_sysv(im, pid, m, v, link);
 	if (ends_with(p, " (deleted)") && stat(link, &sa) == 0 && !sa.st_nlink) {
 		v->v.kind = TLV_VMA_OBJ;
 		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
@@ -1839,6 +1982,8 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	return true;
 }
 
+static void kst_col_vma(const struct map_line *m, struct vma *v);
+
 static void col_vmas(struct image *im, struct task *t)
 {
 	struct map_line *m;
@@ -1847,9 +1992,10 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v))
-			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
-					       sizeof(v)) = v;
+		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
+			continue;
+		kst_col_vma(&m[i], &v);
+		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
 	maps_free(m, n);
 }
@@ -1891,6 +2037,10 @@ static void runs_add(struct runs *r, size_t floor, uint64_t addr,
 #define PAGE_IS_PRESENT		(1 << 3)
 #define PAGE_IS_SWAPPED		(1 << 4)
 #define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -2072,6 +2222,346 @@ static void col_fobj_pages(struct fobj *o)
 		at &= ~(off_t)(PAGE - 1);
 		runs_add(&o->runs, 0, at, PAGE_ROUND(end - at) / PAGE);
 		at = PAGE_ROUND(end);
+	}
+}
+
+/*
+ * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
+ * dump saves only the pages written since.  The kernel says which: cr
+ * registers each private mapping with a userfaultfd in asynchronous
+ * write-protect mode (6.7+) and write-protects its pages; a write then only
+ * clears the page's protection (no fault reaches anyone) and PAGEMAP_SCAN
+ * lists the pages without it (PAGE_IS_WRITTEN), protecting them again in
+ * the same walk.  The userfaultfd has to outlive cr between two runs, so
+ * it stays in the process as one close-on-exec descriptor near the top of
+ * its fd limit (TRACK says which); that fd, the "uw" VmFlag on its
+ * mappings and one cheap fault on the first write to a page after each
+ * pre-dump are all a process can notice, and the final dump (or dump -R
+ * without --track-mem) takes them away.  A mapping without the
+ * registration (new, or moved by mremap, which drops it) counts as
+ * written in full, as does every page the parent image does not hold.
+ */
+
+/*
+ * Set operations on page runs, ascending and disjoint.  Output runs are
+ * never joined, so none spans two mappings when no input run does.
+ */
+
+/* out = a and b. */
+static void runs_and(const struct runs *a, const struct runs *b,
+		     struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n && k < b->n) {
+		uint64_t as = a->v[i].addr, ae = as + a->v[i].npages * PAGE;
+		uint64_t bs = b->v[k].addr, be = bs + b->v[k].npages * PAGE;
+		uint64_t s = as > bs ? as : bs, e = ae < be ? ae : be;
+
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+		if (ae < be)
+			i++;
+		else
+			k++;
+	}
+}
+
+/* out = a without b. */
+static void runs_minus(const struct runs *a, const struct runs *b,
+		       struct runs *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t s = a->v[i].addr, e = s + a->v[i].npages * PAGE;
+
+		while (k < b->n && b->v[k].addr + b->v[k].npages * PAGE <= s)
+			k++;
+		for (size_t j = k; j < b->n && b->v[j].addr < e && s < e; j++) {
+			uint64_t bs = b->v[j].addr;
+			uint64_t be = bs + b->v[j].npages * PAGE;
+
+			if (bs > s)
+				runs_add(out, out->n, s, (bs - s) / PAGE);
+			if (be > s)
+				s = be;
+		}
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+	}
+}
+
+/* out = a or b, which do not overlap. */
+static void runs_or(const struct runs *a, const struct runs *b,
+		    struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n || k < b->n) {
+		const struct tlv_run *x = k == b->n ||
+			(i < a->n && a->v[i].addr < b->v[k].addr) ?
+			&a->v[i++] : &b->v[k++];
+
+		runs_add(out, out->n, x->addr, x->npages);
+	}
+}
+
+/* Has t's tracker been there since the parent image was made? */
+static bool trk_continued(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].pid == t->proc.pid &&
+		    im->prev->track[i].ino == t->trk_ino && t->trk_ino)
+			return true;
+	return false;
+}
+
+/* The inode number of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t trk_ino(int pid, int fd)
+{
+	char path[64], link[64];
+	struct stat sb;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || stat(path, &sb))
+		return 0;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
+}
+
+/* Is fd one of the trackers the parent image left, or a copy of one a
+ * child got by fork?  Those are cr's, not the process's. */
+static bool trk_is_tracker(const struct image *im, int pid, int fd)
+{
+	uint64_t ino;
+
+	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+		return false;
+	for (size_t i = 0; i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Before the fds are collected: is the parent image's tracker still in t? */
+static void trk_find(const struct image *im, struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
+		const struct tlv_track *r = &im->prev->track[i];
+
+		if (r->pid != t->proc.pid)
+			continue;
+		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+			t->trk_fd = r->fd;
+			t->trk_ino = r->ino;
+		} else {
+			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
+			     (unsigned long long)r->pid);
+		}
+	}
+}
+
+/* pid's fd, duplicated into cr; -1 with errno set on failure. */
+static int pidfd_take(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), r, e;
+
+	if (pfd < 0)
+		return -1;
+	r = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return r;
+}
+
+/* Undo of a failed dump: the tracker it put into the process goes. */
+static void trk_undo(void *arg)
+{
+	struct task *t = arg;
+	const long a[6] = { t->trk_fd };
+	long ret;
+
+	if (t->trk_fd >= 0)
+		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
+}
+
+/* A free high fd number for the tracker: just under the soft fd limit. */
+static long trk_slot(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res == RLIMIT_NOFILE && t->rlim[i].cur > 64 &&
+		    t->rlim[i].cur <= INT_MAX)
+			return t->rlim[i].cur - 1;
+	return 1023;
+}
+
+/*
+ * While cr may still run syscalls in t (its scratch area is mapped, so
+ * they are safe to interrupt): take the tracker into cr, making a new one
+ * if this dump leaves tracking behind; close it in t if it does not.
+ */
+static void trk_setup(struct image *im, struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	int pid = t->proc.pid;
+	bool fresh = false;
+
+	if (t->trk_fd < 0 && im->keep_track) {
+		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
+				    0, 0, 0, 0, 0);
+		long h;
+
+		if (u < 0) {
+			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
+			     pid, strerror(-u));
+			return;
+		}
+		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
+			       0, 0, 0);
+		if (h >= 0)
+			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+		t->trk_fd = h >= 0 ? h : u;
+		undo_push(trk_undo, t);
+		im->ntrk_undo++;
+		fresh = true;
+	}
+	if (t->trk_fd < 0)
+		return;
+	t->uffd = pidfd_take(pid, t->trk_fd);
+	if (t->uffd < 0)
+		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+	if (fresh) {
+		struct uffdio_api api = { .api = UFFD_API,
+					  .features = UFFD_FEATURE_WP_ASYNC };
+		struct stat sb;
+
+		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
+			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			     pid, strerror(errno));
+			close(t->uffd);
+			t->uffd = -1;
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+			return;
+		}
+		t->trk_ino = sb.st_ino;
+	}
+	if (!im->keep_track) {
+		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+		t->trk_fd = -1;
+	}
+}
+
+/*
+ * The written pages of a registered mapping since its last protection,
+ * into out (if not NULL); protect: protect them again in the same walk.
+ * A walk that stopped because reg[] filled may report its last region
+ * again when resumed from walk_end, hence done.
+ */
+static void trk_scan(int fd, const struct vma *v, bool protect,
+		     struct runs *out)
+{
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = at;
+	size_t floor = out ? out->n : 0;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a),
+			.flags = protect ? PM_SCAN_WP_MATCHING |
+					   PM_SCAN_CHECK_WPASYNC : 0,
+			.start = at, .end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN for written pages of %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (out)
+				runs_add(out, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+}
+
+/*
+ * After col_pages, still frozen: which of t's pages the parent image
+ * already holds unchanged (t->prun, left out of t->own), and the
+ * protection reset for the next round when tracking goes on.
+ */
+static void trk_pages(struct image *im, struct task *t)
+{
+	struct runs written = { 0 }, tracked = { 0 }, avail = { 0 },
+		    a = { 0 }, b = { 0 }, own = { 0 };
+	const struct task *q = NULL;
+	int fd;
+
+	if (t->uffd < 0)
+		return;
+	fd = open_pagemap(t->proc.pid);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->v.start, v->v.end - v->v.start },
+			.mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->tracked) {
+			runs_add(&tracked, 0, v->v.start,
+				 (v->v.end - v->v.start) / PAGE);
+			trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track) {
+			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+				info("pid %llu: %llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)t->proc.pid,
+				     (unsigned long long)v->v.start,
+				     (unsigned long long)v->v.end,
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+	}
+	close(fd);
+	close(t->uffd);
+	t->uffd = -1;
+	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
+		if (im->prev->t[i].proc.pid == t->proc.pid)
+			q = &im->prev->t[i];
+	if (q && trk_continued(im, t)) {
+		runs_or(&q->own, &q->prun, &avail);
+		runs_and(&t->own, &tracked, &a);
+		runs_and(&a, &avail, &b);
+		runs_minus(&b, &written, &t->prun);
+		runs_minus(&t->own, &t->prun, &own);
+		free(t->own.v);
+		t->own = own;
+	}
+	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/* The release of a tree whose memory is copied after it goes on. */
+static void trk_keep(struct image *im)
+{
+	while (im->ntrk_undo) {
+		undo_pop();
+		im->ntrk_undo--;
 	}
 }
 
@@ -3560,7 +4050,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
 	for (size_t i = 0; i < n; i++)
-		col_fd(im, t, fds[i], shell_job);
+		if (!trk_is_tracker(im, t->proc.pid, fds[i]))
+			col_fd(im, t, fds[i], shell_job);
 	free(fds);
 }
 
@@ -3643,28 +4134,73 @@ static void col_ofds(struct image *im)
 }
 
 /*
- * Processes that share with their parent what only threads should share
- * (clone without CLONE_THREAD) cannot be rebuilt by fork: refuse them.
+ * Processes that share what clone() lets them share without being
+ * threads: an fd table (CLONE_FILES) or a cwd/root/umask (CLONE_FS) is
+ * rebuilt by cloning with the flag, so each process sharing one must share
+ * it with its parent (the process that cloned it, or one that shares it
+ * too); memory and signal handlers (CLONE_VM, CLONE_SIGHAND, as vfork()
+ * children have until they exec) are refused.  kcmp() orders the objects,
+ * so sorting the processes by it puts the sharers side by side.
  */
-static void col_refuse_clone_sharing(const struct image *im)
+static const struct image *share_im;
+static int share_type;
+
+static int cmp_shared(const void *a, const void *b)
+{
+	long r = kcmp_obj(share_im->t[*(const size_t *)a].proc.pid,
+			  share_im->t[*(const size_t *)b].proc.pid, share_type,
+			  0, 0);
+
+	if (r < 0 || r > 2)
+		die_errno("kcmp");
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+static void col_clone_sharing(struct image *im)
 {
 	static const struct { int type; const char *what; } k[] = {
 		{ 1, "memory (CLONE_VM)" }, { 2, "fd table (CLONE_FILES)" },
 		{ 3, "filesystem info (CLONE_FS)" },
 		{ 4, "signal handlers (CLONE_SIGHAND)" },
 	};
+	size_t *ix = xmalloc(im->nt * sizeof(*ix)), n = 0;
 
-	for (size_t i = 1; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *p = &im->t[t->parent];
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]))
+			ix[n++] = i;
+	share_im = im;
+	for (size_t j = 0; j < ARRAY_SIZE(k); j++) {
+		share_type = k[j].type;
+		qsort(ix, n, sizeof(*ix), cmp_shared);
+		for (size_t a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && !cmp_shared(&ix[a], &ix[b]); b++)
+				;
+			for (size_t m = a, tops = 0; m < b && b - a > 1; m++) {
+				struct task *t = &im->t[ix[m]];
+				bool with_parent = false;
 
-		if (task_zombie(t))
-			continue;
-		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
-			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
-				refuse("processes %llu and %llu share one %s without being threads: not supported yet",
-				    (unsigned long long)p->proc.pid,
-				    (unsigned long long)t->proc.pid, k[j].what);
+				for (size_t q = a; q < b; q++)
+					with_parent |= (long)ix[q] == t->parent;
+				if (!with_parent && !tops++)
+					continue;	/* the one that shares first */
+				ctx.pid = t->proc.pid;
+				if (j == 0 || j == 3 || !with_parent)
+					refuse("shares one %s with pid %llu without being its thread%s: not supported",
+					    k[j].what,
+					    (unsigned long long)im->t[ix[m == a ? a + 1 : a]].proc.pid,
+					    with_parent ? "" : " or its child");
+				else if (j == 1)
+					t->share.files = 1;
+				else if (strcmp(t->root, "/"))
+					refuse("shares its filesystem info (CLONE_FS) under a changed root %s: not supported",
+					    t->root);
+				else
+					t->share.fs = 1;
+			}
+		}
 	}
+	ctx.pid = 0;
+	free(ix);
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -3810,9 +4346,11 @@ static uint64_t col_scratch(struct task *t)
 	p->insn = p->insn0 = pt_find_any_insn(t->proc.pid);
 	r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == -EPERM || r == -EACCES) {	/* no W+X (MDWE) */
+	if (r == -EPERM || r == -EACCES) {
+		/* MDWE: no W+X, and no gaining X later; map R+X, drop X from
+		 * the rest, and write the code through /proc/PID/mem */
 		wx = false;
-		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE,
+		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r < 0 && r > -4096) {
@@ -3821,11 +4359,12 @@ static uint64_t col_scratch(struct task *t)
 	}
 	a = p->scratch = r;
 	p->scratch_len = len;
-	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len))
+	if (!wx && (r = pt_syscall(p, __NR_mprotect, a + PAGE, len - PAGE,
+				   PROT_READ | PROT_WRITE, 0, 0, 0)))
+		die("mprotect of cr's area in the process failed (%ld)", r);
+	if (wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
+		 pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len))
 		die("writing cr's code into the process");
-	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
-				   PROT_READ | PROT_EXEC, 0, 0, 0)))
-		die("mprotect of cr's code in the process failed (%ld)", r);
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread th = t->th[k];
 		uint64_t at = a + 2 * PAGE + k * fsz;
@@ -3846,6 +4385,260 @@ static uint64_t col_scratch(struct task *t)
 	return a + PAGE;	/* room for syscall results */
 }
 
+/* ==== 5b. kernel state: prctl, scheduling, cgroup, memory advice =========
+ * What a process sets on itself beyond memory, files and signals: prctl
+ * switches (dumpable, THP, MDWE, KSM, speculation controls), per thread
+ * timer slack, io priority and CPU affinity, oom_score_adj, its cgroup v2,
+ * and per mapping the madvise/mlock state and protection key smaps shows.
+ * The prctls only the process can answer are asked while cr's scratch
+ * area is in it.  Restore sets them in three places (section 8 and the
+ * blob): cr's child before the jump (process-wide prctls, cgroup,
+ * oom_score_adj), the blob once every mapping is final (advice, pkeys,
+ * mlockall, then MDWE and dumpable), and cr per thread by tid at the end
+ * (slack, ioprio, affinity: a thread the blob clones inherits the main
+ * thread's).  A record an older image lacks leaves that state alone.
+ */
+#ifndef PR_GET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#define KST_MDWE_ALL	3	/* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
+#define KST_NSPEC	3	/* PR_SPEC_STORE_BYPASS .. PR_SPEC_L1D_FLUSH */
+#define KST_MAX_CPUS	8192	/* affinity masks cr handles */
+#define KST_IOPRIO_WHO	1	/* IOPRIO_WHO_PROCESS */
+
+static const struct { char code[3]; uint64_t bit; } kst_vmflags[] = {
+	{ "dc", TLV_ADV_DONTFORK }, { "wf", TLV_ADV_WIPEONFORK },
+	{ "hg", TLV_ADV_HUGEPAGE }, { "nh", TLV_ADV_NOHUGEPAGE },
+	{ "dd", TLV_ADV_DONTDUMP }, { "mg", TLV_ADV_MERGEABLE },
+	{ "lo", TLV_ADV_LOCKED }, { "lf", TLV_ADV_ONFAULT },
+};
+
+/* A mapping's advice from its VmFlags, and its protection key. */
+static void kst_col_vma(const struct map_line *m, struct vma *v)
+{
+	if (v->v.kind == TLV_VMA_SPECIAL)
+		return;		/* the kernel's own flags ([vvar] is "dd") */
+	for (size_t i = 0; i < ARRAY_SIZE(kst_vmflags); i++)
+		if (vmflag(m, kst_vmflags[i].code))
+			v->adv.advice |= kst_vmflags[i].bit;
+	v->adv.pkey = m->pkey;
+}
+
+/* The path of a "0::PATH" line in /proc/.../cgroup text, or NULL. */
+static char *kst_cgroup_v2(const char *text)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, "0::", 3))
+			return strndup(l + 3, strcspn(l + 3, "\n"));
+	return NULL;
+}
+
+/* The line of v1 hierarchy id (the "N:" prefix) in cgroup text. */
+static const char *kst_cgroup_line(const char *text, const char *id, size_t n)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, id, n))
+			return l;
+	return "";
+}
+
+/*
+ * The cgroup v2 the process is in; every thread must be in it too.  v1
+ * hierarchies are not restored: the restored tree stays in cr's, so a
+ * process elsewhere in one with controllers is refused (a named one
+ * without, such as systemd's, only said with -v).
+ */
+static void kst_col_cgroup(struct task *t)
+{
+	char *text = proc_xread(t->proc.pid, "cgroup", NULL);
+	char *mine = proc_xread(0, "cgroup", NULL), name[64];
+
+	t->cgroup = kst_cgroup_v2(text);
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += !!*l) {
+		size_t n = strcspn(l, ":") + 1, len = strcspn(l, "\n");
+		const char *o = kst_cgroup_line(mine, l, n);
+
+		if (!strncmp(l, "0::", 3) ||
+		    (!strncmp(o, l, len) && (!o[len] || o[len] == '\n')))
+			continue;
+		if (!strncmp(l + n, "name=", 5))
+			info("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not restored",
+			     (int)len, l);
+		else
+			refuse("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not supported",
+			       (int)len, l);
+	}
+	for (size_t k = 1; k < t->nth; k++) {
+		char *s, *p;
+
+		snprintf(name, sizeof(name), "task/%llu/cgroup",
+			 (unsigned long long)t->th[k].t.tid);
+		s = proc_xread(t->proc.pid, name, NULL);
+		p = kst_cgroup_v2(s);
+		if ((p || t->cgroup) && (!p || !t->cgroup || strcmp(p, t->cgroup)))
+			refuse("thread %llu is in cgroup %s, not in its process's %s: not supported",
+			       (unsigned long long)t->th[k].t.tid, p ? p : "?",
+			       t->cgroup ? t->cgroup : "?");
+		free(p);
+		free(s);
+	}
+	free(mine);
+	free(text);
+}
+
+/* A prctl only the process can answer; an unknown option (old kernel) is 0. */
+static uint64_t kst_prctl(struct pt *p, long opt, long arg, const char *what)
+{
+	long r = pt_syscall(p, __NR_prctl, opt, arg, 0, 0, 0, 0);
+
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0) {
+		errno = -r;
+		die_errno("thread %d: %s", p->pid, what);
+	}
+	return r;
+}
+
+/*
+ * MCL_FUTURE is not shown anywhere, but every new mapping then comes
+ * locked: cr's scratch area, mapped just now, tells.  Only if anything is
+ * locked at all (VmLck) is smaps read.
+ */
+static uint64_t kst_col_mlockall(struct task *t)
+{
+	const struct pt *p = &t->th[0].pt;
+	char *st = proc_xread(t->proc.pid, "status", NULL);
+	uint64_t f = 0, locked = proc_field(st, "VmLck") ?
+				 proc_field_u64(st, "VmLck", 10, "status") : 0;
+	struct map_line *m;
+	size_t n;
+
+	free(st);
+	if (!locked)
+		return 0;
+	n = proc_maps(t->proc.pid, &m);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].start <= p->scratch && p->scratch < m[i].end &&
+		    vmflag(&m[i], "lo"))
+			f = MCL_FUTURE | (vmflag(&m[i], "lf") ? MCL_ONFAULT : 0);
+	maps_free(m, n);
+	return f;
+}
+
+/* Do two status texts agree on field key (both may lack it)? */
+static bool kst_same_field(const char *a, const char *b, const char *key)
+{
+	const char *x = proc_field(a, key), *y = proc_field(b, key);
+	size_t n = x ? strcspn(x, "\n") : 0;
+
+	return !x == !y && (!x || (strcspn(y, "\n") == n && !strncmp(x, y, n)));
+}
+
+/*
+ * One thread: timer slack, io priority, affinity, no shadow stack, and
+ * the speculation controls status shows as the main thread's (main_st).
+ */
+static void kst_col_thread(struct task *t, struct thread *th,
+			   const char *main_st)
+{
+	int tid = th->t.tid;
+	uint64_t mask[KST_MAX_CPUS / 64];
+	char name[64], *st;
+	const char *f;
+	long r;
+
+	th->kt.timerslack = kst_prctl(&th->pt, PR_GET_TIMERSLACK, 0,
+				      "PR_GET_TIMERSLACK");
+	errno = 0;
+	r = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+	if (r < 0)
+		die_errno("thread %d: ioprio_get", tid);
+	th->kt.ioprio = r;
+	r = syscall(SYS_sched_getaffinity, tid, sizeof(mask), mask);
+	if (r <= 0)
+		die_errno("thread %d: sched_getaffinity", tid);
+	for (th->ncpus = r / 8; th->ncpus > 1 && !mask[th->ncpus - 1];)
+		th->ncpus--;	/* the kernel's mask size: drop zero words */
+	th->cpus = xmalloc(r);
+	memcpy(th->cpus, mask, r);
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	st = proc_xread(t->proc.pid, name, NULL);
+	f = proc_field(st, "x86_Thread_features");
+	if (f && memmem(f, strcspn(f, "\n"), "shstk", 5))
+		refuse("thread %d has the x86 shadow stack enabled: not supported", tid);
+	if (main_st && (!kst_same_field(st, main_st, "Speculation_Store_Bypass") ||
+			!kst_same_field(st, main_st, "SpeculationIndirectBranch")))
+		refuse("thread %d has other speculation controls than the main thread: not supported",
+		       tid);
+	free(st);
+}
+
+/* Process-wide state, with the scratch area mapped in the process. */
+static void kst_col_task(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	char *s, name[64];
+
+	t->ks.dumpable = kst_prctl(p, PR_GET_DUMPABLE, 0, "PR_GET_DUMPABLE");
+	if (t->ks.dumpable > 1)
+		refuse("dumpable is %llu (set by the kernel for a setuid program): only 0 and 1 can be restored",
+		       (unsigned long long)t->ks.dumpable);
+	t->ks.thp_disable = kst_prctl(p, PR_GET_THP_DISABLE, 0, "PR_GET_THP_DISABLE");
+	t->ks.mdwe = kst_prctl(p, PR_GET_MDWE, 0, "PR_GET_MDWE");
+	t->ks.memory_merge = kst_prctl(p, PR_GET_MEMORY_MERGE, 0,
+				       "PR_GET_MEMORY_MERGE");
+	t->ks.mlockall = kst_col_mlockall(t);
+	s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+	t->ks.oom_score_adj = strtoll(s, NULL, 10) + 1000;
+	free(s);
+	for (long which = 0; which < KST_NSPEC; which++) {
+		long v = pt_syscall(p, __NR_prctl, PR_GET_SPECULATION_CTRL,
+				    which, 0, 0, 0, 0);
+
+		if (v < 0)
+			continue;	/* not known to this kernel */
+		/* per thread: status shows store bypass and indirect branch */
+		for (size_t k = 1; which > 1 && (v & PR_SPEC_PRCTL) && k < t->nth; k++)
+			if (pt_syscall(&t->th[k].pt, __NR_prctl,
+				       PR_GET_SPECULATION_CTRL, which, 0, 0, 0,
+				       0) != v)
+				refuse("thread %llu has another speculation control %ld than the main thread: not supported",
+				       (unsigned long long)t->th[k].t.tid, which);
+		*(struct tlv_spec *)vec_add(&t->spec, &t->nspec,
+					    sizeof(*t->spec)) =
+			(struct tlv_spec){ which, v };
+	}
+	kst_col_cgroup(t);
+	snprintf(name, sizeof(name), "task/%llu/status",
+		 (unsigned long long)t->proc.pid);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (size_t k = 0; k < t->nth; k++)
+		kst_col_thread(t, &t->th[k], k ? s : NULL);
+	free(s);
+}
+
+/* The records of this section in a TASK, a THREAD nest. */
+static void kst_dump_task(struct buf *b, const struct task *t)
+{
+	buf_rec(b, TLV_KSTATE, &t->ks, sizeof(t->ks));
+	if (t->nspec)
+		buf_rec(b, TLV_SPEC, t->spec, t->nspec * sizeof(*t->spec));
+	if (t->cgroup)
+		buf_str(b, TLV_CGROUP, t->cgroup);
+}
+
+static void kst_dump_thread(struct buf *n, const struct thread *th)
+{
+	buf_rec(n, TLV_KTHREAD, &th->kt, sizeof(th->kt));
+	buf_rec(n, TLV_CPUS, th->cpus, th->ncpus * sizeof(*th->cpus));
+}
+
 static void col_task(struct image *im, struct task *t, bool shell_job)
 {
 	struct pt *p = &t->th[0].pt;
@@ -3860,6 +4653,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_proc(t);
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	trk_find(im, t);
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
 	for (size_t k = 0; k < t->nth; k++) {
@@ -3878,6 +4672,8 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
+	trk_setup(im, t);
+	kst_col_task(t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3919,7 +4715,7 @@ static void col_check_pipes(const struct image *im)
 	ctx.pid = 0;
 }
 
-static void img_check_tree(const struct image *im);
+static void img_check_tree(struct image *im);
 
 /* Freeze the tree under pid and collect its state; it stays frozen. */
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
@@ -3930,8 +4726,9 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
 			col_task(im, &im->t[i], shell_job);
-	col_refuse_clone_sharing(im);
+	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_check_sysv(im);
 	col_ofds(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
@@ -3941,13 +4738,18 @@ static void collect_pages(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
-		if (!task_zombie(&im->t[i]))
+		if (!task_zombie(&im->t[i])) {
 			col_pages(im, &im->t[i]);
+			trk_pages(im, &im->t[i]);
+		}
 	}
 	for (size_t i = 0; i < im->nobjs; i++)
 		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
+
+static char *chain_path(const char *image, const char *parent);	/* 7 */
+static struct image *chain_read(const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -3967,6 +4769,32 @@ static void dump_head(struct img_out *o)
 	if (!uname(&u))
 		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
 	out_write(o, &h, sizeof(h));
+}
+
+/* The image-level records of a chain (section 5b). */
+static void dump_chain(struct img_out *o, const struct image *im)
+{
+	struct buf b = { 0 };
+
+	if (im->predump) {
+		struct tlv_predump p = { 1 };
+
+		out_rec(o, TLV_PREDUMP, &p, sizeof(p));
+	}
+	if (im->prev) {
+		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
+		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
+	}
+	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(&b, &r, sizeof(r));
+	}
+	if (b.len)
+		out_rec(o, TLV_TRACK, b.p, b.len);
+	buf_free(&b);
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -4022,6 +4850,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	kst_dump_thread(&n, th);
 	buf_nest(b, TLV_THREAD, &n);
 }
 
@@ -4045,8 +4874,11 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_AUXV, t->auxv, t->nauxv * sizeof(*t->auxv));
 	buf_rec(&b, TLV_RLIMIT, t->rlim, t->nrlim * sizeof(*t->rlim));
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
+	kst_dump_task(&b, t);
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
+	if (t->share.files || t->share.fs)
+		buf_rec(&b, TLV_SHARE, &t->share, sizeof(t->share));
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
 
@@ -4055,6 +4887,10 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->adv.advice || v->adv.pkey)
+			buf_rec(&n, TLV_VMA_ADV, &v->adv, sizeof(v->adv));
+		if (v->sysv)
+			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
 	}
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -4091,6 +4927,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_str(&n, TLV_PATH, im->objs[i].path);
 		if (im->objs[i].name)
 			buf_str(&n, TLV_NAME, im->objs[i].name);
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
+			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
+				sizeof(im->objs[i].shm));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -4112,6 +4951,7 @@ struct page_stream {
 	struct iovec iov[512];
 	size_t niov;
 	bool short_ok;		/* a file object: its last page may be short */
+	bool live;		/* pre-dump: the process runs and may unmap */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -4123,6 +4963,24 @@ static void ps_flush_batch(struct page_stream *s)
 	if (!s->niov)
 		return;
 	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len && s->live) {
+		/*
+		 * A running process may have unmapped some of it since the
+		 * freeze: those pages read as zeros here, and the next dump
+		 * finds them gone or their mapping new, so never uses them.
+		 */
+		uint8_t *b = l.iov_base;
+
+		for (size_t i = 0; i < s->niov; i++) {
+			struct iovec one = { b, s->iov[i].iov_len };
+
+			if (process_vm_readv(s->pid, &one, 1, &s->iov[i], 1, 0) !=
+			    (ssize_t)one.iov_len)
+				memset(b, 0, one.iov_len);
+			b += one.iov_len;
+		}
+		r = l.iov_len;
+	}
 	if (r != (ssize_t)l.iov_len)
 		die_errno("reading memory near %p", s->iov[0].iov_base);
 	s->niov = 0;
@@ -4153,6 +5011,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 			ps_flush_batch(s);
 			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 && s->live)
+				r = 0;		/* gone since the freeze */
 			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
@@ -4171,7 +5031,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 /* PAGEMAP for (kind, id), then the aligned PAGES header. */
 static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
-			 const struct runs *own, const struct runs *inh)
+			 const struct runs *own, const struct runs *inh,
+			 const struct runs *prun)
 {
 	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
@@ -4180,6 +5041,8 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
 	if (inh && inh->n)
 		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
+	if (prun && prun->n)
+		buf_rec(&b, TLV_PRUNS, prun->v, prun->n * sizeof(*prun->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
@@ -4188,7 +5051,7 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 
 static void dump_pages(struct img_out *o, const struct image *im)
 {
-	struct page_stream s = { .o = o };
+	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
@@ -4204,8 +5067,11 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		if (task_zombie(t))
 			continue;
 		ctx.pid = s.pid = t->proc.pid;
-		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
-		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		proc_path(path, s.pid, "mem");
+		s.memfd = s.live ? open(path, O_RDONLY | O_CLOEXEC) :
+				   xopen(path, O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
+			     &t->prun);
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -4224,7 +5090,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 
 		s.memfd = m->fd;
 		s.short_ok = true;
-		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -4239,6 +5105,9 @@ struct opts {
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
 	int tcp_mode;		/* 'E' --tcp-established, 'C' --tcp-close */
+	bool predump, track_mem;	/* pre-dump; --track-mem */
+	const char *prev_dir;		/* --prev-images-dir */
+	bool manage_cgroups;	/* restore: create missing cgroups */
 	int timeout_ms;
 	uint64_t ghost_limit;
 };
@@ -4295,7 +5164,7 @@ static int cmd_dump(const struct opts *opt)
 	static struct image im;
 	uint64_t npages = 0, nthreads = 0;
 
-	ctx.phase = "dump";
+	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
@@ -4318,11 +5187,21 @@ static int cmd_dump(const struct opts *opt)
 	}
 	im.ghost_limit = opt->ghost_limit;
 	im.tcp_mode = opt->tcp_mode;
+	im.predump = opt->predump;
+	im.keep_track = opt->predump || opt->track_mem;
+	if (opt->track_mem && !opt->leave_running && !opt->predump)
+		die("--track-mem needs -R: the processes must go on for a next dump");
+	if (opt->prev_dir) {
+		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
+		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
+		im.prev = chain_read(chain_path(path, im.parent));
+		close(im.prev->fd);
+	}
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
-	if (!opt->leave_running)
+	if (!opt->leave_running && !im.predump)
 		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
@@ -4332,10 +5211,19 @@ static int cmd_dump(const struct opts *opt)
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
 	dump_head(&o);
+	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
 	fault("dump-write");
+	if (im.predump) {	/* the memory is copied while it runs */
+		trk_keep(&im);
+		undo_pop();	/* sk_release, now: the sockets go on too */
+		sk_release(NULL);
+		undo_pop();
+		frz_release(&im);
+		info("pre-dump: the processes run again, copying their memory");
+	}
 	dump_pages(&o, &im);
 	fault("dump-end");
 	{
@@ -4353,7 +5241,10 @@ static int cmd_dump(const struct opts *opt)
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	fault("dump-done");
-	if (opt->leave_running) {
+	if (im.predump) {
+		undo_pop();	/* unlink_part, now a no-op */
+	} else if (opt->leave_running) {
+		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();	/* sk_release: sockets die in repair mode, silently */
@@ -4487,6 +5378,39 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
+/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+static bool kst_read_task(struct task *t, const struct tlv_it *it,
+			  uint64_t *seen)
+{
+	if (it->tag != TLV_KSTATE && it->tag != TLV_SPEC && it->tag != TLV_CGROUP)
+		return false;
+	once(seen, it->tag, "TASK");
+	if (it->tag == TLV_KSTATE) {
+		get_row(it, &t->ks, sizeof(t->ks), "TASK");
+		t->has_ks = true;
+	} else if (it->tag == TLV_SPEC) {
+		t->spec = get_rows(it, &t->nspec, "TASK");
+	} else {
+		t->cgroup = get_str(it, "TASK");
+	}
+	return true;
+}
+
+static bool kst_read_thread(struct thread *th, const struct tlv_it *it,
+			    uint64_t *seen)
+{
+	if (it->tag != TLV_KTHREAD && it->tag != TLV_CPUS)
+		return false;
+	once(seen, it->tag, "THREAD");
+	if (it->tag == TLV_KTHREAD) {
+		get_row(it, &th->kt, sizeof(th->kt), "THREAD");
+		th->has_kt = true;
+	} else {
+		th->cpus = get_rows(it, &th->ncpus, "THREAD");
+	}
+	return true;
+}
+
 static void read_exe(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -4514,6 +5438,13 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
+		} else if (it.tag == TLV_SHMAT) {
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
+			v->sysv = true;
 		} else {
 			skip_unknown(&it, "VMA");
 		}
@@ -4669,7 +5600,7 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
 		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
-		else
+		else if (!kst_read_thread(th, &it, &seen))
 			skip_unknown(&it, "THREAD");
 	}
 	need(seen, TLV_THREAD_INFO, "THREAD");
@@ -4698,6 +5629,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_SIGACT:
 		case TLV_EXE:
 		case TLV_COMM:
+		case TLV_SHARE:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -4719,6 +5651,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_COMM:
 			t->comm = get_str(&it, "TASK");
+			break;
+		case TLV_SHARE:
+			get_row(&it, &t->share, sizeof(t->share), "TASK");
 			break;
 		case TLV_GROUPS:
 			t->groups = get_rows(&it, &t->ngroups, "TASK");
@@ -4751,7 +5686,8 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			read_thread(t, &it);
 			break;
 		default:
-			skip_unknown(&it, "TASK");
+			if (!kst_read_task(t, &it, &seen))
+				skip_unknown(&it, "TASK");
 		}
 	}
 	need(seen, TLV_PROC, "TASK");
@@ -4817,17 +5753,29 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "OBJ");
 			o->name = get_str(&it, "OBJ");
+		} else if (it.tag == TLV_SYSV_SHM) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
 	}
 	need(seen, TLV_OBJ_INFO, "OBJ");
+	if ((o->s.kind == TLV_OBJ_SYSV) !=
+	    !!(seen & (1ULL << (TLV_SYSV_SHM % 64))) ||
+	    (o->s.kind == TLV_OBJ_SYSV &&
+	     (o->path || o->name || !o->s.size || o->shm.shmid > INT_MAX ||
+	      o->shm.key > UINT32_MAX || o->shm.mode > 0777 ||
+	      o->shm.uid >= UINT32_MAX || o->shm.gid >= UINT32_MAX ||
+	      o->shm.removed > 1 || (o->shm.removed && o->shm.key))))
+		die("corrupt image: bad System V shm segment %zu", im->nobjs);
 	if (o->s.id != im->nobjs || o->s.size > (1ULL << 46) ||
 	    (o->s.kind == TLV_OBJ_SHMEM && (o->s.size % PAGE || !o->s.size)) ||
 	    (o->s.kind == TLV_OBJ_GHOST && (!o->path || o->path[0] != '/' ||
 					    !S_ISREG(o->s.mode))) ||
 	    (o->s.kind == TLV_OBJ_MEMFD && (!o->name || strlen(o->name) > 249)) ||
-	    o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD)
+	    ((o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD) &&
+	     o->s.kind != TLV_OBJ_SYSV))
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
@@ -4843,13 +5791,34 @@ static void get_runs(const struct tlv_it *it, struct runs *r,
 	}
 }
 
+/* The image-level records of a chain (5b), before the first TASK. */
+static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
+			   uint64_t len)
+{
+	struct tlv_it it = { .tag = tag, .val = v, .len = len };
+
+	once(&im->chain_seen, tag, "the image");
+	if (tag == TLV_PREDUMP) {
+		struct tlv_predump p;
+
+		get_row(&it, &p, sizeof(p), "the image");
+		im->predump = true;
+	} else if (tag == TLV_PARENT) {
+		im->parent = get_str(&it, "the image");
+	} else if (tag == TLV_PARENT_ID) {
+		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else {
+		im->track = get_rows(&it, &im->ntrack, "the image");
+	}
+}
+
 /* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
 static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
-	struct runs r = { 0 }, ir = { 0 };
+	struct runs r = { 0 }, ir = { 0 }, pr = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -4862,6 +5831,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 		} else if (it.tag == TLV_IRUNS) {
 			once(&seen, it.tag, "PAGEMAP");
 			get_runs(&it, &ir, "PAGEMAP");
+		} else if (it.tag == TLV_PRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &pr, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
@@ -4869,7 +5841,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
 	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
-	    !ir.n && !im->objs[own.id - 1].runs.v) {
+	    !ir.n && !pr.n && !im->objs[own.id - 1].runs.v) {
 		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
@@ -4883,6 +5855,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 			continue;
 		t->own = r;
 		t->inh = ir;
+		t->prun = pr;
 		*pages_off = &t->pages_off;
 		return &t->own;
 	}
@@ -4947,6 +5920,7 @@ static void img_read(struct img_in *in, struct image *im)
 				    (unsigned long long)e.crc, crc);
 			if (read(in->fd, &extra, 1) != 0)
 				die("corrupt image: data after the END record");
+			im->end = e;
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
@@ -4966,7 +5940,11 @@ static void img_read(struct img_in *in, struct image *im)
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
-		if (r.tag == TLV_TASK && section == 0) {
+		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
+		    section == 0 && !im->nt) {
+			read_chain_rec(im, r.tag, v, r.len);
+		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
@@ -4978,7 +5956,9 @@ static void img_read(struct img_in *in, struct image *im)
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ) {
+			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
+			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
+			   r.tag == TLV_TRACK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -5026,16 +6006,56 @@ static const struct task *task_by_pid(const struct image *im, uint64_t pid)
  * it leads its group, or is in its parent's group, or joins a group whose
  * leader is in the tree, in its session.  Dump checks this too, so that
  * what restore cannot do is refused before anything is written.
+ *
+ * A leader that exited while its session or group lives on is stood in
+ * for at restore, as CRIU does, by a helper process with its pid: for a
+ * session, the helper is forked by the subreaper that adopted the
+ * session's processes, calls setsid() and forks them; for a group, it is
+ * forked by a member's parent and calls setpgid(0, 0) so that the members
+ * can join.  Once every process has joined its group the helpers exit and
+ * are reaped, which hands a session helper's children back to the
+ * subreaper: the pid is free again, as at dump time.
  */
-static void img_check_tree(const struct image *im)
+static long tree_helper(struct image *im, uint64_t pid, uint64_t sid)
 {
-	for (size_t i = 0; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *g;
+	struct tree_helper *h;
+
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].pid == pid) {
+			if (im->helpers[i].sid != sid)
+				refuse("process group %llu spans two sessions",
+				    (unsigned long long)pid);
+			return i;
+		}
+	if (!pid || pid >= (1 << 22))
+		die("corrupt image: bad session or group id %llu",
+		    (unsigned long long)pid);
+	h = vec_add(&im->helpers, &im->nhelpers, sizeof(*h));
+	h->pid = pid, h->sid = sid, h->forker = -1;
+	return h - im->helpers;
+}
+
+/* The group a process has when it is forked: its forker's. */
+static uint64_t forker_pgid(const struct image *im, const struct task *t)
+{
+	return t->via >= 0 ? im->helpers[t->via].pid :
+	       t->parent >= 0 ? im->t[t->parent].proc.pgid : 0;
+}
+
+static void img_check_tree(struct image *im)
+{
+	const struct task *root = &im->t[0];
+	bool sj = root->proc.flags & TLV_PROC_SHELL_JOB;
+
+	free(im->helpers);
+	im->helpers = NULL, im->nhelpers = 0;
+	for (size_t i = 0; i < im->nt; i++) {	/* sessions */
+		struct task *t = &im->t[i];
 		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
-		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
-				   pgid = t->proc.pgid;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid;
 
 		ctx.pid = pid;
+		t->via = -1;
 		if (!pid || pid >= (1 << 22) || (p && task_zombie(p)) ||
 		    (p && p->proc.pid != t->proc.ppid))
 			die("corrupt image: bad pid or parent");
@@ -5043,23 +6063,63 @@ static void img_check_tree(const struct image *im)
 			if (im->t[j].proc.pid == pid)
 				die("corrupt image: pid appears twice");
 		if (sid == pid) {
-			if (pgid != pid)
+			if (t->proc.pgid != pid)
 				refuse("session leader that does not lead its process group: not supported");
 		} else if (!p) {
-			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
+			if (!sj)
 				refuse("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
 				    sid);
 		} else if (sid != p->proc.sid) {
-			refuse("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
-			    sid);
+			struct tree_helper *h;
+
+			if (task_by_pid(im, sid) || (sj && sid == root->proc.sid))
+				refuse("session %llu is neither its own nor its parent's, and its leader is alive: not supported",
+				    sid);
+			if (!p->proc.subreaper)
+				refuse("session %llu lost its leader, and its process was adopted by pid %llu, not a subreaper: not supported",
+				    sid, (unsigned long long)p->proc.pid);
+			if (t->proc.pdeath_signal)
+				refuse("parent-death signal set in a process whose session leader exited: not supported yet");
+			if (t->share.files || t->share.fs)
+				refuse("shares its fd table or fs struct with the subreaper that adopted it: not supported");
+			t->via = tree_helper(im, sid, sid);
+			h = &im->helpers[t->via];
+			if (h->forker >= 0 && h->forker != t->parent)
+				refuse("session %llu lost its leader, and its processes were adopted by different processes: not supported",
+				    sid);
+			h->forker = t->parent;
 		}
-		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
+	}
+	for (size_t i = 1; i < im->nt; i++) {	/* groups */
+		struct task *t = &im->t[i];
+		const struct task *g;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
+				   pgid = t->proc.pgid;
+		long h;
+
+		ctx.pid = pid;
+		if (pgid == pid || pgid == forker_pgid(im, t))
 			continue;
 		g = task_by_pid(im, pgid);
-		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
-			refuse("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+		if (g) {
+			if (g->proc.pgid != pgid || g->proc.sid != sid)
+				refuse("process group %llu is not led by pid %llu, in this session: not supported",
+				    pgid, pgid);
+			continue;
+		}
+		if (sj && pgid == root->proc.pgid)
+			refuse("process group %llu has no leader in the tree: not supported",
 			    pgid);
+		h = tree_helper(im, pgid, sid);
+		if (im->helpers[h].forker < 0 && t->via < 0)
+			im->helpers[h].forker = t->parent;
 	}
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].forker < 0) {
+			ctx.pid = 0;
+			refuse("process group %llu lost its leader, and no member's parent is in its session: not supported",
+			    (unsigned long long)im->helpers[i].pid);
+		}
 	ctx.pid = 0;
 }
 
@@ -5088,6 +6148,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if (vm->sysv && v->kind != TLV_VMA_OBJ)
+			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
 		case TLV_VMA_ANON:
 			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
@@ -5107,6 +6169,13 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
 			    (v->flags & MAP_ANONYMOUS))
 				die("corrupt image: mapping %zu: bad file object", i);
+			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
+			    (vm->sysv &&
+			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
+			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
+			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
+				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -5133,7 +6202,8 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 			vi++;
 		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
 		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
-		    (r == &t->inh && !t->vmas[vi].v.inherit))
+		    (r == &t->inh && !t->vmas[vi].v.inherit) ||
+		    (r == &t->prun && t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
 			    i, (unsigned long long)x->addr);
 	}
@@ -5210,7 +6280,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			path = true;
 			break;
 		case TLV_FD_OBJ:
-			if (!d->f.obj || d->f.obj > im->nobjs)
+			if (!d->f.obj || d->f.obj > im->nobjs ||
+			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
 		case TLV_FD_EVENTFD:
@@ -5303,6 +6374,93 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/* kstate-b records (section 5b): values the kernel could have given. */
+static void kst_check_task(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	uint64_t which = 0;
+
+	if (k->dumpable > 1 || k->thp_disable > 3 || k->thp_disable == 2 ||
+	    k->mdwe > KST_MDWE_ALL || k->mdwe == 2 || k->memory_merge > 1 ||
+	    k->mlockall & ~(uint64_t)(MCL_FUTURE | MCL_ONFAULT) ||
+	    k->mlockall == MCL_ONFAULT || k->oom_score_adj > 2000)
+		die("corrupt image: bad prctl state (KSTATE)");
+	for (size_t i = 0; i < t->nspec; i++) {
+		if (t->spec[i].which >= KST_NSPEC || t->spec[i].value > 31 ||
+		    which & (1ULL << t->spec[i].which))
+			die("corrupt image: bad speculation control row %zu", i);
+		which |= 1ULL << t->spec[i].which;
+	}
+	if (t->cgroup && (t->cgroup[0] != '/' || strstr(t->cgroup, "//") ||
+			  strstr(t->cgroup, "/../") || ends_with(t->cgroup, "/..") ||
+			  strstr(t->cgroup, "/./") || ends_with(t->cgroup, "/.") ||
+			  strchr(t->cgroup, '\n')))
+		die("corrupt image: bad cgroup path");
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		uint64_t a = v->adv.advice;
+
+		if (!a && !v->adv.pkey)
+			continue;
+		if (a & ~(uint64_t)TLV_ADV_ALL || v->adv.pkey > 15 ||
+		    ((a & TLV_ADV_ONFAULT) && !(a & TLV_ADV_LOCKED)) ||
+		    ((a & TLV_ADV_HUGEPAGE) && (a & TLV_ADV_NOHUGEPAGE)) ||
+		    ((a & TLV_ADV_WIPEONFORK) && (v->v.kind != TLV_VMA_ANON)) ||
+		    v->v.kind == TLV_VMA_SPECIAL)
+			die("corrupt image: mapping %llx: bad advice or protection key",
+			    (unsigned long long)v->v.start);
+	}
+	for (size_t i = 0; i < t->nth; i++) {
+		const struct thread *th = &t->th[i];
+		uint64_t any = 0;
+
+		for (size_t c = 0; c < th->ncpus; c++)
+			any |= th->cpus[c].bits;
+		if (th->kt.ioprio >= 1 << 16 || th->kt.ioprio >> 13 > 3 ||
+		    th->kt.timerslack > (1ULL << 40) ||
+		    (th->cpus && (!any || th->ncpus > KST_MAX_CPUS / 64)))
+			die("corrupt image: thread %llu: bad io priority, timer slack or CPU mask",
+			    (unsigned long long)th->t.tid);
+	}
+}
+
+/*
+ * A process sharing its parent's fd table has the parent's fds, exactly;
+ * one sharing its fs struct has the parent's cwd, root and umask.  Only
+ * the parent sets them at restore (and only with root "/": a chroot in
+ * one would move the other's paths while it still opens files).
+ */
+static void img_check_share(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+	if (!t->share.files && !t->share.fs)
+		return;
+	if (!p || t->via >= 0 || t->share.files > 1 || t->share.fs > 1)
+		die("corrupt image: bad SHARE record");
+	if (t->share.fs && (strcmp(t->cwd, p->cwd) || strcmp(t->root, "/") ||
+			    strcmp(p->root, "/") || t->proc.umask != p->proc.umask))
+		die("corrupt image: a shared fs struct differs, or has a root other than /");
+	if (t->share.files && t->nfds != p->nfds)
+		die("corrupt image: a shared fd table differs");
+	for (size_t i = 0; t->share.files && i < t->nfds; i++)
+		if (t->fds[i].f.fd != p->fds[i].f.fd ||
+		    t->fds[i].f.ofd != p->fds[i].f.ofd ||
+		    t->fds[i].f.cloexec != p->fds[i].f.cloexec)
+			die("corrupt image: a shared fd table differs");
+}
+
+/* Does a child of task i share its fd table (so i restores it for both)? */
+static bool files_shared(const struct image *im, size_t i)
+{
+	if (im->t[i].share.files)
+		return true;
+	for (size_t k = i + 1; k < im->nt; k++)
+		if (im->t[k].parent == (long)i && im->t[k].share.files)
+			return true;
+	return false;
+}
+
 static void img_check_task(const struct image *im, const struct task *t)
 {
 	uint64_t sigs = 0;
@@ -5344,9 +6502,22 @@ static void img_check_task(const struct image *im, const struct task *t)
 		sigs |= 1ULL << (a->sig - 1);
 	}
 	img_check_vmas(im, t);
+	kst_check_task(t);
 	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->prun);
+	if (t->prun.n) {
+		struct runs both = { 0 };
+
+		if (!im->parent)
+			die("corrupt image: pages kept in a parent image, but no parent");
+		runs_and(&t->own, &t->prun, &both);
+		if (both.n)
+			die("corrupt image: page %llx both saved and in the parent image",
+			    (unsigned long long)both.v[0].addr);
+	}
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
+	img_check_share(im, t);
 	for (size_t i = 0; i < t->nth; i++)
 		img_check_thread(im, t, &t->th[i]);
 	ctx.pid = t->proc.pid;
@@ -5364,6 +6535,12 @@ static void img_check(struct image *im)
 		}
 	if (im->nofds > nfds)
 		die("corrupt image: open file numbers out of range");
+	if (!im->parent != !im->parent_id.bytes)
+		die("corrupt image: PARENT and PARENT_ID go together");
+	for (size_t i = 0; i < im->ntrack; i++)
+		if (!task_by_pid(im, im->track[i].pid) ||
+		    im->track[i].fd > INT_MAX)
+			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -5372,6 +6549,14 @@ static void img_check(struct image *im)
 	for (size_t i = 0; i < im->nobjs; i++) {
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
+
+		for (size_t k = 0; k < i; k++)
+			if (im->objs[i].s.kind == TLV_OBJ_SYSV &&
+			    im->objs[k].s.kind == TLV_OBJ_SYSV &&
+			    (im->objs[k].shm.shmid == im->objs[i].shm.shmid ||
+			     (im->objs[i].shm.key &&
+			      im->objs[k].shm.key == im->objs[i].shm.key)))
+				die("corrupt image: two System V shm segments with one id or key");
 
 		for (size_t k = 0; k < r->n; k++) {
 			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
@@ -5382,6 +6567,113 @@ static void img_check(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * An image chain (section 5b): each PARENT is read and checked like any
+ * image, and must be the very image its child was dumped against (its END
+ * record, kept in PARENT_ID).  Restore reads the chain to its first image
+ * and finds, for every page a process keeps in a parent, the image and
+ * offset that hold it; a page found nowhere is an error, before any fork.
+ */
+#define CHAIN_MAX 64
+
+/* parent's path: as written if absolute, else beside the image. */
+static char *chain_path(const char *image, const char *parent)
+{
+	const char *slash = image ? strrchr(image, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - image) + 1 : 0;
+	char *p;
+
+	if (parent[0] == '/' || !dl)
+		return xstrdup(parent);
+	p = xmalloc(dl + strlen(parent) + 1);
+	memcpy(p, image, dl);
+	strcpy(p + dl, parent);
+	return p;
+}
+
+static struct image *chain_read(const char *path)
+{
+	struct img_in in = { .name = path };
+	struct image *p = xzalloc(sizeof(*p));
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		die_errno("parent image %s", path);
+	img_read(&in, p);
+	img_check(p);
+	p->fd = in.fd;
+	return p;
+}
+
+/* The places in image img (task q there) of the pages of got. */
+static void chain_sources(struct task *t, const struct runs *got,
+			  const struct task *q, const struct image *img)
+{
+	uint64_t off = q->pages_off;
+	size_t k = 0;
+
+	for (size_t i = 0; i < got->n; i++) {
+		const struct tlv_run *g = &got->v[i];
+		struct psrc *x;
+
+		while (q->own.v[k].addr + q->own.v[k].npages * PAGE <= g->addr)
+			off += q->own.v[k++].npages * PAGE;
+		x = vec_add(&t->src, &t->nsrc, sizeof(*x));
+		x->addr = g->addr;
+		x->npages = g->npages;
+		x->off = off + (g->addr - q->own.v[k].addr);
+		x->img = img;
+	}
+}
+
+static void chain_resolve(struct task *t, const struct image *im)
+{
+	struct runs need = { 0 }, none = { 0 };
+
+	runs_or(&t->prun, &none, &need);
+	for (const struct image *p = im->prev; need.n; p = p->prev) {
+		const struct task *q = p ? task_by_pid(p, t->proc.pid) : NULL;
+		struct runs got = { 0 }, left = { 0 }, lost = { 0 };
+
+		if (!q || task_zombie(q))
+			die("image chain: the pages pid %llu keeps in its parent images are not there",
+			    (unsigned long long)t->proc.pid);
+		runs_and(&need, &q->own, &got);
+		chain_sources(t, &got, q, p);
+		runs_minus(&need, &q->own, &left);
+		runs_minus(&left, &q->prun, &lost);
+		if (lost.n)
+			die("image chain: page %llx of pid %llu is in no image of the chain",
+			    (unsigned long long)lost.v[0].addr,
+			    (unsigned long long)t->proc.pid);
+		free(got.v), free(lost.v), free(need.v);
+		need = left;
+	}
+	free(need.v);
+}
+
+/* Restore: the whole chain under im (read from path, NULL: stdin). */
+static void chain_load(struct image *im, const char *path)
+{
+	const char *at = path;
+	int depth = 0;
+
+	for (struct image *c = im; c->parent; c = c->prev) {
+		char *pp = chain_path(at, c->parent);
+
+		if (++depth > CHAIN_MAX)
+			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		c->prev = chain_read(pp);
+		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
+			die("image chain: %s is not the image %s was dumped against",
+			    pp, at ? at : "standard input");
+		at = pp;
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].prun.n)
+			chain_resolve(&im->t[i], im);
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -5492,6 +6784,140 @@ static void host_check_rlimits(const struct task *t)
 	}
 }
 
+/*
+ * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
+ */
+static char *kst_cgroup_dir(const char *path)
+{
+	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, *dir = NULL;
+
+	for (line = strtok_r(mi, "\n", &save); line && !dir;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep = strstr(line, " - ");
+		size_t rl;
+
+		if (!sep || strncmp(sep, " - cgroup2 ", 11) ||
+		    sscanf(line, "%*u %*u %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		rl = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/'))
+			continue;
+		dir = xmalloc(strlen(mnt) + strlen(path) + 2);
+		sprintf(dir, "%s%s", mnt, path + rl);
+	}
+	free(mi);
+	return dir;
+}
+
+/* Is t to be moved into another cgroup than cr's own?  Its directory. */
+static char *kst_cgroup_target(const struct task *t)
+{
+	char *text, *mine;
+	bool same;
+
+	if (!t->cgroup || task_zombie(t))
+		return NULL;
+	text = proc_xread(0, "cgroup", NULL);
+	mine = kst_cgroup_v2(text);
+	same = mine && !strcmp(mine, t->cgroup);
+	free(mine);
+	free(text);
+	if (same)
+		return NULL;
+	if (!(mine = kst_cgroup_dir(t->cgroup)))
+		die("the process was in cgroup %s, but cgroup v2 is not mounted here",
+		    t->cgroup);
+	return mine;
+}
+
+static void kst_rmdir(void *arg)
+{
+	rmdir(arg);
+}
+
+/*
+ * Every cgroup the tree goes back into must exist; with --manage-cgroups
+ * cr creates the missing ones (and removes them again if restore fails).
+ */
+static void kst_host_cgroups(const struct image *im, bool create)
+{
+	struct stat sb;
+
+	for (size_t i = 0; i < im->nt; i++) {
+		char *dir = kst_cgroup_target(&im->t[i]), *p;
+
+		if (!dir || !stat(dir, &sb)) {
+			free(dir);
+			continue;
+		}
+		ctx.pid = im->t[i].proc.pid;
+		if (!create)
+			die("cgroup %s does not exist (%s): create it, or restore with --manage-cgroups",
+			    im->t[i].cgroup, dir);
+		for (p = strchr(dir + 1, '/');; p = strchr(p + 1, '/')) {
+			if (p)
+				*p = 0;
+			if (!mkdir(dir, 0755))
+				undo_push(kst_rmdir, xstrdup(dir));
+			else if (errno != EEXIST)
+				die_errno("creating cgroup %s", dir);
+			if (!p)
+				break;
+			*p = '/';
+		}
+		info("created cgroup %s", dir);
+		free(dir);
+	}
+	ctx.pid = 0;
+}
+
+/* Protection keys need the CPU's and kernel's support. */
+static void kst_host_pkeys(const struct task *t)
+{
+	long k;
+
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].adv.pkey) {
+			k = syscall(SYS_pkey_alloc, 0, 0);
+			if (k < 0)
+				die_errno("mapping %llx has protection key %llu, but this host has no protection keys",
+					  (unsigned long long)t->vmas[i].v.start,
+					  (unsigned long long)t->vmas[i].adv.pkey);
+			syscall(SYS_pkey_free, k);
+			return;
+		}
+}
+
+/*
+ * A System V shm segment gets its id back (rst_make_sysv): the id must be
+ * free, or held by the segment the dump left behind (same id, key and
+ * size, attached nowhere: dumped processes were killed, the segment was
+ * not removed), which is taken back, its contents replaced.  Another
+ * segment with the id or key stops the restore.  True if left behind.
+ */
+static bool sysv_left_behind(const struct fobj *o)
+{
+	struct shmid_ds ds;
+	key_t key;
+
+	if (shmctl(o->shm.shmid, IPC_STAT, &ds)) {
+		if (errno != EINVAL && errno != EIDRM)
+			die_errno("System V shm segment %llu",
+				  (unsigned long long)o->shm.shmid);
+		if (o->shm.key && shmget(o->shm.key, 0, 0) >= 0)
+			die("System V shm key %#llx is taken by another segment",
+			    (unsigned long long)o->shm.key);
+		return false;
+	}
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if ((uint32_t)key != o->shm.key || ds.shm_segsz != o->s.size ||
+	    ds.shm_nattch)
+		die("System V shm id %llu is taken by another segment",
+		    (unsigned long long)o->shm.shmid);
+	return true;
+}
+
 /* Can this host, and this cr, restore the image? */
 static void host_check(const struct image *im, const struct opts *opt)
 {
@@ -5502,12 +6928,20 @@ static void host_check(const struct image *im, const struct opts *opt)
 
 		ctx.pid = t->proc.pid;
 		host_wait_pid_free(t->proc.pid);
+		for (size_t k = 0; k < im->nhelpers; k++)
+			if (im->helpers[k].forker == (long)i)
+				host_wait_pid_free(im->helpers[k].pid);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		kst_host_pkeys(t);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
+			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
+				sysv_left_behind(&im->objs[t->vmas[k].v.obj - 1]);
 		check_dir("working directory", t->cwd);
 		check_dir("root directory", t->root);
 		check_file("executable", t->exe, &t->exe_st, true);
@@ -5546,6 +6980,7 @@ extern const uint64_t restorer_blob_size, restorer_entry_off;
 struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
+	uint32_t joined;	/* futex: processes in their final group */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -5605,10 +7040,13 @@ static void rst_kill_all(void *arg)
 	fprintf(stderr, "cr: restore: could not clean up all processes\n");
 }
 
-/* Fork with exactly this PID; returns 0 in the child like fork(). */
-static int rst_fork_pid(pid_t pid, int exit_signal)
+/*
+ * Fork with exactly this PID; returns 0 in the child like fork().  flags:
+ * CLONE_FILES, CLONE_FS for a process that shares them with its parent.
+ */
+static int rst_fork_pid(pid_t pid, int exit_signal, uint64_t flags)
 {
-	struct clone_args ca = { .exit_signal = exit_signal,
+	struct clone_args ca = { .flags = flags, .exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
 	long r = syscall(SYS_clone3, &ca, sizeof(ca));
 	char buf[32];
@@ -5627,7 +7065,7 @@ static int rst_fork_pid(pid_t pid, int exit_signal)
 	snprintf(buf, sizeof(buf), "%d", pid - 1);
 	if (write(fd, buf, strlen(buf)) < 0)
 		die_errno("writing ns_last_pid");
-	r = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
+	r = syscall(SYS_clone, flags | exit_signal, 0, 0, 0, 0);
 	if (r < 0)
 		die_errno("fork");
 	if (r == 0)
@@ -5808,6 +7246,76 @@ static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 		die_errno("ftruncate");
 }
 
+/*
+ * shm_next_id names the id the next shmget() hands out; restore sets it
+ * before each segment it creates.
+ */
+static int *sysv_made;		/* segments this restore created */
+static size_t nsysv_made;
+
+static void rst_sysv_undo(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < nsysv_made; i++)
+		shmctl(sysv_made[i], IPC_RMID, NULL);
+}
+
+static void rst_make_sysv(struct rst *r, const struct fobj *o)
+{
+	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	int id = o->shm.shmid;
+	struct shmid_ds ds;
+	uint8_t *p;
+
+	if (!sysv_left_behind(o)) {
+		int fd = xopen("/proc/sys/kernel/shm_next_id", O_WRONLY), got;
+
+		if (dprintf(fd, "%d", id) < 0)
+			die_errno("writing shm_next_id");
+		close(fd);
+		got = shmget(o->shm.key, o->s.size,
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+		if (got < 0)
+			die_errno("recreating System V shm segment %d", id);
+		if (got != id) {
+			shmctl(got, IPC_RMID, NULL);
+			die("System V shm segment %d came back as %d", id, got);
+		}
+		*(int *)vec_add(&sysv_made, &nsysv_made, sizeof(int)) = id;
+		fault("restore-sysv");
+	}
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die_errno("attaching System V shm segment %d", id);
+	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
+		die_errno("madvise");
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading System V shm pages");
+		off += n;
+	}
+	shmdt(p);
+	if (shmctl(id, IPC_STAT, &ds))
+		die_errno("System V shm segment %d", id);
+	ds.shm_perm.uid = o->shm.uid;
+	ds.shm_perm.gid = o->shm.gid;
+	ds.shm_perm.mode = o->shm.mode;
+	if (shmctl(id, IPC_SET, &ds))
+		die_errno("setting System V shm segment %d's owner", id);
+}
+
+/* Once every process attached: segments removed at dump time go again. */
+static void rst_sysv_done(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++)
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV && im->objs[i].shm.removed &&
+		    shmctl(im->objs[i].shm.shmid, IPC_RMID, NULL))
+			die_errno("removing System V shm segment %llu",
+				  (unsigned long long)im->objs[i].shm.shmid);
+}
+
 static void rst_make_objs(struct rst *r)
 {
 	for (size_t i = 0; i < r->im->nobjs; i++) {
@@ -5816,6 +7324,10 @@ static void rst_make_objs(struct rst *r)
 		int fd;
 
 		switch (o->s.kind) {
+		case TLV_OBJ_SYSV:
+			rst_make_sysv(r, o);
+			o->fd = -1;
+			continue;
 		case TLV_OBJ_SHMEM:
 			fd = rst_make_shmem(r, o);
 			break;
@@ -6243,6 +7755,8 @@ static void rst_make_shared(struct rst *r)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r->img_fd = rst_helper(r, r->img_fd);
+	for (struct image *p = r->im->prev; p; p = p->prev)
+		p->fd = rst_helper(r, p->fd);
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -6306,17 +7820,31 @@ static void rst_session(const struct task *t)
 	}
 }
 
-/* A group led by another process of the tree, joined once all exist. */
-static void rst_join_group(const struct image *im, const struct task *t)
+/*
+ * A group led by another process of the tree (or by a helper), joined once
+ * all exist; then the helpers may go.  A process a session helper forked
+ * drops its parent-death signal first: the helper's exit must not kill it.
+ */
+static void rst_join_group(struct rst *r, const struct task *t)
 {
-	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+	const struct image *im = r->im;
 
-	if (!p || t->proc.pgid == t->proc.pid || t->proc.pgid == p->proc.pgid ||
-	    t->proc.sid == t->proc.pid)
-		return;
-	if (setpgid(0, t->proc.pgid))
+	if (t->parent >= 0 && t->proc.pgid != t->proc.pid &&
+	    t->proc.pgid != forker_pgid(im, t) && t->proc.sid != t->proc.pid &&
+	    setpgid(0, t->proc.pgid))
 		die_errno("joining process group %llu",
 			  (unsigned long long)t->proc.pgid);
+	if (t->via >= 0 && prctl(PR_SET_PDEATHSIG, 0))
+		die_errno("prctl");
+	__atomic_add_fetch(&r->ctl->joined, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->joined, FUTEX_WAKE, INT_MAX, -1);
+}
+
+/* Counted as created, for cr's rst_wait_created. */
+static void rst_created(struct rst *r)
+{
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
 }
 
 static void rst_wait_go(struct rst *r)
@@ -6334,10 +7862,9 @@ static void __attribute__((noreturn)) rst_zombie(struct rst *r,
 
 	rst_session(t);
 	prctl(PR_SET_NAME, t->comm);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(r->im, t);
+	rst_join_group(r, t);
 	if (WIFSIGNALED(st)) {
 		uint64_t none = 0;
 
@@ -6393,6 +7920,26 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
  * stay shared); others are mapped fresh.  Then the saved pages are read
  * in with large preads, straight from the image.
  */
+/* Read len bytes of pages at addr (in mapping v, premapped) from fd. */
+static void rst_load(const struct vma *v, uint64_t addr, size_t len, int fd,
+		     uint64_t off)
+{
+	uint8_t *dst = (uint8_t *)(v->premap + addr - v->v.start);
+	size_t done = 0;
+
+	/* Fault the run in with one call rather than a fault per page
+	 * inside pread (5.14+; without it pread faults them itself). */
+	madvise(dst, len, MADV_POPULATE_WRITE);
+	while (done < len) {
+		ssize_t n = pread(fd, dst + done, len - done, off + done);
+
+		if (n <= 0)
+			die_errno("reading pages of %llx",
+				  (unsigned long long)addr);
+		done += n;
+	}
+}
+
 static void rst_memory(struct rst *r, struct task *t)
 {
 	uint64_t off = t->pages_off;
@@ -6420,25 +7967,26 @@ static void rst_memory(struct rst *r, struct task *t)
 	}
 	for (size_t i = 0; i < t->own.n; i++) {
 		const struct tlv_run *x = &t->own.v[i];
-		size_t len = x->npages * PAGE, done = 0;
-		uint8_t *dst;
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
-		/* Fault the run in with one call rather than a fault per page
-		 * inside pread (5.14+; without it pread faults them itself). */
-		madvise(dst, len, MADV_POPULATE_WRITE);
-		while (done < len) {
-			ssize_t n = pread(r->img_fd, dst + done, len - done,
-					  off + done);
+		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		off += x->npages * PAGE;
+	}
+	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
+		const struct psrc *x = &t->src[i];
+		size_t lo = 0, hi = t->nvmas;
 
-			if (n <= 0)
-				die_errno("reading pages of %llx",
-					  (unsigned long long)x->addr);
-			done += n;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (t->vmas[mid].v.start <= x->addr)
+				lo = mid;
+			else
+				hi = mid;
 		}
-		off += len;
+		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
+			 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -6508,17 +8056,76 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
-/* What a process sets on itself in C before the blob. */
+/*
+ * kstate-b (section 5b): what the process sets on itself before the blob:
+ * its cgroup first (threads the blob clones follow it), then the
+ * process-wide prctls and oom_score_adj.  A speculation control is only
+ * set where it differs from what this process already has.
+ */
+static void kst_rst_process(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	char *dir = kst_cgroup_target(t), *s;
+	int fd;
+
+	if (dir) {
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		if (write(fd, "0\n", 2) != 2)
+			die_errno("joining cgroup %s", t->cgroup);
+		close(fd);
+		free(dir);
+	}
+	for (size_t i = 0; i < t->nspec; i++) {
+		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
+		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+
+		if (!(t->spec[i].value & PR_SPEC_PRCTL) || !want ||
+		    (cur >= 0 && (cur & ~1L) == want))
+			continue;
+		if (prctl(PR_SET_SPECULATION_CTRL, which, want, 0, 0))
+			die_errno("speculation control %ld: setting %#lx (this host has %#lx)",
+				  which, want, cur);
+	}
+	if (!t->has_ks)
+		return;
+	if (k->thp_disable &&
+	    prctl(PR_SET_THP_DISABLE, 1, k->thp_disable & 2, 0, 0))
+		die_errno("PR_SET_THP_DISABLE");
+	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die_errno("PR_SET_MEMORY_MERGE");
+	s = proc_xread(0, "oom_score_adj", NULL);
+	if (strtoll(s, NULL, 10) != (long long)k->oom_score_adj - 1000) {
+		char v[32];
+		int n = snprintf(v, sizeof(v), "%lld\n",
+				 (long long)k->oom_score_adj - 1000);
+
+		fd = xopen("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (write(fd, v, n) != n)
+			die_errno("setting oom_score_adj to %lld",
+				  (long long)k->oom_score_adj - 1000);
+		close(fd);
+	}
+	free(s);
+}
+
+/*
+ * What a process sets on itself in C before the blob.  A shared fd table
+ * or fs struct is set by the parent it is shared with.
+ */
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 
-	rst_files(r, t);
-	if (chdir(t->cwd))
+	if (!t->share.files)
+		rst_files(r, t);
+	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
-	if (strcmp(t->root, "/") && chroot(t->root))
+	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
 		die_errno("chroot %s", t->root);
-	umask(t->proc.umask);
+	if (!t->share.fs)
+		umask(t->proc.umask);
 	if (personality(t->proc.personality) < 0)
 		die_errno("personality");
 	for (size_t i = 0; i < t->nrlim; i++) {
@@ -6537,6 +8144,58 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
+	kst_rst_process(t);
+}
+
+static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
+
+/*
+ * A helper standing in for an exited session or group leader (see
+ * img_check_tree): it takes the session or group, forks the processes
+ * of the session it stands for, and exits once every process is in its
+ * group; its forker reaps it.
+ */
+static void __attribute__((noreturn)) rst_stand_in(struct rst *r, size_t h)
+{
+	const struct tree_helper *s = &r->im->helpers[h];
+	uint32_t n;
+
+	ctx.pid = s->pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)r->im->t[s->forker].proc.pid)
+		_exit(1);
+	fault("restore-helper");
+	if (s->pid == s->sid ? setsid() < 0 : setpgid(0, 0) < 0)
+		die_errno("helper for exited leader %llu",
+			  (unsigned long long)s->pid);
+	for (size_t k = 0; k < r->im->nt; k++)
+		if (r->im->t[k].via == (long)h &&
+		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal, 0))
+			rst_task(r, k);
+	rst_created(r);
+	rst_wait_go(r);
+	while ((n = __atomic_load_n(&r->ctl->joined, __ATOMIC_ACQUIRE)) <
+	       r->im->nt)
+		sys_futex(&r->ctl->joined, FUTEX_WAIT, n, -1);
+	_exit(0);
+}
+
+/* Reap the helpers this process forked, once they are done. */
+static void rst_reap_helpers(struct rst *r, size_t i)
+{
+	for (size_t h = 0; h < r->im->nhelpers; h++) {
+		int st;
+
+		if (r->im->helpers[h].forker != (long)i)
+			continue;
+		while (waitpid(r->im->helpers[h].pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				die_errno("reaping the helper for %llu",
+				    (unsigned long long)r->im->helpers[h].pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			die("the helper for exited leader %llu failed",
+			    (unsigned long long)r->im->helpers[h].pid);
+	}
 }
 
 /* One process of the tree, from its fork to the jump into its area. */
@@ -6544,8 +8203,9 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 {
 	struct image *im = r->im;
 	struct task *t = &im->t[i];
-	pid_t parent = t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid
-				      : getppid();
+	pid_t parent = t->via >= 0 ? (pid_t)im->helpers[t->via].pid :
+		       t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid :
+		       getppid();
 
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
@@ -6560,14 +8220,22 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	rst_session(t);
 	rst_memory(r, t);
 	fault("restore-memory");
+	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die_errno("PR_SET_CHILD_SUBREAPER");	/* before helpers exit */
+	for (size_t h = 0; h < im->nhelpers; h++)
+		if (im->helpers[h].forker == (long)i &&
+		    !rst_fork_pid(im->helpers[h].pid, 0, 0))
+			rst_stand_in(r, h);
 	for (size_t k = i + 1; k < im->nt; k++)
-		if (im->t[k].parent == (long)i &&
-		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
+		if (im->t[k].parent == (long)i && im->t[k].via < 0 &&
+		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal,
+				  (im->t[k].share.files ? CLONE_FILES : 0) |
+				  (im->t[k].share.fs ? CLONE_FS : 0)))
 			rst_task(r, k);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(im, t);
+	rst_join_group(r, t);
+	rst_reap_helpers(r, i);
 	for (size_t k = i + 1; k < im->nt; k++) {
 		siginfo_t si;
 
@@ -6726,7 +8394,8 @@ static void area_specials(struct rst_args *a, const struct task *t,
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
 	size_t code = PAGE_ROUND(restorer_blob_size);
-	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
+	size_t meta = sizeof(struct rst_args) +
+		      t->nvmas * (sizeof(struct rst_vma) + sizeof(struct rst_adv)) +
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
@@ -6799,6 +8468,64 @@ static uint64_t rst_fault_step(void)
 	return 0;
 }
 
+/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+static void kst_area(struct area_alloc *aa, struct rst_args *a,
+		     const struct task *t)
+{
+	struct rst_adv *ad = aa_ptr(aa, t->nvmas * sizeof(*ad), 8, &a->advs);
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+
+		if (!v->adv.advice && !v->adv.pkey)
+			continue;
+		ad[a->nadvs++] = (struct rst_adv){ v->v.start,
+			v->v.end - v->v.start, v->v.prot, v->adv.advice,
+			v->adv.pkey };
+		a->pkeys |= v->adv.pkey ? 1ULL << v->adv.pkey : 0;
+	}
+	if (!t->has_ks)
+		return;
+	a->mlockall = t->ks.mlockall;
+	a->mdwe = t->ks.mdwe;
+	a->dumpable = t->ks.dumpable + 1;
+}
+
+/*
+ * Per thread, by cr from outside once every thread exists: timer slack
+ * (not for real-time threads, whose slack the kernel fixes), io priority
+ * where it differs from what the thread has now (an unset one follows
+ * nice), and the CPU mask.
+ */
+static void kst_rst_thread(const struct thread *th)
+{
+	int tid = th->t.tid;
+	char path[64], v[32];
+	long cur;
+	int fd, n;
+
+	if (th->has_kt) {
+		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
+		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
+			n = snprintf(v, sizeof(v), "%llu\n",
+				     (unsigned long long)th->kt.timerslack);
+			fd = xopen(path, O_WRONLY | O_CLOEXEC);
+			if (write(fd, v, n) != n)
+				die_errno("setting the timer slack");
+			close(fd);
+		}
+		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+		if (cur != (long)th->kt.ioprio &&
+		    syscall(SYS_ioprio_set, KST_IOPRIO_WHO, tid, th->kt.ioprio))
+			die_errno("setting the io priority to %#llx",
+				  (unsigned long long)th->kt.ioprio);
+	}
+	if (th->ncpus && syscall(SYS_sched_setaffinity, tid,
+				 th->ncpus * sizeof(*th->cpus), th->cpus))
+		die_errno("setting the CPU affinity");
+}
+
 /* Build a process's area in cr's memory, at its final address. */
 static void area_build(struct rst *r, struct task *t, size_t len,
 		       const struct map_line *own, size_t nown)
@@ -6843,20 +8570,29 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	rv = aa_ptr(&aa, t->nvmas * sizeof(*rv), 8, &a->vmas);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
+		const struct fobj *o = v->v.kind == TLV_VMA_OBJ ?
+				       &r->im->objs[v->v.obj - 1] : NULL;
 		struct rst_vma *x = &rv[nrv];
-		int64_t fd = -1;
+		int64_t fd = -1, shmid = -1;
+		uint64_t shmflg = 0;
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		if (v->v.kind == TLV_VMA_OBJ)
-			fd = r->im->objs[v->v.obj - 1].fd;
+		if (o && o->s.kind == TLV_OBJ_SYSV) {
+			shmid = o->shm.shmid;
+			shmflg = v->shmat.flags |
+				 (v->v.prot & PROT_EXEC ? SHM_EXEC : 0);
+		} else if (o) {
+			fd = o->fd;
+		}
 		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
 			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
 		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
 			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
-			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
+			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0,
+			shmid, shmflg };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
 			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
 			       v->name);
@@ -6874,8 +8610,10 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	cl = aa_ptr(&aa, r->nhelpers * 8, 8, &a->close_fds);
 	for (size_t i = 0; i < r->nhelpers; i++)
 		cl[i] = r->helpers[i];
-	a->nclose = r->nhelpers;
+	/* a shared fd table: cr closes them once all are past their blob */
+	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_threads(&aa, a, t, &stack_at);
+	kst_area(&aa, a, t);
 }
 
 /*
@@ -6972,7 +8710,7 @@ static void rst_wait_created(struct rst *r, pid_t root)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((n = __atomic_load_n(&r->ctl->created, __ATOMIC_ACQUIRE)) <
-	       r->im->nt) {
+	       r->im->nt + r->im->nhelpers) {
 		struct pollfd pfd = { r->status[0], POLLIN, 0 };
 		int st;
 
@@ -7076,6 +8814,7 @@ static void rst_finish(struct rst *r)
 			if (syscall(SYS_sched_setscheduler, tid, th->t.policy, &sp) ||
 			    setpriority(PRIO_PROCESS, tid, (int)th->t.nice - 20))
 				die_errno("restoring the scheduling policy");
+			kst_rst_thread(th);
 			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
 				die("thread did not reach rt_sigreturn");
 			fault("restore-sigreturn");
@@ -7099,6 +8838,9 @@ static void rst_finish(struct rst *r)
 		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
+		if (files_shared(im, i) && !t->share.files &&
+		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
+			die("closing cr's fds in a shared fd table failed");
 	}
 	rst_sk_finish(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -7150,6 +8892,10 @@ static int cmd_restore(const struct opts *opt)
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
+	if (im.predump)
+		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
+		    in.name);
+	chain_load(&im, path);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -7158,7 +8904,10 @@ static int cmd_restore(const struct opts *opt)
 			     in.kernel, u.release);
 	}
 	host_check(&im, opt);
+	kst_host_cgroups(&im, opt->manage_cgroups);
+	fault("restore-cgroups");
 	r.img_fd = in.fd;
+	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
 	rst_make_shared(&r);
@@ -7177,7 +8926,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
+	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);
@@ -7197,7 +8946,9 @@ static int cmd_restore(const struct opts *opt)
 	fault("restore-stops");
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	rst_sysv_done(&im);
 	fault("restore-done");
+	undo_pop();
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
@@ -8167,6 +9918,30 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+static bool probe_pkeys(void)
+{
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (k < 0)
+		return false;
+	syscall(SYS_pkey_free, k);
+	return true;
+}
+
+static bool probe_mdwe(void)
+{
+	return prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0;
+}
+
+static bool probe_cgroup2(void)
+{
+	char *dir = kst_cgroup_dir("/");
+
+	free(dir);
+	return dir != NULL;
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -8212,12 +9987,15 @@ static int cmd_check(const struct opts *opt)
 		{ "vdso", false, "put the vDSO back where the process had it", probe_vdso },
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
-		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
+		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
 		{ "pidfd_getfd", false, "read a process's sockets (inet, netlink, packet)", probe_pidfd_getfd },
 		{ "tcp-repair", false, "established TCP connections (--tcp-established)", probe_tcp_repair },
 		{ "nftables", false, "the network lock while connections move (--tcp-established)", probe_nftables },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
+		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
+		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
 	};
 	struct utsname u;
 	int bad = 0;
@@ -8248,11 +10026,21 @@ static const char usage_text[] =
 	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
 	"\n"
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
+
+/* pre-dump is a dump that lets the tree go before copying its memory. */
+static int cmd_predump(const struct opts *opt)
+{
+	struct opts o = *opt;
+
+	o.predump = true;
+	return cmd_dump(&o);
+}
 
 struct cmd {
 	const char *name;
@@ -8262,7 +10050,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -8273,9 +10061,22 @@ static const struct cmd cmds[] = {
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
 	  "      --tcp-close         restore them as closed sockets instead\n"
+	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
+	  "                          (relative to the images dir); restore needs D\n"
+	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
+	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
+	  "  with --prev-images-dir saves only the pages written since\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "restore", cmd_restore, "D I d j p T M", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -8283,6 +10084,7 @@ static const struct cmd cmds[] = {
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
 	  "      --pidfile FILE      write the restored PID to FILE\n"
 	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
+	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
@@ -8312,9 +10114,12 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "prev-images-dir", required_argument, NULL, 'Q' },
+	{ "track-mem", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "tcp-established", no_argument, NULL, 'E' },
 	{ "tcp-close", no_argument, NULL, 'C' },
+	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -8356,7 +10161,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit"))
+		    !strcmp(a, "--ghost-limit") ||
+		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -8452,6 +10258,9 @@ int main(int argc, char **argv)
 				usage("--tcp-established and --tcp-close exclude each other", c);
 			o.tcp_mode = ch;
 			break;
+		case 'Q': o.prev_dir = optarg; break;
+		case 'K': o.track_mem = true; break;
+		case 'M': o.manage_cgroups = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

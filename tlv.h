@@ -33,18 +33,28 @@
  * reject the image.  Tag numbers are never reused.
  *
  * ==== Order of records (format version 1) ====
+ *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	then for each TASK and OBJ with contents:
- *	PAGEMAP nest: OWNER, RUNS, IRUNS?
+ *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
  *	END     must be the last record, nothing may follow
+ *
+ * Chains (pre-copy): `cr pre-dump` writes a full image whose pages were
+ * copied while the processes ran (PREDUMP), so it cannot be restored by
+ * itself, and leaves a tracker in each process (TRACK).  A later pre-dump
+ * or dump with --prev-images-dir names that image (PARENT, PARENT_ID) and
+ * saves only pages written since: the present pages it does not save are
+ * listed in PRUNS and come from the parent, or from its parent, and so on.
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
@@ -204,6 +214,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -261,8 +272,53 @@ struct tlv_rec {
 	X(type, "SOCK_RAW or SOCK_DGRAM") \
 	X(proto, "ethernet protocol, network byte order") \
 	X(ifindex, "bound interface, 0 if none")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
+#define TLV_F_TRACK(X) \
+	X(pid, "process whose memory changes are tracked") \
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
+	X(ino, "the tracker's inode number, to recognise it next time")
+#define TLV_F_PREDUMP(X) \
+	X(live, "1: pages were copied while the processes ran") \
+/* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
+#define TLV_F_KSTATE(X) \
+	X(dumpable, "PR_GET_DUMPABLE (0 or 1)") \
+	X(thp_disable, "PR_GET_THP_DISABLE: bit 0 disabled, bit 1 except advised") \
+	X(mdwe, "PR_GET_MDWE: PR_MDWE_* bits") \
+	X(mlockall, "MCL_FUTURE | MCL_ONFAULT in force (mlockall)") \
+	X(oom_score_adj, "/proc/PID/oom_score_adj + 1000 (0..2000)") \
+	X(memory_merge, "PR_GET_MEMORY_MERGE (KSM for the whole process)")
+#define TLV_F_SPEC(X) \
+	X(which, "PR_SPEC_* (store bypass, indirect branch, L1D flush)") \
+	X(value, "PR_GET_SPECULATION_CTRL result, PR_SPEC_PRCTL bit: settable")
+#define TLV_F_KTHREAD(X) \
+	X(timerslack, "PR_GET_TIMERSLACK in ns") \
+	X(ioprio, "ioprio_get(IOPRIO_WHO_PROCESS) value")
+#define TLV_F_CPUS(X) \
+	X(bits, "CPU affinity mask, row n = CPUs 64n..64n+63")
+#define TLV_F_VMA_ADV(X) \
+	X(advice, "TLV_ADV_* bits (madvise, mlock)") \
+	X(pkey, "memory protection key")
+#define TLV_ADV_DONTFORK	1	/* MADV_DONTFORK ("dc") */
+#define TLV_ADV_WIPEONFORK	2	/* MADV_WIPEONFORK ("wf") */
+#define TLV_ADV_HUGEPAGE	4	/* MADV_HUGEPAGE ("hg") */
+#define TLV_ADV_NOHUGEPAGE	8	/* MADV_NOHUGEPAGE ("nh") */
+#define TLV_ADV_DONTDUMP	16	/* MADV_DONTDUMP ("dd") */
+#define TLV_ADV_MERGEABLE	32	/* MADV_MERGEABLE ("mg") */
+#define TLV_ADV_LOCKED		64	/* mlock ("lo") */
+#define TLV_ADV_ONFAULT		128	/* mlock2 MLOCK_ONFAULT ("lf") */
+#define TLV_ADV_ALL		255
 
 #define TLV_FIELD(name, doc) uint64_t name;
 struct tlv_end { TLV_F_END(TLV_FIELD) };
@@ -296,6 +352,16 @@ struct tlv_netlink { TLV_F_NETLINK(TLV_FIELD) };
 struct tlv_mcast { TLV_F_MCAST(TLV_FIELD) };
 struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
 struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
+struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
+struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
+struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
+struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
+struct tlv_kthread { TLV_F_KTHREAD(TLV_FIELD) };
+struct tlv_cpus { TLV_F_CPUS(TLV_FIELD) };
+struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -360,7 +426,21 @@ struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 	X(NETLINK, 106, ROWS, NETLINK, "a netlink socket") \
 	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
 	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
-	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)")
+	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
+	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
+	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
+	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
+	X(KTHREAD, 143, ROWS, KTHREAD, "THREAD: timer slack, io priority") \
+	X(CPUS, 144, ROWS, CPUS, "THREAD: CPU affinity mask") \
+	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
+	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
+	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
+	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
+	X(TRACK, 233, ROWS, TRACK, "memory-change trackers left in the processes") \
+	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -419,6 +499,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
@@ -444,6 +526,12 @@ struct rst_thread {		/* per thread; [0] is the main thread */
 	char comm[16];
 };
 
+struct rst_adv {		/* kstate-b: advice for one mapping */
+	uint64_t start, len, prot;
+	uint64_t advice;	/* TLV_ADV_* */
+	uint64_t pkey;		/* 0: the default key */
+};
+
 struct rst_args {
 	uint64_t size;		/* sizeof(struct rst_args), checked by the blob */
 	uint64_t stack_top;	/* offset 8 is used by the entry code: keep */
@@ -460,6 +548,13 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
+	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
+	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
+	uint64_t mlockall;	/* MCL_* flags to set, 0 = none */
+	uint64_t mdwe;		/* PR_SET_MDWE flags, set last; 0 = none */
+	uint64_t dumpable;	/* PR_SET_DUMPABLE value + 1; 0 = leave */
+	/* ---- end kstate-b ---- */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
@@ -479,7 +574,10 @@ struct rst_args {
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
 	X(CLOSE, "closing cr's descriptors") \
-	X(SIGRETURN, "rt_sigreturn")
+	X(SIGRETURN, "rt_sigreturn") \
+	X(PKEY, "allocating a protection key") \
+	X(ADVISE, "madvise, mlock or pkey_mprotect of a mapping") \
+	X(PRCTL, "mlockall, PR_SET_MDWE or PR_SET_DUMPABLE")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM

@@ -1,6 +1,6 @@
 #!/bin/bash
-# cr check -t PID on live processes: a program holding a socket, a System V
-# shm mapping and a pipe to outside gets exit status 1 and one line per
+# cr check -t PID on live processes: a program holding an io_uring, a perf
+# event and a pipe to outside gets exit status 1 and one line per
 # problem; a clean one gets 0 and "no problems".  Either way the program
 # must run on, not stopped, not traced.  Needs root and gcc.
 #   CR=path/to/cr bash t/check-tree.sh
@@ -21,8 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The program, a parent and its child: "dirty" opens a socket and maps
-# System V shm (its stdout is a pipe to a cat outside); "clean" holds
+# The program, a parent and its child: "dirty" opens an io_uring and a perf event
+# (its stdout is a pipe to a cat outside); "clean" holds
 # nothing cr refuses.  It says "ready PID CHILD" on stderr, and "alive"
 # there for each SIGUSR1 (the parent passes it on to the child).
 cat > "$tmp/prog.c" <<'EOF'
@@ -30,8 +30,8 @@ cat > "$tmp/prog.c" <<'EOF'
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/shm.h>
-#include <sys/socket.h>
+#include <linux/io_uring.h>
+#include <linux/perf_event.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -49,7 +49,6 @@ static void alive(int sig)
 int main(int argc, char **argv)
 {
 	char buf[64];
-	int id;
 
 	syscall(SYS_close_range, 3, ~0u, 0);	/* nothing of the shell's */
 	setsid();
@@ -64,10 +63,13 @@ int main(int argc, char **argv)
 			pause();
 	}
 	if (argc > 1 && !strcmp(argv[1], "dirty")) {
-		id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-		if (id < 0 || shmat(id, NULL, 0) == (void *)-1 ||
-		    shmctl(id, IPC_RMID, NULL) ||
-		    socket(AF_UNIX, SOCK_DGRAM, 0) < 0) {
+		struct io_uring_params up = { 0 };
+		struct perf_event_attr pa = { .type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(pa), .config = PERF_COUNT_SW_CPU_CLOCK,
+			.exclude_kernel = 1 };
+
+		if (syscall(SYS_io_uring_setup, 4, &up) < 0 ||
+		    syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0) < 0) {
 			perror("setting up");
 			return 2;
 		}
@@ -156,12 +158,12 @@ run_case() {
 			why="$n problem lines naming pid $pid, want 3"
 		elif grep -q "^cr: check: pid $kid: " <<< "$out"; then
 			why="a problem of the child, which has none"
-		elif [ "$(grep "^cr: check: " <<< "$out" | grep -c socket)" != 1 ] ||
+		elif [ "$(grep "^cr: check: " <<< "$out" | grep -c io_uring)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" |
-			  grep -c "System V")" != 1 ] ||
+			  grep -c perf_event)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" | grep -c pipe)" != 1 ]
 		then
-			why="not one line each for socket, System V, pipe"
+			why="not one line each for io_uring, perf_event, pipe"
 		elif ! grep -q "3 problems" <<< "$out"; then
 			why="no \"3 problems\""
 		fi

@@ -71,6 +71,15 @@ static const struct test tests[] = {
 	{ "rseq", C, 0, NULL },
 	{ "vdso", C, 0, NULL },
 	{ "proc-misc", C, 0, NULL },
+	{ "prctl-state", C, 0, NULL },
+	{ "sched-affinity", C, 0, NULL },
+	{ "mm-madvise", C, CORRUPT, NULL },
+	{ "mm-pkeys", C, 0, NULL },
+	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
+	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
+	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
+	{ "refuse-spec-thread", C, REFUSE, "speculation" },
+	{ "cgroup-v2", C, 0, NULL },
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
 	{ "fd-timerfd", C, 0, NULL },
@@ -93,7 +102,7 @@ static const struct test tests[] = {
 	{ "sk-tcp-half-closed", C, TCPEST | NOSNAP, NULL },
 	{ "real-redis", PY, TCPEST | NOSNAP, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
-	{ "refuse-clone-files", C, REFUSE, "fd table" },
+	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
 	{ "thread-256", C, BIG | FEW, NULL },
@@ -105,10 +114,15 @@ static const struct test tests[] = {
 	{ "tree-sid-pgid", C, 0, NULL },
 	{ "tree-zombie", C, 0, NULL },
 	{ "tree-subreaper", C, 0, NULL },
+	{ "tree-dead-sid", C, CORRUPT | FAULT, NULL },
+	{ "tree-dead-pgid", C, 0, NULL },
+	{ "tree-clone-files", C, CORRUPT, NULL },
+	{ "tree-clone-fs", C, 0, NULL },
 	{ "tree-pipe", C, 0, NULL },
 	{ "shm-anon", C, 0, NULL },
 	{ "shm-file", C, 0, NULL },
 	{ "shm-posix", C, 0, NULL },
+	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
 	{ "mm-cow", C, BIG | FEW, NULL },
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
@@ -1503,8 +1517,8 @@ static bool maps_record(struct ctx *c)
 
 	maps_free(c);
 	for (i = 0; i < c->ntree && c->nmaps < 16; i++) {
-		if (c->tree[i].tid != c->tree[i].pid)
-			continue;
+		if (c->tree[i].tid != c->tree[i].pid || c->tree[i].state == 'Z')
+			continue;	/* a zombie has no mappings */
 		snprintf(path, sizeof(path), "/proc/%d/maps", c->tree[i].pid);
 		if (slurp(path, buf, sizeof(buf)) <= 0)
 			return bad(c, "reading %s: %s", path, strerror(errno));
