@@ -3148,16 +3148,14 @@ static void __attribute__((noreturn)) sk_guardian(int in)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long long a, b;
-		int pfd, s;
+		int s;
 
 		if (sscanf(line, "l %llx", &a) == 1) {
 			net_unlock(a);
 		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
-			   (pfd = syscall(SYS_pidfd_open, (int)a, 0)) >= 0) {
-			s = syscall(SYS_pidfd_getfd, pfd, (int)b, 0);
-			if (s >= 0)
-				sk_unrepair(s);
-			close(pfd);
+			   (s = pidfd_take((int)a, (int)b)) >= 0) {
+			sk_unrepair(s);
+			close(s);
 		}
 	}
 	_exit(0);
@@ -3563,11 +3561,8 @@ static bool col_socket(struct image *im, struct task *t, struct fd *d)
 	char ifname[IFNAMSIZ + 1] = "";
 	socklen_t len = IFNAMSIZ;
 	bool ok;
-	int pfd = syscall(SYS_pidfd_open, t->proc.pid, 0);
 
-	s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, fd, 0);
-	if (pfd >= 0)
-		close(pfd);
+	s = pidfd_take(t->proc.pid, fd);
 	if (s < 0)
 		die_errno("fd %d: taking a copy of the socket (pidfd_getfd)", fd);
 	k = xzalloc(sizeof(*k));
@@ -7591,18 +7586,14 @@ static void rst_sk_finish(const struct image *im)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 			const struct sock_state *k = d->sk;
-			int off = TCP_REPAIR_OFF, pfd, s;
+			int off = TCP_REPAIR_OFF, s;
 
 			if (d->f.kind != TLV_FD_INET ||
 			    !(k->s.flags & TLV_SOCK_REPAIR) || done[d->f.ofd])
 				continue;
 			done[d->f.ofd] = true;
 			ctx.pid = im->t[i].proc.pid;
-			pfd = syscall(SYS_pidfd_open, im->t[i].proc.pid, 0);
-			s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd,
-						   (int)d->f.fd, 0);
-			if (pfd >= 0)
-				close(pfd);
+			s = pidfd_take(im->t[i].proc.pid, (int)d->f.fd);
 			if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off,
 						sizeof(off)))
 				die_errno("fd %llu: ending TCP repair mode",
