@@ -2869,6 +2869,8 @@ struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
 	struct tlv_packet pk;
 	struct tlv_mcast *mc;
 	size_t nmc;
+	uint8_t *dg;		/* DGRAMS */
+	size_t ndg;
 	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
 	bool connected;		/* dump: TCP, neither closed nor listening */
 };
@@ -3397,6 +3399,54 @@ static void col_mcast(struct sock_state *k, int s, int fd)
 	free(txt);
 }
 
+/*
+ * Datagrams queued on a UDP socket, peeked one by one with their sources:
+ * with SO_PEEK_OFF each MSG_PEEK moves on to the next (the socket's own
+ * peek offset is put back).  Restore sends them again (rst_dgrams).
+ */
+static bool col_dgrams(struct sock_state *k, int s, int fd, const char *l)
+{
+	static uint8_t data[65536];
+	int old = sk_int(s, SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF", fd), zero = 0;
+	size_t cap = 0;
+	bool ok = true;
+
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		die_errno("fd %d: SO_PEEK_OFF", fd);
+	for (;;) {
+		union sk_addr a;
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = { .msg_name = &a, .msg_namelen = sizeof(a),
+				    .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		uint64_t h[5], scope;
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			die_errno("fd %d: peeking at the datagrams queued", fd);
+		if (n == 0 || n > (ssize_t)sizeof(data) || k->ndg > (64u << 20)) {
+			refuse("fd %d: socket %s has empty or too many datagrams queued: not supported yet",
+			       fd, l);
+			ok = false;
+			break;
+		}
+		h[0] = a.sa.sa_family;
+		sk_addr_split(&a, &h[2], &h[3], &h[1], &scope, NULL);
+		h[4] = n;
+		if (k->ndg + sizeof(h) + n + 8 > cap) {
+			cap = (k->ndg + sizeof(h) + n + 8) * 2;
+			k->dg = xrealloc(k->dg, cap);
+		}
+		memcpy(k->dg + k->ndg, h, sizeof(h));
+		memcpy(k->dg + k->ndg + sizeof(h), data, n);
+		memset(k->dg + k->ndg + sizeof(h) + n, 0, (8 - n % 8) % 8);
+		k->ndg += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	return ok;
+}
+
 /* Shut down for reading: only poll tells (POLLRDHUP). */
 static void col_shut_rd(struct sock_state *k, int s)
 {
@@ -3439,17 +3489,10 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 	sk_addr_str(r, sizeof(r), k->s.family, k->s.raddr0, k->s.raddr1, k->s.rport);
 	k->s.state = TCP_CLOSE;
 	if (!tcp) {
-		char c;
-
 		col_shut_rd(k, s);
 		col_mcast(k, s, fd);
-		if (k->s.type == SOCK_DGRAM &&	/* raw: packets come and go */
-		    recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
-			refuse("fd %d: socket %s has datagrams queued, not read yet: not supported yet",
-			       fd, l);
-			return false;
-		}
-		return true;
+		/* raw: packets come and go */
+		return k->s.type != SOCK_DGRAM || col_dgrams(k, s, fd, l);
 	}
 	len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
@@ -3622,6 +3665,8 @@ static void dump_sock(struct buf *n, const struct sock_state *k)
 		buf_str(n, TLV_IFNAME, k->ifname);
 	if (k->nmc)
 		buf_rec(n, TLV_MCAST, k->mc, k->nmc * sizeof(*k->mc));
+	if (k->ndg)
+		buf_rec(n, TLV_DGRAMS, k->dg, k->ndg);
 	if (k->has_tcp) {
 		buf_rec(n, TLV_TCP, &k->tcp, sizeof(k->tcp));
 		buf_rec(n, TLV_SNDQ, k->sndq, k->tcp.sndq);
@@ -3644,6 +3689,20 @@ static void img_check_sock(const struct fd *d)
 			die("corrupt image: fd %llu: bad socket option", fd);
 	if (k->ifname && strlen(k->ifname) >= IFNAMSIZ)
 		die("corrupt image: fd %llu: bad interface name", fd);
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+
+		if (k->ndg - off < sizeof(h))
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		memcpy(h, k->dg + off, sizeof(h));
+		if (d->f.kind != TLV_FD_INET || s->proto != IPPROTO_UDP ||
+		    (h[0] != AF_INET && h[0] != AF_INET6) || h[1] > 65535 ||
+		    !h[4] || h[4] > 65507 || (h[0] == AF_INET &&
+					       (h[2] >> 32 || h[3])) ||
+		    k->ndg - off - sizeof(h) < (h[4] + 7) / 8 * 8)
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		off += sizeof(h) + (h[4] + 7) / 8 * 8;
+	}
 	for (size_t i = 0; i < k->nmc; i++)
 		if (d->f.kind != TLV_FD_INET || s->type == SOCK_STREAM ||
 		    !k->mc[i].ifindex || k->mc[i].ifindex > INT_MAX ||
@@ -5475,7 +5534,7 @@ static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
 {
 	struct sock_state *k = d->sk;
 
-	if (it->tag < TLV_SOCK || it->tag > TLV_MCAST)
+	if (it->tag < TLV_SOCK || it->tag > TLV_DGRAMS)
 		return false;
 	if (!k)
 		k = d->sk = xzalloc(sizeof(*k));
@@ -5511,6 +5570,9 @@ static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
 		break;
 	case TLV_MCAST:
 		k->mc = get_rows(it, &k->nmc, "FD");
+		break;
+	case TLV_DGRAMS:
+		k->dg = get_bytes(it, &k->ndg);
 		break;
 	case TLV_PACKET:
 		get_row(it, &k->pk, sizeof(k->pk), "FD");
@@ -7467,6 +7529,109 @@ static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
 		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
 }
 
+/* One's complement sum of 16-bit words, for the UDP checksum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+/*
+ * The datagrams that were queued, sent again from their sources by raw IP
+ * (the kernel routes them to the new socket, bound and connected by now):
+ * dst is the socket's own address, or loopback if it is bound to any.
+ */
+static void rst_dgrams(int s, const struct sock_state *k, int fd)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static uint8_t pkt[65536 + 48];
+	const struct tlv_sock *t = &k->s;
+	int raw4 = -1, raw6 = -1;
+
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+		uint8_t src[16], dst[16];
+		bool v4;
+		union sk_addr to;
+		size_t hl, n;
+		uint32_t sum;
+		int r;
+
+		memcpy(h, k->dg + off, sizeof(h));
+		n = h[4];
+		memcpy(src, &h[2], 8);
+		memcpy(src + 8, &h[3], 8);
+		memcpy(dst, &t->laddr0, 8);
+		memcpy(dst + 8, &t->laddr1, 8);
+		v4 = h[0] == AF_INET || !memcmp(src, mapped, 12);
+		if (v4 && h[0] == AF_INET6) {
+			memmove(src, src + 12, 4);
+			memmove(dst, dst + 12, 4);
+		}
+		if (v4 && !dst[0] && !dst[1] && !dst[2] && !dst[3])
+			memcpy(dst, "\x7f\0\0\x01", 4);
+		if (!v4 && !memcmp(dst, (uint8_t[16]){ 0 }, 16))
+			dst[15] = 1;
+		hl = v4 ? 20 : 40;
+		memset(pkt, 0, hl + 8);
+		if (v4) {
+			pkt[0] = 0x45;
+			pkt[2] = (hl + 8 + n) >> 8, pkt[3] = hl + 8 + n;
+			pkt[8] = 64, pkt[9] = IPPROTO_UDP;
+			memcpy(pkt + 12, src, 4);
+			memcpy(pkt + 16, dst, 4);
+		} else {
+			pkt[0] = 0x60;
+			pkt[4] = (8 + n) >> 8, pkt[5] = 8 + n;
+			pkt[6] = IPPROTO_UDP, pkt[7] = 64;
+			memcpy(pkt + 8, src, 16);
+			memcpy(pkt + 24, dst, 16);
+		}
+		pkt[hl] = h[1] >> 8, pkt[hl + 1] = h[1];
+		pkt[hl + 2] = t->lport >> 8, pkt[hl + 3] = t->lport;
+		pkt[hl + 4] = (8 + n) >> 8, pkt[hl + 5] = 8 + n;
+		memcpy(pkt + hl + 8, k->dg + off + sizeof(h), n);
+		if (!v4) {	/* IPv6 needs the checksum: pseudo header too */
+			sum = csum_add(0, pkt + 8, 32) + 8 + n + IPPROTO_UDP;
+			sum = csum_add(sum, pkt + hl, 8 + n);
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			sum = ~sum & 0xffff;
+			if (!sum)
+				sum = 0xffff;
+			pkt[hl + 6] = sum >> 8, pkt[hl + 7] = sum;
+		}
+		memset(&to, 0, sizeof(to));
+		if (v4) {
+			if (raw4 < 0)
+				raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v4.sin_family = AF_INET;
+			memcpy(&to.v4.sin_addr, dst, 4);
+			r = raw4 < 0 ? -1 : sendto(raw4, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v4));
+		} else {
+			if (raw6 < 0)
+				raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v6.sin6_family = AF_INET6;
+			memcpy(&to.v6.sin6_addr, dst, 16);
+			r = raw6 < 0 ? -1 : sendto(raw6, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v6));
+		}
+		if (r != (int)(hl + 8 + n))
+			die_errno("fd %d: putting back a queued datagram (raw IP)", fd);
+		off += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	if (raw4 >= 0)
+		close(raw4);
+	if (raw6 >= 0)
+		close(raw6);
+	if (k->ndg && poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 1000) != 1)
+		die("fd %d: the queued datagrams did not come back", fd);
+}
+
 static int rst_sock(const struct fd *d)
 {
 	const struct sock_state *k = d->sk;
@@ -7551,6 +7716,7 @@ static int rst_sock(const struct fd *d)
 		rst_tcp_repair(s, k, fd, &p, plen);
 	else if ((t->flags & TLV_SOCK_CONNECTED) && connect(s, &p.sa, plen))
 		die_errno("fd %d: connect", fd);
+	rst_dgrams(s, k, fd);
 	if ((t->flags & (TLV_SOCK_SHUT_RD | TLV_SOCK_REPAIR)) == TLV_SOCK_SHUT_RD &&
 	    shutdown(s, SHUT_RD) && errno != ENOTCONN)	/* repair: later */
 		die_errno("fd %d: shutdown", fd);

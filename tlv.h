@@ -163,7 +163,7 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
-#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, MCAST?, TCP?, SNDQ?, RCVQ? */
+#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, MCAST?, DGRAMS?, TCP?, SNDQ?, RCVQ? */
 #define TLV_FD_NETLINK	15	/* netlink socket: NETLINK, NL_GROUPS?, SOCKOPT? */
 #define TLV_FD_PACKET	16	/* AF_PACKET socket: PACKET, SOCKOPT? */
 #define TLV_F_THREAD(X) \
@@ -427,6 +427,7 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
 	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
 	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
+	X(DGRAMS, 110, BYTES, NONE, "UDP datagrams queued, oldest first; each: u64 family, port, addr0, addr1 (its source), len, then len bytes padded to 8") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \

@@ -1,4 +1,4 @@
-/* TCP listeners (IPv4, IPv6-only, dual-stack), UDP sockets (bound, connected) a raw ICMP socket and multicast members (IPv4, IPv6) keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
+/* TCP listeners (IPv4, IPv6-only, dual-stack), UDP sockets (bound, connected) a raw ICMP socket, multicast members (IPv4, IPv6) and datagrams queued unread (with their sources, IPv4 and dual-stack IPv6) keep fd, flags, addresses, backlog and options, and work; a listener shared with a child (fork, as pre-forking servers do) stays one socket. */
 #include "fdlib.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 	struct timeval tv = { 3, 250000 }, tv1, tv2;
 	socklen_t len;
 	int l4, l6, ld, u1, u2, fr, u6, p[7], sync[2], s, raw, um, um6;
-	int lo = if_nametoindex("lo"), mport, mport6;
+	int lo = if_nametoindex("lo"), mport, mport6, uq, uq6, qport[2];
 	pid_t pid;
 	char buf[64];
 	struct sockaddr_in a;
@@ -182,6 +182,36 @@ int main(int argc, char **argv)
 	opt(u6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 9);
 	bind6(u6, "::1", 0);
 	shutdown(u6, SHUT_RD);	/* ENOTCONN, but reads end from now on */
+	{	/* datagrams left unread: uq (IPv4), uq6 (dual-stack IPv6) */
+		struct sockaddr_in qa = { .sin_family = AF_INET };
+		struct sockaddr_in6 qa6 = { .sin6_family = AF_INET6 }, to6;
+		int snd = socket(AF_INET, SOCK_DGRAM, 0), snd6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		int off = 0;
+
+		inet_pton(AF_INET, "127.0.0.1", &qa.sin_addr);
+		uq = socket(AF_INET, SOCK_DGRAM, 0);
+		uq6 = socket(AF_INET6, SOCK_DGRAM, 0);
+		if (uq < 0 || uq6 < 0 || bind_low_port(uq, &qa, sizeof(qa)) ||
+		    setsockopt(uq6, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) ||
+		    bind_low_port(uq6, &qa6, sizeof(qa6)))
+			fail("uq: %s", strerror(errno));
+		to6 = qa6;
+		inet_pton(AF_INET6, "::1", &to6.sin6_addr);
+		if (sendto(snd, "dg-one", 6, 0, (struct sockaddr *)&qa, sizeof(qa)) != 6 ||
+		    sendto(u1, "dg-two!", 7, 0, (struct sockaddr *)&qa, sizeof(qa)) != 7 ||
+		    sendto(snd6, "dg-v6", 5, 0, (struct sockaddr *)&to6, sizeof(to6)) != 5)
+			fail("sendto: %s", strerror(errno));
+		qa.sin_port = qa6.sin6_port;
+		if (sendto(snd, "dg-v4", 5, 0, (struct sockaddr *)&qa, sizeof(qa)) != 5)
+			fail("sendto: %s", strerror(errno));
+		qport[0] = port_of(snd);
+		qport[1] = port_of(snd6);
+		close(snd);
+		close(snd6);
+		if (poll_fd(uq, POLLIN, 5000) != POLLIN || poll_fd(uq6, POLLIN, 5000) != POLLIN)
+			fail("nothing queued");
+		usleep(20000);
+	}
 	{	/* multicast members on lo */
 		struct sockaddr_in ma = { .sin_family = AF_INET };
 		struct sockaddr_in6 ma6 = { .sin6_family = AF_INET6 };
@@ -277,6 +307,28 @@ int main(int argc, char **argv)
 	if (poll_fd(u1, POLLRDHUP, 0) & POLLRDHUP)
 		fail("u1 is shut down for reading");
 	expect(fr, SOL_SOCKET, SO_TYPE, SOCK_STREAM, "fresh socket type");
+	{	/* the queued datagrams, in order, from where they came */
+		static const struct { int sock; const char *data; int port; int v4; } want[] = {
+			{ 0, "dg-one", 0, 1 }, { 0, "dg-two!", 3, 1 },
+			{ 1, "dg-v6", 1, 0 }, { 1, "dg-v4", 0, 1 },
+		};
+		for (int i = 0; i < 4; i++) {
+			struct sockaddr_in6 from;
+			socklen_t fl = sizeof(from);
+			int q = want[i].sock ? uq6 : uq, fp;
+			ssize_t n = recvfrom(q, buf, sizeof(buf), MSG_DONTWAIT,
+					     (struct sockaddr *)&from, &fl);
+
+			if (n != (ssize_t)strlen(want[i].data) ||
+			    memcmp(buf, want[i].data, n))
+				fail("queued datagram %d: got %zd bytes", i, n);
+			fp = ntohs(from.sin6_port);	/* same offset in sockaddr_in */
+			if (fp != (want[i].port == 3 ? p[3] : qport[want[i].port]))
+				fail("queued datagram %d from port %d", i, fp);
+		}
+		if (recv(uq, buf, 1, MSG_DONTWAIT) >= 0 || recv(uq6, buf, 1, MSG_DONTWAIT) >= 0)
+			fail("more datagrams than were queued");
+	}
 	{	/* the members get what is sent to their groups on lo */
 		struct sockaddr_in ga = { .sin_family = AF_INET, .sin_port = htons(mport) };
 		struct sockaddr_in6 ga6 = { .sin6_family = AF_INET6, .sin6_port = htons(mport6) };
