@@ -94,7 +94,7 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
-	{ "sk-inet", C, CORRUPT, NULL },
+	{ "sk-inet", C, CORRUPT | FAULT, NULL },
 	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
 	{ "sk-netlink-packet", C, CORRUPT, NULL },
