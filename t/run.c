@@ -39,9 +39,10 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
-	TCPEST = 128,		/* dump with --tcp-established */
-	TCPCLOSE = 256,		/* dump with --tcp-close */
-	NOSNAP = 512,		/* not in snap mode: a peer outside the tree
+	EXTUNIX = 128,		/* dump with --ext-unix-sk */
+	TCPEST = 256,		/* dump with --tcp-established */
+	TCPCLOSE = 512,		/* dump with --tcp-close */
+	NOSNAP = 1024,		/* not in snap mode: a peer outside the tree
 				   goes on with the original after dump -R */
 };
 
@@ -94,6 +95,16 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
+	{ "sk-unix-pair", C, CORRUPT, NULL },
+	{ "sk-unix-dgram", C, CORRUPT, NULL },
+	{ "sk-unix-listen", C, FAULT | CORRUPT, NULL },
+	{ "sk-unix-shutdown", C, 0, NULL },
+	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
+	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
+	{ "refuse-sk-unix-oob", C, REFUSE, "MSG_OOB" },
+	{ "refuse-sk-unix-queued", C, REFUSE, "not accepted yet" },
+	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
+	{ "sk-unix-filter", C, 0, NULL },
 	{ "sk-inet", C, CORRUPT | FAULT, NULL },
 	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
@@ -127,6 +138,7 @@ static const struct test tests[] = {
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
+	{ "sk-unix-python", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
@@ -785,6 +797,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	pid_t pid;
 
 	argv[n++] = cr;
+	if ((c->t->flags & EXTUNIX) && !strcmp(args[0], "dump"))
+		argv[n++] = "--ext-unix-sk";
 	while (*args)
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
