@@ -3848,7 +3848,8 @@ static void nlb_attr(struct nl_batch *b, uint16_t type, const void *v,
 	nlb_grow(b, NLA_HDRLEN + n);
 	a->nla_type = type;
 	a->nla_len = NLA_HDRLEN + n;
-	memcpy(a + 1, v, n);
+	if (n)
+		memcpy(a + 1, v, n);
 }
 
 static void nlb_u32(struct nl_batch *b, uint16_t type, uint32_t v)
