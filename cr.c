@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -72,10 +73,19 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/if_packet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -1714,6 +1724,7 @@ struct fd {
 	struct watch *watches;
 	size_t nwatches;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
+	struct sock_state *sk;	/* INET, NETLINK, PACKET */
 };
 
 struct thread {
@@ -1874,6 +1885,7 @@ struct image {
 	bool ext_unix;		/* dump: --ext-unix-sk */
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
+	int tcp_mode;		/* dump: 'E' --tcp-established, 'C' --tcp-close */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -3790,6 +3802,1203 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	free(s);
 }
 
+/* -- inet, netlink and packet sockets -------------------------------------
+ * A socket is read on cr's own copy of it (pidfd_getfd): its addresses,
+ * TCP_INFO, and the options in sk_opts that differ from those of a fresh
+ * socket of the same kind.  Restore (rst_sock) makes it anew: options in
+ * table order, then bind, listen or connect.
+ *
+ * An established TCP connection needs --tcp-established (or --tcp-close:
+ * it comes back as a fresh unconnected socket, as CRIU does).  It is
+ * taken with TCP_REPAIR on cr's copy: a drop-all socket filter first, so
+ * that nothing the peer sends changes the state being read, then the
+ * sequence numbers and both queues (read with MSG_PEEK, the send queue's
+ * unacknowledged bytes included), MSS, window scales, SACK, timestamps
+ * and the window.  The original stays in repair mode: when the dump kills
+ * the tree it closes without a RST (with -R, or when the dump fails, the
+ * filter goes and repair mode ends).  Restore connects a new socket in
+ * repair mode (no SYN), refills its queues, and cr ends repair mode only
+ * once every process of the tree exists (rst_finish), so that the two
+ * ends of a connection inside the tree both exist before either talks.
+ */
+#define TCP_NO_QUEUE	0
+#define TCP_RECV_QUEUE	1
+#define TCP_SEND_QUEUE	2
+
+struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
+	struct tlv_sock s;
+	struct tlv_sockopt *opt;
+	size_t nopt;
+	char *ifname;		/* SO_BINDTODEVICE */
+	struct tlv_tcp tcp;	/* TLV_SOCK_REPAIR */
+	uint8_t *sndq, *rcvq;
+	size_t nsndq, nrcvq;	/* their lengths as read from an image */
+	struct tlv_netlink nl;
+	struct tlv_nl_group *grp;
+	size_t ngrp;
+	struct tlv_packet pk;
+	struct tlv_mcast *mc;
+	size_t nmc;
+	uint8_t *dg;		/* DGRAMS */
+	size_t ndg;
+	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
+	bool connected;		/* dump: TCP, neither closed nor listening */
+};
+
+enum {
+	SKO_INT, SKO_BUF, SKO_LINGER, SKO_TIMEO,
+	SKO_TCP_CLOSED,		/* only on a TCP listener or unconnected socket */
+	SKO_DGRAM,		/* not on stream sockets (multicast) */
+};
+
+/* Readable options worth keeping, in the order restore sets them. */
+static const struct sk_opt {
+	int level, name, kind;
+	const char *what;
+} sk_opts[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, SKO_INT, "SO_REUSEADDR" },
+	{ SOL_SOCKET, SO_REUSEPORT, SKO_INT, "SO_REUSEPORT" },
+	{ SOL_SOCKET, SO_KEEPALIVE, SKO_INT, "SO_KEEPALIVE" },
+	{ SOL_SOCKET, SO_BROADCAST, SKO_INT, "SO_BROADCAST" },
+	{ SOL_SOCKET, SO_OOBINLINE, SKO_INT, "SO_OOBINLINE" },
+	{ SOL_SOCKET, SO_DONTROUTE, SKO_INT, "SO_DONTROUTE" },
+	{ SOL_SOCKET, SO_PRIORITY, SKO_INT, "SO_PRIORITY" },
+	{ SOL_SOCKET, SO_RCVLOWAT, SKO_INT, "SO_RCVLOWAT" },
+	{ SOL_SOCKET, SO_MARK, SKO_INT, "SO_MARK" },
+	{ SOL_SOCKET, SO_PASSCRED, SKO_INT, "SO_PASSCRED" },
+	{ SOL_SOCKET, SO_TIMESTAMP, SKO_INT, "SO_TIMESTAMP" },
+	{ SOL_SOCKET, SO_PEEK_OFF, SKO_INT, "SO_PEEK_OFF" },
+	{ SOL_SOCKET, SO_RCVBUF, SKO_BUF, "SO_RCVBUF" },
+	{ SOL_SOCKET, SO_SNDBUF, SKO_BUF, "SO_SNDBUF" },
+	{ SOL_SOCKET, SO_LINGER, SKO_LINGER, "SO_LINGER" },
+	{ SOL_SOCKET, SO_RCVTIMEO, SKO_TIMEO, "SO_RCVTIMEO" },
+	{ SOL_SOCKET, SO_SNDTIMEO, SKO_TIMEO, "SO_SNDTIMEO" },
+	{ IPPROTO_TCP, TCP_NODELAY, SKO_INT, "TCP_NODELAY" },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, SKO_INT, "TCP_KEEPIDLE" },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, SKO_INT, "TCP_KEEPINTVL" },
+	{ IPPROTO_TCP, TCP_KEEPCNT, SKO_INT, "TCP_KEEPCNT" },
+	{ IPPROTO_TCP, TCP_CORK, SKO_INT, "TCP_CORK" },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, SKO_INT, "TCP_USER_TIMEOUT" },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, SKO_INT, "TCP_NOTSENT_LOWAT" },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, SKO_INT, "TCP_DEFER_ACCEPT" },
+	{ IPPROTO_TCP, TCP_SYNCNT, SKO_INT, "TCP_SYNCNT" },
+	{ IPPROTO_TCP, TCP_LINGER2, SKO_INT, "TCP_LINGER2" },
+	{ IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, SKO_INT, "TCP_THIN_LINEAR_TIMEOUTS" },
+	{ IPPROTO_TCP, TCP_INQ, SKO_INT, "TCP_INQ" },
+	{ IPPROTO_TCP, TCP_MAXSEG, SKO_TCP_CLOSED, "TCP_MAXSEG" },
+	{ IPPROTO_TCP, TCP_FASTOPEN, SKO_TCP_CLOSED, "TCP_FASTOPEN" },
+	{ IPPROTO_IP, IP_TOS, SKO_INT, "IP_TOS" },
+	{ IPPROTO_IP, IP_TTL, SKO_INT, "IP_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_TTL, SKO_DGRAM, "IP_MULTICAST_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP, SKO_DGRAM, "IP_MULTICAST_LOOP" },
+	{ IPPROTO_IP, IP_MULTICAST_IF, SKO_DGRAM, "IP_MULTICAST_IF" },
+	{ IPPROTO_IP, IP_RECVERR, SKO_INT, "IP_RECVERR" },
+	{ IPPROTO_IP, IP_PKTINFO, SKO_INT, "IP_PKTINFO" },
+	{ IPPROTO_IP, IP_RECVTOS, SKO_INT, "IP_RECVTOS" },
+	{ IPPROTO_IP, IP_RECVTTL, SKO_INT, "IP_RECVTTL" },
+	{ IPPROTO_IP, IP_FREEBIND, SKO_INT, "IP_FREEBIND" },
+	{ IPPROTO_IP, IP_TRANSPARENT, SKO_INT, "IP_TRANSPARENT" },
+	{ IPPROTO_IP, IP_MTU_DISCOVER, SKO_INT, "IP_MTU_DISCOVER" },
+	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, SKO_INT, "IP_BIND_ADDRESS_NO_PORT" },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, SKO_INT, "IPV6_V6ONLY" },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, SKO_INT, "IPV6_UNICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SKO_DGRAM, "IPV6_MULTICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_LOOP, SKO_DGRAM, "IPV6_MULTICAST_LOOP" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_IF, SKO_DGRAM, "IPV6_MULTICAST_IF" },
+	{ IPPROTO_IPV6, IPV6_TCLASS, SKO_INT, "IPV6_TCLASS" },
+	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, SKO_INT, "IPV6_RECVPKTINFO" },
+	{ IPPROTO_IPV6, IPV6_RECVERR, SKO_INT, "IPV6_RECVERR" },
+	{ IPPROTO_IPV6, IPV6_RECVTCLASS, SKO_INT, "IPV6_RECVTCLASS" },
+	{ IPPROTO_IPV6, IPV6_MTU_DISCOVER, SKO_INT, "IPV6_MTU_DISCOVER" },
+	{ IPPROTO_IPV6, IPV6_FREEBIND, SKO_INT, "IPV6_FREEBIND" },
+	{ IPPROTO_IPV6, IPV6_TRANSPARENT, SKO_INT, "IPV6_TRANSPARENT" },
+	{ SOL_NETLINK, NETLINK_PKTINFO, SKO_INT, "NETLINK_PKTINFO" },
+	{ SOL_NETLINK, NETLINK_BROADCAST_ERROR, SKO_INT, "NETLINK_BROADCAST_ERROR" },
+	{ SOL_NETLINK, NETLINK_NO_ENOBUFS, SKO_INT, "NETLINK_NO_ENOBUFS" },
+	{ SOL_NETLINK, NETLINK_CAP_ACK, SKO_INT, "NETLINK_CAP_ACK" },
+	{ SOL_NETLINK, NETLINK_EXT_ACK, SKO_INT, "NETLINK_EXT_ACK" },
+	{ SOL_NETLINK, NETLINK_GET_STRICT_CHK, SKO_INT, "NETLINK_GET_STRICT_CHK" },
+	{ SOL_PACKET, PACKET_VERSION, SKO_INT, "PACKET_VERSION" },
+	{ SOL_PACKET, PACKET_RESERVE, SKO_INT, "PACKET_RESERVE" },
+	{ SOL_PACKET, PACKET_AUXDATA, SKO_INT, "PACKET_AUXDATA" },
+	{ SOL_PACKET, PACKET_ORIGDEV, SKO_INT, "PACKET_ORIGDEV" },
+	{ SOL_PACKET, PACKET_TIMESTAMP, SKO_INT, "PACKET_TIMESTAMP" },
+	{ SOL_PACKET, PACKET_QDISC_BYPASS, SKO_INT, "PACKET_QDISC_BYPASS" },
+};
+
+static const struct sk_opt *sk_opt_find(uint64_t level, uint64_t name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++)
+		if ((uint64_t)sk_opts[i].level == level &&
+		    (uint64_t)sk_opts[i].name == name)
+			return &sk_opts[i];
+	return NULL;
+}
+
+/* An option as one u64; false if the socket has no such option. */
+static bool sk_opt_get(int s, const struct sk_opt *o, uint64_t *v)
+{
+	union { int i; struct linger l; struct timeval tv; } u = { 0 };
+	socklen_t len = sizeof(u);
+
+	if (getsockopt(s, o->level, o->name, &u, &len))
+		return false;
+	if (o->kind == SKO_LINGER)
+		*v = (uint64_t)(uint32_t)u.l.l_onoff |
+		     (uint64_t)(uint32_t)u.l.l_linger << 32;
+	else if (o->kind == SKO_TIMEO)
+		*v = u.tv.tv_sec * 1000000ULL + u.tv.tv_usec;
+	else
+		*v = (uint64_t)(uint32_t)u.i;
+	return true;
+}
+
+static int sk_opt_set(int s, const struct tlv_sockopt *so)
+{
+	const struct sk_opt *o = sk_opt_find(so->level, so->name);
+	struct linger l = { (int)(uint32_t)so->val, (int)(so->val >> 32) };
+	struct timeval tv = { so->val / 1000000, so->val % 1000000 };
+	int i = (int)(uint32_t)so->val;
+
+	if (o->kind == SKO_LINGER)
+		return setsockopt(s, o->level, o->name, &l, sizeof(l));
+	if (o->kind == SKO_TIMEO)
+		return setsockopt(s, o->level, o->name, &tv, sizeof(tv));
+	if (o->kind == SKO_BUF) {	/* the kernel doubles what it is given */
+		i /= 2;
+		return setsockopt(s, o->level, o->name == SO_RCVBUF ?
+				  SO_RCVBUFFORCE : SO_SNDBUFFORCE, &i, sizeof(i));
+	}
+	return setsockopt(s, o->level, o->name, &i, sizeof(i));
+}
+
+/* Options of s that differ from those of fresh, a new socket of its kind. */
+static void col_sk_opts(struct sock_state *k, int s, int fresh, bool closed)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
+		const struct sk_opt *o = &sk_opts[i];
+		uint64_t a, b;
+
+		if ((o->kind == SKO_TCP_CLOSED && !closed) ||
+		    (o->kind == SKO_DGRAM && k->s.type == SOCK_STREAM) ||
+		    (o->level == IPPROTO_IP && k->s.family != AF_INET) ||
+		    (o->level == IPPROTO_IPV6 && k->s.family != AF_INET6) ||
+		    !sk_opt_get(s, o, &a) || !sk_opt_get(fresh, o, &b) || a == b)
+			continue;
+		*(struct tlv_sockopt *)vec_add(&k->opt, &k->nopt,
+					       sizeof(*k->opt)) =
+			(struct tlv_sockopt){ o->level, o->name, a };
+	}
+}
+
+union sk_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+	struct sockaddr_nl nl;
+	struct sockaddr_ll ll;
+	struct sockaddr_storage ss;
+};
+
+/* An inet address into two u64 words, its port and IPv6 scope/flow. */
+static void sk_addr_split(const union sk_addr *a, uint64_t *w0, uint64_t *w1,
+			  uint64_t *port, uint64_t *scope, uint64_t *flow)
+{
+	uint8_t b[16] = { 0 };
+
+	if (a->sa.sa_family == AF_INET6) {
+		memcpy(b, &a->v6.sin6_addr, 16);
+		*port = ntohs(a->v6.sin6_port);
+		*scope = a->v6.sin6_scope_id;
+		if (flow)
+			*flow = ntohl(a->v6.sin6_flowinfo);
+	} else {
+		memcpy(b, &a->v4.sin_addr, 4);
+		*port = ntohs(a->v4.sin_port);
+	}
+	memcpy(w0, b, 8);
+	memcpy(w1, b + 8, 8);
+}
+
+static socklen_t sk_addr_join(union sk_addr *a, uint64_t family,
+			      uint64_t w0, uint64_t w1, uint64_t port,
+			      uint64_t scope, uint64_t flow)
+{
+	uint8_t b[16];
+
+	memcpy(b, &w0, 8);
+	memcpy(b + 8, &w1, 8);
+	memset(a, 0, sizeof(*a));
+	a->sa.sa_family = family;
+	if (family == AF_INET6) {
+		memcpy(&a->v6.sin6_addr, b, 16);
+		a->v6.sin6_port = htons(port);
+		a->v6.sin6_scope_id = scope;
+		a->v6.sin6_flowinfo = htonl(flow);
+		return sizeof(a->v6);
+	}
+	memcpy(&a->v4.sin_addr, b, 4);
+	a->v4.sin_port = htons(port);
+	return sizeof(a->v4);
+}
+
+/* "127.0.0.1:80" or "[::1]:80", for messages. */
+static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
+			       uint64_t w0, uint64_t w1, uint64_t port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	uint64_t w[2] = { w0, w1 };
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, w, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%llu" : "%s:%llu", ip,
+		 (unsigned long long)port);
+	return buf;
+}
+
+/* cr's copies of sockets under repair during a dump (sk_release). */
+static struct sk_held {
+	int fd;
+	bool repair;
+} *sk_held;
+static size_t nsk_held;
+static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
+static bool sk_locked;		/* and it is in place */
+static int net_unlock(uint64_t id);
+
+/* A socket under repair back to normal, the filter gone. */
+static void sk_unrepair(int s)
+{
+	int off = TCP_REPAIR_OFF;
+
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(s, SOL_SOCKET, SO_DETACH_FILTER, &off, sizeof(off));
+}
+
+/*
+ * cr may be killed mid-dump, and then no undo runs.  A guardian process,
+ * forked at the first repair, is told each socket taken ("s PID FD") and
+ * the lock ("l ID"); if cr goes without saying "done", it takes those
+ * sockets out of repair mode itself and removes the lock.
+ */
+static int sk_guard = -1;
+
+static void __attribute__((format(printf, 1, 2))) sk_guard_tell(const char *fmt, ...)
+{
+	char line[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sk_guard >= 0 && write(sk_guard, line, n) != n)
+		die_errno("telling the socket guardian");
+}
+
+static void __attribute__((noreturn)) sk_guardian(int in)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	char *line, *save;
+
+	struct sched_param sp = { .sched_priority = 1 };
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	setsid();
+	/* first to run when cr dies, before its tracees go on */
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		setpriority(PRIO_PROCESS, 0, -20);
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(in, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	if (len >= 5 && !strcmp(buf + len - 5, "done\n"))
+		_exit(0);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long a, b;
+		int s;
+
+		if (sscanf(line, "l %llx", &a) == 1) {
+			net_unlock(a);
+		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
+			   (s = pidfd_take((int)a, (int)b)) >= 0) {
+			sk_unrepair(s);
+			close(s);
+		}
+	}
+	_exit(0);
+}
+
+static void sk_guard_start(void)
+{
+	int p[2];
+	pid_t g;
+
+	if (sk_guard >= 0)
+		return;
+	if (pipe2(p, O_CLOEXEC) || (g = fork()) < 0)
+		die_errno("starting the socket guardian");
+	if (!g) {
+		ctx.log = NULL;
+		for (int fd = 0; fd < 1024; fd++)	/* not the image pipe */
+			if (fd != p[0])
+				close(fd);
+		sk_guardian(p[0]);
+	}
+	close(p[0]);
+	sk_guard = p[1];
+}
+
+/* The dump is over (or undone): the guardian may go. */
+static void sk_guard_done(void)
+{
+	sk_guard_tell("done\n");
+	if (sk_guard >= 0)
+		close(sk_guard);
+	sk_guard = -1;
+}
+
+/* Undo of a dump: the sockets taken for repair go back to normal. */
+static void sk_release(void *arg)
+{
+	(void)arg;
+	if (sk_locked)
+		net_unlock(sk_lock_id);
+	sk_locked = false;
+	for (size_t i = 0; i < nsk_held; i++) {
+		if (sk_held[i].repair)
+			sk_unrepair(sk_held[i].fd);
+		close(sk_held[i].fd);
+	}
+	nsk_held = 0;
+	sk_guard_done();
+}
+
+static int sk_int(int s, int level, int name, const char *what, int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(s, level, name, &v, &len))
+		die_errno("fd %d: reading %s", fd, what);
+	return v;
+}
+
+/* Peek len bytes of the selected queue of a socket under repair. */
+static uint8_t *col_tcp_queue(int s, int q, uint64_t len, int fd)
+{
+	uint8_t *buf = xmalloc(len + 1);
+	ssize_t n = 0;
+
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	if (len)
+		n = recv(s, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n != (ssize_t)len)
+		die_errno("fd %d: reading the TCP %s queue (%zd of %llu bytes)",
+			  fd, q == TCP_SEND_QUEUE ? "send" : "receive", n,
+			  (unsigned long long)len);
+	return buf;
+}
+
+/*
+ * Connections half or fully shut down are taken as established ones plus
+ * the FINs: ours is sent again after the data once repair mode ends (the
+ * peer acknowledges it again), the peer's becomes shutdown(SHUT_RD), so
+ * that reads see the end after the queued data (a peer in the tree sends
+ * its FIN again anyway).  tcp_fin_out: 0 none, 1 sent and acknowledged,
+ * 2 not acknowledged yet.
+ */
+static int tcp_fin_out(uint64_t state)
+{
+	return state == TCP_FIN_WAIT2 ? 1 : state == TCP_FIN_WAIT1 ||
+	       state == TCP_LAST_ACK || state == TCP_CLOSING ? 2 : 0;
+}
+
+static bool tcp_fin_in(uint64_t state)
+{
+	return state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK ||
+	       state == TCP_CLOSING;
+}
+
+/* An established connection, by TCP_REPAIR on cr's copy s of it. */
+static void col_tcp_repair(struct sock_state *k, int s, int fd)
+{
+	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { 1, &drop };
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	struct sk_held *h;
+	socklen_t len = 0;
+	int on = 1, v, fin;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
+		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
+		       fd);
+		return;
+	}
+	sk_guard_start();
+	sk_guard_tell("s %d %d\n", ctx.pid, fd);
+	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	h->fd = s;
+	h->repair = true;
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	k->s.flags |= TLV_SOCK_REPAIR;
+	k->has_tcp = true;
+	if (!sk_lock_id) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
+			      ts.tv_nsec) | 1;
+	}
+	k->tcp.lock = sk_lock_id;
+	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
+	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
+		die_errno("fd %d: reading the TCP queue lengths", fd);
+	k->tcp.rcvq = v;
+	/* the FINs take a sequence number each: the seqs and queues go without */
+	fin = tcp_fin_out(k->s.state);
+	if (tcp_fin_out(k->s.state) > 1) {	/* ours is queued, unacked */
+		k->tcp.sndq--;
+		k->tcp.unsent -= k->tcp.unsent > 0;	/* it is last */
+	}
+	k->sndq = col_tcp_queue(s, TCP_SEND_QUEUE, k->tcp.sndq, fd);
+	k->tcp.snd_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) - !!fin);
+	k->rcvq = col_tcp_queue(s, TCP_RECV_QUEUE, k->tcp.rcvq, fd);
+	k->tcp.rcv_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) -
+				    tcp_fin_in(k->s.state));
+	k->has_sndq = k->has_rcvq = true;
+	k->nsndq = k->tcp.sndq;
+	k->nrcvq = k->tcp.rcvq;
+	v = TCP_NO_QUEUE;
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &v, sizeof(v));
+	k->tcp.mss = sk_int(s, IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", fd);
+	k->tcp.timestamp = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_TIMESTAMP,
+					    "TCP_TIMESTAMP", fd);
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->tcp.opts = ti.tcpi_options;
+	k->tcp.snd_wscale = ti.tcpi_snd_wscale;
+	k->tcp.rcv_wscale = ti.tcpi_rcv_wscale;
+	len = sizeof(w);
+	if (getsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+	k->tcp.snd_wl1 = w.snd_wl1;
+	k->tcp.snd_wnd = w.snd_wnd;
+	k->tcp.max_window = w.max_window;
+	k->tcp.rcv_wnd = w.rcv_wnd;
+	k->tcp.rcv_wup = w.rcv_wup;
+	if ((int32_t)(w.rcv_wup - (uint32_t)k->tcp.rcv_seq) > 0)
+		k->tcp.rcv_wup = k->tcp.rcv_seq;	/* it counted the FIN */
+}
+
+static const char *const tcp_state_names[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+};
+
+/*
+ * Multicast memberships cannot be listed per socket, but the groups joined
+ * on each interface can (/proc/net/igmp, igmp6), and MCAST_MSFILTER on a
+ * socket answers for a group only if the socket joined it.
+ */
+static void col_mcast(struct sock_state *k, int s, int fd)
+{
+	bool v6 = k->s.family == AF_INET6;
+	char *txt = proc_xread(0, v6 ? "net/igmp6" : "net/igmp", NULL);
+	char *line, *save;
+	unsigned idx = 0;
+
+	for (line = strtok_r(txt, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct { struct group_filter f; struct sockaddr_storage more[8]; } gf;
+		socklen_t len = sizeof(gf);
+		uint8_t g[16] = { 0 };
+		char hex[33];
+		unsigned v;
+
+		memset(&gf, 0, sizeof(gf));
+		if (v6) {
+			if (sscanf(line, "%u %*s %32s", &idx, hex) != 2 ||
+			    strlen(hex) != 32)
+				continue;
+			for (int i = 0; i < 16; i++)
+				sscanf(hex + 2 * i, "%2hhx", &g[i]);
+			((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_addr, g, 16);
+		} else {
+			if (line[0] != '\t') {
+				sscanf(line, "%u", &idx);
+				continue;
+			}
+			if (sscanf(line, "%x", &v) != 1)
+				continue;
+			memcpy(g, &v, 4);	/* printed as the __be32 in memory */
+			((struct sockaddr_in *)&gf.f.gf_group)->sin_family = AF_INET;
+			memcpy(&((struct sockaddr_in *)&gf.f.gf_group)->sin_addr, g, 4);
+		}
+		gf.f.gf_interface = idx;
+		if (!idx || getsockopt(s, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				       MCAST_MSFILTER, &gf, &len))
+			continue;	/* not a member */
+		if (gf.f.gf_fmode != MCAST_EXCLUDE || gf.f.gf_numsrc) {
+			refuse("fd %d: multicast membership with a source filter: not supported yet",
+			       fd);
+			continue;
+		}
+		{
+			struct tlv_mcast *m = vec_add(&k->mc, &k->nmc, sizeof(*k->mc));
+
+			m->ifindex = idx;
+			memcpy(&m->group0, g, 8);
+			memcpy(&m->group1, g + 8, 8);
+		}
+	}
+	free(txt);
+}
+
+/*
+ * Datagrams queued on a UDP socket, peeked one by one with their sources:
+ * with SO_PEEK_OFF each MSG_PEEK moves on to the next (the socket's own
+ * peek offset is put back).  Restore sends them again (rst_dgrams).
+ */
+static bool col_dgrams(struct sock_state *k, int s, int fd, const char *l)
+{
+	static uint8_t data[65536];
+	int old = sk_int(s, SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF", fd), zero = 0;
+	size_t cap = 0;
+	bool ok = true;
+
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		die_errno("fd %d: SO_PEEK_OFF", fd);
+	for (;;) {
+		union sk_addr a;
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = { .msg_name = &a, .msg_namelen = sizeof(a),
+				    .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		uint64_t h[5], scope;
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			die_errno("fd %d: peeking at the datagrams queued", fd);
+		if (n == 0 || n > (ssize_t)sizeof(data) || k->ndg > (64u << 20)) {
+			refuse("fd %d: socket %s has empty or too many datagrams queued: not supported yet",
+			       fd, l);
+			ok = false;
+			break;
+		}
+		h[0] = a.sa.sa_family;
+		sk_addr_split(&a, &h[2], &h[3], &h[1], &scope, NULL);
+		h[4] = n;
+		if (k->ndg + sizeof(h) + n + 8 > cap) {
+			cap = (k->ndg + sizeof(h) + n + 8) * 2;
+			k->dg = xrealloc(k->dg, cap);
+		}
+		memcpy(k->dg + k->ndg, h, sizeof(h));
+		memcpy(k->dg + k->ndg + sizeof(h), data, n);
+		memset(k->dg + k->ndg + sizeof(h) + n, 0, (8 - n % 8) % 8);
+		k->ndg += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	return ok;
+}
+
+/* Shut down for reading: only poll tells (POLLRDHUP). */
+static void col_shut_rd(struct sock_state *k, int s)
+{
+	struct pollfd p = { s, POLLRDHUP, 0 };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP))
+		k->s.flags |= TLV_SOCK_SHUT_RD;
+}
+
+/* A TCP, UDP or raw socket; false if refused. */
+static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	char l[80], r[80];
+	struct tcp_info ti;
+	bool tcp = k->s.type == SOCK_STREAM;
+
+	if (!(tcp && k->s.proto == IPPROTO_TCP) &&
+	    !(k->s.type == SOCK_DGRAM && k->s.proto == IPPROTO_UDP) &&
+	    k->s.type != SOCK_RAW) {
+		refuse("fd %d: unsupported socket (family %llu, type %llu, protocol %llu)",
+		       fd, (unsigned long long)k->s.family,
+		       (unsigned long long)k->s.type,
+		       (unsigned long long)k->s.proto);
+		return false;
+	}
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	sk_addr_split(&a, &k->s.laddr0, &k->s.laddr1, &k->s.lport, &k->s.lscope, NULL);
+	if (k->s.lport || k->s.laddr0 || k->s.laddr1)
+		k->s.flags |= TLV_SOCK_BOUND;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->s.flags |= TLV_SOCK_CONNECTED;
+		sk_addr_split(&a, &k->s.raddr0, &k->s.raddr1, &k->s.rport, &k->s.rscope,
+			      &k->s.rflow);
+	}
+	sk_addr_str(l, sizeof(l), k->s.family, k->s.laddr0, k->s.laddr1, k->s.lport);
+	sk_addr_str(r, sizeof(r), k->s.family, k->s.raddr0, k->s.raddr1, k->s.rport);
+	k->s.state = TCP_CLOSE;
+	if (!tcp) {
+		col_shut_rd(k, s);
+		col_mcast(k, s, fd);
+		/* raw: packets come and go */
+		return k->s.type != SOCK_DGRAM || col_dgrams(k, s, fd, l);
+	}
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->s.state = ti.tcpi_state;
+	if (ti.tcpi_state == TCP_LISTEN) {
+		k->s.flags |= TLV_SOCK_LISTEN;
+		k->s.backlog = ti.tcpi_sacked;	/* for a listener: the backlog */
+		if (ti.tcpi_unacked) {		/* and connections not accepted */
+			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: not supported yet",
+			       fd, l, ti.tcpi_unacked);
+			return false;
+		}
+		return true;
+	}
+	if (ti.tcpi_state == TCP_CLOSE)
+		return true;
+	k->connected = true;
+	if (im->tcp_mode == 0) {
+		refuse("fd %d: established TCP connection %s -> %s: dump with --tcp-established (or --tcp-close to restore it closed)",
+		       fd, l, r);
+		return false;
+	}
+	if (im->tcp_mode == 'C') {	/* a fresh socket, neither bound nor connected */
+		k->s.state = TCP_CLOSE;
+		k->s.flags = 0;
+		k->s.lport = k->s.rport = k->s.laddr0 = k->s.laddr1 = 0;
+		k->s.raddr0 = k->s.raddr1 = k->s.lscope = k->s.rscope = 0;
+		k->s.rflow = 0;
+		return true;
+	}
+	if (ti.tcpi_state != TCP_ESTABLISHED && !tcp_fin_out(ti.tcpi_state) &&
+	    !tcp_fin_in(ti.tcpi_state)) {
+		refuse("fd %d: TCP connection %s -> %s in state %s: only established or shut down connections can be dumped yet",
+		       fd, l, r, ti.tcpi_state < ARRAY_SIZE(tcp_state_names) ?
+		       tcp_state_names[ti.tcpi_state] : "?");
+		return false;
+	}
+	col_tcp_repair(k, s, fd);
+	col_shut_rd(k, s);
+	return true;
+}
+
+static bool col_netlink(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	uint32_t g[64];
+	char c;
+
+	k->has_nl = true;
+	k->nl.proto = k->s.proto;
+	k->nl.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->nl.portid = a.nl.nl_pid;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->nl.dst_portid = a.nl.nl_pid;
+		k->nl.dst_group = a.nl.nl_groups;
+	}
+	len = sizeof(g);
+	if (getsockopt(s, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, g, &len))
+		die_errno("fd %d: NETLINK_LIST_MEMBERSHIPS", fd);
+	if (len > sizeof(g)) {
+		refuse("fd %d: netlink socket in more than %zu groups: not supported yet",
+		       fd, sizeof(g) * 8);
+		return false;
+	}
+	for (size_t i = 0; i < len / 4 * 32; i++)
+		if (g[i / 32] >> (i % 32) & 1)
+			((struct tlv_nl_group *)vec_add(&k->grp, &k->ngrp,
+							sizeof(*k->grp)))->group = i + 1;
+	if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		refuse("fd %d: netlink socket (protocol %llu) has messages queued, not read yet: not supported yet",
+		       fd, (unsigned long long)k->nl.proto);
+		return false;
+	}
+	return true;
+}
+
+static bool col_packet(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+
+	k->has_pk = true;
+	k->pk.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->pk.proto = a.ll.sll_protocol;
+	k->pk.ifindex = a.ll.sll_ifindex;
+	if (sk_int(s, SOL_PACKET, PACKET_FANOUT, "PACKET_FANOUT", fd)) {
+		refuse("fd %d: packet socket in a fanout group: not supported yet", fd);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An inet, netlink or packet socket; false if it is another family (the
+ * caller goes on).  On a refusal the fd keeps kind 0.
+ */
+static bool col_socket(struct image *im, struct task *t, struct fd *d)
+{
+	int fd = d->f.fd, s, fresh;
+	struct sock_state *k;
+	char ifname[IFNAMSIZ + 1] = "";
+	socklen_t len = IFNAMSIZ;
+	bool ok;
+
+	s = pidfd_take(t->proc.pid, fd);
+	if (s < 0)
+		die_errno("fd %d: taking a copy of the socket (pidfd_getfd)", fd);
+	k = xzalloc(sizeof(*k));
+	k->has_sock = true;
+	k->s.family = sk_int(s, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN", fd);
+	k->s.type = sk_int(s, SOL_SOCKET, SO_TYPE, "SO_TYPE", fd);
+	k->s.proto = sk_int(s, SOL_SOCKET, SO_PROTOCOL, "SO_PROTOCOL", fd);
+	if (k->s.family == AF_INET || k->s.family == AF_INET6) {
+		d->f.kind = TLV_FD_INET;
+		ok = col_inet(im, k, s, fd);
+	} else if (k->s.family == AF_NETLINK) {
+		d->f.kind = TLV_FD_NETLINK;
+		ok = col_netlink(k, s, fd);
+	} else if (k->s.family == AF_PACKET) {
+		d->f.kind = TLV_FD_PACKET;
+		ok = col_packet(k, s, fd);
+	} else {
+		close(s);
+		free(k);
+		return false;
+	}
+	d->sk = k;
+	if (!ok)
+		d->f.kind = 0;
+	if (ok && !getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, &len) &&
+	    ifname[0])
+		k->ifname = xstrdup(ifname);
+	fresh = ok ? socket(k->s.family, k->s.type | SOCK_CLOEXEC,
+			    k->s.family == AF_PACKET ? (int)k->pk.proto
+						     : (int)k->s.proto) : -1;
+	if (ok && fresh < 0)
+		die_errno("fd %d: making a socket to compare options with", fd);
+	if (ok) {
+		col_sk_opts(k, s, fresh, !k->connected);
+		close(fresh);
+	}
+	if (!(k->s.flags & TLV_SOCK_REPAIR))
+		close(s);	/* else kept open in sk_held */
+	k->has_sock = d->f.kind == TLV_FD_INET;
+	return true;
+}
+
+/* The records of a socket fd, after its FD_INFO. */
+static void dump_sock(struct buf *n, const struct sock_state *k)
+{
+	if (k->has_sock)
+		buf_rec(n, TLV_SOCK, &k->s, sizeof(k->s));
+	if (k->has_nl)
+		buf_rec(n, TLV_NETLINK, &k->nl, sizeof(k->nl));
+	if (k->ngrp)
+		buf_rec(n, TLV_NL_GROUPS, k->grp, k->ngrp * sizeof(*k->grp));
+	if (k->has_pk)
+		buf_rec(n, TLV_PACKET, &k->pk, sizeof(k->pk));
+	if (k->nopt)
+		buf_rec(n, TLV_SOCKOPT, k->opt, k->nopt * sizeof(*k->opt));
+	if (k->ifname)
+		buf_str(n, TLV_IFNAME, k->ifname);
+	if (k->nmc)
+		buf_rec(n, TLV_MCAST, k->mc, k->nmc * sizeof(*k->mc));
+	if (k->ndg)
+		buf_rec(n, TLV_DGRAMS, k->dg, k->ndg);
+	if (k->has_tcp) {
+		buf_rec(n, TLV_TCP, &k->tcp, sizeof(k->tcp));
+		buf_rec(n, TLV_SNDQ, k->sndq, k->tcp.sndq);
+		buf_rec(n, TLV_RCVQ, k->rcvq, k->tcp.rcvq);
+	}
+}
+
+/* Image check of a socket fd: every field rst_sock uses. */
+static void img_check_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *s = &k->s;
+	unsigned long long fd = d->f.fd;
+	bool tcp = s->type == SOCK_STREAM, v4 = s->family == AF_INET;
+
+	for (size_t i = 0; i < k->nopt; i++)
+		if (!sk_opt_find(k->opt[i].level, k->opt[i].name) ||
+		    (sk_opt_find(k->opt[i].level, k->opt[i].name)->kind !=
+		     SKO_LINGER && k->opt[i].val > 0xffffffffULL))
+			die("corrupt image: fd %llu: bad socket option", fd);
+	if (k->ifname && strlen(k->ifname) >= IFNAMSIZ)
+		die("corrupt image: fd %llu: bad interface name", fd);
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+
+		if (k->ndg - off < sizeof(h))
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		memcpy(h, k->dg + off, sizeof(h));
+		if (d->f.kind != TLV_FD_INET || s->proto != IPPROTO_UDP ||
+		    (h[0] != AF_INET && h[0] != AF_INET6) || h[1] > 65535 ||
+		    !h[4] || h[4] > 65507 || (h[0] == AF_INET &&
+					       (h[2] >> 32 || h[3])) ||
+		    k->ndg - off - sizeof(h) < (h[4] + 7) / 8 * 8)
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		off += sizeof(h) + (h[4] + 7) / 8 * 8;
+	}
+	for (size_t i = 0; i < k->nmc; i++)
+		if (d->f.kind != TLV_FD_INET || s->type == SOCK_STREAM ||
+		    !k->mc[i].ifindex || k->mc[i].ifindex > INT_MAX ||
+		    (v4 && (k->mc[i].group0 >> 32 || k->mc[i].group1)))
+			die("corrupt image: fd %llu: bad multicast group", fd);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		if (!k->has_nl || k->has_sock || k->has_pk || k->has_tcp ||
+		    k->nl.proto >= 32 || (k->nl.type != SOCK_RAW &&
+					  k->nl.type != SOCK_DGRAM) ||
+		    k->nl.portid > 0xffffffffULL ||
+		    k->nl.dst_portid > 0xffffffffULL ||
+		    k->nl.dst_group > 0xffffffffULL)
+			die("corrupt image: fd %llu: bad netlink socket", fd);
+		for (size_t i = 0; i < k->ngrp; i++)
+			if (!k->grp[i].group || k->grp[i].group > 0xffffffffULL)
+				die("corrupt image: fd %llu: bad netlink group", fd);
+		return;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		if (!k->has_pk || k->has_sock || k->has_nl || k->has_tcp ||
+		    k->ngrp || (k->pk.type != SOCK_RAW &&
+				k->pk.type != SOCK_DGRAM) ||
+		    k->pk.proto > 0xffff || k->pk.ifindex > INT_MAX)
+			die("corrupt image: fd %llu: bad packet socket", fd);
+		return;
+	}
+	if (!k->has_sock || k->has_nl || k->has_pk || k->ngrp ||
+	    (!v4 && s->family != AF_INET6) ||
+	    !((tcp && s->proto == IPPROTO_TCP) ||
+	      (s->type == SOCK_DGRAM && s->proto == IPPROTO_UDP) ||
+	      (s->type == SOCK_RAW && s->proto < 256)) ||
+	    s->flags > 31 || s->lport > 65535 || s->rport > 65535 ||
+	    (v4 && (s->laddr0 >> 32 || s->laddr1 || s->raddr0 >> 32 ||
+		    s->raddr1 || s->lscope || s->rscope || s->rflow)) ||
+	    s->lscope > 0xffffffffULL || s->rscope > 0xffffffffULL ||
+	    s->rflow > 0xfffff || s->backlog > 65535 ||
+	    (s->state != TCP_CLOSE && s->state != TCP_LISTEN &&
+	     s->state != TCP_ESTABLISHED && !tcp_fin_out(s->state) &&
+	     !tcp_fin_in(s->state)) ||
+	    (!tcp && s->state != TCP_CLOSE) ||
+	    !(s->flags & TLV_SOCK_LISTEN) != (s->state != TCP_LISTEN) ||
+	    !(s->flags & TLV_SOCK_REPAIR) !=
+	    (s->state == TCP_CLOSE || s->state == TCP_LISTEN) ||
+	    !(s->flags & TLV_SOCK_REPAIR) != !k->has_tcp ||
+	    (tcp && !(s->flags & TLV_SOCK_REPAIR) &&
+	     (s->flags & TLV_SOCK_CONNECTED)) ||
+	    ((s->flags & TLV_SOCK_REPAIR) && (s->flags & 3) != 3))
+		die("corrupt image: fd %llu: bad inet socket", fd);
+	if (k->has_tcp &&
+	    (!k->has_sndq || !k->has_rcvq || k->tcp.unsent > k->tcp.sndq ||
+	     k->nsndq != k->tcp.sndq || k->nrcvq != k->tcp.rcvq ||
+	     k->tcp.snd_seq > 0xffffffffULL || k->tcp.rcv_seq > 0xffffffffULL ||
+	     k->tcp.mss > 65535 || k->tcp.opts > 0xff ||
+	     k->tcp.snd_wscale > 14 || k->tcp.rcv_wscale > 14 ||
+	     k->tcp.timestamp > 0xffffffffULL ||
+	     k->tcp.snd_wl1 > 0xffffffffULL || k->tcp.snd_wnd > 0xffffffffULL ||
+	     k->tcp.max_window > 0xffffffffULL ||
+	     k->tcp.rcv_wnd > 0xffffffffULL || k->tcp.rcv_wup > 0xffffffffULL))
+		die("corrupt image: fd %llu: bad TCP connection state", fd);
+}
+
+/*
+ * The network lock.  From the moment the dump kills the tree until the
+ * restore ends repair mode, no socket holds a dumped connection's address
+ * pair, and the kernel would answer the peer's packets with a RST.  So
+ * before the kill, cr adds an nftables table "cr_lock_PID" (PID: the
+ * tree's root) whose input chain drops every packet of those connections
+ * coming in; the peer retransmits until the restored socket takes them.
+ * restore deletes the table just before ending repair mode.  The rules go
+ * to the kernel over NETLINK_NETFILTER, built here by hand: no nft or
+ * iptables program, no library.
+ */
+struct nl_batch {
+	uint8_t buf[65536];
+	size_t len;
+	size_t msg;		/* offset of the message being built */
+	unsigned nmsg;		/* messages that want an ack */
+};
+
+static void nlb_grow(struct nl_batch *b, size_t n)
+{
+	if (b->len + NLA_ALIGN(n) > sizeof(b->buf))
+		die("network lock: too many connections for one batch");
+	memset(b->buf + b->len, 0, NLA_ALIGN(n));
+	b->len += NLA_ALIGN(n);
+	((struct nlmsghdr *)(b->buf + b->msg))->nlmsg_len = b->len - b->msg;
+}
+
+static void nlb_msg(struct nl_batch *b, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *h = (void *)(b->buf + b->len);
+	struct nfgenmsg *g;
+	bool batch = type == NFNL_MSG_BATCH_BEGIN || type == NFNL_MSG_BATCH_END;
+
+	b->msg = b->len;
+	nlb_grow(b, NLMSG_HDRLEN + sizeof(*g));
+	h->nlmsg_type = batch ? type : NFNL_SUBSYS_NFTABLES << 8 | type;
+	h->nlmsg_flags = NLM_F_REQUEST | (batch ? 0 : NLM_F_ACK | flags);
+	h->nlmsg_seq = b->nmsg + 1;
+	g = NLMSG_DATA(h);
+	g->nfgen_family = batch ? AF_UNSPEC : NFPROTO_INET;
+	g->version = NFNETLINK_V0;
+	g->res_id = batch ? htons(NFNL_SUBSYS_NFTABLES) : 0;
+	b->nmsg += !batch;
+}
+
+static void nlb_attr(struct nl_batch *b, uint16_t type, const void *v,
+		     size_t n)
+{
+	struct nlattr *a = (void *)(b->buf + b->len);
+
+	nlb_grow(b, NLA_HDRLEN + n);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + n;
+	if (n)
+		memcpy(a + 1, v, n);
+}
+
+static void nlb_u32(struct nl_batch *b, uint16_t type, uint32_t v)
+{
+	v = htonl(v);
+	nlb_attr(b, type, &v, 4);
+}
+
+static size_t nlb_nest(struct nl_batch *b, uint16_t type)
+{
+	size_t off = b->len;
+
+	nlb_attr(b, type | NLA_F_NESTED, NULL, 0);
+	return off;
+}
+
+static void nlb_end(struct nl_batch *b, size_t off)
+{
+	((struct nlattr *)(b->buf + off))->nla_len = b->len - off;
+}
+
+/* Load len bytes (meta key, or payload at base/offset) and compare them. */
+static void nlb_match(struct nl_batch *b, int base, uint32_t off,
+		      const void *v, uint32_t len)
+{
+	size_t e, d;
+
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, base < 0 ? "meta" : "payload",
+		 base < 0 ? 5 : 8);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	if (base < 0) {
+		nlb_u32(b, NFTA_META_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_META_KEY, off);
+	} else {
+		nlb_u32(b, NFTA_PAYLOAD_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_PAYLOAD_BASE, base);
+		nlb_u32(b, NFTA_PAYLOAD_OFFSET, off);
+		nlb_u32(b, NFTA_PAYLOAD_LEN, len);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "cmp", 4);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_CMP_SREG, NFT_REG_1);
+	nlb_u32(b, NFTA_CMP_OP, NFT_CMP_EQ);
+	{
+		size_t v1 = nlb_nest(b, NFTA_CMP_DATA);
+
+		nlb_attr(b, NFTA_DATA_VALUE, v, len);
+		nlb_end(b, v1);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+}
+
+/* A rule dropping what the peer of connection k sends to it. */
+static void nlb_lock_rule(struct nl_batch *b, const char *table,
+			  const struct tlv_sock *s)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
+	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
+	uint32_t alen = 16, src = 8, dst = 24;
+	size_t l, e, d;
+
+	memcpy(la, &s->laddr0, 8);
+	memcpy(la + 8, &s->laddr1, 8);
+	memcpy(ra, &s->raddr0, 8);
+	memcpy(ra + 8, &s->raddr1, 8);
+	nfproto = NFPROTO_IPV6;
+	if (s->family == AF_INET || !memcmp(ra, mapped, 12)) {
+		if (s->family != AF_INET) {	/* IPv4 on a dual-stack socket */
+			memmove(la, la + 12, 4);
+			memmove(ra, ra + 12, 4);
+		}
+		nfproto = NFPROTO_IPV4;
+		alen = 4, src = 12, dst = 16;
+	}
+	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
+	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
+	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
+	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, ra, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, la, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+	{
+		size_t v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
+		size_t vd = nlb_nest(b, NFTA_DATA_VERDICT);
+
+		nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
+		nlb_end(b, vd);
+		nlb_end(b, v);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	nlb_end(b, l);
+}
+
+/* Send a batch and wait for every ack; -errno of the first failure. */
+static int nlb_send(struct nl_batch *b)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	unsigned acks = 0;
+	int err = 0;
+
+	nlb_msg(b, NFNL_MSG_BATCH_END, 0);
+	if (s < 0)
+		return -errno;
+	if (sendto(s, b->buf, b->len, 0, (struct sockaddr *)&a, sizeof(a)) !=
+	    (ssize_t)b->len) {
+		err = -errno;
+		close(s);
+		return err;
+	}
+	while (acks < b->nmsg && !err) {
+		uint8_t buf[8192];
+		ssize_t n;
+
+		if (poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 5000) != 1 ||
+		    (n = recv(s, buf, sizeof(buf), 0)) <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n))
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				acks++;
+				if (((struct nlmsgerr *)NLMSG_DATA(h))->error)
+					err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			}
+	}
+	close(s);
+	return err;
+}
+
+static void lock_name(char *buf, size_t len, uint64_t id)
+{
+	snprintf(buf, len, "cr_lock_%llx", (unsigned long long)id);
+}
+
+/* Dump: drop what the peers of the dumped connections send, until restore. */
+static void net_lock(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	size_t h;
+	bool any = false;
+	int err;
+
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+	nlb_attr(&b, NFTA_CHAIN_NAME, "in", 3);
+	nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
+	h = nlb_nest(&b, NFTA_CHAIN_HOOK);
+	nlb_u32(&b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
+	nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+	nlb_end(&b, h);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind == TLV_FD_INET &&
+			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
+				nlb_lock_rule(&b, table, &d->sk->s);
+				any = true;
+			}
+		}
+	if (!any)
+		return;
+	fault("dump-lock");
+	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
+	if ((err = nlb_send(&b)))
+		die("network lock: adding nftables table %s: %s", table,
+		    strerror(-err));
+	sk_locked = true;	/* sk_release unlocks on failure */
+	info("network locked: nftables table inet %s", table);
+}
+
+/* The lock goes (if it is here); -errno if it could not. */
+static int net_unlock(uint64_t id)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	lock_name(table, sizeof(table), id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_DELTABLE, 0);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	err = nlb_send(&b);
+	if (!err)
+		info("network unlocked: nftables table inet %s deleted", table);
+	return err == -ENOENT ? 0 : err;
+}
+
 /*
  * ---- unix sockets ----
  * What the kernel knows about every unix socket of this network namespace
@@ -4425,6 +5634,12 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		col_anon_fd(t, d, anon);
 	} else if (S_ISSOCK(sb.st_mode) && !strncmp(link, "socket:", 7) &&
 		   col_usk(im, t, d, &sb)) {
+		if (!d->f.kind) {	/* refused */
+			t->nfds--;
+			free(link);
+			return;
+		}
+	} else if (S_ISSOCK(sb.st_mode) && col_socket(im, t, d)) {
 		if (!d->f.kind) {	/* refused */
 			t->nfds--;
 			free(link);
@@ -5193,6 +6408,7 @@ static void img_check_tree(struct image *im);
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
+	undo_push(sk_release, NULL);	/* runs before frz_release */
 	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
@@ -5295,6 +6511,11 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
+		break;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		dump_sock(n, d->sk);
 		break;
 	case TLV_FD_INOTIFY:
 		for (size_t i = 0; i < d->nwatches; i++) {
@@ -5611,6 +6832,7 @@ struct opts {
 	const char *dir, *image, *pidfile;
 	const char *sign, *verify;	/* key files of --sign, --verify */
 	bool leave_running, shell_job, detach, json, ext_unix;
+	int tcp_mode;		/* 'E' --tcp-established, 'C' --tcp-close */
 	bool predump, track_mem;	/* pre-dump; --track-mem */
 	const char *prev_dir;		/* --prev-images-dir */
 	bool manage_cgroups;	/* restore: create missing cgroups */
@@ -5696,6 +6918,7 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	im.predump = opt->predump;
 	im.keep_track = opt->predump || opt->track_mem;
 	if (opt->track_mem && !opt->leave_running && !opt->predump)
@@ -5711,6 +6934,8 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
+	if (!opt->leave_running && !im.predump)
+		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
 		nthreads += im.t[i].nth;
@@ -5726,6 +6951,8 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-write");
 	if (im.predump) {	/* the memory is copied while it runs */
 		trk_keep(&im);
+		undo_pop();	/* sk_release, now: the sockets go on too */
+		sk_release(NULL);
 		undo_pop();
 		frz_release(&im);
 		info("pre-dump: the processes run again, copying their memory");
@@ -5759,8 +6986,10 @@ static int cmd_dump(const struct opts *opt)
 		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
-		undo_pop();
+		undo_pop();	/* sk_release: sockets die in repair mode, silently */
+		undo_pop();	/* frz_release */
 		kill_tree(&im);
+		sk_guard_done();
 	}
 	return 0;
 }
@@ -5984,6 +7213,61 @@ static void read_watch(struct fd *d, const struct tlv_it *nest)
 	need(seen, TLV_PATH, "WATCH");
 }
 
+static uint8_t *get_bytes(const struct tlv_it *it, size_t *len);
+
+/* The records of a socket fd; false if it.tag is not one of them. */
+static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
+{
+	struct sock_state *k = d->sk;
+
+	if (it->tag < TLV_SOCK || it->tag > TLV_DGRAMS)
+		return false;
+	if (!k)
+		k = d->sk = xzalloc(sizeof(*k));
+	switch (it->tag) {
+	case TLV_SOCK:
+		get_row(it, &k->s, sizeof(k->s), "FD");
+		k->has_sock = true;
+		break;
+	case TLV_SOCKOPT:
+		k->opt = get_rows(it, &k->nopt, "FD");
+		break;
+	case TLV_IFNAME:
+		k->ifname = get_str(it, "FD");
+		break;
+	case TLV_TCP:
+		get_row(it, &k->tcp, sizeof(k->tcp), "FD");
+		k->has_tcp = true;
+		break;
+	case TLV_SNDQ:
+		k->sndq = get_bytes(it, &k->nsndq);
+		k->has_sndq = true;
+		break;
+	case TLV_RCVQ:
+		k->rcvq = get_bytes(it, &k->nrcvq);
+		k->has_rcvq = true;
+		break;
+	case TLV_NETLINK:
+		get_row(it, &k->nl, sizeof(k->nl), "FD");
+		k->has_nl = true;
+		break;
+	case TLV_NL_GROUPS:
+		k->grp = get_rows(it, &k->ngrp, "FD");
+		break;
+	case TLV_MCAST:
+		k->mc = get_rows(it, &k->nmc, "FD");
+		break;
+	case TLV_DGRAMS:
+		k->dg = get_bytes(it, &k->ndg);
+		break;
+	case TLV_PACKET:
+		get_row(it, &k->pk, sizeof(k->pk), "FD");
+		k->has_pk = true;
+		break;
+	}
+	return true;
+}
+
 static void read_fd(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -5995,6 +7279,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			continue;
 		if (it.tag != TLV_WATCH)
 			once(&seen, it.tag, "FD");
+		if (read_sock_rec(d, &it))
+			continue;
 		if (it.tag == TLV_FD_INFO)
 			get_row(&it, &d->f, sizeof(d->f), "FD");
 		else if (it.tag == TLV_EVENTFD)
@@ -7099,9 +8385,19 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		case TLV_FD_EPOLL:
 		case TLV_FD_INOTIFY:
 			break;
+		case TLV_FD_INET:
+		case TLV_FD_NETLINK:
+		case TLV_FD_PACKET:
+			if (!d->sk)
+				die("corrupt image: fd %llu: socket without its state", fd);
+			img_check_sock(d);
+			break;
 		default:
 			die("corrupt image: fd %llu: unknown kind", fd);
 		}
+		if (d->sk && d->f.kind != TLV_FD_INET &&
+		    d->f.kind != TLV_FD_NETLINK && d->f.kind != TLV_FD_PACKET)
+			die("corrupt image: fd %llu: socket state on another kind", fd);
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
 		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_TTY &&
@@ -8335,6 +9631,335 @@ static void rst_add_watches(int fd, const struct fd *d)
 		;
 }
 
+/* -- inet, netlink and packet sockets: restore ----------------------------
+ * Each socket is made anew (see "inet, netlink and packet sockets" in
+ * section 5): options first, then bind, listen, connect.  An established
+ * connection is connected in repair mode, its queues refilled, and left in
+ * repair mode; rst_sk_finish ends it once the whole tree exists.
+ */
+struct tcp_repair_opt_row {	/* struct tcp_repair_opt, not in musl */
+	uint32_t code, val;
+};
+
+static void sk_send_all(int s, const uint8_t *p, size_t len, int fd,
+			const char *what)
+{
+	while (len) {
+		ssize_t n = send(s, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			die_errno("fd %d: refilling the TCP %s (%zu bytes left)",
+				  fd, what, len);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Seqs, connect, options, queues, window: TCP_REPAIR as the kernel wants. */
+static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
+			   const union sk_addr *peer, socklen_t plen)
+{
+	const struct tlv_tcp *t = &k->tcp;
+	struct tcp_repair_opt_row o[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window,
+				       t->rcv_wnd, t->rcv_wup };
+	int q, n = 0, v;
+
+	q = TCP_RECV_QUEUE;
+	v = t->rcv_seq - t->rcvq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (receive)", fd);
+	q = TCP_SEND_QUEUE;
+	v = t->snd_seq - t->sndq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (send)", fd);
+	if (connect(s, &peer->sa, plen))
+		die_errno("fd %d: connecting in repair mode", fd);
+	o[n++] = (struct tcp_repair_opt_row){ TCPOPT_MAXSEG, t->mss };
+	if (t->opts & TCPI_OPT_WSCALE)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_WINDOW,
+			t->snd_wscale | t->rcv_wscale << 16 };
+	if (t->opts & TCPI_OPT_SACK)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_SACK_PERMITTED, 0 };
+	if (t->opts & TCPI_OPT_TIMESTAMPS)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_TIMESTAMP, 0 };
+	v = t->timestamp;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, n * sizeof(*o)))
+		die_errno("fd %d: TCP_REPAIR_OPTIONS", fd);
+	if ((t->opts & TCPI_OPT_TIMESTAMPS) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_TIMESTAMP, &v, sizeof(v)))
+		die_errno("fd %d: TCP_TIMESTAMP", fd);
+	q = TCP_RECV_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->rcvq, t->rcvq, fd, "receive queue");
+	q = TCP_SEND_QUEUE;	/* sent before: sent again on timeout */
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->sndq, t->sndq - t->unsent, fd, "send queue");
+	q = TCP_NO_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+}
+
+/* One's complement sum of 16-bit words, for the UDP checksum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+/*
+ * The datagrams that were queued, sent again from their sources by raw IP
+ * (the kernel routes them to the new socket, bound and connected by now):
+ * dst is the socket's own address, or loopback if it is bound to any.
+ */
+static void rst_dgrams(int s, const struct sock_state *k, int fd)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static uint8_t pkt[65536 + 48];
+	const struct tlv_sock *t = &k->s;
+	int raw4 = -1, raw6 = -1;
+
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+		uint8_t src[16], dst[16];
+		bool v4;
+		union sk_addr to;
+		size_t hl, n;
+		uint32_t sum;
+		int r;
+
+		memcpy(h, k->dg + off, sizeof(h));
+		n = h[4];
+		memcpy(src, &h[2], 8);
+		memcpy(src + 8, &h[3], 8);
+		memcpy(dst, &t->laddr0, 8);
+		memcpy(dst + 8, &t->laddr1, 8);
+		v4 = h[0] == AF_INET || !memcmp(src, mapped, 12);
+		if (v4 && h[0] == AF_INET6) {
+			memmove(src, src + 12, 4);
+			memmove(dst, dst + 12, 4);
+		}
+		if (v4 && !dst[0] && !dst[1] && !dst[2] && !dst[3])
+			memcpy(dst, "\x7f\0\0\x01", 4);
+		if (!v4 && !memcmp(dst, (uint8_t[16]){ 0 }, 16))
+			dst[15] = 1;
+		hl = v4 ? 20 : 40;
+		memset(pkt, 0, hl + 8);
+		if (v4) {
+			pkt[0] = 0x45;
+			pkt[2] = (hl + 8 + n) >> 8, pkt[3] = hl + 8 + n;
+			pkt[8] = 64, pkt[9] = IPPROTO_UDP;
+			memcpy(pkt + 12, src, 4);
+			memcpy(pkt + 16, dst, 4);
+		} else {
+			pkt[0] = 0x60;
+			pkt[4] = (8 + n) >> 8, pkt[5] = 8 + n;
+			pkt[6] = IPPROTO_UDP, pkt[7] = 64;
+			memcpy(pkt + 8, src, 16);
+			memcpy(pkt + 24, dst, 16);
+		}
+		pkt[hl] = h[1] >> 8, pkt[hl + 1] = h[1];
+		pkt[hl + 2] = t->lport >> 8, pkt[hl + 3] = t->lport;
+		pkt[hl + 4] = (8 + n) >> 8, pkt[hl + 5] = 8 + n;
+		memcpy(pkt + hl + 8, k->dg + off + sizeof(h), n);
+		if (!v4) {	/* IPv6 needs the checksum: pseudo header too */
+			sum = csum_add(0, pkt + 8, 32) + 8 + n + IPPROTO_UDP;
+			sum = csum_add(sum, pkt + hl, 8 + n);
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			sum = ~sum & 0xffff;
+			if (!sum)
+				sum = 0xffff;
+			pkt[hl + 6] = sum >> 8, pkt[hl + 7] = sum;
+		}
+		memset(&to, 0, sizeof(to));
+		if (v4) {
+			if (raw4 < 0)
+				raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v4.sin_family = AF_INET;
+			memcpy(&to.v4.sin_addr, dst, 4);
+			r = raw4 < 0 ? -1 : sendto(raw4, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v4));
+		} else {
+			if (raw6 < 0)
+				raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v6.sin6_family = AF_INET6;
+			memcpy(&to.v6.sin6_addr, dst, 16);
+			r = raw6 < 0 ? -1 : sendto(raw6, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v6));
+		}
+		if (r != (int)(hl + 8 + n))
+			die_errno("fd %d: putting back a queued datagram (raw IP)", fd);
+		off += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	if (raw4 >= 0)
+		close(raw4);
+	if (raw6 >= 0)
+		close(raw6);
+	if (k->ndg && poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 1000) != 1)
+		die("fd %d: the queued datagrams did not come back", fd);
+}
+
+static int rst_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *t = &k->s;
+	int fd = d->f.fd, on = 1, s, proto;
+	int fl = SOCK_CLOEXEC | (d->f.flags & O_NONBLOCK ? SOCK_NONBLOCK : 0);
+	union sk_addr a, p;
+	socklen_t alen, plen;
+
+	fault("restore-socket");
+	if (d->f.kind == TLV_FD_NETLINK)
+		s = socket(AF_NETLINK, k->nl.type | fl, k->nl.proto);
+	else if (d->f.kind == TLV_FD_PACKET)
+		s = socket(AF_PACKET, k->pk.type | fl, k->pk.proto);
+	else
+		s = socket(t->family, t->type | fl, t->proto);
+	if (s < 0)
+		die_errno("fd %d: socket", fd);
+	for (size_t i = 0; i < k->nopt; i++)
+		if (sk_opt_set(s, &k->opt[i]))
+			die_errno("fd %d: setting %s", fd,
+				  sk_opt_find(k->opt[i].level, k->opt[i].name)->what);
+	if (k->ifname && setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, k->ifname,
+				    strlen(k->ifname) + 1))
+		die_errno("fd %d: SO_BINDTODEVICE %s", fd, k->ifname);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		memset(&a, 0, sizeof(a));
+		a.nl.nl_family = AF_NETLINK;
+		a.nl.nl_pid = k->nl.portid;
+		if (k->nl.portid && bind(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: binding netlink port id %llu", fd,
+				  (unsigned long long)k->nl.portid);
+		for (size_t i = 0; i < k->ngrp; i++) {
+			proto = k->grp[i].group;
+			if (setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				       &proto, sizeof(proto)))
+				die_errno("fd %d: joining netlink group %d", fd,
+					  proto);
+		}
+		a.nl.nl_pid = k->nl.dst_portid;
+		a.nl.nl_groups = k->nl.dst_group;
+		if ((k->nl.dst_portid || k->nl.dst_group) &&
+		    connect(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: connecting the netlink socket", fd);
+		return s;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		memset(&a, 0, sizeof(a));
+		a.ll.sll_family = AF_PACKET;
+		a.ll.sll_protocol = k->pk.proto;
+		a.ll.sll_ifindex = k->pk.ifindex;
+		if (k->pk.ifindex && bind(s, &a.sa, sizeof(a.ll)))
+			die_errno("fd %d: binding the packet socket to interface %llu",
+				  fd, (unsigned long long)k->pk.ifindex);
+		return s;
+	}
+	alen = sk_addr_join(&a, t->family, t->laddr0, t->laddr1, t->lport, t->lscope, 0);
+	plen = sk_addr_join(&p, t->family, t->raddr0, t->raddr1, t->rport, t->rscope,
+			    t->rflow);
+	if ((t->flags & TLV_SOCK_REPAIR) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	if ((t->flags & TLV_SOCK_BOUND) && bind(s, &a.sa, alen)) {
+		char b[80];
+
+		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
+			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	for (size_t i = 0; i < k->nmc; i++) {
+		struct group_req gr = { .gr_interface = k->mc[i].ifindex };
+
+		sk_addr_join((union sk_addr *)&gr.gr_group, t->family,
+			     k->mc[i].group0, k->mc[i].group1, 0, 0, 0);
+		if (setsockopt(s, t->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			       MCAST_JOIN_GROUP, &gr, sizeof(gr)))
+			die_errno("fd %d: joining a multicast group on interface %llu",
+				  fd, (unsigned long long)k->mc[i].ifindex);
+	}
+	if ((t->flags & TLV_SOCK_LISTEN) && listen(s, t->backlog))
+		die_errno("fd %d: listen", fd);
+	if (t->flags & TLV_SOCK_REPAIR)
+		rst_tcp_repair(s, k, fd, &p, plen);
+	else if ((t->flags & TLV_SOCK_CONNECTED) && connect(s, &p.sa, plen))
+		die_errno("fd %d: connect", fd);
+	rst_dgrams(s, k, fd);
+	if ((t->flags & (TLV_SOCK_SHUT_RD | TLV_SOCK_REPAIR)) == TLV_SOCK_SHUT_RD &&
+	    shutdown(s, SHUT_RD) && errno != ENOTCONN)	/* repair: later */
+		die_errno("fd %d: shutdown", fd);
+	return s;
+}
+
+/*
+ * Every process exists and is stopped: connections leave repair mode (a
+ * window probe tells the peer to go on), SO_REUSEADDR that repair mode
+ * cleared comes back, and what was never sent is sent now.
+ */
+static void rst_sk_finish(const struct image *im)
+{
+	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+	uint64_t unlocked = 0;
+	int err;
+
+	ctx.pid = 0;
+	for (size_t i = 0; i < im->nt; i++)	/* the lock first: see net_lock */
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind != TLV_FD_INET || !d->sk->has_tcp ||
+			    !d->sk->tcp.lock || d->sk->tcp.lock == unlocked)
+				continue;
+			unlocked = d->sk->tcp.lock;
+			if ((err = net_unlock(unlocked)))
+				die("network unlock: deleting nftables table cr_lock_%llx: %s",
+				    (unsigned long long)unlocked, strerror(-err));
+		}
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+			const struct sock_state *k = d->sk;
+			int off = TCP_REPAIR_OFF, s;
+
+			if (d->f.kind != TLV_FD_INET ||
+			    !(k->s.flags & TLV_SOCK_REPAIR) || done[d->f.ofd])
+				continue;
+			done[d->f.ofd] = true;
+			ctx.pid = im->t[i].proc.pid;
+			s = pidfd_take(im->t[i].proc.pid, (int)d->f.fd);
+			if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off,
+						sizeof(off)))
+				die_errno("fd %llu: ending TCP repair mode",
+					  (unsigned long long)d->f.fd);
+			for (size_t o = 0; o < k->nopt; o++)
+				if (k->opt[o].level == SOL_SOCKET &&
+				    k->opt[o].name == SO_REUSEADDR &&
+				    sk_opt_set(s, &k->opt[o]))
+					die_errno("fd %llu: SO_REUSEADDR",
+						  (unsigned long long)d->f.fd);
+			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
+				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			/* our FIN again after all data; the peer's FIN */
+			if ((tcp_fin_out(k->s.state) && shutdown(s, SHUT_WR)) ||
+			    ((k->s.flags & TLV_SOCK_SHUT_RD) &&
+			     shutdown(s, SHUT_RD)))
+				die_errno("fd %llu: shutdown",
+					  (unsigned long long)d->f.fd);
+			close(s);
+		}
+	ctx.pid = 0;
+	free(done);
+}
+
 /*
  * Open a file description as the image has it (not stdio).  Kernel
  * objects are made anew from their saved state; an epoll gets its
@@ -8402,6 +10027,10 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		if (fd < 0)
 			die_errno("epoll_create1");
 		return fd;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		return rst_sock(d);
 	case TLV_FD_TTY:
 		return rst_tty_open(im, d);
 	case TLV_FD_INOTIFY:
@@ -9879,6 +11508,7 @@ static void rst_finish(struct rst *r)
 		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
 			die("closing cr's fds in a shared fd table failed");
 	}
+	rst_sk_finish(im);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++)
 			pt_release(&im->t[i].th[k].pt);
@@ -10956,6 +12586,22 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_tcp_repair(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok = s >= 0 &&
+		  !setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+static bool probe_nftables(void)
+{
+	return net_unlock(0) == 0;	/* no such table: nf_tables answers */
+}
+
 static bool probe_ptypeer(void)
 {
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
@@ -11049,6 +12695,7 @@ static int cmd_check_tree(const struct opts *opt)
 	need_cr_capability();
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
@@ -11083,9 +12730,11 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "read unix sockets' options and queues, timerfds, ptys", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
+		{ "tcp-repair", false, "established TCP connections (--tcp-established)", probe_tcp_repair },
+		{ "nftables", false, "the network lock while connections move (--tcp-established)", probe_nftables },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
@@ -11234,7 +12883,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X S", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -11243,6 +12892,8 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
+	  "      --tcp-close         restore them as closed sockets instead\n"
 	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
 	  "                          (relative to the images dir); restore needs D\n"
 	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
@@ -11278,7 +12929,7 @@ static const struct cmd cmds[] = {
 	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
 	{ "selftest", cmd_selftest, "", "usage: cr selftest\n"
 	  "  check SHA-256 and HMAC-SHA-256 against the standards' test vectors\n" },
-	{ "check", cmd_check, "t j T G X", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G X E C", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
@@ -11309,6 +12960,8 @@ static const struct option long_opts[] = {
 	{ "sign", required_argument, NULL, 'S' },
 	{ "verify", required_argument, NULL, 'Y' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "tcp-established", no_argument, NULL, 'E' },
+	{ "tcp-close", no_argument, NULL, 'C' },
 	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -11447,6 +13100,12 @@ int main(int argc, char **argv)
 		case 'J': o.json = true; break;
 		case 'S': o.sign = optarg; break;
 		case 'Y': o.verify = optarg; break;
+		case 'E':
+		case 'C':
+			if (o.tcp_mode && o.tcp_mode != ch)
+				usage("--tcp-established and --tcp-close exclude each other", c);
+			o.tcp_mode = ch;
+			break;
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
 		case 'M': o.manage_cgroups = true; break;

@@ -188,6 +188,9 @@ struct tlv_rec {
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
 #define TLV_FD_UNIX	13	/* a unix socket: USK obj */
+#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, MCAST?, DGRAMS?, TCP?, SNDQ?, RCVQ? */
+#define TLV_FD_NETLINK	15	/* netlink socket: NETLINK, NL_GROUPS?, SOCKOPT? */
+#define TLV_FD_PACKET	16	/* AF_PACKET socket: PACKET, SOCKOPT? */
 #define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
 				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
 				   0 for a --shell-job's terminal: cr's /dev/tty */
@@ -312,6 +315,50 @@ struct tlv_rec {
 	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
 #define TLV_F_USK_ICON(X) \
 	X(client, "USK id of the connecting socket, 0 if it was closed")
+#define TLV_F_SOCK(X) \
+	X(family, "AF_INET or AF_INET6") X(type, "SOCK_STREAM or SOCK_DGRAM") \
+	X(proto, "IPPROTO_TCP or IPPROTO_UDP") \
+	X(state, "TCP_* state (TCP_CLOSE for UDP, or --tcp-close)") \
+	X(flags, "TLV_SOCK_*") X(backlog, "listen() backlog") \
+	X(lport, "local port, 0 if not bound") X(rport, "peer port") \
+	X(laddr0, "local address bytes 0-7 (IPv4: 0-3)") X(laddr1, "bytes 8-15") \
+	X(raddr0, "peer address bytes 0-7") X(raddr1, "bytes 8-15") \
+	X(lscope, "IPv6 scope id of the local address") \
+	X(rscope, "IPv6 scope id of the peer address") \
+	X(rflow, "IPv6 flow info of the peer address")
+#define TLV_SOCK_BOUND		1	/* bind() to laddr:lport */
+#define TLV_SOCK_CONNECTED	2	/* connect() to raddr:rport */
+#define TLV_SOCK_LISTEN		4	/* listen(backlog) */
+#define TLV_SOCK_REPAIR		8	/* an established TCP connection: TCP */
+#define TLV_SOCK_SHUT_RD	16	/* shut down for reading (or FIN received) */
+#define TLV_F_SOCKOPT(X) \
+	X(level, "SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, SOL_NETLINK, SOL_PACKET") \
+	X(name, "option number") \
+	X(val, "int value; SO_LINGER: onoff | seconds << 32; SO_*TIMEO: microseconds")
+#define TLV_F_TCP(X) \
+	X(snd_seq, "write_seq: sequence number after the last byte queued") \
+	X(rcv_seq, "rcv_nxt: sequence number after the last byte received") \
+	X(sndq, "bytes in the send queue, unacknowledged included (SNDQ)") \
+	X(unsent, "of those, not sent yet") X(rcvq, "bytes not read yet (RCVQ)") \
+	X(mss, "TCP_MAXSEG") X(opts, "TCPI_OPT_* negotiated") \
+	X(snd_wscale, "") X(rcv_wscale, "") \
+	X(timestamp, "TCP_TIMESTAMP clock") \
+	X(snd_wl1, "TCP_REPAIR_WINDOW") X(snd_wnd, "") X(max_window, "") \
+	X(rcv_wnd, "") X(rcv_wup, "") \
+	X(lock, "network lock: nftables table inet cr_lock_<hex> to delete, 0 if none")
+#define TLV_F_MCAST(X) \
+	X(ifindex, "interface") X(group0, "group address bytes 0-7 (IPv4: 0-3)") \
+	X(group1, "bytes 8-15")
+#define TLV_F_NETLINK(X) \
+	X(proto, "NETLINK_* protocol") X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(portid, "bound port id, 0 if not bound") \
+	X(dst_portid, "connect()ed port id") X(dst_group, "connect()ed group")
+#define TLV_F_NL_GROUP(X) \
+	X(group, "multicast group joined")
+#define TLV_F_PACKET(X) \
+	X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(proto, "ethernet protocol, network byte order") \
+	X(ifindex, "bound interface, 0 if none")
 #define TLV_F_SHARE(X) \
 	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
 	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
@@ -388,6 +435,13 @@ struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
 struct tlv_termios { TLV_F_TERMIOS(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_sock { TLV_F_SOCK(TLV_FIELD) };
+struct tlv_sockopt { TLV_F_SOCKOPT(TLV_FIELD) };
+struct tlv_tcp { TLV_F_TCP(TLV_FIELD) };
+struct tlv_netlink { TLV_F_NETLINK(TLV_FIELD) };
+struct tlv_mcast { TLV_F_MCAST(TLV_FIELD) };
+struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
+struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
 struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
 struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
@@ -465,6 +519,17 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
 	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
 	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other") \
+	X(SOCK, 100, ROWS, SOCK, "an inet socket: family, type, state, addresses") \
+	X(SOCKOPT, 101, ROWS, SOCKOPT, "socket options that differ from a new socket's") \
+	X(IFNAME, 102, STR, NONE, "SO_BINDTODEVICE interface name") \
+	X(TCP, 103, ROWS, TCP, "an established connection's TCP_REPAIR state") \
+	X(SNDQ, 104, BYTES, NONE, "TCP send queue, oldest first, unacknowledged included") \
+	X(RCVQ, 105, BYTES, NONE, "TCP receive queue, not read yet") \
+	X(NETLINK, 106, ROWS, NETLINK, "a netlink socket") \
+	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
+	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
+	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
+	X(DGRAMS, 110, BYTES, NONE, "UDP datagrams queued, oldest first; each: u64 family, port, addr0, addr1 (its source), len, then len bytes padded to 8") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \

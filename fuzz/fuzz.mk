@@ -35,12 +35,14 @@ FUZZ_SEED_CASES ?= counter.musl.dump counter.glibc.dump fault-tree.musl.dump \
 	mm-prot-none.musl.dump rseq.glibc.dump thread-2.glibc.dump \
 	proc-misc.musl.dump tree-dead-sid.musl.dump tree-clone-files.musl.dump \
 	shm-sysv.musl.dump sk-unix-listen.musl.dump sk-unix-dgram.musl.dump \
+	sk-inet.musl.dump sk-tcp-pair-in-tree.musl.dump sk-netlink-packet.musl.dump \
 	tty-pty.musl.dump tty-extern.musl.dump
 # the part of the suite test-asan runs with build/cr-asan
 ASAN_CASES ?= counter. fault-tree. tree-pipe. tree-zombie. shm-anon. \
 	shm-file. fd-files. fd-shared. sig-pending. thread-2. thread-blocked. \
 	rseq. mm-cow. tree-dead-sid. tree-clone-files. shm-sysv. sk-unix-pair. \
-	sk-unix-listen. sk-unix-dgram. tty-pty. tty-extern.
+	sk-unix-listen. sk-unix-dgram. sk-inet. sk-tcp-pair-in-tree. \
+	sk-netlink-packet. tty-pty. tty-extern.
 ASAN_MODES ?= dump,snap,twice,pipe,fg,corrupt,forge,fault
 # cr-asan's leaks at exit are by design
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=0 CR=build/cr-asan t/run

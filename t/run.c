@@ -40,6 +40,10 @@ enum {
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
 	EXTUNIX = 128,		/* dump with --ext-unix-sk */
+	TCPEST = 256,		/* dump with --tcp-established */
+	TCPCLOSE = 512,		/* dump with --tcp-close */
+	NOSNAP = 1024,		/* not in snap mode: a peer outside the tree
+				   goes on with the original after dump -R */
 };
 
 struct test {
@@ -102,6 +106,14 @@ static const struct test tests[] = {
 	{ "refuse-sk-unix-queued", C, REFUSE, "not accepted yet" },
 	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
 	{ "sk-unix-filter", C, 0, NULL },
+	{ "sk-inet", C, CORRUPT | FAULT, NULL },
+	{ "sk-tcp-pair-in-tree", C, TCPEST, NULL },
+	{ "sk-tcp-close", C, TCPCLOSE, NULL },
+	{ "sk-netlink-packet", C, CORRUPT, NULL },
+	{ "sk-tcp-stream-veth", C, TCPEST | NOSNAP | BIG, NULL },
+	{ "sk-tcp-half-closed", C, TCPEST | NOSNAP, NULL },
+	{ "real-redis", PY, TCPEST | NOSNAP | BIG, NULL },
+	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -795,6 +807,10 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
 		argv[n++] = "-j";
+	if ((c->t->flags & TCPEST) && !strcmp(argv[1], "dump"))
+		argv[n++] = "--tcp-established";
+	if ((c->t->flags & TCPCLOSE) && !strcmp(argv[1], "dump"))
+		argv[n++] = "--tcp-close";
 	snprintf(name, sizeof(name), "%s.log", tag);
 	argv[n++] = "-v";
 	argv[n++] = "-o";
@@ -1740,6 +1756,8 @@ static bool applies(const struct test *t, enum mode m)
 	    ((m == CORRUPTM || m == FORGE) && !(t->flags & CORRUPT)) ||
 	    (m == FAULTM && !(t->flags & FAULT)) ||
 	    (m == LOADM && !(t->flags & LOAD)))
+		return false;
+	if ((t->flags & NOSNAP) && m == SNAP)
 		return false;
 	if ((t->flags & FEW) && m != DUMP && m != TWICE)
 		return false;
