@@ -52,6 +52,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/fsuid.h>
+#include <sys/socket.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -73,10 +74,19 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/if_packet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -113,7 +123,8 @@ static struct {
 	int verbose;
 	FILE *log;
 	int report_fd;		/* restore child: errors go here, to cr */
-} ctx = { "cr", 0, 0, NULL, -1 };
+	int err_fd;		/* cr's stderr (a restore child's fd 2 is not) */
+} ctx = { "cr", 0, 0, NULL, -1, 2 };
 
 struct undo {
 	void (*fn)(void *);
@@ -242,7 +253,8 @@ static void fault(const char *name)
 	if (!f)
 		return;
 	if (!strcmp(f, "list")) {
-		fprintf(stderr, "cr: fault point %s\n", name);
+		fflush(stderr);
+		dprintf(ctx.err_fd, "cr: fault point %s\n", name);
 		return;
 	}
 	if (strncmp(f, name, n) || (f[n] && f[n] != ':'))
@@ -250,6 +262,45 @@ static void fault(const char *name)
 	if (!strcmp(f + n, ":kill"))
 		kill(getpid(), SIGKILL);
 	die("fault injected at %s", name);
+}
+
+/* cr's own capability sets (bit = CAP_*). */
+struct cr_caps {
+	uint64_t eff, prm, inh, bnd;
+};
+
+static struct cr_caps cr_caps(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	struct cr_caps c = { 0, 0, 0, 0 };
+
+	if (syscall(SYS_capget, &h, d))
+		die_errno("capget");
+	for (int i = 0; i < 2; i++) {
+		c.eff |= (uint64_t)d[i].effective << 32 * i;
+		c.prm |= (uint64_t)d[i].permitted << 32 * i;
+		c.inh |= (uint64_t)d[i].inheritable << 32 * i;
+	}
+	for (int i = 0; i < 64; i++)
+		if (prctl(PR_CAPBSET_READ, i) == 1)
+			c.bnd |= 1ULL << i;
+	return c;
+}
+
+/*
+ * Without root, cr needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN): a dump
+ * reads /proc/PID/map_files, a restore creates exact PIDs (clone3
+ * set_tid) and sets the executable link (PR_SET_MM_MAP); see README.
+ * Checked first, so that nothing is created or touched without it.
+ */
+static void need_cr_capability(void)
+{
+	struct cr_caps c = cr_caps();
+
+	if (!(c.eff >> CAP_CHECKPOINT_RESTORE & 1) && !(c.eff >> CAP_SYS_ADMIN & 1))
+		die("cr runs as uid %u without CAP_CHECKPOINT_RESTORE, which %s needs: run it as root or give it that capability (setcap cap_checkpoint_restore+ep cr)",
+		    (unsigned)geteuid(), ctx.phase);
 }
 
 /* Detail for -v (stderr) and -o LOG. */
@@ -268,9 +319,57 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 	}
 }
 
+#ifdef CR_FUZZ
+/*
+ * fuzz/: die() longjmps out of a half-read image, so every block the
+ * x*alloc helpers hand out is listed, free() takes it off the list, and
+ * the fuzz target frees what is left after each input.
+ */
+static void **fuzz_blocks;
+static size_t fuzz_nblocks, fuzz_cap;
+
+static void fuzz_forget(void *p)
+{
+	for (size_t i = fuzz_nblocks; p && i--;)
+		if (fuzz_blocks[i] == p) {
+			fuzz_blocks[i] = fuzz_blocks[--fuzz_nblocks];
+			return;
+		}
+}
+
+static void *fuzz_track(void *p)
+{
+	if (p && fuzz_nblocks == fuzz_cap) {
+		fuzz_cap = fuzz_cap ? fuzz_cap * 2 : 256;
+		fuzz_blocks = realloc(fuzz_blocks, fuzz_cap * sizeof(void *));
+		if (!fuzz_blocks)
+			abort();
+	}
+	if (p)
+		fuzz_blocks[fuzz_nblocks++] = p;
+	return p;
+}
+
+static void fuzz_free(void *p)
+{
+	fuzz_forget(p);
+	(free)(p);
+}
+#define free(p) fuzz_free(p)
+
+static void fuzz_free_all(void)
+{
+	while (fuzz_nblocks)
+		(free)(fuzz_blocks[--fuzz_nblocks]);
+}
+#else
+#define fuzz_track(p) (p)
+#define fuzz_forget(p) ((void)(p))
+#endif
+
 static void *xmalloc(size_t n)
 {
-	void *p = malloc(n ? n : 1);
+	void *p = fuzz_track(malloc(n ? n : 1));
 
 	if (!p)
 		die("out of memory (%zu bytes)", n);
@@ -284,10 +383,12 @@ static void *xzalloc(size_t n)
 
 static void *xrealloc(void *p, size_t n)
 {
-	p = realloc(p, n ? n : 1);
-	if (!p)
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
 		die("out of memory (%zu bytes)", n);
-	return p;
+	fuzz_forget(p);
+	return fuzz_track(q);
 }
 
 static char *xstrdup(const char *s)
@@ -443,6 +544,9 @@ static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 static long arch_syscall_ret(const uint64_t *regs);
 /* The thread-pointer values the blob sets (fs/gs base, tpidr_el0). */
 static void arch_tls(const uint64_t *regs, uint64_t tls[2]);
+/* cr's own thread pointer, and the signature glibc registers rseq with. */
+static uint64_t arch_self_tp(void);
+static const uint32_t arch_glibc_rseq_sig;
 /* Refuse FPU state this CPU/kernel cannot restore; die with the reason. */
 static void arch_check_fpu(const struct thread *th);
 /* Bytes of the rt_sigreturn frame, and building it for address addr. */
@@ -560,11 +664,188 @@ static void buf_nest(struct buf *b, uint32_t tag, struct buf *inner)
 	buf_free(inner);
 }
 
+/*
+ * SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104) for --sign/--verify:
+ * the MAC record (tlv.h).  The round constants are computed, not typed:
+ * the first 32 fraction bits of the square roots (initial hash) and cube
+ * roots (K) of the first primes, as integer roots.  `cr selftest` checks
+ * the result against the standards' test vectors.
+ */
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;		/* bytes hashed so far */
+	uint8_t buf[64];	/* len % 64 bytes of the next block */
+};
+
+static uint32_t sha256_k[64], sha256_h0[8];
+
+/* floor(n^(1/root) * 2^32) mod 2^32, by bisection on 128-bit integers. */
+static uint32_t frac_root(uint32_t n, int root)
+{
+	unsigned __int128 want = (unsigned __int128)n << (32 * root);
+	unsigned __int128 lo = 0, hi = (unsigned __int128)1 << 40;
+
+	while (hi - lo > 1) {
+		unsigned __int128 mid = (lo + hi) / 2, p = mid * mid;
+
+		if (root == 3)
+			p *= mid;
+		if (p <= want)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	if (!sha256_k[0]) {
+		uint32_t n = 0;
+
+		for (uint32_t p = 2; n < 64; p++) {
+			bool prime = true;
+
+			for (uint32_t d = 2; d * d <= p; d++)
+				prime = prime && p % d;
+			if (!prime)
+				continue;
+			if (n < 8)
+				sha256_h0[n] = frac_root(p, 2);
+			sha256_k[n++] = frac_root(p, 3);
+		}
+	}
+	memcpy(c->h, sha256_h0, sizeof(c->h));
+	c->len = 0;
+}
+
+static uint32_t ror32(uint32_t x, int n)
+{
+	return x >> n | x << (32 - n);
+}
+
+static void sha256_block(struct sha256 *c, const uint8_t *b)
+{
+	uint32_t w[64], v[8];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+		       (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+	for (int i = 16; i < 64; i++)
+		w[i] = w[i - 16] + w[i - 7] +
+		       (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3) +
+		       (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10);
+	memcpy(v, c->h, sizeof(v));
+	for (int i = 0; i < 64; i++) {	/* v: a b c d e f g h */
+		uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
+			      ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[i] + w[i];
+		uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
+			      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		c->h[i] += v[i];
+}
+
+static void sha256_update(struct sha256 *c, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	size_t have = c->len % 64;
+
+	c->len += n;
+	if (have) {
+		size_t k = n < 64 - have ? n : 64 - have;
+
+		memcpy(c->buf + have, p, k);
+		p += k, n -= k;
+		if (have + k < 64)
+			return;
+		sha256_block(c, c->buf);
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		sha256_block(c, p);
+	memcpy(c->buf, p, n);
+}
+
+static void sha256_final(struct sha256 *c, uint8_t out[32])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad[72] = { 0x80 };
+	size_t n = (c->len % 64 < 56 ? 56 : 120) - c->len % 64;
+
+	for (int i = 0; i < 8; i++)
+		pad[n + i] = bits >> (56 - 8 * i);
+	sha256_update(c, pad, n + 8);
+	for (int i = 0; i < 32; i++)
+		out[i] = c->h[i / 4] >> (24 - 8 * (i % 4));
+}
+
+struct hmac {
+	struct sha256 inner;	/* running over the message */
+	uint8_t key[64];	/* the key, hashed if longer, zero padded */
+};
+
+static void hmac_init(struct hmac *m, const uint8_t *key, size_t n)
+{
+	uint8_t pad[64];
+
+	memset(m->key, 0, sizeof(m->key));
+	if (n > 64) {
+		sha256_init(&m->inner);
+		sha256_update(&m->inner, key, n);
+		sha256_final(&m->inner, m->key);
+	} else {
+		memcpy(m->key, key, n);
+	}
+	for (int i = 0; i < 64; i++)
+		pad[i] = m->key[i] ^ 0x36;
+	sha256_init(&m->inner);
+	sha256_update(&m->inner, pad, sizeof(pad));
+}
+
+/* The MAC of what inner has seen so far (m itself is left as it was). */
+static void hmac_result(const struct hmac *m, uint8_t out[32])
+{
+	struct sha256 in = m->inner, outer;
+	uint8_t pad[64], ih[32];
+
+	sha256_final(&in, ih);
+	for (int i = 0; i < 64; i++)
+		pad[i] = m->key[i] ^ 0x5c;
+	sha256_init(&outer);
+	sha256_update(&outer, pad, sizeof(pad));
+	sha256_update(&outer, ih, sizeof(ih));
+	sha256_final(&outer, out);
+}
+
+/* The key of --sign/--verify: the whole file, 1 byte to 64 KiB. */
+static void hmac_key_file(struct hmac *m, const char *path)
+{
+	static uint8_t key[65536];
+	int fd = xopen(path, O_RDONLY);
+	ssize_t n = read_full(fd, key, sizeof(key));
+	uint8_t more;
+
+	if (n < 0) {
+		errno = -n;
+		die_errno("reading key file %s", path);
+	}
+	if (n == 0 || read(fd, &more, 1) != 0)
+		die("key file %s: must hold 1 byte to 64 KiB", path);
+	close(fd);
+	hmac_init(m, key, n);
+	memset(key, 0, sizeof(key));
+}
+
 struct img_out {
 	int fd;
 	const char *name;	/* for messages */
 	uint64_t off;		/* bytes written so far */
 	uint32_t crc;
+	struct hmac *mac;	/* --sign: running over every byte */
 	bool file;		/* a regular file: start its writeback early */
 	uint64_t flushed;	/* writeback started up to here */
 	/* the page writer thread (out_async), while dump_pages runs */
@@ -590,6 +871,8 @@ struct img_out {
 static int out_put(struct img_out *o, const void *p, size_t n)
 {
 	o->crc = crc32c(o->crc, p, n);
+	if (o->mac)
+		sha256_update(&o->mac->inner, p, n);
 	while (n) {
 		ssize_t r = write(o->fd, p, n);
 
@@ -720,6 +1003,7 @@ struct img_in {
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
+	struct hmac *mac;	/* --verify: running over every byte */
 	bool spooled;		/* a pipe, copied into a memfd */
 };
 
@@ -736,6 +1020,8 @@ static void in_read(struct img_in *in, void *p, size_t n, const char *what)
 		die("%s: truncated image: %s at offset %llu", in->name, what,
 		    (unsigned long long)in->off);
 	in->crc = crc32c(in->crc, p, n);
+	if (in->mac)
+		sha256_update(&in->mac->inner, p, n);
 	in->off += n;
 }
 
@@ -789,6 +1075,8 @@ static void in_skip_pages(struct img_in *in, uint64_t len)
 		if (p == MAP_FAILED)
 			die_errno("%s: mapping page data", in->name);
 		in->crc = crc32c_2(in->crc, p, n);
+		if (in->mac)
+			sha256_update(&in->mac->inner, p, n);
 		munmap(p, n);
 		done += n;
 	}
@@ -1100,6 +1388,7 @@ struct pt {
 	int pid;		/* the thread */
 	bool seized;
 	bool dirty;		/* registers or mask changed by cr */
+	bool masked;		/* all signals blocked, for remote syscalls */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
 	uint64_t insn;		/* the syscall instruction remote syscalls use */
@@ -1156,6 +1445,21 @@ static int pt_try_resume_syscall(int tid)
 }
 
 /*
+ * Give a thread its own registers and mask back as soon as cr is done
+ * asking it things.  It stays stopped; were cr to die now, the kernel's
+ * detach wakes it with a signal check, which restarts an interrupted
+ * syscall just as the release below does.
+ */
+static void pt_restore(struct pt *t)
+{
+	if (t->dirty && (arch_set_regs(t->pid, t->regs) ||
+			 ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+				&t->sigmask)))
+		die_errno("thread %d: putting its registers back", t->pid);
+	t->masked = false;
+}
+
+/*
  * Run one syscall inside the stopped thread, result in *ret; -errno if
  * ptrace failed.  Never dies, so that the undo path can use it.
  */
@@ -1167,10 +1471,11 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 
 	if (!t->insn)
 		return -ENOEXEC;
-	if (!t->dirty) {
-		t->dirty = true;
+	t->dirty = true;
+	if (!t->masked) {
 		if (ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(all), &all))
 			return -errno;
+		t->masked = true;
 	}
 	memcpy(regs, t->regs, sizeof(regs));
 	arch_syscall_regs(regs, t->insn, nr, a);
@@ -1184,21 +1489,19 @@ static int pt_try_syscall(struct pt *t, long nr, const long *a, long *ret)
 	if (arch_get_regs(t->pid, regs))
 		return -errno;
 	*ret = arch_syscall_ret(regs);
+	/*
+	 * Not from cr's area (mapping and unmapping it): nothing brings the
+	 * thread back by itself should cr die, so its own registers and
+	 * mask go back at once, and the unsafe window is this syscall only.
+	 */
+	if (!t->frame) {
+		if (arch_set_regs(t->pid, t->regs) ||
+		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
+			   &t->sigmask))
+			return -errno;
+		t->masked = false;
+	}
 	return 0;
-}
-
-/*
- * Give a thread its own registers and mask back as soon as cr is done
- * asking it things.  It stays stopped; were cr to die now, the kernel's
- * detach wakes it with a signal check, which restarts an interrupted
- * syscall just as the release below does.
- */
-static void pt_restore(struct pt *t)
-{
-	if (t->dirty && (arch_set_regs(t->pid, t->regs) ||
-			 ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
-				&t->sigmask)))
-		die_errno("thread %d: putting its registers back", t->pid);
 }
 
 /* Put the thread back as it was and let it go (or leave it dead). */
@@ -1425,6 +1728,7 @@ struct fd {
 	struct watch *watches;
 	size_t nwatches;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
+	struct sock_state *sk;	/* INET, NETLINK, PACKET */
 };
 
 struct thread {
@@ -1465,6 +1769,7 @@ struct runs {			/* page runs, ascending */
 struct task {
 	struct tlv_proc proc;
 	struct tlv_creds creds;
+	struct tlv_caps caps;	/* none in the image: all 0 */
 	struct tlv_group *groups;
 	size_t ngroups;
 	char *cwd, *root;
@@ -1503,7 +1808,7 @@ struct task {
 	size_t nitimer;
 	struct tlv_ptimer *ptimers;
 	size_t nptimers;
-	struct tlv_caps caps;
+	struct tlv_priv priv;
 	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
 	bool has_ks;		/* restore: the image had KSTATE */
 	struct tlv_kstate ks;
@@ -1597,6 +1902,7 @@ struct image {
 	bool ext_unix;		/* dump: --ext-unix-sk */
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
+	int tcp_mode;		/* dump: 'E' --tcp-established, 'C' --tcp-close */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -1799,6 +2105,11 @@ static void col_proc(struct task *t)
 	proc_field_ids(st, "Gid", ids, "status");
 	t->creds.gid = ids[0], t->creds.egid = ids[1];
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
+	t->caps.inh = proc_field_u64(st, "CapInh", 16, "status");
+	t->caps.prm = proc_field_u64(st, "CapPrm", 16, "status");
+	t->caps.eff = proc_field_u64(st, "CapEff", 16, "status");
+	t->caps.bnd = proc_field_u64(st, "CapBnd", 16, "status");
+	t->caps.amb = proc_field_u64(st, "CapAmb", 16, "status");
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
 	s[strcspn(s, "\n")] = 0;
 	for (tok = strtok_r(s, " \t", &save); tok;
@@ -3508,6 +3819,1203 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	free(s);
 }
 
+/* -- inet, netlink and packet sockets -------------------------------------
+ * A socket is read on cr's own copy of it (pidfd_getfd): its addresses,
+ * TCP_INFO, and the options in sk_opts that differ from those of a fresh
+ * socket of the same kind.  Restore (rst_sock) makes it anew: options in
+ * table order, then bind, listen or connect.
+ *
+ * An established TCP connection needs --tcp-established (or --tcp-close:
+ * it comes back as a fresh unconnected socket, as CRIU does).  It is
+ * taken with TCP_REPAIR on cr's copy: a drop-all socket filter first, so
+ * that nothing the peer sends changes the state being read, then the
+ * sequence numbers and both queues (read with MSG_PEEK, the send queue's
+ * unacknowledged bytes included), MSS, window scales, SACK, timestamps
+ * and the window.  The original stays in repair mode: when the dump kills
+ * the tree it closes without a RST (with -R, or when the dump fails, the
+ * filter goes and repair mode ends).  Restore connects a new socket in
+ * repair mode (no SYN), refills its queues, and cr ends repair mode only
+ * once every process of the tree exists (rst_finish), so that the two
+ * ends of a connection inside the tree both exist before either talks.
+ */
+#define TCP_NO_QUEUE	0
+#define TCP_RECV_QUEUE	1
+#define TCP_SEND_QUEUE	2
+
+struct sock_state {		/* an fd of kind INET, NETLINK or PACKET */
+	struct tlv_sock s;
+	struct tlv_sockopt *opt;
+	size_t nopt;
+	char *ifname;		/* SO_BINDTODEVICE */
+	struct tlv_tcp tcp;	/* TLV_SOCK_REPAIR */
+	uint8_t *sndq, *rcvq;
+	size_t nsndq, nrcvq;	/* their lengths as read from an image */
+	struct tlv_netlink nl;
+	struct tlv_nl_group *grp;
+	size_t ngrp;
+	struct tlv_packet pk;
+	struct tlv_mcast *mc;
+	size_t nmc;
+	uint8_t *dg;		/* DGRAMS */
+	size_t ndg;
+	bool has_sock, has_tcp, has_nl, has_pk, has_sndq, has_rcvq;
+	bool connected;		/* dump: TCP, neither closed nor listening */
+};
+
+enum {
+	SKO_INT, SKO_BUF, SKO_LINGER, SKO_TIMEO,
+	SKO_TCP_CLOSED,		/* only on a TCP listener or unconnected socket */
+	SKO_DGRAM,		/* not on stream sockets (multicast) */
+};
+
+/* Readable options worth keeping, in the order restore sets them. */
+static const struct sk_opt {
+	int level, name, kind;
+	const char *what;
+} sk_opts[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, SKO_INT, "SO_REUSEADDR" },
+	{ SOL_SOCKET, SO_REUSEPORT, SKO_INT, "SO_REUSEPORT" },
+	{ SOL_SOCKET, SO_KEEPALIVE, SKO_INT, "SO_KEEPALIVE" },
+	{ SOL_SOCKET, SO_BROADCAST, SKO_INT, "SO_BROADCAST" },
+	{ SOL_SOCKET, SO_OOBINLINE, SKO_INT, "SO_OOBINLINE" },
+	{ SOL_SOCKET, SO_DONTROUTE, SKO_INT, "SO_DONTROUTE" },
+	{ SOL_SOCKET, SO_PRIORITY, SKO_INT, "SO_PRIORITY" },
+	{ SOL_SOCKET, SO_RCVLOWAT, SKO_INT, "SO_RCVLOWAT" },
+	{ SOL_SOCKET, SO_MARK, SKO_INT, "SO_MARK" },
+	{ SOL_SOCKET, SO_PASSCRED, SKO_INT, "SO_PASSCRED" },
+	{ SOL_SOCKET, SO_TIMESTAMP, SKO_INT, "SO_TIMESTAMP" },
+	{ SOL_SOCKET, SO_PEEK_OFF, SKO_INT, "SO_PEEK_OFF" },
+	{ SOL_SOCKET, SO_RCVBUF, SKO_BUF, "SO_RCVBUF" },
+	{ SOL_SOCKET, SO_SNDBUF, SKO_BUF, "SO_SNDBUF" },
+	{ SOL_SOCKET, SO_LINGER, SKO_LINGER, "SO_LINGER" },
+	{ SOL_SOCKET, SO_RCVTIMEO, SKO_TIMEO, "SO_RCVTIMEO" },
+	{ SOL_SOCKET, SO_SNDTIMEO, SKO_TIMEO, "SO_SNDTIMEO" },
+	{ IPPROTO_TCP, TCP_NODELAY, SKO_INT, "TCP_NODELAY" },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, SKO_INT, "TCP_KEEPIDLE" },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, SKO_INT, "TCP_KEEPINTVL" },
+	{ IPPROTO_TCP, TCP_KEEPCNT, SKO_INT, "TCP_KEEPCNT" },
+	{ IPPROTO_TCP, TCP_CORK, SKO_INT, "TCP_CORK" },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, SKO_INT, "TCP_USER_TIMEOUT" },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, SKO_INT, "TCP_NOTSENT_LOWAT" },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, SKO_INT, "TCP_DEFER_ACCEPT" },
+	{ IPPROTO_TCP, TCP_SYNCNT, SKO_INT, "TCP_SYNCNT" },
+	{ IPPROTO_TCP, TCP_LINGER2, SKO_INT, "TCP_LINGER2" },
+	{ IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, SKO_INT, "TCP_THIN_LINEAR_TIMEOUTS" },
+	{ IPPROTO_TCP, TCP_INQ, SKO_INT, "TCP_INQ" },
+	{ IPPROTO_TCP, TCP_MAXSEG, SKO_TCP_CLOSED, "TCP_MAXSEG" },
+	{ IPPROTO_TCP, TCP_FASTOPEN, SKO_TCP_CLOSED, "TCP_FASTOPEN" },
+	{ IPPROTO_IP, IP_TOS, SKO_INT, "IP_TOS" },
+	{ IPPROTO_IP, IP_TTL, SKO_INT, "IP_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_TTL, SKO_DGRAM, "IP_MULTICAST_TTL" },
+	{ IPPROTO_IP, IP_MULTICAST_LOOP, SKO_DGRAM, "IP_MULTICAST_LOOP" },
+	{ IPPROTO_IP, IP_MULTICAST_IF, SKO_DGRAM, "IP_MULTICAST_IF" },
+	{ IPPROTO_IP, IP_RECVERR, SKO_INT, "IP_RECVERR" },
+	{ IPPROTO_IP, IP_PKTINFO, SKO_INT, "IP_PKTINFO" },
+	{ IPPROTO_IP, IP_RECVTOS, SKO_INT, "IP_RECVTOS" },
+	{ IPPROTO_IP, IP_RECVTTL, SKO_INT, "IP_RECVTTL" },
+	{ IPPROTO_IP, IP_FREEBIND, SKO_INT, "IP_FREEBIND" },
+	{ IPPROTO_IP, IP_TRANSPARENT, SKO_INT, "IP_TRANSPARENT" },
+	{ IPPROTO_IP, IP_MTU_DISCOVER, SKO_INT, "IP_MTU_DISCOVER" },
+	{ IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, SKO_INT, "IP_BIND_ADDRESS_NO_PORT" },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, SKO_INT, "IPV6_V6ONLY" },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, SKO_INT, "IPV6_UNICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_HOPS, SKO_DGRAM, "IPV6_MULTICAST_HOPS" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_LOOP, SKO_DGRAM, "IPV6_MULTICAST_LOOP" },
+	{ IPPROTO_IPV6, IPV6_MULTICAST_IF, SKO_DGRAM, "IPV6_MULTICAST_IF" },
+	{ IPPROTO_IPV6, IPV6_TCLASS, SKO_INT, "IPV6_TCLASS" },
+	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, SKO_INT, "IPV6_RECVPKTINFO" },
+	{ IPPROTO_IPV6, IPV6_RECVERR, SKO_INT, "IPV6_RECVERR" },
+	{ IPPROTO_IPV6, IPV6_RECVTCLASS, SKO_INT, "IPV6_RECVTCLASS" },
+	{ IPPROTO_IPV6, IPV6_MTU_DISCOVER, SKO_INT, "IPV6_MTU_DISCOVER" },
+	{ IPPROTO_IPV6, IPV6_FREEBIND, SKO_INT, "IPV6_FREEBIND" },
+	{ IPPROTO_IPV6, IPV6_TRANSPARENT, SKO_INT, "IPV6_TRANSPARENT" },
+	{ SOL_NETLINK, NETLINK_PKTINFO, SKO_INT, "NETLINK_PKTINFO" },
+	{ SOL_NETLINK, NETLINK_BROADCAST_ERROR, SKO_INT, "NETLINK_BROADCAST_ERROR" },
+	{ SOL_NETLINK, NETLINK_NO_ENOBUFS, SKO_INT, "NETLINK_NO_ENOBUFS" },
+	{ SOL_NETLINK, NETLINK_CAP_ACK, SKO_INT, "NETLINK_CAP_ACK" },
+	{ SOL_NETLINK, NETLINK_EXT_ACK, SKO_INT, "NETLINK_EXT_ACK" },
+	{ SOL_NETLINK, NETLINK_GET_STRICT_CHK, SKO_INT, "NETLINK_GET_STRICT_CHK" },
+	{ SOL_PACKET, PACKET_VERSION, SKO_INT, "PACKET_VERSION" },
+	{ SOL_PACKET, PACKET_RESERVE, SKO_INT, "PACKET_RESERVE" },
+	{ SOL_PACKET, PACKET_AUXDATA, SKO_INT, "PACKET_AUXDATA" },
+	{ SOL_PACKET, PACKET_ORIGDEV, SKO_INT, "PACKET_ORIGDEV" },
+	{ SOL_PACKET, PACKET_TIMESTAMP, SKO_INT, "PACKET_TIMESTAMP" },
+	{ SOL_PACKET, PACKET_QDISC_BYPASS, SKO_INT, "PACKET_QDISC_BYPASS" },
+};
+
+static const struct sk_opt *sk_opt_find(uint64_t level, uint64_t name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++)
+		if ((uint64_t)sk_opts[i].level == level &&
+		    (uint64_t)sk_opts[i].name == name)
+			return &sk_opts[i];
+	return NULL;
+}
+
+/* An option as one u64; false if the socket has no such option. */
+static bool sk_opt_get(int s, const struct sk_opt *o, uint64_t *v)
+{
+	union { int i; struct linger l; struct timeval tv; } u = { 0 };
+	socklen_t len = sizeof(u);
+
+	if (getsockopt(s, o->level, o->name, &u, &len))
+		return false;
+	if (o->kind == SKO_LINGER)
+		*v = (uint64_t)(uint32_t)u.l.l_onoff |
+		     (uint64_t)(uint32_t)u.l.l_linger << 32;
+	else if (o->kind == SKO_TIMEO)
+		*v = u.tv.tv_sec * 1000000ULL + u.tv.tv_usec;
+	else
+		*v = (uint64_t)(uint32_t)u.i;
+	return true;
+}
+
+static int sk_opt_set(int s, const struct tlv_sockopt *so)
+{
+	const struct sk_opt *o = sk_opt_find(so->level, so->name);
+	struct linger l = { (int)(uint32_t)so->val, (int)(so->val >> 32) };
+	struct timeval tv = { so->val / 1000000, so->val % 1000000 };
+	int i = (int)(uint32_t)so->val;
+
+	if (o->kind == SKO_LINGER)
+		return setsockopt(s, o->level, o->name, &l, sizeof(l));
+	if (o->kind == SKO_TIMEO)
+		return setsockopt(s, o->level, o->name, &tv, sizeof(tv));
+	if (o->kind == SKO_BUF) {	/* the kernel doubles what it is given */
+		i /= 2;
+		return setsockopt(s, o->level, o->name == SO_RCVBUF ?
+				  SO_RCVBUFFORCE : SO_SNDBUFFORCE, &i, sizeof(i));
+	}
+	return setsockopt(s, o->level, o->name, &i, sizeof(i));
+}
+
+/* Options of s that differ from those of fresh, a new socket of its kind. */
+static void col_sk_opts(struct sock_state *k, int s, int fresh, bool closed)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sk_opts); i++) {
+		const struct sk_opt *o = &sk_opts[i];
+		uint64_t a, b;
+
+		if ((o->kind == SKO_TCP_CLOSED && !closed) ||
+		    (o->kind == SKO_DGRAM && k->s.type == SOCK_STREAM) ||
+		    (o->level == IPPROTO_IP && k->s.family != AF_INET) ||
+		    (o->level == IPPROTO_IPV6 && k->s.family != AF_INET6) ||
+		    !sk_opt_get(s, o, &a) || !sk_opt_get(fresh, o, &b) || a == b)
+			continue;
+		*(struct tlv_sockopt *)vec_add(&k->opt, &k->nopt,
+					       sizeof(*k->opt)) =
+			(struct tlv_sockopt){ o->level, o->name, a };
+	}
+}
+
+union sk_addr {
+	struct sockaddr sa;
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+	struct sockaddr_nl nl;
+	struct sockaddr_ll ll;
+	struct sockaddr_storage ss;
+};
+
+/* An inet address into two u64 words, its port and IPv6 scope/flow. */
+static void sk_addr_split(const union sk_addr *a, uint64_t *w0, uint64_t *w1,
+			  uint64_t *port, uint64_t *scope, uint64_t *flow)
+{
+	uint8_t b[16] = { 0 };
+
+	if (a->sa.sa_family == AF_INET6) {
+		memcpy(b, &a->v6.sin6_addr, 16);
+		*port = ntohs(a->v6.sin6_port);
+		*scope = a->v6.sin6_scope_id;
+		if (flow)
+			*flow = ntohl(a->v6.sin6_flowinfo);
+	} else {
+		memcpy(b, &a->v4.sin_addr, 4);
+		*port = ntohs(a->v4.sin_port);
+	}
+	memcpy(w0, b, 8);
+	memcpy(w1, b + 8, 8);
+}
+
+static socklen_t sk_addr_join(union sk_addr *a, uint64_t family,
+			      uint64_t w0, uint64_t w1, uint64_t port,
+			      uint64_t scope, uint64_t flow)
+{
+	uint8_t b[16];
+
+	memcpy(b, &w0, 8);
+	memcpy(b + 8, &w1, 8);
+	memset(a, 0, sizeof(*a));
+	a->sa.sa_family = family;
+	if (family == AF_INET6) {
+		memcpy(&a->v6.sin6_addr, b, 16);
+		a->v6.sin6_port = htons(port);
+		a->v6.sin6_scope_id = scope;
+		a->v6.sin6_flowinfo = htonl(flow);
+		return sizeof(a->v6);
+	}
+	memcpy(&a->v4.sin_addr, b, 4);
+	a->v4.sin_port = htons(port);
+	return sizeof(a->v4);
+}
+
+/* "127.0.0.1:80" or "[::1]:80", for messages. */
+static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
+			       uint64_t w0, uint64_t w1, uint64_t port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	uint64_t w[2] = { w0, w1 };
+
+	inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, w, ip, sizeof(ip));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%llu" : "%s:%llu", ip,
+		 (unsigned long long)port);
+	return buf;
+}
+
+/* cr's copies of sockets under repair during a dump (sk_release). */
+static struct sk_held {
+	int fd;
+	bool repair;
+} *sk_held;
+static size_t nsk_held;
+static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
+static bool sk_locked;		/* and it is in place */
+static int net_unlock(uint64_t id);
+
+/* A socket under repair back to normal, the filter gone. */
+static void sk_unrepair(int s)
+{
+	int off = TCP_REPAIR_OFF;
+
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(s, SOL_SOCKET, SO_DETACH_FILTER, &off, sizeof(off));
+}
+
+/*
+ * cr may be killed mid-dump, and then no undo runs.  A guardian process,
+ * forked at the first repair, is told each socket taken ("s PID FD") and
+ * the lock ("l ID"); if cr goes without saying "done", it takes those
+ * sockets out of repair mode itself and removes the lock.
+ */
+static int sk_guard = -1;
+
+static void __attribute__((format(printf, 1, 2))) sk_guard_tell(const char *fmt, ...)
+{
+	char line[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sk_guard >= 0 && write(sk_guard, line, n) != n)
+		die_errno("telling the socket guardian");
+}
+
+static void __attribute__((noreturn)) sk_guardian(int in)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t n;
+	char *line, *save;
+
+	struct sched_param sp = { .sched_priority = 1 };
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	setsid();
+	/* first to run when cr dies, before its tracees go on */
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		setpriority(PRIO_PROCESS, 0, -20);
+	while (len < sizeof(buf) - 1 &&
+	       (n = read(in, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	if (len >= 5 && !strcmp(buf + len - 5, "done\n"))
+		_exit(0);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long a, b;
+		int s;
+
+		if (sscanf(line, "l %llx", &a) == 1) {
+			net_unlock(a);
+		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
+			   (s = pidfd_take((int)a, (int)b)) >= 0) {
+			sk_unrepair(s);
+			close(s);
+		}
+	}
+	_exit(0);
+}
+
+static void sk_guard_start(void)
+{
+	int p[2];
+	pid_t g;
+
+	if (sk_guard >= 0)
+		return;
+	if (pipe2(p, O_CLOEXEC) || (g = fork()) < 0)
+		die_errno("starting the socket guardian");
+	if (!g) {
+		ctx.log = NULL;
+		for (int fd = 0; fd < 1024; fd++)	/* not the image pipe */
+			if (fd != p[0])
+				close(fd);
+		sk_guardian(p[0]);
+	}
+	close(p[0]);
+	sk_guard = p[1];
+}
+
+/* The dump is over (or undone): the guardian may go. */
+static void sk_guard_done(void)
+{
+	sk_guard_tell("done\n");
+	if (sk_guard >= 0)
+		close(sk_guard);
+	sk_guard = -1;
+}
+
+/* Undo of a dump: the sockets taken for repair go back to normal. */
+static void sk_release(void *arg)
+{
+	(void)arg;
+	if (sk_locked)
+		net_unlock(sk_lock_id);
+	sk_locked = false;
+	for (size_t i = 0; i < nsk_held; i++) {
+		if (sk_held[i].repair)
+			sk_unrepair(sk_held[i].fd);
+		close(sk_held[i].fd);
+	}
+	nsk_held = 0;
+	sk_guard_done();
+}
+
+static int sk_int(int s, int level, int name, const char *what, int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(s, level, name, &v, &len))
+		die_errno("fd %d: reading %s", fd, what);
+	return v;
+}
+
+/* Peek len bytes of the selected queue of a socket under repair. */
+static uint8_t *col_tcp_queue(int s, int q, uint64_t len, int fd)
+{
+	uint8_t *buf = xmalloc(len + 1);
+	ssize_t n = 0;
+
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	if (len)
+		n = recv(s, buf, len, MSG_PEEK | MSG_DONTWAIT);
+	if (n != (ssize_t)len)
+		die_errno("fd %d: reading the TCP %s queue (%zd of %llu bytes)",
+			  fd, q == TCP_SEND_QUEUE ? "send" : "receive", n,
+			  (unsigned long long)len);
+	return buf;
+}
+
+/*
+ * Connections half or fully shut down are taken as established ones plus
+ * the FINs: ours is sent again after the data once repair mode ends (the
+ * peer acknowledges it again), the peer's becomes shutdown(SHUT_RD), so
+ * that reads see the end after the queued data (a peer in the tree sends
+ * its FIN again anyway).  tcp_fin_out: 0 none, 1 sent and acknowledged,
+ * 2 not acknowledged yet.
+ */
+static int tcp_fin_out(uint64_t state)
+{
+	return state == TCP_FIN_WAIT2 ? 1 : state == TCP_FIN_WAIT1 ||
+	       state == TCP_LAST_ACK || state == TCP_CLOSING ? 2 : 0;
+}
+
+static bool tcp_fin_in(uint64_t state)
+{
+	return state == TCP_CLOSE_WAIT || state == TCP_LAST_ACK ||
+	       state == TCP_CLOSING;
+}
+
+/* An established connection, by TCP_REPAIR on cr's copy s of it. */
+static void col_tcp_repair(struct sock_state *k, int s, int fd)
+{
+	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog prog = { 1, &drop };
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	struct sk_held *h;
+	socklen_t len = 0;
+	int on = 1, v, fin;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
+		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
+		       fd);
+		return;
+	}
+	sk_guard_start();
+	sk_guard_tell("s %d %d\n", ctx.pid, fd);
+	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	h->fd = s;
+	h->repair = true;
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	k->s.flags |= TLV_SOCK_REPAIR;
+	k->has_tcp = true;
+	if (!sk_lock_id) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
+			      ts.tv_nsec) | 1;
+	}
+	k->tcp.lock = sk_lock_id;
+	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
+	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
+		die_errno("fd %d: reading the TCP queue lengths", fd);
+	k->tcp.rcvq = v;
+	/* the FINs take a sequence number each: the seqs and queues go without */
+	fin = tcp_fin_out(k->s.state);
+	if (tcp_fin_out(k->s.state) > 1) {	/* ours is queued, unacked */
+		k->tcp.sndq--;
+		k->tcp.unsent -= k->tcp.unsent > 0;	/* it is last */
+	}
+	k->sndq = col_tcp_queue(s, TCP_SEND_QUEUE, k->tcp.sndq, fd);
+	k->tcp.snd_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) - !!fin);
+	k->rcvq = col_tcp_queue(s, TCP_RECV_QUEUE, k->tcp.rcvq, fd);
+	k->tcp.rcv_seq = (uint32_t)(sk_int(s, IPPROTO_TCP, TCP_QUEUE_SEQ,
+					   "TCP_QUEUE_SEQ", fd) -
+				    tcp_fin_in(k->s.state));
+	k->has_sndq = k->has_rcvq = true;
+	k->nsndq = k->tcp.sndq;
+	k->nrcvq = k->tcp.rcvq;
+	v = TCP_NO_QUEUE;
+	setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &v, sizeof(v));
+	k->tcp.mss = sk_int(s, IPPROTO_TCP, TCP_MAXSEG, "TCP_MAXSEG", fd);
+	k->tcp.timestamp = (uint32_t)sk_int(s, IPPROTO_TCP, TCP_TIMESTAMP,
+					    "TCP_TIMESTAMP", fd);
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->tcp.opts = ti.tcpi_options;
+	k->tcp.snd_wscale = ti.tcpi_snd_wscale;
+	k->tcp.rcv_wscale = ti.tcpi_rcv_wscale;
+	len = sizeof(w);
+	if (getsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+	k->tcp.snd_wl1 = w.snd_wl1;
+	k->tcp.snd_wnd = w.snd_wnd;
+	k->tcp.max_window = w.max_window;
+	k->tcp.rcv_wnd = w.rcv_wnd;
+	k->tcp.rcv_wup = w.rcv_wup;
+	if ((int32_t)(w.rcv_wup - (uint32_t)k->tcp.rcv_seq) > 0)
+		k->tcp.rcv_wup = k->tcp.rcv_seq;	/* it counted the FIN */
+}
+
+static const char *const tcp_state_names[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+	"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+};
+
+/*
+ * Multicast memberships cannot be listed per socket, but the groups joined
+ * on each interface can (/proc/net/igmp, igmp6), and MCAST_MSFILTER on a
+ * socket answers for a group only if the socket joined it.
+ */
+static void col_mcast(struct sock_state *k, int s, int fd)
+{
+	bool v6 = k->s.family == AF_INET6;
+	char *txt = proc_xread(0, v6 ? "net/igmp6" : "net/igmp", NULL);
+	char *line, *save;
+	unsigned idx = 0;
+
+	for (line = strtok_r(txt, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct { struct group_filter f; struct sockaddr_storage more[8]; } gf;
+		socklen_t len = sizeof(gf);
+		uint8_t g[16] = { 0 };
+		char hex[33];
+		unsigned v;
+
+		memset(&gf, 0, sizeof(gf));
+		if (v6) {
+			if (sscanf(line, "%u %*s %32s", &idx, hex) != 2 ||
+			    strlen(hex) != 32)
+				continue;
+			for (int i = 0; i < 16; i++)
+				sscanf(hex + 2 * i, "%2hhx", &g[i]);
+			((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)&gf.f.gf_group)->sin6_addr, g, 16);
+		} else {
+			if (line[0] != '\t') {
+				sscanf(line, "%u", &idx);
+				continue;
+			}
+			if (sscanf(line, "%x", &v) != 1)
+				continue;
+			memcpy(g, &v, 4);	/* printed as the __be32 in memory */
+			((struct sockaddr_in *)&gf.f.gf_group)->sin_family = AF_INET;
+			memcpy(&((struct sockaddr_in *)&gf.f.gf_group)->sin_addr, g, 4);
+		}
+		gf.f.gf_interface = idx;
+		if (!idx || getsockopt(s, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				       MCAST_MSFILTER, &gf, &len))
+			continue;	/* not a member */
+		if (gf.f.gf_fmode != MCAST_EXCLUDE || gf.f.gf_numsrc) {
+			refuse("fd %d: multicast membership with a source filter: not supported yet",
+			       fd);
+			continue;
+		}
+		{
+			struct tlv_mcast *m = vec_add(&k->mc, &k->nmc, sizeof(*k->mc));
+
+			m->ifindex = idx;
+			memcpy(&m->group0, g, 8);
+			memcpy(&m->group1, g + 8, 8);
+		}
+	}
+	free(txt);
+}
+
+/*
+ * Datagrams queued on a UDP socket, peeked one by one with their sources:
+ * with SO_PEEK_OFF each MSG_PEEK moves on to the next (the socket's own
+ * peek offset is put back).  Restore sends them again (rst_dgrams).
+ */
+static bool col_dgrams(struct sock_state *k, int s, int fd, const char *l)
+{
+	static uint8_t data[65536];
+	int old = sk_int(s, SOL_SOCKET, SO_PEEK_OFF, "SO_PEEK_OFF", fd), zero = 0;
+	size_t cap = 0;
+	bool ok = true;
+
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		die_errno("fd %d: SO_PEEK_OFF", fd);
+	for (;;) {
+		union sk_addr a;
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = { .msg_name = &a, .msg_namelen = sizeof(a),
+				    .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		uint64_t h[5], scope;
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			die_errno("fd %d: peeking at the datagrams queued", fd);
+		if (n == 0 || n > (ssize_t)sizeof(data) || k->ndg > (64u << 20)) {
+			refuse("fd %d: socket %s has empty or too many datagrams queued: not supported yet",
+			       fd, l);
+			ok = false;
+			break;
+		}
+		h[0] = a.sa.sa_family;
+		sk_addr_split(&a, &h[2], &h[3], &h[1], &scope, NULL);
+		h[4] = n;
+		if (k->ndg + sizeof(h) + n + 8 > cap) {
+			cap = (k->ndg + sizeof(h) + n + 8) * 2;
+			k->dg = xrealloc(k->dg, cap);
+		}
+		memcpy(k->dg + k->ndg, h, sizeof(h));
+		memcpy(k->dg + k->ndg + sizeof(h), data, n);
+		memset(k->dg + k->ndg + sizeof(h) + n, 0, (8 - n % 8) % 8);
+		k->ndg += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	return ok;
+}
+
+/* Shut down for reading: only poll tells (POLLRDHUP). */
+static void col_shut_rd(struct sock_state *k, int s)
+{
+	struct pollfd p = { s, POLLRDHUP, 0 };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLRDHUP))
+		k->s.flags |= TLV_SOCK_SHUT_RD;
+}
+
+/* A TCP, UDP or raw socket; false if refused. */
+static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	char l[80], r[80];
+	struct tcp_info ti;
+	bool tcp = k->s.type == SOCK_STREAM;
+
+	if (!(tcp && k->s.proto == IPPROTO_TCP) &&
+	    !(k->s.type == SOCK_DGRAM && k->s.proto == IPPROTO_UDP) &&
+	    k->s.type != SOCK_RAW) {
+		refuse("fd %d: unsupported socket (family %llu, type %llu, protocol %llu)",
+		       fd, (unsigned long long)k->s.family,
+		       (unsigned long long)k->s.type,
+		       (unsigned long long)k->s.proto);
+		return false;
+	}
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	sk_addr_split(&a, &k->s.laddr0, &k->s.laddr1, &k->s.lport, &k->s.lscope, NULL);
+	if (k->s.lport || k->s.laddr0 || k->s.laddr1)
+		k->s.flags |= TLV_SOCK_BOUND;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->s.flags |= TLV_SOCK_CONNECTED;
+		sk_addr_split(&a, &k->s.raddr0, &k->s.raddr1, &k->s.rport, &k->s.rscope,
+			      &k->s.rflow);
+	}
+	sk_addr_str(l, sizeof(l), k->s.family, k->s.laddr0, k->s.laddr1, k->s.lport);
+	sk_addr_str(r, sizeof(r), k->s.family, k->s.raddr0, k->s.raddr1, k->s.rport);
+	k->s.state = TCP_CLOSE;
+	if (!tcp) {
+		col_shut_rd(k, s);
+		col_mcast(k, s, fd);
+		/* raw: packets come and go */
+		return k->s.type != SOCK_DGRAM || col_dgrams(k, s, fd, l);
+	}
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		die_errno("fd %d: TCP_INFO", fd);
+	k->s.state = ti.tcpi_state;
+	if (ti.tcpi_state == TCP_LISTEN) {
+		k->s.flags |= TLV_SOCK_LISTEN;
+		k->s.backlog = ti.tcpi_sacked;	/* for a listener: the backlog */
+		if (ti.tcpi_unacked) {		/* and connections not accepted */
+			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: not supported yet",
+			       fd, l, ti.tcpi_unacked);
+			return false;
+		}
+		return true;
+	}
+	if (ti.tcpi_state == TCP_CLOSE)
+		return true;
+	k->connected = true;
+	if (im->tcp_mode == 0) {
+		refuse("fd %d: established TCP connection %s -> %s: dump with --tcp-established (or --tcp-close to restore it closed)",
+		       fd, l, r);
+		return false;
+	}
+	if (im->tcp_mode == 'C') {	/* a fresh socket, neither bound nor connected */
+		k->s.state = TCP_CLOSE;
+		k->s.flags = 0;
+		k->s.lport = k->s.rport = k->s.laddr0 = k->s.laddr1 = 0;
+		k->s.raddr0 = k->s.raddr1 = k->s.lscope = k->s.rscope = 0;
+		k->s.rflow = 0;
+		return true;
+	}
+	if (ti.tcpi_state != TCP_ESTABLISHED && !tcp_fin_out(ti.tcpi_state) &&
+	    !tcp_fin_in(ti.tcpi_state)) {
+		refuse("fd %d: TCP connection %s -> %s in state %s: only established or shut down connections can be dumped yet",
+		       fd, l, r, ti.tcpi_state < ARRAY_SIZE(tcp_state_names) ?
+		       tcp_state_names[ti.tcpi_state] : "?");
+		return false;
+	}
+	col_tcp_repair(k, s, fd);
+	col_shut_rd(k, s);
+	return true;
+}
+
+static bool col_netlink(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+	uint32_t g[64];
+	char c;
+
+	k->has_nl = true;
+	k->nl.proto = k->s.proto;
+	k->nl.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->nl.portid = a.nl.nl_pid;
+	len = sizeof(a);
+	if (!getpeername(s, &a.sa, &len)) {
+		k->nl.dst_portid = a.nl.nl_pid;
+		k->nl.dst_group = a.nl.nl_groups;
+	}
+	len = sizeof(g);
+	if (getsockopt(s, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, g, &len))
+		die_errno("fd %d: NETLINK_LIST_MEMBERSHIPS", fd);
+	if (len > sizeof(g)) {
+		refuse("fd %d: netlink socket in more than %zu groups: not supported yet",
+		       fd, sizeof(g) * 8);
+		return false;
+	}
+	for (size_t i = 0; i < len / 4 * 32; i++)
+		if (g[i / 32] >> (i % 32) & 1)
+			((struct tlv_nl_group *)vec_add(&k->grp, &k->ngrp,
+							sizeof(*k->grp)))->group = i + 1;
+	if (recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		refuse("fd %d: netlink socket (protocol %llu) has messages queued, not read yet: not supported yet",
+		       fd, (unsigned long long)k->nl.proto);
+		return false;
+	}
+	return true;
+}
+
+static bool col_packet(struct sock_state *k, int s, int fd)
+{
+	union sk_addr a;
+	socklen_t len = sizeof(a);
+
+	k->has_pk = true;
+	k->pk.type = k->s.type;
+	if (getsockname(s, &a.sa, &len))
+		die_errno("fd %d: getsockname", fd);
+	k->pk.proto = a.ll.sll_protocol;
+	k->pk.ifindex = a.ll.sll_ifindex;
+	if (sk_int(s, SOL_PACKET, PACKET_FANOUT, "PACKET_FANOUT", fd)) {
+		refuse("fd %d: packet socket in a fanout group: not supported yet", fd);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An inet, netlink or packet socket; false if it is another family (the
+ * caller goes on).  On a refusal the fd keeps kind 0.
+ */
+static bool col_socket(struct image *im, struct task *t, struct fd *d)
+{
+	int fd = d->f.fd, s, fresh;
+	struct sock_state *k;
+	char ifname[IFNAMSIZ + 1] = "";
+	socklen_t len = IFNAMSIZ;
+	bool ok;
+
+	s = pidfd_take(t->proc.pid, fd);
+	if (s < 0)
+		die_errno("fd %d: taking a copy of the socket (pidfd_getfd)", fd);
+	k = xzalloc(sizeof(*k));
+	k->has_sock = true;
+	k->s.family = sk_int(s, SOL_SOCKET, SO_DOMAIN, "SO_DOMAIN", fd);
+	k->s.type = sk_int(s, SOL_SOCKET, SO_TYPE, "SO_TYPE", fd);
+	k->s.proto = sk_int(s, SOL_SOCKET, SO_PROTOCOL, "SO_PROTOCOL", fd);
+	if (k->s.family == AF_INET || k->s.family == AF_INET6) {
+		d->f.kind = TLV_FD_INET;
+		ok = col_inet(im, k, s, fd);
+	} else if (k->s.family == AF_NETLINK) {
+		d->f.kind = TLV_FD_NETLINK;
+		ok = col_netlink(k, s, fd);
+	} else if (k->s.family == AF_PACKET) {
+		d->f.kind = TLV_FD_PACKET;
+		ok = col_packet(k, s, fd);
+	} else {
+		close(s);
+		free(k);
+		return false;
+	}
+	d->sk = k;
+	if (!ok)
+		d->f.kind = 0;
+	if (ok && !getsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, ifname, &len) &&
+	    ifname[0])
+		k->ifname = xstrdup(ifname);
+	fresh = ok ? socket(k->s.family, k->s.type | SOCK_CLOEXEC,
+			    k->s.family == AF_PACKET ? (int)k->pk.proto
+						     : (int)k->s.proto) : -1;
+	if (ok && fresh < 0)
+		die_errno("fd %d: making a socket to compare options with", fd);
+	if (ok) {
+		col_sk_opts(k, s, fresh, !k->connected);
+		close(fresh);
+	}
+	if (!(k->s.flags & TLV_SOCK_REPAIR))
+		close(s);	/* else kept open in sk_held */
+	k->has_sock = d->f.kind == TLV_FD_INET;
+	return true;
+}
+
+/* The records of a socket fd, after its FD_INFO. */
+static void dump_sock(struct buf *n, const struct sock_state *k)
+{
+	if (k->has_sock)
+		buf_rec(n, TLV_SOCK, &k->s, sizeof(k->s));
+	if (k->has_nl)
+		buf_rec(n, TLV_NETLINK, &k->nl, sizeof(k->nl));
+	if (k->ngrp)
+		buf_rec(n, TLV_NL_GROUPS, k->grp, k->ngrp * sizeof(*k->grp));
+	if (k->has_pk)
+		buf_rec(n, TLV_PACKET, &k->pk, sizeof(k->pk));
+	if (k->nopt)
+		buf_rec(n, TLV_SOCKOPT, k->opt, k->nopt * sizeof(*k->opt));
+	if (k->ifname)
+		buf_str(n, TLV_IFNAME, k->ifname);
+	if (k->nmc)
+		buf_rec(n, TLV_MCAST, k->mc, k->nmc * sizeof(*k->mc));
+	if (k->ndg)
+		buf_rec(n, TLV_DGRAMS, k->dg, k->ndg);
+	if (k->has_tcp) {
+		buf_rec(n, TLV_TCP, &k->tcp, sizeof(k->tcp));
+		buf_rec(n, TLV_SNDQ, k->sndq, k->tcp.sndq);
+		buf_rec(n, TLV_RCVQ, k->rcvq, k->tcp.rcvq);
+	}
+}
+
+/* Image check of a socket fd: every field rst_sock uses. */
+static void img_check_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *s = &k->s;
+	unsigned long long fd = d->f.fd;
+	bool tcp = s->type == SOCK_STREAM, v4 = s->family == AF_INET;
+
+	for (size_t i = 0; i < k->nopt; i++)
+		if (!sk_opt_find(k->opt[i].level, k->opt[i].name) ||
+		    (sk_opt_find(k->opt[i].level, k->opt[i].name)->kind !=
+		     SKO_LINGER && k->opt[i].val > 0xffffffffULL))
+			die("corrupt image: fd %llu: bad socket option", fd);
+	if (k->ifname && strlen(k->ifname) >= IFNAMSIZ)
+		die("corrupt image: fd %llu: bad interface name", fd);
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+
+		if (k->ndg - off < sizeof(h))
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		memcpy(h, k->dg + off, sizeof(h));
+		if (d->f.kind != TLV_FD_INET || s->proto != IPPROTO_UDP ||
+		    (h[0] != AF_INET && h[0] != AF_INET6) || h[1] > 65535 ||
+		    !h[4] || h[4] > 65507 || (h[0] == AF_INET &&
+					       (h[2] >> 32 || h[3])) ||
+		    k->ndg - off - sizeof(h) < (h[4] + 7) / 8 * 8)
+			die("corrupt image: fd %llu: bad datagram queue", fd);
+		off += sizeof(h) + (h[4] + 7) / 8 * 8;
+	}
+	for (size_t i = 0; i < k->nmc; i++)
+		if (d->f.kind != TLV_FD_INET || s->type == SOCK_STREAM ||
+		    !k->mc[i].ifindex || k->mc[i].ifindex > INT_MAX ||
+		    (v4 && (k->mc[i].group0 >> 32 || k->mc[i].group1)))
+			die("corrupt image: fd %llu: bad multicast group", fd);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		if (!k->has_nl || k->has_sock || k->has_pk || k->has_tcp ||
+		    k->nl.proto >= 32 || (k->nl.type != SOCK_RAW &&
+					  k->nl.type != SOCK_DGRAM) ||
+		    k->nl.portid > 0xffffffffULL ||
+		    k->nl.dst_portid > 0xffffffffULL ||
+		    k->nl.dst_group > 0xffffffffULL)
+			die("corrupt image: fd %llu: bad netlink socket", fd);
+		for (size_t i = 0; i < k->ngrp; i++)
+			if (!k->grp[i].group || k->grp[i].group > 0xffffffffULL)
+				die("corrupt image: fd %llu: bad netlink group", fd);
+		return;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		if (!k->has_pk || k->has_sock || k->has_nl || k->has_tcp ||
+		    k->ngrp || (k->pk.type != SOCK_RAW &&
+				k->pk.type != SOCK_DGRAM) ||
+		    k->pk.proto > 0xffff || k->pk.ifindex > INT_MAX)
+			die("corrupt image: fd %llu: bad packet socket", fd);
+		return;
+	}
+	if (!k->has_sock || k->has_nl || k->has_pk || k->ngrp ||
+	    (!v4 && s->family != AF_INET6) ||
+	    !((tcp && s->proto == IPPROTO_TCP) ||
+	      (s->type == SOCK_DGRAM && s->proto == IPPROTO_UDP) ||
+	      (s->type == SOCK_RAW && s->proto < 256)) ||
+	    s->flags > 31 || s->lport > 65535 || s->rport > 65535 ||
+	    (v4 && (s->laddr0 >> 32 || s->laddr1 || s->raddr0 >> 32 ||
+		    s->raddr1 || s->lscope || s->rscope || s->rflow)) ||
+	    s->lscope > 0xffffffffULL || s->rscope > 0xffffffffULL ||
+	    s->rflow > 0xfffff || s->backlog > 65535 ||
+	    (s->state != TCP_CLOSE && s->state != TCP_LISTEN &&
+	     s->state != TCP_ESTABLISHED && !tcp_fin_out(s->state) &&
+	     !tcp_fin_in(s->state)) ||
+	    (!tcp && s->state != TCP_CLOSE) ||
+	    !(s->flags & TLV_SOCK_LISTEN) != (s->state != TCP_LISTEN) ||
+	    !(s->flags & TLV_SOCK_REPAIR) !=
+	    (s->state == TCP_CLOSE || s->state == TCP_LISTEN) ||
+	    !(s->flags & TLV_SOCK_REPAIR) != !k->has_tcp ||
+	    (tcp && !(s->flags & TLV_SOCK_REPAIR) &&
+	     (s->flags & TLV_SOCK_CONNECTED)) ||
+	    ((s->flags & TLV_SOCK_REPAIR) && (s->flags & 3) != 3))
+		die("corrupt image: fd %llu: bad inet socket", fd);
+	if (k->has_tcp &&
+	    (!k->has_sndq || !k->has_rcvq || k->tcp.unsent > k->tcp.sndq ||
+	     k->nsndq != k->tcp.sndq || k->nrcvq != k->tcp.rcvq ||
+	     k->tcp.snd_seq > 0xffffffffULL || k->tcp.rcv_seq > 0xffffffffULL ||
+	     k->tcp.mss > 65535 || k->tcp.opts > 0xff ||
+	     k->tcp.snd_wscale > 14 || k->tcp.rcv_wscale > 14 ||
+	     k->tcp.timestamp > 0xffffffffULL ||
+	     k->tcp.snd_wl1 > 0xffffffffULL || k->tcp.snd_wnd > 0xffffffffULL ||
+	     k->tcp.max_window > 0xffffffffULL ||
+	     k->tcp.rcv_wnd > 0xffffffffULL || k->tcp.rcv_wup > 0xffffffffULL))
+		die("corrupt image: fd %llu: bad TCP connection state", fd);
+}
+
+/*
+ * The network lock.  From the moment the dump kills the tree until the
+ * restore ends repair mode, no socket holds a dumped connection's address
+ * pair, and the kernel would answer the peer's packets with a RST.  So
+ * before the kill, cr adds an nftables table "cr_lock_PID" (PID: the
+ * tree's root) whose input chain drops every packet of those connections
+ * coming in; the peer retransmits until the restored socket takes them.
+ * restore deletes the table just before ending repair mode.  The rules go
+ * to the kernel over NETLINK_NETFILTER, built here by hand: no nft or
+ * iptables program, no library.
+ */
+struct nl_batch {
+	uint8_t buf[65536];
+	size_t len;
+	size_t msg;		/* offset of the message being built */
+	unsigned nmsg;		/* messages that want an ack */
+};
+
+static void nlb_grow(struct nl_batch *b, size_t n)
+{
+	if (b->len + NLA_ALIGN(n) > sizeof(b->buf))
+		die("network lock: too many connections for one batch");
+	memset(b->buf + b->len, 0, NLA_ALIGN(n));
+	b->len += NLA_ALIGN(n);
+	((struct nlmsghdr *)(b->buf + b->msg))->nlmsg_len = b->len - b->msg;
+}
+
+static void nlb_msg(struct nl_batch *b, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *h = (void *)(b->buf + b->len);
+	struct nfgenmsg *g;
+	bool batch = type == NFNL_MSG_BATCH_BEGIN || type == NFNL_MSG_BATCH_END;
+
+	b->msg = b->len;
+	nlb_grow(b, NLMSG_HDRLEN + sizeof(*g));
+	h->nlmsg_type = batch ? type : NFNL_SUBSYS_NFTABLES << 8 | type;
+	h->nlmsg_flags = NLM_F_REQUEST | (batch ? 0 : NLM_F_ACK | flags);
+	h->nlmsg_seq = b->nmsg + 1;
+	g = NLMSG_DATA(h);
+	g->nfgen_family = batch ? AF_UNSPEC : NFPROTO_INET;
+	g->version = NFNETLINK_V0;
+	g->res_id = batch ? htons(NFNL_SUBSYS_NFTABLES) : 0;
+	b->nmsg += !batch;
+}
+
+static void nlb_attr(struct nl_batch *b, uint16_t type, const void *v,
+		     size_t n)
+{
+	struct nlattr *a = (void *)(b->buf + b->len);
+
+	nlb_grow(b, NLA_HDRLEN + n);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + n;
+	if (n)
+		memcpy(a + 1, v, n);
+}
+
+static void nlb_u32(struct nl_batch *b, uint16_t type, uint32_t v)
+{
+	v = htonl(v);
+	nlb_attr(b, type, &v, 4);
+}
+
+static size_t nlb_nest(struct nl_batch *b, uint16_t type)
+{
+	size_t off = b->len;
+
+	nlb_attr(b, type | NLA_F_NESTED, NULL, 0);
+	return off;
+}
+
+static void nlb_end(struct nl_batch *b, size_t off)
+{
+	((struct nlattr *)(b->buf + off))->nla_len = b->len - off;
+}
+
+/* Load len bytes (meta key, or payload at base/offset) and compare them. */
+static void nlb_match(struct nl_batch *b, int base, uint32_t off,
+		      const void *v, uint32_t len)
+{
+	size_t e, d;
+
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, base < 0 ? "meta" : "payload",
+		 base < 0 ? 5 : 8);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	if (base < 0) {
+		nlb_u32(b, NFTA_META_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_META_KEY, off);
+	} else {
+		nlb_u32(b, NFTA_PAYLOAD_DREG, NFT_REG_1);
+		nlb_u32(b, NFTA_PAYLOAD_BASE, base);
+		nlb_u32(b, NFTA_PAYLOAD_OFFSET, off);
+		nlb_u32(b, NFTA_PAYLOAD_LEN, len);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "cmp", 4);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_CMP_SREG, NFT_REG_1);
+	nlb_u32(b, NFTA_CMP_OP, NFT_CMP_EQ);
+	{
+		size_t v1 = nlb_nest(b, NFTA_CMP_DATA);
+
+		nlb_attr(b, NFTA_DATA_VALUE, v, len);
+		nlb_end(b, v1);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+}
+
+/* A rule dropping what the peer of connection k sends to it. */
+static void nlb_lock_rule(struct nl_batch *b, const char *table,
+			  const struct tlv_sock *s)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
+	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
+	uint32_t alen = 16, src = 8, dst = 24;
+	size_t l, e, d;
+
+	memcpy(la, &s->laddr0, 8);
+	memcpy(la + 8, &s->laddr1, 8);
+	memcpy(ra, &s->raddr0, 8);
+	memcpy(ra + 8, &s->raddr1, 8);
+	nfproto = NFPROTO_IPV6;
+	if (s->family == AF_INET || !memcmp(ra, mapped, 12)) {
+		if (s->family != AF_INET) {	/* IPv4 on a dual-stack socket */
+			memmove(la, la + 12, 4);
+			memmove(ra, ra + 12, 4);
+		}
+		nfproto = NFPROTO_IPV4;
+		alen = 4, src = 12, dst = 16;
+	}
+	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
+	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
+	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
+	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, ra, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, la, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+	{
+		size_t v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
+		size_t vd = nlb_nest(b, NFTA_DATA_VERDICT);
+
+		nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
+		nlb_end(b, vd);
+		nlb_end(b, v);
+	}
+	nlb_end(b, d);
+	nlb_end(b, e);
+	nlb_end(b, l);
+}
+
+/* Send a batch and wait for every ack; -errno of the first failure. */
+static int nlb_send(struct nl_batch *b)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	unsigned acks = 0;
+	int err = 0;
+
+	nlb_msg(b, NFNL_MSG_BATCH_END, 0);
+	if (s < 0)
+		return -errno;
+	if (sendto(s, b->buf, b->len, 0, (struct sockaddr *)&a, sizeof(a)) !=
+	    (ssize_t)b->len) {
+		err = -errno;
+		close(s);
+		return err;
+	}
+	while (acks < b->nmsg && !err) {
+		uint8_t buf[8192];
+		ssize_t n;
+
+		if (poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 5000) != 1 ||
+		    (n = recv(s, buf, sizeof(buf), 0)) <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n))
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				acks++;
+				if (((struct nlmsgerr *)NLMSG_DATA(h))->error)
+					err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+			}
+	}
+	close(s);
+	return err;
+}
+
+static void lock_name(char *buf, size_t len, uint64_t id)
+{
+	snprintf(buf, len, "cr_lock_%llx", (unsigned long long)id);
+}
+
+/* Dump: drop what the peers of the dumped connections send, until restore. */
+static void net_lock(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	size_t h;
+	bool any = false;
+	int err;
+
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+	nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+	nlb_attr(&b, NFTA_CHAIN_NAME, "in", 3);
+	nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
+	h = nlb_nest(&b, NFTA_CHAIN_HOOK);
+	nlb_u32(&b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
+	nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+	nlb_end(&b, h);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind == TLV_FD_INET &&
+			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
+				nlb_lock_rule(&b, table, &d->sk->s);
+				any = true;
+			}
+		}
+	if (!any)
+		return;
+	fault("dump-lock");
+	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
+	if ((err = nlb_send(&b)))
+		die("network lock: adding nftables table %s: %s", table,
+		    strerror(-err));
+	sk_locked = true;	/* sk_release unlocks on failure */
+	info("network locked: nftables table inet %s", table);
+}
+
+/* The lock goes (if it is here); -errno if it could not. */
+static int net_unlock(uint64_t id)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	lock_name(table, sizeof(table), id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_DELTABLE, 0);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	err = nlb_send(&b);
+	if (!err)
+		info("network unlocked: nftables table inet %s deleted", table);
+	return err == -ENOENT ? 0 : err;
+}
+
 /*
  * ---- unix sockets ----
  * What the kernel knows about every unix socket of this network namespace
@@ -4148,6 +5656,12 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 			free(link);
 			return;
 		}
+	} else if (S_ISSOCK(sb.st_mode) && col_socket(im, t, d)) {
+		if (!d->f.kind) {	/* refused */
+			t->nfds--;
+			free(link);
+			return;
+		}
 	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode)) {
 		refuse("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
 		       fd, link, fd_kind_name(link, &sb));
@@ -4457,14 +5971,75 @@ static void col_process_inside(struct task *t, uint64_t scratch)
  * stack pointed at a frame of its own saved state.  Should cr die while a
  * thread runs one (even by SIGKILL), the thread returns into itself as
  * it was.  Only mapping and unmapping the area use an instruction found
- * in the process (its vDSO): two short windows.
+ * in the process (its vDSO): two windows of one syscall each, in which a
+ * killed cr leaves the thread in the vDSO with cr's registers (the
+ * thread gets its own back right after each, see pt_try_syscall).  A cr
+ * killed between the two leaves the area itself behind: it is marked (a
+ * struct area_mark at AREA_MARK in it, after cr's code on the first
+ * page), and the next dump of the process removes it.
  */
+#define AREA_MARK (2 * PAGE - 64)
+struct area_mark {
+	char magic[16];		/* "cr dump area" */
+	uint64_t start, len;	/* the whole area */
+};
+
+/*
+ * A thread frozen inside such an area is on its way back into itself
+ * (the killed cr's last syscall had just returned): the area stays, in
+ * the image too, and the thread leaves it when it runs on.
+ */
+static bool in_area(const struct task *t, uint64_t start, uint64_t len)
+{
+	for (size_t i = 0; i < t->nth; i++)
+		if (arch_ip(t->th[i].pt.regs) - start < len) {
+			info("thread %llu is still in an area a killed cr left: it stays",
+			     (unsigned long long)t->th[i].t.tid);
+			return true;
+		}
+	return false;
+}
+
+/* Unmap areas an earlier, killed cr left in the process (safe syscalls). */
+static void col_old_areas(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	struct map_line *m;
+	size_t n = proc_maps(t->proc.pid, &m);
+
+	for (size_t i = 0; i < n; i++) {
+		struct area_mark k;
+		uint8_t code[sizeof(arch_safe_code)];
+		long r;
+
+		if (m[i].path[0] || strcmp(m[i].perms, "r-xp") ||
+		    m[i].end - m[i].start != PAGE || m[i].start == p->scratch ||
+		    pt_read(t->proc.pid, m[i].start, code, arch_safe_code_len) ||
+		    memcmp(code, arch_safe_code, arch_safe_code_len) ||
+		    pt_read(t->proc.pid, m[i].start + AREA_MARK, &k, sizeof(k)) ||
+		    memcmp(k.magic, "cr dump area", 13) || k.start != m[i].start ||
+		    k.len < 2 * PAGE || k.len > arch_task_size() - k.start ||
+		    in_area(t, k.start, k.len))
+			continue;
+		info("removing %llx-%llx, an area a killed cr left",
+		     (unsigned long long)k.start,
+		     (unsigned long long)(k.start + k.len));
+		r = pt_syscall(p, __NR_munmap, k.start, k.len, 0, 0, 0, 0);
+		if (r) {
+			errno = -r;
+			die_errno("unmapping an area left by a killed cr");
+		}
+	}
+	free(m);
+}
+
 static uint64_t col_scratch(struct task *t)
 {
 	struct pt *p = &t->th[0].pt;
 	size_t fsz = (arch_sigframe_size(t->th) + 63) & ~63UL;
 	uint64_t len = 2 * PAGE + PAGE_ROUND(t->nth * fsz), a;
 	uint8_t *frame = xzalloc(fsz);
+	struct area_mark mark = { "cr dump area", 0, 0 };
 	long r;
 
 	bool wx = true;
@@ -4485,11 +6060,13 @@ static uint64_t col_scratch(struct task *t)
 	}
 	a = p->scratch = r;
 	p->scratch_len = len;
+	mark.start = a, mark.len = len;
 	if (!wx && (r = pt_syscall(p, __NR_mprotect, a + PAGE, len - PAGE,
 				   PROT_READ | PROT_WRITE, 0, 0, 0)))
 		die("mprotect of cr's area in the process failed (%ld)", r);
-	if (wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
-		 pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len))
+	if ((wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
+		  pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len)) ||
+	    pt_write(p->pid, a + AREA_MARK, &mark, sizeof(mark)))
 		die("writing cr's code into the process");
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread th = t->th[k];
@@ -4508,6 +6085,7 @@ static uint64_t col_scratch(struct task *t)
 	if (wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
 				  PROT_READ | PROT_EXEC, 0, 0, 0)))
 		die("mprotect of cr's code in the process failed (%ld)", r);
+	col_old_areas(t);
 	return a + PAGE;	/* room for syscall results */
 }
 
@@ -4659,7 +6237,7 @@ static void col_creds(struct task *t)
 		else
 			main_st = st;
 	}
-	t->caps = (struct tlv_caps){ status_hex(main_st, "CapInh"),
+	t->priv = (struct tlv_priv){ status_hex(main_st, "CapInh"),
 		status_hex(main_st, "CapPrm"), status_hex(main_st, "CapEff"),
 		status_hex(main_st, "CapBnd"), status_hex(main_st, "CapAmb"), 0,
 		proc_field_u64(main_st, "NoNewPrivs", 10, "status") };
@@ -4667,7 +6245,7 @@ static void col_creds(struct task *t)
 	r = pt_syscall(p, __NR_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0);
 	if (r < 0)
 		die("PR_GET_SECUREBITS failed (%ld)", r);
-	t->caps.securebits = r;
+	t->priv.securebits = r;
 }
 
 static void col_seccomp(struct task *t, struct thread *th)
@@ -5106,6 +6684,7 @@ static void img_check_tree(struct image *im);
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
+	undo_push(sk_release, NULL);	/* runs before frz_release */
 	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
@@ -5209,6 +6788,11 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
 		break;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		dump_sock(n, d->sk);
+		break;
 	case TLV_FD_INOTIFY:
 		for (size_t i = 0; i < d->nwatches; i++) {
 			buf_rec(&w, TLV_WATCH_INFO, &d->watches[i].w,
@@ -5253,6 +6837,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 		return;
 	}
 	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
+	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
 	if (t->ngroups)
 		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
 	buf_str(&b, TLV_CWD, t->cwd);
@@ -5296,7 +6881,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 		buf_rec(&b, TLV_ITIMER, t->itimer, t->nitimer * sizeof(*t->itimer));
 	if (t->nptimers)
 		buf_rec(&b, TLV_PTIMER, t->ptimers, t->nptimers * sizeof(*t->ptimers));
-	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
+	buf_rec(&b, TLV_PRIV, &t->priv, sizeof(t->priv));
 	out_rec(o, TLV_TASK, b.p, b.len);
 	buf_free(&b);
 }
@@ -5532,7 +7117,9 @@ static void dump_pages(struct img_out *o, const struct image *im)
 struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
+	const char *sign, *verify;	/* key files of --sign, --verify */
 	bool leave_running, shell_job, detach, json, ext_unix;
+	int tcp_mode;		/* 'E' --tcp-established, 'C' --tcp-close */
 	bool predump, track_mem;	/* pre-dump; --track-mem */
 	const char *prev_dir;		/* --prev-images-dir */
 	bool manage_cgroups;	/* restore: create missing cgroups */
@@ -5591,6 +7178,7 @@ static int cmd_dump(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_out o = { .fd = 1, .name = "standard output" };
 	static struct image im;
+	struct hmac mac;
 	uint64_t npages = 0, nthreads = 0;
 
 	ctx.phase = opt->predump ? "pre-dump" : "dump";
@@ -5598,6 +7186,9 @@ static int cmd_dump(const struct opts *opt)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
 		die("cannot dump cr itself");
+	need_cr_capability();
+	if (opt->sign)
+		hmac_key_file(o.mac = &mac, opt->sign);
 	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("page size %ld: only 4096-byte pages are supported yet",
 		    sysconf(_SC_PAGESIZE));
@@ -5615,6 +7206,7 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	im.predump = opt->predump;
 	im.keep_track = opt->predump || opt->track_mem;
 	if (opt->track_mem && !opt->leave_running && !opt->predump)
@@ -5630,6 +7222,8 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
+	if (!opt->leave_running && !im.predump)
+		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
 		nthreads += im.t[i].nth;
@@ -5645,12 +7239,20 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-write");
 	if (im.predump) {	/* the memory is copied while it runs */
 		trk_keep(&im);
+		undo_pop();	/* sk_release, now: the sockets go on too */
+		sk_release(NULL);
 		undo_pop();
 		frz_release(&im);
 		info("pre-dump: the processes run again, copying their memory");
 	}
 	dump_pages(&o, &im);
 	fault("dump-end");
+	if (o.mac) {
+		uint8_t sum[32];
+
+		hmac_result(o.mac, sum);
+		out_rec(&o, TLV_MAC | TLV_OPTIONAL, sum, sizeof(sum));
+	}
 	{
 		struct tlv_end e = { o.crc, o.off };
 
@@ -5672,8 +7274,10 @@ static int cmd_dump(const struct opts *opt)
 		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
-		undo_pop();
+		undo_pop();	/* sk_release: sockets die in repair mode, silently */
+		undo_pop();	/* frz_release */
 		kill_tree(&im);
+		sk_guard_done();
 	}
 	return 0;
 }
@@ -5897,6 +7501,61 @@ static void read_watch(struct fd *d, const struct tlv_it *nest)
 	need(seen, TLV_PATH, "WATCH");
 }
 
+static uint8_t *get_bytes(const struct tlv_it *it, size_t *len);
+
+/* The records of a socket fd; false if it.tag is not one of them. */
+static bool read_sock_rec(struct fd *d, const struct tlv_it *it)
+{
+	struct sock_state *k = d->sk;
+
+	if (it->tag < TLV_SOCK || it->tag > TLV_DGRAMS)
+		return false;
+	if (!k)
+		k = d->sk = xzalloc(sizeof(*k));
+	switch (it->tag) {
+	case TLV_SOCK:
+		get_row(it, &k->s, sizeof(k->s), "FD");
+		k->has_sock = true;
+		break;
+	case TLV_SOCKOPT:
+		k->opt = get_rows(it, &k->nopt, "FD");
+		break;
+	case TLV_IFNAME:
+		k->ifname = get_str(it, "FD");
+		break;
+	case TLV_TCP:
+		get_row(it, &k->tcp, sizeof(k->tcp), "FD");
+		k->has_tcp = true;
+		break;
+	case TLV_SNDQ:
+		k->sndq = get_bytes(it, &k->nsndq);
+		k->has_sndq = true;
+		break;
+	case TLV_RCVQ:
+		k->rcvq = get_bytes(it, &k->nrcvq);
+		k->has_rcvq = true;
+		break;
+	case TLV_NETLINK:
+		get_row(it, &k->nl, sizeof(k->nl), "FD");
+		k->has_nl = true;
+		break;
+	case TLV_NL_GROUPS:
+		k->grp = get_rows(it, &k->ngrp, "FD");
+		break;
+	case TLV_MCAST:
+		k->mc = get_rows(it, &k->nmc, "FD");
+		break;
+	case TLV_DGRAMS:
+		k->dg = get_bytes(it, &k->ndg);
+		break;
+	case TLV_PACKET:
+		get_row(it, &k->pk, sizeof(k->pk), "FD");
+		k->has_pk = true;
+		break;
+	}
+	return true;
+}
+
 static void read_fd(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -5908,6 +7567,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			continue;
 		if (it.tag != TLV_WATCH)
 			once(&seen, it.tag, "FD");
+		if (read_sock_rec(d, &it))
+			continue;
 		if (it.tag == TLV_FD_INFO)
 			get_row(&it, &d->f, sizeof(d->f), "FD");
 		else if (it.tag == TLV_EVENTFD)
@@ -5986,9 +7647,9 @@ static bool read_task_kstate(struct task *t, const struct tlv_it *it,
 		once(seen, it->tag, "TASK");
 		t->ptimers = get_rows(it, &t->nptimers, "TASK");
 		return true;
-	case TLV_CAPS:
+	case TLV_PRIV:
 		once(seen, it->tag, "TASK");
-		get_row(it, &t->caps, sizeof(t->caps), "TASK");
+		get_row(it, &t->priv, sizeof(t->priv), "TASK");
 		return true;
 	}
 	return false;
@@ -6044,6 +7705,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		switch (it.tag) {
 		case TLV_PROC:
 		case TLV_CREDS:
+		case TLV_CAPS:
 		case TLV_MM:
 		case TLV_CWD:
 		case TLV_ROOT:
@@ -6063,6 +7725,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_CREDS:
 			get_row(&it, &t->creds, sizeof(t->creds), "TASK");
+			break;
+		case TLV_CAPS:
+			get_row(&it, &t->caps, sizeof(t->caps), "TASK");
 			break;
 		case TLV_MM:
 			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
@@ -6132,7 +7797,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 	need(seen, TLV_SIGACT, "TASK");
 	need(seen, TLV_EXE, "TASK");
 	need(kseen, TLV_TIMES, "TASK");
-	need(kseen, TLV_CAPS, "TASK");
+	need(kseen, TLV_PRIV, "TASK");
 	if (!t->nth)
 		die("corrupt image: process %llu without threads",
 		    (unsigned long long)t->proc.pid);
@@ -6374,6 +8039,21 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	    (unsigned long long)own.kind, (unsigned long long)own.id);
 }
 
+/* --verify: the MAC must be the key's MAC of everything before it. */
+static void mac_check(const struct img_in *in, const uint8_t sum[32],
+		      const uint8_t want[32])
+{
+	uint8_t diff = 0;
+
+	if (!in->mac)
+		return;
+	for (int i = 0; i < 32; i++)
+		diff |= sum[i] ^ want[i];
+	if (diff)
+		die("%s: the image's MAC does not match the --verify key: altered, or signed with another key",
+		    in->name);
+}
+
 static void read_head(struct img_in *in)
 {
 	struct tlv_head h;
@@ -6410,20 +8090,38 @@ static void img_read(struct img_in *in, struct image *im)
 	in_spool(in);
 	im->streamed = in->spooled;
 	read_head(in);
-	for (;;) {
+	for (bool mac = false;;) {
 		uint32_t crc = in->crc;
 		uint64_t at = in->off;
+		uint8_t sum[32];
 		struct tlv_rec r;
 		uint8_t *v;
 
+		if (in->mac)
+			hmac_result(in->mac, sum);
 		in_read(in, &r, sizeof(r), "a record header");
 		if (r.zero || r.len > in->size - in->off)
 			die("corrupt image: record at offset %llu claims %llu bytes",
 			    (unsigned long long)at, (unsigned long long)r.len);
+		if (mac && r.tag != TLV_END)
+			die("corrupt image: MAC is not right before END");
+		if ((r.tag & ~TLV_OPTIONAL) == TLV_MAC) {
+			uint8_t want[32];
+
+			if (r.len != sizeof(want) || pending)
+				die("corrupt image: bad MAC record");
+			in_read(in, want, sizeof(want), "the MAC record");
+			mac_check(in, sum, want);
+			mac = true;
+			continue;
+		}
 		if (r.tag == TLV_END) {
 			struct tlv_end e;
 			uint8_t extra;
 
+			if (in->mac && !mac)
+				die("%s: the image is not signed (no MAC record), and --verify was given",
+				    in->name);
 			if (r.len != sizeof(e) || pending)
 				die("corrupt image: bad END record");
 			in_read(in, &e, sizeof(e), "the END record");
@@ -7032,9 +8730,19 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		case TLV_FD_EPOLL:
 		case TLV_FD_INOTIFY:
 			break;
+		case TLV_FD_INET:
+		case TLV_FD_NETLINK:
+		case TLV_FD_PACKET:
+			if (!d->sk)
+				die("corrupt image: fd %llu: socket without its state", fd);
+			img_check_sock(d);
+			break;
 		default:
 			die("corrupt image: fd %llu: unknown kind", fd);
 		}
+		if (d->sk && d->f.kind != TLV_FD_INET &&
+		    d->f.kind != TLV_FD_NETLINK && d->f.kind != TLV_FD_PACKET)
+			die("corrupt image: fd %llu: socket state on another kind", fd);
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
 		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_TTY &&
@@ -7141,7 +8849,7 @@ static void img_check_seccomp(const struct thread *th)
 
 static void img_check_kstate(const struct task *t)
 {
-	const struct tlv_caps *c = &t->caps;
+	const struct tlv_priv *c = &t->priv;
 
 	for (size_t i = 0; i < t->nitimer; i++)
 		if (t->itimer[i].which > 2 ||
@@ -7279,6 +8987,9 @@ static void img_check_task(const struct image *im, const struct task *t)
 		die("corrupt image: the first thread is not the main thread");
 	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
 		die("corrupt image: bad cwd, root or exe");
+	if ((t->caps.eff & ~t->caps.prm) ||
+	    (t->caps.amb & ~(t->caps.prm & t->caps.inh)))
+		die("corrupt image: effective or ambient capabilities beyond the permitted ones");
 	{
 		uint64_t f[sizeof(t->mm) / 8];
 
@@ -7588,7 +9299,7 @@ struct own_creds {		/* cr's, as the restored processes start */
 	uint64_t ids[8];	/* as TLV_F_CREDS */
 	gid_t groups[NGROUPS_MAX];
 	int ngroups;
-	struct tlv_caps caps;
+	struct tlv_priv caps;
 };
 
 static const struct own_creds *own_creds(void)
@@ -7610,7 +9321,7 @@ static const struct own_creds *own_creds(void)
 	o.ids[3] = setfsuid(-1);
 	o.ids[4] = g[0], o.ids[5] = g[1], o.ids[6] = g[2];
 	o.ids[7] = setfsgid(-1);
-	o.caps = (struct tlv_caps){ status_hex(st, "CapInh"),
+	o.caps = (struct tlv_priv){ status_hex(st, "CapInh"),
 		status_hex(st, "CapPrm"), status_hex(st, "CapEff"),
 		status_hex(st, "CapBnd"), status_hex(st, "CapAmb"),
 		prctl(PR_GET_SECUREBITS, 0, 0, 0, 0),
@@ -7654,7 +9365,7 @@ static bool task_seccomp(const struct task *t)
 static void host_check_creds(const struct task *t)
 {
 	const struct own_creds *o = own_creds();
-	const struct tlv_caps *c = &t->caps, *m = &o->caps;
+	const struct tlv_priv *c = &t->priv, *m = &o->caps;
 	uint64_t lock = m->securebits & 0xaa;	/* the *_LOCKED bits */
 
 	if (creds_ids_differ(t) && (!own_cap(CAP_SETUID) || !own_cap(CAP_SETGID)))
@@ -7677,6 +9388,24 @@ static void host_check_creds(const struct task *t)
 		die("cr runs with locked securebits or no_new_privs the process did not have");
 	if (task_seccomp(t) && (!own_cap(CAP_SYS_ADMIN) || prctl(PR_GET_SECCOMP)))
 		die("restoring seccomp needs CAP_SYS_ADMIN and cr not in seccomp mode itself");
+}
+
+/*
+ * The process gets exactly its capability sets back, never cr's: only
+ * what cr holds itself can be given (permitted within cr's permitted,
+ * inheritable within what capset(2) lets cr add).
+ */
+static void host_check_caps(const struct task *t)
+{
+	struct cr_caps c = cr_caps();
+	uint64_t inh_ok = c.inh | (c.eff >> CAP_SETPCAP & 1 ? c.bnd : c.prm);
+
+	if (t->caps.prm & ~c.prm)
+		die("the process had capabilities %#llx that cr does not have (%#llx): it cannot give them",
+		    (unsigned long long)t->caps.prm, (unsigned long long)c.prm);
+	if (t->caps.inh & ~inh_ok)
+		die("the process had inheritable capabilities %#llx that cr cannot give",
+		    (unsigned long long)t->caps.inh);
 }
 
 /* Resource limits can only be raised up to cr's own hard limits. */
@@ -7894,6 +9623,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
+		host_check_caps(t);
 		host_check_rlimits(t);
 		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
@@ -7956,6 +9686,7 @@ struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
 	uint32_t joined;	/* futex: processes in their final group */
+	uint32_t fds_set;	/* futex: processes past their rst_files */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -7984,6 +9715,29 @@ static long sys_futex(uint32_t *uaddr, int op, uint32_t val, long ms)
 	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
 
 	return syscall(SYS_futex, uaddr, op, val, ms >= 0 ? &ts : NULL, 0, 0);
+}
+
+/*
+ * A process sharing its parent's fd table (CLONE_FILES) opens nothing
+ * (its cgroup file, say) until every process has its final fds: the
+ * table owner's rst_files closes whatever it does not keep, and a dup2
+ * onto a number being opened meanwhile fails with EBUSY.
+ */
+static void rst_fds_barrier(struct rst *r)
+{
+	uint32_t n, live = 0;
+	bool shared = false;
+
+	for (size_t i = 0; i < r->im->nt; i++) {
+		live += !task_zombie(&r->im->t[i]);
+		shared |= r->im->t[i].share.files;
+	}
+	if (!shared)
+		return;
+	__atomic_add_fetch(&r->ctl->fds_set, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->fds_set, FUTEX_WAKE, INT_MAX, -1);
+	while ((n = __atomic_load_n(&r->ctl->fds_set, __ATOMIC_ACQUIRE)) < live)
+		sys_futex(&r->ctl->fds_set, FUTEX_WAIT, n, -1);
 }
 
 /* Undo of a restore: kill every process of the image, reap what comes. */
@@ -8373,6 +10127,335 @@ static void rst_add_watches(int fd, const struct fd *d)
 		;
 }
 
+/* -- inet, netlink and packet sockets: restore ----------------------------
+ * Each socket is made anew (see "inet, netlink and packet sockets" in
+ * section 5): options first, then bind, listen, connect.  An established
+ * connection is connected in repair mode, its queues refilled, and left in
+ * repair mode; rst_sk_finish ends it once the whole tree exists.
+ */
+struct tcp_repair_opt_row {	/* struct tcp_repair_opt, not in musl */
+	uint32_t code, val;
+};
+
+static void sk_send_all(int s, const uint8_t *p, size_t len, int fd,
+			const char *what)
+{
+	while (len) {
+		ssize_t n = send(s, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			die_errno("fd %d: refilling the TCP %s (%zu bytes left)",
+				  fd, what, len);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Seqs, connect, options, queues, window: TCP_REPAIR as the kernel wants. */
+static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
+			   const union sk_addr *peer, socklen_t plen)
+{
+	const struct tlv_tcp *t = &k->tcp;
+	struct tcp_repair_opt_row o[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window,
+				       t->rcv_wnd, t->rcv_wup };
+	int q, n = 0, v;
+
+	q = TCP_RECV_QUEUE;
+	v = t->rcv_seq - t->rcvq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (receive)", fd);
+	q = TCP_SEND_QUEUE;
+	v = t->snd_seq - t->sndq;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, sizeof(v)))
+		die_errno("fd %d: TCP_QUEUE_SEQ (send)", fd);
+	if (connect(s, &peer->sa, plen))
+		die_errno("fd %d: connecting in repair mode", fd);
+	o[n++] = (struct tcp_repair_opt_row){ TCPOPT_MAXSEG, t->mss };
+	if (t->opts & TCPI_OPT_WSCALE)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_WINDOW,
+			t->snd_wscale | t->rcv_wscale << 16 };
+	if (t->opts & TCPI_OPT_SACK)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_SACK_PERMITTED, 0 };
+	if (t->opts & TCPI_OPT_TIMESTAMPS)
+		o[n++] = (struct tcp_repair_opt_row){ TCPOPT_TIMESTAMP, 0 };
+	v = t->timestamp;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_OPTIONS, o, n * sizeof(*o)))
+		die_errno("fd %d: TCP_REPAIR_OPTIONS", fd);
+	if ((t->opts & TCPI_OPT_TIMESTAMPS) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_TIMESTAMP, &v, sizeof(v)))
+		die_errno("fd %d: TCP_TIMESTAMP", fd);
+	q = TCP_RECV_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->rcvq, t->rcvq, fd, "receive queue");
+	q = TCP_SEND_QUEUE;	/* sent before: sent again on timeout */
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
+		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_send_all(s, k->sndq, t->sndq - t->unsent, fd, "send queue");
+	q = TCP_NO_QUEUE;
+	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)))
+		die_errno("fd %d: TCP_REPAIR_WINDOW", fd);
+}
+
+/* One's complement sum of 16-bit words, for the UDP checksum. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+/*
+ * The datagrams that were queued, sent again from their sources by raw IP
+ * (the kernel routes them to the new socket, bound and connected by now):
+ * dst is the socket's own address, or loopback if it is bound to any.
+ */
+static void rst_dgrams(int s, const struct sock_state *k, int fd)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static uint8_t pkt[65536 + 48];
+	const struct tlv_sock *t = &k->s;
+	int raw4 = -1, raw6 = -1;
+
+	for (size_t off = 0; off < k->ndg;) {
+		uint64_t h[5];
+		uint8_t src[16], dst[16];
+		bool v4;
+		union sk_addr to;
+		size_t hl, n;
+		uint32_t sum;
+		int r;
+
+		memcpy(h, k->dg + off, sizeof(h));
+		n = h[4];
+		memcpy(src, &h[2], 8);
+		memcpy(src + 8, &h[3], 8);
+		memcpy(dst, &t->laddr0, 8);
+		memcpy(dst + 8, &t->laddr1, 8);
+		v4 = h[0] == AF_INET || !memcmp(src, mapped, 12);
+		if (v4 && h[0] == AF_INET6) {
+			memmove(src, src + 12, 4);
+			memmove(dst, dst + 12, 4);
+		}
+		if (v4 && !dst[0] && !dst[1] && !dst[2] && !dst[3])
+			memcpy(dst, "\x7f\0\0\x01", 4);
+		if (!v4 && !memcmp(dst, (uint8_t[16]){ 0 }, 16))
+			dst[15] = 1;
+		hl = v4 ? 20 : 40;
+		memset(pkt, 0, hl + 8);
+		if (v4) {
+			pkt[0] = 0x45;
+			pkt[2] = (hl + 8 + n) >> 8, pkt[3] = hl + 8 + n;
+			pkt[8] = 64, pkt[9] = IPPROTO_UDP;
+			memcpy(pkt + 12, src, 4);
+			memcpy(pkt + 16, dst, 4);
+		} else {
+			pkt[0] = 0x60;
+			pkt[4] = (8 + n) >> 8, pkt[5] = 8 + n;
+			pkt[6] = IPPROTO_UDP, pkt[7] = 64;
+			memcpy(pkt + 8, src, 16);
+			memcpy(pkt + 24, dst, 16);
+		}
+		pkt[hl] = h[1] >> 8, pkt[hl + 1] = h[1];
+		pkt[hl + 2] = t->lport >> 8, pkt[hl + 3] = t->lport;
+		pkt[hl + 4] = (8 + n) >> 8, pkt[hl + 5] = 8 + n;
+		memcpy(pkt + hl + 8, k->dg + off + sizeof(h), n);
+		if (!v4) {	/* IPv6 needs the checksum: pseudo header too */
+			sum = csum_add(0, pkt + 8, 32) + 8 + n + IPPROTO_UDP;
+			sum = csum_add(sum, pkt + hl, 8 + n);
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			sum = ~sum & 0xffff;
+			if (!sum)
+				sum = 0xffff;
+			pkt[hl + 6] = sum >> 8, pkt[hl + 7] = sum;
+		}
+		memset(&to, 0, sizeof(to));
+		if (v4) {
+			if (raw4 < 0)
+				raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v4.sin_family = AF_INET;
+			memcpy(&to.v4.sin_addr, dst, 4);
+			r = raw4 < 0 ? -1 : sendto(raw4, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v4));
+		} else {
+			if (raw6 < 0)
+				raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+			to.v6.sin6_family = AF_INET6;
+			memcpy(&to.v6.sin6_addr, dst, 16);
+			r = raw6 < 0 ? -1 : sendto(raw6, pkt, hl + 8 + n, 0, &to.sa,
+						   sizeof(to.v6));
+		}
+		if (r != (int)(hl + 8 + n))
+			die_errno("fd %d: putting back a queued datagram (raw IP)", fd);
+		off += sizeof(h) + (n + 7) / 8 * 8;
+	}
+	if (raw4 >= 0)
+		close(raw4);
+	if (raw6 >= 0)
+		close(raw6);
+	if (k->ndg && poll(&(struct pollfd){ s, POLLIN, 0 }, 1, 1000) != 1)
+		die("fd %d: the queued datagrams did not come back", fd);
+}
+
+static int rst_sock(const struct fd *d)
+{
+	const struct sock_state *k = d->sk;
+	const struct tlv_sock *t = &k->s;
+	int fd = d->f.fd, on = 1, s, proto;
+	int fl = SOCK_CLOEXEC | (d->f.flags & O_NONBLOCK ? SOCK_NONBLOCK : 0);
+	union sk_addr a, p;
+	socklen_t alen, plen;
+
+	fault("restore-socket");
+	if (d->f.kind == TLV_FD_NETLINK)
+		s = socket(AF_NETLINK, k->nl.type | fl, k->nl.proto);
+	else if (d->f.kind == TLV_FD_PACKET)
+		s = socket(AF_PACKET, k->pk.type | fl, k->pk.proto);
+	else
+		s = socket(t->family, t->type | fl, t->proto);
+	if (s < 0)
+		die_errno("fd %d: socket", fd);
+	for (size_t i = 0; i < k->nopt; i++)
+		if (sk_opt_set(s, &k->opt[i]))
+			die_errno("fd %d: setting %s", fd,
+				  sk_opt_find(k->opt[i].level, k->opt[i].name)->what);
+	if (k->ifname && setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, k->ifname,
+				    strlen(k->ifname) + 1))
+		die_errno("fd %d: SO_BINDTODEVICE %s", fd, k->ifname);
+	if (d->f.kind == TLV_FD_NETLINK) {
+		memset(&a, 0, sizeof(a));
+		a.nl.nl_family = AF_NETLINK;
+		a.nl.nl_pid = k->nl.portid;
+		if (k->nl.portid && bind(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: binding netlink port id %llu", fd,
+				  (unsigned long long)k->nl.portid);
+		for (size_t i = 0; i < k->ngrp; i++) {
+			proto = k->grp[i].group;
+			if (setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				       &proto, sizeof(proto)))
+				die_errno("fd %d: joining netlink group %d", fd,
+					  proto);
+		}
+		a.nl.nl_pid = k->nl.dst_portid;
+		a.nl.nl_groups = k->nl.dst_group;
+		if ((k->nl.dst_portid || k->nl.dst_group) &&
+		    connect(s, &a.sa, sizeof(a.nl)))
+			die_errno("fd %d: connecting the netlink socket", fd);
+		return s;
+	}
+	if (d->f.kind == TLV_FD_PACKET) {
+		memset(&a, 0, sizeof(a));
+		a.ll.sll_family = AF_PACKET;
+		a.ll.sll_protocol = k->pk.proto;
+		a.ll.sll_ifindex = k->pk.ifindex;
+		if (k->pk.ifindex && bind(s, &a.sa, sizeof(a.ll)))
+			die_errno("fd %d: binding the packet socket to interface %llu",
+				  fd, (unsigned long long)k->pk.ifindex);
+		return s;
+	}
+	alen = sk_addr_join(&a, t->family, t->laddr0, t->laddr1, t->lport, t->lscope, 0);
+	plen = sk_addr_join(&p, t->family, t->raddr0, t->raddr1, t->rport, t->rscope,
+			    t->rflow);
+	if ((t->flags & TLV_SOCK_REPAIR) &&
+	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
+		die_errno("fd %d: TCP_REPAIR", fd);
+	if ((t->flags & TLV_SOCK_BOUND) && bind(s, &a.sa, alen)) {
+		char b[80];
+
+		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
+			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	for (size_t i = 0; i < k->nmc; i++) {
+		struct group_req gr = { .gr_interface = k->mc[i].ifindex };
+
+		sk_addr_join((union sk_addr *)&gr.gr_group, t->family,
+			     k->mc[i].group0, k->mc[i].group1, 0, 0, 0);
+		if (setsockopt(s, t->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			       MCAST_JOIN_GROUP, &gr, sizeof(gr)))
+			die_errno("fd %d: joining a multicast group on interface %llu",
+				  fd, (unsigned long long)k->mc[i].ifindex);
+	}
+	if ((t->flags & TLV_SOCK_LISTEN) && listen(s, t->backlog))
+		die_errno("fd %d: listen", fd);
+	if (t->flags & TLV_SOCK_REPAIR)
+		rst_tcp_repair(s, k, fd, &p, plen);
+	else if ((t->flags & TLV_SOCK_CONNECTED) && connect(s, &p.sa, plen))
+		die_errno("fd %d: connect", fd);
+	rst_dgrams(s, k, fd);
+	if ((t->flags & (TLV_SOCK_SHUT_RD | TLV_SOCK_REPAIR)) == TLV_SOCK_SHUT_RD &&
+	    shutdown(s, SHUT_RD) && errno != ENOTCONN)	/* repair: later */
+		die_errno("fd %d: shutdown", fd);
+	return s;
+}
+
+/*
+ * Every process exists and is stopped: connections leave repair mode (a
+ * window probe tells the peer to go on), SO_REUSEADDR that repair mode
+ * cleared comes back, and what was never sent is sent now.
+ */
+static void rst_sk_finish(const struct image *im)
+{
+	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+	uint64_t unlocked = 0;
+	int err;
+
+	ctx.pid = 0;
+	for (size_t i = 0; i < im->nt; i++)	/* the lock first: see net_lock */
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+
+			if (d->f.kind != TLV_FD_INET || !d->sk->has_tcp ||
+			    !d->sk->tcp.lock || d->sk->tcp.lock == unlocked)
+				continue;
+			unlocked = d->sk->tcp.lock;
+			if ((err = net_unlock(unlocked)))
+				die("network unlock: deleting nftables table cr_lock_%llx: %s",
+				    (unsigned long long)unlocked, strerror(-err));
+		}
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++) {
+			const struct fd *d = &im->t[i].fds[j];
+			const struct sock_state *k = d->sk;
+			int off = TCP_REPAIR_OFF, s;
+
+			if (d->f.kind != TLV_FD_INET ||
+			    !(k->s.flags & TLV_SOCK_REPAIR) || done[d->f.ofd])
+				continue;
+			done[d->f.ofd] = true;
+			ctx.pid = im->t[i].proc.pid;
+			s = pidfd_take(im->t[i].proc.pid, (int)d->f.fd);
+			if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off,
+						sizeof(off)))
+				die_errno("fd %llu: ending TCP repair mode",
+					  (unsigned long long)d->f.fd);
+			for (size_t o = 0; o < k->nopt; o++)
+				if (k->opt[o].level == SOL_SOCKET &&
+				    k->opt[o].name == SO_REUSEADDR &&
+				    sk_opt_set(s, &k->opt[o]))
+					die_errno("fd %llu: SO_REUSEADDR",
+						  (unsigned long long)d->f.fd);
+			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
+				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			/* our FIN again after all data; the peer's FIN */
+			if ((tcp_fin_out(k->s.state) && shutdown(s, SHUT_WR)) ||
+			    ((k->s.flags & TLV_SOCK_SHUT_RD) &&
+			     shutdown(s, SHUT_RD)))
+				die_errno("fd %llu: shutdown",
+					  (unsigned long long)d->f.fd);
+			close(s);
+		}
+	ctx.pid = 0;
+	free(done);
+}
+
 /*
  * ---- kstate-a: the downtime ----
  * Timers on wall clocks ran on while the process was dumped: what they
@@ -8458,6 +10541,10 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		if (fd < 0)
 			die_errno("epoll_create1");
 		return fd;
+	case TLV_FD_INET:
+	case TLV_FD_NETLINK:
+	case TLV_FD_PACKET:
+		return rst_sock(d);
 	case TLV_FD_TTY:
 		return rst_tty_open(im, d);
 	case TLV_FD_INOTIFY:
@@ -9157,10 +11244,12 @@ static void kst_rst_process(const struct task *t)
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
+	bool setpcap;
 
 	rst_tty_fg(r->im, t);
 	if (!t->share.files)
 		rst_files(r, t);
+	rst_fds_barrier(r);
 	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
 	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
@@ -9186,6 +11275,46 @@ static void rst_process(struct rst *r, const struct task *t)
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
 	kst_rst_process(t);
+	/* the bounding set, if cr may drop from it; the blob sets the rest */
+	setpcap = cr_caps().eff >> CAP_SETPCAP & 1;
+	for (int c = 0; setpcap && c < 64; c++)
+		if (!(t->caps.bnd >> c & 1) && prctl(PR_CAPBSET_READ, c) == 1 &&
+		    prctl(PR_CAPBSET_DROP, c))
+			die_errno("dropping capability %d from the bounding set", c);
+}
+
+/*
+ * A cr built with glibc (2.35+; the sanitizer build is one) has an rseq
+ * area registered for its thread, and a forked child inherits the
+ * registration: the blob would unmap the memory the kernel writes the
+ * CPU number into at every preemption, and could not register the
+ * image's own area.  glibc says where its area is (__rseq_offset from
+ * the thread pointer) and how much of it is used (__rseq_size, 0 if it
+ * did not register); the kernel wants the registered length back, which
+ * is at least 32 bytes, and it checks address, length and signature,
+ * so a wrong guess fails with EINVAL and changes nothing.  musl defines
+ * neither symbol (weak: NULL) and registers nothing.
+ */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+static void rst_unregister_libc_rseq(void)
+{
+	unsigned int len[3];
+	uint64_t area;
+
+	if (!&__rseq_offset || !&__rseq_size || !__rseq_size)
+		return;
+	area = arch_self_tp() + __rseq_offset;
+	len[0] = __rseq_size;
+	len[1] = 32;
+	len[2] = (__rseq_size + 31) & ~31u;
+	for (size_t i = 0; i < ARRAY_SIZE(len); i++)
+		if (!syscall(SYS_rseq, area, len[i], 1 /* RSEQ_FLAG_UNREGISTER */,
+			     arch_glibc_rseq_sig))
+			return;
+	die_errno("unregistering the C library's rseq area at %llx",
+		  (unsigned long long)area);
 }
 
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
@@ -9251,6 +11380,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
 	ctx.report_fd = r->status[1];
+	ctx.err_fd = r->stdio[2];
 	ctx.pid = t->proc.pid;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -9287,6 +11417,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 				  (unsigned long long)im->t[k].proc.pid);
 	}
 	rst_process(r, t);
+	rst_unregister_libc_rseq();
 	fault("restore-process");
 	((void (*)(struct rst_args *))(t->area + restorer_entry_off))(t->args);
 	die("the restorer returned");
@@ -9487,7 +11618,7 @@ static void area_creds(struct area_alloc *aa, struct rst_args *a,
 		       const struct task *t)
 {
 	const struct own_creds *o = own_creds();
-	const struct tlv_caps *c = &t->caps, *m = &o->caps;
+	const struct tlv_priv *c = &t->priv, *m = &o->caps;
 	struct rst_creds *rc;
 	uint32_t *g;
 	uint64_t todo = 0;
@@ -9688,13 +11819,18 @@ static void kst_rst_thread(const struct thread *th)
 	if (th->has_kt) {
 		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
 		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			/* only if it differs from cr's own, which the
+			 * thread inherited: writing another thread's slack
+			 * needs CAP_SYS_NICE, which non-root cr lacks */
 			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
 			n = snprintf(v, sizeof(v), "%llu\n",
 				     (unsigned long long)th->kt.timerslack);
-			fd = xopen(path, O_WRONLY | O_CLOEXEC);
-			if (write(fd, v, n) != n)
+			fd = th->kt.timerslack == (uint64_t)prctl(PR_GET_TIMERSLACK) ?
+			     -1 : xopen(path, O_WRONLY | O_CLOEXEC);
+			if (fd >= 0 && write(fd, v, n) != n)
 				die_errno("setting the timer slack");
-			close(fd);
+			if (fd >= 0)
+				close(fd);
 		}
 		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
 		if (cur != (long)th->kt.ioprio &&
@@ -9744,6 +11880,8 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->status_fd = r->status[1];
 	a->pid = t->proc.pid;
 	a->fault_step = rst_fault_step();
+	a->cap_eff = t->caps.eff, a->cap_prm = t->caps.prm;
+	a->cap_inh = t->caps.inh, a->cap_amb = t->caps.amb;
 	stack_at = a->stack_top;
 	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
 	area_specials(a, t, own, nown, &park_at);
@@ -10026,6 +12164,7 @@ static void rst_finish(struct rst *r)
 		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
 			die("closing cr's fds in a shared fd table failed");
 	}
+	rst_sk_finish(im);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++)
 			pt_release(&im->t[i].th[k].pt);
@@ -10110,6 +12249,7 @@ static int cmd_restore(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_in in = { .fd = 0, .name = "standard input" };
 	static struct image im;
+	struct hmac mac;
 	struct rst r = { .im = &im, .opt = opt };
 	struct map_line *own;
 	size_t nown, *area_len;
@@ -10117,6 +12257,9 @@ static int cmd_restore(const struct opts *opt)
 	int st;
 
 	ctx.phase = "restore";
+	need_cr_capability();
+	if (opt->verify)
+		hmac_key_file(in.mac = &mac, opt->verify);
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -10339,6 +12482,17 @@ static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 	tls[0] = regs[FS_BASE];
 	tls[1] = regs[GS_BASE];
 }
+
+/* The TCB starts with a pointer to itself (the x86_64 TLS ABI). */
+static uint64_t arch_self_tp(void)
+{
+	uint64_t tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+static const uint32_t arch_glibc_rseq_sig = 0x53053053;
 
 /*
  * rt_sigreturn takes its XSAVE image with the software bytes that the
@@ -10696,6 +12850,16 @@ static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 	tls[1] = 0;
 }
 
+static uint64_t arch_self_tp(void)
+{
+	uint64_t tp;
+
+	__asm__("mrs %0, tpidr_el0" : "=r"(tp));
+	return tp;
+}
+
+static const uint32_t arch_glibc_rseq_sig = 0xd428bc00;	/* brk #0x45e0 */
+
 static void arch_check_fpu(const struct thread *th)
 {
 	if (th->fpu_len != 528)
@@ -10954,10 +13118,13 @@ static int cmd_show(const struct opts *opt)
 	char *path = image_path(opt);
 	struct img_in in = { .fd = 0, .name = "standard input" };
 	struct show s = { .json = opt->json, .first = true };
+	struct hmac mac;
 	struct tlv_head h;
 	uint8_t *chunk = xmalloc(STREAM_BUF);
 
 	ctx.phase = "show";
+	if (opt->verify)
+		hmac_key_file(in.mac = &mac, opt->verify);
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -10979,16 +13146,31 @@ static int cmd_show(const struct opts *opt)
 		show_string((uint8_t *)h.kernel, sizeof(h.kernel));
 		printf(",\"records\":[");
 	}
-	for (;;) {
+	for (bool mac = false;;) {
 		uint32_t crc = in.crc;
 		uint64_t at = in.off;
+		uint8_t sum[32];
 		struct tlv_rec r;
 		uint8_t *v;
 
+		if (in.mac)
+			hmac_result(in.mac, sum);
 		in_read(&in, &r, sizeof(r), "a record header");
 		if (r.zero || r.len > in.size - in.off)
 			die("corrupt image: record at offset %llu claims %llu bytes",
 			    (unsigned long long)at, (unsigned long long)r.len);
+		if (r.tag == TLV_END && in.mac && !mac)
+			die("%s: the image is not signed (no MAC record), and --verify was given",
+			    in.name);
+		if ((r.tag & ~TLV_OPTIONAL) == TLV_MAC && r.len == sizeof(sum)) {
+			uint8_t want[32];
+
+			in_read(&in, want, sizeof(want), "the MAC record");
+			mac_check(&in, sum, want);
+			show_rec(&s, r.tag, want, sizeof(want), 0);
+			mac = true;
+			continue;
+		}
 		if (r.tag == TLV_PAGES) {
 			show_sep(&s);
 			printf(s.json ? "{\"tag\":\"PAGES\",\"offset\":%llu,\"len\":%llu}"
@@ -11111,6 +13293,22 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_tcp_repair(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+	bool ok = s >= 0 &&
+		  !setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on));
+
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+static bool probe_nftables(void)
+{
+	return net_unlock(0) == 0;	/* no such table: nf_tables answers */
+}
+
 static bool probe_ptypeer(void)
 {
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
@@ -11206,8 +13404,10 @@ static int cmd_check_tree(const struct opts *opt)
 	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0;
 
 	ctx.phase = "check";
+	need_cr_capability();
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
+	im.tcp_mode = opt->tcp_mode;
 	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
@@ -11242,9 +13442,11 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "read unix sockets' options and queues, timerfds, ptys", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
+		{ "tcp-repair", false, "established TCP connections (--tcp-established)", probe_tcp_repair },
+		{ "nftables", false, "the network lock while connections move (--tcp-established)", probe_nftables },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
@@ -11273,6 +13475,94 @@ static int cmd_check(const struct opts *opt)
 	return bad ? 1 : 0;
 }
 
+/*
+ * SHA-256 (FIPS 180-4 examples) and HMAC-SHA-256 (RFC 4231 cases 1-4, 6,
+ * 7) on their published vectors.
+ */
+static int cmd_selftest(const struct opts *opt)
+{
+	static const struct {
+		const char *key;	/* NULL: plain SHA-256 */
+		size_t key_len;
+		char key_byte;		/* key_len of these, if key is "" */
+		const char *msg;
+		size_t msg_len;
+		char msg_byte;		/* msg_len of these, if msg is "" */
+		const char *want;
+	} v[] = {
+		{ NULL, 0, 0, "abc", 3, 0,
+		  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ NULL, 0, 0, "", 0, 0,
+		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ NULL, 0, 0, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, 0,
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ NULL, 0, 0, "", 1000000, 'a',
+		  "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0" },
+		{ "", 20, 0x0b, "Hi There", 8, 0,
+		  "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+		{ "Jefe", 4, 0, "what do ya want for nothing?", 28, 0,
+		  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+		{ "", 20, (char)0xaa, "", 50, (char)0xdd,
+		  "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+		{ "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e"
+		  "\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19", 25, 0, "", 50, (char)0xcd,
+		  "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
+		{ "", 131, (char)0xaa, "Test Using Larger Than Block-Size Key - Hash Key First", 54, 0,
+		  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+		{ "", 131, (char)0xaa, "This is a test using a larger than block-size key "
+		  "and a larger than block-size data. The key needs to be hashed "
+		  "before being used by the HMAC algorithm.", 152, 0,
+		  "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+	};
+	static uint8_t key[256], msg[1000000];
+	int bad = 0;
+
+	(void)opt;
+	ctx.phase = "selftest";
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		uint8_t out[32];
+		char hex[65];
+
+		if (v[i].key && !*v[i].key)
+			memset(key, v[i].key_byte, v[i].key_len);
+		else if (v[i].key)
+			memcpy(key, v[i].key, v[i].key_len);
+		if (*v[i].msg)
+			memcpy(msg, v[i].msg, v[i].msg_len);
+		else
+			memset(msg, v[i].msg_byte, v[i].msg_len);
+		if (v[i].key) {
+			struct hmac m;
+
+			hmac_init(&m, key, v[i].key_len);
+			/* in two parts, as a stream would come */
+			sha256_update(&m.inner, msg, v[i].msg_len / 3);
+			sha256_update(&m.inner, msg + v[i].msg_len / 3,
+				      v[i].msg_len - v[i].msg_len / 3);
+			hmac_result(&m, out);
+		} else {
+			struct sha256 c;
+
+			sha256_init(&c);
+			sha256_update(&c, msg, v[i].msg_len / 3);
+			sha256_update(&c, msg + v[i].msg_len / 3,
+				      v[i].msg_len - v[i].msg_len / 3);
+			sha256_final(&c, out);
+		}
+		for (int k = 0; k < 32; k++)
+			sprintf(hex + 2 * k, "%02x", out[k]);
+		if (strcmp(hex, v[i].want)) {
+			printf("%s vector %zu: got %s, want %s\n",
+			       v[i].key ? "HMAC-SHA-256" : "SHA-256", i, hex,
+			       v[i].want);
+			bad++;
+		}
+	}
+	printf("SHA-256 and HMAC-SHA-256: %zu of %zu test vectors right\n",
+	       ARRAY_SIZE(v) - bad, ARRAY_SIZE(v));
+	return bad ? 1 : 0;
+}
+
 /* ==== 12. command line and main ==========================================
  * Option names are CRIU's where CRIU has the feature.  All options go
  * through one table; each command then checks it got only its own.
@@ -11285,6 +13575,7 @@ static const char usage_text[] =
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
+	"  selftest check cr's SHA-256/HMAC (--sign, --verify) on standard vectors\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
 
@@ -11305,7 +13596,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -11314,9 +13605,12 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
+	  "      --tcp-close         restore them as closed sockets instead\n"
 	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
 	  "                          (relative to the images dir); restore needs D\n"
 	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
+	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
@@ -11331,7 +13625,7 @@ static const struct cmd cmds[] = {
 	  "                          socket outside the tree (reconnected at restore)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T M N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T M Y N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -11342,12 +13636,16 @@ static const struct cmd cmds[] = {
 	  "      --timens            in a new time namespace whose CLOCK_MONOTONIC and\n"
 	  "                          CLOCK_BOOTTIME go on from the dump's (after a reboot,\n"
 	  "                          on another machine); automatic if it ran in one\n"
+	  "      --verify KEYFILE    refuse the image unless its MAC is KEYFILE's\n"
 	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
-	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "t j T G X", "usage: cr check [-t PID [-j]]\n"
+	{ "show", cmd_show, "D I J Y", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
+	  "      --json              one JSON document instead of text\n"
+	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
+	{ "selftest", cmd_selftest, "", "usage: cr selftest\n"
+	  "  check SHA-256 and HMAC-SHA-256 against the standards' test vectors\n" },
+	{ "check", cmd_check, "t j T G X E C", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
@@ -11375,7 +13673,11 @@ static const struct option long_opts[] = {
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "prev-images-dir", required_argument, NULL, 'Q' },
 	{ "track-mem", no_argument, NULL, 'K' },
+	{ "sign", required_argument, NULL, 'S' },
+	{ "verify", required_argument, NULL, 'Y' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "tcp-established", no_argument, NULL, 'E' },
+	{ "tcp-close", no_argument, NULL, 'C' },
 	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -11420,7 +13722,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit") ||
+		    !strcmp(a, "--ghost-limit") || !strcmp(a, "--sign") ||
+		    !strcmp(a, "--verify") ||
 		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
@@ -11431,7 +13734,7 @@ static int find_command(int argc, char **argv)
 /*
  * The fuzz target (fuzz/): the image reader and validator on any bytes,
  * exactly as restore runs them before its first fork.  What they allocate
- * before a die() is not freed: run libFuzzer with -detect_leaks=0.
+ * is freed after each input, even after a die() (fuzz_free_all).
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -11452,6 +13755,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		img_check(&im);
 	}
 	close(fd);
+	fuzz_free_all();
 	return 0;
 }
 #define main cr_main	/* libFuzzer has its own */
@@ -11512,6 +13816,14 @@ int main(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'N': o.timens = true; break;
+		case 'S': o.sign = optarg; break;
+		case 'Y': o.verify = optarg; break;
+		case 'E':
+		case 'C':
+			if (o.tcp_mode && o.tcp_mode != ch)
+				usage("--tcp-established and --tcp-close exclude each other", c);
+			o.tcp_mode = ch;
+			break;
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
 		case 'M': o.manage_cgroups = true; break;

@@ -35,11 +35,11 @@
  * ==== Order of records (format version 1) ====
  *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
- *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM,
+ *	  AUXV, RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
  *	  FD* (nest), THREAD* (nest, the main thread first; with SECCOMP,
  *	  SC_FILTER?, SC_PROG? if it is in seccomp mode), then TIMES,
- *	  ITIMER?, PTIMER?, CAPS
+ *	  ITIMER?, PTIMER?, PRIV
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
  *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
@@ -53,6 +53,7 @@
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
+ *	MAC?    (221 | TLV_OPTIONAL) HMAC-SHA-256 (RFC 2104), right before END
  *	END     must be the last record, nothing may follow
  *
  * Chains (pre-copy): `cr pre-dump` writes a full image whose pages were
@@ -64,6 +65,21 @@
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
+ *
+ * MAC, written by dump --sign KEYFILE: 32 bytes, HMAC-SHA-256 keyed with
+ * the key file's bytes over every byte of the stream from the start of the
+ * header to the start of the MAC record's own header; END follows it and
+ * its CRC covers it.  The writer keeps the MAC running as it streams (no
+ * seek, no second pass); so does the reader, which compares at the MAC
+ * record.  restore/show --verify KEYFILE rejects an image without a MAC
+ * or with one that differs; without --verify the MAC is not checked (only
+ * its length and place).  The tag carries TLV_OPTIONAL: a reader that does
+ * not know MAC may skip it and still read a signed image.
+ *
+ * CAPS: a process without one is restored with no capabilities at all
+ * (never with the restoring cr's); a restore refuses sets cr could not
+ * give (permitted beyond cr's own), and the blob sets them in each thread
+ * last, after the steps that need cr's privileges.
  */
 #ifndef CR_TLV_H
 #define CR_TLV_H
@@ -122,6 +138,10 @@ struct tlv_rec {
 	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
 	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
 	X(sgid, "saved gid") X(fsgid, "filesystem gid")
+#define TLV_F_CAPS(X) \
+	X(inh, "inheritable capabilities (bit = CAP_*)") \
+	X(prm, "permitted") X(eff, "effective") X(bnd, "bounding set") \
+	X(amb, "ambient")
 #define TLV_F_GROUP(X) \
 	X(gid, "supplementary group")
 #define TLV_F_MM(X) \
@@ -170,6 +190,9 @@ struct tlv_rec {
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
 #define TLV_FD_UNIX	13	/* a unix socket: USK obj */
+#define TLV_FD_INET	14	/* TCP/UDP socket: SOCK, SOCKOPT?, IFNAME?, MCAST?, DGRAMS?, TCP?, SNDQ?, RCVQ? */
+#define TLV_FD_NETLINK	15	/* netlink socket: NETLINK, NL_GROUPS?, SOCKOPT? */
+#define TLV_FD_PACKET	16	/* AF_PACKET socket: PACKET, SOCKOPT? */
 #define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
 				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
 				   0 for a --shell-job's terminal: cr's /dev/tty */
@@ -294,6 +317,50 @@ struct tlv_rec {
 	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
 #define TLV_F_USK_ICON(X) \
 	X(client, "USK id of the connecting socket, 0 if it was closed")
+#define TLV_F_SOCK(X) \
+	X(family, "AF_INET or AF_INET6") X(type, "SOCK_STREAM or SOCK_DGRAM") \
+	X(proto, "IPPROTO_TCP or IPPROTO_UDP") \
+	X(state, "TCP_* state (TCP_CLOSE for UDP, or --tcp-close)") \
+	X(flags, "TLV_SOCK_*") X(backlog, "listen() backlog") \
+	X(lport, "local port, 0 if not bound") X(rport, "peer port") \
+	X(laddr0, "local address bytes 0-7 (IPv4: 0-3)") X(laddr1, "bytes 8-15") \
+	X(raddr0, "peer address bytes 0-7") X(raddr1, "bytes 8-15") \
+	X(lscope, "IPv6 scope id of the local address") \
+	X(rscope, "IPv6 scope id of the peer address") \
+	X(rflow, "IPv6 flow info of the peer address")
+#define TLV_SOCK_BOUND		1	/* bind() to laddr:lport */
+#define TLV_SOCK_CONNECTED	2	/* connect() to raddr:rport */
+#define TLV_SOCK_LISTEN		4	/* listen(backlog) */
+#define TLV_SOCK_REPAIR		8	/* an established TCP connection: TCP */
+#define TLV_SOCK_SHUT_RD	16	/* shut down for reading (or FIN received) */
+#define TLV_F_SOCKOPT(X) \
+	X(level, "SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP, IPPROTO_IPV6, SOL_NETLINK, SOL_PACKET") \
+	X(name, "option number") \
+	X(val, "int value; SO_LINGER: onoff | seconds << 32; SO_*TIMEO: microseconds")
+#define TLV_F_TCP(X) \
+	X(snd_seq, "write_seq: sequence number after the last byte queued") \
+	X(rcv_seq, "rcv_nxt: sequence number after the last byte received") \
+	X(sndq, "bytes in the send queue, unacknowledged included (SNDQ)") \
+	X(unsent, "of those, not sent yet") X(rcvq, "bytes not read yet (RCVQ)") \
+	X(mss, "TCP_MAXSEG") X(opts, "TCPI_OPT_* negotiated") \
+	X(snd_wscale, "") X(rcv_wscale, "") \
+	X(timestamp, "TCP_TIMESTAMP clock") \
+	X(snd_wl1, "TCP_REPAIR_WINDOW") X(snd_wnd, "") X(max_window, "") \
+	X(rcv_wnd, "") X(rcv_wup, "") \
+	X(lock, "network lock: nftables table inet cr_lock_<hex> to delete, 0 if none")
+#define TLV_F_MCAST(X) \
+	X(ifindex, "interface") X(group0, "group address bytes 0-7 (IPv4: 0-3)") \
+	X(group1, "bytes 8-15")
+#define TLV_F_NETLINK(X) \
+	X(proto, "NETLINK_* protocol") X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(portid, "bound port id, 0 if not bound") \
+	X(dst_portid, "connect()ed port id") X(dst_group, "connect()ed group")
+#define TLV_F_NL_GROUP(X) \
+	X(group, "multicast group joined")
+#define TLV_F_PACKET(X) \
+	X(type, "SOCK_RAW or SOCK_DGRAM") \
+	X(proto, "ethernet protocol, network byte order") \
+	X(ifindex, "bound interface, 0 if none")
 #define TLV_F_SHARE(X) \
 	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
 	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
@@ -359,7 +426,7 @@ struct tlv_rec {
 	X(value_ns, "time left until it fires, 0 if disarmed") \
 	X(interval_ns, "period") X(overrun, "timer_getoverrun() at dump") \
 	X(pending, "1 if its signal was queued and not yet delivered")
-#define TLV_F_CAPS(X) \
+#define TLV_F_PRIV(X) \
 	X(inh, "inheritable capabilities") X(prm, "permitted") \
 	X(eff, "effective") X(bnd, "bounding set") X(amb, "ambient") \
 	X(securebits, "PR_GET_SECUREBITS, SECBIT_KEEP_CAPS included") \
@@ -375,6 +442,7 @@ struct tlv_end { TLV_F_END(TLV_FIELD) };
 struct tlv_proc { TLV_F_PROC(TLV_FIELD) };
 struct tlv_creds { TLV_F_CREDS(TLV_FIELD) };
 struct tlv_group { TLV_F_GROUP(TLV_FIELD) };
+struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
 struct tlv_mm { TLV_F_MM(TLV_FIELD) };
 struct tlv_auxv { TLV_F_AUXV(TLV_FIELD) };
 struct tlv_rlimit { TLV_F_RLIMIT(TLV_FIELD) };
@@ -397,6 +465,13 @@ struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
 struct tlv_termios { TLV_F_TERMIOS(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_sock { TLV_F_SOCK(TLV_FIELD) };
+struct tlv_sockopt { TLV_F_SOCKOPT(TLV_FIELD) };
+struct tlv_tcp { TLV_F_TCP(TLV_FIELD) };
+struct tlv_netlink { TLV_F_NETLINK(TLV_FIELD) };
+struct tlv_mcast { TLV_F_MCAST(TLV_FIELD) };
+struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
+struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
 struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
 struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
@@ -413,7 +488,7 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 struct tlv_times { TLV_F_TIMES(TLV_FIELD) };
 struct tlv_itimer { TLV_F_ITIMER(TLV_FIELD) };
 struct tlv_ptimer { TLV_F_PTIMER(TLV_FIELD) };
-struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
+struct tlv_priv { TLV_F_PRIV(TLV_FIELD) };
 struct tlv_seccomp { TLV_F_SECCOMP(TLV_FIELD) };
 struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 #undef TLV_FIELD
@@ -474,7 +549,7 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(TIMES, 120, ROWS, TIMES, "the clocks when the process was dumped") \
 	X(ITIMER, 121, ROWS, ITIMER, "armed interval timers (setitimer, alarm)") \
 	X(PTIMER, 122, ROWS, PTIMER, "POSIX timers (timer_create), ascending id") \
-	X(CAPS, 123, ROWS, CAPS, "capability sets, securebits, no_new_privs") \
+	X(PRIV, 123, ROWS, PRIV, "all thread credentials beyond ids: capability sets, securebits, no_new_privs") \
 	X(SECCOMP, 124, ROWS, SECCOMP, "a thread's seccomp mode") \
 	X(SC_FILTER, 125, ROWS, SC_FILTER, "its seccomp filters, oldest first") \
 	X(SC_PROG, 126, BYTES, NONE, "the filters' BPF programs, concatenated") \
@@ -487,6 +562,17 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
 	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
 	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other") \
+	X(SOCK, 100, ROWS, SOCK, "an inet socket: family, type, state, addresses") \
+	X(SOCKOPT, 101, ROWS, SOCKOPT, "socket options that differ from a new socket's") \
+	X(IFNAME, 102, STR, NONE, "SO_BINDTODEVICE interface name") \
+	X(TCP, 103, ROWS, TCP, "an established connection's TCP_REPAIR state") \
+	X(SNDQ, 104, BYTES, NONE, "TCP send queue, oldest first, unacknowledged included") \
+	X(RCVQ, 105, BYTES, NONE, "TCP receive queue, not read yet") \
+	X(NETLINK, 106, ROWS, NETLINK, "a netlink socket") \
+	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
+	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
+	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
+	X(DGRAMS, 110, BYTES, NONE, "UDP datagrams queued, oldest first; each: u64 family, port, addr0, addr1 (its source), len, then len bytes padded to 8") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
@@ -501,6 +587,8 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
 	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
 	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
+	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)") \
+	X(MAC, 221, BYTES, NONE, "HMAC-SHA-256 of every byte before this record (--sign)") \
 	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
 	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
 	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
@@ -613,6 +701,7 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	uint64_t cap_eff, cap_prm, cap_inh, cap_amb;	/* set by every thread */
 	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
 	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
 	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
@@ -685,6 +774,7 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(TLS, "setting the thread pointer") \
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
+	X(CAPS, "setting capabilities") \
 	X(CLOSE, "closing cr's descriptors") \
 	X(SIGRETURN, "rt_sigreturn") \
 	X(TIMERS, "creating POSIX timers with their ids") \

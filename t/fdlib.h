@@ -5,6 +5,8 @@
 #include "lib.h"
 #include <dirent.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 /* Where /proc/self/fd/N points ("" if it cannot be read). */
@@ -253,6 +255,31 @@ static inline int fd_move(int fd, int want, const char *what)
 		fail("%s: dup3 to %d: %s", what, want, strerror(errno));
 	close(fd);
 	return want;
+}
+
+/*
+ * Bind an inet socket to a random port below the ephemeral range (and its
+ * address in a): a port given back at the dump must not be taken by some
+ * other program's outgoing connection before the restore binds it again.
+ */
+static inline int bind_low_port(int s, void *a, socklen_t len)
+{
+	unsigned short *port = ((struct sockaddr *)a)->sa_family == AF_INET6 ?
+		&((struct sockaddr_in6 *)a)->sin6_port :
+		&((struct sockaddr_in *)a)->sin_port;
+	static unsigned x;
+
+	if (!x)
+		x = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+	for (int i = 0; i < 200; i++) {
+		x = x * 1103515245 + 12345;
+		*port = htons(10000 + (x >> 8) % 20000);
+		if (!bind(s, (struct sockaddr *)a, len))
+			return 0;
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	return -1;
 }
 
 #endif

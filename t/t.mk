@@ -11,7 +11,10 @@ T_BINS := $(T_NAMES:%=t/bin/%.musl) $(T_NAMES:%=t/bin/%.glibc)
 
 # per-test extra flags
 T_XFLAGS_regs-avx512 := -mavx512f
-$(foreach t,$(filter thread-% fault-tree prctl-state sched-affinity refuse-spec-thread timer-% seccomp-% creds-%,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
+$(foreach t,$(filter thread-% fault-tree prctl-state sched-affinity refuse-spec-thread proc-caps timer-% seccomp-% creds-%,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
+# netlink and packet headers: the kernel's, as cr itself uses them
+T_XFLAGS_sk-netlink-packet := -isystem build/include
+t/bin/sk-netlink-packet.musl: build/include/.stamp
 
 # the headers tests include (lib.h; threads.h for thread-N.c)
 T_HDRS := $(wildcard t/*.h)
