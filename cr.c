@@ -1228,6 +1228,7 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t pages_off;
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
+	bool tmpfile;		/* restore: made by O_TMPFILE, fd is that ofd */
 };
 
 struct image {
@@ -2131,7 +2132,10 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	if (link[0] == '/' && ends_with(link, " (deleted)") && !sb.st_nlink) {
 		d->f.kind = TLV_FD_OBJ;
 		d->f.obj = col_fobj(im, path, link, im->ghost_limit)->s.id;
-	} else if (link[0] == '/' && S_ISREG(sb.st_mode)) {
+	} else if (link[0] == '/' && (S_ISREG(sb.st_mode) ||
+		   ((d->f.flags & O_PATH) && !S_ISDIR(sb.st_mode)))) {
+		/* O_PATH on a symlink, FIFO, socket or device: only the
+		 * inode is referred to, reopened by path as a file */
 		d->f.kind = TLV_FD_REG;
 	} else if (link[0] == '/' && S_ISDIR(sb.st_mode)) {
 		d->f.kind = TLV_FD_DIR;
@@ -3750,6 +3754,9 @@ static void img_check_fds(const struct image *im, const struct task *t)
 				die("corrupt image: fd %llu: bad pipe", fd);
 			break;
 		case TLV_FD_REG:
+			if (!S_ISREG(d->st.mode) && !(d->f.flags & O_PATH))
+				die("corrupt image: fd %llu: a file that is not regular, not O_PATH", fd);
+			/* fall through */
 		case TLV_FD_DIR:
 		case TLV_FD_CHR:
 			path = true;
@@ -3925,7 +3932,7 @@ static void check_file(const char *what, const char *path,
 {
 	struct stat sb;
 
-	if (stat(path, &sb))
+	if ((S_ISLNK(want->mode) ? lstat(path, &sb) : stat(path, &sb)))
 		die_errno("%s %s", what, path);
 	if ((sb.st_mode & S_IFMT) != (want->mode & S_IFMT))
 		die("%s %s: is no longer the same kind of file", what, path);
@@ -4320,6 +4327,35 @@ static int rst_make_ghost(const struct fobj *o, char **made)
 	return fd;
 }
 
+/*
+ * A file made with O_TMPFILE keeps that flag in its open file description
+ * (F_GETFL shows it), which no reopen can give: it is made again the same
+ * way in its directory ("DIR/#INODE"), and that very description is the
+ * process's.  -1 if the object is not such a file or the directory is gone.
+ */
+#define O_TMPFILE_ONLY (O_TMPFILE & ~O_DIRECTORY)
+static int rst_make_tmpfile(const struct image *im, struct fobj *o)
+{
+	char *dir = xstrdup(o->path), *slash = strrchr(dir, '/');
+	bool want = false;
+	int fd = -1;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			want |= im->t[i].fds[k].f.kind == TLV_FD_OBJ &&
+				im->t[i].fds[k].f.obj == o->s.id &&
+				(im->t[i].fds[k].f.flags & O_TMPFILE_ONLY);
+	if (want && slash && slash[1] == '#') {
+		*slash = 0;
+		fd = open(slash == dir ? "/" : dir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+			  0600);
+		info("O_TMPFILE file in %s: %s", dir, fd < 0 ? strerror(errno) : "made");
+	}
+	free(dir);
+	o->tmpfile = fd >= 0;
+	return fd;
+}
+
 /* Write a file object's saved pages into fd, then set its exact size. */
 static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 {
@@ -4355,9 +4391,11 @@ static void rst_make_objs(struct rst *r)
 			fd = rst_make_shmem(r, o);
 			break;
 		case TLV_OBJ_GHOST:
-			fd = rst_make_ghost(o, &made);
+			fd = rst_make_tmpfile(r->im, o);
+			if (fd < 0)
+				fd = rst_make_ghost(o, &made);
 			rst_fill_file(r, o, fd);
-			if (fchmod(fd, o->s.mode & 07777) || unlink(made))
+			if (fchmod(fd, o->s.mode & 07777) || (made && unlink(made)))
 				die_errno("unlinked file %s", o->path);
 			free(made);
 			break;
@@ -4439,7 +4477,14 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 							     O_WRONLY],
 				  d->f.flags, "a pipe");
 	case TLV_FD_OBJ:
-		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags,
+		if ((d->f.flags & O_TMPFILE_ONLY) && im->objs[d->f.obj - 1].tmpfile) {
+			fd = fcntl(im->objs[d->f.obj - 1].fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+				die_errno("an O_TMPFILE file");
+			break;
+		}
+		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags &
+				~((d->f.flags & O_TMPFILE_ONLY) ? O_TMPFILE : 0),
 				"a file object");
 		break;
 	case TLV_FD_EVENTFD:
@@ -4506,26 +4551,58 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	return fd;
 }
 
-/* Register each epoll's fds, by number, once all of them are in place. */
+/*
+ * Register each epoll's fds, by number, once all of them are in place.
+ * A one-shot registration that fired is left with no event bits (fdinfo
+ * shows only EPOLLONESHOT and such), but EPOLL_CTL_ADD always adds
+ * EPOLLHUP|EPOLLERR: such a spent one is added first, alone, for what its
+ * file reports now, and fired by an epoll_wait, which leaves it spent as
+ * it was.  If its file reports nothing yet, it stays armed for a hang-up
+ * or error only.  So spent ones go in a first pass, the others after.
+ */
+#define EP_PRIVATE (EPOLLONESHOT | EPOLLET | EPOLLWAKEUP | EPOLLEXCLUSIVE)
+static bool ep_spent(uint64_t events)
+{
+	return (events & EPOLLONESHOT) && !(events & ~EP_PRIVATE);
+}
+
+static void rst_epoll(const struct fd *d, bool spent)
+{
+	struct epoll_event got[64];
+	bool fire = false;
+
+	for (size_t k = 0; k < d->nepoll; k++) {
+		struct epoll_event ev = { .events = d->epoll[k].events,
+					  .data.u64 = d->epoll[k].data };
+		struct pollfd p = { (int)d->epoll[k].tfd, 0x7fff, 0 };
+
+		if (ep_spent(ev.events) != spent)
+			continue;
+		if (spent && poll(&p, 1, 0) == 1) {
+			ev.events |= (uint16_t)p.revents;
+			fire = true;
+		}
+		if (epoll_ctl(d->f.fd, EPOLL_CTL_ADD, d->epoll[k].tfd, &ev))
+			die_errno("fd %llu: registering fd %llu with epoll",
+				  (unsigned long long)d->f.fd,
+				  (unsigned long long)d->epoll[k].tfd);
+	}
+	while (fire && epoll_wait(d->f.fd, got, 64, 0) == 64)
+		;
+}
+
 static void rst_epolls(const struct task *t)
 {
-	for (size_t i = 0; i < t->nfds; i++) {
-		const struct fd *d = &t->fds[i];
-		bool first = true;
+	for (int spent = 1; spent >= 0; spent--)
+		for (size_t i = 0; i < t->nfds; i++) {
+			const struct fd *d = &t->fds[i];
+			bool first = d->f.kind == TLV_FD_EPOLL;
 
-		for (size_t j = 0; j < i; j++)
-			first &= t->fds[j].f.ofd != d->f.ofd;
-		for (size_t k = 0; d->f.kind == TLV_FD_EPOLL && first &&
-				   k < d->nepoll; k++) {
-			struct epoll_event ev = { .events = d->epoll[k].events,
-						  .data.u64 = d->epoll[k].data };
-
-			if (epoll_ctl(d->f.fd, EPOLL_CTL_ADD, d->epoll[k].tfd, &ev))
-				die_errno("fd %llu: registering fd %llu with epoll",
-					  (unsigned long long)d->f.fd,
-					  (unsigned long long)d->epoll[k].tfd);
+			for (size_t j = 0; j < i; j++)
+				first &= t->fds[j].f.ofd != d->f.ofd;
+			if (first)
+				rst_epoll(d, spent);
 		}
-	}
 }
 
 /* Everything shared, as helper fds above every fd of the image. */
