@@ -250,6 +250,14 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 	}
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
@@ -1156,6 +1164,7 @@ struct fd {
 	struct tlv_eventfd ev;	/* kind-specific state */
 	struct tlv_signalfd sig;
 	struct tlv_timerfd tmr;
+	struct tlv_timerfd_at tmr_at;	/* realtime_ns 0: an older image */
 	struct tlv_epoll_tfd *epoll;
 	size_t nepoll;
 	struct watch *watches;
@@ -2080,6 +2089,7 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 			die("fd %d: unexpected timerfd fdinfo", fd);
 		d->tmr.value_ns = vs * 1000000000ULL + vn;
 		d->tmr.interval_ns = is * 1000000000ULL + in;
+		d->tmr_at.realtime_ns = realtime_ns();
 	} else if (!strcmp(kind, "eventpoll")) {
 		d->f.kind = TLV_FD_EPOLL;
 		for (line = strtok_r(s, "\n", &save); line;
@@ -2610,6 +2620,7 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_TIMERFD:
 		buf_rec(n, TLV_TIMERFD, &d->tmr, sizeof(d->tmr));
+		buf_rec(n, TLV_TIMERFD_AT, &d->tmr_at, sizeof(d->tmr_at));
 		break;
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
@@ -3164,6 +3175,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			get_row(&it, &d->sig, sizeof(d->sig), "FD");
 		else if (it.tag == TLV_TIMERFD)
 			get_row(&it, &d->tmr, sizeof(d->tmr), "FD");
+		else if (it.tag == TLV_TIMERFD_AT)
+			get_row(&it, &d->tmr_at, sizeof(d->tmr_at), "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
 		else if (it.tag == TLV_WATCH)
@@ -3693,6 +3706,8 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 	unsigned long long fd = d->f.fd;
 	uint64_t c = d->tmr.clockid;
 
+	if (d->f.kind != TLV_FD_TIMERFD && d->tmr_at.realtime_ns)
+		die("corrupt image: fd %llu: timerfd time on another kind", fd);
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		if (d->ev.semaphore > 1 || d->ev.count == ~0ULL)
@@ -3702,7 +3717,8 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 		if ((c != CLOCK_REALTIME && c != CLOCK_MONOTONIC &&
 		     c != CLOCK_BOOTTIME && c != CLOCK_REALTIME_ALARM &&
 		     c != CLOCK_BOOTTIME_ALARM) || d->tmr.settime_flags > 3 ||
-		    d->tmr.value_ns > (1ULL << 62) || d->tmr.interval_ns > (1ULL << 62))
+		    d->tmr.value_ns > (1ULL << 62) || d->tmr.interval_ns > (1ULL << 62) ||
+		    d->tmr.ticks > (1ULL << 62) || d->tmr_at.realtime_ns > (1ULL << 62))
 			die("corrupt image: fd %llu: bad timerfd", fd);
 		break;
 	case TLV_FD_EPOLL:
@@ -4460,6 +4476,55 @@ static void rst_add_watches(int fd, const struct fd *d)
 }
 
 /*
+ * A timerfd is armed for the time it had left, less the time since the
+ * dump (CLOCK_REALTIME, the one clock that means the same on both sides):
+ * the downtime counts as if the process had been stopped that long.  What
+ * was due meanwhile is counted into the unread expirations, as the kernel
+ * would have (one for a one-shot, one per period for an interval timer),
+ * and the timer armed for its next expiration.
+ */
+static int rst_timerfd(const struct fd *d, int fl)
+{
+	uint64_t ticks = d->tmr.ticks, left = d->tmr.value_ns, down = 0;
+	uint64_t iv = d->tmr.interval_ns, now_rt = realtime_ns();
+	struct itimerspec its = { 0 };
+	int fd;
+
+	if (d->tmr_at.realtime_ns && now_rt > d->tmr_at.realtime_ns)
+		down = now_rt - d->tmr_at.realtime_ns;
+	if (left && down >= left) {
+		uint64_t over = down - left;
+
+		ticks += 1 + (iv ? over / iv : 0);
+		left = iv ? iv - over % iv : 0;
+	} else if (left) {
+		left -= down;
+	}
+	if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
+		struct timespec now;
+
+		clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
+			      CLOCK_REALTIME : d->tmr.clockid ==
+			      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
+			      d->tmr.clockid, &now);
+		left += now.tv_sec * 1000000000ULL + now.tv_nsec;
+	}
+	its.it_value.tv_sec = left / 1000000000;
+	its.it_value.tv_nsec = left % 1000000000;
+	its.it_interval.tv_sec = iv / 1000000000;
+	its.it_interval.tv_nsec = iv % 1000000000;
+	info("timerfd %llu: %llu ns since the dump, %llu ns left, %llu expirations",
+	     (unsigned long long)d->f.fd, (unsigned long long)down,
+	     (unsigned long long)left, (unsigned long long)ticks);
+	fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
+	if (fd < 0 || (left && timerfd_settime(fd, d->tmr.settime_flags, &its,
+					       NULL)) ||
+	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
+		die_errno("timerfd");
+	return fd;
+}
+
+/*
  * Open a file description as the image has it (not stdio).  Kernel
  * objects are made anew from their saved state; an epoll gets its
  * registrations later (rst_epolls), once every fd of its process exists.
@@ -4467,8 +4532,6 @@ static void rst_add_watches(int fd, const struct fd *d)
 static int rst_open_ofd(const struct image *im, const struct fd *d)
 {
 	int fl = d->f.flags & O_NONBLOCK, fd;
-	uint64_t ticks = d->tmr.ticks;
-	struct itimerspec its;
 
 	switch (d->f.kind) {
 	case TLV_FD_PIPE:
@@ -4499,30 +4562,7 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 			die_errno("signalfd");
 		return fd;
 	case TLV_FD_TIMERFD:
-		its.it_value.tv_sec = d->tmr.value_ns / 1000000000;
-		its.it_value.tv_nsec = d->tmr.value_ns % 1000000000;
-		if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
-			struct timespec now;
-
-			clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
-				      CLOCK_REALTIME : d->tmr.clockid ==
-				      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
-				      d->tmr.clockid, &now);
-			its.it_value.tv_sec += now.tv_sec;
-			its.it_value.tv_nsec += now.tv_nsec;
-			if (its.it_value.tv_nsec >= 1000000000) {
-				its.it_value.tv_sec++;
-				its.it_value.tv_nsec -= 1000000000;
-			}
-		}
-		its.it_interval.tv_sec = d->tmr.interval_ns / 1000000000;
-		its.it_interval.tv_nsec = d->tmr.interval_ns % 1000000000;
-		fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
-		if (fd < 0 || (d->tmr.value_ns &&
-			       timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
-		    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
-			die_errno("timerfd");
-		return fd;
+		return rst_timerfd(d, fl);
 	case TLV_FD_EPOLL:
 		fd = epoll_create1(EPOLL_CLOEXEC);
 		if (fd < 0)

@@ -209,6 +209,8 @@ struct tlv_rec {
 	X(clockid, "CLOCK_*") X(settime_flags, "TFD_TIMER_* at the last settime") \
 	X(value_ns, "time left until it fires, 0 if disarmed") \
 	X(interval_ns, "period") X(ticks, "expirations not read yet")
+#define TLV_F_TIMERFD_AT(X) \
+	X(realtime_ns, "CLOCK_REALTIME when TIMERFD was read: restore counts the time since")
 #define TLV_F_EPOLL_TFD(X) \
 	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
 	X(data, "epoll_data")
@@ -239,6 +241,7 @@ struct tlv_obj { TLV_F_OBJ(TLV_FIELD) };
 struct tlv_eventfd { TLV_F_EVENTFD(TLV_FIELD) };
 struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
+struct tlv_timerfd_at { TLV_F_TIMERFD_AT(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
@@ -296,7 +299,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(TIMERFD, 63, ROWS, TIMERFD, "a timerfd's state") \
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
-	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask")
+	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

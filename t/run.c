@@ -70,6 +70,7 @@ static const struct test tests[] = {
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
 	{ "fd-timerfd", C, 0, NULL },
+	{ "fd-timerfd-down", C, 0, NULL },
 	{ "refuse-epoll-shared", C, REFUSE, "epoll" },
 	{ "refuse-epoll-closed", C, REFUSE, "epoll" },
 	{ "refuse-epoll-reused", C, REFUSE, "epoll" },
