@@ -1169,6 +1169,8 @@ struct fd {
 	size_t nepoll;
 	struct watch *watches;
 	size_t nwatches;
+	struct tlv_lock *locks;	/* file locks held through it */
+	size_t nlocks;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
 };
 
@@ -1249,6 +1251,7 @@ struct image {
 	size_t nobjs;
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
+	bool file_locks;	/* dump: --file-locks */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -2117,6 +2120,67 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	free(s);
 }
 
+/*
+ * File locks, from the fd's fdinfo "lock:" lines (as /proc/locks has them):
+ *	lock:	1: POSIX  ADVISORY  WRITE 123 fe:00:4567 0 EOF
+ * The kernel lists there the locks taken through this open file
+ * description: flock and OFD locks belong to it, a POSIX lock to the
+ * process that took it (the pid column), which may be another one sharing
+ * the description (fork): that one lists it too, and takes it back.
+ * Only with --file-locks; without, a lock is refused as CRIU does.
+ */
+static void col_locks(struct image *im, struct task *t, struct fd *d)
+{
+	char name[64], *s, *line, *save;
+	int fd = d->f.fd;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (line = strtok_r(s, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char kind[16], adv[16], type[16], end[32];
+		long long pid, start;
+		struct tlv_lock *l;
+
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (sscanf(line, "lock: %*d: %15s %15s %15s %lld %*s %lld %31s",
+			   kind, adv, type, &pid, &start, end) != 6 ||
+		    strcmp(adv, "ADVISORY") ||
+		    (strcmp(type, "READ") && strcmp(type, "WRITE")) ||
+		    (strcmp(kind, "FLOCK") && strcmp(kind, "POSIX") &&
+		     strcmp(kind, "OFDLCK"))) {
+			refuse("fd %d: a file lock or lease cr cannot take again: %s",
+			       fd, line + 6);
+			continue;
+		}
+		if (!im->file_locks) {
+			refuse("fd %d: holds a file lock (%s %s): dump with --file-locks to take it along",
+			       fd, kind, type);
+			continue;
+		}
+		if (!strcmp(kind, "POSIX") && pid != (long long)t->proc.pid)
+			continue;	/* another process's, through a shared fd */
+		if (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
+		    d->f.kind != TLV_FD_OBJ) {
+			refuse("fd %d: a file lock on a %s: not supported", fd,
+			       fd_kind_name(d->path ? d->path : "", &(struct stat){
+					.st_mode = d->st.mode }));
+			continue;
+		}
+		l = vec_add(&d->locks, &d->nlocks, sizeof(*l));
+		l->kind = !strcmp(kind, "FLOCK") ? TLV_LOCK_FLOCK :
+			  !strcmp(kind, "POSIX") ? TLV_LOCK_POSIX : TLV_LOCK_OFD;
+		l->write = !strcmp(type, "WRITE");
+		if (l->kind != TLV_LOCK_FLOCK) {
+			l->start = start;
+			if (strcmp(end, "EOF"))
+				l->len = strtoull(end, NULL, 10) - start + 1;
+		}
+	}
+	free(s);
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
@@ -2183,6 +2247,7 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->path = link;
 	else
 		free(link);
+	col_locks(im, t, d);
 }
 
 static void col_fds(struct image *im, struct task *t, bool shell_job)
@@ -2611,6 +2676,8 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 {
 	struct buf w = { 0 };
 
+	if (d->nlocks)
+		buf_rec(n, TLV_LOCK, d->locks, d->nlocks * sizeof(*d->locks));
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		buf_rec(n, TLV_EVENTFD, &d->ev, sizeof(d->ev));
@@ -2861,6 +2928,7 @@ struct opts {
 	bool leave_running, shell_job, detach, json;
 	int timeout_ms;
 	uint64_t ghost_limit;
+	bool file_locks;
 };
 
 /* The image path from -D/--image; NULL means stdin/stdout. */
@@ -2936,6 +3004,7 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
+	im.file_locks = opt->file_locks;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -3177,6 +3246,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			get_row(&it, &d->tmr, sizeof(d->tmr), "FD");
 		else if (it.tag == TLV_TIMERFD_AT)
 			get_row(&it, &d->tmr_at, sizeof(d->tmr_at), "FD");
+		else if (it.tag == TLV_LOCK)
+			d->locks = get_rows(&it, &d->nlocks, "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
 		else if (it.tag == TLV_WATCH)
@@ -3708,6 +3779,19 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 
 	if (d->f.kind != TLV_FD_TIMERFD && d->tmr_at.realtime_ns)
 		die("corrupt image: fd %llu: timerfd time on another kind", fd);
+	for (size_t k = 0; k < d->nlocks; k++) {
+		const struct tlv_lock *l = &d->locks[k];
+		uint64_t acc = d->f.flags & O_ACCMODE;
+
+		if (!l->kind || l->kind > TLV_LOCK_OFD || l->write > 1 ||
+		    l->start > (1ULL << 62) || l->len > (1ULL << 62) ||
+		    (l->kind == TLV_LOCK_FLOCK && (l->start || l->len)) ||
+		    (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
+		     d->f.kind != TLV_FD_OBJ) || (d->f.flags & O_PATH) ||
+		    (l->kind != TLV_LOCK_FLOCK &&
+		     (l->write ? acc == O_RDONLY : acc == O_WRONLY)))
+			die("corrupt image: fd %llu: bad file lock", fd);
+	}
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		if (d->ev.semaphore > 1 || d->ev.count == ~0ULL)
@@ -5146,6 +5230,8 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
+	for (size_t i = 0; i < t->nfds; i++)
+		meta += t->fds[i].nlocks * sizeof(struct rst_lock);
 	for (size_t i = 0; i < t->nvmas; i++)
 		meta += t->vmas[i].name ? strlen(t->vmas[i].name) + 1 : 0;
 	for (size_t i = 0; i < t->nth; i++)
@@ -5153,6 +5239,35 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 			arch_sigframe_size(&t->th[i]) + 64;
 	return code + PAGE_ROUND(meta) + AREA_STACK +
 	       t->nth * RST_THREAD_STACK + park;
+}
+
+/* The file locks the process takes in the blob, by fd. */
+static void area_locks(struct area_alloc *aa, struct rst_args *a,
+		       const struct task *t)
+{
+	struct rst_lock *l;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nfds; i++)
+		n += t->fds[i].nlocks;
+	l = aa_ptr(aa, n * sizeof(*l), 8, &a->locks);
+	a->nlocks = n;
+	for (size_t i = 0; i < t->nfds; i++)
+		for (size_t k = 0; k < t->fds[i].nlocks; k++) {
+			const struct tlv_lock *x = &t->fds[i].locks[k];
+
+			*l = (struct rst_lock){ .fd = t->fds[i].f.fd,
+				.start = x->start, .len = x->len };
+			if (x->kind == TLV_LOCK_FLOCK) {
+				l->type = (x->write ? LOCK_EX : LOCK_SH) | LOCK_NB;
+			} else {
+				l->cmd = x->kind == TLV_LOCK_POSIX ? F_SETLK :
+					 F_OFD_SETLK;
+				l->type = x->write ? F_WRLCK : F_RDLCK;
+				l->whence = SEEK_SET;
+			}
+			l++;
+		}
 }
 
 static void area_threads(struct area_alloc *aa, struct rst_args *a,
@@ -5291,6 +5406,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	for (size_t i = 0; i < r->nhelpers; i++)
 		cl[i] = r->helpers[i];
 	a->nclose = r->nhelpers;
+	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
 }
 
@@ -6522,6 +6638,7 @@ static int cmd_check_tree(const struct opts *opt)
 	ctx.phase = "check";
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
+	im.file_locks = opt->file_locks;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
 	for (size_t i = 0; i < im.nt; i++) {
@@ -6602,7 +6719,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -6611,6 +6728,7 @@ static const struct cmd cmds[] = {
 	  "                          the session may be the invoking shell's\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
+	  "      --file-locks        take flock, POSIX and OFD locks along (else refused)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -6625,11 +6743,12 @@ static const struct cmd cmds[] = {
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
 	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "t j T G", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G L", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
-	  "  -j, --shell-job         as for dump\n" },
+	  "  -j, --shell-job         as for dump\n"
+	  "      --file-locks        as for dump\n" },
 };
 
 static void __attribute__((noreturn)) usage(const char *why, const struct cmd *c)
@@ -6650,6 +6769,7 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "file-locks", no_argument, NULL, 'L' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -6772,6 +6892,9 @@ int main(int argc, char **argv)
 		case 'd': o.detach = true; break;
 		case 'j': o.shell_job = true; break;
 		case 'p': o.pidfile = optarg; break;
+		case 'L':
+			o.file_locks = true;
+			break;
 		case 'G':
 			if (!parse_size(optarg, &o.ghost_limit))
 				usage("--ghost-limit takes a size (e.g. 1M)", c);

@@ -211,6 +211,12 @@ struct tlv_rec {
 	X(interval_ns, "period") X(ticks, "expirations not read yet")
 #define TLV_F_TIMERFD_AT(X) \
 	X(realtime_ns, "CLOCK_REALTIME when TIMERFD was read: restore counts the time since")
+#define TLV_F_LOCK(X) \
+	X(kind, "TLV_LOCK_*") X(write, "1: write (exclusive) lock, 0: read (shared)") \
+	X(start, "first byte, 0 for flock") X(len, "bytes, 0: to the end of the file, and on")
+#define TLV_LOCK_FLOCK	1	/* flock(2): held by the open file description */
+#define TLV_LOCK_POSIX	2	/* fcntl(F_SETLK): held by this process */
+#define TLV_LOCK_OFD	3	/* fcntl(F_OFD_SETLK): held by the open file description */
 #define TLV_F_EPOLL_TFD(X) \
 	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
 	X(data, "epoll_data")
@@ -242,6 +248,7 @@ struct tlv_eventfd { TLV_F_EVENTFD(TLV_FIELD) };
 struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_timerfd_at { TLV_F_TIMERFD_AT(TLV_FIELD) };
+struct tlv_lock { TLV_F_LOCK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
@@ -300,7 +307,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
-	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read")
+	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read") \
+	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -372,6 +380,15 @@ struct rst_sig {		/* a pending signal to queue */
 	uint8_t info[128];	/* siginfo_t */
 };
 
+struct rst_lock {		/* a file lock to take (struct flock layout) */
+	int64_t fd;
+	int64_t cmd;		/* F_SETLK, F_OFD_SETLK, or 0: flock(fd, type) */
+	int16_t type, whence;	/* F_RDLCK/F_WRLCK; flock: LOCK_SH/LOCK_EX|LOCK_NB */
+	int32_t pad;
+	int64_t start, len;
+	int32_t pid, pad2;
+};
+
 struct rst_thread {		/* per thread; [0] is the main thread */
 	uint64_t tid;
 	uint64_t stack_top;	/* its stack in the area */
@@ -400,6 +417,7 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
+	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
@@ -419,6 +437,7 @@ struct rst_args {
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
 	X(CLOSE, "closing cr's descriptors") \
+	X(LOCK, "taking a file lock") \
 	X(SIGRETURN, "rt_sigreturn")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };

@@ -39,6 +39,7 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
+	LOCKS = 128,		/* dump with --file-locks */
 };
 
 struct test {
@@ -82,6 +83,8 @@ static const struct test tests[] = {
 	{ "fd-memfd", C, CORRUPT, NULL },
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
+	{ "fd-locks", C, LOCKS | CORRUPT, NULL },
+	{ "refuse-file-lock", C, REFUSE, "--file-locks" },
 	{ "fd-opath", C, 0, NULL },
 	{ "fd-epoll", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
@@ -767,6 +770,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
 		argv[n++] = "-j";
+	if ((c->t->flags & LOCKS) && !strcmp(argv[1], "dump"))
+		argv[n++] = "--file-locks";
 	snprintf(name, sizeof(name), "%s.log", tag);
 	argv[n++] = "-v";
 	argv[n++] = "-o";
