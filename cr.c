@@ -48,6 +48,11 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/fanotify.h>
+#ifndef FAN_MARK_EVICTABLE	/* 5.19, 6.0: newer than musl's header */
+#define FAN_MARK_EVICTABLE	0x200
+#define FAN_MARK_IGNORE		0x400
+#endif
 #include <sys/file.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -1157,6 +1162,11 @@ struct watch {			/* one inotify watch */
 	char *path;
 };
 
+struct fan_mark {		/* one fanotify mark */
+	struct tlv_fan_mark m;
+	char *path;
+};
+
 struct fd {
 	struct tlv_fd f;
 	char *path;		/* REG, DIR, CHR, FIFO */
@@ -1169,6 +1179,9 @@ struct fd {
 	size_t nepoll;
 	struct watch *watches;
 	size_t nwatches;
+	struct tlv_fanotify fan;
+	struct fan_mark *marks;
+	size_t nmarks;
 	struct tlv_lock *locks;	/* file locks held through it */
 	size_t nlocks;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
@@ -1965,63 +1978,134 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
 }
 
 /*
- * An inotify watch names its inode by a file handle on a filesystem
- * (fdinfo sdev, the kernel's dev_t: major << 20 | minor); the path comes
- * back from open_by_handle_at() on that filesystem's mount.
+ * The mount point of the mount with id mnt_id, or (mnt_id < 0) of the
+ * first mount of the filesystem sdev (the kernel's dev_t as fdinfo shows
+ * it: major << 20 | minor), from cr's mountinfo; NULL if none.
  */
-static char *col_handle_path(unsigned long sdev, struct file_handle *fh)
+static char *mount_point(unsigned long sdev, long mnt_id)
 {
 	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, want[32];
-	char mnt[MAX_PATH_LEN], path[64], *res = NULL;
-	int mfd = -1, pfd;
+	char mnt[MAX_PATH_LEN], *res = NULL;
 
 	snprintf(want, sizeof(want), "%lu:%lu", sdev >> 20, sdev & 0xfffff);
-	for (line = strtok_r(mi, "\n", &save); line && mfd < 0;
+	for (line = strtok_r(mi, "\n", &save); line && !res;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char dev[32];
+		long id;
 
-		if (sscanf(line, "%*d %*d %31s %*s %4095s", dev, mnt) == 2 &&
-		    !strcmp(dev, want))
-			mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sscanf(line, "%ld %*d %31s %*s %4095s", &id, dev, mnt) == 3 &&
+		    (mnt_id >= 0 ? id == mnt_id : !strcmp(dev, want)))
+			res = xstrdup(mnt);
 	}
 	free(mi);
-	if (mfd < 0)
-		return NULL;
-	pfd = syscall(SYS_open_by_handle_at, mfd, fh, O_PATH | O_CLOEXEC);
-	close(mfd);
-	if (pfd < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "fd/%d", pfd);
-	res = proc_link(0, path);
-	close(pfd);
 	return res;
 }
 
-static void col_inotify_watch(struct fd *d, const char *line, int fd)
+/*
+ * inotify watches and fanotify inode marks name their inode by a file
+ * handle (fdinfo "fhandle-bytes:N fhandle-type:T f_handle:HEX") on the
+ * filesystem sdev; the path comes back from open_by_handle_at() on a
+ * mount of it.  NULL if the line has no handle or it leads nowhere.
+ */
+static char *col_handle_path(unsigned long sdev, const char *line)
 {
-	unsigned wd, mask, ign, nb, type;
-	unsigned long ino, sdev;
-	char hex[2 * MAX_HANDLE_SZ + 1];
+	const char *h = strstr(line, "fhandle-bytes:");
+	char hex[2 * MAX_HANDLE_SZ + 1], path[64], *mnt, *res = NULL;
 	struct file_handle *fh;
-	struct watch *w;
+	unsigned nb, type;
+	int mfd = -1, pfd;
 
-	if (sscanf(line, "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
-		   &wd, &ino, &sdev, &mask, &ign, &nb, &type, hex) != 8 ||
+	if (!h || sscanf(h, "fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
+			 &nb, &type, hex) != 3 ||
 	    nb > MAX_HANDLE_SZ || strlen(hex) != 2 * nb)
-		die("fd %d: unexpected inotify fdinfo", fd);
+		return NULL;
 	fh = xzalloc(sizeof(*fh) + nb);
 	fh->handle_bytes = nb;
 	fh->handle_type = type;
 	for (unsigned i = 0; i < nb; i++)
 		sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
+	if ((mnt = mount_point(sdev, -1)))
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(mnt);
+	pfd = mfd < 0 ? -1 : syscall(SYS_open_by_handle_at, mfd, fh,
+				     O_PATH | O_CLOEXEC);
+	free(fh);
+	if (mfd >= 0)
+		close(mfd);
+	if (pfd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "fd/%d", pfd);
+	res = proc_link(0, path);
+	close(pfd);
+	if (ends_with(res, " (deleted)")) {
+		free(res);
+		res = NULL;
+	}
+	return res;
+}
+
+static void col_inotify_watch(struct fd *d, const char *line, int fd)
+{
+	unsigned wd, mask, ign;
+	unsigned long ino, sdev;
+	struct watch *w;
+
+	if (sscanf(line, "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x",
+		   &wd, &ino, &sdev, &mask, &ign) != 5)
+		die("fd %d: unexpected inotify fdinfo", fd);
 	w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
 	w->w.wd = wd;
 	w->w.mask = mask;
-	w->path = col_handle_path(sdev, fh);
-	free(fh);
-	if (!w->path || ends_with(w->path, " (deleted)"))
+	w->path = col_handle_path(sdev, line);
+	if (!w->path)
 		refuse("fd %d: inotify watch %u is on a file that cannot be found again (inode %lx)",
 		       fd, wd, ino);
+}
+
+/*
+ * A fanotify mark, one fdinfo line each:
+ *	fanotify ino:I sdev:S mflags:F mask:M ignored_mask:G fhandle-...
+ *	fanotify mnt_id:N mflags:F mask:M ignored_mask:G
+ *	fanotify sdev:S mflags:F mask:M ignored_mask:G
+ * (an inode, a mount, a filesystem); restore marks it again by path.
+ */
+static void col_fan_mark(struct fd *d, const char *line, int fd)
+{
+	unsigned long ino, sdev, id;
+	unsigned fl, mask, ign;
+	struct fan_mark *m;
+	char *path = NULL;
+	uint64_t type;
+
+	if (sscanf(line, "fanotify ino:%lx sdev:%lx mflags:%x mask:%x ignored_mask:%x",
+		   &ino, &sdev, &fl, &mask, &ign) == 5) {
+		type = TLV_FAN_INODE;
+		path = col_handle_path(sdev, line);
+	} else if (sscanf(line, "fanotify mnt_id:%lx mflags:%x mask:%x ignored_mask:%x",
+			  &id, &fl, &mask, &ign) == 4) {
+		type = TLV_FAN_MOUNT;
+		path = mount_point(0, id);
+	} else if (sscanf(line, "fanotify sdev:%lx mflags:%x mask:%x ignored_mask:%x",
+			  &sdev, &fl, &mask, &ign) == 4) {
+		type = TLV_FAN_FS;
+		path = mount_point(sdev, -1);
+	} else {
+		refuse("fd %d: a fanotify mark cr does not know: %s", fd, line);
+		return;
+	}
+	if (!mask && !ign) {	/* its ignore mask was cleared: it does nothing */
+		info("fd %d: empty fanotify mark left out: %s", fd, line);
+		free(path);
+		return;
+	}
+	if (!path) {
+		refuse("fd %d: fanotify mark on something that cannot be found again: %s",
+		       fd, line);
+		return;
+	}
+	m = vec_add(&d->marks, &d->nmarks, sizeof(*m));
+	m->m = (struct tlv_fan_mark){ type, fl, mask, ign };
+	m->path = path;
 }
 
 /* "anon_inode:[eventfd]" -> "eventfd"; NULL if not an anon inode. */
@@ -2042,19 +2126,38 @@ static const char *anon_kind(const char *link)
  * (counting the expirations); cr calls it on its own copy of the fd
  * (pidfd_getfd, 5.6+) before reading fdinfo.
  */
-static void col_timerfd_forward(int pid, int fd)
+static int pid_getfd(int pid, int fd)
 {
-	int pfd = syscall(SYS_pidfd_open, pid, 0), tfd;
-	struct itimerspec its;
+	int pfd = syscall(SYS_pidfd_open, pid, 0), n;
 
 	if (pfd < 0)
-		return;
-	tfd = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+		return -1;
+	n = syscall(SYS_pidfd_getfd, pfd, fd, 0);
 	close(pfd);
+	return n;
+}
+
+static void col_timerfd_forward(int pid, int fd)
+{
+	int tfd = pid_getfd(pid, fd);
+	struct itimerspec its;
+
 	if (tfd < 0)
 		return;
 	timerfd_gettime(tfd, &its);
 	close(tfd);
+}
+
+/* Events queued in a fanotify group are not carried: refuse them. */
+static void col_fan_queue(int pid, int fd)
+{
+	int n = 0, f = pid_getfd(pid, fd);
+
+	if (f >= 0 && !ioctl(f, FIONREAD, &n) && n > 0)
+		refuse("fd %d: fanotify group with %d bytes of unread events: not supported",
+		       fd, n);
+	if (f >= 0)
+		close(f);
 }
 
 /*
@@ -2106,6 +2209,18 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 			e = vec_add(&d->epoll, &d->nepoll, sizeof(*e));
 			*e = (struct tlv_epoll_tfd){ tfd, ev, data };
 		}
+	} else if (!strcmp(kind, "fanotify")) {
+		unsigned fl, ef;
+
+		d->f.kind = TLV_FD_FANOTIFY;
+		col_fan_queue(pid, fd);
+		for (line = strtok_r(s, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (sscanf(line, "fanotify flags:%x event-flags:%x", &fl,
+				   &ef) == 2)
+				d->fan = (struct tlv_fanotify){ fl, ef };
+			else if (!strncmp(line, "fanotify ", 9))
+				col_fan_mark(d, line, fd);
 	} else if (!strcmp(kind, "inotify")) {
 		d->f.kind = TLV_FD_INOTIFY;
 		for (line = strtok_r(s, "\n", &save); line;
@@ -2163,9 +2278,8 @@ static void col_locks(struct image *im, struct task *t, struct fd *d)
 			continue;	/* another process's, through a shared fd */
 		if (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
 		    d->f.kind != TLV_FD_OBJ) {
-			refuse("fd %d: a file lock on a %s: not supported", fd,
-			       fd_kind_name(d->path ? d->path : "", &(struct stat){
-					.st_mode = d->st.mode }));
+			refuse("fd %d: a file lock on a pipe, device or kernel object: not supported",
+			       fd);
 			continue;
 		}
 		l = vec_add(&d->locks, &d->nlocks, sizeof(*l));
@@ -2691,6 +2805,15 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
+		break;
+	case TLV_FD_FANOTIFY:
+		buf_rec(n, TLV_FANOTIFY, &d->fan, sizeof(d->fan));
+		for (size_t i = 0; i < d->nmarks; i++) {
+			buf_rec(&w, TLV_FAN_MARK_INFO, &d->marks[i].m,
+				sizeof(d->marks[i].m));
+			buf_str(&w, TLV_PATH, d->marks[i].path);
+			buf_nest(n, TLV_FAN_MARK, &w);
+		}
 		break;
 	case TLV_FD_INOTIFY:
 		for (size_t i = 0; i < d->nwatches; i++) {
@@ -3225,6 +3348,27 @@ static void read_watch(struct fd *d, const struct tlv_it *nest)
 	need(seen, TLV_PATH, "WATCH");
 }
 
+static void read_fan_mark(struct fd *d, const struct tlv_it *nest)
+{
+	struct tlv_it it = tlv_iter(nest->val, nest->len);
+	struct fan_mark *m = vec_add(&d->marks, &d->nmarks, sizeof(*m));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "FAN_MARK")) {
+		if (it.tag == TLV_FAN_MARK_INFO) {
+			once(&seen, it.tag, "FAN_MARK");
+			get_row(&it, &m->m, sizeof(m->m), "FAN_MARK");
+		} else if (it.tag == TLV_PATH) {
+			once(&seen, it.tag, "FAN_MARK");
+			m->path = get_str(&it, "FAN_MARK");
+		} else {
+			skip_unknown(&it, "FAN_MARK");
+		}
+	}
+	need(seen, TLV_FAN_MARK_INFO, "FAN_MARK");
+	need(seen, TLV_PATH, "FAN_MARK");
+}
+
 static void read_fd(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -3234,7 +3378,7 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 	while (tlv_next(&it, "FD")) {
 		if (get_file(&it, &d->path, &d->st, &seen, "FD"))
 			continue;
-		if (it.tag != TLV_WATCH)
+		if (it.tag != TLV_WATCH && it.tag != TLV_FAN_MARK)
 			once(&seen, it.tag, "FD");
 		if (it.tag == TLV_FD_INFO)
 			get_row(&it, &d->f, sizeof(d->f), "FD");
@@ -3252,6 +3396,10 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
 		else if (it.tag == TLV_WATCH)
 			read_watch(d, &it);
+		else if (it.tag == TLV_FANOTIFY)
+			get_row(&it, &d->fan, sizeof(d->fan), "FD");
+		else if (it.tag == TLV_FAN_MARK)
+			read_fan_mark(d, &it);
 		else
 			skip_unknown(&it, "FD");
 	}
@@ -3264,6 +3412,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 		need(seen, TLV_TIMERFD, "FD");
 	if (d->f.kind == TLV_FD_EPOLL)
 		need(seen, TLV_EPOLL_TFD, "FD");
+	if (d->f.kind == TLV_FD_FANOTIFY)
+		need(seen, TLV_FANOTIFY, "FD");
 }
 
 static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
@@ -3777,8 +3927,23 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 	unsigned long long fd = d->f.fd;
 	uint64_t c = d->tmr.clockid;
 
-	if (d->f.kind != TLV_FD_TIMERFD && d->tmr_at.realtime_ns)
-		die("corrupt image: fd %llu: timerfd time on another kind", fd);
+	if ((d->f.kind != TLV_FD_TIMERFD && d->tmr_at.realtime_ns) ||
+	    (d->f.kind != TLV_FD_FANOTIFY && d->nmarks) ||
+	    (d->f.kind != TLV_FD_INOTIFY && d->nwatches))
+		die("corrupt image: fd %llu: state of another kind of fd", fd);
+	for (size_t k = 0; k < d->nmarks; k++) {
+		const struct tlv_fan_mark *m = &d->marks[k].m;
+
+		if (!m->type || m->type > TLV_FAN_FS ||
+		    (m->mflags & ~(uint64_t)(FAN_MARK_IGNORED_SURV_MODIFY |
+					     FAN_MARK_EVICTABLE | FAN_MARK_IGNORE)) ||
+		    m->mask > 0xffffffffULL || m->ignored_mask > 0xffffffffULL ||
+		    (!m->mask && !m->ignored_mask) ||
+		    d->marks[k].path[0] != '/')
+			die("corrupt image: fd %llu: bad fanotify mark", fd);
+	}
+	if (d->fan.flags > 0xffffffffULL || d->fan.event_flags > 0xffffffffULL)
+		die("corrupt image: fd %llu: bad fanotify flags", fd);
 	for (size_t k = 0; k < d->nlocks; k++) {
 		const struct tlv_lock *l = &d->locks[k];
 		uint64_t acc = d->f.flags & O_ACCMODE;
@@ -3870,6 +4035,7 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		case TLV_FD_TIMERFD:
 		case TLV_FD_EPOLL:
 		case TLV_FD_INOTIFY:
+		case TLV_FD_FANOTIFY:
 			break;
 		default:
 			die("corrupt image: fd %llu: unknown kind", fd);
@@ -4609,6 +4775,43 @@ static int rst_timerfd(const struct fd *d, int fl)
 }
 
 /*
+ * A fanotify group made anew with its flags, and each mark added again by
+ * path: its events, then its ignored events (the kind of ignore mask and
+ * whether it survives a modification as the mark had them).
+ */
+static int rst_fanotify(const struct fd *d, int fl)
+{
+	static const unsigned type[] = { 0, FAN_MARK_INODE | FAN_MARK_DONT_FOLLOW,
+					 FAN_MARK_MOUNT, FAN_MARK_FILESYSTEM };
+	/* the group keeps its init flags (fdinfo shows them), FAN_CLOEXEC
+	 * and FAN_NONBLOCK too; the fd's own are set after */
+	unsigned flags = d->fan.flags;
+	int fd = fanotify_init(flags, (unsigned)d->fan.event_flags);
+
+	if (fd < 0 || fcntl(fd, F_SETFL, fl) || fcntl(fd, F_SETFD, FD_CLOEXEC))
+		die_errno("fanotify_init(%#x, %#llx)", flags,
+			  (unsigned long long)d->fan.event_flags);
+	for (size_t k = 0; k < d->nmarks; k++) {
+		const struct tlv_fan_mark *m = &d->marks[k].m;
+		unsigned t = type[m->type];
+
+		if ((m->mask && fanotify_mark(fd, FAN_MARK_ADD | t |
+					      (m->mflags & FAN_MARK_EVICTABLE),
+					      m->mask, AT_FDCWD,
+					      d->marks[k].path)) ||
+		    (m->ignored_mask &&
+		     fanotify_mark(fd, FAN_MARK_ADD | t |
+				   (m->mflags & (FAN_MARK_IGNORE |
+						 FAN_MARK_IGNORED_SURV_MODIFY)) |
+				   (m->mflags & FAN_MARK_IGNORE ? 0 :
+				    FAN_MARK_IGNORED_MASK),
+				   m->ignored_mask, AT_FDCWD, d->marks[k].path)))
+			die_errno("fanotify mark on %s", d->marks[k].path);
+	}
+	return fd;
+}
+
+/*
  * Open a file description as the image has it (not stdio).  Kernel
  * objects are made anew from their saved state; an epoll gets its
  * registrations later (rst_epolls), once every fd of its process exists.
@@ -4652,6 +4855,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		if (fd < 0)
 			die_errno("epoll_create1");
 		return fd;
+	case TLV_FD_FANOTIFY:
+		return rst_fanotify(d, fl);
 	case TLV_FD_INOTIFY:
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)

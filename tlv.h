@@ -153,6 +153,7 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_FANOTIFY	18	/* FANOTIFY, FAN_MARK* follow */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -217,6 +218,15 @@ struct tlv_rec {
 #define TLV_LOCK_FLOCK	1	/* flock(2): held by the open file description */
 #define TLV_LOCK_POSIX	2	/* fcntl(F_SETLK): held by this process */
 #define TLV_LOCK_OFD	3	/* fcntl(F_OFD_SETLK): held by the open file description */
+#define TLV_F_FANOTIFY(X) \
+	X(flags, "fanotify_init flags: FAN_CLASS_*, FAN_REPORT_*...") \
+	X(event_flags, "fanotify_init event_f_flags: open flags of event fds")
+#define TLV_F_FAN_MARK(X) \
+	X(type, "TLV_FAN_*") X(mflags, "FAN_MARK_* flags the mark keeps") \
+	X(mask, "FAN_* events reported") X(ignored_mask, "FAN_* events ignored")
+#define TLV_FAN_INODE	1	/* a file or directory, by PATH */
+#define TLV_FAN_MOUNT	2	/* the mount at PATH */
+#define TLV_FAN_FS	3	/* the filesystem mounted at PATH */
 #define TLV_F_EPOLL_TFD(X) \
 	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
 	X(data, "epoll_data")
@@ -249,6 +259,8 @@ struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_timerfd_at { TLV_F_TIMERFD_AT(TLV_FIELD) };
 struct tlv_lock { TLV_F_LOCK(TLV_FIELD) };
+struct tlv_fanotify { TLV_F_FANOTIFY(TLV_FIELD) };
+struct tlv_fan_mark { TLV_F_FAN_MARK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
@@ -308,7 +320,10 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
 	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read") \
-	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)")
+	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)") \
+	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \
+	X(FAN_MARK, 183, NEST, NONE, "a fanotify mark: FAN_MARK_INFO, PATH") \
+	X(FAN_MARK_INFO, 184, ROWS, FAN_MARK, "what is marked, and for which events")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -76,6 +76,7 @@ static const struct test tests[] = {
 	{ "refuse-epoll-closed", C, REFUSE, "epoll" },
 	{ "refuse-epoll-reused", C, REFUSE, "epoll" },
 	{ "fd-inotify", C, 0, NULL },
+	{ "fd-fanotify", C, CORRUPT, NULL },
 	{ "fd-ghost", C, CORRUPT, NULL },
 	{ "fd-ghost-rmdir", C, 0, NULL },
 	{ "fd-ghost-tmpfile", C, 0, NULL },
