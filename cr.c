@@ -1182,6 +1182,7 @@ struct fd {
 	struct tlv_fanotify fan;
 	struct fan_mark *marks;
 	size_t nmarks;
+	struct tlv_fown own;	/* F_SETOWN_EX, F_SETSIG; pid 0: none */
 	struct tlv_lock *locks;	/* file locks held through it */
 	size_t nlocks;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
@@ -2295,6 +2296,64 @@ static void col_locks(struct image *im, struct task *t, struct fd *d)
 	free(s);
 }
 
+/*
+ * Signal-driven I/O: the owner (F_GETOWN_EX) and signal (F_GETSIG) of the
+ * open file description, asked of cr's own copy of it (pidfd_getfd).
+ */
+static void col_fown(struct task *t, struct fd *d)
+{
+	struct f_owner_ex o = { 0 };
+	int f, sig;
+
+	if (d->f.kind == TLV_FD_STDIO || (d->f.flags & O_PATH))
+		return;		/* the shell's; or no file to signal about */
+	f = pid_getfd(t->proc.pid, d->f.fd);
+	if (f < 0) {
+		info("fd %llu: no SIGIO owner: pidfd_getfd: %s",
+		     (unsigned long long)d->f.fd, strerror(errno));
+		return;
+	}
+	sig = fcntl(f, F_GETSIG);
+	if (fcntl(f, F_GETOWN_EX, &o) || sig < 0)
+		die_errno("fd %llu: F_GETOWN_EX", (unsigned long long)d->f.fd);
+	close(f);
+	if (o.pid || sig)
+		d->own = (struct tlv_fown){ o.type, o.pid, sig };
+}
+
+/* The F_SETOWN_EX owner must be a thread, process or group of the image. */
+static bool fown_in_image(const struct image *im, const struct tlv_fown *o)
+{
+	if (!o->pid)
+		return true;
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+
+		if ((o->type == F_OWNER_PID && o->pid == t->proc.pid) ||
+		    (o->type == F_OWNER_PGRP && o->pid == t->proc.pgid))
+			return !task_zombie(t) || o->type == F_OWNER_PGRP;
+		for (size_t k = 0; o->type == F_OWNER_TID && k < t->nth; k++)
+			if (t->th[k].t.tid == o->pid)
+				return true;
+	}
+	return false;
+}
+
+static void col_check_fown(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			if (!fown_in_image(im, &im->t[i].fds[k].own)) {
+				ctx.pid = im->t[i].proc.pid;
+				refuse("fd %llu: sends SIGIO to %s %llu, outside the tree: not supported",
+				       (unsigned long long)im->t[i].fds[k].f.fd,
+				       im->t[i].fds[k].own.type == F_OWNER_PGRP ?
+				       "process group" : "pid",
+				       (unsigned long long)im->t[i].fds[k].own.pid);
+			}
+	ctx.pid = 0;
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
@@ -2362,6 +2421,7 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	else
 		free(link);
 	col_locks(im, t, d);
+	col_fown(t, d);
 }
 
 static void col_fds(struct image *im, struct task *t, bool shell_job)
@@ -2742,6 +2802,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_refuse_clone_sharing(im);
 	col_check_pipes(im);
 	col_ofds(im);
+	col_check_fown(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
 
@@ -2792,6 +2853,8 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 
 	if (d->nlocks)
 		buf_rec(n, TLV_LOCK, d->locks, d->nlocks * sizeof(*d->locks));
+	if (d->own.pid || d->own.sig)
+		buf_rec(n, TLV_FOWN, &d->own, sizeof(d->own));
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		buf_rec(n, TLV_EVENTFD, &d->ev, sizeof(d->ev));
@@ -3392,6 +3455,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			get_row(&it, &d->tmr_at, sizeof(d->tmr_at), "FD");
 		else if (it.tag == TLV_LOCK)
 			d->locks = get_rows(&it, &d->nlocks, "FD");
+		else if (it.tag == TLV_FOWN)
+			get_row(&it, &d->own, sizeof(d->own), "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
 		else if (it.tag == TLV_WATCH)
@@ -4177,6 +4242,18 @@ static void img_check(struct image *im)
 	for (size_t i = 0; i < im->nt; i++)
 		img_check_task(im, &im->t[i]);
 	img_check_ofds(im);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct tlv_fown *o = &im->t[i].fds[k].own;
+
+			if (o->type > F_OWNER_PGRP || o->sig >= NSIG_MAX ||
+			    !fown_in_image(im, o) ||
+			    ((o->pid || o->sig) &&
+			     im->t[i].fds[k].f.kind == TLV_FD_STDIO))
+				die("corrupt image: pid %llu fd %llu: bad SIGIO owner",
+				    (unsigned long long)im->t[i].proc.pid,
+				    (unsigned long long)im->t[i].fds[k].f.fd);
+		}
 	for (size_t i = 0; i < im->nobjs; i++) {
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
@@ -4825,7 +4902,7 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	case TLV_FD_FIFO:
 		return rst_reopen(im->pipes[d->f.obj - 1].fd[(d->f.flags & O_ACCMODE) ==
 							     O_WRONLY],
-				  d->f.flags, "a pipe");
+				  d->f.flags & ~O_ASYNC, "a pipe");
 	case TLV_FD_OBJ:
 		if ((d->f.flags & O_TMPFILE_ONLY) && im->objs[d->f.obj - 1].tmpfile) {
 			fd = fcntl(im->objs[d->f.obj - 1].fd, F_DUPFD_CLOEXEC, 0);
@@ -4867,7 +4944,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		return fd;
 	default:
 		fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |
-						   O_NOCTTY));
+						   O_NOCTTY | (d->f.kind ==
+						   TLV_FD_CHR ? O_ASYNC : 0)));
 		if (fd < 0)
 			die_errno("fd %llu: open %s", (unsigned long long)d->f.fd,
 				  d->path);
@@ -5168,6 +5246,24 @@ static void close_all_but(const int *keep, size_t nkeep)
 }
 
 /* The image's fds at their numbers; then nothing else but helpers. */
+/*
+ * O_ASYNC is armed by F_SETFL only (the file's ->fasync, which notes the
+ * fd number SIGIO's si_fd tells), so files that have one (pipes, devices,
+ * inotify...) were opened without it: open(2) would set the flag unarmed,
+ * and F_SETFL could then neither arm nor clear it.  Who gets the signal
+ * is set later, once every process exists (rst_fowns).
+ */
+static void rst_async(const struct task *t)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+
+		if ((d->f.flags & O_ASYNC) && d->f.kind != TLV_FD_STDIO &&
+		    fcntl(d->f.fd, F_SETFL, (int)(d->f.flags & ~O_ACCMODE)))
+			die_errno("fd %llu: O_ASYNC", (unsigned long long)d->f.fd);
+	}
+}
+
 static void rst_files(struct rst *r, const struct task *t)
 {
 	int *mine = xmalloc((r->im->nofds + 1) * sizeof(int));
@@ -5204,6 +5300,7 @@ static void rst_files(struct rst *r, const struct task *t)
 	free(keep);
 	free(mine);
 	rst_epolls(t);
+	rst_async(t);
 }
 
 static long raw_sigaction(int sig, const struct tlv_sigact *a)
@@ -5794,10 +5891,38 @@ static void rst_wait_stops(struct rst *r)
  * Every thread is at its SIGSTOP: set what only ptrace can set, run each
  * through its rt_sigreturn, remove each area, and let them all go.
  */
+/*
+ * Owners for signal-driven I/O are set once every process exists, from
+ * cr, on its copy of each fd (pidfd_getfd: the same open file
+ * description); O_ASYNC was armed by the process itself (rst_files).
+ */
+static void rst_fowns(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+			struct f_owner_ex o = { (int)d->own.type, (pid_t)d->own.pid };
+			int f;
+
+			if ((!d->own.pid && !d->own.sig) || d->f.kind == TLV_FD_STDIO)
+				continue;
+			ctx.pid = im->t[i].proc.pid;
+			f = pid_getfd(im->t[i].proc.pid, d->f.fd);
+			if (f < 0 || fcntl(f, F_SETOWN_EX, &o) ||
+			    fcntl(f, F_SETSIG, (int)d->own.sig))
+				die_errno("fd %llu: restoring its SIGIO owner",
+					  (unsigned long long)d->f.fd);
+			close(f);
+		}
+	ctx.pid = 0;
+	fault("restore-fown");
+}
+
 static void rst_finish(struct rst *r)
 {
 	struct image *im = r->im;
 
+	rst_fowns(im);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++) {
 			struct thread *th = &im->t[i].th[k];

@@ -227,6 +227,10 @@ struct tlv_rec {
 #define TLV_FAN_INODE	1	/* a file or directory, by PATH */
 #define TLV_FAN_MOUNT	2	/* the mount at PATH */
 #define TLV_FAN_FS	3	/* the filesystem mounted at PATH */
+#define TLV_F_FOWN(X) \
+	X(type, "F_OWNER_TID, F_OWNER_PID or F_OWNER_PGRP") \
+	X(pid, "who gets SIGIO (F_SETOWN_EX), a thread, process or group of the image") \
+	X(sig, "F_SETSIG signal, 0 for SIGIO")
 #define TLV_F_EPOLL_TFD(X) \
 	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
 	X(data, "epoll_data")
@@ -260,6 +264,7 @@ struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
 struct tlv_timerfd_at { TLV_F_TIMERFD_AT(TLV_FIELD) };
 struct tlv_lock { TLV_F_LOCK(TLV_FIELD) };
 struct tlv_fanotify { TLV_F_FANOTIFY(TLV_FIELD) };
+struct tlv_fown { TLV_F_FOWN(TLV_FIELD) };
 struct tlv_fan_mark { TLV_F_FAN_MARK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
@@ -323,7 +328,8 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)") \
 	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \
 	X(FAN_MARK, 183, NEST, NONE, "a fanotify mark: FAN_MARK_INFO, PATH") \
-	X(FAN_MARK_INFO, 184, ROWS, FAN_MARK, "what is marked, and for which events")
+	X(FAN_MARK_INFO, 184, ROWS, FAN_MARK, "what is marked, and for which events") \
+	X(FOWN, 185, ROWS, FOWN, "who the fd signals for O_ASYNC I/O, and with which signal")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -63,6 +63,7 @@ static const struct test tests[] = {
 	{ "rlimits", C, 0, NULL },
 	{ "cwd-umask", C, 0, NULL },
 	{ "fd-files", C, 0, NULL },
+	{ "fd-async", C, CORRUPT, NULL },
 	{ "sleep-restart", C, 0, NULL },
 	{ "read-restart", C, STDIN, NULL },
 	{ "rseq", C, 0, NULL },
