@@ -6927,6 +6927,38 @@ static bool probe_pidfd_getfd(void)
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
 }
 
+static bool probe_timerfd_ticks(void)
+{
+	uint64_t one = 1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	bool ok = fd >= 0 && !ioctl(fd, TFD_IOC_SET_TICKS, &one);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool probe_fanotify(void)
+{
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static bool probe_file_handles(void)
+{
+	struct file_handle *fh = xzalloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mnt;
+	bool ok;
+
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	ok = !syscall(SYS_name_to_handle_at, AT_FDCWD, "/", fh, &mnt, 0);
+	free(fh);
+	return ok;
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -6956,6 +6988,13 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* ", NAME (ok)" for a feature the tree needs n times, if n. */
+static void check_need(size_t n, const char *name, bool (*probe)(void))
+{
+	if (n)
+		printf(", %s%s", name, !probe ? "" : probe() ? " (ok)" : " (MISSING)");
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -6963,7 +7002,8 @@ static bool probe_soft_dirty(void)
 static int cmd_check_tree(const struct opts *opt)
 {
 	static struct image im;
-	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0;
+	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0, ntfd = 0, nfan = 0;
+	size_t nlocks = 0, nmarks = 0;
 
 	ctx.phase = "check";
 	refusals = 0;
@@ -6977,12 +7017,25 @@ static int cmd_check_tree(const struct opts *opt)
 		nvmas += im.t[i].nvmas;
 		for (size_t k = 0; k < im.t[i].nth; k++)
 			nrseq += !!im.t[i].th[k].t.rseq_addr;
+		for (size_t k = 0; k < im.t[i].nfds; k++) {
+			const struct fd *d = &im.t[i].fds[k];
+
+			ntfd += d->f.kind == TLV_FD_TIMERFD && d->tmr.value_ns;
+			nfan += d->f.kind == TLV_FD_FANOTIFY;
+			nmarks += d->nwatches + d->nmarks;
+			nlocks += d->nlocks;
+		}
 	}
 	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects\n",
 	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs);
-	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)%s%s\n",
-	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING",
-	       nrseq ? ", rseq" : "", nrseq && !probe_rseq() ? " (MISSING)" : "");
+	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)",
+	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING");
+	check_need(nrseq, "rseq", probe_rseq);
+	check_need(ntfd, "timerfd-ticks", probe_timerfd_ticks);
+	check_need(nfan, "fanotify", probe_fanotify);
+	check_need(nmarks, "file-handles", probe_file_handles);
+	check_need(nlocks, "file locks (dump --file-locks)", NULL);
+	printf("\n");
 	if (refusals)
 		printf("%d problem%s: cr dump would refuse this tree\n", refusals,
 		       refusals > 1 ? "s" : "");
@@ -7002,7 +7055,10 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "take sockets out of a process (not used yet)", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read timerfds, fanotify queues and SIGIO owners (else left out)", probe_pidfd_getfd },
+		{ "timerfd-ticks", false, "give a timerfd back its unread expirations (TFD_IOC_SET_TICKS)", probe_timerfd_ticks },
+		{ "fanotify", false, "make fanotify groups again (CAP_SYS_ADMIN)", probe_fanotify },
+		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
 	};
