@@ -295,7 +295,7 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(EXE, 27, NEST, NONE, "the executable (/proc/PID/exe): FSTAT, PATH") \
 	X(VMA, 28, NEST, NONE, "one mapping: VMA_INFO, then PATH+FSTAT or NAME") \
 	X(VMA_INFO, 29, ROWS, VMA, "mapping range, protection and kind") \
-	X(FD, 30, NEST, NONE, "one file descriptor: FD_INFO, PATH, FSTAT") \
+	X(FD, 30, NEST, NONE, "one file descriptor: FD_INFO, PATH, FSTAT, its kind's state, LOCK, FOWN") \
 	X(FD_INFO, 31, ROWS, FD, "descriptor number, kind, flags, position") \
 	X(PATH, 32, STR, NONE, "absolute path of a file") \
 	X(FSTAT, 33, ROWS, FSTAT, "what the file looked like at dump time") \
