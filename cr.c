@@ -2846,11 +2846,20 @@ static void put_file(struct buf *b, const char *path,
 	buf_str(b, TLV_PATH, path);
 }
 
-/* What an fd of a kernel object kind is, beyond its FD_INFO. */
-static void dump_fd_state(struct buf *n, const struct fd *d)
+/* A nest of one row and a PATH: an inotify watch, a fanotify mark. */
+static void put_row_path(struct buf *n, uint32_t nest, uint32_t info,
+			 const void *row, size_t size, const char *path)
 {
 	struct buf w = { 0 };
 
+	buf_rec(&w, info, row, size);
+	buf_str(&w, TLV_PATH, path);
+	buf_nest(n, nest, &w);
+}
+
+/* What an fd of a kernel object kind is, beyond its FD_INFO. */
+static void dump_fd_state(struct buf *n, const struct fd *d)
+{
 	if (d->nlocks)
 		buf_rec(n, TLV_LOCK, d->locks, d->nlocks * sizeof(*d->locks));
 	if (d->own.pid || d->own.sig)
@@ -2871,20 +2880,15 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_FANOTIFY:
 		buf_rec(n, TLV_FANOTIFY, &d->fan, sizeof(d->fan));
-		for (size_t i = 0; i < d->nmarks; i++) {
-			buf_rec(&w, TLV_FAN_MARK_INFO, &d->marks[i].m,
-				sizeof(d->marks[i].m));
-			buf_str(&w, TLV_PATH, d->marks[i].path);
-			buf_nest(n, TLV_FAN_MARK, &w);
-		}
+		for (size_t i = 0; i < d->nmarks; i++)
+			put_row_path(n, TLV_FAN_MARK, TLV_FAN_MARK_INFO,
+				     &d->marks[i].m, sizeof(d->marks[i].m),
+				     d->marks[i].path);
 		break;
 	case TLV_FD_INOTIFY:
-		for (size_t i = 0; i < d->nwatches; i++) {
-			buf_rec(&w, TLV_WATCH_INFO, &d->watches[i].w,
-				sizeof(d->watches[i].w));
-			buf_str(&w, TLV_PATH, d->watches[i].path);
-			buf_nest(n, TLV_WATCH, &w);
-		}
+		for (size_t i = 0; i < d->nwatches; i++)
+			put_row_path(n, TLV_WATCH, TLV_WATCH_INFO, &d->watches[i].w,
+				     sizeof(d->watches[i].w), d->watches[i].path);
 		break;
 	}
 }
@@ -3390,46 +3394,27 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 	need(seen, TLV_VMA_INFO, "VMA");
 }
 
-static void read_watch(struct fd *d, const struct tlv_it *nest)
+/* A nest of one row (info tag) and a PATH: inotify watches, fanotify marks. */
+static void read_row_path(const struct tlv_it *nest, uint32_t info, void *row,
+			  size_t size, char **path)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
-	struct watch *w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
+	const char *where = tlv_name(nest->tag);
 	uint64_t seen = 0;
 
-	while (tlv_next(&it, "WATCH")) {
-		if (it.tag == TLV_WATCH_INFO) {
-			once(&seen, it.tag, "WATCH");
-			get_row(&it, &w->w, sizeof(w->w), "WATCH");
+	while (tlv_next(&it, where)) {
+		if (it.tag == info) {
+			once(&seen, it.tag, where);
+			get_row(&it, row, size, where);
 		} else if (it.tag == TLV_PATH) {
-			once(&seen, it.tag, "WATCH");
-			w->path = get_str(&it, "WATCH");
+			once(&seen, it.tag, where);
+			*path = get_str(&it, where);
 		} else {
-			skip_unknown(&it, "WATCH");
+			skip_unknown(&it, where);
 		}
 	}
-	need(seen, TLV_WATCH_INFO, "WATCH");
-	need(seen, TLV_PATH, "WATCH");
-}
-
-static void read_fan_mark(struct fd *d, const struct tlv_it *nest)
-{
-	struct tlv_it it = tlv_iter(nest->val, nest->len);
-	struct fan_mark *m = vec_add(&d->marks, &d->nmarks, sizeof(*m));
-	uint64_t seen = 0;
-
-	while (tlv_next(&it, "FAN_MARK")) {
-		if (it.tag == TLV_FAN_MARK_INFO) {
-			once(&seen, it.tag, "FAN_MARK");
-			get_row(&it, &m->m, sizeof(m->m), "FAN_MARK");
-		} else if (it.tag == TLV_PATH) {
-			once(&seen, it.tag, "FAN_MARK");
-			m->path = get_str(&it, "FAN_MARK");
-		} else {
-			skip_unknown(&it, "FAN_MARK");
-		}
-	}
-	need(seen, TLV_FAN_MARK_INFO, "FAN_MARK");
-	need(seen, TLV_PATH, "FAN_MARK");
+	need(seen, info, where);
+	need(seen, TLV_PATH, where);
 }
 
 static void read_fd(struct task *t, const struct tlv_it *nest)
@@ -3459,12 +3444,22 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			get_row(&it, &d->own, sizeof(d->own), "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
-		else if (it.tag == TLV_WATCH)
-			read_watch(d, &it);
+		else if (it.tag == TLV_WATCH) {
+			struct watch *w = vec_add(&d->watches, &d->nwatches,
+						  sizeof(*w));
+
+			read_row_path(&it, TLV_WATCH_INFO, &w->w, sizeof(w->w),
+				      &w->path);
+		}
 		else if (it.tag == TLV_FANOTIFY)
 			get_row(&it, &d->fan, sizeof(d->fan), "FD");
-		else if (it.tag == TLV_FAN_MARK)
-			read_fan_mark(d, &it);
+		else if (it.tag == TLV_FAN_MARK) {
+			struct fan_mark *m = vec_add(&d->marks, &d->nmarks,
+						     sizeof(*m));
+
+			read_row_path(&it, TLV_FAN_MARK_INFO, &m->m, sizeof(m->m),
+				      &m->path);
+		}
 		else
 			skip_unknown(&it, "FD");
 	}
