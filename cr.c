@@ -37,7 +37,9 @@
 #include <poll.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -78,6 +80,9 @@
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
 #endif
 #define PAGE		4096UL
 #define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
@@ -443,6 +448,9 @@ static size_t arch_sigframe_size(const struct thread *th);
 static void arch_build_sigframe(uint8_t *buf, uint64_t addr,
 				const struct thread *th);
 static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n);
+/* CRC32C of the three blocks p, p+blk, p+2*blk at once, st[i] the CRC so
+ * far of each; false (st untouched) where the CPU has no crc instruction. */
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk);
 
 /* ==== 2. image I/O =======================================================
  * The writer appends records to a stream that may be a pipe: it never
@@ -454,19 +462,79 @@ static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n);
  */
 static uint32_t crc_table[256];
 
+/*
+ * One crc instruction takes three cycles but a new one can start every
+ * cycle, so a serial CRC uses a third of the unit.  Large buffers are cut
+ * into chunks of three blocks whose CRCs run interleaved (arch_crc32c_x3)
+ * and are then joined: over GF(2) modulo the polynomial, the CRC of A
+ * followed by B is crc(A) * x^(8|B|) + crc(B), with the usual pre- and
+ * post-inversion of both (the identity zlib's crc32_combine rests on).
+ * Bits are reflected: bit 31 is x^0, so multiplying by x shifts right.
+ */
+#define CRC_POLY 0x82f63b78u
+#define CRC_BLK 8192			/* bytes per stream of a chunk */
+static uint32_t crc_x2k[64];		/* x^(2^k) mod P */
+static uint32_t crc_xblk;		/* x^(8 * CRC_BLK) mod P */
+
+static uint32_t crc_times_x(uint32_t v)
+{
+	return v & 1 ? (v >> 1) ^ CRC_POLY : v >> 1;
+}
+
+static uint32_t crc_mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+
+	for (uint32_t m = 1u << 31; m; m >>= 1, b = crc_times_x(b))
+		if (a & m)
+			p ^= b;
+	return p;
+}
+
+/* x^(8n) mod P: n bytes of shift, by the binary digits of 8n. */
+static uint32_t crc_xbytes(uint64_t n)
+{
+	uint32_t v = 1u << 31;			/* 1 */
+
+	for (int k = 3; n && k < 64; k++, n >>= 1)
+		if (n & 1)
+			v = crc_mulmod(v, crc_x2k[k]);
+	return v;
+}
+
+/* The CRC of A followed by B, from crc(A), crc(B) and B's length. */
+static uint32_t crc_join(uint32_t a, uint32_t b, uint64_t blen)
+{
+	return crc_mulmod(a, crc_xbytes(blen)) ^ b;
+}
+
 static void crc_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 
 		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78 : c >> 1;
+			c = crc_times_x(c);
 		crc_table[i] = c;
 	}
+	crc_x2k[0] = 1u << 30;			/* x */
+	for (int k = 1; k < 64; k++)
+		crc_x2k[k] = crc_mulmod(crc_x2k[k - 1], crc_x2k[k - 1]);
+	crc_xblk = crc_xbytes(CRC_BLK);
 }
 
-static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
+static uint32_t crc32c(uint32_t crc, const void *buf, size_t n)
 {
+	const uint8_t *p = buf;
+
+	for (; n >= 3 * CRC_BLK; p += 3 * CRC_BLK, n -= 3 * CRC_BLK) {
+		uint32_t st[3] = { crc, 0, 0 };
+
+		if (!arch_crc32c_x3(st, p, CRC_BLK))
+			break;
+		crc = crc_mulmod(crc_mulmod(st[0], crc_xblk) ^ st[1], crc_xblk) ^
+		      st[2];
+	}
 	return arch_crc32c(crc, p, n);
 }
 
@@ -495,16 +563,129 @@ struct img_out {
 	const char *name;	/* for messages */
 	uint64_t off;		/* bytes written so far */
 	uint32_t crc;
+	bool file;		/* a regular file: start its writeback early */
+	uint64_t flushed;	/* writeback started up to here */
+	/* the page writer thread (out_async), while dump_pages runs */
+	bool threaded, busy;
+	const void *job;	/* buffer it writes, NULL: stop */
+	size_t job_len;
+	int err;		/* its errno, 0 if all went well */
+	sem_t go, done;
+	pthread_t th;
 };
+
+/*
+ * An image file is fsync'ed before it replaces the old one, and on a disk
+ * that fsync would otherwise wait for the whole image at the end.  Every
+ * WB_STEP bytes the kernel is asked to start writing back what was just
+ * written (sync_file_range without waiting), so the disk works while cr
+ * copies the next pages and the final fsync has little left to do.
+ */
+#define WB_STEP (8u << 20)
+
+/* Checksum, write and count n bytes; -errno instead of dying (the
+ * page writer thread uses it too). */
+static int out_put(struct img_out *o, const void *p, size_t n)
+{
+	o->crc = crc32c(o->crc, p, n);
+	while (n) {
+		ssize_t r = write(o->fd, p, n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		p = (const char *)p + r;
+		n -= r;
+		o->off += r;
+	}
+	if (o->file && o->off - o->flushed >= WB_STEP) {
+		sync_file_range(o->fd, o->flushed, o->off - o->flushed,
+				SYNC_FILE_RANGE_WRITE);
+		o->flushed = o->off;
+	}
+	return 0;
+}
+
+/*
+ * Page data is written by a second thread while the main thread reads the
+ * next batch out of the target: copying out of the target and copying into
+ * the page cache then take one core each instead of taking turns.  One
+ * buffer is in flight at a time (out_async waits for the previous one), and
+ * every other write waits for it first, so the stream keeps its order and
+ * o->off and o->crc are only touched by one thread at a time.  Errors are
+ * the main thread's to report, at the next wait.
+ */
+static void out_wait(struct img_out *o)
+{
+	if (!o->busy)
+		return;
+	while (sem_wait(&o->done) && errno == EINTR)
+		;
+	o->busy = false;
+	if (o->err) {
+		errno = o->err;
+		die_errno("write %s", o->name);
+	}
+}
+
+static void *out_writer(void *arg)
+{
+	struct img_out *o = arg;
+
+	for (;;) {
+		while (sem_wait(&o->go) && errno == EINTR)
+			;
+		if (!o->job)
+			return NULL;
+		o->err = -out_put(o, o->job, o->job_len);
+		sem_post(&o->done);
+		if (o->err)
+			return NULL;
+	}
+}
+
+static void out_async(struct img_out *o, const void *p, size_t n)
+{
+	out_wait(o);
+	if (!o->threaded) {
+		int e = out_put(o, p, n);
+
+		if (e) {
+			errno = -e;
+			die_errno("write %s", o->name);
+		}
+		return;
+	}
+	o->job = p, o->job_len = n, o->busy = true;
+	sem_post(&o->go);
+}
+
+/* Start the writer thread; without one, out_async writes in place. */
+static void out_thread_start(struct img_out *o)
+{
+	if (sem_init(&o->go, 0, 0) || sem_init(&o->done, 0, 0))
+		return;
+	o->threaded = !pthread_create(&o->th, NULL, out_writer, o);
+}
+
+static void out_thread_stop(struct img_out *o)
+{
+	out_wait(o);
+	if (!o->threaded)
+		return;
+	o->job = NULL;
+	sem_post(&o->go);
+	pthread_join(o->th, NULL);
+	o->threaded = false;
+}
 
 static void out_write(struct img_out *o, const void *p, size_t n)
 {
-	o->crc = crc32c(o->crc, p, n);
-	xwrite_all(o->fd, p, n, o->name);
-	o->off += n;
+	out_async(o, p, n);
+	out_wait(o);
 }
 
-/* A record header; its len bytes of value must follow. */
 static void out_hdr(struct img_out *o, uint32_t tag, uint64_t len)
 {
 	struct tlv_rec r = { tag, 0, len };
@@ -521,10 +702,12 @@ static void out_rec(struct img_out *o, uint32_t tag, const void *v, size_t n)
 /* Write a PAD record so that a value following a record header is aligned. */
 static void out_align(struct img_out *o)
 {
-	uint64_t at = o->off + 2 * sizeof(struct tlv_rec);
-	uint64_t pad = (PAGE - at % PAGE) % PAGE;
 	static const uint8_t zero[PAGE];
+	uint64_t at, pad;
 
+	out_wait(o);
+	at = o->off + 2 * sizeof(struct tlv_rec);
+	pad = (PAGE - at % PAGE) % PAGE;
 	out_rec(o, TLV_PAD, zero, pad);
 }
 
@@ -558,19 +741,51 @@ static void in_read(struct img_in *in, void *p, size_t n, const char *what)
  * from the (page cache of the) image, whose restore reads them again.
  * Page data starts page aligned, so the mappings are too.
  */
+/*
+ * The pages' CRC is the one pass a restore makes over the whole image
+ * before its first fork.  With a second core it takes about half as long:
+ * a thread checksums the back half of each chunk while this one does the
+ * front half, and crc_join puts the two together.
+ */
+struct crc_job {
+	const uint8_t *p;
+	size_t n;
+	uint32_t crc;
+};
+
+static void *crc_worker(void *arg)
+{
+	struct crc_job *j = arg;
+
+	j->crc = crc32c(0, j->p, j->n);
+	return NULL;
+}
+
+static uint32_t crc32c_2(uint32_t crc, const uint8_t *p, size_t n)
+{
+	size_t half = n / 2 & ~(PAGE - 1);
+	struct crc_job j = { p + half, n - half, 0 };
+	pthread_t th;
+
+	if (n < (8u << 20) || pthread_create(&th, NULL, crc_worker, &j))
+		return crc32c(crc, p, n);
+	crc = crc32c(crc, p, half);
+	pthread_join(th, NULL);
+	return crc_join(crc, j.crc, j.n);
+}
+
 static void in_skip_pages(struct img_in *in, uint64_t len)
 {
 	const uint64_t chunk = 64 << 20;
 
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < chunk ? len - done : chunk;
-		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE, in->fd,
-			       in->off + done);
+		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+			       in->fd, in->off + done);
 
 		if (p == MAP_FAILED)
 			die_errno("%s: mapping page data", in->name);
-		madvise(p, n, MADV_SEQUENTIAL);
-		in->crc = crc32c(in->crc, p, n);
+		in->crc = crc32c_2(in->crc, p, n);
 		munmap(p, n);
 		done += n;
 	}
@@ -802,7 +1017,7 @@ static size_t proc_limits(int pid, struct tlv_rlimit *r, size_t max)
 struct map_line {
 	uint64_t start, end, pgoff;
 	char perms[5];
-	char path[MAX_PATH_LEN];	/* "" for plain anonymous memory */
+	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
 };
 
@@ -818,7 +1033,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->start = s;
 	m->end = e;
 	m->pgoff = off;
-	snprintf(m->path, sizeof(m->path), "%s", line + pos);
+	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
 	return true;
 }
@@ -850,6 +1065,13 @@ static size_t proc_maps(int pid, struct map_line **out)
 	free(s);
 	*out = m;
 	return n;
+}
+
+static void maps_free(struct map_line *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(m[i].path);
+	free(m);
 }
 
 /* ==== 4. ptrace freezer and remote syscalls ==============================
@@ -1096,7 +1318,7 @@ static uint64_t pt_find_any_insn(int pid)
 			if (m[i].perms[2] == 'x' && m[i].perms[0] == 'r' &&
 			    (pass || !strcmp(m[i].path, "[vdso]")))
 				insn = pt_find_insn(pid, m[i].start, m[i].end);
-	free(m);
+	maps_free(m, n);
 	return insn;
 }
 
@@ -1642,7 +1864,7 @@ static void col_vmas(struct image *im, struct task *t)
 			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
 					       sizeof(v)) = v;
 	}
-	free(m);
+	maps_free(m, n);
 }
 
 /* Does this mapping hold page contents of its own (not just a file's)? */
@@ -2988,7 +3210,8 @@ static void dump_objects(struct img_out *o, const struct image *im)
 struct page_stream {
 	struct img_out *o;
 	int pid, memfd;
-	uint8_t *buf;
+	uint8_t *buf;		/* the one being filled, of bufs */
+	uint8_t *bufs[2];	/* the other may be with the writer thread */
 	size_t fill;		/* bytes in buf */
 	size_t batch;		/* start of the pending process_vm_readv batch */
 	struct iovec iov[512];
@@ -3014,7 +3237,8 @@ static void ps_flush_batch(struct page_stream *s)
 static void ps_flush(struct page_stream *s)
 {
 	ps_flush_batch(s);
-	out_write(s->o, s->buf, s->fill);
+	out_async(s->o, s->buf, s->fill);
+	s->buf = s->buf == s->bufs[0] ? s->bufs[1] : s->bufs[0];
 	s->fill = s->batch = 0;
 }
 
@@ -3072,10 +3296,12 @@ static void dump_pages(struct img_out *o, const struct image *im)
 	struct page_stream s = { .o = o };
 	char path[PATH_MAX];
 
-	s.buf = mmap(NULL, STREAM_BUF, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s.buf == MAP_FAILED)
 		die_errno("mmap");
+	s.bufs[1] = s.bufs[0] + STREAM_BUF;
+	out_thread_start(o);
 	for (size_t i = 0; i < im->nt; i++) {
 		const struct task *t = &im->t[i];
 		size_t vi = 0;
@@ -3109,7 +3335,8 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			       false);
 		ps_flush(&s);
 	}
-	munmap(s.buf, STREAM_BUF);
+	out_thread_stop(o);
+	munmap(s.bufs[0], 2 * STREAM_BUF);
 }
 
 struct opts {
@@ -3189,6 +3416,7 @@ static int cmd_dump(const struct opts *opt)
 		if (o.fd < 0)
 			die_errno("creating %s", part_path);
 		o.name = part_path;
+		o.file = true;
 		undo_push(unlink_part, NULL);
 	} else if (isatty(1)) {
 		die("refusing to write an image to a terminal");
@@ -5207,6 +5435,9 @@ static void rst_memory(struct rst *r, struct task *t)
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
 		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
+		/* Fault the run in with one call rather than a fault per page
+		 * inside pread (5.14+; without it pread faults them itself). */
+		madvise(dst, len, MADV_POPULATE_WRITE);
 		while (done < len) {
 			ssize_t n = pread(r->img_fd, dst + done, len - done,
 					  off + done);
@@ -6025,7 +6256,7 @@ static int cmd_restore(const struct opts *opt)
 	for (size_t i = 0; i < im.nt; i++)
 		if (!task_zombie(&im.t[i]))
 			area_build(&r, &im.t[i], area_len[i], own, nown);
-	free(own);
+	maps_free(own, nown);
 	r.ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (r.ctl == MAP_FAILED)
@@ -6330,14 +6561,42 @@ static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t n)
 	return ~c;
 }
 
-static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static bool crc_hw(void)
 {
 	static int hw = -1;
 	unsigned a, b, c, d;
 
 	if (hw < 0)
 		hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
-	return hw ? crc32c_sse42(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+	return hw;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	return crc_hw() ? crc32c_sse42(crc, p, n)
+			: tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
+__attribute__((target("sse4.2")))
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk)
+{
+	uint64_t a = ~st[0] & 0xffffffffu, b = ~st[1] & 0xffffffffu,
+		 c = ~st[2] & 0xffffffffu;
+
+	if (!crc_hw())
+		return false;
+	for (size_t i = 0; i < blk; i += 8) {
+		uint64_t x, y, z;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, p + blk + i, 8);
+		memcpy(&z, p + 2 * blk + i, 8);
+		a = __builtin_ia32_crc32di(a, x);
+		b = __builtin_ia32_crc32di(b, y);
+		c = __builtin_ia32_crc32di(c, z);
+	}
+	st[0] = ~a, st[1] = ~b, st[2] = ~c;
+	return true;
 }
 
 #elif defined(__aarch64__)
@@ -6385,7 +6644,7 @@ static uint64_t arch_task_size(void)
 	for (size_t i = 0; i < n; i++)
 		while (!strcmp(m[i].path, "[stack]") && m[i].end > size)
 			size <<= 1;
-	free(m);
+	maps_free(m, n);
 	return size;
 }
 
@@ -6621,13 +6880,41 @@ static uint32_t crc32c_arm(uint32_t crc, const uint8_t *p, size_t n)
 	return ~crc;
 }
 
-static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static bool crc_hw(void)
 {
 	static int hw = -1;
 
 	if (hw < 0)
 		hw = !!(getauxval(AT_HWCAP) & (1UL << 7));	/* HWCAP_CRC32 */
-	return hw ? crc32c_arm(crc, p, n) : tlv_crc32c_sw(crc, p, n, crc_table);
+	return hw;
+}
+
+static uint32_t arch_crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	return crc_hw() ? crc32c_arm(crc, p, n)
+			: tlv_crc32c_sw(crc, p, n, crc_table);
+}
+
+static bool arch_crc32c_x3(uint32_t st[3], const uint8_t *p, size_t blk)
+{
+	uint32_t a = ~st[0], b = ~st[1], c = ~st[2];
+
+	if (!crc_hw())
+		return false;
+	for (size_t i = 0; i < blk; i += 8) {
+		uint64_t x, y, z;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, p + blk + i, 8);
+		memcpy(&z, p + 2 * blk + i, 8);
+		__asm__(".arch_extension crc\n\t"
+			"crc32cx %w0, %w0, %x3\n\t"
+			"crc32cx %w1, %w1, %x4\n\t"
+			"crc32cx %w2, %w2, %x5"
+			: "+r"(a), "+r"(b), "+r"(c) : "r"(x), "r"(y), "r"(z));
+	}
+	st[0] = ~a, st[1] = ~b, st[2] = ~c;
+	return true;
 }
 
 #else
@@ -6908,7 +7195,7 @@ static bool probe_vdso(void)
 
 	for (size_t i = 0; i < n; i++)
 		found |= !strcmp(m[i].path, "[vdso]");
-	free(m);
+	maps_free(m, n);
 	return found;
 }
 
