@@ -78,6 +78,7 @@ static const struct test tests[] = {
 	{ "refuse-epoll-reused", C, REFUSE, "epoll" },
 	{ "fd-inotify", C, 0, NULL },
 	{ "fd-fanotify", C, CORRUPT, NULL },
+	{ "refuse-fanotify-queued", C, REFUSE, "fanotify" },
 	{ "fd-ghost", C, CORRUPT, NULL },
 	{ "fd-ghost-rmdir", C, 0, NULL },
 	{ "fd-ghost-tmpfile", C, 0, NULL },
