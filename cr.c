@@ -4601,6 +4601,39 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /* Can this host, and this cr, restore the image? */
+/*
+ * A file lock of the image must be free to take: a process outside
+ * holding a conflicting one is told now, before anything is made (the
+ * image's own locks never conflict: they were held together).  flock is
+ * tried on a file description of cr's own, and let go at once.
+ */
+static void host_check_locks(const struct fd *d)
+{
+	for (size_t k = 0; d->path && k < d->nlocks; k++) {
+		const struct tlv_lock *l = &d->locks[k];
+		struct flock f = { .l_type = l->write ? F_WRLCK : F_RDLCK,
+				   .l_whence = SEEK_SET, .l_start = l->start,
+				   .l_len = l->len };
+		int fd = open(d->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), busy;
+
+		if (fd < 0)
+			die_errno("file %s: checking its locks", d->path);
+		if (l->kind == TLV_LOCK_FLOCK)
+			busy = flock(fd, (l->write ? LOCK_EX : LOCK_SH) | LOCK_NB) &&
+			       errno == EWOULDBLOCK;
+		else
+			busy = !fcntl(fd, F_OFD_GETLK, &f) && f.l_type != F_UNLCK;
+		close(fd);
+		if (busy && l->kind == TLV_LOCK_FLOCK)
+			die("file %s: another process holds a flock lock: fd %llu's cannot be taken",
+			    d->path, (unsigned long long)d->f.fd);
+		if (busy)
+			die("file %s: bytes %lld+%lld are locked by pid %d: fd %llu's lock cannot be taken",
+			    d->path, (long long)f.l_start, (long long)f.l_len,
+			    (int)f.l_pid, (unsigned long long)d->f.fd);
+	}
+}
+
 static void host_check(const struct image *im, const struct opts *opt)
 {
 	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
@@ -4624,9 +4657,11 @@ static void host_check(const struct image *im, const struct opts *opt)
 				check_file("mapped file", t->vmas[k].path,
 					   &t->vmas[k].st, true);
 		for (size_t k = 0; k < t->nfds; k++)
-			if (t->fds[k].path)
+			if (t->fds[k].path) {
 				check_file("file", t->fds[k].path,
 					   &t->fds[k].st, false);
+				host_check_locks(&t->fds[k]);
+			}
 	}
 	ctx.pid = 0;
 }
