@@ -3670,6 +3670,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			d->locks = get_rows(&it, &d->nlocks, "FD");
 		else if (it.tag == TLV_FOWN)
 			get_row(&it, &d->own, sizeof(d->own), "FD");
+		else if (it.tag == TLV_FANOTIFY)
+			get_row(&it, &d->fan, sizeof(d->fan), "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
 		else if (it.tag == TLV_WATCH) {
@@ -3678,18 +3680,15 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 
 			read_row_path(&it, TLV_WATCH_INFO, &w->w, sizeof(w->w),
 				      &w->path);
-		}
-		else if (it.tag == TLV_FANOTIFY)
-			get_row(&it, &d->fan, sizeof(d->fan), "FD");
-		else if (it.tag == TLV_FAN_MARK) {
+		} else if (it.tag == TLV_FAN_MARK) {
 			struct fan_mark *m = vec_add(&d->marks, &d->nmarks,
 						     sizeof(*m));
 
 			read_row_path(&it, TLV_FAN_MARK_INFO, &m->m, sizeof(m->m),
 				      &m->path);
-		}
-		else
+		} else {
 			skip_unknown(&it, "FD");
+		}
 	}
 	need(seen, TLV_FD_INFO, "FD");
 	if (d->f.kind == TLV_FD_EVENTFD)
