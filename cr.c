@@ -2521,6 +2521,8 @@ static void col_locks(struct image *im, struct task *t, struct fd *d)
 /*
  * Signal-driven I/O: the owner (F_GETOWN_EX) and signal (F_GETSIG) of the
  * open file description, asked of cr's own copy of it (pidfd_getfd).
+ * Closing that copy runs the file's ->flush (FUSE and NFS talk to their
+ * server then): files on a filesystem are asked only when O_ASYNC is on.
  */
 static void col_fown(struct task *t, struct fd *d)
 {
@@ -2529,6 +2531,10 @@ static void col_fown(struct task *t, struct fd *d)
 
 	if (d->f.kind == TLV_FD_STDIO || (d->f.flags & O_PATH))
 		return;		/* the shell's; or no file to signal about */
+	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
+	     d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_OBJ) &&
+	    !(d->f.flags & O_ASYNC))
+		return;
 	f = pid_getfd(t->proc.pid, d->f.fd);
 	if (f < 0) {
 		info("fd %llu: no SIGIO owner: pidfd_getfd: %s",
