@@ -86,7 +86,7 @@ static const struct test tests[] = {
 	{ "fd-memfd", C, CORRUPT, NULL },
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
-	{ "fd-locks", C, LOCKS | CORRUPT, NULL },
+	{ "fd-locks", C, LOCKS | CORRUPT | FAULT, NULL },
 	{ "refuse-file-lock", C, REFUSE, "--file-locks" },
 	{ "fd-opath", C, 0, NULL },
 	{ "fd-epoll", C, 0, NULL },
