@@ -110,6 +110,7 @@ test: deps
 	$(MAKE) cr tests
 	t/run
 	CR=./cr bash t/check-tree.sh
+	CR=./cr bash t/predump.sh
 
 # A bounded aarch64 run for CI (a few minutes under qemu's emulation):
 # every kind of state once, in dump mode.  The whole suite: make test-aarch64.

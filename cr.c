@@ -65,6 +65,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -76,10 +77,14 @@
 #include <linux/futex.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/userfaultfd.h>
 #include "tlv.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23		/* 5.14; not in musl's headers */
@@ -1373,10 +1378,13 @@ static long pt_query(struct pt *t, uint64_t scratch, long nr, long a0,
  */
 struct vma {
 	struct tlv_vma v;
+	bool tracked;		/* dump: registered with the tracker (5b) */
 	char *path;		/* TLV_VMA_FILE: the mapped file */
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	bool sysv;		/* a SysV shm attachment: SHMAT */
+	struct tlv_shmat shmat;
 };
 
 struct watch {			/* one inotify watch */
@@ -1423,6 +1431,11 @@ struct thread {
 	struct pt pt;		/* dump: ptrace state */
 };
 
+struct psrc {			/* restore: pages found in a parent image */
+	uint64_t addr, npages, off;
+	const struct image *img;
+};
+
 struct runs {			/* page runs, ascending */
 	struct tlv_run *v;
 	size_t n;
@@ -1452,8 +1465,16 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs prun;	/* pages unchanged since the parent image */
+	struct psrc *src;	/* restore: where the prun pages are */
+	size_t nsrc;
+	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
+	int uffd;		/* dump: cr's copy of that tracker, or -1 */
+	uint64_t trk_ino;
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
+	long via;		/* tree_helper that forks it instead, or -1 */
+	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
 };
@@ -1476,11 +1497,31 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
 	bool tmpfile;		/* restore: made by O_TMPFILE, fd is that ofd */
+	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
+};
+
+struct tree_helper {		/* restore: stands in for an exited leader */
+	uint64_t pid, sid;	/* a session's (pid == sid) or a group's */
+	long forker;		/* index of the task that forks it */
 };
 
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
+	/* chains (section 5b): */
+	bool predump;		/* PREDUMP: pages copied while running */
+	char *parent;		/* PARENT, as written */
+	struct tlv_end parent_id, end;	/* PARENT_ID; this image's END */
+	struct tlv_track *track;	/* TRACK rows */
+	size_t ntrack;
+	struct image *prev;	/* the parent image, read */
+	int fd;			/* restore: a parent image's data, spooled */
+	bool keep_track;	/* dump: leave trackers for a next dump */
+	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
+	uint64_t chain_seen;	/* read: which of those records came */
+	struct tree_helper *helpers;	/* from img_check_tree */
+	size_t nhelpers;
 	struct pipe_obj *pipes;
 	size_t npipes;
 	struct fobj *objs;
@@ -1623,6 +1664,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
+	t->trk_fd = t->uffd = -1;
 	return t;
 }
 
@@ -1749,6 +1791,8 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	if (!strcmp(name, "/dev/zero (deleted)")) {
 		o->s.kind = TLV_OBJ_SHMEM;
 		o->s.size = PAGE_ROUND(sb.st_size);
+	} else if (!strncmp(name, "/SYSV", 5)) {
+		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
 		long seals = fcntl(o->fd, F_GET_SEALS);
 
@@ -1787,9 +1831,76 @@ refuse_vma(unsigned long long s, unsigned long long e, const char *fmt, ...)
 	return false;
 }
 
+/*
+ * A System V shm attachment.  Its inode number is the segment's id, which
+ * cr reads the segment by: so cr must be in the process's IPC namespace
+ * (a private one would have to be recreated whole: not supported).  Only
+ * whole attachments, as shmat() makes them, are supported.
+ */
+static bool col_sysv(struct image *im, int pid, const struct map_line *m,
+		     struct vma *v, const char *link)
+{
+	unsigned long long s = m->start, e = m->end;
+	char ns[64];
+	struct stat a, b;
+	struct shmid_ds ds;
+	key_t key;
+	struct fobj *o;
+
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/ipc", pid);
+	if (stat(ns, &a) || stat("/proc/self/ns/ipc", &b))
+		die_errno("%s", ns);
+	if (a.st_ino != b.st_ino)
+		return refuse_vma(s, e, "System V shared memory in another IPC namespace: not supported");
+	if (stat(link, &a))
+		die_errno("%s", link);
+	if (a.st_ino > INT_MAX || shmctl(a.st_ino, IPC_STAT, &ds))
+		die_errno("System V shm segment %llu",
+			  (unsigned long long)a.st_ino);
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
+				  (unsigned long long)a.st_ino);
+	if (ds.shm_perm.mode & SHM_LOCKED)
+		return refuse_vma(s, e, "System V shm segment locked with SHM_LOCK: not supported yet");
+	o = col_fobj(im, link, m->path, 0);
+	o->shm = (struct tlv_sysv_shm){ .shmid = a.st_ino, .key = (uint32_t)key,
+		.mode = ds.shm_perm.mode & 0777, .uid = ds.shm_perm.uid,
+		.gid = ds.shm_perm.gid,
+		.removed = !!(ds.shm_perm.mode & SHM_DEST) };
+	o->nattch = ds.shm_nattch;
+	v->sysv = true;		/* "may write" is off only for SHM_RDONLY */
+	v->shmat.flags = vmflag(m, "mw") ? 0 : SHM_RDONLY;
+	v->v.kind = TLV_VMA_OBJ;
+	v->v.obj = o->s.id;
+	return true;
+}
+
+/*
+ * Attachments of a segment outside the tree would be cut off from it
+ * after restore: the kernel's count must be the tree's.
+ */
+static void col_check_sysv(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++) {
+		size_t n = 0;
+
+		if (im->objs[i].s.kind != TLV_OBJ_SYSV)
+			continue;
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nvmas; j++)
+				n += im->t[k].vmas[j].v.kind == TLV_VMA_OBJ &&
+				     im->t[k].vmas[j].v.obj == im->objs[i].s.id;
+		if (n != im->objs[i].nattch)
+			refuse("System V shm segment %llu is attached %llu times, %zu of them in the dumped tree: not supported",
+			    (unsigned long long)im->objs[i].shm.shmid,
+			    (unsigned long long)im->objs[i].nattch, n);
+	}
+}
+
 /* Classify one mapping; false if it is left out of the image. */
 static bool col_vma(struct image *im, int pid, const struct map_line *m,
-		    struct vma *v)
+		    struct vma *v, bool trk)
 {
 	const char *p = m->path;
 	bool shared = m->perms[3] == 's';
@@ -1811,8 +1922,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	}
 	if (vmflag(m, "ht"))
 		return refuse_vma(s, e, "hugetlb memory is not supported yet");
-	if (vmflag(m, "um") || vmflag(m, "uw") || vmflag(m, "ui"))
+	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
+	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
 		return refuse_vma(s, e, "shadow stack: not supported yet");
 	if (vmflag(m, "io") || vmflag(m, "pf"))
@@ -1836,7 +1948,7 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (*p != '/')
 		return refuse_vma(s, e, "unsupported kernel mapping %s", p);
 	if (!strncmp(p, "/SYSV", 5))
-		return refuse_vma(s, e, "System V shared memory: not supported yet");
+		return col_sysv(im, pid, m, v, link);
 	if (ends_with(p, " (deleted)") && stat(link, &sa) == 0 && !sa.st_nlink) {
 		v->v.kind = TLV_VMA_OBJ;
 		v->v.obj = col_fobj(im, link, p, im->ghost_limit)->s.id;
@@ -1860,7 +1972,7 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v))
+		if (col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
 			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
 					       sizeof(v)) = v;
 	}
@@ -1904,6 +2016,10 @@ static void runs_add(struct runs *r, size_t floor, uint64_t addr,
 #define PAGE_IS_PRESENT		(1 << 3)
 #define PAGE_IS_SWAPPED		(1 << 4)
 #define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_WPALLOWED	(1 << 0)
+#define PAGE_IS_WRITTEN		(1 << 1)
+#define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 struct pm_scan_arg {
 	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
 	uint64_t category_inverted, category_mask, category_anyof_mask;
@@ -2085,6 +2201,346 @@ static void col_fobj_pages(struct fobj *o)
 		at &= ~(off_t)(PAGE - 1);
 		runs_add(&o->runs, 0, at, PAGE_ROUND(end - at) / PAGE);
 		at = PAGE_ROUND(end);
+	}
+}
+
+/*
+ * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
+ * dump saves only the pages written since.  The kernel says which: cr
+ * registers each private mapping with a userfaultfd in asynchronous
+ * write-protect mode (6.7+) and write-protects its pages; a write then only
+ * clears the page's protection (no fault reaches anyone) and PAGEMAP_SCAN
+ * lists the pages without it (PAGE_IS_WRITTEN), protecting them again in
+ * the same walk.  The userfaultfd has to outlive cr between two runs, so
+ * it stays in the process as one close-on-exec descriptor near the top of
+ * its fd limit (TRACK says which); that fd, the "uw" VmFlag on its
+ * mappings and one cheap fault on the first write to a page after each
+ * pre-dump are all a process can notice, and the final dump (or dump -R
+ * without --track-mem) takes them away.  A mapping without the
+ * registration (new, or moved by mremap, which drops it) counts as
+ * written in full, as does every page the parent image does not hold.
+ */
+
+/*
+ * Set operations on page runs, ascending and disjoint.  Output runs are
+ * never joined, so none spans two mappings when no input run does.
+ */
+
+/* out = a and b. */
+static void runs_and(const struct runs *a, const struct runs *b,
+		     struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n && k < b->n) {
+		uint64_t as = a->v[i].addr, ae = as + a->v[i].npages * PAGE;
+		uint64_t bs = b->v[k].addr, be = bs + b->v[k].npages * PAGE;
+		uint64_t s = as > bs ? as : bs, e = ae < be ? ae : be;
+
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+		if (ae < be)
+			i++;
+		else
+			k++;
+	}
+}
+
+/* out = a without b. */
+static void runs_minus(const struct runs *a, const struct runs *b,
+		       struct runs *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t s = a->v[i].addr, e = s + a->v[i].npages * PAGE;
+
+		while (k < b->n && b->v[k].addr + b->v[k].npages * PAGE <= s)
+			k++;
+		for (size_t j = k; j < b->n && b->v[j].addr < e && s < e; j++) {
+			uint64_t bs = b->v[j].addr;
+			uint64_t be = bs + b->v[j].npages * PAGE;
+
+			if (bs > s)
+				runs_add(out, out->n, s, (bs - s) / PAGE);
+			if (be > s)
+				s = be;
+		}
+		if (s < e)
+			runs_add(out, out->n, s, (e - s) / PAGE);
+	}
+}
+
+/* out = a or b, which do not overlap. */
+static void runs_or(const struct runs *a, const struct runs *b,
+		    struct runs *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < a->n || k < b->n) {
+		const struct tlv_run *x = k == b->n ||
+			(i < a->n && a->v[i].addr < b->v[k].addr) ?
+			&a->v[i++] : &b->v[k++];
+
+		runs_add(out, out->n, x->addr, x->npages);
+	}
+}
+
+/* Has t's tracker been there since the parent image was made? */
+static bool trk_continued(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].pid == t->proc.pid &&
+		    im->prev->track[i].ino == t->trk_ino && t->trk_ino)
+			return true;
+	return false;
+}
+
+/* The inode number of pid's fd if it is a userfaultfd, else 0. */
+static uint64_t trk_ino(int pid, int fd)
+{
+	char path[64], link[64];
+	struct stat sb;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0 || stat(path, &sb))
+		return 0;
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
+}
+
+/* Is fd one of the trackers the parent image left, or a copy of one a
+ * child got by fork?  Those are cr's, not the process's. */
+static bool trk_is_tracker(const struct image *im, int pid, int fd)
+{
+	uint64_t ino;
+
+	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+		return false;
+	for (size_t i = 0; i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Before the fds are collected: is the parent image's tracker still in t? */
+static void trk_find(const struct image *im, struct task *t)
+{
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
+		const struct tlv_track *r = &im->prev->track[i];
+
+		if (r->pid != t->proc.pid)
+			continue;
+		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+			t->trk_fd = r->fd;
+			t->trk_ino = r->ino;
+		} else {
+			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
+			     (unsigned long long)r->pid);
+		}
+	}
+}
+
+/* pid's fd, duplicated into cr; -1 with errno set on failure. */
+static int pidfd_take(int pid, int fd)
+{
+	int pfd = syscall(SYS_pidfd_open, pid, 0), r, e;
+
+	if (pfd < 0)
+		return -1;
+	r = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return r;
+}
+
+/* Undo of a failed dump: the tracker it put into the process goes. */
+static void trk_undo(void *arg)
+{
+	struct task *t = arg;
+	const long a[6] = { t->trk_fd };
+	long ret;
+
+	if (t->trk_fd >= 0)
+		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
+}
+
+/* A free high fd number for the tracker: just under the soft fd limit. */
+static long trk_slot(const struct task *t)
+{
+	for (size_t i = 0; i < t->nrlim; i++)
+		if (t->rlim[i].res == RLIMIT_NOFILE && t->rlim[i].cur > 64 &&
+		    t->rlim[i].cur <= INT_MAX)
+			return t->rlim[i].cur - 1;
+	return 1023;
+}
+
+/*
+ * While cr may still run syscalls in t (its scratch area is mapped, so
+ * they are safe to interrupt): take the tracker into cr, making a new one
+ * if this dump leaves tracking behind; close it in t if it does not.
+ */
+static void trk_setup(struct image *im, struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	int pid = t->proc.pid;
+	bool fresh = false;
+
+	if (t->trk_fd < 0 && im->keep_track) {
+		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
+				    0, 0, 0, 0, 0);
+		long h;
+
+		if (u < 0) {
+			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
+			     pid, strerror(-u));
+			return;
+		}
+		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
+			       0, 0, 0);
+		if (h >= 0)
+			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+		t->trk_fd = h >= 0 ? h : u;
+		undo_push(trk_undo, t);
+		im->ntrk_undo++;
+		fresh = true;
+	}
+	if (t->trk_fd < 0)
+		return;
+	t->uffd = pidfd_take(pid, t->trk_fd);
+	if (t->uffd < 0)
+		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+	if (fresh) {
+		struct uffdio_api api = { .api = UFFD_API,
+					  .features = UFFD_FEATURE_WP_ASYNC };
+		struct stat sb;
+
+		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
+			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			     pid, strerror(errno));
+			close(t->uffd);
+			t->uffd = -1;
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+			return;
+		}
+		t->trk_ino = sb.st_ino;
+	}
+	if (!im->keep_track) {
+		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+		t->trk_fd = -1;
+	}
+}
+
+/*
+ * The written pages of a registered mapping since its last protection,
+ * into out (if not NULL); protect: protect them again in the same walk.
+ * A walk that stopped because reg[] filled may report its last region
+ * again when resumed from walk_end, hence done.
+ */
+static void trk_scan(int fd, const struct vma *v, bool protect,
+		     struct runs *out)
+{
+	struct page_region reg[512];
+	uint64_t at = v->v.start, done = at;
+	size_t floor = out ? out->n : 0;
+
+	while (at < v->v.end) {
+		struct pm_scan_arg a = { .size = sizeof(a),
+			.flags = protect ? PM_SCAN_WP_MATCHING |
+					   PM_SCAN_CHECK_WPASYNC : 0,
+			.start = at, .end = v->v.end, .vec = (uintptr_t)reg,
+			.vec_len = ARRAY_SIZE(reg),
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN };
+		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
+
+		if (n < 0)
+			die_errno("PAGEMAP_SCAN for written pages of %llx-%llx",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+		for (long i = 0; i < n; i++) {
+			uint64_t s = reg[i].start < done ? done : reg[i].start;
+
+			if (reg[i].end <= s)
+				continue;
+			if (out)
+				runs_add(out, floor, s, (reg[i].end - s) / PAGE);
+			done = reg[i].end;
+		}
+		if (a.walk_end <= at)
+			die("PAGEMAP_SCAN made no progress at %llx",
+			    (unsigned long long)at);
+		at = a.walk_end;
+	}
+}
+
+/*
+ * After col_pages, still frozen: which of t's pages the parent image
+ * already holds unchanged (t->prun, left out of t->own), and the
+ * protection reset for the next round when tracking goes on.
+ */
+static void trk_pages(struct image *im, struct task *t)
+{
+	struct runs written = { 0 }, tracked = { 0 }, avail = { 0 },
+		    a = { 0 }, b = { 0 }, own = { 0 };
+	const struct task *q = NULL;
+	int fd;
+
+	if (t->uffd < 0)
+		return;
+	fd = open_pagemap(t->proc.pid);
+	for (size_t i = 0; i < t->nvmas; i++) {
+		struct vma *v = &t->vmas[i];
+		struct uffdio_register reg = {
+			.range = { v->v.start, v->v.end - v->v.start },
+			.mode = UFFDIO_REGISTER_MODE_WP };
+
+		if (!vma_private(v) || v->v.inherit)
+			continue;
+		if (v->tracked) {
+			runs_add(&tracked, 0, v->v.start,
+				 (v->v.end - v->v.start) / PAGE);
+			trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track) {
+			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
+				info("pid %llu: %llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)t->proc.pid,
+				     (unsigned long long)v->v.start,
+				     (unsigned long long)v->v.end,
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+	}
+	close(fd);
+	close(t->uffd);
+	t->uffd = -1;
+	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
+		if (im->prev->t[i].proc.pid == t->proc.pid)
+			q = &im->prev->t[i];
+	if (q && trk_continued(im, t)) {
+		runs_or(&q->own, &q->prun, &avail);
+		runs_and(&t->own, &tracked, &a);
+		runs_and(&a, &avail, &b);
+		runs_minus(&b, &written, &t->prun);
+		runs_minus(&t->own, &t->prun, &own);
+		free(t->own.v);
+		t->own = own;
+	}
+	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/* The release of a tree whose memory is copied after it goes on. */
+static void trk_keep(struct image *im)
+{
+	while (im->ntrk_undo) {
+		undo_pop();
+		im->ntrk_undo--;
 	}
 }
 
@@ -2658,7 +3114,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 	size_t n = proc_list(t->proc.pid, "fd", &fds);
 
 	for (size_t i = 0; i < n; i++)
-		col_fd(im, t, fds[i], shell_job);
+		if (!trk_is_tracker(im, t->proc.pid, fds[i]))
+			col_fd(im, t, fds[i], shell_job);
 	free(fds);
 }
 
@@ -2741,28 +3198,73 @@ static void col_ofds(struct image *im)
 }
 
 /*
- * Processes that share with their parent what only threads should share
- * (clone without CLONE_THREAD) cannot be rebuilt by fork: refuse them.
+ * Processes that share what clone() lets them share without being
+ * threads: an fd table (CLONE_FILES) or a cwd/root/umask (CLONE_FS) is
+ * rebuilt by cloning with the flag, so each process sharing one must share
+ * it with its parent (the process that cloned it, or one that shares it
+ * too); memory and signal handlers (CLONE_VM, CLONE_SIGHAND, as vfork()
+ * children have until they exec) are refused.  kcmp() orders the objects,
+ * so sorting the processes by it puts the sharers side by side.
  */
-static void col_refuse_clone_sharing(const struct image *im)
+static const struct image *share_im;
+static int share_type;
+
+static int cmp_shared(const void *a, const void *b)
+{
+	long r = kcmp_obj(share_im->t[*(const size_t *)a].proc.pid,
+			  share_im->t[*(const size_t *)b].proc.pid, share_type,
+			  0, 0);
+
+	if (r < 0 || r > 2)
+		die_errno("kcmp");
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+static void col_clone_sharing(struct image *im)
 {
 	static const struct { int type; const char *what; } k[] = {
 		{ 1, "memory (CLONE_VM)" }, { 2, "fd table (CLONE_FILES)" },
 		{ 3, "filesystem info (CLONE_FS)" },
 		{ 4, "signal handlers (CLONE_SIGHAND)" },
 	};
+	size_t *ix = xmalloc(im->nt * sizeof(*ix)), n = 0;
 
-	for (size_t i = 1; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *p = &im->t[t->parent];
+	for (size_t i = 0; i < im->nt; i++)
+		if (!task_zombie(&im->t[i]))
+			ix[n++] = i;
+	share_im = im;
+	for (size_t j = 0; j < ARRAY_SIZE(k); j++) {
+		share_type = k[j].type;
+		qsort(ix, n, sizeof(*ix), cmp_shared);
+		for (size_t a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && !cmp_shared(&ix[a], &ix[b]); b++)
+				;
+			for (size_t m = a, tops = 0; m < b && b - a > 1; m++) {
+				struct task *t = &im->t[ix[m]];
+				bool with_parent = false;
 
-		if (task_zombie(t))
-			continue;
-		for (size_t j = 0; j < ARRAY_SIZE(k); j++)
-			if (!kcmp_obj(p->proc.pid, t->proc.pid, k[j].type, 0, 0))
-				refuse("processes %llu and %llu share one %s without being threads: not supported yet",
-				    (unsigned long long)p->proc.pid,
-				    (unsigned long long)t->proc.pid, k[j].what);
+				for (size_t q = a; q < b; q++)
+					with_parent |= (long)ix[q] == t->parent;
+				if (!with_parent && !tops++)
+					continue;	/* the one that shares first */
+				ctx.pid = t->proc.pid;
+				if (j == 0 || j == 3 || !with_parent)
+					refuse("shares one %s with pid %llu without being its thread%s: not supported",
+					    k[j].what,
+					    (unsigned long long)im->t[ix[m == a ? a + 1 : a]].proc.pid,
+					    with_parent ? "" : " or its child");
+				else if (j == 1)
+					t->share.files = 1;
+				else if (strcmp(t->root, "/"))
+					refuse("shares its filesystem info (CLONE_FS) under a changed root %s: not supported",
+					    t->root);
+				else
+					t->share.fs = 1;
+			}
+		}
 	}
+	ctx.pid = 0;
+	free(ix);
 }
 
 /* Pending signals of the thread (private) or process (shared). */
@@ -2958,6 +3460,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	col_proc(t);
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
+	trk_find(im, t);
 	col_fds(im, t, shell_job);
 	col_check_epoll(t);
 	for (size_t k = 0; k < t->nth; k++) {
@@ -2976,6 +3479,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	for (size_t k = 0; k < t->nth; k++)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
+	trk_setup(im, t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3017,7 +3521,7 @@ static void col_check_pipes(const struct image *im)
 	ctx.pid = 0;
 }
 
-static void img_check_tree(const struct image *im);
+static void img_check_tree(struct image *im);
 
 /* Freeze the tree under pid and collect its state; it stays frozen. */
 static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
@@ -3027,8 +3531,9 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
 			col_task(im, &im->t[i], shell_job);
-	col_refuse_clone_sharing(im);
+	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_check_sysv(im);
 	col_ofds(im);
 	col_check_fown(im);
 	img_check_tree(im);	/* what restore would refuse, refused now */
@@ -3039,13 +3544,18 @@ static void collect_pages(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		ctx.pid = im->t[i].proc.pid;
-		if (!task_zombie(&im->t[i]))
+		if (!task_zombie(&im->t[i])) {
 			col_pages(im, &im->t[i]);
+			trk_pages(im, &im->t[i]);
+		}
 	}
 	for (size_t i = 0; i < im->nobjs; i++)
 		col_fobj_pages(&im->objs[i]);
 	ctx.pid = 0;
 }
+
+static char *chain_path(const char *image, const char *parent);	/* 7 */
+static struct image *chain_read(const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -3065,6 +3575,32 @@ static void dump_head(struct img_out *o)
 	if (!uname(&u))
 		memcpy(h.kernel, u.release, strnlen(u.release, sizeof(h.kernel) - 1));
 	out_write(o, &h, sizeof(h));
+}
+
+/* The image-level records of a chain (section 5b). */
+static void dump_chain(struct img_out *o, const struct image *im)
+{
+	struct buf b = { 0 };
+
+	if (im->predump) {
+		struct tlv_predump p = { 1 };
+
+		out_rec(o, TLV_PREDUMP, &p, sizeof(p));
+	}
+	if (im->prev) {
+		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
+		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
+	}
+	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(&b, &r, sizeof(r));
+	}
+	if (b.len)
+		out_rec(o, TLV_TRACK, b.p, b.len);
+	buf_free(&b);
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -3158,6 +3694,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
+	if (t->share.files || t->share.fs)
+		buf_rec(&b, TLV_SHARE, &t->share, sizeof(t->share));
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
 
@@ -3166,6 +3704,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->sysv)
+			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
 	}
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -3202,6 +3742,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_str(&n, TLV_PATH, im->objs[i].path);
 		if (im->objs[i].name)
 			buf_str(&n, TLV_NAME, im->objs[i].name);
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
+			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
+				sizeof(im->objs[i].shm));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -3223,6 +3766,7 @@ struct page_stream {
 	struct iovec iov[512];
 	size_t niov;
 	bool short_ok;		/* a file object: its last page may be short */
+	bool live;		/* pre-dump: the process runs and may unmap */
 };
 #define STREAM_BUF (4u << 20)
 
@@ -3234,6 +3778,24 @@ static void ps_flush_batch(struct page_stream *s)
 	if (!s->niov)
 		return;
 	r = process_vm_readv(s->pid, &l, 1, s->iov, s->niov, 0);
+	if (r != (ssize_t)l.iov_len && s->live) {
+		/*
+		 * A running process may have unmapped some of it since the
+		 * freeze: those pages read as zeros here, and the next dump
+		 * finds them gone or their mapping new, so never uses them.
+		 */
+		uint8_t *b = l.iov_base;
+
+		for (size_t i = 0; i < s->niov; i++) {
+			struct iovec one = { b, s->iov[i].iov_len };
+
+			if (process_vm_readv(s->pid, &one, 1, &s->iov[i], 1, 0) !=
+			    (ssize_t)one.iov_len)
+				memset(b, 0, one.iov_len);
+			b += one.iov_len;
+		}
+		r = l.iov_len;
+	}
 	if (r != (ssize_t)l.iov_len)
 		die_errno("reading memory near %p", s->iov[0].iov_base);
 	s->niov = 0;
@@ -3264,6 +3826,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 			ps_flush_batch(s);
 			r = pread(s->memfd, s->buf + s->fill, n, addr);
+			if (r < 0 && s->live)
+				r = 0;		/* gone since the freeze */
 			if (r < 0 || (r < (ssize_t)n && !s->short_ok))
 				die_errno("reading pages at %llx",
 					  (unsigned long long)addr);
@@ -3282,7 +3846,8 @@ static void ps_add(struct page_stream *s, uint64_t addr, size_t len,
 
 /* PAGEMAP for (kind, id), then the aligned PAGES header. */
 static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
-			 const struct runs *own, const struct runs *inh)
+			 const struct runs *own, const struct runs *inh,
+			 const struct runs *prun)
 {
 	struct tlv_owner own_row = { kind, id };
 	struct buf b = { 0 };
@@ -3291,6 +3856,8 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	buf_rec(&b, TLV_RUNS, own->v, own->n * sizeof(*own->v));
 	if (inh && inh->n)
 		buf_rec(&b, TLV_IRUNS, inh->v, inh->n * sizeof(*inh->v));
+	if (prun && prun->n)
+		buf_rec(&b, TLV_PRUNS, prun->v, prun->n * sizeof(*prun->v));
 	out_rec(o, TLV_PAGEMAP, b.p, b.len);
 	buf_free(&b);
 	out_align(o);
@@ -3299,7 +3866,7 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 
 static void dump_pages(struct img_out *o, const struct image *im)
 {
-	struct page_stream s = { .o = o };
+	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
@@ -3315,8 +3882,11 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		if (task_zombie(t))
 			continue;
 		ctx.pid = s.pid = t->proc.pid;
-		s.memfd = xopen(proc_path(path, s.pid, "mem"), O_RDONLY);
-		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh);
+		proc_path(path, s.pid, "mem");
+		s.memfd = s.live ? open(path, O_RDONLY | O_CLOEXEC) :
+				   xopen(path, O_RDONLY);
+		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
+			     &t->prun);
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -3335,7 +3905,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 
 		s.memfd = m->fd;
 		s.short_ok = true;
-		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL);
+		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
@@ -3349,6 +3919,8 @@ struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
 	bool leave_running, shell_job, detach, json;
+	bool predump, track_mem;	/* pre-dump; --track-mem */
+	const char *prev_dir;		/* --prev-images-dir */
 	int timeout_ms;
 	uint64_t ghost_limit;
 	bool file_locks;
@@ -3406,7 +3978,7 @@ static int cmd_dump(const struct opts *opt)
 	static struct image im;
 	uint64_t npages = 0, nthreads = 0;
 
-	ctx.phase = "dump";
+	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
 		die("no process: give -t PID");
 	if (opt->pid == getpid())
@@ -3428,7 +4000,17 @@ static int cmd_dump(const struct opts *opt)
 		die("refusing to write an image to a terminal");
 	}
 	im.ghost_limit = opt->ghost_limit;
-	im.file_locks = opt->file_locks;
+	im.file_locks = opt->file_locks || opt->predump;	/* memory only */
+	im.predump = opt->predump;
+	im.keep_track = opt->predump || opt->track_mem;
+	if (opt->track_mem && !opt->leave_running && !opt->predump)
+		die("--track-mem needs -R: the processes must go on for a next dump");
+	if (opt->prev_dir) {
+		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
+		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
+		im.prev = chain_read(chain_path(path, im.parent));
+		close(im.prev->fd);
+	}
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -3441,10 +4023,17 @@ static int cmd_dump(const struct opts *opt)
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
 	dump_head(&o);
+	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
 		dump_task(&o, &im.t[i]);
 	dump_objects(&o, &im);
 	fault("dump-write");
+	if (im.predump) {	/* the memory is copied while it runs */
+		trk_keep(&im);
+		undo_pop();
+		frz_release(&im);
+		info("pre-dump: the processes run again, copying their memory");
+	}
 	dump_pages(&o, &im);
 	fault("dump-end");
 	{
@@ -3462,7 +4051,10 @@ static int cmd_dump(const struct opts *opt)
 	}
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	fault("dump-done");
-	if (opt->leave_running) {
+	if (im.predump) {
+		undo_pop();	/* unlink_part, now a no-op */
+	} else if (opt->leave_running) {
+		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();
@@ -3621,6 +4213,10 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_SHMAT) {
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
+			v->sysv = true;
 		} else {
 			skip_unknown(&it, "VMA");
 		}
@@ -3774,6 +4370,7 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		case TLV_SIGACT:
 		case TLV_EXE:
 		case TLV_COMM:
+		case TLV_SHARE:
 			once(&seen, it.tag, "TASK");
 			break;
 		}
@@ -3795,6 +4392,9 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_COMM:
 			t->comm = get_str(&it, "TASK");
+			break;
+		case TLV_SHARE:
+			get_row(&it, &t->share, sizeof(t->share), "TASK");
 			break;
 		case TLV_GROUPS:
 			t->groups = get_rows(&it, &t->ngroups, "TASK");
@@ -3893,17 +4493,29 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "OBJ");
 			o->name = get_str(&it, "OBJ");
+		} else if (it.tag == TLV_SYSV_SHM) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
 	}
 	need(seen, TLV_OBJ_INFO, "OBJ");
+	if ((o->s.kind == TLV_OBJ_SYSV) !=
+	    !!(seen & (1ULL << (TLV_SYSV_SHM % 64))) ||
+	    (o->s.kind == TLV_OBJ_SYSV &&
+	     (o->path || o->name || !o->s.size || o->shm.shmid > INT_MAX ||
+	      o->shm.key > UINT32_MAX || o->shm.mode > 0777 ||
+	      o->shm.uid >= UINT32_MAX || o->shm.gid >= UINT32_MAX ||
+	      o->shm.removed > 1 || (o->shm.removed && o->shm.key))))
+		die("corrupt image: bad System V shm segment %zu", im->nobjs);
 	if (o->s.id != im->nobjs || o->s.size > (1ULL << 46) ||
 	    (o->s.kind == TLV_OBJ_SHMEM && (o->s.size % PAGE || !o->s.size)) ||
 	    (o->s.kind == TLV_OBJ_GHOST && (!o->path || o->path[0] != '/' ||
 					    !S_ISREG(o->s.mode))) ||
 	    (o->s.kind == TLV_OBJ_MEMFD && (!o->name || strlen(o->name) > 249)) ||
-	    o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD)
+	    ((o->s.kind < TLV_OBJ_SHMEM || o->s.kind > TLV_OBJ_MEMFD) &&
+	     o->s.kind != TLV_OBJ_SYSV))
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
@@ -3919,13 +4531,34 @@ static void get_runs(const struct tlv_it *it, struct runs *r,
 	}
 }
 
+/* The image-level records of a chain (5b), before the first TASK. */
+static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
+			   uint64_t len)
+{
+	struct tlv_it it = { .tag = tag, .val = v, .len = len };
+
+	once(&im->chain_seen, tag, "the image");
+	if (tag == TLV_PREDUMP) {
+		struct tlv_predump p;
+
+		get_row(&it, &p, sizeof(p), "the image");
+		im->predump = true;
+	} else if (tag == TLV_PARENT) {
+		im->parent = get_str(&it, "the image");
+	} else if (tag == TLV_PARENT_ID) {
+		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else {
+		im->track = get_rows(&it, &im->ntrack, "the image");
+	}
+}
+
 /* A PAGEMAP: whose pages, and the runs of the PAGES that follow. */
 static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 				 uint64_t len, uint64_t **pages_off)
 {
 	struct tlv_it it = tlv_iter(val, len);
 	struct tlv_owner own = { 0 };
-	struct runs r = { 0 }, ir = { 0 };
+	struct runs r = { 0 }, ir = { 0 }, pr = { 0 };
 	uint64_t seen = 0;
 
 	while (tlv_next(&it, "PAGEMAP")) {
@@ -3938,6 +4571,9 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 		} else if (it.tag == TLV_IRUNS) {
 			once(&seen, it.tag, "PAGEMAP");
 			get_runs(&it, &ir, "PAGEMAP");
+		} else if (it.tag == TLV_PRUNS) {
+			once(&seen, it.tag, "PAGEMAP");
+			get_runs(&it, &pr, "PAGEMAP");
 		} else {
 			skip_unknown(&it, "PAGEMAP");
 		}
@@ -3945,7 +4581,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 	need(seen, TLV_OWNER, "PAGEMAP");
 	need(seen, TLV_RUNS, "PAGEMAP");
 	if (own.kind == TLV_OWNER_OBJ && own.id >= 1 && own.id <= im->nobjs &&
-	    !ir.n && !im->objs[own.id - 1].runs.v) {
+	    !ir.n && !pr.n && !im->objs[own.id - 1].runs.v) {
 		struct fobj *o = &im->objs[own.id - 1];
 
 		o->runs = r;
@@ -3959,6 +4595,7 @@ static struct runs *read_pagemap(struct image *im, const uint8_t *val,
 			continue;
 		t->own = r;
 		t->inh = ir;
+		t->prun = pr;
 		*pages_off = &t->pages_off;
 		return &t->own;
 	}
@@ -4023,6 +4660,7 @@ static void img_read(struct img_in *in, struct image *im)
 				    (unsigned long long)e.crc, crc);
 			if (read(in->fd, &extra, 1) != 0)
 				die("corrupt image: data after the END record");
+			im->end = e;
 			break;
 		}
 		if (r.tag == TLV_PAGES) {
@@ -4042,7 +4680,11 @@ static void img_read(struct img_in *in, struct image *im)
 		in_read(in, v, r.len, tlv_name(r.tag) ? tlv_name(r.tag) : "a record");
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
-		if (r.tag == TLV_TASK && section == 0) {
+		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
+		    section == 0 && !im->nt) {
+			read_chain_rec(im, r.tag, v, r.len);
+		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
 		} else if (r.tag == TLV_PIPE && section <= 1) {
 			section = 1;
@@ -4054,7 +4696,9 @@ static void img_read(struct img_in *in, struct image *im)
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ) {
+			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
+			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
+			   r.tag == TLV_TRACK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -4102,16 +4746,56 @@ static const struct task *task_by_pid(const struct image *im, uint64_t pid)
  * it leads its group, or is in its parent's group, or joins a group whose
  * leader is in the tree, in its session.  Dump checks this too, so that
  * what restore cannot do is refused before anything is written.
+ *
+ * A leader that exited while its session or group lives on is stood in
+ * for at restore, as CRIU does, by a helper process with its pid: for a
+ * session, the helper is forked by the subreaper that adopted the
+ * session's processes, calls setsid() and forks them; for a group, it is
+ * forked by a member's parent and calls setpgid(0, 0) so that the members
+ * can join.  Once every process has joined its group the helpers exit and
+ * are reaped, which hands a session helper's children back to the
+ * subreaper: the pid is free again, as at dump time.
  */
-static void img_check_tree(const struct image *im)
+static long tree_helper(struct image *im, uint64_t pid, uint64_t sid)
 {
-	for (size_t i = 0; i < im->nt; i++) {
-		const struct task *t = &im->t[i], *g;
+	struct tree_helper *h;
+
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].pid == pid) {
+			if (im->helpers[i].sid != sid)
+				refuse("process group %llu spans two sessions",
+				    (unsigned long long)pid);
+			return i;
+		}
+	if (!pid || pid >= (1 << 22))
+		die("corrupt image: bad session or group id %llu",
+		    (unsigned long long)pid);
+	h = vec_add(&im->helpers, &im->nhelpers, sizeof(*h));
+	h->pid = pid, h->sid = sid, h->forker = -1;
+	return h - im->helpers;
+}
+
+/* The group a process has when it is forked: its forker's. */
+static uint64_t forker_pgid(const struct image *im, const struct task *t)
+{
+	return t->via >= 0 ? im->helpers[t->via].pid :
+	       t->parent >= 0 ? im->t[t->parent].proc.pgid : 0;
+}
+
+static void img_check_tree(struct image *im)
+{
+	const struct task *root = &im->t[0];
+	bool sj = root->proc.flags & TLV_PROC_SHELL_JOB;
+
+	free(im->helpers);
+	im->helpers = NULL, im->nhelpers = 0;
+	for (size_t i = 0; i < im->nt; i++) {	/* sessions */
+		struct task *t = &im->t[i];
 		const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
-		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
-				   pgid = t->proc.pgid;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid;
 
 		ctx.pid = pid;
+		t->via = -1;
 		if (!pid || pid >= (1 << 22) || (p && task_zombie(p)) ||
 		    (p && p->proc.pid != t->proc.ppid))
 			die("corrupt image: bad pid or parent");
@@ -4119,23 +4803,63 @@ static void img_check_tree(const struct image *im)
 			if (im->t[j].proc.pid == pid)
 				die("corrupt image: pid appears twice");
 		if (sid == pid) {
-			if (pgid != pid)
+			if (t->proc.pgid != pid)
 				refuse("session leader that does not lead its process group: not supported");
 		} else if (!p) {
-			if (!(t->proc.flags & TLV_PROC_SHELL_JOB))
+			if (!sj)
 				refuse("not a session leader (session %llu): dump with --shell-job, or start it with setsid",
 				    sid);
 		} else if (sid != p->proc.sid) {
-			refuse("session %llu is neither its own nor its parent's (the leader exited): not supported yet",
-			    sid);
+			struct tree_helper *h;
+
+			if (task_by_pid(im, sid) || (sj && sid == root->proc.sid))
+				refuse("session %llu is neither its own nor its parent's, and its leader is alive: not supported",
+				    sid);
+			if (!p->proc.subreaper)
+				refuse("session %llu lost its leader, and its process was adopted by pid %llu, not a subreaper: not supported",
+				    sid, (unsigned long long)p->proc.pid);
+			if (t->proc.pdeath_signal)
+				refuse("parent-death signal set in a process whose session leader exited: not supported yet");
+			if (t->share.files || t->share.fs)
+				refuse("shares its fd table or fs struct with the subreaper that adopted it: not supported");
+			t->via = tree_helper(im, sid, sid);
+			h = &im->helpers[t->via];
+			if (h->forker >= 0 && h->forker != t->parent)
+				refuse("session %llu lost its leader, and its processes were adopted by different processes: not supported",
+				    sid);
+			h->forker = t->parent;
 		}
-		if (pgid == pid || (p && pgid == p->proc.pgid) || !p)
+	}
+	for (size_t i = 1; i < im->nt; i++) {	/* groups */
+		struct task *t = &im->t[i];
+		const struct task *g;
+		unsigned long long pid = t->proc.pid, sid = t->proc.sid,
+				   pgid = t->proc.pgid;
+		long h;
+
+		ctx.pid = pid;
+		if (pgid == pid || pgid == forker_pgid(im, t))
 			continue;
 		g = task_by_pid(im, pgid);
-		if (!g || g->proc.pgid != pgid || g->proc.sid != sid)
-			refuse("process group %llu has no leader in the tree, in this session (it exited): not supported yet",
+		if (g) {
+			if (g->proc.pgid != pgid || g->proc.sid != sid)
+				refuse("process group %llu is not led by pid %llu, in this session: not supported",
+				    pgid, pgid);
+			continue;
+		}
+		if (sj && pgid == root->proc.pgid)
+			refuse("process group %llu has no leader in the tree: not supported",
 			    pgid);
+		h = tree_helper(im, pgid, sid);
+		if (im->helpers[h].forker < 0 && t->via < 0)
+			im->helpers[h].forker = t->parent;
 	}
+	for (size_t i = 0; i < im->nhelpers; i++)
+		if (im->helpers[i].forker < 0) {
+			ctx.pid = 0;
+			refuse("process group %llu lost its leader, and no member's parent is in its session: not supported",
+			    (unsigned long long)im->helpers[i].pid);
+		}
 	ctx.pid = 0;
 }
 
@@ -4164,6 +4888,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if (vm->sysv && v->kind != TLV_VMA_OBJ)
+			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
 		case TLV_VMA_ANON:
 			if (mflags != MAP_PRIVATE || !(v->flags & MAP_ANONYMOUS) ||
@@ -4183,6 +4909,13 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if (!v->obj || v->obj > im->nobjs || vm->path || vm->name ||
 			    (v->flags & MAP_ANONYMOUS))
 				die("corrupt image: mapping %zu: bad file object", i);
+			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
+			    (vm->sysv &&
+			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
+			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
+			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
+				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
 			break;
 		default:
 			die("corrupt image: mapping %zu: unknown kind %llu", i,
@@ -4209,7 +4942,8 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 			vi++;
 		if (vi == t->nvmas || x->addr < t->vmas[vi].v.start ||
 		    end > t->vmas[vi].v.end || !vma_private(&t->vmas[vi]) ||
-		    (r == &t->inh && !t->vmas[vi].v.inherit))
+		    (r == &t->inh && !t->vmas[vi].v.inherit) ||
+		    (r == &t->prun && t->vmas[vi].v.inherit))
 			die("corrupt image: page run %zu (%llx) is not inside one private mapping",
 			    i, (unsigned long long)x->addr);
 	}
@@ -4320,7 +5054,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			path = true;
 			break;
 		case TLV_FD_OBJ:
-			if (!d->f.obj || d->f.obj > im->nobjs)
+			if (!d->f.obj || d->f.obj > im->nobjs ||
+			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
 		case TLV_FD_EVENTFD:
@@ -4404,6 +5139,43 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/*
+ * A process sharing its parent's fd table has the parent's fds, exactly;
+ * one sharing its fs struct has the parent's cwd, root and umask.  Only
+ * the parent sets them at restore (and only with root "/": a chroot in
+ * one would move the other's paths while it still opens files).
+ */
+static void img_check_share(const struct image *im, const struct task *t)
+{
+	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+
+	if (!t->share.files && !t->share.fs)
+		return;
+	if (!p || t->via >= 0 || t->share.files > 1 || t->share.fs > 1)
+		die("corrupt image: bad SHARE record");
+	if (t->share.fs && (strcmp(t->cwd, p->cwd) || strcmp(t->root, "/") ||
+			    strcmp(p->root, "/") || t->proc.umask != p->proc.umask))
+		die("corrupt image: a shared fs struct differs, or has a root other than /");
+	if (t->share.files && t->nfds != p->nfds)
+		die("corrupt image: a shared fd table differs");
+	for (size_t i = 0; t->share.files && i < t->nfds; i++)
+		if (t->fds[i].f.fd != p->fds[i].f.fd ||
+		    t->fds[i].f.ofd != p->fds[i].f.ofd ||
+		    t->fds[i].f.cloexec != p->fds[i].f.cloexec)
+			die("corrupt image: a shared fd table differs");
+}
+
+/* Does a child of task i share its fd table (so i restores it for both)? */
+static bool files_shared(const struct image *im, size_t i)
+{
+	if (im->t[i].share.files)
+		return true;
+	for (size_t k = i + 1; k < im->nt; k++)
+		if (im->t[k].parent == (long)i && im->t[k].share.files)
+			return true;
+	return false;
+}
+
 static void img_check_task(const struct image *im, const struct task *t)
 {
 	uint64_t sigs = 0;
@@ -4446,8 +5218,20 @@ static void img_check_task(const struct image *im, const struct task *t)
 	}
 	img_check_vmas(im, t);
 	img_check_runs(t, &t->own);
+	img_check_runs(t, &t->prun);
+	if (t->prun.n) {
+		struct runs both = { 0 };
+
+		if (!im->parent)
+			die("corrupt image: pages kept in a parent image, but no parent");
+		runs_and(&t->own, &t->prun, &both);
+		if (both.n)
+			die("corrupt image: page %llx both saved and in the parent image",
+			    (unsigned long long)both.v[0].addr);
+	}
 	img_check_runs(t, &t->inh);
 	img_check_fds(im, t);
+	img_check_share(im, t);
 	for (size_t i = 0; i < t->nth; i++)
 		img_check_thread(im, t, &t->th[i]);
 	ctx.pid = t->proc.pid;
@@ -4465,6 +5249,12 @@ static void img_check(struct image *im)
 		}
 	if (im->nofds > nfds)
 		die("corrupt image: open file numbers out of range");
+	if (!im->parent != !im->parent_id.bytes)
+		die("corrupt image: PARENT and PARENT_ID go together");
+	for (size_t i = 0; i < im->ntrack; i++)
+		if (!task_by_pid(im, im->track[i].pid) ||
+		    im->track[i].fd > INT_MAX)
+			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -4486,6 +5276,14 @@ static void img_check(struct image *im)
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
 
+		for (size_t k = 0; k < i; k++)
+			if (im->objs[i].s.kind == TLV_OBJ_SYSV &&
+			    im->objs[k].s.kind == TLV_OBJ_SYSV &&
+			    (im->objs[k].shm.shmid == im->objs[i].shm.shmid ||
+			     (im->objs[i].shm.key &&
+			      im->objs[k].shm.key == im->objs[i].shm.key)))
+				die("corrupt image: two System V shm segments with one id or key");
+
 		for (size_t k = 0; k < r->n; k++) {
 			if (r->v[k].addr % PAGE || r->v[k].addr < prev ||
 			    r->v[k].addr + r->v[k].npages * PAGE >
@@ -4495,6 +5293,113 @@ static void img_check(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * An image chain (section 5b): each PARENT is read and checked like any
+ * image, and must be the very image its child was dumped against (its END
+ * record, kept in PARENT_ID).  Restore reads the chain to its first image
+ * and finds, for every page a process keeps in a parent, the image and
+ * offset that hold it; a page found nowhere is an error, before any fork.
+ */
+#define CHAIN_MAX 64
+
+/* parent's path: as written if absolute, else beside the image. */
+static char *chain_path(const char *image, const char *parent)
+{
+	const char *slash = image ? strrchr(image, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - image) + 1 : 0;
+	char *p;
+
+	if (parent[0] == '/' || !dl)
+		return xstrdup(parent);
+	p = xmalloc(dl + strlen(parent) + 1);
+	memcpy(p, image, dl);
+	strcpy(p + dl, parent);
+	return p;
+}
+
+static struct image *chain_read(const char *path)
+{
+	struct img_in in = { .name = path };
+	struct image *p = xzalloc(sizeof(*p));
+
+	in.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (in.fd < 0)
+		die_errno("parent image %s", path);
+	img_read(&in, p);
+	img_check(p);
+	p->fd = in.fd;
+	return p;
+}
+
+/* The places in image img (task q there) of the pages of got. */
+static void chain_sources(struct task *t, const struct runs *got,
+			  const struct task *q, const struct image *img)
+{
+	uint64_t off = q->pages_off;
+	size_t k = 0;
+
+	for (size_t i = 0; i < got->n; i++) {
+		const struct tlv_run *g = &got->v[i];
+		struct psrc *x;
+
+		while (q->own.v[k].addr + q->own.v[k].npages * PAGE <= g->addr)
+			off += q->own.v[k++].npages * PAGE;
+		x = vec_add(&t->src, &t->nsrc, sizeof(*x));
+		x->addr = g->addr;
+		x->npages = g->npages;
+		x->off = off + (g->addr - q->own.v[k].addr);
+		x->img = img;
+	}
+}
+
+static void chain_resolve(struct task *t, const struct image *im)
+{
+	struct runs need = { 0 }, none = { 0 };
+
+	runs_or(&t->prun, &none, &need);
+	for (const struct image *p = im->prev; need.n; p = p->prev) {
+		const struct task *q = p ? task_by_pid(p, t->proc.pid) : NULL;
+		struct runs got = { 0 }, left = { 0 }, lost = { 0 };
+
+		if (!q || task_zombie(q))
+			die("image chain: the pages pid %llu keeps in its parent images are not there",
+			    (unsigned long long)t->proc.pid);
+		runs_and(&need, &q->own, &got);
+		chain_sources(t, &got, q, p);
+		runs_minus(&need, &q->own, &left);
+		runs_minus(&left, &q->prun, &lost);
+		if (lost.n)
+			die("image chain: page %llx of pid %llu is in no image of the chain",
+			    (unsigned long long)lost.v[0].addr,
+			    (unsigned long long)t->proc.pid);
+		free(got.v), free(lost.v), free(need.v);
+		need = left;
+	}
+	free(need.v);
+}
+
+/* Restore: the whole chain under im (read from path, NULL: stdin). */
+static void chain_load(struct image *im, const char *path)
+{
+	const char *at = path;
+	int depth = 0;
+
+	for (struct image *c = im; c->parent; c = c->prev) {
+		char *pp = chain_path(at, c->parent);
+
+		if (++depth > CHAIN_MAX)
+			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		c->prev = chain_read(pp);
+		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
+			die("image chain: %s is not the image %s was dumped against",
+			    pp, at ? at : "standard input");
+		at = pp;
+	}
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].prun.n)
+			chain_resolve(&im->t[i], im);
 }
 
 /* A file the image refers to must still be what it was at dump time. */
@@ -4605,6 +5510,35 @@ static void host_check_rlimits(const struct task *t)
 	}
 }
 
+/*
+ * A System V shm segment gets its id back (rst_make_sysv): the id must be
+ * free, or held by the segment the dump left behind (same id, key and
+ * size, attached nowhere: dumped processes were killed, the segment was
+ * not removed), which is taken back, its contents replaced.  Another
+ * segment with the id or key stops the restore.  True if left behind.
+ */
+static bool sysv_left_behind(const struct fobj *o)
+{
+	struct shmid_ds ds;
+	key_t key;
+
+	if (shmctl(o->shm.shmid, IPC_STAT, &ds)) {
+		if (errno != EINVAL && errno != EIDRM)
+			die_errno("System V shm segment %llu",
+				  (unsigned long long)o->shm.shmid);
+		if (o->shm.key && shmget(o->shm.key, 0, 0) >= 0)
+			die("System V shm key %#llx is taken by another segment",
+			    (unsigned long long)o->shm.key);
+		return false;
+	}
+	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
+	if ((uint32_t)key != o->shm.key || ds.shm_segsz != o->s.size ||
+	    ds.shm_nattch)
+		die("System V shm id %llu is taken by another segment",
+		    (unsigned long long)o->shm.shmid);
+	return true;
+}
+
 /* Can this host, and this cr, restore the image? */
 /*
  * A file lock of the image must be free to take: a process outside
@@ -4648,12 +5582,19 @@ static void host_check(const struct image *im, const struct opts *opt)
 
 		ctx.pid = t->proc.pid;
 		host_wait_pid_free(t->proc.pid);
+		for (size_t k = 0; k < im->nhelpers; k++)
+			if (im->helpers[k].forker == (long)i)
+				host_wait_pid_free(im->helpers[k].pid);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		for (size_t k = 0; k < t->nvmas; k++)
+			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
+			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
+				sysv_left_behind(&im->objs[t->vmas[k].v.obj - 1]);
 		check_dir("working directory", t->cwd);
 		check_dir("root directory", t->root);
 		check_file("executable", t->exe, &t->exe_st, true);
@@ -4694,6 +5635,7 @@ extern const uint64_t restorer_blob_size, restorer_entry_off;
 struct ctl {			/* shared by cr and the tree (MAP_SHARED) */
 	uint32_t created;	/* processes forked so far */
 	uint32_t go;		/* futex: 1 once cr traces them all */
+	uint32_t joined;	/* futex: processes in their final group */
 };
 
 struct rst_file {		/* a file to map, opened once */
@@ -4753,10 +5695,13 @@ static void rst_kill_all(void *arg)
 	fprintf(stderr, "cr: restore: could not clean up all processes\n");
 }
 
-/* Fork with exactly this PID; returns 0 in the child like fork(). */
-static int rst_fork_pid(pid_t pid, int exit_signal)
+/*
+ * Fork with exactly this PID; returns 0 in the child like fork().  flags:
+ * CLONE_FILES, CLONE_FS for a process that shares them with its parent.
+ */
+static int rst_fork_pid(pid_t pid, int exit_signal, uint64_t flags)
 {
-	struct clone_args ca = { .exit_signal = exit_signal,
+	struct clone_args ca = { .flags = flags, .exit_signal = exit_signal,
 		.set_tid = (uintptr_t)&pid, .set_tid_size = 1 };
 	long r = syscall(SYS_clone3, &ca, sizeof(ca));
 	char buf[32];
@@ -4775,7 +5720,7 @@ static int rst_fork_pid(pid_t pid, int exit_signal)
 	snprintf(buf, sizeof(buf), "%d", pid - 1);
 	if (write(fd, buf, strlen(buf)) < 0)
 		die_errno("writing ns_last_pid");
-	r = syscall(SYS_clone, exit_signal, 0, 0, 0, 0);
+	r = syscall(SYS_clone, flags | exit_signal, 0, 0, 0, 0);
 	if (r < 0)
 		die_errno("fork");
 	if (r == 0)
@@ -4985,6 +5930,76 @@ static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 		die_errno("ftruncate");
 }
 
+/*
+ * shm_next_id names the id the next shmget() hands out; restore sets it
+ * before each segment it creates.
+ */
+static int *sysv_made;		/* segments this restore created */
+static size_t nsysv_made;
+
+static void rst_sysv_undo(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < nsysv_made; i++)
+		shmctl(sysv_made[i], IPC_RMID, NULL);
+}
+
+static void rst_make_sysv(struct rst *r, const struct fobj *o)
+{
+	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	int id = o->shm.shmid;
+	struct shmid_ds ds;
+	uint8_t *p;
+
+	if (!sysv_left_behind(o)) {
+		int fd = xopen("/proc/sys/kernel/shm_next_id", O_WRONLY), got;
+
+		if (dprintf(fd, "%d", id) < 0)
+			die_errno("writing shm_next_id");
+		close(fd);
+		got = shmget(o->shm.key, o->s.size,
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+		if (got < 0)
+			die_errno("recreating System V shm segment %d", id);
+		if (got != id) {
+			shmctl(got, IPC_RMID, NULL);
+			die("System V shm segment %d came back as %d", id, got);
+		}
+		*(int *)vec_add(&sysv_made, &nsysv_made, sizeof(int)) = id;
+		fault("restore-sysv");
+	}
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		die_errno("attaching System V shm segment %d", id);
+	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
+		die_errno("madvise");
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading System V shm pages");
+		off += n;
+	}
+	shmdt(p);
+	if (shmctl(id, IPC_STAT, &ds))
+		die_errno("System V shm segment %d", id);
+	ds.shm_perm.uid = o->shm.uid;
+	ds.shm_perm.gid = o->shm.gid;
+	ds.shm_perm.mode = o->shm.mode;
+	if (shmctl(id, IPC_SET, &ds))
+		die_errno("setting System V shm segment %d's owner", id);
+}
+
+/* Once every process attached: segments removed at dump time go again. */
+static void rst_sysv_done(const struct image *im)
+{
+	for (size_t i = 0; i < im->nobjs; i++)
+		if (im->objs[i].s.kind == TLV_OBJ_SYSV && im->objs[i].shm.removed &&
+		    shmctl(im->objs[i].shm.shmid, IPC_RMID, NULL))
+			die_errno("removing System V shm segment %llu",
+				  (unsigned long long)im->objs[i].shm.shmid);
+}
+
 static void rst_make_objs(struct rst *r)
 {
 	for (size_t i = 0; i < r->im->nobjs; i++) {
@@ -4993,6 +6008,10 @@ static void rst_make_objs(struct rst *r)
 		int fd;
 
 		switch (o->s.kind) {
+		case TLV_OBJ_SYSV:
+			rst_make_sysv(r, o);
+			o->fd = -1;
+			continue;
 		case TLV_OBJ_SHMEM:
 			fd = rst_make_shmem(r, o);
 			break;
@@ -5292,6 +6311,8 @@ static void rst_make_shared(struct rst *r)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	r->img_fd = rst_helper(r, r->img_fd);
+	for (struct image *p = r->im->prev; p; p = p->prev)
+		p->fd = rst_helper(r, p->fd);
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -5355,17 +6376,31 @@ static void rst_session(const struct task *t)
 	}
 }
 
-/* A group led by another process of the tree, joined once all exist. */
-static void rst_join_group(const struct image *im, const struct task *t)
+/*
+ * A group led by another process of the tree (or by a helper), joined once
+ * all exist; then the helpers may go.  A process a session helper forked
+ * drops its parent-death signal first: the helper's exit must not kill it.
+ */
+static void rst_join_group(struct rst *r, const struct task *t)
 {
-	const struct task *p = t->parent >= 0 ? &im->t[t->parent] : NULL;
+	const struct image *im = r->im;
 
-	if (!p || t->proc.pgid == t->proc.pid || t->proc.pgid == p->proc.pgid ||
-	    t->proc.sid == t->proc.pid)
-		return;
-	if (setpgid(0, t->proc.pgid))
+	if (t->parent >= 0 && t->proc.pgid != t->proc.pid &&
+	    t->proc.pgid != forker_pgid(im, t) && t->proc.sid != t->proc.pid &&
+	    setpgid(0, t->proc.pgid))
 		die_errno("joining process group %llu",
 			  (unsigned long long)t->proc.pgid);
+	if (t->via >= 0 && prctl(PR_SET_PDEATHSIG, 0))
+		die_errno("prctl");
+	__atomic_add_fetch(&r->ctl->joined, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->joined, FUTEX_WAKE, INT_MAX, -1);
+}
+
+/* Counted as created, for cr's rst_wait_created. */
+static void rst_created(struct rst *r)
+{
+	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
+	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
 }
 
 static void rst_wait_go(struct rst *r)
@@ -5383,10 +6418,9 @@ static void __attribute__((noreturn)) rst_zombie(struct rst *r,
 
 	rst_session(t);
 	prctl(PR_SET_NAME, t->comm);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(r->im, t);
+	rst_join_group(r, t);
 	if (WIFSIGNALED(st)) {
 		uint64_t none = 0;
 
@@ -5442,6 +6476,26 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
  * stay shared); others are mapped fresh.  Then the saved pages are read
  * in with large preads, straight from the image.
  */
+/* Read len bytes of pages at addr (in mapping v, premapped) from fd. */
+static void rst_load(const struct vma *v, uint64_t addr, size_t len, int fd,
+		     uint64_t off)
+{
+	uint8_t *dst = (uint8_t *)(v->premap + addr - v->v.start);
+	size_t done = 0;
+
+	/* Fault the run in with one call rather than a fault per page
+	 * inside pread (5.14+; without it pread faults them itself). */
+	madvise(dst, len, MADV_POPULATE_WRITE);
+	while (done < len) {
+		ssize_t n = pread(fd, dst + done, len - done, off + done);
+
+		if (n <= 0)
+			die_errno("reading pages of %llx",
+				  (unsigned long long)addr);
+		done += n;
+	}
+}
+
 static void rst_memory(struct rst *r, struct task *t)
 {
 	uint64_t off = t->pages_off;
@@ -5469,25 +6523,26 @@ static void rst_memory(struct rst *r, struct task *t)
 	}
 	for (size_t i = 0; i < t->own.n; i++) {
 		const struct tlv_run *x = &t->own.v[i];
-		size_t len = x->npages * PAGE, done = 0;
-		uint8_t *dst;
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		dst = (uint8_t *)(t->vmas[vi].premap + x->addr - t->vmas[vi].v.start);
-		/* Fault the run in with one call rather than a fault per page
-		 * inside pread (5.14+; without it pread faults them itself). */
-		madvise(dst, len, MADV_POPULATE_WRITE);
-		while (done < len) {
-			ssize_t n = pread(r->img_fd, dst + done, len - done,
-					  off + done);
+		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		off += x->npages * PAGE;
+	}
+	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
+		const struct psrc *x = &t->src[i];
+		size_t lo = 0, hi = t->nvmas;
 
-			if (n <= 0)
-				die_errno("reading pages of %llx",
-					  (unsigned long long)x->addr);
-			done += n;
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (t->vmas[mid].v.start <= x->addr)
+				lo = mid;
+			else
+				hi = mid;
 		}
-		off += len;
+		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
+			 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -5576,17 +6631,22 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 	return syscall(SYS_rt_sigaction, sig, k, NULL, 8);
 }
 
-/* What a process sets on itself in C before the blob. */
+/*
+ * What a process sets on itself in C before the blob.  A shared fd table
+ * or fs struct is set by the parent it is shared with.
+ */
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 
-	rst_files(r, t);
-	if (chdir(t->cwd))
+	if (!t->share.files)
+		rst_files(r, t);
+	if (!t->share.fs && chdir(t->cwd))
 		die_errno("chdir %s", t->cwd);
-	if (strcmp(t->root, "/") && chroot(t->root))
+	if (!t->share.fs && strcmp(t->root, "/") && chroot(t->root))
 		die_errno("chroot %s", t->root);
-	umask(t->proc.umask);
+	if (!t->share.fs)
+		umask(t->proc.umask);
 	if (personality(t->proc.personality) < 0)
 		die_errno("personality");
 	for (size_t i = 0; i < t->nrlim; i++) {
@@ -5607,13 +6667,65 @@ static void rst_process(struct rst *r, const struct task *t)
 		die_errno("prctl");
 }
 
+static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
+
+/*
+ * A helper standing in for an exited session or group leader (see
+ * img_check_tree): it takes the session or group, forks the processes
+ * of the session it stands for, and exits once every process is in its
+ * group; its forker reaps it.
+ */
+static void __attribute__((noreturn)) rst_stand_in(struct rst *r, size_t h)
+{
+	const struct tree_helper *s = &r->im->helpers[h];
+	uint32_t n;
+
+	ctx.pid = s->pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)r->im->t[s->forker].proc.pid)
+		_exit(1);
+	fault("restore-helper");
+	if (s->pid == s->sid ? setsid() < 0 : setpgid(0, 0) < 0)
+		die_errno("helper for exited leader %llu",
+			  (unsigned long long)s->pid);
+	for (size_t k = 0; k < r->im->nt; k++)
+		if (r->im->t[k].via == (long)h &&
+		    !rst_fork_pid(r->im->t[k].proc.pid, r->im->t[k].proc.exit_signal, 0))
+			rst_task(r, k);
+	rst_created(r);
+	rst_wait_go(r);
+	while ((n = __atomic_load_n(&r->ctl->joined, __ATOMIC_ACQUIRE)) <
+	       r->im->nt)
+		sys_futex(&r->ctl->joined, FUTEX_WAIT, n, -1);
+	_exit(0);
+}
+
+/* Reap the helpers this process forked, once they are done. */
+static void rst_reap_helpers(struct rst *r, size_t i)
+{
+	for (size_t h = 0; h < r->im->nhelpers; h++) {
+		int st;
+
+		if (r->im->helpers[h].forker != (long)i)
+			continue;
+		while (waitpid(r->im->helpers[h].pid, &st, __WALL) < 0)
+			if (errno != EINTR)
+				die_errno("reaping the helper for %llu",
+				    (unsigned long long)r->im->helpers[h].pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			die("the helper for exited leader %llu failed",
+			    (unsigned long long)r->im->helpers[h].pid);
+	}
+}
+
 /* One process of the tree, from its fork to the jump into its area. */
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 {
 	struct image *im = r->im;
 	struct task *t = &im->t[i];
-	pid_t parent = t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid
-				      : getppid();
+	pid_t parent = t->via >= 0 ? (pid_t)im->helpers[t->via].pid :
+		       t->parent >= 0 ? (pid_t)im->t[t->parent].proc.pid :
+		       getppid();
 
 	undo_n = 0;	/* cr's undo entries are not ours */
 	ctx.log = NULL;
@@ -5628,14 +6740,22 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 	rst_session(t);
 	rst_memory(r, t);
 	fault("restore-memory");
+	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
+		die_errno("PR_SET_CHILD_SUBREAPER");	/* before helpers exit */
+	for (size_t h = 0; h < im->nhelpers; h++)
+		if (im->helpers[h].forker == (long)i &&
+		    !rst_fork_pid(im->helpers[h].pid, 0, 0))
+			rst_stand_in(r, h);
 	for (size_t k = i + 1; k < im->nt; k++)
-		if (im->t[k].parent == (long)i &&
-		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal))
+		if (im->t[k].parent == (long)i && im->t[k].via < 0 &&
+		    !rst_fork_pid(im->t[k].proc.pid, im->t[k].proc.exit_signal,
+				  (im->t[k].share.files ? CLONE_FILES : 0) |
+				  (im->t[k].share.fs ? CLONE_FS : 0)))
 			rst_task(r, k);
-	__atomic_add_fetch(&r->ctl->created, 1, __ATOMIC_RELEASE);
-	sys_futex(&r->ctl->created, FUTEX_WAKE, 1, -1);
+	rst_created(r);
 	rst_wait_go(r);
-	rst_join_group(im, t);
+	rst_join_group(r, t);
+	rst_reap_helpers(r, i);
 	for (size_t k = i + 1; k < im->nt; k++) {
 		siginfo_t si;
 
@@ -5942,20 +7062,29 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	rv = aa_ptr(&aa, t->nvmas * sizeof(*rv), 8, &a->vmas);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		const struct vma *v = &t->vmas[i];
+		const struct fobj *o = v->v.kind == TLV_VMA_OBJ ?
+				       &r->im->objs[v->v.obj - 1] : NULL;
 		struct rst_vma *x = &rv[nrv];
-		int64_t fd = -1;
+		int64_t fd = -1, shmid = -1;
+		uint64_t shmflg = 0;
 
 		if (v->v.kind == TLV_VMA_SPECIAL)
 			continue;
-		if (v->v.kind == TLV_VMA_OBJ)
-			fd = r->im->objs[v->v.obj - 1].fd;
+		if (o && o->s.kind == TLV_OBJ_SYSV) {
+			shmid = o->shm.shmid;
+			shmflg = v->shmat.flags |
+				 (v->v.prot & PROT_EXEC ? SHM_EXEC : 0);
+		} else if (o) {
+			fd = o->fd;
+		}
 		else if (v->v.kind == TLV_VMA_FILE && !vma_private(v))
 			fd = rst_file_fd(r, v->path, v->v.prot & PROT_WRITE);
 		nrv++;
 		*x = (struct rst_vma){ v->v.start, v->v.end - v->v.start,
 			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
-			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0 };
+			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0,
+			shmid, shmflg };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
 			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
 			       v->name);
@@ -5973,7 +7102,8 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	cl = aa_ptr(&aa, r->nhelpers * 8, 8, &a->close_fds);
 	for (size_t i = 0; i < r->nhelpers; i++)
 		cl[i] = r->helpers[i];
-	a->nclose = r->nhelpers;
+	/* a shared fd table: cr closes them once all are past their blob */
+	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
 }
@@ -6072,7 +7202,7 @@ static void rst_wait_created(struct rst *r, pid_t root)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((n = __atomic_load_n(&r->ctl->created, __ATOMIC_ACQUIRE)) <
-	       r->im->nt) {
+	       r->im->nt + r->im->nhelpers) {
 		struct pollfd pfd = { r->status[0], POLLIN, 0 };
 		int st;
 
@@ -6184,6 +7314,25 @@ static void rst_fowns(const struct image *im)
 	fault("restore-fown");
 }
 
+/*
+ * In a shared fd table cr's fds are closed only after the blobs (above),
+ * which drops the table's POSIX locks the blobs took: they are taken
+ * again, by a syscall in the process, from the area's rst_lock array.
+ */
+static void rst_relock(struct pt *p, const struct task *t)
+{
+	/* the area is at the same address in cr */
+	const struct rst_lock *l = (const struct rst_lock *)(uintptr_t)t->args->locks;
+
+	for (uint64_t j = 0; j < t->args->nlocks; j++)
+		if (l[j].cmd == F_SETLK &&
+		    pt_syscall(p, __NR_fcntl, l[j].fd, F_SETLK,
+			       (long)(t->args->locks + j * sizeof(*l) +
+				      offsetof(struct rst_lock, type)), 0, 0, 0))
+			die("fd %lld: taking its POSIX lock again failed",
+			    (long long)l[j].fd);
+}
+
 static void rst_finish(struct rst *r)
 {
 	struct image *im = r->im;
@@ -6224,6 +7373,11 @@ static void rst_finish(struct rst *r)
 			   &p->sigmask))
 			die_errno("reading the restored registers");
 		p->insn = p->insn0 = pt_find_any_insn(p->pid);
+		if (files_shared(im, i) && !t->share.files &&
+		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
+			die("closing cr's fds in a shared fd table failed");
+		if (files_shared(im, i))
+			rst_relock(p, t);
 		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
 			       0, 0, 0, 0))
 			die("removing the restorer area failed");
@@ -6277,6 +7431,10 @@ static int cmd_restore(const struct opts *opt)
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
+	if (im.predump)
+		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
+		    in.name);
+	chain_load(&im, path);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -6286,6 +7444,7 @@ static int cmd_restore(const struct opts *opt)
 	}
 	host_check(&im, opt);
 	r.img_fd = in.fd;
+	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
 		die_errno("pipe");
 	rst_make_shared(&r);
@@ -6304,7 +7463,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal);
+	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);
@@ -6324,7 +7483,9 @@ static int cmd_restore(const struct opts *opt)
 	fault("restore-stops");
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	rst_sysv_done(&im);
 	fault("restore-done");
+	undo_pop();
 	undo_pop();
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
@@ -7413,11 +8574,21 @@ static const char usage_text[] =
 	"usage: cr [-v] [-o LOG] COMMAND [OPTIONS]\n"
 	"\n"
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
+	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"\n"
 	"  cr COMMAND --help   options of one command\n";
+
+/* pre-dump is a dump that lets the tree go before copying its memory. */
+static int cmd_predump(const struct opts *opt)
+{
+	struct opts o = *opt;
+
+	o.predump = true;
+	return cmd_dump(&o);
+}
 
 struct cmd {
 	const char *name;
@@ -7427,7 +8598,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q M L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -7437,6 +8608,19 @@ static const struct cmd cmds[] = {
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "      --file-locks        take flock, POSIX and OFD locks along (else refused)\n"
+	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
+	  "                          (relative to the images dir); restore needs D\n"
+	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
+	  "  -v, --verbose           more detail on stderr\n"
+	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
+	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
+	  "  with --prev-images-dir saves only the pages written since\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -7478,6 +8662,8 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "file-locks", no_argument, NULL, 'L' },
+	{ "prev-images-dir", required_argument, NULL, 'Q' },
+	{ "track-mem", no_argument, NULL, 'M' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
@@ -7520,7 +8706,8 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--tree") || !strcmp(a, "--images-dir") ||
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
-		    !strcmp(a, "--ghost-limit"))
+		    !strcmp(a, "--ghost-limit") ||
+		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
 	return -1;
@@ -7613,6 +8800,8 @@ int main(int argc, char **argv)
 			o.timeout_ms = v * 1000;
 			break;
 		case 'J': o.json = true; break;
+		case 'Q': o.prev_dir = optarg; break;
+		case 'M': o.track_mem = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

@@ -146,7 +146,16 @@ static void build_vmas(struct rst_args *a)
 
 	step(a, RST_STEP_MAP);
 	for (uint64_t i = 0; i < a->nvmas; i++) {
-		if (!v[i].premap) {
+		if (v[i].shmid >= 0) {	/* attached, then its protection */
+			r = SYS(__NR_shmat, v[i].shmid, v[i].start, v[i].shmflg,
+				0, 0, 0);
+			if (r != (long)v[i].start)
+				fail(a, RST_STEP_MAP, r, v[i].start);
+			r = SYS(__NR_mprotect, v[i].start, v[i].len, v[i].prot,
+				0, 0, 0);
+			if (bad(r))
+				fail(a, RST_STEP_PROTECT, r, v[i].start);
+		} else if (!v[i].premap) {
 			r = SYS(__NR_mmap, v[i].start, v[i].len, v[i].prot,
 				v[i].flags | MAP_FIXED, v[i].fd, v[i].pgoff);
 			if (r != (long)v[i].start)

@@ -33,18 +33,28 @@
  * reject the image.  Tag numbers are never reused.
  *
  * ==== Order of records (format version 1) ====
+ *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
  *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM, AUXV,
- *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), VMA* (nest), FD* (nest),
- *	  THREAD* (nest, the main thread first)
+ *	  RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
+ *	  FD* (nest), THREAD* (nest, the main thread first)
  *	PIPE*   nest per pipe: PIPE_INFO, DATA?
+ *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
- *	        file, a memfd: OBJ_INFO, PATH or NAME
+ *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
+ *	        or SYSV_SHM
  *	then for each TASK and OBJ with contents:
- *	PAGEMAP nest: OWNER, RUNS, IRUNS?
+ *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
  *	END     must be the last record, nothing may follow
+ *
+ * Chains (pre-copy): `cr pre-dump` writes a full image whose pages were
+ * copied while the processes ran (PREDUMP), so it cannot be restored by
+ * itself, and leaves a tracker in each process (TRACK).  A later pre-dump
+ * or dump with --prev-images-dir names that image (PARENT, PARENT_ID) and
+ * saves only pages written since: the present pages it does not save are
+ * listed in PRUNS and come from the parent, or from its parent, and so on.
  *
  * The checksum in END is CRC32C (Castagnoli) over every byte from the start
  * of the header to the start of the END record.
@@ -202,6 +212,7 @@ struct tlv_rec {
 #define TLV_OBJ_SHMEM	1	/* shared anonymous memory ("/dev/zero (deleted)") */
 #define TLV_OBJ_GHOST	2	/* an unlinked file, still open or mapped: PATH */
 #define TLV_OBJ_MEMFD	3	/* memfd_create(): NAME */
+#define TLV_OBJ_SYSV	200	/* a System V shm segment: SYSV_SHM */
 #define TLV_F_EVENTFD(X) \
 	X(count, "counter") X(semaphore, "1 if EFD_SEMAPHORE")
 #define TLV_F_SIGNALFD(X) \
@@ -236,8 +247,25 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_SHARE(X) \
+	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
+	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
+#define TLV_F_SYSV_SHM(X) \
+	X(shmid, "segment id, the same after restore") \
+	X(key, "IPC key, 0 = IPC_PRIVATE") \
+	X(mode, "permission bits (shm_perm.mode & 0777)") \
+	X(uid, "owner uid") X(gid, "owner gid") \
+	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_SHMAT(X) \
+	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
 	X(addr, "first page") X(npages, "number of pages")
+#define TLV_F_TRACK(X) \
+	X(pid, "process whose memory changes are tracked") \
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
+	X(ino, "the tracker's inode number, to recognise it next time")
+#define TLV_F_PREDUMP(X) \
+	X(live, "1: pages were copied while the processes ran")
 
 #define TLV_FIELD(name, doc) uint64_t name;
 struct tlv_end { TLV_F_END(TLV_FIELD) };
@@ -269,6 +297,11 @@ struct tlv_fan_mark { TLV_F_FAN_MARK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
+struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
+struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
+struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
+struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 #undef TLV_FIELD
 
 /*
@@ -329,7 +362,15 @@ struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \
 	X(FAN_MARK, 183, NEST, NONE, "a fanotify mark: FAN_MARK_INFO, PATH") \
 	X(FAN_MARK_INFO, 184, ROWS, FAN_MARK, "what is marked, and for which events") \
-	X(FOWN, 185, ROWS, FOWN, "who the fd signals for O_ASYNC I/O, and with which signal")
+	X(FOWN, 185, ROWS, FOWN, "who the fd signals for O_ASYNC I/O, and with which signal") \
+	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
+	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
+	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
+	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
+	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
+	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
+	X(TRACK, 233, ROWS, TRACK, "memory-change trackers left in the processes") \
+	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };
@@ -388,6 +429,8 @@ struct rst_vma {		/* one mapping of the image */
 	int64_t fd;		/* file or shmem to map here, -1 if premapped */
 	uint64_t premap;	/* where cr built it, moved into place; 0 = map */
 	uint64_t name;		/* address of anon name string, 0 if none */
+	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
+	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */

@@ -580,6 +580,55 @@ static inline void child_ready(int sync[2])
 	t_fd_snapshot(test_fds);
 }
 
+/*
+ * As child_ready(), for a child that shares the fd table (CLONE_FILES) or
+ * must not close the pipe: one byte on fd says it is set up.
+ */
+static inline void child_ready_on(int fd)
+{
+	test_pid = getpid();
+	test_checked = false;
+	t_fd_snapshot(test_fds);
+	if (write(fd, "r", 1) != 1)
+		fail("child: write: %s", strerror(errno));
+}
+
+/* Where a process of the tree must be: checked from /proc and getpgid. */
+struct proc_want {
+	pid_t pid, ppid, pgid, sid;
+};
+
+static inline void check_proc(const struct proc_want *w, const char *me)
+{
+	pid_t ppid = 0;
+
+	if (proc_state(w->pid, &ppid) == 0)
+		fail("%s: process %d is gone", me, (int)w->pid);
+	if (ppid != w->ppid || getpgid(w->pid) != w->pgid ||
+	    getsid(w->pid) != w->sid)
+		fail("%s: pid %d has parent %d group %d session %d, want %d %d %d",
+		     me, (int)w->pid, (int)ppid, (int)getpgid(w->pid),
+		     (int)getsid(w->pid), (int)w->ppid, (int)w->pgid,
+		     (int)w->sid);
+}
+
+/* This process's children, from /proc: there must be exactly n (<= 8). */
+static inline void my_children(pid_t *kids, int n)
+{
+	char path[64], buf[160] = "", *p = buf;
+	int i, k, len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+		 (int)getpid(), (int)getpid());
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		fail("reading %s: %s", path, strerror(errno));
+	for (i = 0; sscanf(p, "%d%n", &k, &len) == 1; i++, p += len)
+		if (i < n)
+			kids[i] = k;
+	if (i != n)
+		fail("children are \"%s\", want %d of them", buf, n);
+}
+
 /* Wait for EOF, when every descendant has closed the pipe: none holds it
  * when the root says ready. */
 static inline void children_ready(int sync[2], int n)

@@ -87,11 +87,12 @@ static const struct test tests[] = {
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
 	{ "fd-locks", C, LOCKS | CORRUPT | FAULT, NULL },
+	{ "fd-locks-shared", C, LOCKS, NULL },
 	{ "refuse-file-lock", C, REFUSE, "--file-locks" },
 	{ "fd-opath", C, 0, NULL },
 	{ "fd-epoll", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
-	{ "refuse-clone-files", C, REFUSE, "fd table" },
+	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
 	{ "thread-256", C, BIG | FEW, NULL },
@@ -103,10 +104,15 @@ static const struct test tests[] = {
 	{ "tree-sid-pgid", C, 0, NULL },
 	{ "tree-zombie", C, 0, NULL },
 	{ "tree-subreaper", C, 0, NULL },
+	{ "tree-dead-sid", C, CORRUPT | FAULT, NULL },
+	{ "tree-dead-pgid", C, 0, NULL },
+	{ "tree-clone-files", C, CORRUPT, NULL },
+	{ "tree-clone-fs", C, 0, NULL },
 	{ "tree-pipe", C, 0, NULL },
 	{ "shm-anon", C, 0, NULL },
 	{ "shm-file", C, 0, NULL },
 	{ "shm-posix", C, 0, NULL },
+	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
 	{ "mm-cow", C, BIG | FEW, NULL },
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
@@ -1499,8 +1505,8 @@ static bool maps_record(struct ctx *c)
 
 	maps_free(c);
 	for (i = 0; i < c->ntree && c->nmaps < 16; i++) {
-		if (c->tree[i].tid != c->tree[i].pid)
-			continue;
+		if (c->tree[i].tid != c->tree[i].pid || c->tree[i].state == 'Z')
+			continue;	/* a zombie has no mappings */
 		snprintf(path, sizeof(path), "/proc/%d/maps", c->tree[i].pid);
 		if (slurp(path, buf, sizeof(buf)) <= 0)
 			return bad(c, "reading %s: %s", path, strerror(errno));

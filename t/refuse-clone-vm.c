@@ -1,16 +1,15 @@
-/* A child sharing the fd table (clone(CLONE_FILES), not a thread): cr dump must refuse, naming the fd table, and leave both running. */
+/* A child sharing memory and signal handlers (clone(CLONE_VM | CLONE_SIGHAND), not a thread, as after vfork): cr dump must refuse, naming CLONE_VM, and leave both running. */
 #include "lib.h"
 #include <sched.h>
 #include <sys/prctl.h>
 
-#define KCMP_FILES 2
+#define KCMP_VM 1
 
 static int sharer(void *arg)
 {
 	(void)arg;
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (;;)
-		pause();
+		syscall(SYS_pause);
 	return 0;
 }
 
@@ -22,16 +21,17 @@ int main(int argc, char **argv)
 	int st;
 
 	test_init(argc, argv);
-	pid = clone(sharer, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+	pid = clone(sharer, stack + sizeof(stack),
+		    CLONE_VM | CLONE_SIGHAND | SIGCHLD, NULL);
 	if (pid < 0)
 		fail("clone: %s", strerror(errno));
 	test_ready();
 	if (spin_counters(10000000) < 1000)
 		fail("counter barely moved");
-	r = syscall(SYS_kcmp, getpid(), pid, KCMP_FILES, 0, 0);
+	r = syscall(SYS_kcmp, getpid(), pid, KCMP_VM, 0, 0);
 	if (waitpid(pid, NULL, WNOHANG) != 0 ||
 	    (r && !(r < 0 && errno == ENOSYS)))
-		fail("the child is gone or no longer shares the fd table");
+		fail("the child is gone or no longer shares the memory");
 	kill(pid, SIGKILL);
 	st = xwaitpid(pid, 0);
 	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)

@@ -1,0 +1,195 @@
+#!/bin/bash
+# Pre-copy chains: a program that keeps rewriting pages of 64 MiB (and keeps
+# a generation number per page) is pre-dumped five times while it runs, then
+# dumped with --prev-images-dir; the dump holds only what changed, and the
+# restore, which takes the other pages from the five pre-dumps, gives back a
+# memory where every page matches its generation.  Also: the program stays
+# healthy while tracked, a pre-dump alone and a chain with a wrong parent
+# are refused before anything is created.  Needs root and gcc.
+#   CR=path/to/cr bash t/predump.sh
+# Prints "PASS/FAIL predump.CASE" lines and "N passed, N failed".
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+CR=${CR:-$here/../cr}
+case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
+
+# Run as init of a private pid namespace: the dumped pid is then free
+# again as soon as it dies, for the restore.
+if [ "$$" != 1 ] && [ -z "${CR_PREDUMP_NS:-}" ]; then
+	exec env CR_PREDUMP_NS=1 CR="$CR" unshare -pf --mount-proc bash "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/cr-predump.XXXXXX)
+pid=
+passed=0
+failed=0
+
+cleanup() {
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat > "$tmp/prog.c" <<'EOF'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NPAGES 16384			/* 64 MiB */
+#define WORDS (4096 / 8)
+
+static volatile sig_atomic_t check;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	check = 1;
+}
+
+static void fill(uint64_t *p, uint64_t page, uint32_t gen)
+{
+	for (int i = 0; i < WORDS; i++)
+		p[i] = page << 40 ^ (uint64_t)gen << 8 ^ i;
+}
+
+int main(void)
+{
+	uint64_t *mem = mmap(NULL, NPAGES * 4096UL, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t *gen = calloc(NPAGES, sizeof(*gen));
+	struct timespec ts = { 0, 5000000 };
+	uint64_t rnd = 88172645463325252ULL, rounds = 0;
+	char line[80];
+
+	syscall(SYS_close_range, 3, ~0u, 0);
+	setsid();
+	signal(SIGUSR1, on_usr1);
+	for (uint64_t p = 0; p < NPAGES; p++)
+		fill(mem + p * WORDS, p, 0);
+	fprintf(stderr, "ready\n");
+	for (;;) {
+		for (int k = 0; k < 16; k++) {	/* ~3000 pages a second */
+			uint64_t p;
+
+			rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+			p = rnd % NPAGES;
+			fill(mem + p * WORDS, p, gen[p] + 1);
+			gen[p]++;
+		}
+		rounds++;
+		if (check) {
+			int bad = 0;
+
+			check = 0;
+			for (uint64_t p = 0; p < NPAGES; p++)
+				for (int i = 0; i < WORDS; i++)
+					if (mem[p * WORDS + i] !=
+					    (p << 40 ^ (uint64_t)gen[p] << 8 ^ i))
+						bad++;
+			snprintf(line, sizeof(line), "%s %d %llu\n",
+				 bad ? "bad" : "ok", bad,
+				 (unsigned long long)rounds);
+			if (write(2, line, strlen(line)) < 0)
+				return 3;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+EOF
+gcc -O2 -o "$tmp/prog" "$tmp/prog.c" || exit 1
+
+pass() { echo "PASS predump.$1"; passed=$((passed + 1)); }
+fail() { echo "FAIL predump.$1: $2"; failed=$((failed + 1)); }
+
+# Wait until the log has N "ok"/"bad" lines; print the last one.
+checked() {
+	local n=$1 i
+	for i in $(seq 100); do
+		[ "$(grep -cE '^(ok|bad) ' "$tmp/log")" -ge "$n" ] && break
+		sleep 0.05
+	done
+	grep -E '^(ok|bad) ' "$tmp/log" | tail -1
+}
+
+cd "$tmp"
+./prog < /dev/null > /dev/null 2> log &
+pid=$!
+for i in $(seq 100); do grep -q ready log && break; sleep 0.05; done
+
+ok=true
+for i in 1 2 3 4 5; do
+	mkdir d$i
+	prev=
+	[ $i -gt 1 ] && prev="--prev-images-dir ../d$((i - 1))"
+	if ! "$CR" pre-dump -t $pid -D d$i $prev 2> err; then
+		fail pre-dump-$i "$(cat err)"
+		ok=false
+		break
+	fi
+	sleep 0.2
+done
+$ok && pass pre-dumps
+
+kill -USR1 $pid
+case $(checked 1) in
+ok*) pass runs-while-tracked ;;
+*) fail runs-while-tracked "$(tail -2 log)" ;;
+esac
+n=$(ls -l /proc/$pid/fd | grep -c userfaultfd)
+[ "$n" = 1 ] && pass one-tracker-fd || fail one-tracker-fd "$n userfaultfd fds"
+
+mkdir d6
+if "$CR" dump -t $pid -D d6 --prev-images-dir ../d5 2> err; then
+	pass dump
+else
+	fail dump "$(cat err)"
+fi
+s1=$(stat -c %s d1/cr.img)
+s6=$(stat -c %s d6/cr.img)
+[ $((s6 * 4)) -lt "$s1" ] && pass incremental ||
+	fail incremental "dump $s6 bytes, first pre-dump $s1"
+
+# Refusals, before anything is created.
+if "$CR" restore -D d3 -d 2> err || ! grep -q pre-dump err; then
+	fail refuse-predump "$(cat err)"
+elif kill -0 $pid 2>/dev/null; then
+	fail refuse-predump "pid $pid exists"
+else
+	pass refuse-predump
+fi
+mv d5/cr.img d5/real.img
+cp d4/cr.img d5/cr.img
+if "$CR" restore -D d6 -d 2> err || ! grep -q 'not the image' err; then
+	fail refuse-wrong-parent "$(cat err)"
+elif kill -0 $pid 2>/dev/null; then
+	fail refuse-wrong-parent "pid $pid exists"
+else
+	pass refuse-wrong-parent
+fi
+mv d5/real.img d5/cr.img
+
+if "$CR" restore -D d6 -d 2> err; then
+	kill -USR1 $pid
+	case $(checked 2) in
+	ok*) pass restore ;;
+	*) fail restore "$(tail -2 log)" ;;
+	esac
+	if ls -l /proc/$pid/fd | grep -q userfaultfd ||
+	   grep -q 'VmFlags:.* uw' /proc/$pid/smaps; then
+		fail no-tracker-after "a tracker came back"
+	else
+		pass no-tracker-after
+	fi
+else
+	fail restore "$(cat err)"
+fi
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
