@@ -1,10 +1,9 @@
 #!/bin/bash
-# cr check -t PID on live processes: a program holding a socket, a System V
-# shm mapping, a pipe to outside and a file lock gets exit status 1 and one
-# line per problem; a clean one gets 0 and "no problems".  Both hold an
-# armed timerfd: the kernel features restore needs name timerfd-ticks.
-# Either way the program must run on, not stopped, not traced.  Needs root
-# and gcc.
+# cr check -t PID on live processes: a program holding an io_uring, a perf
+# event, a pipe to outside and a file lock gets exit status 1 and one line
+# per problem; a clean one gets 0 and "no problems".  Both hold an armed
+# timerfd: the kernel features restore needs name timerfd-ticks.  Either
+# way the program must run on, not stopped, not traced.  Needs root and gcc.
 #   CR=path/to/cr bash t/check-tree.sh
 # Prints "PASS/FAIL check-tree.CASE" lines and "N passed, N failed".
 
@@ -23,8 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The program, a parent and its child: "dirty" opens a socket and maps
-# System V shm (its stdout is a pipe to a cat outside); "clean" holds
+# The program, a parent and its child: "dirty" opens an io_uring and a perf event
+# (its stdout is a pipe to a cat outside); "clean" holds
 # nothing cr refuses.  It says "ready PID CHILD" on stderr, and "alive"
 # there for each SIGUSR1 (the parent passes it on to the child).
 cat > "$tmp/prog.c" <<'EOF'
@@ -33,9 +32,9 @@ cat > "$tmp/prog.c" <<'EOF'
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/shm.h>
+#include <linux/io_uring.h>
+#include <linux/perf_event.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -53,9 +52,9 @@ static void alive(int sig)
 
 int main(int argc, char **argv)
 {
-	struct itimerspec its = { { 1, 0 }, { 1, 0 } };
+	struct itimerspec its = { 0 };
 	char buf[64];
-	int id, fd;
+	int fd;
 
 	syscall(SYS_close_range, 3, ~0u, 0);	/* nothing of the shell's */
 	setsid();
@@ -69,17 +68,20 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
+	its.it_value.tv_sec = its.it_interval.tv_sec = 1;
 	fd = timerfd_create(CLOCK_MONOTONIC, 0);
 	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL))
 		return 2;
 	if (argc > 1 && !strcmp(argv[1], "dirty")) {
+		struct io_uring_params up = { 0 };
+		struct perf_event_attr pa = { .type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(pa), .config = PERF_COUNT_SW_CPU_CLOCK,
+			.exclude_kernel = 1 };
+
 		fd = open(argv[2], O_RDWR | O_CREAT, 0600);
-		if (fd < 0 || flock(fd, LOCK_EX))
-			return 2;
-		id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-		if (id < 0 || shmat(id, NULL, 0) == (void *)-1 ||
-		    shmctl(id, IPC_RMID, NULL) ||
-		    socket(AF_UNIX, SOCK_DGRAM, 0) < 0) {
+		if (fd < 0 || flock(fd, LOCK_EX) ||
+		    syscall(SYS_io_uring_setup, 4, &up) < 0 ||
+		    syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0) < 0) {
 			perror("setting up");
 			return 2;
 		}
@@ -168,14 +170,14 @@ run_case() {
 			why="$n problem lines naming pid $pid, want 4"
 		elif grep -q "^cr: check: pid $kid: " <<< "$out"; then
 			why="a problem of the child, which has none"
-		elif [ "$(grep "^cr: check: " <<< "$out" | grep -c socket)" != 1 ] ||
+		elif [ "$(grep "^cr: check: " <<< "$out" | grep -c io_uring)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" |
-			  grep -c "System V")" != 1 ] ||
+			  grep -c perf_event)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" | grep -c pipe)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" |
 			  grep -c -- "--file-locks")" != 1 ]
 		then
-			why="not one line each for socket, System V, pipe, lock"
+			why="not one line each for io_uring, perf_event, pipe, lock"
 		elif ! grep -q "4 problems" <<< "$out"; then
 			why="no \"4 problems\""
 		fi
