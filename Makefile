@@ -111,6 +111,7 @@ test: deps
 	t/run
 	CR=./cr bash t/check-tree.sh
 	CR=./cr bash t/predump.sh
+	CR=./cr bash t/cgroup-manage.sh
 
 # A bounded aarch64 run for CI (a few minutes under qemu's emulation):
 # every kind of state once, in dump mode.  The whole suite: make test-aarch64.

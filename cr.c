@@ -1024,6 +1024,7 @@ struct map_line {
 	char perms[5];
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
+	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1040,6 +1041,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->pgoff = off;
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
+	m->pkey = 0;
 	return true;
 }
 
@@ -1062,6 +1064,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
+			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(m[n - 1].vmflags, sizeof(m->vmflags), "%s",
 				 line + 8 + strspn(line + 8, " "));
@@ -1338,6 +1342,21 @@ static int pt_write(int pid, uint64_t addr, const void *src, size_t len)
 	return n < 0 ? -errno : -EFAULT;
 }
 
+/* Write target memory through /proc/PID/mem: read-only pages too. */
+static int pt_write_mem(int pid, uint64_t addr, const void *src, size_t len)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || pwrite(fd, src, len, addr) != (ssize_t)len)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /* Unmap cr's area in the process (col_scratch made it). */
 static void pt_scratch_free(struct pt *t)
 {
@@ -1383,6 +1402,7 @@ struct vma {
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
+	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
 	bool sysv;		/* a SysV shm attachment: SHMAT */
 	struct tlv_shmat shmat;
 };
@@ -1429,6 +1449,11 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
+	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	bool has_kt;		/* restore: the image had KTHREAD */
+	struct tlv_kthread kt;
+	struct tlv_cpus *cpus;
+	size_t ncpus;
 };
 
 struct psrc {			/* restore: pages found in a parent image */
@@ -1477,6 +1502,12 @@ struct task {
 	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
+	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	bool has_ks;		/* restore: the image had KSTATE */
+	struct tlv_kstate ks;
+	struct tlv_spec *spec;
+	size_t nspec;
+	char *cgroup;		/* cgroup v2 path, NULL if not known */
 };
 
 struct pipe_obj {		/* a pipe, or a FIFO by path */
@@ -1964,6 +1995,8 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	return true;
 }
 
+static void kst_col_vma(const struct map_line *m, struct vma *v);
+
 static void col_vmas(struct image *im, struct task *t)
 {
 	struct map_line *m;
@@ -1972,9 +2005,10 @@ static void col_vmas(struct image *im, struct task *t)
 	for (size_t i = 0; i < n; i++) {
 		struct vma v = { 0 };
 
-		if (col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
-			*(struct vma *)vec_add(&t->vmas, &t->nvmas,
-					       sizeof(v)) = v;
+		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
+			continue;
+		kst_col_vma(&m[i], &v);
+		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
 	maps_free(m, n);
 }
@@ -3410,9 +3444,11 @@ static uint64_t col_scratch(struct task *t)
 	p->insn = p->insn0 = pt_find_any_insn(t->proc.pid);
 	r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE | PROT_EXEC,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == -EPERM || r == -EACCES) {	/* no W+X (MDWE) */
+	if (r == -EPERM || r == -EACCES) {
+		/* MDWE: no W+X, and no gaining X later; map R+X, drop X from
+		 * the rest, and write the code through /proc/PID/mem */
 		wx = false;
-		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_WRITE,
+		r = pt_syscall(p, __NR_mmap, 0, len, PROT_READ | PROT_EXEC,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	}
 	if (r < 0 && r > -4096) {
@@ -3421,11 +3457,12 @@ static uint64_t col_scratch(struct task *t)
 	}
 	a = p->scratch = r;
 	p->scratch_len = len;
-	if (pt_write(p->pid, a, arch_safe_code, arch_safe_code_len))
+	if (!wx && (r = pt_syscall(p, __NR_mprotect, a + PAGE, len - PAGE,
+				   PROT_READ | PROT_WRITE, 0, 0, 0)))
+		die("mprotect of cr's area in the process failed (%ld)", r);
+	if (wx ? pt_write(p->pid, a, arch_safe_code, arch_safe_code_len) :
+		 pt_write_mem(p->pid, a, arch_safe_code, arch_safe_code_len))
 		die("writing cr's code into the process");
-	if (!wx && (r = pt_syscall(p, __NR_mprotect, a, PAGE,
-				   PROT_READ | PROT_EXEC, 0, 0, 0)))
-		die("mprotect of cr's code in the process failed (%ld)", r);
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread th = t->th[k];
 		uint64_t at = a + 2 * PAGE + k * fsz;
@@ -3444,6 +3481,260 @@ static uint64_t col_scratch(struct task *t)
 				  PROT_READ | PROT_EXEC, 0, 0, 0)))
 		die("mprotect of cr's code in the process failed (%ld)", r);
 	return a + PAGE;	/* room for syscall results */
+}
+
+/* ==== 5b. kernel state: prctl, scheduling, cgroup, memory advice =========
+ * What a process sets on itself beyond memory, files and signals: prctl
+ * switches (dumpable, THP, MDWE, KSM, speculation controls), per thread
+ * timer slack, io priority and CPU affinity, oom_score_adj, its cgroup v2,
+ * and per mapping the madvise/mlock state and protection key smaps shows.
+ * The prctls only the process can answer are asked while cr's scratch
+ * area is in it.  Restore sets them in three places (section 8 and the
+ * blob): cr's child before the jump (process-wide prctls, cgroup,
+ * oom_score_adj), the blob once every mapping is final (advice, pkeys,
+ * mlockall, then MDWE and dumpable), and cr per thread by tid at the end
+ * (slack, ioprio, affinity: a thread the blob clones inherits the main
+ * thread's).  A record an older image lacks leaves that state alone.
+ */
+#ifndef PR_GET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#define KST_MDWE_ALL	3	/* PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT */
+#define KST_NSPEC	3	/* PR_SPEC_STORE_BYPASS .. PR_SPEC_L1D_FLUSH */
+#define KST_MAX_CPUS	8192	/* affinity masks cr handles */
+#define KST_IOPRIO_WHO	1	/* IOPRIO_WHO_PROCESS */
+
+static const struct { char code[3]; uint64_t bit; } kst_vmflags[] = {
+	{ "dc", TLV_ADV_DONTFORK }, { "wf", TLV_ADV_WIPEONFORK },
+	{ "hg", TLV_ADV_HUGEPAGE }, { "nh", TLV_ADV_NOHUGEPAGE },
+	{ "dd", TLV_ADV_DONTDUMP }, { "mg", TLV_ADV_MERGEABLE },
+	{ "lo", TLV_ADV_LOCKED }, { "lf", TLV_ADV_ONFAULT },
+};
+
+/* A mapping's advice from its VmFlags, and its protection key. */
+static void kst_col_vma(const struct map_line *m, struct vma *v)
+{
+	if (v->v.kind == TLV_VMA_SPECIAL)
+		return;		/* the kernel's own flags ([vvar] is "dd") */
+	for (size_t i = 0; i < ARRAY_SIZE(kst_vmflags); i++)
+		if (vmflag(m, kst_vmflags[i].code))
+			v->adv.advice |= kst_vmflags[i].bit;
+	v->adv.pkey = m->pkey;
+}
+
+/* The path of a "0::PATH" line in /proc/.../cgroup text, or NULL. */
+static char *kst_cgroup_v2(const char *text)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, "0::", 3))
+			return strndup(l + 3, strcspn(l + 3, "\n"));
+	return NULL;
+}
+
+/* The line of v1 hierarchy id (the "N:" prefix) in cgroup text. */
+static const char *kst_cgroup_line(const char *text, const char *id, size_t n)
+{
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+		if (!strncmp(l, id, n))
+			return l;
+	return "";
+}
+
+/*
+ * The cgroup v2 the process is in; every thread must be in it too.  v1
+ * hierarchies are not restored: the restored tree stays in cr's, so a
+ * process elsewhere in one with controllers is refused (a named one
+ * without, such as systemd's, only said with -v).
+ */
+static void kst_col_cgroup(struct task *t)
+{
+	char *text = proc_xread(t->proc.pid, "cgroup", NULL);
+	char *mine = proc_xread(0, "cgroup", NULL), name[64];
+
+	t->cgroup = kst_cgroup_v2(text);
+	for (const char *l = text; *l; l += strcspn(l, "\n"), l += !!*l) {
+		size_t n = strcspn(l, ":") + 1, len = strcspn(l, "\n");
+		const char *o = kst_cgroup_line(mine, l, n);
+
+		if (!strncmp(l, "0::", 3) ||
+		    (!strncmp(o, l, len) && (!o[len] || o[len] == '\n')))
+			continue;
+		if (!strncmp(l + n, "name=", 5))
+			info("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not restored",
+			     (int)len, l);
+		else
+			refuse("cgroup v1 hierarchy \"%.*s\" differs from cr's own: not supported",
+			       (int)len, l);
+	}
+	for (size_t k = 1; k < t->nth; k++) {
+		char *s, *p;
+
+		snprintf(name, sizeof(name), "task/%llu/cgroup",
+			 (unsigned long long)t->th[k].t.tid);
+		s = proc_xread(t->proc.pid, name, NULL);
+		p = kst_cgroup_v2(s);
+		if ((p || t->cgroup) && (!p || !t->cgroup || strcmp(p, t->cgroup)))
+			refuse("thread %llu is in cgroup %s, not in its process's %s: not supported",
+			       (unsigned long long)t->th[k].t.tid, p ? p : "?",
+			       t->cgroup ? t->cgroup : "?");
+		free(p);
+		free(s);
+	}
+	free(mine);
+	free(text);
+}
+
+/* A prctl only the process can answer; an unknown option (old kernel) is 0. */
+static uint64_t kst_prctl(struct pt *p, long opt, long arg, const char *what)
+{
+	long r = pt_syscall(p, __NR_prctl, opt, arg, 0, 0, 0, 0);
+
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0) {
+		errno = -r;
+		die_errno("thread %d: %s", p->pid, what);
+	}
+	return r;
+}
+
+/*
+ * MCL_FUTURE is not shown anywhere, but every new mapping then comes
+ * locked: cr's scratch area, mapped just now, tells.  Only if anything is
+ * locked at all (VmLck) is smaps read.
+ */
+static uint64_t kst_col_mlockall(struct task *t)
+{
+	const struct pt *p = &t->th[0].pt;
+	char *st = proc_xread(t->proc.pid, "status", NULL);
+	uint64_t f = 0, locked = proc_field(st, "VmLck") ?
+				 proc_field_u64(st, "VmLck", 10, "status") : 0;
+	struct map_line *m;
+	size_t n;
+
+	free(st);
+	if (!locked)
+		return 0;
+	n = proc_maps(t->proc.pid, &m);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].start <= p->scratch && p->scratch < m[i].end &&
+		    vmflag(&m[i], "lo"))
+			f = MCL_FUTURE | (vmflag(&m[i], "lf") ? MCL_ONFAULT : 0);
+	maps_free(m, n);
+	return f;
+}
+
+/* Do two status texts agree on field key (both may lack it)? */
+static bool kst_same_field(const char *a, const char *b, const char *key)
+{
+	const char *x = proc_field(a, key), *y = proc_field(b, key);
+	size_t n = x ? strcspn(x, "\n") : 0;
+
+	return !x == !y && (!x || (strcspn(y, "\n") == n && !strncmp(x, y, n)));
+}
+
+/*
+ * One thread: timer slack, io priority, affinity, no shadow stack, and
+ * the speculation controls status shows as the main thread's (main_st).
+ */
+static void kst_col_thread(struct task *t, struct thread *th,
+			   const char *main_st)
+{
+	int tid = th->t.tid;
+	uint64_t mask[KST_MAX_CPUS / 64];
+	char name[64], *st;
+	const char *f;
+	long r;
+
+	th->kt.timerslack = kst_prctl(&th->pt, PR_GET_TIMERSLACK, 0,
+				      "PR_GET_TIMERSLACK");
+	errno = 0;
+	r = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+	if (r < 0)
+		die_errno("thread %d: ioprio_get", tid);
+	th->kt.ioprio = r;
+	r = syscall(SYS_sched_getaffinity, tid, sizeof(mask), mask);
+	if (r <= 0)
+		die_errno("thread %d: sched_getaffinity", tid);
+	for (th->ncpus = r / 8; th->ncpus > 1 && !mask[th->ncpus - 1];)
+		th->ncpus--;	/* the kernel's mask size: drop zero words */
+	th->cpus = xmalloc(r);
+	memcpy(th->cpus, mask, r);
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	st = proc_xread(t->proc.pid, name, NULL);
+	f = proc_field(st, "x86_Thread_features");
+	if (f && memmem(f, strcspn(f, "\n"), "shstk", 5))
+		refuse("thread %d has the x86 shadow stack enabled: not supported", tid);
+	if (main_st && (!kst_same_field(st, main_st, "Speculation_Store_Bypass") ||
+			!kst_same_field(st, main_st, "SpeculationIndirectBranch")))
+		refuse("thread %d has other speculation controls than the main thread: not supported",
+		       tid);
+	free(st);
+}
+
+/* Process-wide state, with the scratch area mapped in the process. */
+static void kst_col_task(struct task *t)
+{
+	struct pt *p = &t->th[0].pt;
+	char *s, name[64];
+
+	t->ks.dumpable = kst_prctl(p, PR_GET_DUMPABLE, 0, "PR_GET_DUMPABLE");
+	if (t->ks.dumpable > 1)
+		refuse("dumpable is %llu (set by the kernel for a setuid program): only 0 and 1 can be restored",
+		       (unsigned long long)t->ks.dumpable);
+	t->ks.thp_disable = kst_prctl(p, PR_GET_THP_DISABLE, 0, "PR_GET_THP_DISABLE");
+	t->ks.mdwe = kst_prctl(p, PR_GET_MDWE, 0, "PR_GET_MDWE");
+	t->ks.memory_merge = kst_prctl(p, PR_GET_MEMORY_MERGE, 0,
+				       "PR_GET_MEMORY_MERGE");
+	t->ks.mlockall = kst_col_mlockall(t);
+	s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+	t->ks.oom_score_adj = strtoll(s, NULL, 10) + 1000;
+	free(s);
+	for (long which = 0; which < KST_NSPEC; which++) {
+		long v = pt_syscall(p, __NR_prctl, PR_GET_SPECULATION_CTRL,
+				    which, 0, 0, 0, 0);
+
+		if (v < 0)
+			continue;	/* not known to this kernel */
+		/* per thread: status shows store bypass and indirect branch */
+		for (size_t k = 1; which > 1 && (v & PR_SPEC_PRCTL) && k < t->nth; k++)
+			if (pt_syscall(&t->th[k].pt, __NR_prctl,
+				       PR_GET_SPECULATION_CTRL, which, 0, 0, 0,
+				       0) != v)
+				refuse("thread %llu has another speculation control %ld than the main thread: not supported",
+				       (unsigned long long)t->th[k].t.tid, which);
+		*(struct tlv_spec *)vec_add(&t->spec, &t->nspec,
+					    sizeof(*t->spec)) =
+			(struct tlv_spec){ which, v };
+	}
+	kst_col_cgroup(t);
+	snprintf(name, sizeof(name), "task/%llu/status",
+		 (unsigned long long)t->proc.pid);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (size_t k = 0; k < t->nth; k++)
+		kst_col_thread(t, &t->th[k], k ? s : NULL);
+	free(s);
+}
+
+/* The records of this section in a TASK, a THREAD nest. */
+static void kst_dump_task(struct buf *b, const struct task *t)
+{
+	buf_rec(b, TLV_KSTATE, &t->ks, sizeof(t->ks));
+	if (t->nspec)
+		buf_rec(b, TLV_SPEC, t->spec, t->nspec * sizeof(*t->spec));
+	if (t->cgroup)
+		buf_str(b, TLV_CGROUP, t->cgroup);
+}
+
+static void kst_dump_thread(struct buf *n, const struct thread *th)
+{
+	buf_rec(n, TLV_KTHREAD, &th->kt, sizeof(th->kt));
+	buf_rec(n, TLV_CPUS, th->cpus, th->ncpus * sizeof(*th->cpus));
 }
 
 static void col_task(struct image *im, struct task *t, bool shell_job)
@@ -3480,6 +3771,7 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 		col_thread(t, &t->th[k], scratch);
 	col_process_inside(t, scratch);
 	trk_setup(im, t);
+	kst_col_task(t);
 	pt_scratch_free(p);
 	for (size_t k = 0; k < t->nth; k++)
 		pt_restore(&t->th[k].pt);
@@ -3669,6 +3961,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
+	kst_dump_thread(&n, th);
 	buf_nest(b, TLV_THREAD, &n);
 }
 
@@ -3692,6 +3985,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 	buf_rec(&b, TLV_AUXV, t->auxv, t->nauxv * sizeof(*t->auxv));
 	buf_rec(&b, TLV_RLIMIT, t->rlim, t->nrlim * sizeof(*t->rlim));
 	buf_rec(&b, TLV_SIGACT, t->act, t->nact * sizeof(*t->act));
+	kst_dump_task(&b, t);
 	put_file(&n, t->exe, &t->exe_st);
 	buf_nest(&b, TLV_EXE, &n);
 	if (t->share.files || t->share.fs)
@@ -3704,6 +3998,8 @@ static void dump_task(struct img_out *o, const struct task *t)
 			put_file(&n, v->path, &v->st);
 		if (v->name)
 			buf_str(&n, TLV_NAME, v->name);
+		if (v->adv.advice || v->adv.pkey)
+			buf_rec(&n, TLV_VMA_ADV, &v->adv, sizeof(v->adv));
 		if (v->sysv)
 			buf_rec(&n, TLV_SHMAT, &v->shmat, sizeof(v->shmat));
 		buf_nest(&b, TLV_VMA, &n);
@@ -3921,6 +4217,7 @@ struct opts {
 	bool leave_running, shell_job, detach, json;
 	bool predump, track_mem;	/* pre-dump; --track-mem */
 	const char *prev_dir;		/* --prev-images-dir */
+	bool manage_cgroups;	/* restore: create missing cgroups */
 	int timeout_ms;
 	uint64_t ghost_limit;
 	bool file_locks;
@@ -4186,6 +4483,39 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
+/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+static bool kst_read_task(struct task *t, const struct tlv_it *it,
+			  uint64_t *seen)
+{
+	if (it->tag != TLV_KSTATE && it->tag != TLV_SPEC && it->tag != TLV_CGROUP)
+		return false;
+	once(seen, it->tag, "TASK");
+	if (it->tag == TLV_KSTATE) {
+		get_row(it, &t->ks, sizeof(t->ks), "TASK");
+		t->has_ks = true;
+	} else if (it->tag == TLV_SPEC) {
+		t->spec = get_rows(it, &t->nspec, "TASK");
+	} else {
+		t->cgroup = get_str(it, "TASK");
+	}
+	return true;
+}
+
+static bool kst_read_thread(struct thread *th, const struct tlv_it *it,
+			    uint64_t *seen)
+{
+	if (it->tag != TLV_KTHREAD && it->tag != TLV_CPUS)
+		return false;
+	once(seen, it->tag, "THREAD");
+	if (it->tag == TLV_KTHREAD) {
+		get_row(it, &th->kt, sizeof(th->kt), "THREAD");
+		th->has_kt = true;
+	} else {
+		th->cpus = get_rows(it, &th->ncpus, "THREAD");
+	}
+	return true;
+}
+
 static void read_exe(struct task *t, const struct tlv_it *nest)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
@@ -4213,6 +4543,9 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
+		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+			once(&seen, it.tag, "VMA");
+			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
 		} else if (it.tag == TLV_SHMAT) {
 			once(&seen, it.tag, "VMA");
 			get_row(&it, &v->shmat, sizeof(v->shmat), "VMA");
@@ -4341,7 +4674,7 @@ static void read_thread(struct task *t, const struct tlv_it *nest)
 			th->sig = get_rows(&it, &th->nsig, "THREAD");
 		else if (tag == TLV_REGS_X86_64 || tag == TLV_REGS_AARCH64)
 			die("the image holds registers of another architecture");
-		else
+		else if (!kst_read_thread(th, &it, &seen))
 			skip_unknown(&it, "THREAD");
 	}
 	need(seen, TLV_THREAD_INFO, "THREAD");
@@ -4427,7 +4760,8 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			read_thread(t, &it);
 			break;
 		default:
-			skip_unknown(&it, "TASK");
+			if (!kst_read_task(t, &it, &seen))
+				skip_unknown(&it, "TASK");
 		}
 	}
 	need(seen, TLV_PROC, "TASK");
@@ -5139,6 +5473,56 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
+/* kstate-b records (section 5b): values the kernel could have given. */
+static void kst_check_task(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	uint64_t which = 0;
+
+	if (k->dumpable > 1 || k->thp_disable > 3 || k->thp_disable == 2 ||
+	    k->mdwe > KST_MDWE_ALL || k->mdwe == 2 || k->memory_merge > 1 ||
+	    k->mlockall & ~(uint64_t)(MCL_FUTURE | MCL_ONFAULT) ||
+	    k->mlockall == MCL_ONFAULT || k->oom_score_adj > 2000)
+		die("corrupt image: bad prctl state (KSTATE)");
+	for (size_t i = 0; i < t->nspec; i++) {
+		if (t->spec[i].which >= KST_NSPEC || t->spec[i].value > 31 ||
+		    which & (1ULL << t->spec[i].which))
+			die("corrupt image: bad speculation control row %zu", i);
+		which |= 1ULL << t->spec[i].which;
+	}
+	if (t->cgroup && (t->cgroup[0] != '/' || strstr(t->cgroup, "//") ||
+			  strstr(t->cgroup, "/../") || ends_with(t->cgroup, "/..") ||
+			  strstr(t->cgroup, "/./") || ends_with(t->cgroup, "/.") ||
+			  strchr(t->cgroup, '\n')))
+		die("corrupt image: bad cgroup path");
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+		uint64_t a = v->adv.advice;
+
+		if (!a && !v->adv.pkey)
+			continue;
+		if (a & ~(uint64_t)TLV_ADV_ALL || v->adv.pkey > 15 ||
+		    ((a & TLV_ADV_ONFAULT) && !(a & TLV_ADV_LOCKED)) ||
+		    ((a & TLV_ADV_HUGEPAGE) && (a & TLV_ADV_NOHUGEPAGE)) ||
+		    ((a & TLV_ADV_WIPEONFORK) && (v->v.kind != TLV_VMA_ANON)) ||
+		    v->v.kind == TLV_VMA_SPECIAL)
+			die("corrupt image: mapping %llx: bad advice or protection key",
+			    (unsigned long long)v->v.start);
+	}
+	for (size_t i = 0; i < t->nth; i++) {
+		const struct thread *th = &t->th[i];
+		uint64_t any = 0;
+
+		for (size_t c = 0; c < th->ncpus; c++)
+			any |= th->cpus[c].bits;
+		if (th->kt.ioprio >= 1 << 16 || th->kt.ioprio >> 13 > 3 ||
+		    th->kt.timerslack > (1ULL << 40) ||
+		    (th->cpus && (!any || th->ncpus > KST_MAX_CPUS / 64)))
+			die("corrupt image: thread %llu: bad io priority, timer slack or CPU mask",
+			    (unsigned long long)th->t.tid);
+	}
+}
+
 /*
  * A process sharing its parent's fd table has the parent's fds, exactly;
  * one sharing its fs struct has the parent's cwd, root and umask.  Only
@@ -5217,6 +5601,7 @@ static void img_check_task(const struct image *im, const struct task *t)
 		sigs |= 1ULL << (a->sig - 1);
 	}
 	img_check_vmas(im, t);
+	kst_check_task(t);
 	img_check_runs(t, &t->own);
 	img_check_runs(t, &t->prun);
 	if (t->prun.n) {
@@ -5511,6 +5896,111 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /*
+ * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
+ */
+static char *kst_cgroup_dir(const char *path)
+{
+	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, *dir = NULL;
+
+	for (line = strtok_r(mi, "\n", &save); line && !dir;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char root[PATH_MAX], mnt[PATH_MAX], *sep = strstr(line, " - ");
+		size_t rl;
+
+		if (!sep || strncmp(sep, " - cgroup2 ", 11) ||
+		    sscanf(line, "%*u %*u %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		rl = strcmp(root, "/") ? strlen(root) : 0;
+		if (strncmp(path, root, rl) || (path[rl] && path[rl] != '/'))
+			continue;
+		dir = xmalloc(strlen(mnt) + strlen(path) + 2);
+		sprintf(dir, "%s%s", mnt, path + rl);
+	}
+	free(mi);
+	return dir;
+}
+
+/* Is t to be moved into another cgroup than cr's own?  Its directory. */
+static char *kst_cgroup_target(const struct task *t)
+{
+	char *text, *mine;
+	bool same;
+
+	if (!t->cgroup || task_zombie(t))
+		return NULL;
+	text = proc_xread(0, "cgroup", NULL);
+	mine = kst_cgroup_v2(text);
+	same = mine && !strcmp(mine, t->cgroup);
+	free(mine);
+	free(text);
+	if (same)
+		return NULL;
+	if (!(mine = kst_cgroup_dir(t->cgroup)))
+		die("the process was in cgroup %s, but cgroup v2 is not mounted here",
+		    t->cgroup);
+	return mine;
+}
+
+static void kst_rmdir(void *arg)
+{
+	rmdir(arg);
+}
+
+/*
+ * Every cgroup the tree goes back into must exist; with --manage-cgroups
+ * cr creates the missing ones (and removes them again if restore fails).
+ */
+static void kst_host_cgroups(const struct image *im, bool create)
+{
+	struct stat sb;
+
+	for (size_t i = 0; i < im->nt; i++) {
+		char *dir = kst_cgroup_target(&im->t[i]), *p;
+
+		if (!dir || !stat(dir, &sb)) {
+			free(dir);
+			continue;
+		}
+		ctx.pid = im->t[i].proc.pid;
+		if (!create)
+			die("cgroup %s does not exist (%s): create it, or restore with --manage-cgroups",
+			    im->t[i].cgroup, dir);
+		for (p = strchr(dir + 1, '/');; p = strchr(p + 1, '/')) {
+			if (p)
+				*p = 0;
+			if (!mkdir(dir, 0755))
+				undo_push(kst_rmdir, xstrdup(dir));
+			else if (errno != EEXIST)
+				die_errno("creating cgroup %s", dir);
+			if (!p)
+				break;
+			*p = '/';
+		}
+		info("created cgroup %s", dir);
+		free(dir);
+	}
+	ctx.pid = 0;
+}
+
+/* Protection keys need the CPU's and kernel's support. */
+static void kst_host_pkeys(const struct task *t)
+{
+	long k;
+
+	for (size_t i = 0; i < t->nvmas; i++)
+		if (t->vmas[i].adv.pkey) {
+			k = syscall(SYS_pkey_alloc, 0, 0);
+			if (k < 0)
+				die_errno("mapping %llx has protection key %llu, but this host has no protection keys",
+					  (unsigned long long)t->vmas[i].v.start,
+					  (unsigned long long)t->vmas[i].adv.pkey);
+			syscall(SYS_pkey_free, k);
+			return;
+		}
+}
+
+/*
  * A System V shm segment gets its id back (rst_make_sysv): the id must be
  * free, or held by the segment the dump left behind (same id, key and
  * size, attached nowhere: dumped processes were killed, the segment was
@@ -5591,6 +6081,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 			host_wait_pid_free(t->th[k].t.tid);
 		host_check_creds(t);
 		host_check_rlimits(t);
+		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (t->vmas[k].v.kind == TLV_VMA_OBJ &&
 			    im->objs[t->vmas[k].v.obj - 1].s.kind == TLV_OBJ_SYSV)
@@ -6632,6 +7123,60 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
+ * kstate-b (section 5b): what the process sets on itself before the blob:
+ * its cgroup first (threads the blob clones follow it), then the
+ * process-wide prctls and oom_score_adj.  A speculation control is only
+ * set where it differs from what this process already has.
+ */
+static void kst_rst_process(const struct task *t)
+{
+	const struct tlv_kstate *k = &t->ks;
+	char *dir = kst_cgroup_target(t), *s;
+	int fd;
+
+	if (dir) {
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		if (write(fd, "0\n", 2) != 2)
+			die_errno("joining cgroup %s", t->cgroup);
+		close(fd);
+		free(dir);
+	}
+	for (size_t i = 0; i < t->nspec; i++) {
+		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
+		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+
+		if (!(t->spec[i].value & PR_SPEC_PRCTL) || !want ||
+		    (cur >= 0 && (cur & ~1L) == want))
+			continue;
+		if (prctl(PR_SET_SPECULATION_CTRL, which, want, 0, 0))
+			die_errno("speculation control %ld: setting %#lx (this host has %#lx)",
+				  which, want, cur);
+	}
+	if (!t->has_ks)
+		return;
+	if (k->thp_disable &&
+	    prctl(PR_SET_THP_DISABLE, 1, k->thp_disable & 2, 0, 0))
+		die_errno("PR_SET_THP_DISABLE");
+	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		die_errno("PR_SET_MEMORY_MERGE");
+	s = proc_xread(0, "oom_score_adj", NULL);
+	if (strtoll(s, NULL, 10) != (long long)k->oom_score_adj - 1000) {
+		char v[32];
+		int n = snprintf(v, sizeof(v), "%lld\n",
+				 (long long)k->oom_score_adj - 1000);
+
+		fd = xopen("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (write(fd, v, n) != n)
+			die_errno("setting oom_score_adj to %lld",
+				  (long long)k->oom_score_adj - 1000);
+		close(fd);
+	}
+	free(s);
+}
+
+/*
  * What a process sets on itself in C before the blob.  A shared fd table
  * or fs struct is set by the parent it is shared with.
  */
@@ -6665,6 +7210,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
+	kst_rst_process(t);
 }
 
 static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i);
@@ -6914,7 +7460,8 @@ static void area_specials(struct rst_args *a, const struct task *t,
 static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 {
 	size_t code = PAGE_ROUND(restorer_blob_size);
-	size_t meta = sizeof(struct rst_args) + t->nvmas * sizeof(struct rst_vma) +
+	size_t meta = sizeof(struct rst_args) +
+		      t->nvmas * (sizeof(struct rst_vma) + sizeof(struct rst_adv)) +
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
@@ -7018,6 +7565,64 @@ static uint64_t rst_fault_step(void)
 	return 0;
 }
 
+/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+static void kst_area(struct area_alloc *aa, struct rst_args *a,
+		     const struct task *t)
+{
+	struct rst_adv *ad = aa_ptr(aa, t->nvmas * sizeof(*ad), 8, &a->advs);
+
+	for (size_t i = 0; i < t->nvmas; i++) {
+		const struct vma *v = &t->vmas[i];
+
+		if (!v->adv.advice && !v->adv.pkey)
+			continue;
+		ad[a->nadvs++] = (struct rst_adv){ v->v.start,
+			v->v.end - v->v.start, v->v.prot, v->adv.advice,
+			v->adv.pkey };
+		a->pkeys |= v->adv.pkey ? 1ULL << v->adv.pkey : 0;
+	}
+	if (!t->has_ks)
+		return;
+	a->mlockall = t->ks.mlockall;
+	a->mdwe = t->ks.mdwe;
+	a->dumpable = t->ks.dumpable + 1;
+}
+
+/*
+ * Per thread, by cr from outside once every thread exists: timer slack
+ * (not for real-time threads, whose slack the kernel fixes), io priority
+ * where it differs from what the thread has now (an unset one follows
+ * nice), and the CPU mask.
+ */
+static void kst_rst_thread(const struct thread *th)
+{
+	int tid = th->t.tid;
+	char path[64], v[32];
+	long cur;
+	int fd, n;
+
+	if (th->has_kt) {
+		if (th->t.policy != SCHED_FIFO && th->t.policy != SCHED_RR &&
+		    th->t.policy != 6 /* SCHED_DEADLINE */) {
+			snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
+			n = snprintf(v, sizeof(v), "%llu\n",
+				     (unsigned long long)th->kt.timerslack);
+			fd = xopen(path, O_WRONLY | O_CLOEXEC);
+			if (write(fd, v, n) != n)
+				die_errno("setting the timer slack");
+			close(fd);
+		}
+		cur = syscall(SYS_ioprio_get, KST_IOPRIO_WHO, tid);
+		if (cur != (long)th->kt.ioprio &&
+		    syscall(SYS_ioprio_set, KST_IOPRIO_WHO, tid, th->kt.ioprio))
+			die_errno("setting the io priority to %#llx",
+				  (unsigned long long)th->kt.ioprio);
+	}
+	if (th->ncpus && syscall(SYS_sched_setaffinity, tid,
+				 th->ncpus * sizeof(*th->cpus), th->cpus))
+		die_errno("setting the CPU affinity");
+}
+
 /* Build a process's area in cr's memory, at its final address. */
 static void area_build(struct rst *r, struct task *t, size_t len,
 		       const struct map_line *own, size_t nown)
@@ -7106,6 +7711,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
+	kst_area(&aa, a, t);
 }
 
 /*
@@ -7353,6 +7959,7 @@ static void rst_finish(struct rst *r)
 			if (syscall(SYS_sched_setscheduler, tid, th->t.policy, &sp) ||
 			    setpriority(PRIO_PROCESS, tid, (int)th->t.nice - 20))
 				die_errno("restoring the scheduling policy");
+			kst_rst_thread(th);
 			if (pt_try_resume_syscall(tid) || pt_try_resume_syscall(tid))
 				die("thread did not reach rt_sigreturn");
 			fault("restore-sigreturn");
@@ -7443,6 +8050,8 @@ static int cmd_restore(const struct opts *opt)
 			     in.kernel, u.release);
 	}
 	host_check(&im, opt);
+	kst_host_cgroups(&im, opt->manage_cgroups);
+	fault("restore-cgroups");
 	r.img_fd = in.fd;
 	undo_push(rst_sysv_undo, NULL);
 	if (pipe2(r.status, O_CLOEXEC))
@@ -8478,6 +9087,30 @@ static void check_need(size_t n, const char *name, bool (*probe)(void))
 		printf(", %s%s", name, !probe ? "" : probe() ? " (ok)" : " (MISSING)");
 }
 
+/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+static bool probe_pkeys(void)
+{
+	long k = syscall(SYS_pkey_alloc, 0, 0);
+
+	if (k < 0)
+		return false;
+	syscall(SYS_pkey_free, k);
+	return true;
+}
+
+static bool probe_mdwe(void)
+{
+	return prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0;
+}
+
+static bool probe_cgroup2(void)
+{
+	char *dir = kst_cgroup_dir("/");
+
+	free(dir);
+	return dir != NULL;
+}
+
 /*
  * cr check -t PID: everything dump would do but write, with every problem
  * listed rather than the first one fatal; then the tree is let go.
@@ -8537,13 +9170,16 @@ static int cmd_check(const struct opts *opt)
 		{ "vdso", false, "put the vDSO back where the process had it", probe_vdso },
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
-		{ "userfaultfd", false, "lazy restore and memory tracking (not used yet)", probe_userfaultfd },
+		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
 		{ "pidfd_getfd", false, "read timerfds, fanotify queues and SIGIO owners (else left out)", probe_pidfd_getfd },
 		{ "timerfd-ticks", false, "give a timerfd back its unread expirations (TFD_IOC_SET_TICKS)", probe_timerfd_ticks },
 		{ "fanotify", false, "make fanotify groups again (CAP_SYS_ADMIN)", probe_fanotify },
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep monotonic clocks across machines (not used yet)", probe_timens },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
+		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
+		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
 	};
 	struct utsname u;
 	int bad = 0;
@@ -8598,7 +9234,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q M L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -8623,7 +9259,7 @@ static const struct cmd cmds[] = {
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T M", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -8631,6 +9267,7 @@ static const struct cmd cmds[] = {
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
 	  "      --pidfile FILE      write the restored PID to FILE\n"
 	  "      --timeout SEC       give up if the tree is not built in SEC seconds\n"
+	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
@@ -8663,8 +9300,9 @@ static const struct option long_opts[] = {
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "file-locks", no_argument, NULL, 'L' },
 	{ "prev-images-dir", required_argument, NULL, 'Q' },
-	{ "track-mem", no_argument, NULL, 'M' },
+	{ "track-mem", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -8801,7 +9439,8 @@ int main(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'Q': o.prev_dir = optarg; break;
-		case 'M': o.track_mem = true; break;
+		case 'K': o.track_mem = true; break;
+		case 'M': o.manage_cgroups = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

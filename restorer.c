@@ -22,7 +22,9 @@
  *     one.  From here on the only way out on error is exit_group.
  *  3. build: map what was not premapped (shared mappings), set final
  *     protections and names, move [vdso]/[vvar] into place, PR_SET_MM_MAP,
- *     create the other threads with their TIDs (clone3 with set_tid).
+ *     then each mapping's protection key, madvise and mlock state, and
+ *     mlockall, PR_SET_DUMPABLE and last MDWE; create the other threads
+ *     with their TIDs (clone3 with set_tid).
  *  4. each thread: TLS, rseq, robust list, tid address, name, its pending
  *     signals; then a SIGSTOP to itself so that cr (the tracer) can catch
  *     its rt_sigreturn into the saved registers.  cr removes the area
@@ -192,6 +194,91 @@ static void build_vmas(struct rst_args *a)
 }
 
 /*
+ * kstate-b: protection keys, madvise and mlock state of each mapping, then
+ * the mm-wide prctls.  All after every mapping is final: MADV_DONTFORK and
+ * friends live in the VMA, and MDWE forbids any later PROT_EXEC gain.  A
+ * fresh process has only key 0, and pkey_alloc hands out the lowest free
+ * key, so allocating up to the highest key wanted and freeing the others
+ * gives every key its number back.
+ */
+/* TLV_ADV_* bit n as MADV_*, packed a byte each into an immediate (a
+ * table or a switch would become a data section) */
+#define ADV_MADV ((uint64_t)MADV_DONTFORK | (uint64_t)MADV_WIPEONFORK << 8 | \
+	(uint64_t)MADV_HUGEPAGE << 16 | (uint64_t)MADV_NOHUGEPAGE << 24 | \
+	(uint64_t)MADV_DONTDUMP << 32 | (uint64_t)MADV_MERGEABLE << 40)
+#define ADV_NMADV 6
+
+static void alloc_pkeys(struct rst_args *a)
+{
+	uint64_t want = a->pkeys, got = 0;
+	long r;
+
+	while (want & ~got & ~1ULL) {
+		r = SYS(__NR_pkey_alloc, 0, 0, 0, 0, 0, 0);
+		if (bad(r) || r >= 64 || (got & (1ULL << r)))
+			fail(a, RST_STEP_PKEY, bad(r) ? r : -22, r);
+		got |= 1ULL << r;
+	}
+	for (int k = 1; k < 64; k++)
+		if ((got & ~want) & (1ULL << k)) {
+			r = SYS(__NR_pkey_free, k, 0, 0, 0, 0, 0);
+			if (bad(r))
+				fail(a, RST_STEP_PKEY, r, k);
+		}
+}
+
+static void advise_vmas(struct rst_args *a)
+{
+	struct rst_adv *v = (struct rst_adv *)a->advs;
+	long r;
+
+	step(a, RST_STEP_PKEY);
+	if (a->pkeys)
+		alloc_pkeys(a);
+	step(a, RST_STEP_ADVISE);
+	for (uint64_t i = 0; i < a->nadvs; i++) {
+		if (v[i].pkey) {
+			r = SYS(__NR_pkey_mprotect, v[i].start, v[i].len,
+				v[i].prot, v[i].pkey, 0, 0);
+			if (bad(r))
+				fail(a, RST_STEP_ADVISE, r, v[i].start);
+		}
+		for (unsigned b = 0; b < ADV_NMADV; b++) {
+			if (!(v[i].advice & (1ULL << b)))
+				continue;
+			r = SYS(__NR_madvise, v[i].start, v[i].len,
+				(ADV_MADV >> (8 * b)) & 0xff, 0, 0, 0);
+			if (bad(r))
+				fail(a, RST_STEP_ADVISE, r, v[i].start);
+		}
+		if (v[i].advice & TLV_ADV_LOCKED) {
+			/* PROT_NONE (a guard page under mlockall): the lock is
+			 * set, only populating it fails */
+			r = SYS(__NR_mlock2, v[i].start, v[i].len,
+				v[i].advice & TLV_ADV_ONFAULT ? MLOCK_ONFAULT : 0,
+				0, 0, 0);
+			if (bad(r) && v[i].prot != PROT_NONE)
+				fail(a, RST_STEP_ADVISE, r, v[i].start);
+		}
+	}
+}
+
+static void mm_prctls(struct rst_args *a)
+{
+	long r = 0;
+
+	step(a, RST_STEP_PRCTL);
+	if (a->mlockall)
+		r = SYS(__NR_mlockall, a->mlockall, 0, 0, 0, 0, 0);
+	if (!bad(r) && a->dumpable)
+		r = SYS(__NR_prctl, PR_SET_DUMPABLE, a->dumpable - 1, 0, 0, 0, 0);
+	if (!bad(r) && a->mdwe)
+		r = SYS(__NR_prctl, 65 /* PR_SET_MDWE */, a->mdwe, 0, 0, 0, 0);
+	if (bad(r))
+		fail(a, RST_STEP_PRCTL, r, 0);
+}
+
+/*
  * Per-thread state, in the thread itself: most of it can only be set by
  * the thread (rseq, robust list, tid address, name, its own pending
  * signals), and its registers come back by its own rt_sigreturn.
@@ -319,6 +406,8 @@ HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 	move_premaps(a);
 	unmap_rest(a);
 	build_vmas(a);
+	advise_vmas(a);
+	mm_prctls(a);
 	start_threads(a);
 	close_fds(a);	/* the status fd too: no more messages */
 	thread_finish(a, (struct rst_thread *)a->threads);

@@ -265,7 +265,35 @@ struct tlv_rec {
 	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
 	X(ino, "the tracker's inode number, to recognise it next time")
 #define TLV_F_PREDUMP(X) \
-	X(live, "1: pages were copied while the processes ran")
+	X(live, "1: pages were copied while the processes ran") \
+/* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
+#define TLV_F_KSTATE(X) \
+	X(dumpable, "PR_GET_DUMPABLE (0 or 1)") \
+	X(thp_disable, "PR_GET_THP_DISABLE: bit 0 disabled, bit 1 except advised") \
+	X(mdwe, "PR_GET_MDWE: PR_MDWE_* bits") \
+	X(mlockall, "MCL_FUTURE | MCL_ONFAULT in force (mlockall)") \
+	X(oom_score_adj, "/proc/PID/oom_score_adj + 1000 (0..2000)") \
+	X(memory_merge, "PR_GET_MEMORY_MERGE (KSM for the whole process)")
+#define TLV_F_SPEC(X) \
+	X(which, "PR_SPEC_* (store bypass, indirect branch, L1D flush)") \
+	X(value, "PR_GET_SPECULATION_CTRL result, PR_SPEC_PRCTL bit: settable")
+#define TLV_F_KTHREAD(X) \
+	X(timerslack, "PR_GET_TIMERSLACK in ns") \
+	X(ioprio, "ioprio_get(IOPRIO_WHO_PROCESS) value")
+#define TLV_F_CPUS(X) \
+	X(bits, "CPU affinity mask, row n = CPUs 64n..64n+63")
+#define TLV_F_VMA_ADV(X) \
+	X(advice, "TLV_ADV_* bits (madvise, mlock)") \
+	X(pkey, "memory protection key")
+#define TLV_ADV_DONTFORK	1	/* MADV_DONTFORK ("dc") */
+#define TLV_ADV_WIPEONFORK	2	/* MADV_WIPEONFORK ("wf") */
+#define TLV_ADV_HUGEPAGE	4	/* MADV_HUGEPAGE ("hg") */
+#define TLV_ADV_NOHUGEPAGE	8	/* MADV_NOHUGEPAGE ("nh") */
+#define TLV_ADV_DONTDUMP	16	/* MADV_DONTDUMP ("dd") */
+#define TLV_ADV_MERGEABLE	32	/* MADV_MERGEABLE ("mg") */
+#define TLV_ADV_LOCKED		64	/* mlock ("lo") */
+#define TLV_ADV_ONFAULT		128	/* mlock2 MLOCK_ONFAULT ("lf") */
+#define TLV_ADV_ALL		255
 
 #define TLV_FIELD(name, doc) uint64_t name;
 struct tlv_end { TLV_F_END(TLV_FIELD) };
@@ -299,6 +327,11 @@ struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
 struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
+struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
+struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
+struct tlv_kthread { TLV_F_KTHREAD(TLV_FIELD) };
+struct tlv_cpus { TLV_F_CPUS(TLV_FIELD) };
+struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
 struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
@@ -357,6 +390,12 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
+	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
+	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
+	X(KTHREAD, 143, ROWS, KTHREAD, "THREAD: timer slack, io priority") \
+	X(CPUS, 144, ROWS, CPUS, "THREAD: CPU affinity mask") \
+	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key") \
 	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read") \
 	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)") \
 	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \
@@ -465,6 +504,12 @@ struct rst_thread {		/* per thread; [0] is the main thread */
 	char comm[16];
 };
 
+struct rst_adv {		/* kstate-b: advice for one mapping */
+	uint64_t start, len, prot;
+	uint64_t advice;	/* TLV_ADV_* */
+	uint64_t pkey;		/* 0: the default key */
+};
+
 struct rst_args {
 	uint64_t size;		/* sizeof(struct rst_args), checked by the blob */
 	uint64_t stack_top;	/* offset 8 is used by the entry code: keep */
@@ -482,6 +527,13 @@ struct rst_args {
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
 	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
+	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
+	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
+	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
+	uint64_t mlockall;	/* MCL_* flags to set, 0 = none */
+	uint64_t mdwe;		/* PR_SET_MDWE flags, set last; 0 = none */
+	uint64_t dumpable;	/* PR_SET_DUMPABLE value + 1; 0 = leave */
+	/* ---- end kstate-b ---- */
 };
 
 /* Step codes the blob reports; cr turns them into messages. */
@@ -501,8 +553,11 @@ struct rst_args {
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
 	X(CLOSE, "closing cr's descriptors") \
-	X(LOCK, "taking a file lock") \
-	X(SIGRETURN, "rt_sigreturn")
+	X(SIGRETURN, "rt_sigreturn") \
+	X(PKEY, "allocating a protection key") \
+	X(ADVISE, "madvise, mlock or pkey_mprotect of a mapping") \
+	X(PRCTL, "mlockall, PR_SET_MDWE or PR_SET_DUMPABLE") \
+	X(LOCK, "taking a file lock")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM

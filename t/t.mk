@@ -11,7 +11,7 @@ T_BINS := $(T_NAMES:%=t/bin/%.musl) $(T_NAMES:%=t/bin/%.glibc)
 
 # per-test extra flags
 T_XFLAGS_regs-avx512 := -mavx512f
-$(foreach t,$(filter thread-% fault-tree,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
+$(foreach t,$(filter thread-% fault-tree prctl-state sched-affinity refuse-spec-thread,$(T_NAMES)),$(eval T_XFLAGS_$(t) := -pthread))
 
 # the headers tests include (lib.h; threads.h for thread-N.c)
 T_HDRS := $(wildcard t/*.h)
