@@ -7123,26 +7123,56 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
- * kstate-b (section 5b): what the process sets on itself before the blob:
- * its cgroup first (threads the blob clones follow it), then the
- * process-wide prctls and oom_score_adj.  A speculation control is only
+ * Each process's cgroup and oom_score_adj are set by cr before it goes on
+ * (threads the blob clones follow its cgroup): a process of a shared fd
+ * table must open nothing of its own then, as its sharer closes fds
+ * under it.
+ */
+static void kst_write(const char *path, const char *what, long long v)
+{
+	int fd = xopen(path, O_WRONLY | O_CLOEXEC);
+
+	if (dprintf(fd, "%lld\n", v) < 0)
+		die_errno("%s: writing %lld", what, v);
+	close(fd);
+}
+
+static void kst_rst_from_cr(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		char *dir = task_zombie(t) ? NULL : kst_cgroup_target(t), *s;
+		long long adj = (long long)t->ks.oom_score_adj - 1000;
+		char path[64];
+
+		ctx.pid = t->proc.pid;
+		if (dir) {
+			dir = xrealloc(dir, strlen(dir) + 16);
+			strcat(dir, "/cgroup.procs");
+			kst_write(dir, t->cgroup, t->proc.pid);
+			free(dir);
+		}
+		if (task_zombie(t) || !t->has_ks)
+			continue;
+		s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+		if (strtoll(s, NULL, 10) != adj)
+			kst_write(proc_path(path, t->proc.pid, "oom_score_adj"),
+				  "oom_score_adj", adj);
+		free(s);
+	}
+	ctx.pid = 0;
+}
+
+/*
+ * kstate-b (section 5b): what the process sets on itself before the blob
+ * (its cgroup and oom_score_adj are set by cr, kst_rst_from_cr): the
+ * process-wide prctls.  A speculation control is only
  * set where it differs from what this process already has.
  */
 static void kst_rst_process(const struct task *t)
 {
 	const struct tlv_kstate *k = &t->ks;
-	char *dir = kst_cgroup_target(t), *s;
-	int fd;
 
-	if (dir) {
-		dir = xrealloc(dir, strlen(dir) + 16);
-		strcat(dir, "/cgroup.procs");
-		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
-		if (write(fd, "0\n", 2) != 2)
-			die_errno("joining cgroup %s", t->cgroup);
-		close(fd);
-		free(dir);
-	}
 	for (size_t i = 0; i < t->nspec; i++) {
 		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
 		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
@@ -7161,19 +7191,6 @@ static void kst_rst_process(const struct task *t)
 		die_errno("PR_SET_THP_DISABLE");
 	if (k->memory_merge && prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
 		die_errno("PR_SET_MEMORY_MERGE");
-	s = proc_xread(0, "oom_score_adj", NULL);
-	if (strtoll(s, NULL, 10) != (long long)k->oom_score_adj - 1000) {
-		char v[32];
-		int n = snprintf(v, sizeof(v), "%lld\n",
-				 (long long)k->oom_score_adj - 1000);
-
-		fd = xopen("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		if (write(fd, v, n) != n)
-			die_errno("setting oom_score_adj to %lld",
-				  (long long)k->oom_score_adj - 1000);
-		close(fd);
-	}
-	free(s);
 }
 
 /*
@@ -8086,6 +8103,7 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("tracing the new process");
 	}
 	ctx.pid = 0;
+	kst_rst_from_cr(&im);
 	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
