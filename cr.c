@@ -68,13 +68,19 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/userfaultfd.h>
@@ -360,6 +366,8 @@ struct buf {
 
 static void buf_put(struct buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 4096;
 		b->p = xrealloc(b->p, b->cap);
@@ -723,6 +731,7 @@ struct img_in {
 	uint64_t off;		/* stream offset of the next byte */
 	uint64_t size;		/* file size (the stream is a file by now) */
 	uint32_t crc;
+	bool spooled;		/* a pipe, copied into a memfd */
 };
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
@@ -1537,6 +1546,28 @@ struct tree_helper {		/* restore: stands in for an exited leader */
 	long forker;		/* index of the task that forks it */
 };
 
+struct usk {			/* a unix socket */
+	struct tlv_usk u;
+	uint8_t *name;		/* bound: sun_path bytes (abstract: NUL first) */
+	size_t namelen;		/* 0: not bound */
+	char *dir;		/* a relative name: the directory it is in */
+	uint8_t *data;		/* queued for reading, oldest first */
+	size_t len;
+	struct tlv_usk_msg *msgs;	/* DGRAM, SEQPACKET: message lengths */
+	size_t nmsgs;
+	uint8_t *from;		/* DGRAM: the messages' senders' addresses */
+	size_t fromlen;
+	struct tlv_usk_icon *icons;	/* listening: queued connections */
+	size_t nicons;
+	uint8_t *pname;		/* PEER_EXT: the outside peer's address */
+	size_t pnamelen;
+	uint8_t *filter;	/* classic BPF filter, 8 bytes an instruction */
+	size_t filterlen;
+	uint64_t ino, peer_ino;	/* dump: its inode, its peer's */
+	uint64_t wq;		/* dump: bytes it sent not yet read */
+	int fd, tmp;		/* restore: the socket, a stand-in peer */
+};
+
 struct image {
 	struct task *t;		/* parents before children, [0] the root */
 	size_t nt;
@@ -1549,6 +1580,7 @@ struct image {
 	struct image *prev;	/* the parent image, read */
 	int fd;			/* restore: a parent image's data, spooled */
 	bool keep_track;	/* dump: leave trackers for a next dump */
+	bool streamed;		/* read from a pipe, not a file */
 	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
 	uint64_t chain_seen;	/* read: which of those records came */
 	struct tree_helper *helpers;	/* from img_check_tree */
@@ -1557,6 +1589,9 @@ struct image {
 	size_t npipes;
 	struct fobj *objs;
 	size_t nobjs;
+	struct usk *usks;
+	size_t nusks;
+	bool ext_unix;		/* dump: --ext-unix-sk */
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
 	bool file_locks;	/* dump: --file-locks */
@@ -3072,6 +3107,593 @@ static void col_check_fown(const struct image *im)
 	ctx.pid = 0;
 }
 
+/*
+ * ---- unix sockets ----
+ * What the kernel knows about every unix socket of this network namespace
+ * comes from sock_diag (NETLINK_SOCK_DIAG, unix_diag, asked by hand): inode,
+ * type, state, bound name and file, peer inode, the clients of the
+ * connections waiting in a listener's queue (not accepted yet), queue
+ * lengths, shutdown.  A peer is found by inode: in the image, gone (closed:
+ * the socket stays connected to nothing), or outside the tree (refused but
+ * for datagrams with --ext-unix-sk, reconnected by name at restore).
+ * The socket itself is taken into cr with pidfd_getfd for its options and
+ * its queued data, read with MSG_PEEK from offset 0 (SO_PEEK_OFF, put back
+ * afterwards), one message at a time for datagram and seqpacket.
+ */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD	76
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS	83	/* 6.16+ */
+#endif
+#define USK_MAX_MSG	(8u << 20)	/* largest datagram cr reads */
+
+struct udiag {			/* one socket as unix_diag shows it */
+	uint64_t ino, peer, vfs_ino, vfs_dev;
+	uint32_t rq, wq, *icons;
+	size_t nicons, namelen;
+	uint8_t type, state, shut, name[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static struct udiag *udiags;
+static size_t nudiags;
+
+static void udiag_msg(const struct nlmsghdr *h)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	const uint8_t *p = (const uint8_t *)(m + 1), *end = (const uint8_t *)h + h->nlmsg_len;
+	struct udiag *u;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		die("sock_diag: short message");
+	u = vec_add(&udiags, &nudiags, sizeof(*u));
+	u->ino = m->udiag_ino;
+	u->type = m->udiag_type;
+	u->state = m->udiag_state;
+	while (p + sizeof(struct nlattr) <= end) {
+		const struct nlattr *a = (const void *)p;
+		const uint8_t *v = p + NLA_HDRLEN;
+		size_t n = a->nla_len - NLA_HDRLEN;
+
+		if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+			break;
+		switch (a->nla_type) {
+		case UNIX_DIAG_NAME:
+			u->namelen = n < sizeof(u->name) ? n : sizeof(u->name);
+			memcpy(u->name, v, u->namelen);
+			break;
+		case UNIX_DIAG_VFS:
+			if (n >= sizeof(struct unix_diag_vfs)) {
+				const struct unix_diag_vfs *f = (const void *)v;
+
+				u->vfs_ino = f->udiag_vfs_ino;
+				u->vfs_dev = f->udiag_vfs_dev;
+			}
+			break;
+		case UNIX_DIAG_PEER:
+			if (n >= 4)
+				u->peer = *(const uint32_t *)v;
+			break;
+		case UNIX_DIAG_ICONS:
+			u->nicons = n / 4;
+			u->icons = xmalloc(n + 1);
+			memcpy(u->icons, v, u->nicons * 4);
+			break;
+		case UNIX_DIAG_RQLEN:
+			if (n >= sizeof(struct unix_diag_rqlen)) {
+				const struct unix_diag_rqlen *q = (const void *)v;
+
+				u->rq = q->udiag_rqueue;
+				u->wq = q->udiag_wqueue;
+			}
+			break;
+		case UNIX_DIAG_SHUTDOWN:
+			if (n >= 1)
+				u->shut = *v;
+			break;
+		}
+		p += NLA_ALIGN(a->nla_len);
+	}
+}
+
+/* A sock_diag socket that was asked for all unix sockets; -1 on failure. */
+static int udiag_ask(uint32_t show)
+{
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_req r;
+	} req = {
+		.h = { sizeof(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
+		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = show },
+	};
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (s >= 0 && send(s, &req, sizeof(req), 0) != sizeof(req)) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* Every unix socket of cr's network namespace, once per run. */
+static void udiag_load(void)
+{
+	static uint32_t buf[8192];
+	bool done = false;
+	int s;
+
+	for (size_t i = 0; i < nudiags; i++)
+		free(udiags[i].icons);
+	free(udiags);
+	udiags = NULL;
+	nudiags = 0;
+	s = udiag_ask(UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER |
+		      UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN);
+	if (s < 0)
+		die_errno("sock_diag (unix sockets)");
+	while (!done) {
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		const struct nlmsghdr *h = (const void *)buf;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die_errno("reading sock_diag");
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				errno = -e->error;
+				die_errno("sock_diag (unix sockets)");
+			}
+			udiag_msg(h);
+		}
+	}
+	close(s);
+}
+
+static const struct udiag *udiag_find(uint64_t ino)
+{
+	for (size_t i = 0; i < nudiags; i++)
+		if (udiags[i].ino == ino)
+			return &udiags[i];
+	return NULL;
+}
+
+/* A socket address for a name: its length for bind/connect. */
+static socklen_t usk_addr(struct sockaddr_un *a, const uint8_t *name, size_t len)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, name, len);
+	return offsetof(struct sockaddr_un, sun_path) + len;
+}
+
+/* A name for messages: "/run/x.sock" or "@abstract". */
+static const char *usk_name_str(const uint8_t *name, size_t len)
+{
+	static char s[sizeof(((struct sockaddr_un *)0)->sun_path) + 2];
+
+	if (!len)
+		return "(unnamed)";
+	snprintf(s, sizeof(s), "%s%.*s", name[0] ? "" : "@",
+		 (int)(len - !name[0] - (name[len - 1] == 0 && name[0])),
+		 (const char *)name + !name[0]);
+	return s;
+}
+
+/* Is the file at path the socket's bound inode? */
+static bool usk_file_is(const char *path, const struct udiag *g, struct stat *sb)
+{
+	return !stat(path, sb) && S_ISSOCK(sb->st_mode) && sb->st_ino == g->vfs_ino &&
+	       ((uint64_t)major(sb->st_dev) << 20 | minor(sb->st_dev)) == g->vfs_dev;
+}
+
+/* The bound name; a path name's file, mode and owner. */
+static void col_usk_name(const struct task *t, struct usk *k, const struct udiag *g,
+			 int fd)
+{
+	char path[PATH_MAX + sizeof(g->name) + 2];
+	struct stat sb;
+
+	k->namelen = g->namelen;
+	k->name = xmalloc(g->namelen + 1);
+	memcpy(k->name, g->name, g->namelen);
+	if (!g->namelen || !g->name[0])
+		return;		/* unnamed, or abstract */
+	if (g->name[0] == '/') {
+		snprintf(path, sizeof(path), "%.*s", (int)g->namelen, (const char *)g->name);
+	} else {
+		snprintf(path, sizeof(path), "%s/%.*s", t->cwd, (int)g->namelen,
+			 (const char *)g->name);
+		k->dir = xstrdup(t->cwd);
+	}
+	if (usk_file_is(path, g, &sb)) {
+		k->u.mode = sb.st_mode & 07777;
+		k->u.uid = sb.st_uid;
+		k->u.gid = sb.st_gid;
+	} else if (k->dir) {
+		refuse("fd %d: unix socket bound to relative path \"%s\", not found from the working directory %s",
+		       fd, usk_name_str(k->name, k->namelen), t->cwd);
+	} else {
+		k->u.flags |= TLV_USK_F_DELETED;	/* rebind, then unlink */
+		k->u.mode = 0777 & ~t->proc.umask;
+	}
+}
+
+/* An int option; def if this kernel does not have it. */
+static int usk_getopt_or(int s, int opt, int def)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	if (getsockopt(s, SOL_SOCKET, opt, &v, &l))
+		return def;
+	return v;
+}
+
+static int usk_getopt(int s, int opt)
+{
+	return usk_getopt_or(s, opt, 0);
+}
+
+static uint64_t usk_gettimeo(int s, int opt)
+{
+	struct timeval tv = { 0 };
+	socklen_t l = sizeof(tv);
+
+	if (getsockopt(s, SOL_SOCKET, opt, &tv, &l))
+		die_errno("getsockopt of a unix socket");
+	return tv.tv_sec * 1000000ULL + tv.tv_usec;
+}
+
+/*
+ * The queue, read without consuming it: with SO_PEEK_OFF at 0 every
+ * MSG_PEEK starts where the last one ended (a whole message each for
+ * datagram and seqpacket).  A message carrying descriptors (SCM_RIGHTS)
+ * is refused: cr would have to restore files in flight.
+ */
+static void col_usk_queue(struct usk *k, int s, int fd)
+{
+	int off = usk_getopt(s, SO_PEEK_OFF), zero = 0, err = 0;
+	uint8_t *buf = mmap(NULL, USK_MAX_MSG, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const char *why = NULL;	/* a refusal, told once SO_PEEK_OFF is back */
+	struct buf q = { 0 }, senders = { 0 };
+
+	if (buf == MAP_FAILED)
+		die_errno("a buffer for socket data");
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		die_errno("fd %d: SO_PEEK_OFF", fd);
+	while (!why && !err) {
+		union {
+			struct cmsghdr h;
+			uint8_t b[CMSG_SPACE(64 * sizeof(int))];
+		} c;
+		struct iovec iov = { buf, USK_MAX_MSG };
+		struct sockaddr_un from;
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof(from),
+				    .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = &c, .msg_controllen = sizeof(c) };
+		bool fds = false;
+		ssize_t n = recvmsg(s, &m, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			err = errno;
+			break;
+		}
+		for (size_t at = 0; at + sizeof(struct cmsghdr) <= m.msg_controllen;
+		     at += CMSG_ALIGN(((struct cmsghdr *)(c.b + at))->cmsg_len)) {
+			struct cmsghdr *h = (struct cmsghdr *)(c.b + at);
+
+			if (h->cmsg_len < sizeof(*h) || at + h->cmsg_len > m.msg_controllen)
+				break;
+			if (h->cmsg_level != SOL_SOCKET || (h->cmsg_type != SCM_RIGHTS &&
+							    h->cmsg_type != 0x4f /* SCM_PIDFD */))
+				continue;
+			fds |= h->cmsg_type == SCM_RIGHTS;
+			for (size_t i = 0; i < (h->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(((int *)CMSG_DATA(h))[i]);
+		}
+		if (fds || (m.msg_flags & MSG_CTRUNC))
+			why = "descriptors in flight (SCM_RIGHTS) in its queue";
+		else if (m.msg_flags & MSG_TRUNC)
+			why = "a message too large to read";
+		else if (q.len + n > MAX_META / 2)
+			why = "too much data queued";
+		if (why || (k->u.type != SOCK_DGRAM && !n &&
+			    (k->u.type == SOCK_STREAM || q.len >= k->len)))
+			break;	/* (0: end of data of a shut down socket) */
+		buf_put(&q, buf, n);
+		if (k->u.type != SOCK_STREAM) {
+			struct tlv_usk_msg *g = vec_add(&k->msgs, &k->nmsgs,
+							sizeof(*k->msgs));
+
+			g->len = n;
+			if (k->u.type == SOCK_DGRAM &&
+			    m.msg_namelen > offsetof(struct sockaddr_un, sun_path) &&
+			    m.msg_namelen <= sizeof(from)) {
+				g->from = m.msg_namelen - offsetof(struct sockaddr_un, sun_path);
+				buf_put(&senders, from.sun_path, g->from);
+			}
+		}
+	}
+	munmap(buf, USK_MAX_MSG);
+	if (setsockopt(s, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+		die_errno("fd %d: putting SO_PEEK_OFF back", fd);
+	errno = err;
+	if (err)
+		die_errno("fd %d: peeking at a unix socket's queue", fd);
+	if (why)
+		refuse("fd %d: unix socket with %s: not supported", fd, why);
+	k->data = q.p;
+	k->len = q.len;
+	k->from = senders.p;
+	k->fromlen = senders.len;
+}
+
+/* A socket filter: a classic one is kept, an eBPF one refused. */
+static void col_usk_filter(struct usk *k, int s, int fd)
+{
+	socklen_t n = 0;
+
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &n)) {
+		if (errno == EACCES)
+			refuse("fd %d: unix socket with an eBPF socket filter: not supported",
+			       fd);
+		return;
+	}
+	if (!n)
+		return;
+	k->filterlen = n * sizeof(struct sock_filter);
+	k->filter = xmalloc(k->filterlen);
+	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, k->filter, &n) ||
+	    n * sizeof(struct sock_filter) != k->filterlen)
+		die_errno("fd %d: reading a socket filter", fd);
+	if (usk_getopt(s, SO_LOCK_FILTER))
+		k->u.flags |= TLV_USK_F_LOCKFILTER;
+}
+
+/* A socket fd: false if it is not a unix socket (the caller refuses). */
+static bool col_usk(struct image *im, struct task *t, struct fd *d,
+		    const struct stat *sb)
+{
+	int fd = d->f.fd, pfd, s;
+	const struct udiag *g;
+	struct usk *k;
+	char name[32], *fi;
+
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].ino == sb->st_ino) {
+			d->f.kind = TLV_FD_UNIX;
+			d->f.obj = im->usks[i].u.id;
+			return true;
+		}
+	if (!udiags)
+		udiag_load();
+	if (!(g = udiag_find(sb->st_ino)))
+		return false;
+	if (g->type != SOCK_STREAM && g->type != SOCK_DGRAM &&
+	    g->type != SOCK_SEQPACKET) {
+		refuse("fd %d: unix socket of type %u: not supported", fd, g->type);
+		return true;
+	}
+	k = vec_add(&im->usks, &im->nusks, sizeof(*k));
+	k->u.id = im->nusks;
+	k->u.type = g->type;
+	k->ino = g->ino;
+	k->peer_ino = g->peer;
+	k->u.shutdown = g->shut & 3;
+	/*
+	 * A peer closed (or an embryo) shows as inode 0, the state staying
+	 * TCP_ESTABLISHED.  A datagram socket is also marked so when another
+	 * connects to it: only an unnamed one (a socketpair's) is surely
+	 * connected.
+	 */
+	k->u.state = g->state == 10 /* TCP_LISTEN */ ? TLV_USK_LISTEN :
+		     g->peer || (g->state == 1 /* TCP_ESTABLISHED */ &&
+				 (g->type != SOCK_DGRAM || !g->namelen)) ?
+		     TLV_USK_CONN : TLV_USK_UNCONN;
+	k->wq = g->wq;
+	if (k->u.state == TLV_USK_LISTEN)
+		k->u.backlog = g->wq;
+	d->f.kind = TLV_FD_UNIX;
+	d->f.obj = k->u.id;
+	col_usk_name(t, k, g, fd);
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	fi = proc_xread(t->proc.pid, name, NULL);
+	if (proc_field(fi, "scm_fds") && proc_field_u64(fi, "scm_fds", 10, name))
+		refuse("fd %d: unix socket with descriptors in flight (SCM_RIGHTS) in its queue: not supported",
+		       fd);
+	free(fi);
+	pfd = syscall(SYS_pidfd_open, t->proc.pid, 0);
+	s = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	if (s < 0)
+		die_errno("fd %d: taking the unix socket into cr (pidfd_getfd)", fd);
+	close(pfd);
+	k->u.flags |= (usk_getopt(s, SO_PASSCRED) ? TLV_USK_F_PASSCRED : 0) |
+		      (usk_getopt(s, SO_PASSSEC) ? TLV_USK_F_PASSSEC : 0) |
+		      (usk_getopt(s, SO_PASSPIDFD) ? TLV_USK_F_PASSPIDFD : 0) |
+		      (usk_getopt_or(s, SO_PASSRIGHTS, 1) ? 0 : TLV_USK_F_NORIGHTS);
+	k->u.rcvlowat = usk_getopt(s, SO_RCVLOWAT);
+	col_usk_filter(k, s, fd);
+	k->u.rcvbuf = usk_getopt(s, SO_RCVBUF);
+	k->u.sndbuf = usk_getopt(s, SO_SNDBUF);
+	k->u.peek_off = (uint64_t)(int64_t)usk_getopt(s, SO_PEEK_OFF);
+	k->u.rcvtimeo_us = usk_gettimeo(s, SO_RCVTIMEO);
+	k->u.sndtimeo_us = usk_gettimeo(s, SO_SNDTIMEO);
+	if (k->u.state != TLV_USK_LISTEN) {
+		char oob;
+
+		if (k->u.type == SOCK_STREAM &&
+		    recv(s, &oob, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT) == 1)
+			refuse("fd %d: unix socket with an out-of-band byte (MSG_OOB) pending: not supported",
+			       fd);
+		k->len = g->rq;	/* seqpacket: where the data ends */
+		col_usk_queue(k, s, fd);
+	}
+	close(s);
+	return true;
+}
+
+static struct usk *usk_by_ino(const struct image *im, uint64_t ino)
+{
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].ino == ino)
+			return &im->usks[i];
+	return NULL;
+}
+
+/* The fd of the tree a socket is, for messages. */
+static unsigned long long usk_fd(const struct image *im, const struct usk *k)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++)
+			if (im->t[i].fds[j].f.kind == TLV_FD_UNIX &&
+			    im->t[i].fds[j].f.obj == k->u.id) {
+				ctx.pid = im->t[i].proc.pid;
+				return im->t[i].fds[j].f.fd;
+			}
+	return ~0ULL;
+}
+
+/*
+ * A listener's queue.  An embryo (the socket accept will return) has no
+ * inode yet: unix_diag names each by its client's inode instead (0 once
+ * the client closed), and the client shows as connected to inode 0.
+ * What a client sent is still charged to it (its write queue length).
+ */
+static void col_usk_icons(struct image *im, struct usk *l, const struct udiag *g)
+{
+	for (size_t j = 0; j < g->nicons; j++) {
+		struct tlv_usk_icon *c = vec_add(&l->icons, &l->nicons, sizeof(*c));
+		struct usk *cl = g->icons[j] ? usk_by_ino(im, g->icons[j]) : NULL;
+
+		if (!cl) {
+			refuse("fd %llu: unix socket %s has a connection not accepted yet from %s: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen),
+			       g->icons[j] ? "a socket outside the dumped tree" :
+			       "a socket closed since (its data cannot be read)");
+			continue;
+		}
+		if (cl->wq)
+			refuse("fd %llu: unix socket %s has a connection not accepted yet with data queued: not supported",
+			       usk_fd(im, l), usk_name_str(l->name, l->namelen));
+		c->client = cl->u.id;
+		cl->u.peer_kind = TLV_USK_PEER_QUEUED;
+		cl->u.listener = l->u.id;
+	}
+}
+
+/* A connected socket's peer is outside the tree. */
+static void col_usk_ext(struct image *im, struct usk *k, const struct udiag *p)
+{
+	unsigned long long fd = usk_fd(im, k);
+
+	if (!im->ext_unix)
+		refuse("fd %llu: unix socket connected to a unix socket outside the dumped tree (%s, inode %llu): dump with --ext-unix-sk to allow it",
+		       fd, usk_name_str(p->name, p->namelen), (unsigned long long)p->ino);
+	else if (k->u.type != SOCK_DGRAM || !p->namelen)
+		refuse("fd %llu: unix %s socket connected to a%s socket outside the dumped tree (inode %llu): not supported even with --ext-unix-sk",
+		       fd, k->u.type == SOCK_DGRAM ? "datagram" : "stream or seqpacket",
+		       p->namelen ? "" : "n unnamed", (unsigned long long)p->ino);
+	k->u.peer_kind = TLV_USK_PEER_EXT;
+	k->pnamelen = p->namelen;
+	k->pname = xmalloc(p->namelen + 1);
+	memcpy(k->pname, p->name, p->namelen);
+}
+
+/*
+ * Once every fd is collected: peers by inode, listeners' queues, and the
+ * sockets accepted from a listener of the image (they share its name and
+ * are rebuilt by connecting through it).
+ */
+static void col_usks_link(struct image *im)
+{
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct udiag *g = udiag_find(im->usks[i].ino);
+
+		if (im->usks[i].u.state == TLV_USK_LISTEN && g)
+			col_usk_icons(im, &im->usks[i], g);
+	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		struct usk *k = &im->usks[i], *p;
+		const struct udiag *pg;
+
+		if (k->u.state != TLV_USK_CONN || k->u.peer_kind)
+			continue;
+		if ((p = usk_by_ino(im, k->peer_ino))) {
+			k->u.peer_kind = TLV_USK_PEER_TREE;
+			k->u.peer = p->u.id;
+		} else if (k->peer_ino && (pg = udiag_find(k->peer_ino))) {
+			col_usk_ext(im, k, pg);
+		} else {	/* the peer was closed, or waits in a queue outside */
+			k->u.peer_kind = TLV_USK_PEER_DEAD;
+			for (size_t j = 0; j < nudiags; j++)
+				for (size_t c = 0; c < udiags[j].nicons; c++)
+					if (udiags[j].icons[c] == k->ino)
+						refuse("fd %llu: unix socket waits to be accepted by %s outside the dumped tree: not supported",
+						       usk_fd(im, k), usk_name_str(udiags[j].name,
+										   udiags[j].namelen));
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		struct usk *k = &im->usks[i];
+		bool mutual = k->u.peer_kind == TLV_USK_PEER_TREE &&
+			      im->usks[k->u.peer - 1].u.peer == k->u.id, shared = false;
+
+		if (k->u.type != SOCK_DGRAM && k->u.peer_kind == TLV_USK_PEER_TREE &&
+		    !mutual)
+			refuse("fd %llu: unix socket connected one way only: not supported",
+			       usk_fd(im, k));
+		if (k->u.type == SOCK_DGRAM && k->u.peer_kind == TLV_USK_PEER_TREE &&
+		    !mutual && !im->usks[k->u.peer - 1].namelen)
+			refuse("fd %llu: unix datagram socket connected to an unnamed socket it is not paired with: not supported",
+			       usk_fd(im, k));
+		if (k->u.type == SOCK_DGRAM && k->len && !k->namelen && !mutual &&
+		    k->u.peer_kind != TLV_USK_PEER_DEAD)
+			refuse("fd %llu: unnamed unix datagram socket holds messages from a sender cr cannot stand in for: not supported",
+			       usk_fd(im, k));
+		if (k->u.state != TLV_USK_CONN || k->u.type == SOCK_DGRAM ||
+		    !k->namelen)
+			continue;
+		/*
+		 * A connected stream socket shares its name with others only
+		 * when accepted: through a listener of the image it is made
+		 * so again; else (its listener closed, or outside) unnamed.
+		 */
+		for (size_t j = 0; j < nudiags; j++) {
+			const struct udiag *l = &udiags[j];
+			struct usk *lk;
+
+			if (l->ino == k->ino || l->namelen != k->namelen ||
+			    memcmp(l->name, k->name, k->namelen))
+				continue;
+			shared = true;
+			if (l->state == 10 && mutual && (lk = usk_by_ino(im, l->ino)))
+				k->u.listener = lk->u.id;
+		}
+		if (shared && !k->u.listener) {
+			info("fd %llu: unix socket accepted from %s, whose listener is not in the tree: restored unnamed",
+			     usk_fd(im, k), usk_name_str(k->name, k->namelen));
+			free(k->dir);
+			k->dir = NULL;
+			k->namelen = 0;
+			k->u.flags &= ~TLV_USK_F_DELETED;
+			k->u.mode = k->u.uid = k->u.gid = 0;
+		}
+	}
+	ctx.pid = 0;
+}
+
 static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 {
 	int pid = t->proc.pid;
@@ -3119,6 +3741,13 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->f.obj = col_pipe(im, pid, fd, sb.st_dev, sb.st_ino, link)->p.id;
 	} else if ((anon = anon_kind(link))) {
 		col_anon_fd(t, d, anon);
+	} else if (S_ISSOCK(sb.st_mode) && !strncmp(link, "socket:", 7) &&
+		   col_usk(im, t, d, &sb)) {
+		if (!d->f.kind) {	/* refused */
+			t->nfds--;
+			free(link);
+			return;
+		}
 	} else if (fd <= 2 && t->parent < 0 && S_ISCHR(sb.st_mode)) {
 		refuse("fd %d: %s (%s) is outside the process: dump with --shell-job to hand it over at restore",
 		       fd, link, fd_kind_name(link, &sb));
@@ -3825,6 +4454,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 			col_task(im, &im->t[i], shell_job);
 	col_clone_sharing(im);
 	col_check_pipes(im);
+	col_usks_link(im);
 	col_check_sysv(im);
 	col_ofds(im);
 	col_check_fown(im);
@@ -4044,6 +4674,29 @@ static void dump_objects(struct img_out *o, const struct image *im)
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct usk *k = &im->usks[i];
+
+		buf_rec(&n, TLV_USK_INFO, &k->u, sizeof(k->u));
+		if (k->namelen)
+			buf_rec(&n, TLV_USK_NAME, k->name, k->namelen);
+		if (k->dir)
+			buf_str(&n, TLV_PATH, k->dir);
+		if (k->len)
+			buf_rec(&n, TLV_USK_DATA, k->data, k->len);
+		if (k->nmsgs)
+			buf_rec(&n, TLV_USK_MSGS, k->msgs, k->nmsgs * sizeof(*k->msgs));
+		if (k->fromlen)
+			buf_rec(&n, TLV_USK_FROM, k->from, k->fromlen);
+		if (k->nicons)
+			buf_rec(&n, TLV_USK_ICONS, k->icons, k->nicons * sizeof(*k->icons));
+		if (k->pnamelen)
+			buf_rec(&n, TLV_USK_PEER_NAME, k->pname, k->pnamelen);
+		if (k->filterlen)
+			buf_rec(&n, TLV_USK_FILTER, k->filter, k->filterlen);
+		out_rec(o, TLV_USK, n.p, n.len);
+		buf_free(&n);
+	}
 }
 
 /*
@@ -4214,7 +4867,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 struct opts {
 	int pid;
 	const char *dir, *image, *pidfile;
-	bool leave_running, shell_job, detach, json;
+	bool leave_running, shell_job, detach, json, ext_unix;
 	bool predump, track_mem;	/* pre-dump; --track-mem */
 	const char *prev_dir;		/* --prev-images-dir */
 	bool manage_cgroups;	/* restore: create missing cgroups */
@@ -4308,6 +4961,7 @@ static int cmd_dump(const struct opts *opt)
 		im.prev = chain_read(chain_path(path, im.parent));
 		close(im.prev->fd);
 	}
+	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -4379,6 +5033,7 @@ static void in_spool(struct img_in *in)
 		in->size = sb.st_size;
 		return;
 	}
+	in->spooled = true;
 	mfd = memfd_create("cr-image", MFD_CLOEXEC);
 	if (mfd < 0)
 		die_errno("memfd_create");
@@ -4853,6 +5508,62 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
+static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct usk *k = vec_add(&im->usks, &im->nusks, sizeof(*k));
+	uint64_t seen = 0;
+
+	while (tlv_next(&it, "USK")) {
+		switch (it.tag) {
+		case TLV_USK_INFO:
+		case TLV_USK_NAME:
+		case TLV_PATH:
+		case TLV_USK_DATA:
+		case TLV_USK_MSGS:
+		case TLV_USK_ICONS:
+		case TLV_USK_PEER_NAME:
+		case TLV_USK_FILTER:
+		case TLV_USK_FROM:
+			once(&seen, it.tag, "USK");
+			break;
+		}
+		switch (it.tag) {
+		case TLV_USK_INFO:
+			get_row(&it, &k->u, sizeof(k->u), "USK");
+			break;
+		case TLV_USK_NAME:
+			k->name = get_bytes(&it, &k->namelen);
+			break;
+		case TLV_PATH:
+			k->dir = get_str(&it, "USK");
+			break;
+		case TLV_USK_DATA:
+			k->data = get_bytes(&it, &k->len);
+			break;
+		case TLV_USK_MSGS:
+			k->msgs = get_rows(&it, &k->nmsgs, "USK");
+			break;
+		case TLV_USK_ICONS:
+			k->icons = get_rows(&it, &k->nicons, "USK");
+			break;
+		case TLV_USK_PEER_NAME:
+			k->pname = get_bytes(&it, &k->pnamelen);
+			break;
+		case TLV_USK_FILTER:
+			k->filter = get_bytes(&it, &k->filterlen);
+			break;
+		case TLV_USK_FROM:
+			k->from = get_bytes(&it, &k->fromlen);
+			break;
+		default:
+			skip_unknown(&it, "USK");
+		}
+	}
+	need(seen, TLV_USK_INFO, "USK");
+	k->fd = k->tmp = -1;
+}
+
 static void get_runs(const struct tlv_it *it, struct runs *r,
 		     const char *where)
 {
@@ -4971,6 +5682,7 @@ static void img_read(struct img_in *in, struct image *im)
 	int section = 0;		/* 0 tasks, 1 objects, 2 pages */
 
 	in_spool(in);
+	im->streamed = in->spooled;
 	read_head(in);
 	for (;;) {
 		uint32_t crc = in->crc;
@@ -5026,13 +5738,16 @@ static void img_read(struct img_in *in, struct image *im)
 		} else if (r.tag == TLV_OBJ && section <= 1) {
 			section = 1;
 			read_obj(im, v, r.len);
+		} else if (r.tag == TLV_USK && section <= 1) {
+			section = 1;
+			read_usk(im, v, r.len);
 		} else if (r.tag == TLV_PAGEMAP) {
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
 			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
 			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
-			   r.tag == TLV_TRACK) {
+			   r.tag == TLV_TRACK || r.tag == TLV_USK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -5283,6 +5998,151 @@ static void img_check_runs(const struct task *t, const struct runs *r)
 	}
 }
 
+/* A unix socket address: abstract (NUL first) or a NUL-terminated path. */
+static bool usk_name_ok(const uint8_t *name, size_t len)
+{
+	if (!len || len > sizeof(((struct sockaddr_un *)0)->sun_path))
+		return false;
+	if (!name[0])
+		return true;
+	return name[len - 1] == 0 && strlen((const char *)name) == len - 1;
+}
+
+static bool usk_same_name(const struct usk *a, const struct usk *b)
+{
+	return a->namelen && a->namelen == b->namelen &&
+	       !memcmp(a->name, b->name, a->namelen) &&
+	       !a->dir == !b->dir && (!a->dir || !strcmp(a->dir, b->dir));
+}
+
+/* How many times socket id appears in listener l's queue. */
+static size_t usk_queued(const struct usk *l, uint64_t id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nicons; i++)
+		n += l->icons[i].client == id;
+	return n;
+}
+
+static bool usk_accepted(const struct usk *k)
+{
+	return k->u.listener && k->u.peer_kind == TLV_USK_PEER_TREE;
+}
+
+/* A path name's file: dir/name; NULL for an abstract or no name. */
+static const char *usk_path(const struct usk *k, char *buf, size_t size)
+{
+	if (!k->namelen || !k->name[0])
+		return NULL;
+	snprintf(buf, size, "%s%s%s", k->dir ? k->dir : "", k->dir ? "/" : "",
+		 (const char *)k->name);
+	return buf;
+}
+
+/* Every unix socket: its fields, and its links to the others. */
+static void img_check_usks(const struct image *im)
+{
+	size_t n = im->nusks;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct usk *k = &im->usks[i], *p = NULL, *l = NULL;
+		const struct tlv_usk *u = &k->u;
+		uint64_t sum = 0, fsum = 0;
+		bool mutual;
+
+		if (u->id != i + 1 || (u->type != SOCK_STREAM && u->type != SOCK_DGRAM &&
+				       u->type != SOCK_SEQPACKET) ||
+		    u->state < TLV_USK_UNCONN || u->state > TLV_USK_CONN ||
+		    u->shutdown > 3 || u->flags > 63 || u->rcvbuf > INT_MAX ||
+		    k->filterlen % sizeof(struct sock_filter) ||
+		    k->filterlen > BPF_MAXINSNS * sizeof(struct sock_filter) ||
+		    ((u->flags & TLV_USK_F_LOCKFILTER) && !k->filterlen) ||
+		    u->rcvlowat > INT_MAX ||
+		    u->sndbuf > INT_MAX || (u->peek_off > INT_MAX && u->peek_off != ~0ULL) ||
+		    u->rcvtimeo_us > (1ULL << 50) || u->sndtimeo_us > (1ULL << 50) ||
+		    u->mode > 07777 || u->uid >= 0xffffffffULL || u->gid >= 0xffffffffULL ||
+		    u->backlog > INT_MAX || (u->backlog && u->state != TLV_USK_LISTEN) ||
+		    u->peer > n || u->listener > n || u->peer == u->id)
+			die("corrupt image: unix socket %zu: bad type, state or options", i + 1);
+		if ((k->namelen && !usk_name_ok(k->name, k->namelen)) ||
+		    (k->dir && (!k->namelen || !k->name[0] || k->name[0] == '/' ||
+				k->dir[0] != '/')) ||
+		    (!k->dir && k->namelen && k->name[0] && k->name[0] != '/') ||
+		    ((u->flags & TLV_USK_F_DELETED) && (!k->namelen || !k->name[0])) ||
+		    (k->pnamelen && (u->peer_kind != TLV_USK_PEER_EXT ||
+				     !usk_name_ok(k->pname, k->pnamelen))))
+			die("corrupt image: unix socket %zu: bad name", i + 1);
+		if (u->peer)
+			p = &im->usks[u->peer - 1];
+		if (u->listener)
+			l = &im->usks[u->listener - 1];
+		mutual = p && p->u.peer == u->id;
+		for (size_t m = 0, at = 0; m < k->nmsgs; m++) {
+			uint64_t f = k->msgs[m].from;
+
+			sum += k->msgs[m].len;
+			if (f && (u->type != SOCK_DGRAM || f > k->fromlen - at ||
+				  !usk_name_ok(k->from + at, f)))
+				die("corrupt image: unix socket %zu: bad sender", i + 1);
+			at += f;
+			fsum += f;
+		}
+		if ((u->type == SOCK_STREAM ? k->nmsgs != 0 : sum != k->len) ||
+		    fsum != k->fromlen ||
+		    (k->len && u->state == TLV_USK_LISTEN) ||
+		    (k->nicons && u->state != TLV_USK_LISTEN))
+			die("corrupt image: unix socket %zu: bad queue", i + 1);
+		switch (u->peer_kind) {
+		case TLV_USK_PEER_NONE:
+			if (u->state == TLV_USK_CONN || p || l)
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_TREE:
+			if (u->state != TLV_USK_CONN || !p || p->u.type != u->type ||
+			    (u->type != SOCK_DGRAM && !mutual) ||
+			    (!mutual && !p->namelen) ||
+			    (l && (u->type == SOCK_DGRAM || l->u.state != TLV_USK_LISTEN ||
+				   l->u.type != u->type || !usk_same_name(k, l) ||
+				   p->u.listener)))
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_DEAD:
+		case TLV_USK_PEER_EXT:
+			if (u->state != TLV_USK_CONN || p || l ||
+			    (u->peer_kind == TLV_USK_PEER_EXT &&
+			     (u->type != SOCK_DGRAM || !k->pnamelen)))
+				die("corrupt image: unix socket %zu: bad peer", i + 1);
+			break;
+		case TLV_USK_PEER_QUEUED:
+			if (u->state != TLV_USK_CONN || p || !l || k->len ||
+			    l->u.state != TLV_USK_LISTEN || l->u.type != u->type ||
+			    usk_queued(l, u->id) != 1)
+				die("corrupt image: unix socket %zu: bad queued connection", i + 1);
+			break;
+		default:
+			die("corrupt image: unix socket %zu: bad peer", i + 1);
+		}
+		if (k->len && !(mutual || u->peer_kind == TLV_USK_PEER_DEAD ||
+				(u->type == SOCK_DGRAM && k->namelen)))
+			die("corrupt image: unix socket %zu: data without a sender", i + 1);
+		for (size_t c = 0; c < k->nicons; c++) {
+			uint64_t id = k->icons[c].client;
+
+			if (id > n || (id && (im->usks[id - 1].u.peer_kind != TLV_USK_PEER_QUEUED ||
+					      im->usks[id - 1].u.listener != u->id ||
+					      usk_queued(k, id) != 1)))
+				die("corrupt image: unix socket %zu: bad connection queue", i + 1);
+		}
+		for (size_t j = 0; j < i; j++)
+			if (usk_same_name(k, &im->usks[j]) &&
+			    !(u->listener == j + 1 || im->usks[j].u.listener == i + 1 ||
+			      (u->listener && u->listener == im->usks[j].u.listener)))
+				die("corrupt image: unix sockets %zu and %zu bound to one name",
+				    j + 1, i + 1);
+	}
+}
+
 static void img_check_fd_state(const struct task *t, const struct fd *d)
 {
 	unsigned long long fd = d->f.fd;
@@ -5392,6 +6252,10 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
+		case TLV_FD_UNIX:
+			if (!d->f.obj || d->f.obj > im->nusks)
+				die("corrupt image: fd %llu: bad unix socket", fd);
+			break;
 		case TLV_FD_EVENTFD:
 		case TLV_FD_SIGNALFD:
 		case TLV_FD_TIMERFD:
@@ -5404,7 +6268,7 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		}
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
-		     d->f.kind != TLV_FD_OBJ))
+		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_UNIX))
 			die("corrupt image: fd %llu: bad path or object", fd);
 		img_check_fd_state(t, d);
 	}
@@ -5657,6 +6521,26 @@ static void img_check(struct image *im)
 				    (unsigned long long)im->t[i].proc.pid,
 				    (unsigned long long)im->t[i].fds[k].f.fd);
 		}
+	img_check_usks(im);
+	{	/* a socket is one open file description, used somewhere */
+		uint64_t *ofd = xzalloc((im->nusks + 1) * sizeof(*ofd));
+
+		for (size_t i = 0; i < im->nt; i++)
+			for (size_t k = 0; k < im->t[i].nfds; k++) {
+				const struct fd *d = &im->t[i].fds[k];
+
+				if (d->f.kind != TLV_FD_UNIX)
+					continue;
+				if (ofd[d->f.obj] && ofd[d->f.obj] != d->f.ofd)
+					die("corrupt image: unix socket %llu opened twice",
+					    (unsigned long long)d->f.obj);
+				ofd[d->f.obj] = d->f.ofd;
+			}
+		for (size_t i = 1; i <= im->nusks; i++)
+			if (!ofd[i])
+				die("corrupt image: unix socket %zu in no process", i);
+		free(ofd);
+	}
 	for (size_t i = 0; i < im->nobjs; i++) {
 		const struct runs *r = &im->objs[i].runs;
 		uint64_t prev = 0;
@@ -5838,7 +6722,12 @@ static bool pid_dying(int pid)
  * (typically one cr dump just killed, whose parent has not reaped it yet:
  * init may take a second or two), is waited for, a few seconds at most.
  */
-static void host_wait_pid_free(int pid)
+/*
+ * The pid must be free; a zombie or a dying process is waited for.  So is
+ * a live one, for a while, when the image came down a pipe: the dump at
+ * the other end kills its tree only once the whole image is written.
+ */
+static void host_wait_pid_free(int pid, bool streamed)
 {
 	for (int ms = 0; kill(pid, 0) == 0 || errno != ESRCH; ms += 10) {
 		uint64_t f[STAT_FIELDS];
@@ -5846,7 +6735,7 @@ static void host_wait_pid_free(int pid)
 		if (!proc_read_stat(pid, f))
 			continue;	/* gone meanwhile */
 		if (f[3] != 'Z' && f[3] != 'X' && !(f[9] & 4 /* PF_EXITING */) &&
-		    !pid_dying(pid))
+		    !pid_dying(pid) && (!streamed || ms >= 5000))
 			die("pid %d is in use by another process", pid);
 		if (ms >= 5000)
 			die("pid %d is held by a zombie its parent (pid %llu) does not reap",
@@ -6001,6 +6890,53 @@ static void kst_host_pkeys(const struct task *t)
 }
 
 /*
+ * A unix socket's name must be free: an abstract name bound by no live
+ * socket, a path that is absent or a socket file no live socket holds
+ * (the dumped socket's, left behind: restore replaces it).  An outside
+ * peer (--ext-unix-sk) must be there.
+ */
+static void host_check_usks(const struct image *im)
+{
+	char path[PATH_MAX + 128];
+
+	if (!im->nusks)
+		return;
+	udiag_load();
+	for (size_t i = 0; i < im->nusks; i++) {
+		const struct usk *k = &im->usks[i];
+		const char *file = usk_path(k, path, sizeof(path));
+		bool found = false;
+		struct stat sb;
+
+		for (size_t j = 0; j < nudiags; j++) {
+			const struct udiag *g = &udiags[j];
+
+			if (k->namelen && !k->name[0] && !usk_accepted(k) &&
+			    g->namelen == k->namelen && !memcmp(g->name, k->name, k->namelen))
+				die("unix socket @%s: the abstract name is in use",
+				    usk_name_str(k->name, k->namelen) + 1);
+			found |= k->pnamelen && g->namelen == k->pnamelen &&
+				 !memcmp(g->name, k->pname, k->pnamelen);
+		}
+		if (k->pnamelen && !found)
+			die("unix socket %s outside the tree (--ext-unix-sk) is gone",
+			    usk_name_str(k->pname, k->pnamelen));
+		if (!file || usk_accepted(k) || lstat(file, &sb))
+			continue;
+		if (!S_ISSOCK(sb.st_mode) || (k->u.flags & TLV_USK_F_DELETED))
+			die("unix socket %s: the path exists%s", file,
+			    S_ISSOCK(sb.st_mode) ? " (it was unlinked at dump)" :
+			    " and is not a socket");
+		for (size_t j = 0; j < nudiags; j++)
+			if (udiags[j].vfs_ino == sb.st_ino &&
+			    udiags[j].vfs_dev == ((uint64_t)major(sb.st_dev) << 20 |
+						  minor(sb.st_dev)))
+				die("unix socket %s: the path is in use by a live socket",
+				    file);
+	}
+}
+
+/*
  * A System V shm segment gets its id back (rst_make_sysv): the id must be
  * free, or held by the segment the dump left behind (same id, key and
  * size, attached nowhere: dumped processes were killed, the segment was
@@ -6071,14 +7007,14 @@ static void host_check(const struct image *im, const struct opts *opt)
 		const struct task *t = &im->t[i];
 
 		ctx.pid = t->proc.pid;
-		host_wait_pid_free(t->proc.pid);
+		host_wait_pid_free(t->proc.pid, im->streamed);
 		for (size_t k = 0; k < im->nhelpers; k++)
 			if (im->helpers[k].forker == (long)i)
-				host_wait_pid_free(im->helpers[k].pid);
+				host_wait_pid_free(im->helpers[k].pid, im->streamed);
 		if (task_zombie(t))
 			continue;
 		for (size_t k = 1; k < t->nth; k++)
-			host_wait_pid_free(t->th[k].t.tid);
+			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
 		host_check_rlimits(t);
 		kst_host_pkeys(t);
@@ -6101,6 +7037,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 			}
 	}
 	ctx.pid = 0;
+	host_check_usks(im);
 }
 
 /* ==== 8. restore: the process tree =======================================
@@ -6687,6 +7624,11 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 				~((d->f.flags & O_TMPFILE_ONLY) ? O_TMPFILE : 0),
 				"a file object");
 		break;
+	case TLV_FD_UNIX:
+		fd = fcntl(im->usks[d->f.obj - 1].fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+			die_errno("fd %llu: a unix socket", (unsigned long long)d->f.fd);
+		return fd;
 	case TLV_FD_EVENTFD:
 		fd = eventfd(0, EFD_CLOEXEC | fl | (d->ev.semaphore ? EFD_SEMAPHORE : 0));
 		if (fd < 0 || (d->ev.count &&
@@ -6785,6 +7727,249 @@ static void rst_epolls(const struct task *t)
 		}
 }
 
+/*
+ * Unix sockets, made in cr before the first fork like pipes: each is one
+ * open file description, handed to its processes as a helper fd.  In
+ * order: pairs (socketpair, also with a stand-in for a closed peer),
+ * names (a stale socket file of the dumped socket is unlinked first,
+ * host_check made sure no live socket holds it), listeners, connections
+ * accepted from a listener of the image (connect through it, accept),
+ * queued data (written by the peer, or by a stand-in to a named datagram
+ * socket), connections waiting in a listener's queue (the clients connect
+ * in queue order), datagram connections by name, then the files unlinked
+ * at dump go again, shutdown, options.
+ */
+enum { USK_BIND, USK_CONNECT, USK_SEND };
+
+/*
+ * bind(), connect() or send (a datagram of n bytes at p) s to k's name; a
+ * relative one from k's directory.
+ */
+static void usk_name_op(int s, const struct usk *k, int op, const void *p, size_t n)
+{
+	static const char *const what[] = { "binding", "connecting", "sending" };
+	struct sockaddr_un a;
+	socklen_t l = usk_addr(&a, k->name, k->namelen);
+	int here = -1, r, e;
+
+	if (k->dir && ((here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		       chdir(k->dir)))
+		die_errno("unix socket %s: entering %s",
+			  usk_name_str(k->name, k->namelen), k->dir);
+	r = op == USK_BIND ? bind(s, (struct sockaddr *)&a, l) :
+	    op == USK_CONNECT ? connect(s, (struct sockaddr *)&a, l) :
+	    sendto(s, p, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a, l) ==
+	    (ssize_t)n ? 0 : -1;
+	e = errno;
+	if (here >= 0 && (fchdir(here) || close(here)))
+		die_errno("returning from %s", k->dir);
+	errno = e;
+	if (r)
+		die_errno("%s a unix socket to %s", what[op],
+			  usk_name_str(k->name, k->namelen));
+}
+
+/* The socket of the image bound to this name, if any. */
+static const struct usk *usk_named(const struct image *im, const uint8_t *name,
+				   size_t len)
+{
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].namelen == len && !usk_accepted(&im->usks[i]) &&
+		    !memcmp(im->usks[i].name, name, len))
+			return &im->usks[i];
+	return NULL;
+}
+
+static int usk_socket(const struct usk *k)
+{
+	int s = socket(AF_UNIX, (int)k->u.type | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		die_errno("creating a unix socket");
+	return s;
+}
+
+static void usk_setopt(int s, int opt, int v, int force)
+{
+	if ((!force || setsockopt(s, SOL_SOCKET, force, &v, sizeof(v))) &&
+	    setsockopt(s, SOL_SOCKET, opt, &v, sizeof(v)))
+		die_errno("setting option %d of a unix socket", opt);
+}
+
+/* Queued data, in order, as the reader will get it. */
+static void rst_usk_fill(struct image *im, struct usk *k)
+{
+	struct usk *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+	bool stand_in = false;	/* an unnamed socket of cr's sends */
+	size_t off = 0;
+	int s, big;
+
+	big = k->len * 2 + (1 << 16) < INT_MAX / 2 ? (int)(k->len * 2 + (1 << 16)) : INT_MAX / 2;
+	if (p && p->u.peer == k->u.id)
+		s = p->fd;
+	else if (k->u.peer_kind == TLV_USK_PEER_DEAD)
+		s = k->tmp;
+	else
+		usk_name_op(s = usk_socket(k), k, USK_CONNECT, NULL, 0), stand_in = true;
+	usk_setopt(s, SO_SNDBUF, big, SO_SNDBUFFORCE);
+	for (size_t m = 0, at = 0; off < k->len || m < k->nmsgs; m++) {
+		size_t n = k->nmsgs ? k->msgs[m].len : k->len - off;
+		const struct usk *from = stand_in && k->nmsgs && k->msgs[m].from ?
+			usk_named(im, k->from + at, k->msgs[m].from) : NULL;
+
+		if (from) {	/* its sender is in the image: from there */
+			usk_setopt(from->fd, SO_SNDBUF, big, SO_SNDBUFFORCE);
+			usk_name_op(from->fd, k, USK_SEND, k->data + off, n);
+		} else if (send(s, k->data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+			   (ssize_t)n) {
+			die_errno("refilling a unix socket's queue (%zu of %zu bytes in)",
+				  off, k->len);
+		}
+		off += n;
+		at += k->nmsgs ? k->msgs[m].from : 0;
+	}
+	if (stand_in)
+		close(s);
+}
+
+/* Shutdown and the options, the last steps. */
+static void rst_usk_opts(const struct usk *k)
+{
+	static const int how[] = { 0, SHUT_RD, SHUT_WR, SHUT_RDWR };
+	int s = k->fd;
+	struct timeval tv;
+
+	if (k->u.shutdown && shutdown(s, how[k->u.shutdown]))
+		die_errno("shutdown of a unix socket");
+	usk_setopt(s, SO_PASSCRED, !!(k->u.flags & TLV_USK_F_PASSCRED), 0);
+	if (k->u.flags & TLV_USK_F_PASSSEC)
+		usk_setopt(s, SO_PASSSEC, 1, 0);
+	if (k->u.flags & TLV_USK_F_PASSPIDFD)
+		usk_setopt(s, SO_PASSPIDFD, 1, 0);
+	if (k->u.flags & TLV_USK_F_NORIGHTS)
+		usk_setopt(s, SO_PASSRIGHTS, 0, 0);
+	if (k->u.rcvlowat > 1)
+		usk_setopt(s, SO_RCVLOWAT, (int)k->u.rcvlowat, 0);
+	if (k->u.rcvbuf != (uint64_t)usk_getopt(s, SO_RCVBUF))
+		usk_setopt(s, SO_RCVBUF, (int)k->u.rcvbuf / 2, SO_RCVBUFFORCE);
+	if (k->u.sndbuf != (uint64_t)usk_getopt(s, SO_SNDBUF))
+		usk_setopt(s, SO_SNDBUF, (int)k->u.sndbuf / 2, SO_SNDBUFFORCE);
+	if (k->u.peek_off != ~0ULL)
+		usk_setopt(s, SO_PEEK_OFF, (int)k->u.peek_off, 0);
+	if (k->filterlen) {	/* after the refill: it saw those already */
+		struct sock_fprog f = { k->filterlen / sizeof(struct sock_filter),
+					(struct sock_filter *)k->filter };
+
+		if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &f, sizeof(f)))
+			die_errno("attaching a socket filter");
+		if (k->u.flags & TLV_USK_F_LOCKFILTER)
+			usk_setopt(s, SO_LOCK_FILTER, 1, 0);
+	}
+	tv.tv_sec = k->u.rcvtimeo_us / 1000000;
+	tv.tv_usec = k->u.rcvtimeo_us % 1000000;
+	if (k->u.rcvtimeo_us && setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		die_errno("SO_RCVTIMEO of a unix socket");
+	tv.tv_sec = k->u.sndtimeo_us / 1000000;
+	tv.tv_usec = k->u.sndtimeo_us % 1000000;
+	if (k->u.sndtimeo_us && setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		die_errno("SO_SNDTIMEO of a unix socket");
+}
+
+static void rst_make_usks(struct rst *r)
+{
+	struct image *im = r->im;
+	int *tmps = NULL, sv[2];
+	size_t ntmps = 0;
+	char path[PATH_MAX + 128];
+
+	fault("restore-unix");
+	for (size_t i = 0; i < im->nusks; i++) {	/* sockets, pairs */
+		struct usk *k = &im->usks[i], *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+
+		if (k->fd >= 0 || usk_accepted(k))
+			continue;
+		if ((p && p->u.peer == k->u.id && !p->u.listener) ||
+		    k->u.peer_kind == TLV_USK_PEER_DEAD) {
+			if (socketpair(AF_UNIX, (int)k->u.type | SOCK_CLOEXEC, 0, sv))
+				die_errno("socketpair");
+			k->fd = sv[0];
+			*(p ? &p->fd : &k->tmp) = sv[1];
+		} else {
+			k->fd = usk_socket(k);
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* names, listeners */
+		struct usk *k = &im->usks[i];
+		const char *file = usk_path(k, path, sizeof(path));
+		struct stat sb;
+
+		if (k->namelen && !usk_accepted(k)) {
+			if (file && !lstat(file, &sb) && S_ISSOCK(sb.st_mode) &&
+			    !(k->u.flags & TLV_USK_F_DELETED) && unlink(file))
+				die_errno("removing the stale socket file %s", file);
+			usk_name_op(k->fd, k, USK_BIND, NULL, 0);
+			if (file && (chmod(file, k->u.mode) ||
+				     lchown(file, k->u.uid, k->u.gid)))
+				die_errno("unix socket file %s", file);
+		}
+		if (k->u.state == TLV_USK_LISTEN && listen(k->fd, (int)k->u.backlog))
+			die_errno("listen on unix socket %s",
+				  usk_name_str(k->name, k->namelen));
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* accepted connections */
+		struct usk *k = &im->usks[i];
+
+		if (!usk_accepted(k))
+			continue;
+		usk_name_op(im->usks[k->u.peer - 1].fd, &im->usks[k->u.listener - 1],
+			    USK_CONNECT, NULL, 0);
+		k->fd = accept4(im->usks[k->u.listener - 1].fd, NULL, NULL, SOCK_CLOEXEC);
+		if (k->fd < 0)
+			die_errno("accepting a unix connection");
+	}
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].len || im->usks[i].nmsgs)
+			rst_usk_fill(im, &im->usks[i]);
+	for (size_t i = 0; i < im->nusks; i++) {	/* waiting connections */
+		struct usk *l = &im->usks[i];
+
+		for (size_t c = 0; c < l->nicons; c++) {
+			int s = l->icons[c].client ? im->usks[l->icons[c].client - 1].fd :
+				(*(int *)vec_add(&tmps, &ntmps, sizeof(int)) = usk_socket(l));
+
+			usk_name_op(s, l, USK_CONNECT, NULL, 0);
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* datagram, by name */
+		struct usk *k = &im->usks[i], *p = k->u.peer ? &im->usks[k->u.peer - 1] : NULL;
+		struct sockaddr_un a;
+		socklen_t l;
+
+		if (p && p->u.peer != k->u.id) {
+			usk_name_op(k->fd, p, USK_CONNECT, NULL, 0);
+		} else if (k->u.peer_kind == TLV_USK_PEER_EXT) {
+			l = usk_addr(&a, k->pname, k->pnamelen);
+			if (connect(k->fd, (struct sockaddr *)&a, l))
+				die_errno("reconnecting a unix socket to %s outside the tree",
+					  usk_name_str(k->pname, k->pnamelen));
+		}
+	}
+	for (size_t i = 0; i < im->nusks; i++) {	/* files unlinked at dump */
+		const char *file = usk_path(&im->usks[i], path, sizeof(path));
+
+		if ((im->usks[i].u.flags & TLV_USK_F_DELETED) && unlink(file))
+			die_errno("unlinking %s again", file);
+	}
+	for (size_t i = 0; i < ntmps; i++)
+		close(tmps[i]);
+	free(tmps);
+	for (size_t i = 0; i < im->nusks; i++)
+		if (im->usks[i].tmp >= 0)
+			close(im->usks[i].tmp);
+	for (size_t i = 0; i < im->nusks; i++)
+		rst_usk_opts(&im->usks[i]);
+}
+
 /* Everything shared, as helper fds above every fd of the image. */
 static void rst_make_shared(struct rst *r)
 {
@@ -6813,6 +7998,7 @@ static void rst_make_shared(struct rst *r)
 		r->stdio[i] = rst_helper(r, fcntl(i, F_DUPFD_CLOEXEC, r->hi));
 	rst_make_pipes(r);
 	rst_make_objs(r);
+	rst_make_usks(r);
 	/* an ofd used by two processes, or any pipe end, is opened here */
 	users = xzalloc((im->nofds + 1) * sizeof(int));
 	r->ofd_fd = xmalloc((im->nofds + 1) * sizeof(int));
@@ -6832,11 +8018,13 @@ static void rst_make_shared(struct rst *r)
 
 			if (r->ofd_fd[d->f.ofd] >= 0 || d->f.kind == TLV_FD_STDIO ||
 			    (users[d->f.ofd] < 2 && d->f.kind != TLV_FD_PIPE &&
-			     d->f.kind != TLV_FD_FIFO))
+			     d->f.kind != TLV_FD_FIFO && d->f.kind != TLV_FD_UNIX))
 				continue;
 			r->ofd_fd[d->f.ofd] = rst_helper(r, rst_open_ofd(im, d));
 		}
 	free(users);
+	for (size_t i = 0; i < im->nusks; i++)
+		close(im->usks[i].fd);
 	for (size_t i = 0; i < im->npipes; i++) {
 		close(im->pipes[i].fd[0]);
 		if (im->pipes[i].fd[1] != im->pipes[i].fd[0])
@@ -7123,56 +8311,59 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
- * Each process's cgroup and oom_score_adj are set by cr before it goes on
- * (threads the blob clones follow its cgroup): a process of a shared fd
- * table must open nothing of its own then, as its sharer closes fds
- * under it.
+ * kstate-b: cr moves each process of the tree into its cgroup (and sets
+ * its oom_score_adj) once all
+ * exist and before any runs its restore (threads the blob clones follow
+ * it).  cr does it, by pid, rather than each process for itself: processes
+ * sharing an fd table (CLONE_FILES) close each other's descriptors then.
  */
-static void kst_write(const char *path, const char *what, long long v)
-{
-	int fd = xopen(path, O_WRONLY | O_CLOEXEC);
-
-	if (dprintf(fd, "%lld\n", v) < 0)
-		die_errno("%s: writing %lld", what, v);
-	close(fd);
-}
-
-static void kst_rst_from_cr(const struct image *im)
+static void kst_rst_cgroups(const struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		const struct task *t = &im->t[i];
-		char *dir = task_zombie(t) ? NULL : kst_cgroup_target(t), *s;
+		char *dir = kst_cgroup_target(t), pid[24], path[PATH_MAX], *s;
 		long long adj = (long long)t->ks.oom_score_adj - 1000;
-		char path[64];
+		int fd;
 
-		ctx.pid = t->proc.pid;
-		if (dir) {
-			dir = xrealloc(dir, strlen(dir) + 16);
-			strcat(dir, "/cgroup.procs");
-			kst_write(dir, t->cgroup, t->proc.pid);
-			free(dir);
+		if (t->has_ks && !task_zombie(t)) {
+			s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
+			if (strtoll(s, NULL, 10) != adj) {
+				int n = snprintf(pid, sizeof(pid), "%lld\n", adj);
+
+				fd = xopen(proc_path(path, t->proc.pid,
+						     "oom_score_adj"),
+					   O_WRONLY | O_CLOEXEC);
+				if (write(fd, pid, n) != n)
+					die_errno("setting oom_score_adj to %lld",
+						  adj);
+				close(fd);
+			}
+			free(s);
 		}
-		if (task_zombie(t) || !t->has_ks)
+		if (!dir)
 			continue;
-		s = proc_xread(t->proc.pid, "oom_score_adj", NULL);
-		if (strtoll(s, NULL, 10) != adj)
-			kst_write(proc_path(path, t->proc.pid, "oom_score_adj"),
-				  "oom_score_adj", adj);
-		free(s);
+		dir = xrealloc(dir, strlen(dir) + 16);
+		strcat(dir, "/cgroup.procs");
+		fd = xopen(dir, O_WRONLY | O_CLOEXEC);
+		snprintf(pid, sizeof(pid), "%llu\n",
+			 (unsigned long long)t->proc.pid);
+		if (write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid))
+			die_errno("moving pid %llu into cgroup %s",
+				  (unsigned long long)t->proc.pid, t->cgroup);
+		close(fd);
+		free(dir);
 	}
-	ctx.pid = 0;
 }
 
 /*
- * kstate-b (section 5b): what the process sets on itself before the blob
- * (its cgroup and oom_score_adj are set by cr, kst_rst_from_cr): the
- * process-wide prctls.  A speculation control is only
- * set where it differs from what this process already has.
+ * kstate-b (section 5b): what the process sets on itself before the blob:
+ * the process-wide prctls (cgroup and oom_score_adj are cr's to set).  A
+ * speculation control is only set where it differs from what this
+ * process already has.
  */
 static void kst_rst_process(const struct task *t)
 {
 	const struct tlv_kstate *k = &t->ks;
-
 	for (size_t i = 0; i < t->nspec; i++) {
 		long which = t->spec[i].which, want = t->spec[i].value & ~1L;
 		long cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
@@ -8103,7 +9294,7 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("tracing the new process");
 	}
 	ctx.pid = 0;
-	kst_rst_from_cr(&im);
+	kst_rst_cgroups(&im);
 	__atomic_store_n(&r.ctl->go, 1, __ATOMIC_RELEASE);
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
@@ -9069,6 +10260,19 @@ static bool probe_file_handles(void)
 	return ok;
 }
 
+/* sock_diag answers for unix sockets (CONFIG_UNIX_DIAG). */
+static bool probe_unix_diag(void)
+{
+	uint32_t buf[1024];
+	const struct nlmsghdr *h = (const void *)buf;
+	int s = udiag_ask(0);
+	ssize_t n = s < 0 ? -1 : recv(s, buf, sizeof(buf), 0);
+
+	if (s >= 0)
+		close(s);
+	return n >= (ssize_t)sizeof(*h) && h->nlmsg_type != NLMSG_ERROR;
+}
+
 static bool probe_timens(void)
 {
 	return access("/proc/self/ns/time", F_OK) == 0;
@@ -9143,6 +10347,7 @@ static int cmd_check_tree(const struct opts *opt)
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
 	im.file_locks = opt->file_locks;
+	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
 	for (size_t i = 0; i < im.nt; i++) {
@@ -9160,8 +10365,8 @@ static int cmd_check_tree(const struct opts *opt)
 			nlocks += d->nlocks;
 		}
 	}
-	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects\n",
-	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs);
+	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects, %zu unix sockets\n",
+	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs, im.nusks);
 	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)",
 	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING");
 	check_need(nrseq, "rseq", probe_rseq);
@@ -9189,7 +10394,8 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "read timerfds, fanotify queues and SIGIO owners (else left out)", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read unix sockets, timerfds, fanotify queues and SIGIO owners", probe_pidfd_getfd },
+		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "timerfd-ticks", false, "give a timerfd back its unread expirations (TFD_IOC_SET_TICKS)", probe_timerfd_ticks },
 		{ "fanotify", false, "make fanotify groups again (CAP_SYS_ADMIN)", probe_fanotify },
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
@@ -9252,7 +10458,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -9275,6 +10481,8 @@ static const struct cmd cmds[] = {
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
+	  "      --ext-unix-sk       allow unix datagram sockets connected to a named\n"
+	  "                          socket outside the tree (reconnected at restore)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "restore", cmd_restore, "D I d j p T M", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
@@ -9290,11 +10498,12 @@ static const struct cmd cmds[] = {
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json]\n"
 	  "      --json              one JSON document instead of text\n" },
-	{ "check", cmd_check, "t j T G L", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G X L", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
 	  "  -j, --shell-job         as for dump\n"
+	  "      --ext-unix-sk       as for dump\n"
 	  "      --file-locks        as for dump\n" },
 };
 
@@ -9321,6 +10530,7 @@ static const struct option long_opts[] = {
 	{ "track-mem", no_argument, NULL, 'K' },
 	{ "json", no_argument, NULL, 'J' },
 	{ "manage-cgroups", no_argument, NULL, 'M' },
+	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "help", no_argument, NULL, 'h' },
@@ -9459,6 +10669,7 @@ int main(int argc, char **argv)
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
 		case 'M': o.manage_cgroups = true; break;
+		case 'X': o.ext_unix = true; break;
 		case 'v': ctx.verbose++; break;
 		case 'o': log = optarg; break;
 		}

@@ -43,6 +43,9 @@
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
  *	        or SYSV_SHM
+ *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
+ *	        directory a relative name was bound in), USK_DATA?,
+ *	        USK_MSGS?, USK_FROM?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
  *	then for each TASK and OBJ with contents:
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
@@ -163,6 +166,7 @@ struct tlv_rec {
 #define TLV_FD_INOTIFY	10	/* WATCH* follow */
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
+#define TLV_FD_UNIX	13	/* a unix socket: USK obj */
 #define TLV_FD_FANOTIFY	18	/* FANOTIFY, FAN_MARK* follow */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
@@ -247,6 +251,44 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_USK(X) \
+	X(id, "socket id, referred to by FD obj") \
+	X(type, "SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET") \
+	X(state, "TLV_USK_*: unconnected, listening, connected") \
+	X(peer, "connected: the peer's USK id, 0 if it is not in the image") \
+	X(peer_kind, "TLV_USK_PEER_*") \
+	X(listener, "USK id of the listener it was accepted from or waits in") \
+	X(shutdown, "1: receive side shut down, 2: send side") \
+	X(backlog, "listening: listen(2) backlog") \
+	X(flags, "TLV_USK_F_*") \
+	X(rcvbuf, "SO_RCVBUF as getsockopt reads it") \
+	X(sndbuf, "SO_SNDBUF as getsockopt reads it") \
+	X(peek_off, "SO_PEEK_OFF, ~0 if off") \
+	X(rcvtimeo_us, "SO_RCVTIMEO in microseconds") \
+	X(sndtimeo_us, "SO_SNDTIMEO in microseconds") \
+	X(mode, "bound to a path: the socket file's mode") \
+	X(uid, "bound to a path: the file's owner") \
+	X(gid, "bound to a path: the file's group") \
+	X(rcvlowat, "SO_RCVLOWAT")
+#define TLV_USK_UNCONN		1
+#define TLV_USK_LISTEN		2
+#define TLV_USK_CONN		3
+#define TLV_USK_PEER_NONE	0	/* not connected */
+#define TLV_USK_PEER_TREE	1	/* peer is USK peer */
+#define TLV_USK_PEER_DEAD	2	/* the peer was closed: connected to nothing */
+#define TLV_USK_PEER_EXT	3	/* --ext-unix-sk: datagram to USK_PEER_NAME */
+#define TLV_USK_PEER_QUEUED	4	/* waits, not accepted yet, in listener's queue */
+#define TLV_USK_F_PASSCRED	1	/* SO_PASSCRED */
+#define TLV_USK_F_PASSSEC	2	/* SO_PASSSEC */
+#define TLV_USK_F_DELETED	4	/* bound file was unlinked: unlink after bind */
+#define TLV_USK_F_PASSPIDFD	8	/* SO_PASSPIDFD */
+#define TLV_USK_F_NORIGHTS	16	/* SO_PASSRIGHTS off: refuses SCM_RIGHTS */
+#define TLV_USK_F_LOCKFILTER	32	/* SO_LOCK_FILTER */
+#define TLV_F_USK_MSG(X) \
+	X(len, "bytes of the message in USK_DATA") \
+	X(from, "bytes of its sender's address in USK_FROM, 0: unnamed sender")
+#define TLV_F_USK_ICON(X) \
+	X(client, "USK id of the connecting socket, 0 if it was closed")
 #define TLV_F_SHARE(X) \
 	X(files, "1: shares its parent's fd table (clone CLONE_FILES)") \
 	X(fs, "1: shares its parent's cwd, root, umask (clone CLONE_FS)")
@@ -332,6 +374,9 @@ struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
 struct tlv_kthread { TLV_F_KTHREAD(TLV_FIELD) };
 struct tlv_cpus { TLV_F_CPUS(TLV_FIELD) };
 struct tlv_vma_adv { TLV_F_VMA_ADV(TLV_FIELD) };
+struct tlv_usk { TLV_F_USK(TLV_FIELD) };
+struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
+struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
 struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
@@ -390,6 +435,15 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 	X(EPOLL_TFD, 64, ROWS, EPOLL_TFD, "an epoll's registered fds") \
 	X(WATCH, 65, NEST, NONE, "an inotify watch: WATCH_INFO, PATH") \
 	X(WATCH_INFO, 66, ROWS, WATCH, "watch descriptor and mask") \
+	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_FROM, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
+	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
+	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
+	X(USK_DATA, 83, BYTES, NONE, "bytes queued for reading, oldest first") \
+	X(USK_MSGS, 84, ROWS, USK_MSG, "datagram and seqpacket: the messages in USK_DATA") \
+	X(USK_ICONS, 85, ROWS, USK_ICON, "listening: connections queued, not accepted, in order") \
+	X(USK_PEER_NAME, 86, BYTES, NONE, "--ext-unix-sk: the outside peer's address") \
+	X(USK_FILTER, 87, BYTES, NONE, "classic BPF socket filter: struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k)") \
+	X(USK_FROM, 88, BYTES, NONE, "datagram: the senders' addresses of USK_MSGS, one after the other") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \

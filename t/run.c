@@ -39,7 +39,8 @@ enum {
 	FEW = 16,		/* only the dump and twice modes */
 	FAULT = 32,		/* the fault injection sweep */
 	LOAD = 64,		/* the load mode: cycles on busy cores */
-	LOCKS = 128,		/* dump with --file-locks */
+	EXTUNIX = 128,		/* dump with --ext-unix-sk */
+	LOCKS = 256,		/* dump with --file-locks */
 };
 
 struct test {
@@ -101,6 +102,16 @@ static const struct test tests[] = {
 	{ "fd-opath", C, 0, NULL },
 	{ "fd-epoll", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
+	{ "sk-unix-pair", C, CORRUPT, NULL },
+	{ "sk-unix-dgram", C, CORRUPT, NULL },
+	{ "sk-unix-listen", C, FAULT | CORRUPT, NULL },
+	{ "sk-unix-shutdown", C, 0, NULL },
+	{ "refuse-sk-unix-ext", C, REFUSE, "unix" },
+	{ "refuse-sk-unix-scm", C, REFUSE, "SCM_RIGHTS" },
+	{ "refuse-sk-unix-oob", C, REFUSE, "MSG_OOB" },
+	{ "refuse-sk-unix-queued", C, REFUSE, "not accepted yet" },
+	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
+	{ "sk-unix-filter", C, 0, NULL },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
@@ -126,6 +137,7 @@ static const struct test tests[] = {
 	{ "fd-shared", C, 0, NULL },
 	{ "fault-tree", C, FAULT, NULL },
 	{ "python-loop", PY, 0, NULL },
+	{ "sk-unix-python", PY, 0, NULL },
 	{ "bash-loop", SH, 0, NULL },
 	{ "shell-pipeline", SH, 0, NULL },
 };
@@ -784,12 +796,14 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	pid_t pid;
 
 	argv[n++] = cr;
+	if ((c->t->flags & EXTUNIX) && !strcmp(args[0], "dump"))
+		argv[n++] = "--ext-unix-sk";
+	if ((c->t->flags & LOCKS) && !strcmp(args[0], "dump"))
+		argv[n++] = "--file-locks";
 	while (*args)
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
 		argv[n++] = "-j";
-	if ((c->t->flags & LOCKS) && !strcmp(argv[1], "dump"))
-		argv[n++] = "--file-locks";
 	snprintf(name, sizeof(name), "%s.log", tag);
 	argv[n++] = "-v";
 	argv[n++] = "-o";
