@@ -2896,6 +2896,32 @@ static void col_timerfd_forward(int pid, int fd)
 	close(tfd);
 }
 
+/*
+ * A timerfd's fdinfo, forwarded just before, and the CLOCK_REALTIME it
+ * was read at (restore counts the time since): read again if cr was held
+ * up around the read (the stamp would be off by that much), or if a
+ * periodic timer expired between the forward and the read (it shows 0
+ * left until forwarded again).
+ */
+static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
+{
+	for (int tries = 0;; tries++) {
+		uint64_t t0, t1;
+		char *s;
+
+		col_timerfd_forward(pid, fd);
+		t0 = realtime_ns();
+		s = proc_xread(pid, name, NULL);
+		t1 = realtime_ns();
+		*at = t0 + (t1 - t0) / 2;
+		if (tries == 50 ||
+		    (t1 - t0 < 100000 && (!strstr(s, "it_value: (0, 0)") ||
+					  strstr(s, "it_interval: (0, 0)"))))
+			return s;
+		free(s);
+	}
+}
+
 /* Events queued in a fanotify group are not carried: refuse them. */
 static void col_fan_queue(int pid, int fd)
 {
@@ -2917,10 +2943,9 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	int pid = t->proc.pid, fd = d->f.fd;
 	char name[64], *s, *line, *save;
 
-	if (!strcmp(kind, "timerfd"))
-		col_timerfd_forward(pid, fd);
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
-	s = proc_xread(pid, name, NULL);
+	s = strcmp(kind, "timerfd") ? proc_xread(pid, name, NULL) :
+	    col_timerfd_read(pid, fd, name, &d->tmr_at.realtime_ns);
 	if (!strcmp(kind, "eventfd")) {
 		d->f.kind = TLV_FD_EVENTFD;
 		d->ev.count = proc_field_u64(s, "eventfd-count", 16, name);
@@ -2943,7 +2968,6 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 			die("fd %d: unexpected timerfd fdinfo", fd);
 		d->tmr.value_ns = vs * 1000000000ULL + vn;
 		d->tmr.interval_ns = is * 1000000000ULL + in;
-		d->tmr_at.realtime_ns = realtime_ns();
 	} else if (!strcmp(kind, "eventpoll")) {
 		d->f.kind = TLV_FD_EPOLL;
 		for (line = strtok_r(s, "\n", &save); line;
