@@ -7547,10 +7547,13 @@ static void rst_add_watches(int fd, const struct fd *d)
 static int rst_timerfd(const struct fd *d, int fl)
 {
 	uint64_t ticks = d->tmr.ticks, left = d->tmr.value_ns, down = 0;
-	uint64_t iv = d->tmr.interval_ns, now_rt = realtime_ns();
+	uint64_t iv = d->tmr.interval_ns, now_rt;
 	struct itimerspec its = { 0 };
-	int fd;
+	int fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
 
+	if (fd < 0)
+		die_errno("timerfd_create");
+	now_rt = realtime_ns();	/* from here to the settime: nothing slow */
 	if (d->tmr_at.realtime_ns && now_rt > d->tmr_at.realtime_ns)
 		down = now_rt - d->tmr_at.realtime_ns;
 	if (left && down >= left) {
@@ -7574,14 +7577,12 @@ static int rst_timerfd(const struct fd *d, int fl)
 	its.it_value.tv_nsec = left % 1000000000;
 	its.it_interval.tv_sec = iv / 1000000000;
 	its.it_interval.tv_nsec = iv % 1000000000;
+	if ((left && timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
+	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
+		die_errno("timerfd");
 	info("timerfd %llu: %llu ns since the dump, %llu ns left, %llu expirations",
 	     (unsigned long long)d->f.fd, (unsigned long long)down,
 	     (unsigned long long)left, (unsigned long long)ticks);
-	fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
-	if (fd < 0 || (left && timerfd_settime(fd, d->tmr.settime_flags, &its,
-					       NULL)) ||
-	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
-		die_errno("timerfd");
 	return fd;
 }
 
