@@ -97,10 +97,12 @@ $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 
 
 # Packages from Debian's archive, installed only when something is missing.
-PKGS := musl-tools gcc make binutils linux-libc-dev python3
+PKGS := musl-tools gcc make binutils linux-libc-dev python3 procps tmux
 deps:
 	@if ! command -v musl-gcc >/dev/null || ! command -v gcc >/dev/null || \
-	   ! command -v python3 >/dev/null || [ ! -e /usr/include/linux/ptrace.h ]; then \
+	   ! command -v python3 >/dev/null || ! command -v top >/dev/null || \
+	   ! command -v tmux >/dev/null || \
+	   [ ! -e /usr/include/linux/ptrace.h ]; then \
 		echo "installing $(PKGS)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq $(PKGS) >/dev/null; \
@@ -112,6 +114,7 @@ test: deps
 	CR=./cr bash t/check-tree.sh
 	CR=./cr bash t/predump.sh
 	CR=./cr bash t/cgroup-manage.sh
+	CR=./cr bash t/tty-tmux.sh
 
 # A bounded aarch64 run for CI (a few minutes under qemu's emulation):
 # every kind of state once, in dump mode.  The whole suite: make test-aarch64.

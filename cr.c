@@ -1546,6 +1546,15 @@ struct tree_helper {		/* restore: stands in for an exited leader */
 	long forker;		/* index of the task that forks it */
 };
 
+struct tty_obj {		/* a pseudo-terminal (section 5a) */
+	struct tlv_tty y;
+	struct tlv_termios tio;	/* PTY (the master's is fixed raw) */
+	uint8_t *in, *out;	/* queued for the slave's, the master's reader */
+	size_t nin, nout;
+	int mpid, mfd;		/* dump: a master fd of the tree */
+	int m, s;		/* cr's master and slave fds, or -1 */
+};
+
 struct usk {			/* a unix socket */
 	struct tlv_usk u;
 	uint8_t *name;		/* bound: sun_path bytes (abstract: NUL first) */
@@ -1589,6 +1598,8 @@ struct image {
 	size_t npipes;
 	struct fobj *objs;
 	size_t nobjs;
+	struct tty_obj *ttys;
+	size_t nttys;
 	struct usk *usks;
 	size_t nusks;
 	bool ext_unix;		/* dump: --ext-unix-sk */
@@ -2725,6 +2736,632 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
 	return 3;
 }
 
+/* ==== 5a. terminals ======================================================
+ * Unix98 pseudo-terminals.  A pty whose master (/dev/ptmx) is held in the
+ * tree is made anew at restore under the same number N (/dev/pts/N): the
+ * kernel hands out the lowest free number, so cr opens /dev/ptmx until it
+ * gets N, holding the lower ones meanwhile (N must be free on the
+ * restoring host; a private devpts instance would not do, processes see
+ * the host's /dev/pts).  Its state is in the image: both sides' termios,
+ * window size, packet mode, lock, exclusive mode, the session it is the
+ * controlling terminal of and that session's foreground group, and the
+ * bytes queued in both directions.  A tty queue cannot be read without
+ * consuming it, so, the tree frozen, cr reads both dry through its own
+ * copies of the two ends (pidfd_getfd, TIOCGPTPEER): the master as long
+ * as poll says it has bytes (its termios is fixed raw: termios ioctls on
+ * a master act on the slave), the slave switched to raw, non-waiting
+ * reads; then at once the bytes go back in and the termios is put back,
+ * as at restore, so that a dump that fails later, -R, even cr killed by
+ * SIGKILL, leave the tree as it was (only the reading itself is exposed).
+ * At restore (and for that putting back) output not yet read from the
+ * master is written into the slave with output processing off, and input
+ * not yet read from the slave is pushed into its queue with TIOCSTI, one
+ * byte at a time, with echo, signals and input mapping off; in canonical
+ * mode editing characters are escaped with VLNEXT so that the same lines
+ * come out, and a NUL (how the kernel queues an end-of-file) becomes
+ * VEOF.  Not kept: packet-mode status bytes not yet read, a stopped
+ * output (^S), the echo column.
+ *
+ * A pty whose master is outside the tree (a tmux pane, an ssh session)
+ * lives on without the tree: its slave is reopened by path, and it must
+ * be the same pty then (same ctime of /dev/pts/N).  /dev/tty is reopened
+ * by the process once its controlling terminal is back.  A session leader
+ * takes its terminal back (TIOCSCTTY) before it forks, so that its
+ * children inherit it, and sets the foreground group once every group
+ * exists.  With --shell-job the job's terminal is the restoring shell's:
+ * the job is in cr's session, its fds 0-2 are cr's and /dev/tty is cr's.
+ */
+struct ktermios2 {	/* UAPI struct termios2 (asm/termbits.h clashes with termios.h) */
+	uint32_t iflag, oflag, cflag, lflag;
+	uint8_t line, cc[19];
+	uint32_t ispeed, ospeed;
+};
+#define CR_TCGETS2 _IOR('T', 0x2A, struct ktermios2)
+#define CR_TCSETS2 _IOW('T', 0x2B, struct ktermios2)
+_Static_assert(sizeof(struct ktermios2) == 44 && CR_TCGETS2 == 0x802c542a &&
+	       CR_TCSETS2 == 0x402c542b, "struct termios2 as x86-64 and arm64 have it");
+#define TTY_MAX_QUEUED (1u << 20)	/* bytes of one queue */
+#define TTY_MAX_INPUT 4000	/* what TIOCSTI can put back (N_TTY_BUF_SIZE) */
+
+static bool tty_is_master(const char *path)
+{
+	return !strcmp(path, "/dev/ptmx") || !strcmp(path, "/dev/pts/ptmx");
+}
+
+/* A pty slave's device number (136:N, N < 2^20) to its N. */
+static bool tty_pty_index(dev_t dev, uint64_t *index)
+{
+	if (major(dev) != 136)
+		return false;
+	*index = minor(dev);
+	return true;
+}
+
+static char *tty_path(char buf[32], uint64_t index)
+{
+	snprintf(buf, 32, "/dev/pts/%llu", (unsigned long long)index);
+	return buf;
+}
+
+static void tty_to_tlv(const struct ktermios2 *k, struct tlv_termios *t)
+{
+	uint64_t cc[3] = { 0 };
+
+	for (int i = 0; i < 19; i++)
+		cc[i / 8] |= (uint64_t)k->cc[i] << (i % 8 * 8);
+	*t = (struct tlv_termios){ k->iflag, k->oflag, k->cflag, k->lflag,
+		k->line, cc[0], cc[1], cc[2], k->ispeed, k->ospeed };
+}
+
+static void tty_from_tlv(const struct tlv_termios *t, struct ktermios2 *k)
+{
+	const uint64_t cc[3] = { t->cc0, t->cc1, t->cc2 };
+
+	memset(k, 0, sizeof(*k));
+	k->iflag = t->iflag, k->oflag = t->oflag;
+	k->cflag = t->cflag, k->lflag = t->lflag;
+	k->line = t->line;
+	for (int i = 0; i < 19; i++)
+		k->cc[i] = cc[i / 8] >> (i % 8 * 8);
+	k->ispeed = t->ispeed, k->ospeed = t->ospeed;
+}
+
+static void tty_set(int fd, const struct ktermios2 *k, uint64_t index)
+{
+	if (ioctl(fd, CR_TCSETS2, k))
+		die_errno("pty %llu: setting termios", (unsigned long long)index);
+}
+
+/* No input mapping, echo or signals; with min, reads return at once. */
+static struct ktermios2 tty_quiet(struct ktermios2 k, bool min)
+{
+	k.iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL |
+		     IXON | IXOFF | IUCLC | IMAXBEL);
+	k.lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT |
+		     ECHOKE | ISIG);
+	if (min) {
+		k.oflag &= ~OPOST;
+		k.lflag &= ~(ICANON | IEXTEN);
+		k.cc[VMIN] = k.cc[VTIME] = 0;
+	}
+	return k;
+}
+
+/* Append what fd has queued to *b, *n: read while poll says there is more. */
+static void tty_read_dry(int fd, uint8_t **b, size_t *n, uint64_t index)
+{
+	for (size_t cap = 0;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+			return;
+		if (*n == cap) {
+			if (cap >= TTY_MAX_QUEUED)
+				die("pty %llu: more than %u bytes queued",
+				    (unsigned long long)index, TTY_MAX_QUEUED);
+			cap = cap ? cap * 2 : 4096;
+			*b = xrealloc(*b, cap);
+		}
+		r = read(fd, *b + *n, cap - *n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN && errno != EIO)
+			die_errno("pty %llu: reading what is queued",
+				  (unsigned long long)index);
+		if (r <= 0)
+			return;
+		*n += r;
+	}
+}
+
+/*
+ * Put the queued bytes of y in through its ends y->m and y->s (see the
+ * section's comment), then its termios and packet mode as they were.
+ */
+static void tty_inject(const struct tty_obj *y)
+{
+	unsigned long long n = y->y.index;
+	struct ktermios2 k, t;
+	bool canon;
+	int one = 1;
+
+	tty_from_tlv(&y->tio, &k);
+	canon = k.lflag & ICANON;
+	if (y->nout) {
+		t = k;
+		t.oflag &= ~OPOST;
+		tty_set(y->s, &t, n);
+		for (size_t done = 0; done < y->nout;) {	/* as the master takes it */
+			struct pollfd p = { y->s, POLLOUT, 0 };
+			ssize_t r = write(y->s, y->out + done, y->nout - done);
+
+			if (r < 0 && errno != EAGAIN && errno != EINTR)
+				die_errno("pty %llu: putting back output", n);
+			if (r > 0)
+				done += r;
+			else if (poll(&p, 1, 2000) != 1)
+				die("pty %llu: could not put back %zu bytes of output",
+				    n, y->nout - done);
+		}
+	}
+	t = tty_quiet(k, !canon);
+	if (canon) {
+		t.lflag |= IEXTEN;
+		if (!t.cc[VLNEXT])
+			t.cc[VLNEXT] = 026;	/* ^V */
+	}
+	tty_set(y->s, &t, n);
+	for (size_t i = 0; i < y->nin; i++) {
+		char c = y->in[i], esc = t.cc[VLNEXT];
+
+		if (canon && !c && k.cc[VEOF])
+			c = k.cc[VEOF];
+		else if (canon && c && (c == t.cc[VERASE] || c == t.cc[VKILL] ||
+					c == t.cc[VWERASE] || c == t.cc[VLNEXT] ||
+					c == t.cc[VREPRINT] || c == t.cc[VEOF]) &&
+			 ioctl(y->s, TIOCSTI, &esc))
+			die_errno("pty %llu: TIOCSTI", n);
+		if (ioctl(y->s, TIOCSTI, &c))
+			die_errno("pty %llu: putting back input (TIOCSTI)", n);
+	}
+	tty_set(y->s, &k, n);
+	if ((y->y.flags & TLV_TTYF_PKT) && ioctl(y->m, TIOCPKT, &one))
+		die_errno("pty %llu: packet mode", n);
+}
+
+/* The tty object of pty number index, added if new. */
+static struct tty_obj *col_tty_obj(struct image *im, uint64_t index)
+{
+	struct tty_obj *y;
+
+	for (size_t i = 0; i < im->nttys; i++)
+		if (im->ttys[i].y.index == index)
+			return &im->ttys[i];
+	y = vec_add(&im->ttys, &im->nttys, sizeof(*y));
+	y->y.id = im->nttys;
+	y->y.index = index;
+	y->m = y->s = -1;
+	return y;
+}
+
+/*
+ * A terminal fd: a pty's master or slave, or /dev/tty (the process's
+ * controlling terminal).  With --shell-job, in the job's session, the
+ * shell's terminal (/dev/tty, or the controlling terminal by any name)
+ * is obj 0: cr's controlling terminal at restore.  False if fd is none
+ * of these.
+ */
+static bool col_tty_fd(struct image *im, struct task *t, struct fd *d,
+		       const char *link, const struct stat *sb, bool shell_job)
+{
+	unsigned maj = major(sb->st_rdev), min = minor(sb->st_rdev);
+	int pid = t->proc.pid, fd = d->f.fd;
+	bool job = shell_job && t->proc.sid == im->t[0].proc.sid &&
+		   im->t[0].proc.sid != im->t[0].proc.pid;
+	struct tty_obj *y = NULL;
+	uint64_t index, f[STAT_FIELDS];
+	char p[32];
+
+	if (!S_ISCHR(sb->st_mode) || link[0] != '/')
+		return false;
+	if (!proc_read_stat(pid, f))
+		die("no such process");
+	if (job && f[7] && (f[7] == sb->st_rdev || (maj == 5 && min == 0))) {
+		y = NULL;	/* the shell's terminal: cr's at restore */
+	} else if (maj == 5 && min == 2 && tty_is_master(link)) {
+		char name[32], *s;
+
+		snprintf(name, sizeof(name), "fdinfo/%d", fd);
+		s = proc_xread(pid, name, NULL);
+		if (!proc_field(s, "tty-index"))
+			die("fd %d: %s: no tty-index in its fdinfo (an older kernel?)",
+			    fd, link);
+		y = col_tty_obj(im, proc_field_u64(s, "tty-index", 10, name));
+		free(s);
+		if (!y->mpid)
+			y->mpid = pid, y->mfd = fd;
+	} else if (tty_pty_index(sb->st_rdev, &index)) {
+		if (strcmp(link, tty_path(p, index)))
+			refuse("fd %d: terminal %s is not /dev/pts/%llu: another devpts instance is not supported",
+			       fd, link, (unsigned long long)index);
+		y = col_tty_obj(im, index);
+	} else if (maj == 5 && min == 0 && !strcmp(link, "/dev/tty")) {
+		if (tty_pty_index(f[7], &index))
+			y = col_tty_obj(im, index);
+		else
+			refuse("fd %d: /dev/tty on a controlling terminal that is %s: not supported",
+			       fd, f[7] ? "not a pseudo-terminal" : "gone");
+	} else {
+		return false;
+	}
+	d->f.kind = TLV_FD_TTY;
+	d->f.obj = y ? y->y.id : 0;
+	return true;
+}
+
+/* Is process group pgrp one of session sid's in the tree? */
+static bool tty_pgrp_in(const struct image *im, uint64_t pgrp, uint64_t sid)
+{
+	for (size_t k = 0; k < im->nt; k++)
+		if (im->t[k].proc.pgid == pgrp && im->t[k].proc.sid == sid)
+			return true;
+	return false;
+}
+
+/* Each session led in the tree: its controlling terminal and foreground. */
+static void col_cttys(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		uint64_t f[STAT_FIELDS], index;
+		struct tty_obj *y;
+
+		ctx.pid = t->proc.pid;
+		if (task_zombie(t) || t->proc.sid != t->proc.pid)
+			continue;
+		if (!proc_read_stat(t->proc.pid, f))
+			die("no such process");
+		if (!f[7])
+			continue;
+		if (!tty_pty_index(f[7], &index)) {
+			refuse("the session's controlling terminal (device %u:%u) is not a pseudo-terminal: not supported",
+			       major(f[7]), minor(f[7]));
+			continue;
+		}
+		y = col_tty_obj(im, index);
+		y->y.sid = t->proc.pid;
+		y->y.pgrp = (int64_t)f[8] > 0 ? f[8] : 0;
+		if (y->y.pgrp && !tty_pgrp_in(im, y->y.pgrp, t->proc.pid))
+			refuse("the foreground process group %llu of /dev/pts/%llu is not in the tree: not supported",
+			       (unsigned long long)y->y.pgrp,
+			       (unsigned long long)index);
+	}
+	ctx.pid = 0;
+}
+
+/* Put what was read from y's queues back (and its modes), let y go. */
+static void tty_undo_one(struct tty_obj *y)
+{
+	if (y->y.kind != TLV_TTY_PTY || y->m < 0 || y->s < 0)
+		return;
+	ctx.pid = y->mpid;
+	tty_inject(y);
+	close(y->m);
+	close(y->s);
+	y->m = y->s = -1;
+}
+
+/* A pty whose master is in the tree: its modes, and its queues read dry. */
+static void col_tty_state(struct tty_obj *y)
+{
+	unsigned long long n = y->y.index;
+	int pfd = syscall(SYS_pidfd_open, y->mpid, 0), lck = 0, pkt = 0;
+	int excl = 0, inq = 0, zero = 0, one = 1;
+	struct ktermios2 k, q;
+	struct winsize ws;
+
+	ctx.pid = y->mpid;
+	y->m = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, y->mfd, 0);
+	if (pfd >= 0)
+		close(pfd);
+	if (y->m < 0 || ioctl(y->m, TIOCGPTLCK, &lck) ||
+	    ioctl(y->m, TIOCGPKT, &pkt))
+		die_errno("pty %llu: its master (pidfd_getfd, Linux 5.6+)", n);
+	if (lck && ioctl(y->m, TIOCSPTLCK, &zero))
+		die_errno("pty %llu: unlocking", n);
+	y->s = ioctl(y->m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if ((lck && ioctl(y->m, TIOCSPTLCK, &one)) || y->s < 0 ||
+	    ioctl(y->s, CR_TCGETS2, &k) ||
+	    ioctl(y->s, TIOCGEXCL, &excl) || ioctl(y->s, TIOCGWINSZ, &ws) ||
+	    ioctl(y->s, TIOCINQ, &inq))
+		die_errno("pty %llu: reading its modes (TIOCGPTPEER, Linux 4.13+)", n);
+	tty_to_tlv(&k, &y->tio);
+	y->y.kind = TLV_TTY_PTY;	/* from here the undo puts things back */
+	y->y.flags = (lck ? TLV_TTYF_LOCKED : 0) | (excl ? TLV_TTYF_EXCL : 0) |
+		     (pkt ? TLV_TTYF_PKT : 0);
+	y->y.rows = ws.ws_row, y->y.cols = ws.ws_col;
+	y->y.xpixel = ws.ws_xpixel, y->y.ypixel = ws.ws_ypixel;
+	if (k.line) {
+		refuse("pty %llu: line discipline %u: not supported", n, k.line);
+		return;
+	}
+	if (inq >= TTY_MAX_INPUT) {
+		refuse("pty %llu: %d bytes of input queued, more than cr can put back (%d)",
+		       n, inq, TTY_MAX_INPUT);
+		return;
+	}
+	if (pkt && ioctl(y->m, TIOCPKT, &zero))
+		die_errno("pty %llu: packet mode", n);
+	q = tty_quiet(k, true);
+	tty_set(y->s, &q, n);
+	tty_read_dry(y->m, &y->out, &y->nout, n);
+	tty_read_dry(y->s, &y->in, &y->nin, n);
+	if (y->nin > TTY_MAX_INPUT)
+		refuse("pty %llu: %zu bytes of input queued, more than cr can put back (%d)",
+		       n, y->nin, TTY_MAX_INPUT);
+	tty_undo_one(y);	/* at once: a SIGKILLed cr loses nothing after */
+	info("pty %llu: %zu bytes of input, %zu of output queued", n, y->nin,
+	     y->nout);
+}
+
+/* A pty whose master is outside: it must be there, the same, at restore. */
+static void col_tty_extern(struct tty_obj *y)
+{
+	struct stat sb;
+	char p[32];
+
+	y->y.kind = TLV_TTY_EXTERN;
+	if (stat(tty_path(p, y->y.index), &sb) || !S_ISCHR(sb.st_mode))
+		die_errno("%s", p);
+	y->y.ctime_ns = sb.st_ctim.tv_sec * 1000000000ULL + sb.st_ctim.tv_nsec;
+}
+
+/*
+ * --shell-job: the modes the job left its terminal in (raw, for an
+ * editor) from the root's first terminal among fds 0-2; restore sets
+ * them on cr's terminal, which the job gets.
+ */
+static void col_tty_job(struct image *im)
+{
+	const struct task *r = &im->t[0];
+	int pfd = syscall(SYS_pidfd_open, r->proc.pid, 0);
+
+	for (size_t i = 0; pfd >= 0 && i < r->nfds; i++) {
+		struct ktermios2 k;
+		int fd;
+
+		if (r->fds[i].f.fd > 2 || r->fds[i].f.kind != TLV_FD_STDIO)
+			continue;
+		fd = syscall(SYS_pidfd_getfd, pfd, (int)r->fds[i].f.fd, 0);
+		if (fd >= 0 && !ioctl(fd, CR_TCGETS2, &k) && !k.line) {
+			struct tty_obj *y = vec_add(&im->ttys, &im->nttys,
+						    sizeof(*y));
+
+			y->y.id = im->nttys;
+			y->y.kind = TLV_TTY_JOB;
+			y->m = y->s = -1;
+			tty_to_tlv(&k, &y->tio);
+			close(fd);
+			break;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+}
+
+/* Collection failed while a pty's queues were read: put them back. */
+static void tty_undo(void *arg)
+{
+	struct image *im = arg;
+
+	for (size_t i = 0; i < im->nttys; i++)
+		tty_undo_one(&im->ttys[i]);
+	ctx.pid = 0;
+}
+
+static void col_ttys(struct image *im)
+{
+	col_cttys(im);
+	undo_push(tty_undo, im);	/* only while queues are being read */
+	for (size_t i = 0; i < im->nttys; i++) {
+		if (im->ttys[i].mpid)
+			col_tty_state(&im->ttys[i]);
+		else
+			col_tty_extern(&im->ttys[i]);
+	}
+	undo_pop();
+	ctx.pid = 0;
+	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) &&
+	    im->t[0].proc.sid != im->t[0].proc.pid)
+		col_tty_job(im);
+}
+
+/*
+ * Restore: the kernel hands out the lowest free pty number; open
+ * /dev/ptmx until it gives index.  A pty of a tree just killed may take
+ * a moment to free its number.
+ */
+static int tty_open_index(const char *ptmx, uint64_t index)
+{
+	for (int tries = 0;; tries++) {
+		int *held = NULL, m, got = -1;
+		size_t n = 0;
+
+		for (;;) {
+			m = open(ptmx, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+			if (m < 0 || ioctl(m, TIOCGPTN, &got))
+				die_errno("opening %s for pty %llu", ptmx,
+					  (unsigned long long)index);
+			if ((uint64_t)got >= index)
+				break;
+			*(int *)vec_add(&held, &n, sizeof(int)) = m;
+		}
+		for (size_t i = 0; i < n; i++)
+			close(held[i]);
+		free(held);
+		if ((uint64_t)got == index)
+			return m;
+		close(m);
+		if (tries == 300)
+			die("pty %llu (/dev/pts/%llu) is in use on this host",
+			    (unsigned long long)index, (unsigned long long)index);
+		usleep(10000);
+	}
+}
+
+/* The path the master of pty y was opened by (/dev/ptmx or /dev/pts/ptmx). */
+static const char *tty_master_path(const struct image *im,
+				   const struct tty_obj *y)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+
+			if (d->f.kind == TLV_FD_TTY && d->f.obj == y->y.id &&
+			    tty_is_master(d->path))
+				return d->path;
+		}
+	return "/dev/ptmx";
+}
+
+/* Each pty of the tree made anew, with its modes and queued bytes. */
+static void rst_make_ttys(struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		struct tty_obj *y = &im->ttys[i];
+		struct winsize ws = { y->y.rows, y->y.cols, y->y.xpixel,
+				      y->y.ypixel };
+		int zero = 0;
+
+		if (y->y.kind != TLV_TTY_PTY)
+			continue;
+		y->m = tty_open_index(tty_master_path(im, y), y->y.index);
+		if (ioctl(y->m, TIOCSPTLCK, &zero))
+			die_errno("pty %llu: unlocking", (unsigned long long)y->y.index);
+		y->s = ioctl(y->m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK |
+						 O_CLOEXEC);
+		if (y->s < 0 || ioctl(y->s, TIOCSWINSZ, &ws))
+			die_errno("pty %llu: its slave", (unsigned long long)y->y.index);
+		tty_inject(y);
+	}
+}
+
+/*
+ * A shell job: cr's terminal takes the modes the job left its own in;
+ * cr's are put back when the job is done (after a foreground restore).
+ */
+static struct ktermios2 tty_cr_modes;
+static bool tty_cr_saved;
+
+static void rst_tty_job(const struct image *im, bool fg)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		struct ktermios2 k;
+
+		if (im->ttys[i].y.kind != TLV_TTY_JOB || ioctl(0, CR_TCGETS2,
+							      &tty_cr_modes))
+			continue;
+		tty_cr_saved = fg;
+		tty_from_tlv(&im->ttys[i].tio, &k);
+		signal(SIGTTOU, SIG_IGN);
+		if (ioctl(0, CR_TCSETS2, &k))
+			info("could not set the job's terminal modes: %s",
+			     strerror(errno));
+	}
+}
+
+static void rst_tty_job_back(void)
+{
+	if (tty_cr_saved && ioctl(0, CR_TCSETS2, &tty_cr_modes))
+		info("could not set the terminal's modes back: %s",
+		     strerror(errno));
+}
+
+/* Once every process has its fds: locks and exclusive mode. */
+static void rst_tty_modes(const struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		int one = 1;
+
+		if (y->y.kind == TLV_TTY_PTY &&
+		    (((y->y.flags & TLV_TTYF_LOCKED) &&
+		      ioctl(y->m, TIOCSPTLCK, &one)) ||
+		     ((y->y.flags & TLV_TTYF_EXCL) && ioctl(y->s, TIOCEXCL))))
+			die_errno("pty %llu: lock or exclusive mode",
+				  (unsigned long long)y->y.index);
+	}
+}
+
+/*
+ * A terminal fd: the master is the pty cr made (a dup: one pty, one open
+ * file description); a slave is opened by path, never as a controlling
+ * terminal by accident; /dev/tty in the process, which has its terminal
+ * back by then (cr opens the pty's slave instead for a /dev/tty shared by
+ * processes, and its own /dev/tty for a shell job's).
+ */
+static int rst_tty_open(const struct image *im, const struct fd *d)
+{
+	const struct tty_obj *y = d->f.obj ? &im->ttys[d->f.obj - 1] : NULL;
+	const char *path = d->path;
+	char p[32];
+	int fd;
+
+	if (tty_is_master(d->path)) {
+		fd = fcntl(y->m, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+			die_errno("fd %llu: pty %llu", (unsigned long long)d->f.fd,
+				  (unsigned long long)y->y.index);
+		return fd;
+	}
+	if (!y)			/* a shell job's terminal: cr's */
+		path = "/dev/tty";
+	else if (ctx.report_fd < 0)	/* in cr */
+		path = tty_path(p, y->y.index);
+	fd = open(path, (d->f.flags | O_NOCTTY) & ~(O_CREAT | O_EXCL | O_TRUNC));
+	if (fd < 0)
+		die_errno("fd %llu: open %s", (unsigned long long)d->f.fd, path);
+	return fd;
+}
+
+/* A session leader: its controlling terminal, before it forks. */
+static void rst_ctty(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		char p[32];
+		int fd;
+
+		if (im->ttys[i].y.sid != t->proc.pid)
+			continue;
+		fd = open(tty_path(p, im->ttys[i].y.index), O_RDWR | O_NOCTTY |
+							    O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0))
+			die_errno("taking %s as controlling terminal", p);
+		close(fd);
+	}
+}
+
+/* A session leader, once every group exists: the terminal's foreground. */
+static void rst_tty_fg(const struct image *im, const struct task *t)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		pid_t pg = im->ttys[i].y.pgrp;
+		char p[32];
+		int fd;
+
+		if (im->ttys[i].y.sid != t->proc.pid || !pg)
+			continue;
+		fd = open(tty_path(p, im->ttys[i].y.index), O_RDWR | O_NOCTTY |
+							    O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSPGRP, &pg))
+			die_errno("%s: foreground process group %d", p, (int)pg);
+		close(fd);
+	}
+}
+
 /*
  * The mount point of the mount with id mnt_id, or (mnt_id < 0) of the
  * first mount of the filesystem sdev (the kernel's dev_t as fdinfo shows
@@ -3078,7 +3715,8 @@ static void col_fown(struct task *t, struct fd *d)
 	struct f_owner_ex o = { 0 };
 	int f, sig;
 
-	if (d->f.kind == TLV_FD_STDIO || (d->f.flags & O_PATH))
+	if (d->f.kind == TLV_FD_STDIO || (d->f.flags & O_PATH) ||
+	    (d->f.kind == TLV_FD_TTY && !d->f.obj))
 		return;		/* the shell's; or no file to signal about */
 	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
 	     d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_OBJ) &&
@@ -3757,6 +4395,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		   (k = col_stdio(im, t, fd, &sb, shell_job)) < 3) {
 		d->f.kind = TLV_FD_STDIO;
 		d->f.obj = k;
+	} else if (col_tty_fd(im, t, d, link, &sb, shell_job)) {
+		/* a terminal: section 5a */
 	} else if (S_ISFIFO(sb.st_mode)) {
 		if (d->f.flags & O_DIRECT)
 			refuse("fd %d: packet-mode pipe (O_DIRECT): not supported yet",
@@ -3787,7 +4427,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	    d->f.kind != TLV_FD_OBJ)
 		d->f.pos = 0;
 	if (d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
-	    d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_FIFO)
+	    d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_FIFO ||
+	    d->f.kind == TLV_FD_TTY)
 		d->path = link;
 	else
 		free(link);
@@ -4482,6 +5123,8 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_check_sysv(im);
 	col_ofds(im);
 	col_check_fown(im);
+	col_ttys(im);
+	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
 
@@ -4696,6 +5339,19 @@ static void dump_objects(struct img_out *o, const struct image *im)
 			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
 				sizeof(im->objs[i].shm));
 		out_rec(o, TLV_OBJ, n.p, n.len);
+		buf_free(&n);
+	}
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+
+		buf_rec(&n, TLV_TTY_INFO, &y->y, sizeof(y->y));
+		if (y->y.kind != TLV_TTY_EXTERN)
+			buf_rec(&n, TLV_TERMIOS, &y->tio, sizeof(y->tio));
+		if (y->nin)
+			buf_rec(&n, TLV_TTY_IN, y->in, y->nin);
+		if (y->nout)
+			buf_rec(&n, TLV_TTY_OUT, y->out, y->nout);
+		out_rec(o, TLV_TTY, n.p, n.len);
 		buf_free(&n);
 	}
 	for (size_t i = 0; i < im->nusks; i++) {
@@ -5532,6 +6188,34 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		die("corrupt image: bad file object %zu", im->nobjs);
 }
 
+static void read_tty(struct image *im, const uint8_t *val, uint64_t len)
+{
+	struct tlv_it it = tlv_iter(val, len);
+	struct tty_obj *y = vec_add(&im->ttys, &im->nttys, sizeof(*y));
+	uint64_t seen = 0;
+
+	y->m = y->s = -1;
+	while (tlv_next(&it, "TTY")) {
+		if (it.tag == TLV_TTY_INFO || it.tag == TLV_TERMIOS ||
+		    it.tag == TLV_TTY_IN || it.tag == TLV_TTY_OUT)
+			once(&seen, it.tag, "TTY");
+		if (it.tag == TLV_TTY_INFO)
+			get_row(&it, &y->y, sizeof(y->y), "TTY");
+		else if (it.tag == TLV_TERMIOS)
+			get_row(&it, &y->tio, sizeof(y->tio), "TTY");
+		else if (it.tag == TLV_TTY_IN)
+			y->in = get_bytes(&it, &y->nin);
+		else if (it.tag == TLV_TTY_OUT)
+			y->out = get_bytes(&it, &y->nout);
+		else
+			skip_unknown(&it, "TTY");
+	}
+	need(seen, TLV_TTY_INFO, "TTY");
+	if (y->y.id != im->nttys ||
+	    (y->y.kind != TLV_TTY_EXTERN) != !!(seen & 1ULL << (TLV_TERMIOS % 64)))
+		die("corrupt image: bad tty %zu", im->nttys);
+}
+
 static void read_usk(struct image *im, const uint8_t *val, uint64_t len)
 {
 	struct tlv_it it = tlv_iter(val, len);
@@ -5762,6 +6446,9 @@ static void img_read(struct img_in *in, struct image *im)
 		} else if (r.tag == TLV_OBJ && section <= 1) {
 			section = 1;
 			read_obj(im, v, r.len);
+		} else if (r.tag == TLV_TTY && section <= 1) {
+			section = 1;
+			read_tty(im, v, r.len);
 		} else if (r.tag == TLV_USK && section <= 1) {
 			section = 1;
 			read_usk(im, v, r.len);
@@ -5769,9 +6456,10 @@ static void img_read(struct img_in *in, struct image *im)
 			section = 2;
 			pending = read_pagemap(im, v, r.len, &pending_off);
 		} else if (r.tag == TLV_TASK || r.tag == TLV_PIPE ||
-			   r.tag == TLV_OBJ || r.tag == TLV_PREDUMP ||
-			   r.tag == TLV_PARENT || r.tag == TLV_PARENT_ID ||
-			   r.tag == TLV_TRACK || r.tag == TLV_USK) {
+			   r.tag == TLV_OBJ || r.tag == TLV_TTY ||
+			   r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
+			   r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
+			   r.tag == TLV_USK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -6237,6 +6925,76 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 	}
 }
 
+/* A terminal fd: an end of a pty of the image, or /dev/tty of its session's. */
+static void img_check_tty_fd(const struct image *im, const struct task *t,
+			     const struct fd *d)
+{
+	const struct tty_obj *y = d->f.obj && d->f.obj <= im->nttys ?
+				  &im->ttys[d->f.obj - 1] : NULL;
+	bool job = (im->t[0].proc.flags & TLV_PROC_SHELL_JOB) &&
+		   t->proc.sid == im->t[0].proc.sid;
+	char p[32];
+
+	if (!d->path || (d->f.obj && (!y || y->y.kind == TLV_TTY_JOB)) ||
+	    (tty_is_master(d->path) ? !y || y->y.kind != TLV_TTY_PTY :
+	     !y ? !job : !strcmp(d->path, "/dev/tty") ? y->y.sid != t->proc.sid :
+	     strcmp(d->path, tty_path(p, y->y.index))))
+		die("corrupt image: fd %llu: bad terminal",
+		    (unsigned long long)d->f.fd);
+}
+
+/*
+ * Terminals: numbers unique, modes in range, the session a leader's of
+ * the tree and its foreground group one of the session's, one open file
+ * of the master exactly for a pty made anew, none for one outside.
+ */
+static void img_check_ttys(const struct image *im)
+{
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		const struct task *s = task_by_pid(im, y->y.sid);
+		bool bad = y->y.index >= (1 << 20) || y->y.flags > 7 ||
+			   (y->y.rows | y->y.cols | y->y.xpixel | y->y.ypixel) > 0xffff ||
+			   y->y.kind < TLV_TTY_PTY || y->y.kind > TLV_TTY_JOB ||
+			   (y->y.kind != TLV_TTY_PTY && (y->y.flags || y->nin || y->nout)) ||
+			   (y->y.kind == TLV_TTY_JOB && (y->y.index || y->y.sid || i + 1 != im->nttys ||
+							 !(im->t[0].proc.flags & TLV_PROC_SHELL_JOB))) ||
+			   y->nin > TTY_MAX_INPUT || y->nout > TTY_MAX_QUEUED ||
+			   (y->y.sid && (!s || task_zombie(s) || s->proc.sid != s->proc.pid)) ||
+			   (!y->y.sid && y->y.pgrp);
+		uint64_t ofd = 0;
+
+		for (size_t k = 0; k < i && y->y.kind != TLV_TTY_JOB; k++)
+			bad |= im->ttys[k].y.index == y->y.index ||
+			       (y->y.sid && im->ttys[k].y.sid == y->y.sid);
+		if (y->y.kind != TLV_TTY_EXTERN) {
+			const struct tlv_termios *o = &y->tio;
+
+			bad |= o->line || (o->iflag | o->oflag | o->cflag | o->lflag |
+					   o->ispeed | o->ospeed) > 0xffffffffULL ||
+			       o->cc2 >> 24;
+		}
+		bad |= y->y.pgrp && !task_by_pid(im, y->y.pgrp);
+		for (size_t k = 0; k < im->nt; k++)
+			for (size_t j = 0; j < im->t[k].nfds; j++) {
+				const struct fd *d = &im->t[k].fds[j];
+
+				if (d->f.kind != TLV_FD_TTY || d->f.obj != y->y.id ||
+				    !tty_is_master(d->path))
+					continue;
+				bad |= ofd && ofd != d->f.ofd;
+				ofd = d->f.ofd;
+			}
+		if (bad || !ofd != (y->y.kind != TLV_TTY_PTY))
+			die("corrupt image: bad terminal %zu (pty %llu)", i + 1,
+			    (unsigned long long)y->y.index);
+		if (y->y.pgrp && !tty_pgrp_in(im, y->y.pgrp, y->y.sid))
+			die("corrupt image: pty %llu: foreground group %llu is not in its session",
+			    (unsigned long long)y->y.index,
+			    (unsigned long long)y->y.pgrp);
+	}
+}
+
 static void img_check_fds(const struct image *im, const struct task *t)
 {
 	for (size_t i = 0; i < t->nfds; i++) {
@@ -6276,6 +7034,10 @@ static void img_check_fds(const struct image *im, const struct task *t)
 			    im->objs[d->f.obj - 1].s.kind == TLV_OBJ_SYSV)
 				die("corrupt image: fd %llu: bad file object", fd);
 			break;
+		case TLV_FD_TTY:
+			path = true;
+			img_check_tty_fd(im, t, d);
+			break;
 		case TLV_FD_UNIX:
 			if (!d->f.obj || d->f.obj > im->nusks)
 				die("corrupt image: fd %llu: bad unix socket", fd);
@@ -6292,7 +7054,8 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		}
 		if (!d->path != !path || (path && d->path[0] != '/') ||
 		    (d->f.obj && d->f.kind != TLV_FD_STDIO && !pipe &&
-		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_UNIX))
+		     d->f.kind != TLV_FD_OBJ && d->f.kind != TLV_FD_TTY &&
+		     d->f.kind != TLV_FD_UNIX))
 			die("corrupt image: fd %llu: bad path or object", fd);
 		img_check_fd_state(t, d);
 	}
@@ -6315,7 +7078,8 @@ static void img_check_ofds(const struct image *im)
 			}
 			if (d->f.kind == TLV_FD_EPOLL && owner[d->f.ofd] != i)
 				die("an epoll instance shared by two processes: not supported yet");
-			if (e->f.kind != d->f.kind || e->f.obj != d->f.obj ||
+			if (e->f.kind != d->f.kind ||
+			    (e->f.obj != d->f.obj && d->f.kind != TLV_FD_STDIO) ||
 			    e->f.flags != d->f.flags || e->f.pos != d->f.pos ||
 			    (!e->path) != (!d->path) ||
 			    (e->path && strcmp(e->path, d->path)))
@@ -6545,6 +7309,7 @@ static void img_check(struct image *im)
 				    (unsigned long long)im->t[i].proc.pid,
 				    (unsigned long long)im->t[i].fds[k].f.fd);
 		}
+	img_check_ttys(im);
 	img_check_usks(im);
 	{	/* a socket is one open file description, used somewhere */
 		uint64_t *ofd = xzalloc((im->nusks + 1) * sizeof(*ofd));
@@ -7054,13 +7819,29 @@ static void host_check(const struct image *im, const struct opts *opt)
 				check_file("mapped file", t->vmas[k].path,
 					   &t->vmas[k].st, true);
 		for (size_t k = 0; k < t->nfds; k++)
-			if (t->fds[k].path) {
+			if (t->fds[k].path && t->fds[k].f.kind != TLV_FD_TTY) {
 				check_file("file", t->fds[k].path,
 					   &t->fds[k].st, false);
 				host_check_locks(&t->fds[k]);
 			}
 	}
 	ctx.pid = 0;
+	for (size_t i = 0; i < im->nttys; i++) {
+		const struct tty_obj *y = &im->ttys[i];
+		struct stat sb;
+		char p[32];
+
+		if (y->y.kind != TLV_TTY_EXTERN)
+			continue;	/* its number: when it is made */
+		if (stat(tty_path(p, y->y.index), &sb))
+			die_errno("terminal %s (its master is outside the image)", p);
+		if (!S_ISCHR(sb.st_mode) ||
+		    sb.st_rdev != makedev(136, y->y.index) ||
+		    (uint64_t)(sb.st_ctim.tv_sec * 1000000000ULL +
+			       sb.st_ctim.tv_nsec) != y->y.ctime_ns)
+			die("terminal %s is another one now (its master outside the image was closed)",
+			    p);
+	}
 	host_check_usks(im);
 }
 
@@ -7674,6 +8455,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		return fd;
 	case TLV_FD_FANOTIFY:
 		return rst_fanotify(d, fl);
+	case TLV_FD_TTY:
+		return rst_tty_open(im, d);
 	case TLV_FD_INOTIFY:
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
@@ -8023,6 +8806,13 @@ static void rst_make_shared(struct rst *r)
 		r->stdio[i] = rst_helper(r, fcntl(i, F_DUPFD_CLOEXEC, r->hi));
 	rst_make_pipes(r);
 	rst_make_objs(r);
+	rst_make_ttys(im);
+	for (size_t i = 0; i < im->nttys; i++)
+		if (im->ttys[i].m >= 0) {
+			im->ttys[i].m = rst_helper(r, im->ttys[i].m);
+			im->ttys[i].s = rst_helper(r, im->ttys[i].s);
+		}
+	fault("restore-ttys");
 	rst_make_usks(r);
 	/* an ofd used by two processes, or any pipe end, is opened here */
 	users = xzalloc((im->nofds + 1) * sizeof(int));
@@ -8417,6 +9207,7 @@ static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
 
+	rst_tty_fg(r->im, t);
 	if (!t->share.files)
 		rst_files(r, t);
 	if (!t->share.fs && chdir(t->cwd))
@@ -8517,6 +9308,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 		rst_zombie(r, t);
 	fault("restore-task");
 	rst_session(t);
+	rst_ctty(im, t);
 	rst_memory(r, t);
 	fault("restore-memory");
 	if (t->proc.subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1))
@@ -9324,6 +10116,8 @@ static int cmd_restore(const struct opts *opt)
 	sys_futex(&r.ctl->go, FUTEX_WAKE, INT_MAX, -1);
 	rst_wait_stops(&r);
 	fault("restore-stops");
+	rst_tty_modes(&im);
+	rst_tty_job(&im, !opt->detach);
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
 	rst_sysv_done(&im);
@@ -9347,6 +10141,7 @@ static int cmd_restore(const struct opts *opt)
 		if (errno != EINTR)
 			die_errno("waitpid");
 	rst_tty_back();
+	rst_tty_job_back();
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -10285,6 +11080,20 @@ static bool probe_file_handles(void)
 	return ok;
 }
 
+static bool probe_ptypeer(void)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
+
+	if (m < 0)
+		return false;
+	s = ioctl(m, TIOCSPTLCK, &zero) ? -1 :
+	    ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s >= 0)
+		close(s);
+	close(m);
+	return s >= 0;
+}
+
 /* sock_diag answers for unix sockets (CONFIG_UNIX_DIAG). */
 static bool probe_unix_diag(void)
 {
@@ -10419,8 +11228,9 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "read unix sockets, timerfds, fanotify queues and SIGIO owners", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read unix sockets, timerfds, ptys, fanotify queues and SIGIO owners", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
+		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
 		{ "timerfd-ticks", false, "give a timerfd back its unread expirations (TFD_IOC_SET_TICKS)", probe_timerfd_ticks },
 		{ "fanotify", false, "make fanotify groups again (CAP_SYS_ADMIN)", probe_fanotify },
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },

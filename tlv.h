@@ -43,6 +43,7 @@
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
  *	        or SYSV_SHM
+ *	TTY*    nest per pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?
  *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
  *	        directory a relative name was bound in), USK_DATA?,
  *	        USK_MSGS?, USK_FROM?, USK_ICONS?, USK_PEER_NAME?, USK_FILTER?
@@ -167,6 +168,9 @@ struct tlv_rec {
 #define TLV_FD_FIFO	11	/* a FIFO by PATH; its data in PIPE obj */
 #define TLV_FD_OBJ	12	/* a file of OBJ obj (unlinked file, memfd) */
 #define TLV_FD_UNIX	13	/* a unix socket: USK obj */
+#define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
+				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
+				   0 for a --shell-job's terminal: cr's /dev/tty */
 #define TLV_FD_FANOTIFY	18	/* FANOTIFY, FAN_MARK* follow */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
@@ -251,6 +255,27 @@ struct tlv_rec {
 	X(data, "epoll_data")
 #define TLV_F_WATCH(X) \
 	X(wd, "watch descriptor") X(mask, "IN_* mask")
+#define TLV_F_TTY(X) \
+	X(id, "tty id, referred to by FD obj") \
+	X(index, "pty number: N of /dev/pts/N") \
+	X(kind, "TLV_TTY_*") \
+	X(flags, "TLV_TTYF_*") \
+	X(sid, "session it is the controlling terminal of, 0 if none") \
+	X(pgrp, "its foreground process group (with sid)") \
+	X(rows, "window size") X(cols, "") X(xpixel, "") X(ypixel, "") \
+	X(ctime_ns, "EXTERN: ctime of /dev/pts/N, the same pty must be there")
+#define TLV_TTY_PTY	1	/* master in the tree: made anew, with its state */
+#define TLV_TTY_EXTERN	2	/* master outside the tree: /dev/pts/N reopened */
+#define TLV_TTY_JOB	3	/* --shell-job: the modes the job left the shell's
+				   terminal in (TERMIOS), set on cr's at restore */
+#define TLV_TTYF_LOCKED	1	/* TIOCGPTLCK: the slave cannot be opened */
+#define TLV_TTYF_EXCL	2	/* TIOCGEXCL on the slave */
+#define TLV_TTYF_PKT	4	/* TIOCGPKT: the master reads in packet mode */
+#define TLV_F_TERMIOS(X) \
+	X(iflag, "c_iflag") X(oflag, "c_oflag") X(cflag, "c_cflag") \
+	X(lflag, "c_lflag") X(line, "c_line, the line discipline") \
+	X(cc0, "c_cc[0..7], c_cc[i] in bits 8i..8i+7") X(cc1, "c_cc[8..15]") \
+	X(cc2, "c_cc[16..18]") X(ispeed, "c_ispeed") X(ospeed, "c_ospeed")
 #define TLV_F_USK(X) \
 	X(id, "socket id, referred to by FD obj") \
 	X(type, "SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET") \
@@ -366,6 +391,8 @@ struct tlv_fown { TLV_F_FOWN(TLV_FIELD) };
 struct tlv_fan_mark { TLV_F_FAN_MARK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
+struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
+struct tlv_termios { TLV_F_TERMIOS(TLV_FIELD) };
 struct tlv_run { TLV_F_RUN(TLV_FIELD) };
 struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
 struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
@@ -450,6 +477,11 @@ struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 	X(KTHREAD, 143, ROWS, KTHREAD, "THREAD: timer slack, io priority") \
 	X(CPUS, 144, ROWS, CPUS, "THREAD: CPU affinity mask") \
 	X(VMA_ADV, 145, ROWS, VMA_ADV, "VMA: madvise and mlock state, protection key") \
+	X(TTY, 160, NEST, NONE, "a pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?") \
+	X(TTY_INFO, 161, ROWS, TTY, "pty number, kind, modes, session, window size") \
+	X(TERMIOS, 162, ROWS, TERMIOS, "the pty's termios2 (the master's is fixed raw)") \
+	X(TTY_IN, 163, BYTES, NONE, "input queued for the slave's reader, oldest first") \
+	X(TTY_OUT, 164, BYTES, NONE, "output queued for the master's reader, oldest first") \
 	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read") \
 	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)") \
 	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \

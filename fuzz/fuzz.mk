@@ -36,12 +36,13 @@ FUZZ_SEED_CASES ?= counter.musl.dump counter.glibc.dump fault-tree.musl.dump \
 	proc-misc.musl.dump tree-dead-sid.musl.dump tree-clone-files.musl.dump \
 	shm-sysv.musl.dump sk-unix-listen.musl.dump sk-unix-dgram.musl.dump \
 	fd-locks.musl.dump fd-fanotify.musl.dump fd-async.musl.dump \
-	fd-timerfd-down.musl.dump fd-epoll.musl.dump
+	fd-timerfd-down.musl.dump fd-epoll.musl.dump \
+	tty-pty.musl.dump tty-extern.musl.dump
 # the part of the suite test-asan runs with build/cr-asan
 ASAN_CASES ?= counter. fault-tree. tree-pipe. tree-zombie. shm-anon. \
 	shm-file. fd-files. fd-shared. sig-pending. thread-2. thread-blocked. \
 	rseq. mm-cow. tree-dead-sid. tree-clone-files. shm-sysv. sk-unix-pair. \
-	sk-unix-listen. sk-unix-dgram.
+	sk-unix-listen. sk-unix-dgram. tty-pty. tty-extern.
 ASAN_MODES ?= dump,snap,twice,pipe,fg,corrupt,forge,fault
 # glibc registers rseq for cr-asan, and the restored process inherits it
 # until cr unregisters it; cr-asan's leaks at exit are by design
