@@ -50,6 +50,11 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/fanotify.h>
+#ifndef FAN_MARK_EVICTABLE	/* 5.19, 6.0: newer than musl's header */
+#define FAN_MARK_EVICTABLE	0x200
+#define FAN_MARK_IGNORE		0x400
+#endif
 #include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
@@ -366,6 +371,14 @@ static void fuzz_free_all(void)
 #define fuzz_track(p) (p)
 #define fuzz_forget(p) ((void)(p))
 #endif
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 static void *xmalloc(size_t n)
 {
@@ -1716,6 +1729,11 @@ struct watch {			/* one inotify watch */
 	char *path;
 };
 
+struct fan_mark {		/* one fanotify mark */
+	struct tlv_fan_mark m;
+	char *path;
+};
+
 struct fd {
 	struct tlv_fd f;
 	char *path;		/* REG, DIR, CHR, FIFO */
@@ -1723,10 +1741,17 @@ struct fd {
 	struct tlv_eventfd ev;	/* kind-specific state */
 	struct tlv_signalfd sig;
 	struct tlv_timerfd tmr;
+	struct tlv_timerfd_at tmr_at;	/* realtime_ns 0: an older image */
 	struct tlv_epoll_tfd *epoll;
 	size_t nepoll;
 	struct watch *watches;
 	size_t nwatches;
+	struct tlv_fanotify fan;
+	struct fan_mark *marks;
+	size_t nmarks;
+	struct tlv_fown own;	/* F_SETOWN_EX, F_SETSIG; pid 0: none */
+	struct tlv_lock *locks;	/* file locks held through it */
+	size_t nlocks;
 	uint64_t dev, ino;	/* dump: the file, to find shared ones */
 	struct sock_state *sk;	/* INET, NETLINK, PACKET */
 };
@@ -1834,6 +1859,7 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	uint64_t pages_off;
 	uint64_t dev, ino;	/* dump: its inode */
 	int fd;			/* dump: open on it; restore: helper fd */
+	bool tmpfile;		/* restore: made by O_TMPFILE, fd is that ofd */
 	struct tlv_sysv_shm shm;	/* SYSV */
 	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
 };
@@ -1903,6 +1929,7 @@ struct image {
 	uint64_t nofds;		/* ofd ids are 1..nofds */
 	uint64_t ghost_limit;	/* dump: --ghost-limit */
 	int tcp_mode;		/* dump: 'E' --tcp-established, 'C' --tcp-close */
+	bool file_locks;	/* dump: --file-locks */
 	struct { uint64_t dev, ino; } stdio[3];	/* dump -j: the root's */
 };
 
@@ -3665,63 +3692,134 @@ static void rst_tty_fg(const struct image *im, const struct task *t)
 }
 
 /*
- * An inotify watch names its inode by a file handle on a filesystem
- * (fdinfo sdev, the kernel's dev_t: major << 20 | minor); the path comes
- * back from open_by_handle_at() on that filesystem's mount.
+ * The mount point of the mount with id mnt_id, or (mnt_id < 0) of the
+ * first mount of the filesystem sdev (the kernel's dev_t as fdinfo shows
+ * it: major << 20 | minor), from cr's mountinfo; NULL if none.
  */
-static char *col_handle_path(unsigned long sdev, struct file_handle *fh)
+static char *mount_point(unsigned long sdev, long mnt_id)
 {
 	char *mi = proc_xread(0, "mountinfo", NULL), *line, *save, want[32];
-	char mnt[MAX_PATH_LEN], path[64], *res = NULL;
-	int mfd = -1, pfd;
+	char mnt[MAX_PATH_LEN], *res = NULL;
 
 	snprintf(want, sizeof(want), "%lu:%lu", sdev >> 20, sdev & 0xfffff);
-	for (line = strtok_r(mi, "\n", &save); line && mfd < 0;
+	for (line = strtok_r(mi, "\n", &save); line && !res;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char dev[32];
+		long id;
 
-		if (sscanf(line, "%*d %*d %31s %*s %4095s", dev, mnt) == 2 &&
-		    !strcmp(dev, want))
-			mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sscanf(line, "%ld %*d %31s %*s %4095s", &id, dev, mnt) == 3 &&
+		    (mnt_id >= 0 ? id == mnt_id : !strcmp(dev, want)))
+			res = xstrdup(mnt);
 	}
 	free(mi);
-	if (mfd < 0)
-		return NULL;
-	pfd = syscall(SYS_open_by_handle_at, mfd, fh, O_PATH | O_CLOEXEC);
-	close(mfd);
-	if (pfd < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "fd/%d", pfd);
-	res = proc_link(0, path);
-	close(pfd);
 	return res;
 }
 
-static void col_inotify_watch(struct fd *d, const char *line, int fd)
+/*
+ * inotify watches and fanotify inode marks name their inode by a file
+ * handle (fdinfo "fhandle-bytes:N fhandle-type:T f_handle:HEX") on the
+ * filesystem sdev; the path comes back from open_by_handle_at() on a
+ * mount of it.  NULL if the line has no handle or it leads nowhere.
+ */
+static char *col_handle_path(unsigned long sdev, const char *line)
 {
-	unsigned wd, mask, ign, nb, type;
-	unsigned long ino, sdev;
-	char hex[2 * MAX_HANDLE_SZ + 1];
+	const char *h = strstr(line, "fhandle-bytes:");
+	char hex[2 * MAX_HANDLE_SZ + 1], path[64], *mnt, *res = NULL;
 	struct file_handle *fh;
-	struct watch *w;
+	unsigned nb, type;
+	int mfd = -1, pfd;
 
-	if (sscanf(line, "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
-		   &wd, &ino, &sdev, &mask, &ign, &nb, &type, hex) != 8 ||
+	if (!h || sscanf(h, "fhandle-bytes:%x fhandle-type:%x f_handle:%256s",
+			 &nb, &type, hex) != 3 ||
 	    nb > MAX_HANDLE_SZ || strlen(hex) != 2 * nb)
-		die("fd %d: unexpected inotify fdinfo", fd);
+		return NULL;
 	fh = xzalloc(sizeof(*fh) + nb);
 	fh->handle_bytes = nb;
 	fh->handle_type = type;
 	for (unsigned i = 0; i < nb; i++)
 		sscanf(hex + 2 * i, "%2hhx", &fh->f_handle[i]);
+	if ((mnt = mount_point(sdev, -1)))
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(mnt);
+	pfd = mfd < 0 ? -1 : syscall(SYS_open_by_handle_at, mfd, fh,
+				     O_PATH | O_CLOEXEC);
+	free(fh);
+	if (mfd >= 0)
+		close(mfd);
+	if (pfd < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "fd/%d", pfd);
+	res = proc_link(0, path);
+	close(pfd);
+	if (ends_with(res, " (deleted)")) {
+		free(res);
+		res = NULL;
+	}
+	return res;
+}
+
+static void col_inotify_watch(struct fd *d, const char *line, int fd)
+{
+	unsigned wd, mask, ign;
+	unsigned long ino, sdev;
+	struct watch *w;
+
+	if (sscanf(line, "inotify wd:%x ino:%lx sdev:%lx mask:%x ignored_mask:%x",
+		   &wd, &ino, &sdev, &mask, &ign) != 5)
+		die("fd %d: unexpected inotify fdinfo", fd);
 	w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
 	w->w.wd = wd;
 	w->w.mask = mask;
-	w->path = col_handle_path(sdev, fh);
-	free(fh);
-	if (!w->path || ends_with(w->path, " (deleted)"))
+	w->path = col_handle_path(sdev, line);
+	if (!w->path)
 		refuse("fd %d: inotify watch %u is on a file that cannot be found again (inode %lx)",
 		       fd, wd, ino);
+}
+
+/*
+ * A fanotify mark, one fdinfo line each:
+ *	fanotify ino:I sdev:S mflags:F mask:M ignored_mask:G fhandle-...
+ *	fanotify mnt_id:N mflags:F mask:M ignored_mask:G
+ *	fanotify sdev:S mflags:F mask:M ignored_mask:G
+ * (an inode, a mount, a filesystem); restore marks it again by path.
+ */
+static void col_fan_mark(struct fd *d, const char *line, int fd)
+{
+	unsigned long ino, sdev, id;
+	unsigned fl, mask, ign;
+	struct fan_mark *m;
+	char *path = NULL;
+	uint64_t type;
+
+	if (sscanf(line, "fanotify ino:%lx sdev:%lx mflags:%x mask:%x ignored_mask:%x",
+		   &ino, &sdev, &fl, &mask, &ign) == 5) {
+		type = TLV_FAN_INODE;
+		path = col_handle_path(sdev, line);
+	} else if (sscanf(line, "fanotify mnt_id:%lx mflags:%x mask:%x ignored_mask:%x",
+			  &id, &fl, &mask, &ign) == 4) {
+		type = TLV_FAN_MOUNT;
+		path = mount_point(0, id);
+	} else if (sscanf(line, "fanotify sdev:%lx mflags:%x mask:%x ignored_mask:%x",
+			  &sdev, &fl, &mask, &ign) == 4) {
+		type = TLV_FAN_FS;
+		path = mount_point(sdev, -1);
+	} else {
+		refuse("fd %d: a fanotify mark cr does not know: %s", fd, line);
+		return;
+	}
+	if (!mask && !ign) {	/* its ignore mask was cleared: it does nothing */
+		info("fd %d: empty fanotify mark left out: %s", fd, line);
+		free(path);
+		return;
+	}
+	if (!path) {
+		refuse("fd %d: fanotify mark on something that cannot be found again: %s",
+		       fd, line);
+		return;
+	}
+	m = vec_add(&d->marks, &d->nmarks, sizeof(*m));
+	m->m = (struct tlv_fan_mark){ type, fl, mask, ign };
+	m->path = path;
 }
 
 /* "anon_inode:[eventfd]" -> "eventfd"; NULL if not an anon inode. */
@@ -3742,19 +3840,64 @@ static const char *anon_kind(const char *link)
  * (counting the expirations); cr calls it on its own copy of the fd
  * (pidfd_getfd, 5.6+) before reading fdinfo.
  */
-static void col_timerfd_forward(int pid, int fd)
+static int pid_getfd(int pid, int fd)
 {
-	int pfd = syscall(SYS_pidfd_open, pid, 0), tfd;
-	struct itimerspec its;
+	int pfd = syscall(SYS_pidfd_open, pid, 0), n;
 
 	if (pfd < 0)
-		return;
-	tfd = syscall(SYS_pidfd_getfd, pfd, fd, 0);
+		return -1;
+	n = syscall(SYS_pidfd_getfd, pfd, fd, 0);
 	close(pfd);
+	return n;
+}
+
+static void col_timerfd_forward(int pid, int fd)
+{
+	int tfd = pid_getfd(pid, fd);
+	struct itimerspec its;
+
 	if (tfd < 0)
 		return;
 	timerfd_gettime(tfd, &its);
 	close(tfd);
+}
+
+/*
+ * A timerfd's fdinfo, forwarded just before, and the CLOCK_REALTIME it
+ * was read at (restore counts the time since): read again if cr was held
+ * up around the read (the stamp would be off by that much), or if a
+ * periodic timer expired between the forward and the read (it shows 0
+ * left until forwarded again).
+ */
+static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
+{
+	for (int tries = 0;; tries++) {
+		uint64_t t0, t1;
+		char *s;
+
+		col_timerfd_forward(pid, fd);
+		t0 = realtime_ns();
+		s = proc_xread(pid, name, NULL);
+		t1 = realtime_ns();
+		*at = t0 + (t1 - t0) / 2;
+		if (tries == 50 ||
+		    (t1 - t0 < 100000 && (!strstr(s, "it_value: (0, 0)") ||
+					  strstr(s, "it_interval: (0, 0)"))))
+			return s;
+		free(s);
+	}
+}
+
+/* Events queued in a fanotify group are not carried: refuse them. */
+static void col_fan_queue(int pid, int fd)
+{
+	int n = 0, f = pid_getfd(pid, fd);
+
+	if (f >= 0 && !ioctl(f, FIONREAD, &n) && n > 0)
+		refuse("fd %d: fanotify group with %d bytes of unread events: not supported",
+		       fd, n);
+	if (f >= 0)
+		close(f);
 }
 
 /*
@@ -3766,10 +3909,9 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 	int pid = t->proc.pid, fd = d->f.fd;
 	char name[64], *s, *line, *save;
 
-	if (!strcmp(kind, "timerfd"))
-		col_timerfd_forward(pid, fd);
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
-	s = proc_xread(pid, name, NULL);
+	s = strcmp(kind, "timerfd") ? proc_xread(pid, name, NULL) :
+	    col_timerfd_read(pid, fd, name, &d->tmr_at.realtime_ns);
 	if (!strcmp(kind, "eventfd")) {
 		d->f.kind = TLV_FD_EVENTFD;
 		d->ev.count = proc_field_u64(s, "eventfd-count", 16, name);
@@ -3805,6 +3947,18 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 			e = vec_add(&d->epoll, &d->nepoll, sizeof(*e));
 			*e = (struct tlv_epoll_tfd){ tfd, ev, data };
 		}
+	} else if (!strcmp(kind, "fanotify")) {
+		unsigned fl, ef;
+
+		d->f.kind = TLV_FD_FANOTIFY;
+		col_fan_queue(pid, fd);
+		for (line = strtok_r(s, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (sscanf(line, "fanotify flags:%x event-flags:%x", &fl,
+				   &ef) == 2)
+				d->fan = (struct tlv_fanotify){ fl, ef };
+			else if (!strncmp(line, "fanotify ", 9))
+				col_fan_mark(d, line, fd);
 	} else if (!strcmp(kind, "inotify")) {
 		d->f.kind = TLV_FD_INOTIFY;
 		for (line = strtok_r(s, "\n", &save); line;
@@ -5017,6 +5171,131 @@ static int net_unlock(uint64_t id)
 }
 
 /*
+ * File locks, from the fd's fdinfo "lock:" lines (as /proc/locks has them):
+ *	lock:	1: POSIX  ADVISORY  WRITE 123 fe:00:4567 0 EOF
+ * The kernel lists there the locks taken through this open file
+ * description: flock and OFD locks belong to it, a POSIX lock to the
+ * process that took it (the pid column), which may be another one sharing
+ * the description (fork): that one lists it too, and takes it back.
+ * Only with --file-locks; without, a lock is refused as CRIU does.
+ */
+static void col_locks(struct image *im, struct task *t, struct fd *d)
+{
+	char name[64], *s, *line, *save;
+	int fd = d->f.fd;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_xread(t->proc.pid, name, NULL);
+	for (line = strtok_r(s, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char kind[16], adv[16], type[16], end[32];
+		long long pid, start;
+		struct tlv_lock *l;
+
+		if (strncmp(line, "lock:", 5))
+			continue;
+		if (sscanf(line, "lock: %*d: %15s %15s %15s %lld %*s %lld %31s",
+			   kind, adv, type, &pid, &start, end) != 6 ||
+		    strcmp(adv, "ADVISORY") ||
+		    (strcmp(type, "READ") && strcmp(type, "WRITE")) ||
+		    (strcmp(kind, "FLOCK") && strcmp(kind, "POSIX") &&
+		     strcmp(kind, "OFDLCK"))) {
+			refuse("fd %d: a file lock or lease cr cannot take again: %s",
+			       fd, line + 6);
+			continue;
+		}
+		if (!im->file_locks) {
+			refuse("fd %d: holds a file lock (%s %s): dump with --file-locks to take it along",
+			       fd, kind, type);
+			continue;
+		}
+		if (!strcmp(kind, "POSIX") && pid != (long long)t->proc.pid)
+			continue;	/* another process's, through a shared fd */
+		if (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
+		    d->f.kind != TLV_FD_OBJ) {
+			refuse("fd %d: a file lock on a pipe, device or kernel object: not supported",
+			       fd);
+			continue;
+		}
+		l = vec_add(&d->locks, &d->nlocks, sizeof(*l));
+		l->kind = !strcmp(kind, "FLOCK") ? TLV_LOCK_FLOCK :
+			  !strcmp(kind, "POSIX") ? TLV_LOCK_POSIX : TLV_LOCK_OFD;
+		l->write = !strcmp(type, "WRITE");
+		if (l->kind != TLV_LOCK_FLOCK) {
+			l->start = start;
+			if (strcmp(end, "EOF"))
+				l->len = strtoull(end, NULL, 10) - start + 1;
+		}
+	}
+	free(s);
+}
+
+/*
+ * Signal-driven I/O: the owner (F_GETOWN_EX) and signal (F_GETSIG) of the
+ * open file description, asked of cr's own copy of it (pidfd_getfd).
+ * Closing that copy runs the file's ->flush (FUSE and NFS talk to their
+ * server then): files on a filesystem are asked only when O_ASYNC is on.
+ */
+static void col_fown(struct task *t, struct fd *d)
+{
+	struct f_owner_ex o = { 0 };
+	int f, sig;
+
+	if (d->f.kind == TLV_FD_STDIO || (d->f.flags & O_PATH) ||
+	    (d->f.kind == TLV_FD_TTY && !d->f.obj))
+		return;		/* the shell's; or no file to signal about */
+	if ((d->f.kind == TLV_FD_REG || d->f.kind == TLV_FD_DIR ||
+	     d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_OBJ) &&
+	    !(d->f.flags & O_ASYNC))
+		return;
+	f = pid_getfd(t->proc.pid, d->f.fd);
+	if (f < 0) {
+		info("fd %llu: no SIGIO owner: pidfd_getfd: %s",
+		     (unsigned long long)d->f.fd, strerror(errno));
+		return;
+	}
+	sig = fcntl(f, F_GETSIG);
+	if (fcntl(f, F_GETOWN_EX, &o) || sig < 0)
+		die_errno("fd %llu: F_GETOWN_EX", (unsigned long long)d->f.fd);
+	close(f);
+	if (o.pid || sig)
+		d->own = (struct tlv_fown){ o.type, o.pid, sig };
+}
+
+/* The F_SETOWN_EX owner must be a thread, process or group of the image. */
+static bool fown_in_image(const struct image *im, const struct tlv_fown *o)
+{
+	if (!o->pid)
+		return true;
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+
+		if ((o->type == F_OWNER_PID && o->pid == t->proc.pid) ||
+		    (o->type == F_OWNER_PGRP && o->pid == t->proc.pgid))
+			return !task_zombie(t) || o->type == F_OWNER_PGRP;
+		for (size_t k = 0; o->type == F_OWNER_TID && k < t->nth; k++)
+			if (t->th[k].t.tid == o->pid)
+				return true;
+	}
+	return false;
+}
+
+static void col_check_fown(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			if (!fown_in_image(im, &im->t[i].fds[k].own)) {
+				ctx.pid = im->t[i].proc.pid;
+				refuse("fd %llu: sends SIGIO to %s %llu, outside the tree: not supported",
+				       (unsigned long long)im->t[i].fds[k].f.fd,
+				       im->t[i].fds[k].own.type == F_OWNER_PGRP ?
+				       "process group" : "pid",
+				       (unsigned long long)im->t[i].fds[k].own.pid);
+			}
+	ctx.pid = 0;
+}
+
+/*
  * ---- unix sockets ----
  * What the kernel knows about every unix socket of this network namespace
  * comes from sock_diag (NETLINK_SOCK_DIAG, unix_diag, asked by hand): inode,
@@ -5628,7 +5907,10 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 	if (link[0] == '/' && ends_with(link, " (deleted)") && !sb.st_nlink) {
 		d->f.kind = TLV_FD_OBJ;
 		d->f.obj = col_fobj(im, path, link, im->ghost_limit)->s.id;
-	} else if (link[0] == '/' && S_ISREG(sb.st_mode)) {
+	} else if (link[0] == '/' && (S_ISREG(sb.st_mode) ||
+		   ((d->f.flags & O_PATH) && !S_ISDIR(sb.st_mode)))) {
+		/* O_PATH on a symlink, FIFO, socket or device: only the
+		 * inode is referred to, reopened by path as a file */
 		d->f.kind = TLV_FD_REG;
 	} else if (link[0] == '/' && S_ISDIR(sb.st_mode)) {
 		d->f.kind = TLV_FD_DIR;
@@ -5682,6 +5964,8 @@ static void col_fd(struct image *im, struct task *t, int fd, bool shell_job)
 		d->path = link;
 	else
 		free(link);
+	col_locks(im, t, d);
+	col_fown(t, d);
 }
 
 static void col_fds(struct image *im, struct task *t, bool shell_job)
@@ -6694,6 +6978,7 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_usks_link(im);
 	col_check_sysv(im);
 	col_ofds(im);
+	col_check_fown(im);
 	col_ttys(im);
 	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
@@ -6770,11 +7055,24 @@ static void put_file(struct buf *b, const char *path,
 	buf_str(b, TLV_PATH, path);
 }
 
-/* What an fd of a kernel object kind is, beyond its FD_INFO. */
-static void dump_fd_state(struct buf *n, const struct fd *d)
+/* A nest of one row and a PATH: an inotify watch, a fanotify mark. */
+static void put_row_path(struct buf *n, uint32_t nest, uint32_t info,
+			 const void *row, size_t size, const char *path)
 {
 	struct buf w = { 0 };
 
+	buf_rec(&w, info, row, size);
+	buf_str(&w, TLV_PATH, path);
+	buf_nest(n, nest, &w);
+}
+
+/* What an fd of a kernel object kind is, beyond its FD_INFO. */
+static void dump_fd_state(struct buf *n, const struct fd *d)
+{
+	if (d->nlocks)
+		buf_rec(n, TLV_LOCK, d->locks, d->nlocks * sizeof(*d->locks));
+	if (d->own.pid || d->own.sig)
+		buf_rec(n, TLV_FOWN, &d->own, sizeof(d->own));
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		buf_rec(n, TLV_EVENTFD, &d->ev, sizeof(d->ev));
@@ -6784,6 +7082,7 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 		break;
 	case TLV_FD_TIMERFD:
 		buf_rec(n, TLV_TIMERFD, &d->tmr, sizeof(d->tmr));
+		buf_rec(n, TLV_TIMERFD_AT, &d->tmr_at, sizeof(d->tmr_at));
 		break;
 	case TLV_FD_EPOLL:
 		buf_rec(n, TLV_EPOLL_TFD, d->epoll, d->nepoll * sizeof(*d->epoll));
@@ -6793,13 +7092,17 @@ static void dump_fd_state(struct buf *n, const struct fd *d)
 	case TLV_FD_PACKET:
 		dump_sock(n, d->sk);
 		break;
+	case TLV_FD_FANOTIFY:
+		buf_rec(n, TLV_FANOTIFY, &d->fan, sizeof(d->fan));
+		for (size_t i = 0; i < d->nmarks; i++)
+			put_row_path(n, TLV_FAN_MARK, TLV_FAN_MARK_INFO,
+				     &d->marks[i].m, sizeof(d->marks[i].m),
+				     d->marks[i].path);
+		break;
 	case TLV_FD_INOTIFY:
-		for (size_t i = 0; i < d->nwatches; i++) {
-			buf_rec(&w, TLV_WATCH_INFO, &d->watches[i].w,
-				sizeof(d->watches[i].w));
-			buf_str(&w, TLV_PATH, d->watches[i].path);
-			buf_nest(n, TLV_WATCH, &w);
-		}
+		for (size_t i = 0; i < d->nwatches; i++)
+			put_row_path(n, TLV_WATCH, TLV_WATCH_INFO, &d->watches[i].w,
+				     sizeof(d->watches[i].w), d->watches[i].path);
 		break;
 	}
 }
@@ -7126,6 +7429,7 @@ struct opts {
 	bool timens;		/* restore into a new time namespace */
 	int timeout_ms;
 	uint64_t ghost_limit;
+	bool file_locks;
 };
 
 /* The image path from -D/--image; NULL means stdin/stdout. */
@@ -7207,6 +7511,7 @@ static int cmd_dump(const struct opts *opt)
 	}
 	im.ghost_limit = opt->ghost_limit;
 	im.tcp_mode = opt->tcp_mode;
+	im.file_locks = opt->file_locks || opt->predump;	/* memory only */
 	im.predump = opt->predump;
 	im.keep_track = opt->predump || opt->track_mem;
 	if (opt->track_mem && !opt->leave_running && !opt->predump)
@@ -7480,25 +7785,27 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 	need(seen, TLV_VMA_INFO, "VMA");
 }
 
-static void read_watch(struct fd *d, const struct tlv_it *nest)
+/* A nest of one row (info tag) and a PATH: inotify watches, fanotify marks. */
+static void read_row_path(const struct tlv_it *nest, uint32_t info, void *row,
+			  size_t size, char **path)
 {
 	struct tlv_it it = tlv_iter(nest->val, nest->len);
-	struct watch *w = vec_add(&d->watches, &d->nwatches, sizeof(*w));
+	const char *where = tlv_name(nest->tag);
 	uint64_t seen = 0;
 
-	while (tlv_next(&it, "WATCH")) {
-		if (it.tag == TLV_WATCH_INFO) {
-			once(&seen, it.tag, "WATCH");
-			get_row(&it, &w->w, sizeof(w->w), "WATCH");
+	while (tlv_next(&it, where)) {
+		if (it.tag == info) {
+			once(&seen, it.tag, where);
+			get_row(&it, row, size, where);
 		} else if (it.tag == TLV_PATH) {
-			once(&seen, it.tag, "WATCH");
-			w->path = get_str(&it, "WATCH");
+			once(&seen, it.tag, where);
+			*path = get_str(&it, where);
 		} else {
-			skip_unknown(&it, "WATCH");
+			skip_unknown(&it, where);
 		}
 	}
-	need(seen, TLV_WATCH_INFO, "WATCH");
-	need(seen, TLV_PATH, "WATCH");
+	need(seen, info, where);
+	need(seen, TLV_PATH, where);
 }
 
 static uint8_t *get_bytes(const struct tlv_it *it, size_t *len);
@@ -7565,7 +7872,7 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 	while (tlv_next(&it, "FD")) {
 		if (get_file(&it, &d->path, &d->st, &seen, "FD"))
 			continue;
-		if (it.tag != TLV_WATCH)
+		if (it.tag != TLV_WATCH && it.tag != TLV_FAN_MARK)
 			once(&seen, it.tag, "FD");
 		if (read_sock_rec(d, &it))
 			continue;
@@ -7577,12 +7884,31 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 			get_row(&it, &d->sig, sizeof(d->sig), "FD");
 		else if (it.tag == TLV_TIMERFD)
 			get_row(&it, &d->tmr, sizeof(d->tmr), "FD");
+		else if (it.tag == TLV_TIMERFD_AT)
+			get_row(&it, &d->tmr_at, sizeof(d->tmr_at), "FD");
+		else if (it.tag == TLV_LOCK)
+			d->locks = get_rows(&it, &d->nlocks, "FD");
+		else if (it.tag == TLV_FOWN)
+			get_row(&it, &d->own, sizeof(d->own), "FD");
+		else if (it.tag == TLV_FANOTIFY)
+			get_row(&it, &d->fan, sizeof(d->fan), "FD");
 		else if (it.tag == TLV_EPOLL_TFD)
 			d->epoll = get_rows(&it, &d->nepoll, "FD");
-		else if (it.tag == TLV_WATCH)
-			read_watch(d, &it);
-		else
+		else if (it.tag == TLV_WATCH) {
+			struct watch *w = vec_add(&d->watches, &d->nwatches,
+						  sizeof(*w));
+
+			read_row_path(&it, TLV_WATCH_INFO, &w->w, sizeof(w->w),
+				      &w->path);
+		} else if (it.tag == TLV_FAN_MARK) {
+			struct fan_mark *m = vec_add(&d->marks, &d->nmarks,
+						     sizeof(*m));
+
+			read_row_path(&it, TLV_FAN_MARK_INFO, &m->m, sizeof(m->m),
+				      &m->path);
+		} else {
 			skip_unknown(&it, "FD");
+		}
 	}
 	need(seen, TLV_FD_INFO, "FD");
 	if (d->f.kind == TLV_FD_EVENTFD)
@@ -7593,6 +7919,8 @@ static void read_fd(struct task *t, const struct tlv_it *nest)
 		need(seen, TLV_TIMERFD, "FD");
 	if (d->f.kind == TLV_FD_EPOLL)
 		need(seen, TLV_EPOLL_TFD, "FD");
+	if (d->f.kind == TLV_FD_FANOTIFY)
+		need(seen, TLV_FANOTIFY, "FD");
 }
 
 static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
@@ -8576,6 +8904,36 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 	unsigned long long fd = d->f.fd;
 	uint64_t c = d->tmr.clockid;
 
+	if ((d->f.kind != TLV_FD_TIMERFD && d->tmr_at.realtime_ns) ||
+	    (d->f.kind != TLV_FD_FANOTIFY && d->nmarks) ||
+	    (d->f.kind != TLV_FD_INOTIFY && d->nwatches))
+		die("corrupt image: fd %llu: state of another kind of fd", fd);
+	for (size_t k = 0; k < d->nmarks; k++) {
+		const struct tlv_fan_mark *m = &d->marks[k].m;
+
+		if (!m->type || m->type > TLV_FAN_FS ||
+		    (m->mflags & ~(uint64_t)(FAN_MARK_IGNORED_SURV_MODIFY |
+					     FAN_MARK_EVICTABLE | FAN_MARK_IGNORE)) ||
+		    m->mask > 0xffffffffULL || m->ignored_mask > 0xffffffffULL ||
+		    (!m->mask && !m->ignored_mask) ||
+		    d->marks[k].path[0] != '/')
+			die("corrupt image: fd %llu: bad fanotify mark", fd);
+	}
+	if (d->fan.flags > 0xffffffffULL || d->fan.event_flags > 0xffffffffULL)
+		die("corrupt image: fd %llu: bad fanotify flags", fd);
+	for (size_t k = 0; k < d->nlocks; k++) {
+		const struct tlv_lock *l = &d->locks[k];
+		uint64_t acc = d->f.flags & O_ACCMODE;
+
+		if (!l->kind || l->kind > TLV_LOCK_OFD || l->write > 1 ||
+		    l->start > (1ULL << 62) || l->len > (1ULL << 62) ||
+		    (l->kind == TLV_LOCK_FLOCK && (l->start || l->len)) ||
+		    (d->f.kind != TLV_FD_REG && d->f.kind != TLV_FD_DIR &&
+		     d->f.kind != TLV_FD_OBJ) || (d->f.flags & O_PATH) ||
+		    (l->kind != TLV_LOCK_FLOCK &&
+		     (l->write ? acc == O_RDONLY : acc == O_WRONLY)))
+			die("corrupt image: fd %llu: bad file lock", fd);
+	}
 	switch (d->f.kind) {
 	case TLV_FD_EVENTFD:
 		if (d->ev.semaphore > 1 || d->ev.count == ~0ULL)
@@ -8585,7 +8943,8 @@ static void img_check_fd_state(const struct task *t, const struct fd *d)
 		if ((c != CLOCK_REALTIME && c != CLOCK_MONOTONIC &&
 		     c != CLOCK_BOOTTIME && c != CLOCK_REALTIME_ALARM &&
 		     c != CLOCK_BOOTTIME_ALARM) || d->tmr.settime_flags > 3 ||
-		    d->tmr.value_ns > (1ULL << 62) || d->tmr.interval_ns > (1ULL << 62))
+		    d->tmr.value_ns > (1ULL << 62) || d->tmr.interval_ns > (1ULL << 62) ||
+		    d->tmr.ticks > (1ULL << 62) || d->tmr_at.realtime_ns > (1ULL << 62))
 			die("corrupt image: fd %llu: bad timerfd", fd);
 		break;
 	case TLV_FD_EPOLL:
@@ -8707,6 +9066,9 @@ static void img_check_fds(const struct image *im, const struct task *t)
 				die("corrupt image: fd %llu: bad pipe", fd);
 			break;
 		case TLV_FD_REG:
+			if (!S_ISREG(d->st.mode) && !(d->f.flags & O_PATH))
+				die("corrupt image: fd %llu: a file that is not regular, not O_PATH", fd);
+			/* fall through */
 		case TLV_FD_DIR:
 		case TLV_FD_CHR:
 			path = true;
@@ -8729,6 +9091,7 @@ static void img_check_fds(const struct image *im, const struct task *t)
 		case TLV_FD_TIMERFD:
 		case TLV_FD_EPOLL:
 		case TLV_FD_INOTIFY:
+		case TLV_FD_FANOTIFY:
 			break;
 		case TLV_FD_INET:
 		case TLV_FD_NETLINK:
@@ -9062,6 +9425,18 @@ static void img_check(struct image *im)
 	for (size_t i = 0; i < im->nt; i++)
 		img_check_task(im, &im->t[i]);
 	img_check_ofds(im);
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct tlv_fown *o = &im->t[i].fds[k].own;
+
+			if (o->type > F_OWNER_PGRP || o->sig >= NSIG_MAX ||
+			    !fown_in_image(im, o) ||
+			    ((o->pid || o->sig) &&
+			     im->t[i].fds[k].f.kind == TLV_FD_STDIO))
+				die("corrupt image: pid %llu fd %llu: bad SIGIO owner",
+				    (unsigned long long)im->t[i].proc.pid,
+				    (unsigned long long)im->t[i].fds[k].f.fd);
+		}
 	img_check_ttys(im);
 	img_check_usks(im);
 	{	/* a socket is one open file description, used somewhere */
@@ -9219,7 +9594,7 @@ static void check_file(const char *what, const char *path,
 {
 	struct stat sb;
 
-	if (stat(path, &sb))
+	if ((S_ISLNK(want->mode) ? lstat(path, &sb) : stat(path, &sb)))
 		die_errno("%s %s", what, path);
 	if ((sb.st_mode & S_IFMT) != (want->mode & S_IFMT))
 		die("%s %s: is no longer the same kind of file", what, path);
@@ -9606,6 +9981,39 @@ static bool sysv_left_behind(const struct fobj *o)
 }
 
 /* Can this host, and this cr, restore the image? */
+/*
+ * A file lock of the image must be free to take: a process outside
+ * holding a conflicting one is told now, before anything is made (the
+ * image's own locks never conflict: they were held together).  flock is
+ * tried on a file description of cr's own, and let go at once.
+ */
+static void host_check_locks(const struct fd *d)
+{
+	for (size_t k = 0; d->path && k < d->nlocks; k++) {
+		const struct tlv_lock *l = &d->locks[k];
+		struct flock f = { .l_type = l->write ? F_WRLCK : F_RDLCK,
+				   .l_whence = SEEK_SET, .l_start = l->start,
+				   .l_len = l->len };
+		int fd = open(d->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), busy;
+
+		if (fd < 0)
+			die_errno("file %s: checking its locks", d->path);
+		if (l->kind == TLV_LOCK_FLOCK)
+			busy = flock(fd, (l->write ? LOCK_EX : LOCK_SH) | LOCK_NB) &&
+			       errno == EWOULDBLOCK;
+		else
+			busy = !fcntl(fd, F_OFD_GETLK, &f) && f.l_type != F_UNLCK;
+		close(fd);
+		if (busy && l->kind == TLV_LOCK_FLOCK)
+			die("file %s: another process holds a flock lock: fd %llu's cannot be taken",
+			    d->path, (unsigned long long)d->f.fd);
+		if (busy)
+			die("file %s: bytes %lld+%lld are locked by pid %d: fd %llu's lock cannot be taken",
+			    d->path, (long long)f.l_start, (long long)f.l_len,
+			    (int)f.l_pid, (unsigned long long)d->f.fd);
+	}
+}
+
 static void host_check(const struct image *im, const struct opts *opt)
 {
 	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
@@ -9638,9 +10046,11 @@ static void host_check(const struct image *im, const struct opts *opt)
 				check_file("mapped file", t->vmas[k].path,
 					   &t->vmas[k].st, true);
 		for (size_t k = 0; k < t->nfds; k++)
-			if (t->fds[k].path && t->fds[k].f.kind != TLV_FD_TTY)
+			if (t->fds[k].path && t->fds[k].f.kind != TLV_FD_TTY) {
 				check_file("file", t->fds[k].path,
 					   &t->fds[k].st, false);
+				host_check_locks(&t->fds[k]);
+			}
 	}
 	ctx.pid = 0;
 	for (size_t i = 0; i < im->nttys; i++) {
@@ -9952,6 +10362,35 @@ static int rst_make_ghost(const struct fobj *o, char **made)
 	return fd;
 }
 
+/*
+ * A file made with O_TMPFILE keeps that flag in its open file description
+ * (F_GETFL shows it), which no reopen can give: it is made again the same
+ * way in its directory ("DIR/#INODE"), and that very description is the
+ * process's.  -1 if the object is not such a file or the directory is gone.
+ */
+#define O_TMPFILE_ONLY (O_TMPFILE & ~O_DIRECTORY)
+static int rst_make_tmpfile(const struct image *im, struct fobj *o)
+{
+	char *dir = xstrdup(o->path), *slash = strrchr(dir, '/');
+	bool want = false;
+	int fd = -1;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++)
+			want |= im->t[i].fds[k].f.kind == TLV_FD_OBJ &&
+				im->t[i].fds[k].f.obj == o->s.id &&
+				(im->t[i].fds[k].f.flags & O_TMPFILE_ONLY);
+	if (want && slash && slash[1] == '#') {
+		*slash = 0;
+		fd = open(slash == dir ? "/" : dir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+			  0600);
+		info("O_TMPFILE file in %s: %s", dir, fd < 0 ? strerror(errno) : "made");
+	}
+	free(dir);
+	o->tmpfile = fd >= 0;
+	return fd;
+}
+
 /* Write a file object's saved pages into fd, then set its exact size. */
 static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 {
@@ -10061,9 +10500,11 @@ static void rst_make_objs(struct rst *r)
 			fd = rst_make_shmem(r, o);
 			break;
 		case TLV_OBJ_GHOST:
-			fd = rst_make_ghost(o, &made);
+			fd = rst_make_tmpfile(r->im, o);
+			if (fd < 0)
+				fd = rst_make_ghost(o, &made);
 			rst_fill_file(r, o, fd);
-			if (fchmod(fd, o->s.mode & 07777) || unlink(made))
+			if (fchmod(fd, o->s.mode & 07777) || (made && unlink(made)))
 				die_errno("unlinked file %s", o->path);
 			free(made);
 			break;
@@ -10461,7 +10902,7 @@ static void rst_sk_finish(const struct image *im)
  * Timers on wall clocks ran on while the process was dumped: what they
  * had left is less the time since the dump (CLOCK_REALTIME), so that one
  * due meanwhile fires at once, as after a long SIGSTOP.  Interval and
- * POSIX timers are set by the blob (restorer.c), timerfds below.
+ * POSIX timers are set by the blob (restorer.c); timerfds: below.
  */
 static uint64_t downtime_ns(const struct task *t)
 {
@@ -10473,6 +10914,92 @@ static uint64_t downtime_ns(const struct task *t)
 	return n > t->times.realtime_ns ? n - t->times.realtime_ns : 0;
 }
 
+/*
+ * A timerfd is armed for the time it had left, less the time since the
+ * dump (CLOCK_REALTIME, the one clock that means the same on both sides):
+ * the downtime counts as if the process had been stopped that long.  What
+ * was due meanwhile is counted into the unread expirations, as the kernel
+ * would have (one for a one-shot, one per period for an interval timer),
+ * and the timer armed for its next expiration.
+ */
+static int rst_timerfd(const struct fd *d, int fl)
+{
+	uint64_t ticks = d->tmr.ticks, left = d->tmr.value_ns, down = 0;
+	uint64_t iv = d->tmr.interval_ns, now_rt;
+	struct itimerspec its = { 0 };
+	int fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
+
+	if (fd < 0)
+		die_errno("timerfd_create");
+	now_rt = realtime_ns();	/* from here to the settime: nothing slow */
+	if (d->tmr_at.realtime_ns && now_rt > d->tmr_at.realtime_ns)
+		down = now_rt - d->tmr_at.realtime_ns;
+	if (left && down >= left) {
+		uint64_t over = down - left;
+
+		ticks += 1 + (iv ? over / iv : 0);
+		left = iv ? iv - over % iv : 0;
+	} else if (left) {
+		left -= down;
+	}
+	if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
+		struct timespec now;
+
+		clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
+			      CLOCK_REALTIME : d->tmr.clockid ==
+			      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
+			      d->tmr.clockid, &now);
+		left += now.tv_sec * 1000000000ULL + now.tv_nsec;
+	}
+	its.it_value.tv_sec = left / 1000000000;
+	its.it_value.tv_nsec = left % 1000000000;
+	its.it_interval.tv_sec = iv / 1000000000;
+	its.it_interval.tv_nsec = iv % 1000000000;
+	if ((left && timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
+	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
+		die_errno("timerfd");
+	info("timerfd %llu: %llu ns since the dump, %llu ns left, %llu expirations",
+	     (unsigned long long)d->f.fd, (unsigned long long)down,
+	     (unsigned long long)left, (unsigned long long)ticks);
+	return fd;
+}
+
+/*
+ * A fanotify group made anew with its flags, and each mark added again by
+ * path: its events, then its ignored events (the kind of ignore mask and
+ * whether it survives a modification as the mark had them).
+ */
+static int rst_fanotify(const struct fd *d, int fl)
+{
+	static const unsigned type[] = { 0, FAN_MARK_INODE | FAN_MARK_DONT_FOLLOW,
+					 FAN_MARK_MOUNT, FAN_MARK_FILESYSTEM };
+	/* the group keeps its init flags (fdinfo shows them), FAN_CLOEXEC
+	 * and FAN_NONBLOCK too; the fd's own are set after */
+	unsigned flags = d->fan.flags;
+	int fd = fanotify_init(flags, (unsigned)d->fan.event_flags);
+
+	if (fd < 0 || fcntl(fd, F_SETFL, fl) || fcntl(fd, F_SETFD, FD_CLOEXEC))
+		die_errno("fanotify_init(%#x, %#llx)", flags,
+			  (unsigned long long)d->fan.event_flags);
+	for (size_t k = 0; k < d->nmarks; k++) {
+		const struct tlv_fan_mark *m = &d->marks[k].m;
+		unsigned t = type[m->type];
+
+		if ((m->mask && fanotify_mark(fd, FAN_MARK_ADD | t |
+					      (m->mflags & FAN_MARK_EVICTABLE),
+					      m->mask, AT_FDCWD,
+					      d->marks[k].path)) ||
+		    (m->ignored_mask &&
+		     fanotify_mark(fd, FAN_MARK_ADD | t |
+				   (m->mflags & (FAN_MARK_IGNORE |
+						 FAN_MARK_IGNORED_SURV_MODIFY)) |
+				   (m->mflags & FAN_MARK_IGNORE ? 0 :
+				    FAN_MARK_IGNORED_MASK),
+				   m->ignored_mask, AT_FDCWD, d->marks[k].path)))
+			die_errno("fanotify mark on %s", d->marks[k].path);
+	}
+	return fd;
+}
 
 /*
  * Open a file description as the image has it (not stdio).  Kernel
@@ -10482,18 +11009,22 @@ static uint64_t downtime_ns(const struct task *t)
 static int rst_open_ofd(const struct image *im, const struct fd *d)
 {
 	int fl = d->f.flags & O_NONBLOCK, fd;
-	uint64_t ticks = d->tmr.ticks;
-	struct itimerspec its;
-	int64_t left;
 
 	switch (d->f.kind) {
 	case TLV_FD_PIPE:
 	case TLV_FD_FIFO:
 		return rst_reopen(im->pipes[d->f.obj - 1].fd[(d->f.flags & O_ACCMODE) ==
 							     O_WRONLY],
-				  d->f.flags, "a pipe");
+				  d->f.flags & ~O_ASYNC, "a pipe");
 	case TLV_FD_OBJ:
-		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags,
+		if ((d->f.flags & O_TMPFILE_ONLY) && im->objs[d->f.obj - 1].tmpfile) {
+			fd = fcntl(im->objs[d->f.obj - 1].fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0 || fcntl(fd, F_SETFL, (int)d->f.flags) < 0)
+				die_errno("an O_TMPFILE file");
+			break;
+		}
+		fd = rst_reopen(im->objs[d->f.obj - 1].fd, d->f.flags &
+				~((d->f.flags & O_TMPFILE_ONLY) ? O_TMPFILE : 0),
 				"a file object");
 		break;
 	case TLV_FD_UNIX:
@@ -10513,29 +11044,7 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 			die_errno("signalfd");
 		return fd;
 	case TLV_FD_TIMERFD:
-		/* what was left, less the downtime (kstate-a: timers ran on) */
-		left = (int64_t)d->tmr.value_ns - (int64_t)downtime_ns(im->t);
-		if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
-			struct timespec now;
-
-			clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
-				      CLOCK_REALTIME : d->tmr.clockid ==
-				      CLOCK_BOOTTIME_ALARM ? CLOCK_BOOTTIME :
-				      d->tmr.clockid, &now);
-			left += now.tv_sec * 1000000000LL + now.tv_nsec;
-		}
-		if (left <= 0)	/* due meanwhile: at once (missed periods count) */
-			left = 1;
-		its.it_value.tv_sec = left / 1000000000;
-		its.it_value.tv_nsec = left % 1000000000;
-		its.it_interval.tv_sec = d->tmr.interval_ns / 1000000000;
-		its.it_interval.tv_nsec = d->tmr.interval_ns % 1000000000;
-		fd = timerfd_create(d->tmr.clockid, TFD_CLOEXEC | fl);
-		if (fd < 0 || (d->tmr.value_ns &&
-			       timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
-		    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
-			die_errno("timerfd");
-		return fd;
+		return rst_timerfd(d, fl);
 	case TLV_FD_EPOLL:
 		fd = epoll_create1(EPOLL_CLOEXEC);
 		if (fd < 0)
@@ -10545,6 +11054,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	case TLV_FD_NETLINK:
 	case TLV_FD_PACKET:
 		return rst_sock(d);
+	case TLV_FD_FANOTIFY:
+		return rst_fanotify(d, fl);
 	case TLV_FD_TTY:
 		return rst_tty_open(im, d);
 	case TLV_FD_INOTIFY:
@@ -10557,7 +11068,8 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 		return fd;
 	default:
 		fd = open(d->path, d->f.flags & ~(O_CREAT | O_EXCL | O_TRUNC |
-						   O_NOCTTY));
+						   O_NOCTTY | (d->f.kind ==
+						   TLV_FD_CHR ? O_ASYNC : 0)));
 		if (fd < 0)
 			die_errno("fd %llu: open %s", (unsigned long long)d->f.fd,
 				  d->path);
@@ -10570,26 +11082,58 @@ static int rst_open_ofd(const struct image *im, const struct fd *d)
 	return fd;
 }
 
-/* Register each epoll's fds, by number, once all of them are in place. */
+/*
+ * Register each epoll's fds, by number, once all of them are in place.
+ * A one-shot registration that fired is left with no event bits (fdinfo
+ * shows only EPOLLONESHOT and such), but EPOLL_CTL_ADD always adds
+ * EPOLLHUP|EPOLLERR: such a spent one is added first, alone, for what its
+ * file reports now, and fired by an epoll_wait, which leaves it spent as
+ * it was.  If its file reports nothing yet, it stays armed for a hang-up
+ * or error only.  So spent ones go in a first pass, the others after.
+ */
+#define EP_PRIVATE (EPOLLONESHOT | EPOLLET | EPOLLWAKEUP | EPOLLEXCLUSIVE)
+static bool ep_spent(uint64_t events)
+{
+	return (events & EPOLLONESHOT) && !(events & ~EP_PRIVATE);
+}
+
+static void rst_epoll(const struct fd *d, bool spent)
+{
+	struct epoll_event got[64];
+	bool fire = false;
+
+	for (size_t k = 0; k < d->nepoll; k++) {
+		struct epoll_event ev = { .events = d->epoll[k].events,
+					  .data.u64 = d->epoll[k].data };
+		struct pollfd p = { (int)d->epoll[k].tfd, 0x7fff, 0 };
+
+		if (ep_spent(ev.events) != spent)
+			continue;
+		if (spent && poll(&p, 1, 0) == 1) {
+			ev.events |= (uint16_t)p.revents;
+			fire = true;
+		}
+		if (epoll_ctl(d->f.fd, EPOLL_CTL_ADD, d->epoll[k].tfd, &ev))
+			die_errno("fd %llu: registering fd %llu with epoll",
+				  (unsigned long long)d->f.fd,
+				  (unsigned long long)d->epoll[k].tfd);
+	}
+	while (fire && epoll_wait(d->f.fd, got, 64, 0) == 64)
+		;
+}
+
 static void rst_epolls(const struct task *t)
 {
-	for (size_t i = 0; i < t->nfds; i++) {
-		const struct fd *d = &t->fds[i];
-		bool first = true;
+	for (int spent = 1; spent >= 0; spent--)
+		for (size_t i = 0; i < t->nfds; i++) {
+			const struct fd *d = &t->fds[i];
+			bool first = d->f.kind == TLV_FD_EPOLL;
 
-		for (size_t j = 0; j < i; j++)
-			first &= t->fds[j].f.ofd != d->f.ofd;
-		for (size_t k = 0; d->f.kind == TLV_FD_EPOLL && first &&
-				   k < d->nepoll; k++) {
-			struct epoll_event ev = { .events = d->epoll[k].events,
-						  .data.u64 = d->epoll[k].data };
-
-			if (epoll_ctl(d->f.fd, EPOLL_CTL_ADD, d->epoll[k].tfd, &ev))
-				die_errno("fd %llu: registering fd %llu with epoll",
-					  (unsigned long long)d->f.fd,
-					  (unsigned long long)d->epoll[k].tfd);
+			for (size_t j = 0; j < i; j++)
+				first &= t->fds[j].f.ofd != d->f.ofd;
+			if (first)
+				rst_epoll(d, spent);
 		}
-	}
 }
 
 /*
@@ -11118,6 +11662,24 @@ static void close_all_but(const int *keep, size_t nkeep)
 }
 
 /* The image's fds at their numbers; then nothing else but helpers. */
+/*
+ * O_ASYNC is armed by F_SETFL only (the file's ->fasync, which notes the
+ * fd number SIGIO's si_fd tells), so files that have one (pipes, devices,
+ * inotify...) were opened without it: open(2) would set the flag unarmed,
+ * and F_SETFL could then neither arm nor clear it.  Who gets the signal
+ * is set later, once every process exists (rst_fowns).
+ */
+static void rst_async(const struct task *t)
+{
+	for (size_t i = 0; i < t->nfds; i++) {
+		const struct fd *d = &t->fds[i];
+
+		if ((d->f.flags & O_ASYNC) && d->f.kind != TLV_FD_STDIO &&
+		    fcntl(d->f.fd, F_SETFL, (int)(d->f.flags & ~O_ACCMODE)))
+			die_errno("fd %llu: O_ASYNC", (unsigned long long)d->f.fd);
+	}
+}
+
 static void rst_files(struct rst *r, const struct task *t)
 {
 	int *mine = xmalloc((r->im->nofds + 1) * sizeof(int));
@@ -11154,6 +11716,7 @@ static void rst_files(struct rst *r, const struct task *t)
 	free(keep);
 	free(mine);
 	rst_epolls(t);
+	rst_async(t);
 }
 
 static long raw_sigaction(int sig, const struct tlv_sigact *a)
@@ -11710,6 +12273,8 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 		      sizeof(struct prctl_mm_map) + t->nauxv * 16 +
 		      nhelpers * 8 + t->nth * (sizeof(struct rst_thread) + 64) + 4096;
 
+	for (size_t i = 0; i < t->nfds; i++)
+		meta += t->fds[i].nlocks * sizeof(struct rst_lock);
 	for (size_t i = 0; i < t->nvmas; i++)
 		meta += t->vmas[i].name ? strlen(t->vmas[i].name) + 1 : 0;
 	for (size_t i = 0; i < t->nth; i++)
@@ -11718,6 +12283,35 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 	meta += area_kstate_size(t);	/* kstate-a */
 	return code + PAGE_ROUND(meta) + AREA_STACK +
 	       t->nth * RST_THREAD_STACK + park;
+}
+
+/* The file locks the process takes in the blob, by fd. */
+static void area_locks(struct area_alloc *aa, struct rst_args *a,
+		       const struct task *t)
+{
+	struct rst_lock *l;
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nfds; i++)
+		n += t->fds[i].nlocks;
+	l = aa_ptr(aa, n * sizeof(*l), 8, &a->locks);
+	a->nlocks = n;
+	for (size_t i = 0; i < t->nfds; i++)
+		for (size_t k = 0; k < t->fds[i].nlocks; k++) {
+			const struct tlv_lock *x = &t->fds[i].locks[k];
+
+			*l = (struct rst_lock){ .fd = t->fds[i].f.fd,
+				.start = x->start, .len = x->len };
+			if (x->kind == TLV_LOCK_FLOCK) {
+				l->type = (x->write ? LOCK_EX : LOCK_SH) | LOCK_NB;
+			} else {
+				l->cmd = x->kind == TLV_LOCK_POSIX ? F_SETLK :
+					 F_OFD_SETLK;
+				l->type = x->write ? F_WRLCK : F_RDLCK;
+				l->whence = SEEK_SET;
+			}
+			l++;
+		}
 }
 
 static void area_threads(struct area_alloc *aa, struct rst_args *a,
@@ -11931,6 +12525,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 		cl[i] = r->helpers[i];
 	/* a shared fd table: cr closes them once all are past their blob */
 	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
+	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
 	area_timers(&aa, a, t);	/* kstate-a */
 	area_creds(&aa, a, t);
@@ -12117,10 +12712,57 @@ static void rst_wait_stops(struct rst *r)
  * Every thread is at its SIGSTOP: set what only ptrace can set, run each
  * through its rt_sigreturn, remove each area, and let them all go.
  */
+/*
+ * Owners for signal-driven I/O are set once every process exists, from
+ * cr, on its copy of each fd (pidfd_getfd: the same open file
+ * description); O_ASYNC was armed by the process itself (rst_files).
+ */
+static void rst_fowns(const struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nfds; k++) {
+			const struct fd *d = &im->t[i].fds[k];
+			struct f_owner_ex o = { (int)d->own.type, (pid_t)d->own.pid };
+			int f;
+
+			if ((!d->own.pid && !d->own.sig) || d->f.kind == TLV_FD_STDIO)
+				continue;
+			ctx.pid = im->t[i].proc.pid;
+			f = pid_getfd(im->t[i].proc.pid, d->f.fd);
+			if (f < 0 || fcntl(f, F_SETOWN_EX, &o) ||
+			    fcntl(f, F_SETSIG, (int)d->own.sig))
+				die_errno("fd %llu: restoring its SIGIO owner",
+					  (unsigned long long)d->f.fd);
+			close(f);
+		}
+	ctx.pid = 0;
+	fault("restore-fown");
+}
+
+/*
+ * In a shared fd table cr's fds are closed only after the blobs (above),
+ * which drops the table's POSIX locks the blobs took: they are taken
+ * again, by a syscall in the process, from the area's rst_lock array.
+ */
+static void rst_relock(struct pt *p, const struct task *t)
+{
+	/* the area is at the same address in cr */
+	const struct rst_lock *l = (const struct rst_lock *)(uintptr_t)t->args->locks;
+
+	for (uint64_t j = 0; j < t->args->nlocks; j++)
+		if (l[j].cmd == F_SETLK &&
+		    pt_syscall(p, __NR_fcntl, l[j].fd, F_SETLK,
+			       (long)(t->args->locks + j * sizeof(*l) +
+				      offsetof(struct rst_lock, type)), 0, 0, 0))
+			die("fd %lld: taking its POSIX lock again failed",
+			    (long long)l[j].fd);
+}
+
 static void rst_finish(struct rst *r)
 {
 	struct image *im = r->im;
 
+	rst_fowns(im);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t k = 0; k < im->t[i].nth; k++) {
 			struct thread *th = &im->t[i].th[k];
@@ -12157,12 +12799,14 @@ static void rst_finish(struct rst *r)
 			   &p->sigmask))
 			die_errno("reading the restored registers");
 		p->insn = p->insn0 = pt_find_any_insn(p->pid);
-		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
-			       0, 0, 0, 0))
-			die("removing the restorer area failed");
 		if (files_shared(im, i) && !t->share.files &&
 		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
 			die("closing cr's fds in a shared fd table failed");
+		if (files_shared(im, i))
+			rst_relock(p, t);
+		if (pt_syscall(p, __NR_munmap, t->area, t->args->area_len,
+			       0, 0, 0, 0))
+			die("removing the restorer area failed");
 	}
 	rst_sk_finish(im);
 	for (size_t i = 0; i < im->nt; i++)
@@ -13309,6 +13953,38 @@ static bool probe_nftables(void)
 	return net_unlock(0) == 0;	/* no such table: nf_tables answers */
 }
 
+static bool probe_timerfd_ticks(void)
+{
+	uint64_t one = 1;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	bool ok = fd >= 0 && !ioctl(fd, TFD_IOC_SET_TICKS, &one);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool probe_fanotify(void)
+{
+	int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC, O_RDONLY);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static bool probe_file_handles(void)
+{
+	struct file_handle *fh = xzalloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mnt;
+	bool ok;
+
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	ok = !syscall(SYS_name_to_handle_at, AT_FDCWD, "/", fh, &mnt, 0);
+	free(fh);
+	return ok;
+}
+
 static bool probe_ptypeer(void)
 {
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), zero = 0, s;
@@ -13370,6 +14046,13 @@ static bool probe_soft_dirty(void)
 	return e >> 55 & 1;
 }
 
+/* ", NAME (ok)" for a feature the tree needs n times, if n. */
+static void check_need(size_t n, const char *name, bool (*probe)(void))
+{
+	if (n)
+		printf(", %s%s", name, !probe ? "" : probe() ? " (ok)" : " (MISSING)");
+}
+
 /* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
 static bool probe_pkeys(void)
 {
@@ -13401,13 +14084,15 @@ static bool probe_cgroup2(void)
 static int cmd_check_tree(const struct opts *opt)
 {
 	static struct image im;
-	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0;
+	size_t nthreads = 0, nfds = 0, nvmas = 0, nrseq = 0, ntfd = 0, nfan = 0;
+	size_t nlocks = 0, nmarks = 0;
 
 	ctx.phase = "check";
 	need_cr_capability();
 	refusals = 0;
 	im.ghost_limit = opt->ghost_limit;
 	im.tcp_mode = opt->tcp_mode;
+	im.file_locks = opt->file_locks;
 	im.ext_unix = opt->ext_unix;
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	undo_run();
@@ -13417,12 +14102,25 @@ static int cmd_check_tree(const struct opts *opt)
 		nvmas += im.t[i].nvmas;
 		for (size_t k = 0; k < im.t[i].nth; k++)
 			nrseq += !!im.t[i].th[k].t.rseq_addr;
+		for (size_t k = 0; k < im.t[i].nfds; k++) {
+			const struct fd *d = &im.t[i].fds[k];
+
+			ntfd += d->f.kind == TLV_FD_TIMERFD && d->tmr.value_ns;
+			nfan += d->f.kind == TLV_FD_FANOTIFY;
+			nmarks += d->nwatches + d->nmarks;
+			nlocks += d->nlocks;
+		}
 	}
 	printf("%zu processes, %zu threads, %zu mappings, %zu fds, %zu pipes, %zu file objects, %zu unix sockets\n",
 	       im.nt, nthreads, nvmas, nfds, im.npipes, im.nobjs, im.nusks);
-	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)%s%s\n",
-	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING",
-	       nrseq ? ", rseq" : "", nrseq && !probe_rseq() ? " (MISSING)" : "");
+	printf("restore needs: clone3-set_tid (%s), prctl-mm-map (%s)",
+	       probe_clone3() ? "ok" : "MISSING", probe_mm_map() ? "ok" : "MISSING");
+	check_need(nrseq, "rseq", probe_rseq);
+	check_need(ntfd, "timerfd-ticks", probe_timerfd_ticks);
+	check_need(nfan, "fanotify", probe_fanotify);
+	check_need(nmarks, "file-handles", probe_file_handles);
+	check_need(nlocks, "file locks (dump --file-locks)", NULL);
+	printf("\n");
 	if (refusals)
 		printf("%d problem%s: cr dump would refuse this tree\n", refusals,
 		       refusals > 1 ? "s" : "");
@@ -13442,11 +14140,14 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
-		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys", probe_pidfd_getfd },
+		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys, fanotify queues, SIGIO owners", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
 		{ "tcp-repair", false, "established TCP connections (--tcp-established)", probe_tcp_repair },
 		{ "nftables", false, "the network lock while connections move (--tcp-established)", probe_nftables },
+		{ "timerfd-ticks", false, "give a timerfd back its unread expirations (TFD_IOC_SET_TICKS)", probe_timerfd_ticks },
+		{ "fanotify", false, "make fanotify groups again (CAP_SYS_ADMIN)", probe_fanotify },
+		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
 		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
@@ -13596,7 +14297,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X S E C", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
@@ -13607,6 +14308,7 @@ static const struct cmd cmds[] = {
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
 	  "      --tcp-close         restore them as closed sockets instead\n"
+	  "      --file-locks        take flock, POSIX and OFD locks along (else refused)\n"
 	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
 	  "                          (relative to the images dir); restore needs D\n"
 	  "      --track-mem         with -R: keep tracking changes for a next dump\n"
@@ -13645,12 +14347,13 @@ static const struct cmd cmds[] = {
 	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
 	{ "selftest", cmd_selftest, "", "usage: cr selftest\n"
 	  "  check SHA-256 and HMAC-SHA-256 against the standards' test vectors\n" },
-	{ "check", cmd_check, "t j T G X E C", "usage: cr check [-t PID [-j]]\n"
+	{ "check", cmd_check, "t j T G X E C L", "usage: cr check [-t PID [-j]]\n"
 	  "  without -t: the kernel features cr uses, and whether they are here\n"
 	  "  -t, --tree PID          freeze PID's tree for a moment and list every\n"
 	  "                          reason cr dump would refuse it; it goes on\n"
 	  "  -j, --shell-job         as for dump\n"
-	  "      --ext-unix-sk       as for dump\n" },
+	  "      --ext-unix-sk       as for dump\n"
+	  "      --file-locks        as for dump\n" },
 };
 
 static void __attribute__((noreturn)) usage(const char *why, const struct cmd *c)
@@ -13671,6 +14374,7 @@ static const struct option long_opts[] = {
 	{ "pidfile", required_argument, NULL, 'p' },
 	{ "timeout", required_argument, NULL, 'T' },
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "file-locks", no_argument, NULL, 'L' },
 	{ "prev-images-dir", required_argument, NULL, 'Q' },
 	{ "track-mem", no_argument, NULL, 'K' },
 	{ "sign", required_argument, NULL, 'S' },
@@ -13805,6 +14509,9 @@ int main(int argc, char **argv)
 		case 'd': o.detach = true; break;
 		case 'j': o.shell_job = true; break;
 		case 'p': o.pidfile = optarg; break;
+		case 'L':
+			o.file_locks = true;
+			break;
 		case 'G':
 			if (!parse_size(optarg, &o.ghost_limit))
 				usage("--ghost-limit takes a size (e.g. 1M)", c);

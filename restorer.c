@@ -582,17 +582,46 @@ static void start_threads(struct rst_args *a)
 	}
 }
 
+/*
+ * File locks are taken once cr's descriptors are closed: closing any fd
+ * of a file drops the process's POSIX locks on it.  The status fd goes
+ * last, so that a lock that cannot be taken is still told.
+ */
+static void take_locks(struct rst_args *a)
+{
+	struct rst_lock *l = (struct rst_lock *)a->locks;
+
+	step(a, RST_STEP_LOCK);
+	for (uint64_t i = 0; i < a->nlocks; i++) {
+		long r = l[i].cmd ?
+			SYS(__NR_fcntl, l[i].fd, l[i].cmd, &l[i].type, 0, 0, 0) :
+			SYS(__NR_flock, l[i].fd, l[i].type, 0, 0, 0, 0);
+
+		if (bad(r))
+			fail(a, RST_STEP_LOCK, r, l[i].fd);
+	}
+}
+
 static void close_fds(struct rst_args *a)
 {
 	int64_t *fds = (int64_t *)a->close_fds;
+	int status = 0;
 
 	step(a, RST_STEP_CLOSE);
 	for (uint64_t i = 0; i < a->nclose; i++) {
-		long r = SYS(__NR_close, fds[i], 0, 0, 0, 0, 0);
+		long r;
 
+		if (fds[i] == a->status_fd) {
+			status = 1;
+			continue;
+		}
+		r = SYS(__NR_close, fds[i], 0, 0, 0, 0, 0);
 		if (bad(r))
 			fail(a, RST_STEP_CLOSE, r, fds[i]);
 	}
+	take_locks(a);
+	if (status)
+		SYS(__NR_close, a->status_fd, 0, 0, 0, 0, 0);
 }
 
 /*

@@ -196,6 +196,7 @@ struct tlv_rec {
 #define TLV_FD_TTY	17	/* a terminal by PATH: /dev/ptmx (a pty's master),
 				   /dev/pts/N (its slave) or /dev/tty; TTY obj, or
 				   0 for a --shell-job's terminal: cr's /dev/tty */
+#define TLV_FD_FANOTIFY	18	/* FANOTIFY, FAN_MARK* follow */
 #define TLV_F_THREAD(X) \
 	X(tid, "thread id") X(sigmask, "blocked signals, bit n-1 = signal n") \
 	X(rseq_addr, "registered struct rseq, 0 if none") \
@@ -253,6 +254,27 @@ struct tlv_rec {
 	X(clockid, "CLOCK_*") X(settime_flags, "TFD_TIMER_* at the last settime") \
 	X(value_ns, "time left until it fires, 0 if disarmed") \
 	X(interval_ns, "period") X(ticks, "expirations not read yet")
+#define TLV_F_TIMERFD_AT(X) \
+	X(realtime_ns, "CLOCK_REALTIME when TIMERFD was read: restore counts the time since")
+#define TLV_F_LOCK(X) \
+	X(kind, "TLV_LOCK_*") X(write, "1: write (exclusive) lock, 0: read (shared)") \
+	X(start, "first byte, 0 for flock") X(len, "bytes, 0: to the end of the file, and on")
+#define TLV_LOCK_FLOCK	1	/* flock(2): held by the open file description */
+#define TLV_LOCK_POSIX	2	/* fcntl(F_SETLK): held by this process */
+#define TLV_LOCK_OFD	3	/* fcntl(F_OFD_SETLK): held by the open file description */
+#define TLV_F_FANOTIFY(X) \
+	X(flags, "fanotify_init flags: FAN_CLASS_*, FAN_REPORT_*...") \
+	X(event_flags, "fanotify_init event_f_flags: open flags of event fds")
+#define TLV_F_FAN_MARK(X) \
+	X(type, "TLV_FAN_*") X(mflags, "FAN_MARK_* flags the mark keeps") \
+	X(mask, "FAN_* events reported") X(ignored_mask, "FAN_* events ignored")
+#define TLV_FAN_INODE	1	/* a file or directory, by PATH */
+#define TLV_FAN_MOUNT	2	/* the mount at PATH */
+#define TLV_FAN_FS	3	/* the filesystem mounted at PATH */
+#define TLV_F_FOWN(X) \
+	X(type, "F_OWNER_TID, F_OWNER_PID or F_OWNER_PGRP") \
+	X(pid, "who gets SIGIO (F_SETOWN_EX), a thread, process or group of the image") \
+	X(sig, "F_SETSIG signal, 0 for SIGIO")
 #define TLV_F_EPOLL_TFD(X) \
 	X(tfd, "registered fd number") X(events, "EPOLL* mask") \
 	X(data, "epoll_data")
@@ -460,6 +482,11 @@ struct tlv_obj { TLV_F_OBJ(TLV_FIELD) };
 struct tlv_eventfd { TLV_F_EVENTFD(TLV_FIELD) };
 struct tlv_signalfd { TLV_F_SIGNALFD(TLV_FIELD) };
 struct tlv_timerfd { TLV_F_TIMERFD(TLV_FIELD) };
+struct tlv_timerfd_at { TLV_F_TIMERFD_AT(TLV_FIELD) };
+struct tlv_lock { TLV_F_LOCK(TLV_FIELD) };
+struct tlv_fanotify { TLV_F_FANOTIFY(TLV_FIELD) };
+struct tlv_fown { TLV_F_FOWN(TLV_FIELD) };
+struct tlv_fan_mark { TLV_F_FAN_MARK(TLV_FIELD) };
 struct tlv_epoll_tfd { TLV_F_EPOLL_TFD(TLV_FIELD) };
 struct tlv_watch { TLV_F_WATCH(TLV_FIELD) };
 struct tlv_tty { TLV_F_TTY(TLV_FIELD) };
@@ -517,7 +544,7 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(EXE, 27, NEST, NONE, "the executable (/proc/PID/exe): FSTAT, PATH") \
 	X(VMA, 28, NEST, NONE, "one mapping: VMA_INFO, then PATH+FSTAT or NAME") \
 	X(VMA_INFO, 29, ROWS, VMA, "mapping range, protection and kind") \
-	X(FD, 30, NEST, NONE, "one file descriptor: FD_INFO, PATH, FSTAT") \
+	X(FD, 30, NEST, NONE, "one file descriptor: FD_INFO, PATH, FSTAT, its kind's state, LOCK, FOWN") \
 	X(FD_INFO, 31, ROWS, FD, "descriptor number, kind, flags, position") \
 	X(PATH, 32, STR, NONE, "absolute path of a file") \
 	X(FSTAT, 33, ROWS, FSTAT, "what the file looked like at dump time") \
@@ -584,6 +611,12 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(TERMIOS, 162, ROWS, TERMIOS, "the pty's termios2 (the master's is fixed raw)") \
 	X(TTY_IN, 163, BYTES, NONE, "input queued for the slave's reader, oldest first") \
 	X(TTY_OUT, 164, BYTES, NONE, "output queued for the master's reader, oldest first") \
+	X(TIMERFD_AT, 180, ROWS, TIMERFD_AT, "when a timerfd's state was read") \
+	X(LOCK, 181, ROWS, LOCK, "file locks this fd holds (dump --file-locks)") \
+	X(FANOTIFY, 182, ROWS, FANOTIFY, "a fanotify group's flags") \
+	X(FAN_MARK, 183, NEST, NONE, "a fanotify mark: FAN_MARK_INFO, PATH") \
+	X(FAN_MARK_INFO, 184, ROWS, FAN_MARK, "what is marked, and for which events") \
+	X(FOWN, 185, ROWS, FOWN, "who the fd signals for O_ASYNC I/O, and with which signal") \
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
 	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
 	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
@@ -667,6 +700,15 @@ struct rst_sig {		/* a pending signal to queue */
 	uint8_t info[128];	/* siginfo_t */
 };
 
+struct rst_lock {		/* a file lock to take (struct flock layout) */
+	int64_t fd;
+	int64_t cmd;		/* F_SETLK, F_OFD_SETLK, or 0: flock(fd, type) */
+	int16_t type, whence;	/* F_RDLCK/F_WRLCK; flock: LOCK_SH/LOCK_EX|LOCK_NB */
+	int32_t pad;
+	int64_t start, len;
+	int32_t pid, pad2;
+};
+
 struct rst_thread {		/* per thread; [0] is the main thread */
 	uint64_t tid;
 	uint64_t stack_top;	/* its stack in the area */
@@ -702,6 +744,7 @@ struct rst_args {
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
 	uint64_t cap_eff, cap_prm, cap_inh, cap_amb;	/* set by every thread */
+	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
 	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
 	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
 	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
@@ -782,7 +825,8 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(SECCOMP, "installing seccomp filters") \
 	X(PKEY, "allocating a protection key") \
 	X(ADVISE, "madvise, mlock or pkey_mprotect of a mapping") \
-	X(PRCTL, "mlockall, PR_SET_MDWE or PR_SET_DUMPABLE")
+	X(PRCTL, "mlockall, PR_SET_MDWE or PR_SET_DUMPABLE") \
+	X(LOCK, "taking a file lock")
 #define RST_STEP_ENUM(n, s) RST_STEP_##n,
 enum rst_step { RST_STEP_NONE, RST_STEPS(RST_STEP_ENUM) };
 #undef RST_STEP_ENUM

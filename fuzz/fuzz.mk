@@ -36,6 +36,8 @@ FUZZ_SEED_CASES ?= counter.musl.dump counter.glibc.dump fault-tree.musl.dump \
 	proc-misc.musl.dump tree-dead-sid.musl.dump tree-clone-files.musl.dump \
 	shm-sysv.musl.dump sk-unix-listen.musl.dump sk-unix-dgram.musl.dump \
 	sk-inet.musl.dump sk-tcp-pair-in-tree.musl.dump sk-netlink-packet.musl.dump \
+	fd-locks.musl.dump fd-fanotify.musl.dump fd-async.musl.dump \
+	fd-timerfd-down.musl.dump fd-epoll.musl.dump \
 	tty-pty.musl.dump tty-extern.musl.dump
 # the part of the suite test-asan runs with build/cr-asan
 ASAN_CASES ?= counter. fault-tree. tree-pipe. tree-zombie. shm-anon. \

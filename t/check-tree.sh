@@ -1,8 +1,9 @@
 #!/bin/bash
 # cr check -t PID on live processes: a program holding an io_uring, a perf
-# event and a pipe to outside gets exit status 1 and one line per
-# problem; a clean one gets 0 and "no problems".  Either way the program
-# must run on, not stopped, not traced.  Needs root and gcc.
+# event, a pipe to outside and a file lock gets exit status 1 and one line
+# per problem; a clean one gets 0 and "no problems".  Both hold an armed
+# timerfd: the kernel features restore needs name timerfd-ticks.  Either
+# way the program must run on, not stopped, not traced.  Needs root and gcc.
 #   CR=path/to/cr bash t/check-tree.sh
 # Prints "PASS/FAIL check-tree.CASE" lines and "N passed, N failed".
 
@@ -27,12 +28,15 @@ trap cleanup EXIT
 # there for each SIGUSR1 (the parent passes it on to the child).
 cat > "$tmp/prog.c" <<'EOF'
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 static pid_t child;
@@ -48,7 +52,9 @@ static void alive(int sig)
 
 int main(int argc, char **argv)
 {
+	struct itimerspec its = { 0 };
 	char buf[64];
+	int fd;
 
 	syscall(SYS_close_range, 3, ~0u, 0);	/* nothing of the shell's */
 	setsid();
@@ -62,13 +68,19 @@ int main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
+	its.it_value.tv_sec = its.it_interval.tv_sec = 1;
+	fd = timerfd_create(CLOCK_MONOTONIC, 0);
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL))
+		return 2;
 	if (argc > 1 && !strcmp(argv[1], "dirty")) {
 		struct io_uring_params up = { 0 };
 		struct perf_event_attr pa = { .type = PERF_TYPE_SOFTWARE,
 			.size = sizeof(pa), .config = PERF_COUNT_SW_CPU_CLOCK,
 			.exclude_kernel = 1 };
 
-		if (syscall(SYS_io_uring_setup, 4, &up) < 0 ||
+		fd = open(argv[2], O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) ||
+		    syscall(SYS_io_uring_setup, 4, &up) < 0 ||
 		    syscall(SYS_perf_event_open, &pa, 0, -1, -1, 0) < 0) {
 			perror("setting up");
 			return 2;
@@ -135,7 +147,7 @@ run_case() {
 
 	: > "$tmp/$name.err"
 	if [ "$name" = dirty ]; then
-		"$tmp/prog" dirty < /dev/null 2>> "$tmp/$name.err" |
+		"$tmp/prog" dirty "$tmp/locked" < /dev/null 2>> "$tmp/$name.err" |
 			cat > /dev/null &
 	else
 		"$tmp/prog" clean < /dev/null > /dev/null \
@@ -154,18 +166,20 @@ run_case() {
 		n=$(grep -c "^cr: check: pid $pid: " <<< "$out")
 		if [ $rc != 1 ]; then
 			why="exit status $rc, want 1"
-		elif [ "$n" != 3 ]; then
-			why="$n problem lines naming pid $pid, want 3"
+		elif [ "$n" != 4 ]; then
+			why="$n problem lines naming pid $pid, want 4"
 		elif grep -q "^cr: check: pid $kid: " <<< "$out"; then
 			why="a problem of the child, which has none"
 		elif [ "$(grep "^cr: check: " <<< "$out" | grep -c io_uring)" != 1 ] ||
 		     [ "$(grep "^cr: check: " <<< "$out" |
 			  grep -c perf_event)" != 1 ] ||
-		     [ "$(grep "^cr: check: " <<< "$out" | grep -c pipe)" != 1 ]
+		     [ "$(grep "^cr: check: " <<< "$out" | grep -c pipe)" != 1 ] ||
+		     [ "$(grep "^cr: check: " <<< "$out" |
+			  grep -c -- "--file-locks")" != 1 ]
 		then
-			why="not one line each for io_uring, perf_event, pipe"
-		elif ! grep -q "3 problems" <<< "$out"; then
-			why="no \"3 problems\""
+			why="not one line each for io_uring, perf_event, pipe, lock"
+		elif ! grep -q "4 problems" <<< "$out"; then
+			why="no \"4 problems\""
 		fi
 	else
 		if [ $rc != 0 ]; then
@@ -175,6 +189,10 @@ run_case() {
 		elif grep -q "^cr: check: pid" <<< "$out"; then
 			why="a problem is listed"
 		fi
+	fi
+	if [ -z "${why:-}" ] &&
+	   ! grep -q "^restore needs: .*timerfd-ticks (ok)" <<< "$out"; then
+		why="restore needs no timerfd-ticks"
 	fi
 	if [ -z "${why:-}" ] && ! why=$(still_fine "$name"); then
 		[ -n "$why" ] || why="the program is gone"

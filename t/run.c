@@ -44,7 +44,8 @@ enum {
 	TCPCLOSE = 512,		/* dump with --tcp-close */
 	NOSNAP = 1024,		/* not in snap mode: a peer outside the tree
 				   goes on with the original after dump -R */
-	DOWN = 2048,		/* 1.5 s between dump and restore (timers) */
+	LOCKS = 2048,		/* dump with --file-locks */
+	DOWN = 4096,		/* 1.5 s between dump and restore (timers) */
 };
 
 struct test {
@@ -68,6 +69,7 @@ static const struct test tests[] = {
 	{ "rlimits", C, 0, NULL },
 	{ "cwd-umask", C, 0, NULL },
 	{ "fd-files", C, 0, NULL },
+	{ "fd-async", C, CORRUPT, NULL },
 	{ "sleep-restart", C, 0, NULL },
 	{ "read-restart", C, STDIN, NULL },
 	{ "rseq", C, 0, NULL },
@@ -86,16 +88,25 @@ static const struct test tests[] = {
 	{ "fd-eventfd", C, CORRUPT, NULL },
 	{ "fd-signalfd", C, 0, NULL },
 	{ "fd-timerfd", C, 0, NULL },
+	{ "fd-timerfd-down", C, 0, NULL },
 	{ "refuse-epoll-shared", C, REFUSE, "epoll" },
 	{ "refuse-epoll-closed", C, REFUSE, "epoll" },
 	{ "refuse-epoll-reused", C, REFUSE, "epoll" },
 	{ "fd-inotify", C, 0, NULL },
+	{ "fd-fanotify", C, CORRUPT, NULL },
+	{ "refuse-fanotify-queued", C, REFUSE, "fanotify" },
 	{ "fd-ghost", C, CORRUPT, NULL },
 	{ "fd-ghost-rmdir", C, 0, NULL },
+	{ "fd-ghost-tmpfile", C, 0, NULL },
 	{ "refuse-ghost-big", C, REFUSE, "ghost-limit" },
 	{ "fd-memfd", C, CORRUPT, NULL },
 	{ "fd-fifo", C, CORRUPT, NULL },
 	{ "fd-paths", C, 0, NULL },
+	{ "fd-locks", C, LOCKS | CORRUPT | FAULT, NULL },
+	{ "fd-locks-shared", C, LOCKS, NULL },
+	{ "refuse-file-lock", C, REFUSE, "--file-locks" },
+	{ "fd-opath", C, 0, NULL },
+	{ "fd-epoll", C, 0, NULL },
 	{ "refuse-socket", C, REFUSE, "socket" },
 	{ "sk-unix-pair", C, CORRUPT, NULL },
 	{ "sk-unix-dgram", C, CORRUPT, NULL },
@@ -812,6 +823,8 @@ static pid_t cr_start(struct ctx *c, const char *tag, const char *const *args,
 	argv[n++] = cr;
 	if ((c->t->flags & EXTUNIX) && !strcmp(args[0], "dump"))
 		argv[n++] = "--ext-unix-sk";
+	if ((c->t->flags & LOCKS) && !strcmp(args[0], "dump"))
+		argv[n++] = "--file-locks";
 	while (*args)
 		argv[n++] = *args++;
 	if (c->t->flags & STDIN)
