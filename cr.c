@@ -10191,6 +10191,20 @@ static int rst_fork_pid(pid_t pid, int exit_signal, uint64_t flags)
 	char buf[32];
 	int fd;
 
+	/*
+	 * host_check saw the pid free; a process just reaped can hold its
+	 * number a moment longer (seen under load): retry for a while
+	 * while no process with it can be seen.
+	 */
+	for (int ms = 0; r < 0 && errno == EEXIST && ms < 2000; ms += 10) {
+		bool seen = kill(pid, 0) == 0 || errno != ESRCH;
+
+		errno = EEXIST;
+		if (seen)
+			break;
+		usleep(10000);
+		r = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
 	if (r >= 0)
 		return r;
 	if (errno == EEXIST)
