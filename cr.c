@@ -2938,6 +2938,12 @@ static void trk_pages(struct image *im, struct task *t)
 		runs_and(&a, &avail, &b);
 		runs_minus(&b, &written, &t->prun);
 		runs_minus(&t->own, &t->prun, &own);
+		info("%llu pages present, %llu tracked, %llu in the parent, %llu written since: %llu left to the parent",
+		     (unsigned long long)t->own.npages,
+		     (unsigned long long)tracked.npages,
+		     (unsigned long long)avail.npages,
+		     (unsigned long long)written.npages,
+		     (unsigned long long)t->prun.npages);
 		free(t->own.v);
 		t->own = own;
 	}
@@ -7000,7 +7006,7 @@ static void collect_pages(struct image *im)
 }
 
 static char *chain_path(const char *image, const char *parent);	/* 7 */
-static struct image *chain_read(const char *path);
+static struct image *chain_read(const char *path, const char *key);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -7519,7 +7525,7 @@ static int cmd_dump(const struct opts *opt)
 	if (opt->prev_dir) {
 		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
 		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
-		im.prev = chain_read(chain_path(path, im.parent));
+		im.prev = chain_read(chain_path(path, im.parent), NULL);
 		close(im.prev->fd);
 	}
 	im.ext_unix = opt->ext_unix;
@@ -9505,11 +9511,14 @@ static char *chain_path(const char *image, const char *parent)
 	return p;
 }
 
-static struct image *chain_read(const char *path)
+/* A parent image, read and checked; key: --verify its MAC too. */
+static struct image *chain_read(const char *path, const char *key)
 {
 	struct img_in in = { .name = path };
 	struct image *p = xzalloc(sizeof(*p));
 
+	if (key)
+		hmac_key_file(in.mac = xzalloc(sizeof(*in.mac)), key);
 	in.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (in.fd < 0)
 		die_errno("parent image %s", path);
@@ -9566,8 +9575,9 @@ static void chain_resolve(struct task *t, const struct image *im)
 	free(need.v);
 }
 
-/* Restore: the whole chain under im (read from path, NULL: stdin). */
-static void chain_load(struct image *im, const char *path)
+/* Restore: the whole chain under im (read from path, NULL: stdin);
+ * with --verify every image of it must carry the key's MAC. */
+static void chain_load(struct image *im, const char *path, const char *key)
 {
 	const char *at = path;
 	int depth = 0;
@@ -9577,7 +9587,7 @@ static void chain_load(struct image *im, const char *path)
 
 		if (++depth > CHAIN_MAX)
 			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
-		c->prev = chain_read(pp);
+		c->prev = chain_read(pp, key);
 		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
 			die("image chain: %s is not the image %s was dumped against",
 			    pp, at ? at : "standard input");
@@ -12928,7 +12938,7 @@ static int cmd_restore(const struct opts *opt)
 	if (im.predump)
 		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
 		    in.name);
-	chain_load(&im, path);
+	chain_load(&im, path, opt->verify);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
@@ -14329,13 +14339,15 @@ static const struct cmd cmds[] = {
 	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "pre-dump", cmd_predump, "t D I j T G Q", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q S", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
 	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
 	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
 	  "  with --prev-images-dir saves only the pages written since\n"
 	  "  -t, --tree PID          the process, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --sign KEYFILE      append an HMAC-SHA-256 (restore --verify checks\n"
+	  "                          every image of the chain)\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
 	  "      --ext-unix-sk       allow unix datagram sockets connected to a named\n"
 	  "                          socket outside the tree (reconnected at restore)\n"
