@@ -6472,7 +6472,8 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 		}
 	}
 	free(s);
-	qsort(t->ptimers, t->nptimers, sizeof(*t->ptimers), cmp_u64);	/* by id */
+	if (t->nptimers)	/* by id */
+		qsort(t->ptimers, t->nptimers, sizeof(*t->ptimers), cmp_u64);
 	for (size_t i = 0; i < t->nptimers; i++) {
 		uint64_t v[4];	/* struct itimerspec: interval, value */
 		long r;
