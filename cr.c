@@ -3846,20 +3846,9 @@ static const char *anon_kind(const char *link)
  * (counting the expirations); cr calls it on its own copy of the fd
  * (pidfd_getfd, 5.6+) before reading fdinfo.
  */
-static int pid_getfd(int pid, int fd)
-{
-	int pfd = syscall(SYS_pidfd_open, pid, 0), n;
-
-	if (pfd < 0)
-		return -1;
-	n = syscall(SYS_pidfd_getfd, pfd, fd, 0);
-	close(pfd);
-	return n;
-}
-
 static void col_timerfd_forward(int pid, int fd)
 {
-	int tfd = pid_getfd(pid, fd);
+	int tfd = pidfd_take(pid, fd);
 	struct itimerspec its;
 
 	if (tfd < 0)
@@ -3897,7 +3886,7 @@ static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
 /* Events queued in a fanotify group are not carried: refuse them. */
 static void col_fan_queue(int pid, int fd)
 {
-	int n = 0, f = pid_getfd(pid, fd);
+	int n = 0, f = pidfd_take(pid, fd);
 
 	if (f >= 0 && !ioctl(f, FIONREAD, &n) && n > 0)
 		refuse("fd %d: fanotify group with %d bytes of unread events: not supported",
@@ -5254,7 +5243,7 @@ static void col_fown(struct task *t, struct fd *d)
 	     d->f.kind == TLV_FD_CHR || d->f.kind == TLV_FD_OBJ) &&
 	    !(d->f.flags & O_ASYNC))
 		return;
-	f = pid_getfd(t->proc.pid, d->f.fd);
+	f = pidfd_take(t->proc.pid, d->f.fd);
 	if (f < 0) {
 		info("fd %llu: no SIGIO owner: pidfd_getfd: %s",
 		     (unsigned long long)d->f.fd, strerror(errno));
@@ -12753,7 +12742,7 @@ static void rst_fowns(const struct image *im)
 			if ((!d->own.pid && !d->own.sig) || d->f.kind == TLV_FD_STDIO)
 				continue;
 			ctx.pid = im->t[i].proc.pid;
-			f = pid_getfd(im->t[i].proc.pid, d->f.fd);
+			f = pidfd_take(im->t[i].proc.pid, d->f.fd);
 			if (f < 0 || fcntl(f, F_SETOWN_EX, &o) ||
 			    fcntl(f, F_SETSIG, (int)d->own.sig))
 				die_errno("fd %llu: restoring its SIGIO owner",
