@@ -20,6 +20,7 @@
  *   4. ptrace freezer and remote syscalls
  *   5. collect: a process's state into plain structs
  *   6. check and write the image
+ *   6b. transport: page server, migrate, restore --listen
  *   7. read and validate an image
  *   8. restore: fork with the PID, files and process state
  *   9. the restorer area and the hand-off to the blob
@@ -81,6 +82,7 @@
 #include <linux/capability.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/filter.h>
@@ -129,7 +131,8 @@ static struct {
 	FILE *log;
 	int report_fd;		/* restore child: errors go here, to cr */
 	int err_fd;		/* cr's stderr (a restore child's fd 2 is not) */
-} ctx = { "cr", 0, 0, NULL, -1, 2 };
+	void (*on_die)(const char *msg);	/* also tell a peer (6b) */
+} ctx = { "cr", 0, 0, NULL, -1, 2, NULL };
 
 struct undo {
 	void (*fn)(void *);
@@ -170,6 +173,20 @@ static void vmsg(FILE *f, const char *fmt, va_list ap, const char *err)
 	fflush(f);
 }
 
+/* The same line into msg (empty if it cannot be formatted). */
+static void vmsg_str(char *msg, size_t n, const char *fmt, va_list ap,
+		     const char *err)
+{
+	FILE *f = fmemopen(msg, n, "w");
+
+	msg[0] = 0;
+	if (!f)
+		return;
+	vmsg(f, fmt, ap, err);
+	fclose(f);
+	msg[n - 1] = 0;
+}
+
 #ifdef CR_FUZZ
 #include <setjmp.h>
 static jmp_buf fuzz_out;	/* fuzz/: die() returns here */
@@ -186,16 +203,22 @@ static void __attribute__((noreturn)) vdie(const char *fmt, va_list ap,
 #endif
 	if (ctx.report_fd >= 0) {	/* in a restore child: tell cr */
 		char msg[1024];
-		FILE *f = fmemopen(msg, sizeof(msg), "w");
 
-		if (f) {
-			vmsg(f, fmt, ap, err);
-			fclose(f);
-			msg[sizeof(msg) - 1] = 0;
-			if (write(ctx.report_fd, msg, strlen(msg)) < 0)
-				_exit(2);
-		}
+		vmsg_str(msg, sizeof(msg), fmt, ap, err);
+		if (write(ctx.report_fd, msg, strlen(msg)) < 0)
+			_exit(2);
 		_exit(1);
+	}
+	if (ctx.on_die) {	/* a sender waits for our answer (6b) */
+		void (*tell)(const char *) = ctx.on_die;
+		char msg[1024];
+
+		ctx.on_die = NULL;
+		va_copy(aq, ap);
+		vmsg_str(msg, sizeof(msg), fmt, aq, err);
+		va_end(aq);
+		msg[strcspn(msg, "\n")] = 0;
+		tell(msg);
 	}
 	va_copy(aq, ap);
 	vmsg(stderr, fmt, ap, err);
@@ -861,6 +884,7 @@ struct img_out {
 	struct hmac *mac;	/* --sign: running over every byte */
 	bool file;		/* a regular file: start its writeback early */
 	uint64_t flushed;	/* writeback started up to here */
+	void (*fail)(struct img_out *);	/* a write failed: may die first */
 	/* the page writer thread (out_async), while dump_pages runs */
 	bool threaded, busy;
 	const void *job;	/* buffer it writes, NULL: stop */
@@ -922,6 +946,8 @@ static void out_wait(struct img_out *o)
 		;
 	o->busy = false;
 	if (o->err) {
+		if (o->fail)
+			o->fail(o);
 		errno = o->err;
 		die_errno("write %s", o->name);
 	}
@@ -949,6 +975,8 @@ static void out_async(struct img_out *o, const void *p, size_t n)
 	if (!o->threaded) {
 		int e = out_put(o, p, n);
 
+		if (e && o->fail)
+			o->fail(o);
 		if (e) {
 			errno = -e;
 			die_errno("write %s", o->name);
@@ -1910,6 +1938,7 @@ struct image {
 	struct tlv_track *track;	/* TRACK rows */
 	size_t ntrack;
 	struct image *prev;	/* the parent image, read */
+	unsigned slot;		/* sent to a receiver (6b): its number there */
 	int fd;			/* restore: a parent image's data, spooled */
 	bool keep_track;	/* dump: leave trackers for a next dump */
 	bool streamed;		/* read from a pipe, not a file */
@@ -6997,6 +7026,8 @@ static void collect_pages(struct image *im)
 
 static char *chain_path(const char *image, const char *parent);	/* 7 */
 static struct image *chain_read(const char *path, const char *key);
+static void *get_rows(const struct tlv_it *it, size_t *n, const char *where);
+static void check_dir(const char *what, const char *path);
 
 /* ==== 6. check and write the image =======================================
  * The image is written front to back: header, the TASK nests, pipes and
@@ -7018,6 +7049,18 @@ static void dump_head(struct img_out *o)
 	out_write(o, &h, sizeof(h));
 }
 
+/* The TRACK rows of the trackers a dump leaves in its processes. */
+static void track_rows(const struct image *im, struct buf *b)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *t = &im->t[i];
+		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+
+		if (t->trk_fd >= 0)
+			buf_put(b, &r, sizeof(r));
+	}
+}
+
 /* The image-level records of a chain (section 5b). */
 static void dump_chain(struct img_out *o, const struct image *im)
 {
@@ -7032,13 +7075,8 @@ static void dump_chain(struct img_out *o, const struct image *im)
 		out_rec(o, TLV_PARENT, im->parent, strlen(im->parent) + 1);
 		out_rec(o, TLV_PARENT_ID, &im->prev->end, sizeof(im->prev->end));
 	}
-	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
-		const struct task *t = &im->t[i];
-		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
-
-		if (t->trk_fd >= 0)
-			buf_put(&b, &r, sizeof(r));
-	}
+	if (im->keep_track)
+		track_rows(im, &b);
 	if (b.len)
 		out_rec(o, TLV_TRACK, b.p, b.len);
 	buf_free(&b);
@@ -7426,6 +7464,14 @@ struct opts {
 	int timeout_ms;
 	uint64_t ghost_limit;
 	bool file_locks;
+	/* transport (section 6b) */
+	const char *page_server, *to;	/* --page-server, migrate --to */
+	const char *listen, *port, *address;	/* --listen, --port, --address */
+	int max_iters;			/* migrate --max-iters */
+	bool progress;			/* migrate: on a terminal or -v */
+	int out_fd;		/* migrate: the image goes here, -1: none */
+	int note_fd;		/* migrate: the chain note goes here, -1 */
+	struct image *prev_note;	/* migrate: the parent's chain note */
 };
 
 /* The image path from -D/--image; NULL means stdin/stdout. */
@@ -7473,13 +7519,478 @@ static void kill_tree(struct image *im)
 		}
 }
 
+/* ==== 6b. transport: page server and live migration =====================
+ * An image can go over TCP instead of into a file.  `cr dump --page-server
+ * HOST:PORT` (and pre-dump) streams it to `cr page-server`, which stores
+ * it; `cr migrate` streams a whole pre-copy chain over one connection to
+ * `cr restore --listen`, which stores it in a private directory and
+ * restores it.  The protocol is the image stream itself, framed by a hello
+ * before each image and a reply after it:
+ *
+ *	sender -> receiver	struct xfer_hello { magic, slot, flags }
+ *	sender -> receiver	the image, header to END (tlv.h), unchanged
+ *	receiver -> sender	struct xfer_reply { code, len }, len bytes of text
+ *
+ * The receiver checks the stream as it stores it (header, record framing,
+ * END's CRC and length) into DIR/SLOT/cr.img.part, fsyncs it and renames
+ * it to cr.img only when it is whole: a cut or damaged stream is never
+ * stored as complete.  The images of a chain are slots 1, 2, ...; each
+ * names "../N-1/cr.img" as its PARENT, so the stored chain restores with
+ * -D DIR/N.  Replies: STORED; RESTORING (stored, and the receiver restores
+ * it now: RUNNING or ERROR follows); RUNNING; ERROR (the text says why).
+ * A dump kills its target only after STORED or RUNNING; any failure before
+ * that (refused, connection lost) is a failed dump and the target goes on.
+ *
+ * A dump over the network has no parent image at hand for the next dump
+ * of its chain, only what it needs of it, the chain note: the slot, END,
+ * the TRACK rows and each process's RUNS and PRUNS (in PAGEMAP nests).
+ * cr migrate hands the note from one dump to the next through a pipe;
+ * dump --page-server -D DIR keeps it as DIR/cr.note for a later
+ * --prev-images-dir DIR.
+ */
+#define XFER_MAGIC	"CRXFER1\n"
+#define XFER_FINAL	1u	/* hello: a dump, not a pre-dump */
+#define XFER_SLOTS	64	/* slots 1..63 */
+#define XFER_WAIT_S	120	/* longest silence of a peer, seconds */
+#define NOTE_MAGIC	"CRNOTE1\n"
+
+enum { XFER_STORED = 1, XFER_RESTORING, XFER_RUNNING, XFER_ERROR };
+
+struct xfer_hello {
+	uint8_t magic[8];	/* XFER_MAGIC */
+	uint32_t slot;		/* store as DIR/slot/cr.img */
+	uint32_t flags;		/* XFER_FINAL */
+};
+
+struct xfer_reply {
+	uint32_t code;		/* XFER_* */
+	uint32_t len;		/* bytes of text that follow */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Small messages go out at once; a silent peer is an error in the end. */
+static void xfer_tune(int s)
+{
+	struct timeval tv = { XFER_WAIT_S, 0 };
+	int one = 1;
+
+	setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static struct addrinfo *xfer_addrs(const char *host, const char *port,
+				   bool passive)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) }, *ai;
+	int e = getaddrinfo(host, port, &hints, &ai);
+
+	if (e)
+		die("address %s, port %s: %s", host ? host : "*", port,
+		    gai_strerror(e));
+	return ai;
+}
+
+/* HOST:PORT, [IPV6]:PORT (or IPV6:PORT): a connected socket. */
+static int xfer_connect(const char *to)
+{
+	char *host = xstrdup(to), *port = strrchr(host, ':'), *h = host;
+	struct addrinfo *ai;
+	int s = -1, e = 0;
+
+	if (!port || port == host || !port[1])
+		die("%s: give HOST:PORT ([ADDRESS]:PORT for IPv6)", to);
+	*port++ = 0;
+	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+		h[strlen(h) - 1] = 0;
+		h++;
+	}
+	ai = xfer_addrs(h, port, false);
+	for (struct addrinfo *a = ai; a && s < 0; a = a->ai_next) {
+		s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+		if (s >= 0 && connect(s, a->ai_addr, a->ai_addrlen)) {
+			e = errno;
+			close(s);
+			s = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	if (s < 0) {
+		errno = e;
+		die_errno("connecting to %s", to);
+	}
+	free(host);
+	xfer_tune(s);
+	return s;
+}
+
+/* A listening socket on port; address NULL: every address, IPv6 and 4. */
+static int xfer_listen(const char *address, const char *port)
+{
+	const char *any[] = { "::", "0.0.0.0" };
+	int s = -1, e = 0, one = 1, zero = 0;
+
+	for (size_t i = 0; s < 0 && i < (address ? 1 : 2); i++) {
+		struct addrinfo *ai = xfer_addrs(address ? address : any[i],
+						 port, true);
+
+		for (struct addrinfo *a = ai; a && s < 0; a = a->ai_next) {
+			s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+			if (s < 0) {
+				e = errno;
+				continue;
+			}
+			setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (a->ai_family == AF_INET6 && !address)
+				setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+					   sizeof(zero));
+			if (bind(s, a->ai_addr, a->ai_addrlen) || listen(s, 8)) {
+				e = errno;
+				close(s);
+				s = -1;
+			}
+		}
+		freeaddrinfo(ai);
+	}
+	if (s < 0) {
+		errno = e;
+		die_errno("listening on port %s", port);
+	}
+	return s;
+}
+
+static int xfer_accept(int l)
+{
+	int s;
+
+	while ((s = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		if (errno != EINTR && errno != ECONNABORTED)
+			die_errno("accept");
+	xfer_tune(s);
+	return s;
+}
+
+/* Exactly n bytes from the sender, or die: nothing is stored then. */
+static void xfer_recv(int s, void *p, size_t n, const char *what)
+{
+	ssize_t r = read_full(s, p, n);
+
+	if (r < 0) {
+		errno = -r;
+		die_errno("receiving %s", what);
+	}
+	if ((size_t)r != n)
+		die("the sender stopped in %s: truncated image, not stored",
+		    what);
+}
+
+static int xfer_peer = -1;	/* the connection a failure is told to */
+
+static void xfer_reply(int s, uint32_t code, const char *text)
+{
+	struct xfer_reply r = { code, text ? strlen(text) : 0 };
+	struct iovec v[2] = { { &r, sizeof(r) }, { (void *)text, r.len } };
+	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
+
+	if (sendmsg(s, &m, MSG_NOSIGNAL) < 0)
+		info("telling the sender: %s", strerror(errno));
+}
+
+static void xfer_tell_error(const char *msg)
+{
+	xfer_reply(xfer_peer, XFER_ERROR, msg);
+}
+
+/* The receiver's answer; its ERROR or a lost connection is fatal. */
+static uint32_t xfer_answer(int s, const char *who)
+{
+	struct xfer_reply r;
+	char text[1024];
+	ssize_t n = read_full(s, &r, sizeof(r));
+
+	if (n != sizeof(r)) {
+		errno = n < 0 ? -n : ECONNRESET;
+		die_errno("%s did not answer", who);
+	}
+	if (r.code == XFER_ERROR) {
+		n = read_full(s, text, r.len < sizeof(text) ? r.len : sizeof(text) - 1);
+		text[n > 0 ? n : 0] = 0;
+		die("%s refused the image: %s", who, text);
+	}
+	if (r.code < XFER_STORED || r.code > XFER_RUNNING)
+		die("%s: unknown answer %u", who, r.code);
+	return r.code;
+}
+
+/* A write to the receiver failed: if it said why, that is the error. */
+static void xfer_out_fail(struct img_out *o)
+{
+	struct pollfd p = { o->fd, POLLIN, 0 };
+
+	if (poll(&p, 1, 2000) == 1)
+		xfer_answer(o->fd, o->name);
+}
+
+/*
+ * One image from s into fd, checked on the way: the header, every
+ * record's framing, and END's CRC32C and length.  Page data is not
+ * parsed here (restore checks everything), only carried and summed.
+ */
+static void xfer_take_image(int s, int fd, const char *name)
+{
+	static uint8_t b[1 << 20];
+	struct tlv_head h;
+	uint64_t off = sizeof(h);
+	uint32_t crc;
+
+	xfer_recv(s, &h, sizeof(h), "the image header");
+	if (memcmp(h.magic, TLV_MAGIC, sizeof(h.magic)) ||
+	    h.version != TLV_VERSION || h.head_size != sizeof(h))
+		die("%s: not a cr image of version %u", name, TLV_VERSION);
+	crc = crc32c(0, &h, sizeof(h));
+	xwrite_all(fd, &h, sizeof(h), name);
+	for (;;) {
+		struct tlv_rec r;
+		struct tlv_end e;
+
+		xfer_recv(s, &r, sizeof(r), "a record header");
+		if (r.tag == TLV_END) {
+			if (r.len != sizeof(e) || r.zero)
+				die("%s: bad END record", name);
+			xfer_recv(s, &e, sizeof(e), "the END record");
+			if (e.crc != crc || e.bytes != off)
+				die("%s: checksum mismatch at the end of %llu bytes (stored %08llx, computed %08x): not stored",
+				    name, (unsigned long long)off,
+				    (unsigned long long)e.crc, crc);
+			xwrite_all(fd, &r, sizeof(r), name);
+			xwrite_all(fd, &e, sizeof(e), name);
+			return;
+		}
+		if (r.zero)
+			die("%s: corrupt record header at offset %llu", name,
+			    (unsigned long long)off);
+		crc = crc32c(crc, &r, sizeof(r));
+		xwrite_all(fd, &r, sizeof(r), name);
+		off += sizeof(r);
+		for (uint64_t left = r.len; left;) {
+			size_t n = left < sizeof(b) ? left : sizeof(b);
+			ssize_t k = read(s, b, n);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				die_errno("receiving %s", name);
+			if (k == 0)
+				die("the sender stopped in a record of %s: truncated image, not stored",
+				    name);
+			crc = crc32c(crc, b, k);
+			xwrite_all(fd, b, k, name);
+			left -= k;
+			off += k;
+		}
+	}
+}
+
+/* The image after hello h, into dir/SLOT/cr.img; returns that path. */
+static char *xfer_store(int s, const char *dir, const struct xfer_hello *h)
+{
+	char *sub = xmalloc(strlen(dir) + 32), *img, *part;
+	int fd;
+
+	sprintf(sub, "%s/%u", dir, h->slot);
+	if (mkdir(sub, 0700) && errno != EEXIST)
+		die_errno("mkdir %s", sub);
+	img = xmalloc(strlen(sub) + 16);
+	sprintf(img, "%s/cr.img", sub);
+	if (!access(img, F_OK))
+		die("%s exists already: give each chain its own directory", img);
+	part = xmalloc(strlen(img) + 8);
+	sprintf(part, "%s.part", img);
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die_errno("creating %s", part);
+	part_path = part;
+	undo_push(unlink_part, NULL);
+	xfer_take_image(s, fd, img);
+	if (fsync(fd) || close(fd))
+		die_errno("writing %s", part);
+	if (rename(part, img))
+		die_errno("renaming %s", part);
+	undo_pop();
+	part_path = NULL;
+	free(part);
+	fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(sub);
+	return img;
+}
+
+/* The next hello on s; false at a clean end of the connection. */
+static bool xfer_hello_in(int s, struct xfer_hello *h)
+{
+	ssize_t n = read_full(s, h, sizeof(*h));
+
+	if (n == 0)
+		return false;
+	if (n != sizeof(*h))
+		xfer_recv(s, h, sizeof(*h), "a hello");	/* names the error */
+	if (memcmp(h->magic, XFER_MAGIC, sizeof(h->magic)))
+		die("the sender does not speak cr's transport (bad hello)");
+	if (!h->slot || h->slot >= XFER_SLOTS || h->flags & ~XFER_FINAL)
+		die("bad hello: slot %u, flags %x", h->slot, h->flags);
+	return true;
+}
+
+/* ---- the chain note ---- */
+
+/* im's note, without its END (which comes once the image is out). */
+static void note_put(struct buf *b, const struct image *im)
+{
+	struct buf t = { 0 };
+	uint64_t slot = im->slot;
+
+	buf_put(b, NOTE_MAGIC, 8);
+	buf_put(b, &slot, sizeof(slot));
+	track_rows(im, &t);
+	if (t.len)
+		buf_rec(b, TLV_TRACK, t.p, t.len);
+	buf_free(&t);
+	for (size_t i = 0; i < im->nt; i++) {
+		const struct task *k = &im->t[i];
+		struct tlv_owner own = { TLV_OWNER_TASK, k->proc.pid };
+		struct buf n = { 0 };
+
+		if (task_zombie(k))
+			continue;
+		buf_rec(&n, TLV_OWNER, &own, sizeof(own));
+		buf_rec(&n, TLV_RUNS, k->own.v, k->own.n * sizeof(*k->own.v));
+		buf_rec(&n, TLV_PRUNS, k->prun.v, k->prun.n * sizeof(*k->prun.v));
+		buf_nest(b, TLV_PAGEMAP, &n);
+	}
+}
+
+/* Page runs from a note: ascending, not overlapping, counted. */
+static void note_runs(const struct tlv_it *it, struct runs *r, const char *name)
+{
+	r->v = get_rows(it, &r->n, name);
+	for (size_t i = 0; i < r->n; i++) {
+		if (!r->v[i].npages || r->v[i].addr % PAGE ||
+		    (i && r->v[i].addr < r->v[i - 1].addr + r->v[i - 1].npages * PAGE))
+			die("%s: corrupt chain note (page runs)", name);
+		r->npages += r->v[i].npages;
+	}
+}
+
+/* A note as an image that has only what a next dump asks of its parent. */
+static struct image *note_read(const uint8_t *p, size_t n, const char *name)
+{
+	struct image *im = xzalloc(sizeof(*im));
+	struct tlv_it it;
+	uint64_t slot;
+
+	if (n < 16 || memcmp(p, NOTE_MAGIC, 8))
+		die("%s: not a chain note of cr", name);
+	memcpy(&slot, p + 8, sizeof(slot));
+	if (!slot || slot >= XFER_SLOTS)
+		die("%s: corrupt chain note (slot %llu)", name,
+		    (unsigned long long)slot);
+	im->slot = slot;
+	it = tlv_iter(p + 16, n - 16);
+	while (tlv_next(&it, name)) {
+		struct tlv_it in = tlv_iter(it.val, it.len);
+		struct task *t;
+
+		if (it.tag == TLV_END && it.len == sizeof(im->end)) {
+			memcpy(&im->end, it.val, sizeof(im->end));
+			continue;
+		}
+		if (it.tag == TLV_TRACK) {
+			im->track = get_rows(&it, &im->ntrack, name);
+			continue;
+		}
+		if (it.tag != TLV_PAGEMAP)
+			die("%s: corrupt chain note (record %u)", name, it.tag);
+		t = vec_add(&im->t, &im->nt, sizeof(*t));
+		while (tlv_next(&in, name)) {
+			const struct tlv_owner *o = (const void *)in.val;
+
+			if (in.tag == TLV_OWNER && in.len == sizeof(*o))
+				t->proc.pid = o->id;
+			else if (in.tag == TLV_RUNS)
+				note_runs(&in, &t->own, name);
+			else if (in.tag == TLV_PRUNS)
+				note_runs(&in, &t->prun, name);
+			else
+				die("%s: corrupt chain note (record %u)", name,
+				    in.tag);
+		}
+	}
+	return im;
+}
+
+/* Everything fd holds until its end, as a note (NULL if empty). */
+static struct image *note_slurp(int fd, const char *name)
+{
+	struct buf b = { 0 };
+	uint8_t chunk[65536];
+	struct image *im = NULL;
+	ssize_t n;
+
+	while ((n = read_full(fd, chunk, sizeof(chunk))) > 0) {
+		buf_put(&b, chunk, n);
+		if ((size_t)n < sizeof(chunk))
+			break;
+	}
+	if (n < 0) {
+		errno = -n;
+		die_errno("reading %s", name);
+	}
+	if (b.len)
+		im = note_read(b.p, b.len, name);
+	buf_free(&b);
+	return im;
+}
+
+/* dump --page-server -D DIR: DIR/cr.note, replaced whole. */
+static void note_save(const struct image *im, const char *dir)
+{
+	struct buf b = { 0 };
+	char *path = xmalloc(strlen(dir) + 16), *part = xmalloc(strlen(dir) + 24);
+	int fd;
+
+	sprintf(path, "%s/cr.note", dir);
+	sprintf(part, "%s/cr.note.part", dir);
+	note_put(&b, im);
+	buf_rec(&b, TLV_END, &im->end, sizeof(im->end));
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die_errno("creating %s", part);
+	xwrite_all(fd, b.p, b.len, part);
+	if (fsync(fd) || close(fd) || rename(part, path))
+		die_errno("writing %s", path);
+	buf_free(&b);
+	free(path), free(part);
+}
+
 static int cmd_dump(const struct opts *opt)
 {
-	char *path = image_path(opt);
+	bool net = opt->page_server || opt->out_fd >= 0;
+	char *path = net ? NULL : image_path(opt);
 	struct img_out o = { .fd = 1, .name = "standard output" };
 	static struct image im;
 	struct hmac mac;
-	uint64_t npages = 0, nthreads = 0;
+	uint64_t npages = 0, nthreads = 0, t_freeze, t_sent;
 
 	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
@@ -7492,7 +8003,12 @@ static int cmd_dump(const struct opts *opt)
 	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("page size %ld: only 4096-byte pages are supported yet",
 		    sysconf(_SC_PAGESIZE));
-	if (path) {
+	if (net) {		/* section 6b */
+		o.fd = opt->out_fd >= 0 ? opt->out_fd :
+					  xfer_connect(opt->page_server);
+		o.name = opt->page_server ? opt->page_server : "the receiver";
+		o.fail = xfer_out_fail;
+	} else if (path) {
 		part_path = xmalloc(strlen(path) + 6);
 		sprintf(part_path, "%s.part", path);
 		o.fd = open(part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
@@ -7512,13 +8028,38 @@ static int cmd_dump(const struct opts *opt)
 	im.keep_track = opt->predump || opt->track_mem;
 	if (opt->track_mem && !opt->leave_running && !opt->predump)
 		die("--track-mem needs -R: the processes must go on for a next dump");
-	if (opt->prev_dir) {
+	if (opt->prev_note) {
+		im.prev = opt->prev_note;
+	} else if (opt->prev_dir && net) {
+		char *note = xmalloc(strlen(opt->prev_dir) + 16), *at, *self = NULL;
+		int fd;
+
+		sprintf(note, "%s/cr.note", opt->prev_dir);
+		if (opt->dir) {
+			self = xmalloc(strlen(opt->dir) + 16);
+			sprintf(self, "%s/cr.note", opt->dir);
+		}
+		at = chain_path(self, note);	/* beside DIR, like an image */
+		fd = xopen(at, O_RDONLY);
+		im.prev = note_slurp(fd, at);
+		close(fd);
+		if (!im.prev || !im.prev->end.bytes)
+			die("%s: an incomplete chain note", at);
+	} else if (opt->prev_dir) {
 		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
 		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
 		im.prev = chain_read(chain_path(path, im.parent), NULL);
 		close(im.prev->fd);
 	}
+	if (net && im.prev) {	/* the receiver keeps the chain by slots */
+		if (im.prev->slot + 1 >= XFER_SLOTS)
+			die("a chain of more than %d images", XFER_SLOTS - 1);
+		im.parent = xmalloc(32);
+		sprintf(im.parent, "../%u/cr.img", im.prev->slot);
+	}
+	im.slot = im.prev ? im.prev->slot + 1 : 1;
 	im.ext_unix = opt->ext_unix;
+	t_freeze = mono_ns();
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -7532,6 +8073,20 @@ static int cmd_dump(const struct opts *opt)
 	info("collected: %zu processes, %llu threads, %llu pages, %zu pipes, %zu shared memory objects",
 	     im.nt, (unsigned long long)nthreads, (unsigned long long)npages,
 	     im.npipes, im.nobjs);
+	if (opt->note_fd >= 0) {	/* migrate: the trackers are in now */
+		struct buf b = { 0 };
+
+		note_put(&b, &im);
+		xwrite_all(opt->note_fd, b.p, b.len, "the chain note");
+		buf_free(&b);
+	}
+	if (net) {
+		struct xfer_hello h = { .slot = im.slot,
+			.flags = im.predump ? 0 : XFER_FINAL };
+
+		memcpy(h.magic, XFER_MAGIC, sizeof(h.magic));
+		xwrite_all(o.fd, &h, sizeof(h), o.name);	/* not the image's */
+	}
 	dump_head(&o);
 	dump_chain(&o, &im);
 	for (size_t i = 0; i < im.nt; i++)
@@ -7554,11 +8109,9 @@ static int cmd_dump(const struct opts *opt)
 		hmac_result(o.mac, sum);
 		out_rec(&o, TLV_MAC | TLV_OPTIONAL, sum, sizeof(sum));
 	}
-	{
-		struct tlv_end e = { o.crc, o.off };
-
-		out_rec(&o, TLV_END, &e, sizeof(e));
-	}
+	im.end = (struct tlv_end){ o.crc, o.off };
+	out_rec(&o, TLV_END, &im.end, sizeof(im.end));
+	t_sent = mono_ns();
 	if (path) {
 		if (fsync(o.fd) || close(o.fd))
 			die_errno("writing %s", part_path);
@@ -7567,10 +8120,25 @@ static int cmd_dump(const struct opts *opt)
 			die_errno("renaming %s to %s", part_path, path);
 		part_path = NULL;
 	}
+	if (net && xfer_answer(o.fd, o.name) == XFER_RESTORING)
+		xfer_answer(o.fd, o.name);	/* RUNNING, or it dies */
+	if (opt->note_fd >= 0) {
+		struct tlv_rec r = { TLV_END, 0, sizeof(im.end) };
+
+		xwrite_all(opt->note_fd, &r, sizeof(r), "the chain note");
+		xwrite_all(opt->note_fd, &im.end, sizeof(im.end), "the chain note");
+	}
+	if (opt->page_server && opt->dir)
+		note_save(&im, opt->dir);
 	info("image written: %llu bytes", (unsigned long long)o.off);
+	if (opt->progress && !im.predump)
+		fprintf(stderr, "cr: %s: final dump: %.1f MB, %llu pages; frozen %.1f ms until it runs there (%.1f ms of it here: freeze, collect, send)\n",
+			ctx.phase, o.off / 1e6, (unsigned long long)npages,
+			(mono_ns() - t_freeze) / 1e6, (t_sent - t_freeze) / 1e6);
 	fault("dump-done");
 	if (im.predump) {
-		undo_pop();	/* unlink_part, now a no-op */
+		if (!net)
+			undo_pop();	/* unlink_part, now a no-op */
 	} else if (opt->leave_running) {
 		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
@@ -7582,6 +8150,248 @@ static int cmd_dump(const struct opts *opt)
 	}
 	return 0;
 }
+
+/*
+ * ---- 6b (continued): the page server and cr migrate ----
+ * cr page-server serves one connection at a time, each in a child that
+ * stores the images coming over it and dies on the first error (telling
+ * the sender why); the server goes on after a failed connection and exits
+ * once a final image (a dump, not a pre-dump) is stored, like CRIU's.
+ */
+static int xfer_serve(int s, const char *dir)
+{
+	struct xfer_hello h;
+
+	xfer_peer = s;
+	ctx.on_die = xfer_tell_error;
+	while (xfer_hello_in(s, &h)) {
+		char *img = xfer_store(s, dir, &h);
+
+		info("stored %s", img);
+		xfer_reply(s, XFER_STORED, NULL);
+		if (h.flags & XFER_FINAL)
+			return 10;
+		free(img);
+	}
+	return 0;
+}
+
+static int cmd_page_server(const struct opts *opt)
+{
+	int l;
+
+	ctx.phase = "page-server";
+	if (!opt->port || !opt->dir)
+		die("give --port PORT and -D DIR");
+	check_dir("images directory", opt->dir);
+	l = xfer_listen(opt->address, opt->port);
+	info("listening on port %s", opt->port);
+	for (;;) {
+		int s = xfer_accept(l), st;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die_errno("fork");
+		if (pid == 0) {
+			close(l);
+			exit(xfer_serve(s, opt->dir));
+		}
+		close(s);
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				die_errno("waitpid");
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 10)
+			return 0;
+	}
+}
+
+/*
+ * cr migrate: pre-dumps over one connection while the dirty set shrinks,
+ * then the final dump, which kills the source tree only once the
+ * destination says RUNNING.  Each dump runs in a child (it dies on any
+ * error, and its undo stack lets the tree go) that sends the chain note
+ * of its image back through a pipe: the trackers as soon as they are in
+ * the processes, END once the image is through.
+ */
+struct mig_step {
+	struct image *note;	/* what the child told, NULL: nothing */
+	bool ok;
+};
+
+static struct mig_step mig_dump(const struct opts *opt, int s,
+				struct image *prev, bool predump, int out)
+{
+	struct mig_step r = { 0 };
+	int p[2], st;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC))
+		die_errno("pipe");
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		struct opts o = *opt;
+
+		close(p[0]);
+		o.predump = predump;
+		o.out_fd = out >= 0 ? out : s;
+		o.note_fd = out >= 0 ? -1 : p[1];
+		o.leave_running = out >= 0;	/* the clean-up, below */
+		o.prev_note = prev;
+		exit(cmd_dump(&o));
+	}
+	close(p[1]);
+	r.note = note_slurp(p[0], "the dump's chain note");
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	r.ok = WIFEXITED(st) && !WEXITSTATUS(st);
+	return r;
+}
+
+/*
+ * A failed migration: the source tree runs (the dump child's undo let it
+ * go), but a tracker a pre-dump left may still be in it.  A dump -R
+ * without --track-mem against the last note closes it; its image, the
+ * pages written since, goes nowhere.
+ */
+static void __attribute__((noreturn)) mig_fail(const struct opts *opt,
+					       struct image *note)
+{
+	bool tracked = false;
+	int null;
+
+	for (size_t i = 0; note && i < note->ntrack; i++)
+		tracked |= note->track[i].fd < INT_MAX &&
+			   trk_ino(note->track[i].pid, note->track[i].fd) ==
+				   note->track[i].ino;
+	if (tracked) {
+		null = xopen("/dev/null", O_WRONLY);
+		if (!mig_dump(opt, -1, note, false, null).ok)
+			fprintf(stderr, "cr: migrate: pid %d: its memory tracker could not be removed\n",
+				opt->pid);
+		close(null);
+	}
+	if (opt->progress)
+		fprintf(stderr, "cr: migrate: pid %d goes on running here\n",
+			opt->pid);
+	exit(1);
+}
+
+static int cmd_migrate(const struct opts *opt)
+{
+	struct opts o = *opt;
+	struct image *prev = NULL;
+	uint64_t last = 0, t_last = mono_ns();
+	struct mig_step r;
+	int s;
+
+	ctx.phase = "migrate";
+	if (opt->pid <= 0)
+		die("no process: give -t PID");
+	if (!opt->to)
+		die("no destination: give --to HOST:PORT");
+	need_cr_capability();
+	o.progress = isatty(2) || ctx.verbose;
+	s = xfer_connect(opt->to);
+	for (int it = 1; it <= opt->max_iters; it++) {
+		uint64_t t0 = mono_ns(), dirty = 0;
+
+		r = mig_dump(&o, s, prev, true, -1);
+		if (!r.ok)
+			mig_fail(&o, r.note ? r.note : prev);
+		for (size_t i = 0; i < r.note->nt; i++)
+			dirty += r.note->t[i].own.npages;
+		if (o.progress)
+			fprintf(stderr, "cr: migrate: pre-dump %d: %.1f MB sent in %.0f ms, %llu pages%s%s, %.1f MB/s dirtied\n",
+				it, r.note->end.bytes / 1e6,
+				(mono_ns() - t0) / 1e6, (unsigned long long)dirty,
+				it > 1 ? " written since" : "",
+				it > 1 ? " the previous one" : "",
+				it > 1 ? dirty * PAGE / 1e6 /
+					 ((t0 - t_last) / 1e9) : 0.0);
+		prev = r.note;
+		t_last = t0;
+		/* stop once the dirty set stops shrinking, or is small */
+		if (it > 1 && (dirty * 10 > last * 9 || dirty * PAGE < (256 << 10)))
+			break;
+		last = dirty;
+	}
+	r = mig_dump(&o, s, prev, false, -1);
+	if (!r.ok)
+		mig_fail(&o, prev);
+	close(s);
+	return 0;
+}
+
+/*
+ * cr restore --listen: the chain of one connection, stored in a private
+ * directory (on /dev/shm, a tmpfs, when there is one) and restored from
+ * there; the directory goes once the tree runs, or the restore failed.
+ * A received image may only name its predecessor on the connection as
+ * its parent (chain_load checks it), never a file of this machine.
+ */
+static char *xfer_dir;		/* restore --listen: where the chain is */
+static unsigned xfer_last;	/* its final image's slot */
+
+static void xfer_rmdir(void *arg)
+{
+	char p[PATH_MAX];
+
+	(void)arg;
+	if (!xfer_dir)
+		return;
+	for (unsigned n = 1; n < XFER_SLOTS; n++) {
+		snprintf(p, sizeof(p), "%s/%u/cr.img", xfer_dir, n);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%u/cr.img.part", xfer_dir, n);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/%u", xfer_dir, n);
+		rmdir(p);
+	}
+	rmdir(xfer_dir);
+	xfer_dir = NULL;
+}
+
+static char *xfer_receive_chain(const struct opts *opt)
+{
+	const char *base = !access("/dev/shm", W_OK) ? "/dev/shm" :
+			   getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	struct xfer_hello h;
+	int l, s;
+
+	l = xfer_listen(opt->address, opt->listen);
+	xfer_dir = xmalloc(strlen(base) + 32);
+	sprintf(xfer_dir, "%s/cr-listen.XXXXXX", base);
+	if (!mkdtemp(xfer_dir))
+		die_errno("mkdtemp %s", xfer_dir);
+	undo_push(xfer_rmdir, NULL);
+	info("listening on port %s", opt->listen);
+	s = xfer_accept(l);
+	close(l);
+	xfer_peer = s;
+	ctx.on_die = xfer_tell_error;
+	for (unsigned want = 1;; want++) {
+		char *img;
+
+		if (!xfer_hello_in(s, &h))
+			die("the sender closed the connection before its final image");
+		if (h.slot != want)
+			die("image %u of the chain came as number %u", want, h.slot);
+		img = xfer_store(s, xfer_dir, &h);
+		info("received %s", img);
+		if (h.flags & XFER_FINAL) {
+			xfer_last = h.slot;
+			xfer_reply(s, XFER_RESTORING, NULL);
+			return img;
+		}
+		xfer_reply(s, XFER_STORED, NULL);
+		free(img);
+	}
+}
+
 /* ==== 7. read and validate an image ======================================
  * The image is read in one sequential pass into struct image, checksummed
  * as it goes; a stream that is not a regular file is first copied into a
@@ -9577,6 +10387,15 @@ static void chain_load(struct image *im, const char *path, const char *key)
 
 		if (++depth > CHAIN_MAX)
 			die("image chain: more than %d images (a loop?)", CHAIN_MAX);
+		if (xfer_last) {	/* received (6b): the slot before only */
+			char want[32];
+
+			snprintf(want, sizeof(want), "../%d/cr.img",
+				 (int)xfer_last - depth);
+			if (strcmp(c->parent, want))
+				die("image chain: a received image names %s as its parent, not %s",
+				    c->parent, want);
+		}
 		c->prev = chain_read(pp, key);
 		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
 			die("image chain: %s is not the image %s was dumped against",
@@ -12904,7 +13723,7 @@ static void rst_timens(const struct image *im, const struct opts *opt)
 
 static int cmd_restore(const struct opts *opt)
 {
-	char *path = image_path(opt);
+	char *path;
 	struct img_in in = { .fd = 0, .name = "standard input" };
 	static struct image im;
 	struct hmac mac;
@@ -12918,6 +13737,7 @@ static int cmd_restore(const struct opts *opt)
 	need_cr_capability();
 	if (opt->verify)
 		hmac_key_file(in.mac = &mac, opt->verify);
+	path = opt->listen ? xfer_receive_chain(opt) : image_path(opt);
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -12998,6 +13818,12 @@ static int cmd_restore(const struct opts *opt)
 
 		if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f))
 			die_errno("writing %s", opt->pidfile);
+	}
+	if (opt->listen) {	/* section 6b: the sender may let go now */
+		xfer_reply(xfer_peer, XFER_RUNNING, NULL);
+		ctx.on_die = NULL;
+		close(xfer_peer);
+		xfer_rmdir(NULL);
 	}
 	if (opt->detach)
 		return 0;
@@ -14288,6 +15114,8 @@ static const char usage_text[] =
 	"  dump     freeze a process, write its image, kill it (or -R: leave it running)\n"
 	"  pre-dump copy a process's memory while it runs, for a later dump\n"
 	"  restore  bring a process back from its image, with the same PID\n"
+	"  migrate  move a running process to another machine (restore --listen)\n"
+	"  page-server  receive and store images sent by dump --page-server\n"
 	"  show     decode an image for a person (--json for tools)\n"
 	"  check    list the kernel features cr uses and whether they are here\n"
 	"  selftest check cr's SHA-256/HMAC (--sign, --verify) on standard vectors\n"
@@ -14311,10 +15139,14 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L", "usage: cr dump -t PID (-D DIR | --image FILE|-) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L P", "usage: cr dump -t PID (-D DIR | --image FILE|- | --page-server HOST:PORT) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
-	  "  -D, --images-dir DIR    write DIR/cr.img\n"
+	  "  -D, --images-dir DIR    write DIR/cr.img (with --page-server: only the\n"
+	  "                          chain note DIR/cr.note a next dump needs)\n"
 	  "      --image FILE|-      write FILE, or standard output with -\n"
+	  "      --page-server HOST:PORT  send the image to cr page-server or\n"
+	  "                          cr restore --listen; the process is killed only\n"
+	  "                          once it is stored there (or runs there)\n"
 	  "  -R, --leave-running     leave the process running after the dump\n"
 	  "  -j, --shell-job         stdio may be a terminal or pipe outside the tree;\n"
 	  "                          the session may be the invoking shell's\n"
@@ -14329,13 +15161,15 @@ static const struct cmd cmds[] = {
 	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "pre-dump", cmd_predump, "t D I j T G Q S", "usage: cr pre-dump -t PID (-D DIR | --image FILE) [--prev-images-dir D]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q S P", "usage: cr pre-dump -t PID (-D DIR | --image FILE | --page-server HOST:PORT) [--prev-images-dir D]\n"
 	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
 	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
 	  "  with --prev-images-dir saves only the pages written since\n"
 	  "  -t, --tree PID          the process, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img\n"
 	  "      --prev-images-dir D the previous pre-dump (relative to DIR)\n"
+	  "      --page-server HOST:PORT  send the image there; -D DIR keeps the\n"
+	  "                          chain note for the next --prev-images-dir\n"
 	  "      --sign KEYFILE      append an HMAC-SHA-256 (restore --verify checks\n"
 	  "                          every image of the chain)\n"
 	  "      --timeout SEC       give up freezing after SEC seconds (default 10)\n"
@@ -14343,9 +15177,12 @@ static const struct cmd cmds[] = {
 	  "                          socket outside the tree (reconnected at restore)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T M Y N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T M Y N l A", "usage: cr restore (-D DIR | --image FILE|- | --listen PORT) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
+	  "      --listen PORT       receive the image chain of one cr migrate (or\n"
+	  "                          dump --page-server) on TCP PORT and restore it\n"
+	  "      --address ADDR      listen on ADDR only (default: all, IPv6 and 4)\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
 	  "                          and exit with its status, 128+N if killed by N)\n"
 	  "  -j, --shell-job         give the process cr's own stdio (image from dump -j)\n"
@@ -14358,6 +15195,25 @@ static const struct cmd cmds[] = {
 	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
+	{ "migrate", cmd_migrate, "t j T G X S E C L W i", "usage: cr migrate -t PID --to HOST:PORT\n"
+	  "  move PID's tree to the cr restore --listen PORT at HOST: copy its\n"
+	  "  memory while it runs, again and again while what it writes in between\n"
+	  "  shrinks, then freeze it, send the rest, and kill it here once it runs\n"
+	  "  there.  On any failure before that it goes on running here.\n"
+	  "  -t, --tree PID          the process, with its threads and children\n"
+	  "      --to HOST:PORT      the destination ([ADDRESS]:PORT for IPv6)\n"
+	  "      --max-iters N       at most N copies while it runs (default 8)\n"
+	  "      --sign KEYFILE      sign every image (restore --verify checks them)\n"
+	  "  -j, --shell-job, --tcp-established, --tcp-close, --file-locks,\n"
+	  "  --ext-unix-sk, --ghost-limit, --timeout   as for dump\n"
+	  "  -v, --verbose           progress (also on whenever stderr is a terminal)\n" },
+	{ "page-server", cmd_page_server, "D O A", "usage: cr page-server --port PORT -D DIR [--address ADDR]\n"
+	  "  store the images sent by dump/pre-dump --page-server as DIR/1/cr.img,\n"
+	  "  DIR/2/cr.img, ... (each checked, and complete before it is there);\n"
+	  "  exits after a final image (a dump, not a pre-dump)\n"
+	  "      --port PORT         TCP port to listen on\n"
+	  "      --address ADDR      listen on ADDR only (default: all, IPv6 and 4)\n"
+	  "  -v, --verbose           say what is stored\n" },
 	{ "show", cmd_show, "D I J Y", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
 	  "      --json              one JSON document instead of text\n"
 	  "      --verify KEYFILE    fail unless the image's MAC is KEYFILE's\n" },
@@ -14403,6 +15259,12 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "timens", no_argument, NULL, 'N' },
+	{ "page-server", required_argument, NULL, 'P' },
+	{ "to", required_argument, NULL, 'W' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port", required_argument, NULL, 'O' },
+	{ "address", required_argument, NULL, 'A' },
+	{ "max-iters", required_argument, NULL, 'i' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -14443,7 +15305,10 @@ static int find_command(int argc, char **argv)
 		    !strcmp(a, "--image") || !strcmp(a, "--pidfile") ||
 		    !strcmp(a, "--log-file") || !strcmp(a, "--timeout") ||
 		    !strcmp(a, "--ghost-limit") || !strcmp(a, "--sign") ||
-		    !strcmp(a, "--verify") ||
+		    !strcmp(a, "--verify") || !strcmp(a, "--page-server") ||
+		    !strcmp(a, "--to") || !strcmp(a, "--listen") ||
+		    !strcmp(a, "--port") || !strcmp(a, "--address") ||
+		    !strcmp(a, "--max-iters") ||
 		    !strcmp(a, "--prev-images-dir"))
 			i++;	/* skip the option's value */
 	}
@@ -14483,7 +15348,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .timeout_ms = 10000, .ghost_limit = 1 << 20 };
+	struct opts o = { .timeout_ms = 10000, .ghost_limit = 1 << 20,
+			  .max_iters = 8, .out_fd = -1, .note_fd = -1 };
 	const struct cmd *c = NULL;
 	const char *log = NULL;
 	int ci = find_command(argc, argv), ch;
@@ -14549,6 +15415,20 @@ int main(int argc, char **argv)
 			break;
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
+		case 'P': o.page_server = optarg; break;
+		case 'W': o.to = optarg; break;
+		case 'A': o.address = optarg; break;
+		case 'l':
+		case 'O':
+			if (!parse_u64(optarg, 10, &v) || !v || v > 65535)
+				usage("--listen and --port take a TCP port", c);
+			*(ch == 'l' ? &o.listen : &o.port) = optarg;
+			break;
+		case 'i':
+			if (!parse_u64(optarg, 10, &v) || v > XFER_SLOTS - 2)
+				usage("--max-iters takes 0 to 62", c);
+			o.max_iters = v;
+			break;
 		case 'M': o.manage_cgroups = true; break;
 		case 'X': o.ext_unix = true; break;
 		case 'v': ctx.verbose++; break;
@@ -14563,6 +15443,8 @@ int main(int argc, char **argv)
 		usage("unexpected argument", c);
 	if (o.dir && o.image)
 		usage("-D and --image exclude each other", c);
+	if ((o.listen && (o.dir || o.image)) || (o.page_server && o.image))
+		usage("--listen and --page-server exclude --image (and --listen -D)", c);
 	if (log && !(ctx.log = fopen(log, "ae")))
 		die_errno("opening log %s", log);
 	cli_signals();
