@@ -7471,6 +7471,7 @@ struct opts {
 	bool progress;			/* migrate: on a terminal or -v */
 	int out_fd;		/* migrate: the image goes here, -1: none */
 	int note_fd;		/* migrate: the chain note goes here, -1 */
+	bool discard;		/* migrate: the image goes to /dev/null */
 	struct image *prev_note;	/* migrate: the parent's chain note */
 };
 
@@ -7985,8 +7986,8 @@ static void note_save(const struct image *im, const char *dir)
 
 static int cmd_dump(const struct opts *opt)
 {
-	bool net = opt->page_server || opt->out_fd >= 0;
-	char *path = net ? NULL : image_path(opt);
+	bool net = opt->page_server || (opt->out_fd >= 0 && !opt->discard);
+	char *path = net || opt->discard ? NULL : image_path(opt);
 	struct img_out o = { .fd = 1, .name = "standard output" };
 	static struct image im;
 	struct hmac mac;
@@ -8003,7 +8004,10 @@ static int cmd_dump(const struct opts *opt)
 	if (sysconf(_SC_PAGESIZE) != (long)PAGE)
 		die("page size %ld: only 4096-byte pages are supported yet",
 		    sysconf(_SC_PAGESIZE));
-	if (net) {		/* section 6b */
+	if (opt->discard) {	/* migrate's clean-up (6b) */
+		o.fd = xopen("/dev/null", O_WRONLY);
+		o.name = "/dev/null";
+	} else if (net) {		/* section 6b */
 		o.fd = opt->out_fd >= 0 ? opt->out_fd :
 					  xfer_connect(opt->page_server);
 		o.name = opt->page_server ? opt->page_server : "the receiver";
@@ -8051,7 +8055,7 @@ static int cmd_dump(const struct opts *opt)
 		im.prev = chain_read(chain_path(path, im.parent), NULL);
 		close(im.prev->fd);
 	}
-	if (net && im.prev) {	/* the receiver keeps the chain by slots */
+	if ((net || opt->discard) && im.prev) {	/* a receiver keeps chains by slot */
 		if (im.prev->slot + 1 >= XFER_SLOTS)
 			die("a chain of more than %d images", XFER_SLOTS - 1);
 		im.parent = xmalloc(32);
@@ -8131,7 +8135,7 @@ static int cmd_dump(const struct opts *opt)
 	if (opt->page_server && opt->dir)
 		note_save(&im, opt->dir);
 	info("image written: %llu bytes", (unsigned long long)o.off);
-	if (opt->progress && !im.predump)
+	if (opt->progress && net && !im.predump)
 		fprintf(stderr, "cr: %s: final dump: %.1f MB, %llu pages; frozen %.1f ms until it runs there (%.1f ms of it here: freeze, collect, send)\n",
 			ctx.phase, o.off / 1e6, (unsigned long long)npages,
 			(mono_ns() - t_freeze) / 1e6, (t_sent - t_freeze) / 1e6);
@@ -8219,7 +8223,7 @@ struct mig_step {
 };
 
 static struct mig_step mig_dump(const struct opts *opt, int s,
-				struct image *prev, bool predump, int out)
+				struct image *prev, bool predump, bool discard)
 {
 	struct mig_step r = { 0 };
 	int p[2], st;
@@ -8235,9 +8239,9 @@ static struct mig_step mig_dump(const struct opts *opt, int s,
 
 		close(p[0]);
 		o.predump = predump;
-		o.out_fd = out >= 0 ? out : s;
-		o.note_fd = out >= 0 ? -1 : p[1];
-		o.leave_running = out >= 0;	/* the clean-up, below */
+		o.out_fd = s;
+		o.note_fd = discard ? -1 : p[1];
+		o.discard = o.leave_running = discard;	/* mig_fail's */
 		o.prev_note = prev;
 		exit(cmd_dump(&o));
 	}
@@ -8261,19 +8265,14 @@ static void __attribute__((noreturn)) mig_fail(const struct opts *opt,
 					       struct image *note)
 {
 	bool tracked = false;
-	int null;
 
 	for (size_t i = 0; note && i < note->ntrack; i++)
 		tracked |= note->track[i].fd < INT_MAX &&
 			   trk_ino(note->track[i].pid, note->track[i].fd) ==
 				   note->track[i].ino;
-	if (tracked) {
-		null = xopen("/dev/null", O_WRONLY);
-		if (!mig_dump(opt, -1, note, false, null).ok)
-			fprintf(stderr, "cr: migrate: pid %d: its memory tracker could not be removed\n",
-				opt->pid);
-		close(null);
-	}
+	if (tracked && !mig_dump(opt, -1, note, false, true).ok)
+		fprintf(stderr, "cr: migrate: pid %d: its memory tracker could not be removed\n",
+			opt->pid);
 	if (opt->progress)
 		fprintf(stderr, "cr: migrate: pid %d goes on running here\n",
 			opt->pid);
@@ -8299,7 +8298,7 @@ static int cmd_migrate(const struct opts *opt)
 	for (int it = 1; it <= opt->max_iters; it++) {
 		uint64_t t0 = mono_ns(), dirty = 0;
 
-		r = mig_dump(&o, s, prev, true, -1);
+		r = mig_dump(&o, s, prev, true, false);
 		if (!r.ok)
 			mig_fail(&o, r.note ? r.note : prev);
 		for (size_t i = 0; i < r.note->nt; i++)
@@ -8319,7 +8318,7 @@ static int cmd_migrate(const struct opts *opt)
 			break;
 		last = dirty;
 	}
-	r = mig_dump(&o, s, prev, false, -1);
+	r = mig_dump(&o, s, prev, false, false);
 	if (!r.ok)
 		mig_fail(&o, prev);
 	close(s);

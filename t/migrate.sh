@@ -1,0 +1,295 @@
+#!/bin/bash
+# Live migration between two network namespaces joined by a veth pair (made
+# here, private addresses only inside them), the destination in a pid
+# namespace of its own: a program that rewrites 1% of a 1 GiB working set
+# a second, keeping a checksum of each page it writes, is moved with
+# `cr migrate` to `cr restore --listen`, and every page matches its
+# checksum there.  Before that, what must leave it running here unharmed:
+# a destination that refuses the images (--verify with another key), a
+# destination killed in the middle, and a page server given a cut stream
+# (it stores nothing); then a pre-dump and dump through the page server
+# over IPv6.  Prints the progress of the migration and its frozen time.
+#   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter)
+# MIG_MB=N changes the working set (default 1024).
+# Prints "PASS/FAIL migrate.CASE" lines and "N passed, N failed".
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+CR=${CR:-$here/../cr}
+case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
+
+# The source side: this script, as init of a pid namespace, in a network
+# namespace of its own.
+if [ -z "${CR_MIG_NS:-}" ]; then
+	exec env CR_MIG_NS=1 CR="$CR" unshare -pf --mount-proc -n bash "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/cr-mig.XXXXXX)
+pid=
+dns=
+passed=0
+failed=0
+MB=${MIG_MB:-1024}
+
+cleanup() {
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$dns" ] && kill -KILL "$dns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+
+cat > "$tmp/prog.c" <<'PROG'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WORDS 512			/* a page */
+
+static volatile sig_atomic_t check;
+static uint64_t rnd = 88172645463325252ULL;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	check = 1;
+}
+
+static uint64_t next(void)
+{
+	rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+	return rnd;
+}
+
+static uint64_t sum(const uint64_t *p)
+{
+	uint64_t h = 0;
+
+	for (int i = 0; i < WORDS; i++)
+		h = (h ^ p[i]) * 0x9e3779b97f4a7c15ULL;
+	return h;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t npages = strtoull(argv[1], NULL, 0) * 256, written = 0;
+	uint64_t *mem = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *sums = calloc(npages, sizeof(*sums));
+	struct timespec ts = { 0, 10000000 };
+	double t0;
+	char line[80];
+
+	(void)argc;
+	syscall(SYS_close_range, 3, ~0u, 0);
+	signal(SIGUSR1, on_usr1);
+	for (uint64_t p = 0; p < npages; p++) {
+		for (int i = 0; i < WORDS; i++)
+			mem[p * WORDS + i] = next();
+		sums[p] = sum(mem + p * WORDS);
+	}
+	fprintf(stderr, "ready\n");
+	t0 = now();
+	for (;;) {
+		/* 1% of the pages a second, in steps of 10 ms */
+		uint64_t want = (now() - t0) * npages / 100;
+
+		for (; written < want; written++) {
+			uint64_t p = next() % npages;
+
+			for (int i = 0; i < WORDS; i++)
+				mem[p * WORDS + i] = next();
+			sums[p] = sum(mem + p * WORDS);
+		}
+		if (check) {
+			uint64_t bad = 0;
+
+			check = 0;
+			for (uint64_t p = 0; p < npages; p++)
+				bad += sums[p] != sum(mem + p * WORDS);
+			snprintf(line, sizeof(line), "%s %llu %llu\n",
+				 bad ? "bad" : "ok", (unsigned long long)bad,
+				 (unsigned long long)written);
+			if (write(2, line, strlen(line)) < 0)
+				return 3;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+PROG
+gcc -O2 -o "$tmp/prog" "$tmp/prog.c" || exit 1
+
+pass() { echo "PASS migrate.$1"; passed=$((passed + 1)); }
+fail() { echo "FAIL migrate.$1: $2"; failed=$((failed + 1)); }
+
+# The destination: a network, pid and mount namespace; dst CMD runs there.
+unshare -n -pf --mount-proc sleep 1000 &
+dns=$!
+dpid=
+for i in $(seq 100); do
+	read -r dpid < /proc/$dns/task/$dns/children
+	[ -n "$dpid" ] && break
+	sleep 0.02
+done
+dst() { nsenter -t "$dpid" -n -p -m "$@"; }
+ip link set lo up
+ip link add mig-src type veth peer name mig-dst netns "$dpid" || exit 1
+ip addr add 10.231.0.1/24 dev mig-src
+ip -6 addr add fd31::1/64 dev mig-src nodad
+ip link set mig-src up
+dst ip addr add 10.231.0.2/24 dev mig-dst
+dst ip -6 addr add fd31::2/64 dev mig-dst nodad
+dst ip link set mig-dst up
+dst ip link set lo up
+
+# Start a cr in the destination in the background; $dcr: its pid here.
+dst_bg() {
+	local i n
+	dst "$@" &
+	n=$!
+	dcr=
+	for i in $(seq 100); do
+		read -r dcr < /proc/$n/task/$n/children
+		[ -n "$dcr" ] && break
+		sleep 0.02
+	done
+}
+# Wait until the destination listens on port $1.
+dst_listening() {
+	local i
+	for i in $(seq 200); do
+		dst ss -Hltn "sport = :$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# Ask the program to check its memory; print its newest verdict.
+nchecks=0
+checked() {
+	local i
+	nchecks=$((nchecks + 1))
+	${2:-} kill -USR1 "$1"
+	for i in $(seq 300); do
+		[ "$(grep -cE '^(ok|bad) ' "$tmp/log")" -ge $nchecks ] && break
+		sleep 0.05
+	done
+	grep -E '^(ok|bad) ' "$tmp/log" | tail -1
+}
+healthy() {	# CASE: the source runs, untracked, its memory intact
+	if ! kill -0 "$pid" 2>/dev/null; then
+		fail "$1" "the source process is gone"
+	elif ls -l /proc/$pid/fd | grep -q userfaultfd; then
+		fail "$1" "a memory tracker was left in it"
+	else
+		case $(checked "$pid") in
+		ok*) pass "$1" ;;
+		*) fail "$1" "after the failure: $(tail -1 "$tmp/log")" ;;
+		esac
+	fi
+}
+
+cd "$tmp"
+echo 30000 > /proc/sys/kernel/ns_last_pid	# a pid free in the destination
+setsid ./prog "$MB" < /dev/null > /dev/null 2> log &
+pid=$!
+for i in $(seq 600); do grep -q ready log && break; sleep 0.05; done
+head -c 32 /dev/urandom > key
+head -c 32 /dev/urandom > other
+
+# 1. The destination refuses the chain: signed with another key.
+dst_bg "$CR" restore --listen 7777 -d --verify "$tmp/key"
+dst_listening 7777
+if "$CR" migrate -t "$pid" --to 10.231.0.2:7777 --sign "$tmp/other" 2> err; then
+	fail refused "migrate succeeded: $(cat err)"
+elif ! grep -q 'refused the image.*MAC' err; then
+	fail refused "$(cat err)"
+else
+	healthy refused
+fi
+wait
+
+# 2. The destination dies in the middle of the first copy.
+dst_bg "$CR" restore --listen 7777 -d
+dst_listening 7777
+"$CR" migrate -t "$pid" --to 10.231.0.2:7777 2> err &
+mig=$!
+sleep 0.3
+kill -KILL "$dcr"
+if wait $mig; then
+	fail dest-killed "migrate succeeded: $(cat err)"
+else
+	healthy dest-killed
+fi
+wait
+
+# 3. A page server given a stream cut before its end stores nothing.
+mkdir ps
+dst_bg "$CR" page-server --port 7778 -D "$tmp/ps"
+ps=$dcr
+dst_listening 7778
+if CR_FAULT=dump-stream "$CR" dump -R -t "$pid" --page-server '[fd31::2]:7778' 2> err; then
+	fail cut-stream "the dump succeeded"
+elif find ps -name cr.img | grep -q .; then
+	fail cut-stream "stored: $(find ps -name cr.img)"
+else
+	healthy cut-stream
+fi
+
+# 4. A chain through the page server (IPv6): it exits after the dump.
+mkdir n1 n2
+if ! "$CR" pre-dump -t "$pid" --page-server '[fd31::2]:7778' -D n1 2> err ||
+   ! "$CR" dump -R -t "$pid" --page-server 'fd31::2:7778' -D n2 \
+	--prev-images-dir ../n1 2> err; then
+	fail page-server "$(cat err)"
+elif ! "$CR" show ps/2 | grep -q 'PARENT "../1/cr.img"'; then
+	fail page-server "ps/2 is not the dump of the chain"
+else
+	for i in $(seq 100); do kill -0 "$ps" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$ps" 2>/dev/null; then
+		fail page-server "the page server did not exit after the dump"
+	else
+		healthy page-server
+	fi
+fi
+wait
+
+# 5. The migration.
+dst_bg "$CR" restore --listen 7777 -d --pidfile "$tmp/dpid"
+dst_listening 7777
+if ! "$CR" migrate -v -t "$pid" --to 10.231.0.2:7777 2> err; then
+	fail migrate "$(cat err)"
+else
+	grep -E 'pre-dump [0-9]|final dump' err | sed 's/^cr: migrate: /  /'
+	if kill -0 "$pid" 2>/dev/null; then
+		fail migrate "the source process is still here"
+	elif [ "$(cat dpid 2>/dev/null)" != "$pid" ]; then
+		fail migrate "restored as pid $(cat dpid 2>/dev/null), not $pid"
+	elif dst ls -l /proc/$pid/fd | grep -q 'userfaultfd\|socket'; then
+		fail migrate "it has cr's descriptors: $(dst ls -l /proc/$pid/fd)"
+	else
+		case $(checked "$pid" dst) in
+		ok*) pass migrate ;;
+		*) fail migrate "$(tail -1 log)" ;;
+		esac
+	fi
+	dst kill -KILL "$pid"
+fi
+pid=
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
