@@ -116,6 +116,7 @@ test: deps
 	t/run
 	CR=./cr bash t/check-tree.sh
 	CR=./cr bash t/predump.sh
+	CR=./cr bash t/migrate.sh
 	CR=./cr bash t/cgroup-manage.sh
 	CR=./cr bash t/tty-tmux.sh
 	CR=./cr bash t/nonroot.sh

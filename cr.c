@@ -7796,6 +7796,8 @@ static void xfer_take_image(int s, int fd, const char *name)
 			xwrite_all(fd, b, k, name);
 			left -= k;
 			off += k;
+			if (off >> 20 != (off - k) >> 20)
+				fault("xfer-recv");	/* at each MiB */
 		}
 	}
 }
@@ -8304,13 +8306,12 @@ static int cmd_migrate(const struct opts *opt)
 		for (size_t i = 0; i < r.note->nt; i++)
 			dirty += r.note->t[i].own.npages;
 		if (o.progress)
-			fprintf(stderr, "cr: migrate: pre-dump %d: %.1f MB sent in %.0f ms, %llu pages%s%s, %.1f MB/s dirtied\n",
+			fprintf(stderr, it == 1 ?
+				"cr: migrate: pre-dump %d: %.1f MB sent in %.0f ms, %llu pages\n" :
+				"cr: migrate: pre-dump %d: %.1f MB sent in %.0f ms, %llu pages written since the previous one, %.1f MB/s dirtied\n",
 				it, r.note->end.bytes / 1e6,
 				(mono_ns() - t0) / 1e6, (unsigned long long)dirty,
-				it > 1 ? " written since" : "",
-				it > 1 ? " the previous one" : "",
-				it > 1 ? dirty * PAGE / 1e6 /
-					 ((t0 - t_last) / 1e9) : 0.0);
+				dirty * PAGE / 1e6 / ((t0 - t_last + 1) / 1e9));
 		prev = r.note;
 		t_last = t0;
 		/* stop once the dirty set stops shrinking, or is small */

@@ -21,7 +21,7 @@ case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
 # The source side: this script, as init of a pid namespace, in a network
 # namespace of its own.
 if [ -z "${CR_MIG_NS:-}" ]; then
-	exec env CR_MIG_NS=1 CR="$CR" unshare -pf --mount-proc -n bash "$0" "$@"
+	exec env CR_MIG_NS=1 CR="$CR" unshare -pf --mount-proc -n bash ${MIG_TRACE:+-x} "$0" "$@"
 fi
 
 tmp=$(mktemp -d /tmp/cr-mig.XXXXXX)
@@ -162,6 +162,7 @@ dst_bg() {
 	local i n
 	dst "$@" &
 	n=$!
+	dbg=$n
 	dcr=
 	for i in $(seq 100); do
 		read -r dcr < /proc/$n/task/$n/children
@@ -222,21 +223,17 @@ elif ! grep -q 'refused the image.*MAC' err; then
 else
 	healthy refused
 fi
-wait
+wait $dbg
 
 # 2. The destination dies in the middle of the first copy.
-dst_bg "$CR" restore --listen 7777 -d
+dst_bg env CR_FAULT=xfer-recv:kill "$CR" restore --listen 7777 -d
 dst_listening 7777
-"$CR" migrate -t "$pid" --to 10.231.0.2:7777 2> err &
-mig=$!
-sleep 0.3
-kill -KILL "$dcr"
-if wait $mig; then
+if "$CR" migrate -t "$pid" --to 10.231.0.2:7777 2> err; then
 	fail dest-killed "migrate succeeded: $(cat err)"
 else
 	healthy dest-killed
 fi
-wait
+wait $dbg
 
 # 3. A page server given a stream cut before its end stores nothing.
 mkdir ps
@@ -267,7 +264,7 @@ else
 		healthy page-server
 	fi
 fi
-wait
+wait $dbg
 
 # 5. The migration.
 dst_bg "$CR" restore --listen 7777 -d --pidfile "$tmp/dpid"
