@@ -629,13 +629,7 @@ static uint32_t crc_join(uint32_t a, uint32_t b, uint64_t blen)
 
 static void crc_init(void)
 {
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = crc_times_x(c);
-		crc_table[i] = c;
-	}
+	tlv_crc32c_table(crc_table);
 	crc_x2k[0] = 1u << 30;			/* x */
 	for (int k = 1; k < 64; k++)
 		crc_x2k[k] = crc_mulmod(crc_x2k[k - 1], crc_x2k[k - 1]);

@@ -1177,22 +1177,6 @@ static uint64_t case_seed(const struct ctx *c)
 	return h ? h : 1;
 }
 
-/* CRC32C as in the image's END record (tlv.h). */
-static uint32_t img_crc(const unsigned char *p, size_t n)
-{
-	static uint32_t table[256];
-	uint32_t v;
-	int i, k;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			for (v = i, k = 0; k < 8; k++)
-				v = v & 1 ? v >> 1 ^ 0x82f63b78u : v >> 1;
-			table[i] = v;
-		}
-	return tlv_crc32c_sw(0, p, n, table);
-}
-
 /*
  * A good image in memory, and where its metadata lies: every byte but the
  * values of PAGES records (the memory), which only the checksum guards.
@@ -1273,7 +1257,7 @@ static bool img_put(struct ctx *c, const struct img *im, size_t off, size_t n)
 /* Set the END record to the checksum of the image in memory. */
 static void img_seal(struct img *im)
 {
-	struct tlv_end e = { img_crc(im->p, im->len - 32), im->len - 32 };
+	struct tlv_end e = { tlv_crc32c(im->p, im->len - 32), im->len - 32 };
 
 	memcpy(im->p + im->len - sizeof(e), &e, sizeof(e));
 }
@@ -1419,7 +1403,7 @@ static bool m_forge(struct ctx *c)
 	if (!dump(c, "img", "dump", false) || !img_load(c, &im))
 		return false;
 	memcpy(&e, im.p + im.len - sizeof(e), sizeof(e));
-	if (e.crc != img_crc(im.p, im.len - 32) || e.bytes != im.len - 32)
+	if (e.crc != tlv_crc32c(im.p, im.len - 32) || e.bytes != im.len - 32)
 		return bad(c, "the END record is not where t/run expects it");
 	if (stat("out", &ob))
 		return bad(c, "out: %s", strerror(errno));
