@@ -170,12 +170,12 @@ static const struct test tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-enum mode { DUMP, SNAP, TWICE, PIPE, FG, CORRUPTM, FORGE, REFUSEM, FAULTM,
-	    LOADM, NOCR, NMODES };
+enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, CORRUPTM, FORGE, REFUSEM,
+	    FAULTM, LOADM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
-	"dump", "snap", "twice", "pipe", "fg", "corrupt", "forge", "refuse",
-	"fault", "load", "nocr",
+	"dump", "snap", "twice", "pipe", "fg", "chain", "corrupt", "forge",
+	"refuse", "fault", "load", "nocr",
 };
 
 /* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
@@ -1114,6 +1114,38 @@ static bool m_pipe(struct ctx *c)
 	       finish(c, c->pid);
 }
 
+/*
+ * A pre-copy chain: two pre-dumps while the test runs on, then the dump
+ * of what changed since, restored through the chain (whatever tracking
+ * the kernel has: write-protect, soft-dirty, or none and full copies).
+ */
+static bool predump(struct ctx *c, const char *img, const char *prev)
+{
+	const char *args[] = { "pre-dump", "-t", c->pidstr, "-D", at(c, img),
+			       prev ? "--prev-images-dir" : NULL, prev, NULL };
+
+	if (mkdir(img, 0755) && errno != EEXIST)
+		return bad(c, "mkdir %s: %s", img, strerror(errno));
+	if (!check_cr(c, img, cr_run(c, img, args, -1, -1)))
+		return false;
+	sleep_ms(50);
+	return still_running(c, "after pre-dump");
+}
+
+static bool m_chain(struct ctx *c)
+{
+	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img"),
+			       "--prev-images-dir", "../pre2", NULL };
+
+	if (!predump(c, "pre1", NULL) || !predump(c, "pre2", "../pre1"))
+		return false;
+	if (mkdir("img", 0755) && errno != EEXIST)
+		return bad(c, "mkdir img: %s", strerror(errno));
+	return check_cr(c, "dump", cr_run(c, "dump", args, -1, -1)) &&
+	       reap_killed(c) && tree_gone(c, "after the dump", c->tmo) &&
+	       restore(c, "img", "restore") && finish(c, c->pid);
+}
+
 static bool m_fg(struct ctx *c)
 {
 	pid_t r;
@@ -1750,8 +1782,8 @@ static bool m_nocr(struct ctx *c)
 }
 
 static bool (*const modes[NMODES])(struct ctx *) = {
-	m_dump, m_snap, m_twice, m_pipe, m_fg, m_corrupt, m_forge, m_refuse,
-	m_fault, m_load, m_nocr,
+	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_corrupt, m_forge,
+	m_refuse, m_fault, m_load, m_nocr,
 };
 
 static bool applies(const struct test *t, enum mode m)
@@ -2031,7 +2063,7 @@ static void usage(const char *me)
 		"[--save-images DIR] [FILTER...]\n"
 		"  -n, --no-cr  run the tests alone (start, SIGTERM, PASS)\n"
 		"  -k, --keep   keep the scratch dirs in " SCRATCH "/\n"
-		"  -m, --mode   dump snap twice pipe fg corrupt forge refuse "
+		"  -m, --mode   dump snap twice pipe fg chain corrupt forge refuse "
 		"fault load\n"
 		"  -s, --seed   seed of the corrupt and forge modes' damage "
 		"(default 1)\n"
