@@ -324,6 +324,21 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 	}
 }
 
+/* Something the user should know although cr goes on: always said. */
+static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(stderr, fmt, ap, NULL);
+	va_end(ap);
+	if (ctx.log) {
+		va_start(ap, fmt);
+		vmsg(ctx.log, fmt, ap, NULL);
+		va_end(ap);
+	}
+}
+
 #ifdef CR_FUZZ
 /*
  * fuzz/: die() longjmps out of a half-read image, so every block the
@@ -551,6 +566,13 @@ static void arch_set_ip(uint64_t *regs, uint64_t ip);
 static const uint8_t arch_safe_code[16];
 static const size_t arch_safe_code_len;
 static void arch_set_frame_sp(uint64_t *regs, uint64_t frame);
+/*
+ * A thread let go after a dump -R or pre-dump, stopped in a syscall the
+ * kernel would resume with restart_syscall: make it run the syscall
+ * again instead (true if regs changed).  A later dump could not restore
+ * restart_syscall, whose state (the restart block) stays in the kernel.
+ */
+static bool arch_release_restart(uint64_t *regs);
 /* Point regs at a syscall instruction at ip with number nr, args a[6]. */
 static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 			      const long *a);
@@ -1524,6 +1546,8 @@ static void pt_release(struct pt *t)
 	t->frame = 0;
 	if (t->scratch && !pt_try_syscall(t, __NR_munmap, unmap, &ret))
 		t->scratch = 0;
+	if (arch_release_restart(t->regs))
+		t->dirty = true;
 	if (t->dirty) {
 		if (arch_set_regs(t->pid, t->regs) ||
 		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
@@ -1814,7 +1838,8 @@ struct task {
 	size_t nsrc;
 	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
 	int uffd;		/* dump: cr's copy of that tracker, or -1 */
-	uint64_t trk_ino;
+	uint64_t trk_ino;	/* its inode; soft-dirty: the start time */
+	bool trk_sd;		/* dump: tracked by soft-dirty bits instead */
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -2376,6 +2401,8 @@ static void col_vmas(struct image *im, struct task *t)
 
 		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
 			continue;
+		if (t->trk_sd)	/* "sd": made since the bits were cleared */
+			v.tracked = !vmflag(&m[i], "sd");
 		kst_col_vma(&m[i], &v);
 		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
@@ -2623,6 +2650,14 @@ static void col_fobj_pages(struct fobj *o)
  * without --track-mem) takes them away.  A mapping without the
  * registration (new, or moved by mremap, which drops it) counts as
  * written in full, as does every page the parent image does not hold.
+ *
+ * Older kernels (before 6.7) have no asynchronous write-protect; where
+ * they have soft-dirty bits (CONFIG_MEM_SOFT_DIRTY, x86 and a few more),
+ * those track instead: writing "4" to /proc/PID/clear_refs clears them,
+ * pagemap bit 55 is set again on each page written since, and a mapping
+ * made since carries the "sd" VmFlag (all of it counts as written).  No
+ * fd is left in the process; the start time in TRACK recognises it.
+ * Neither there: each image holds all the memory, and cr says so.
  */
 
 /*
@@ -2715,18 +2750,31 @@ static uint64_t trk_ino(int pid, int fd)
 	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
 }
 
-/* Is fd one of the trackers the parent image left, or a copy of one a
- * child got by fork?  Those are cr's, not the process's. */
+/* Is fd one of the trackers the parent image left or this dump made, or
+ * a copy of one a child got by fork?  Those are cr's, not the process's. */
 static bool trk_is_tracker(const struct image *im, int pid, int fd)
 {
 	uint64_t ino;
 
-	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+	if (!(ino = trk_ino(pid, fd)))
 		return false;
-	for (size_t i = 0; i < im->prev->ntrack; i++)
-		if (im->prev->track[i].ino == ino)
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino &&
+		    im->prev->track[i].fd != TLV_TRACK_SOFT_DIRTY)
+			return true;
+	for (size_t i = 0; i < im->nt; i++)	/* made by this dump */
+		if (im->t[i].trk_fd >= 0 && im->t[i].trk_ino == ino)
 			return true;
 	return false;
+}
+
+/* When pid started (clock ticks after boot): who it is, beyond its pid. */
+static uint64_t trk_start_time(int pid)
+{
+	uint64_t f[STAT_FIELDS];
+
+	proc_stat(pid, f);
+	return f[22];
 }
 
 /* Before the fds are collected: is the parent image's tracker still in t? */
@@ -2737,7 +2785,12 @@ static void trk_find(const struct image *im, struct task *t)
 
 		if (r->pid != t->proc.pid)
 			continue;
-		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+		if (r->fd == TLV_TRACK_SOFT_DIRTY &&
+		    trk_start_time(t->proc.pid) == r->ino) {
+			t->trk_sd = true;
+			t->trk_ino = r->ino;
+		} else if (r->fd < INT_MAX &&
+			   trk_ino(t->proc.pid, r->fd) == r->ino) {
 			t->trk_fd = r->fd;
 			t->trk_ino = r->ino;
 		} else {
@@ -2782,10 +2835,34 @@ static long trk_slot(const struct task *t)
 	return 1023;
 }
 
+static bool probe_soft_dirty(void);	/* 11 */
+
+/*
+ * No write-protect tracking for t (why): soft-dirty bits if the kernel
+ * has them, else every image of the chain holds all of t's memory.
+ */
+static void trk_fallback(struct task *t, const char *why)
+{
+	static int sd = -1;
+
+	if (sd < 0)
+		sd = probe_soft_dirty();
+	if (sd) {
+		info("pid %llu: %s: tracking by soft-dirty bits",
+		     (unsigned long long)t->proc.pid, why);
+		t->trk_sd = true;
+		t->trk_ino = trk_start_time(t->proc.pid);
+		return;
+	}
+	warn("no memory-change tracking on this kernel (%s, and no soft-dirty bits): the next dump saves all its memory again",
+	     why);
+}
+
 /*
  * While cr may still run syscalls in t (its scratch area is mapped, so
  * they are safe to interrupt): take the tracker into cr, making a new one
  * if this dump leaves tracking behind; close it in t if it does not.
+ * CR_NO_UFFD_WP=1 (for tests) acts as a kernel without write-protect.
  */
 static void trk_setup(struct image *im, struct task *t)
 {
@@ -2793,14 +2870,18 @@ static void trk_setup(struct image *im, struct task *t)
 	int pid = t->proc.pid;
 	bool fresh = false;
 
-	if (t->trk_fd < 0 && im->keep_track) {
+	if (t->trk_fd < 0 && !t->trk_sd && im->keep_track &&
+	    getenv("CR_NO_UFFD_WP")) {
+		trk_fallback(t, "CR_NO_UFFD_WP is set");
+		return;
+	}
+	if (t->trk_fd < 0 && !t->trk_sd && im->keep_track) {
 		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
 				    0, 0, 0, 0, 0);
 		long h;
 
 		if (u < 0) {
-			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
-			     pid, strerror(-u));
+			trk_fallback(t, strerror(-u));
 			return;
 		}
 		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
@@ -2823,12 +2904,13 @@ static void trk_setup(struct image *im, struct task *t)
 		struct stat sb;
 
 		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
-			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
+			info("pid %d: no asynchronous write-protect: %s",
 			     pid, strerror(errno));
 			close(t->uffd);
 			t->uffd = -1;
 			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
 			t->trk_fd = -1;
+			trk_fallback(t, "no userfaultfd write-protect (6.7+)");
 			return;
 		}
 		t->trk_ino = sb.st_ino;
@@ -2882,6 +2964,39 @@ static void trk_scan(int fd, const struct vma *v, bool protect,
 	}
 }
 
+/* The soft-dirty pages of mapping v, from pagemap fd, into out. */
+static void trk_sd_scan(int fd, const struct vma *v, struct runs *out, int pid)
+{
+	enum { CHUNK = 32768 };
+	uint64_t *e = xmalloc(CHUNK * 8);
+	size_t floor = out->n;
+
+	for (uint64_t a = v->v.start; a < v->v.end;) {
+		size_t n = (v->v.end - a) / PAGE;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		if (pread(fd, e, n * 8, a / PAGE * 8) != (ssize_t)(n * 8))
+			die_errno("reading /proc/%d/pagemap", pid);
+		for (size_t i = 0; i < n; i++)
+			if (e[i] >> 55 & 1)
+				runs_add(out, floor, a + i * PAGE, 1);
+		a += n * PAGE;
+	}
+	free(e);
+}
+
+/* Soft-dirty tracking starts again from here: clear every bit of t's. */
+static void trk_sd_clear(const struct task *t)
+{
+	char path[PATH_MAX];
+	int fd = xopen(proc_path(path, t->proc.pid, "clear_refs"), O_WRONLY);
+
+	if (write(fd, "4", 1) != 1)
+		die_errno("%s", path);
+	close(fd);
+}
+
 /*
  * After col_pages, still frozen: which of t's pages the parent image
  * already holds unchanged (t->prun, left out of t->own), and the
@@ -2894,7 +3009,7 @@ static void trk_pages(struct image *im, struct task *t)
 	const struct task *q = NULL;
 	int fd;
 
-	if (t->uffd < 0)
+	if (t->uffd < 0 && !t->trk_sd)
 		return;
 	fd = open_pagemap(t->proc.pid);
 	for (size_t i = 0; i < t->nvmas; i++) {
@@ -2908,8 +3023,11 @@ static void trk_pages(struct image *im, struct task *t)
 		if (v->tracked) {
 			runs_add(&tracked, 0, v->v.start,
 				 (v->v.end - v->v.start) / PAGE);
-			trk_scan(fd, v, im->keep_track, &written);
-		} else if (im->keep_track) {
+			if (t->trk_sd)
+				trk_sd_scan(fd, v, &written, t->proc.pid);
+			else
+				trk_scan(fd, v, im->keep_track, &written);
+		} else if (im->keep_track && !t->trk_sd) {
 			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
 				info("pid %llu: %llx-%llx cannot be tracked (%s)",
 				     (unsigned long long)t->proc.pid,
@@ -2921,7 +3039,10 @@ static void trk_pages(struct image *im, struct task *t)
 		}
 	}
 	close(fd);
-	close(t->uffd);
+	if (t->trk_sd && im->keep_track)
+		trk_sd_clear(t);
+	if (t->uffd >= 0)
+		close(t->uffd);
 	t->uffd = -1;
 	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
 		if (im->prev->t[i].proc.pid == t->proc.pid)
@@ -6890,8 +7011,10 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
 	trk_find(im, t);
-	col_fds(im, t, shell_job);
-	col_check_epoll(t);
+	if (!im->predump) {	/* a pre-dump is memory only */
+		col_fds(im, t, shell_job);
+		col_check_epoll(t);
+	}
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread *th = &t->th[k];
 
@@ -6969,7 +7092,8 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_check_sysv(im);
 	col_ofds(im);
 	col_check_fown(im);
-	col_ttys(im);
+	if (!im->predump)
+		col_ttys(im);
 	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
@@ -7030,7 +7154,9 @@ static void dump_chain(struct img_out *o, const struct image *im)
 		const struct task *t = &im->t[i];
 		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
 
-		if (t->trk_fd >= 0)
+		if (t->trk_sd)
+			r.fd = TLV_TRACK_SOFT_DIRTY;
+		if (t->trk_fd >= 0 || t->trk_sd)
 			buf_put(&b, &r, sizeof(r));
 	}
 	if (b.len)
@@ -9408,7 +9534,8 @@ static void img_check(struct image *im)
 		die("corrupt image: PARENT and PARENT_ID go together");
 	for (size_t i = 0; i < im->ntrack; i++)
 		if (!task_by_pid(im, im->track[i].pid) ||
-		    im->track[i].fd > INT_MAX)
+		    (im->track[i].fd > INT_MAX &&
+		     im->track[i].fd != TLV_TRACK_SOFT_DIRTY))
 			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
@@ -13129,6 +13256,15 @@ static void arch_restart_fixup(uint64_t *regs)
 	}
 }
 
+static bool arch_release_restart(uint64_t *regs)
+{
+	if ((long)regs[ORIG_RAX] < 0 || (long)regs[RAX] != -516)
+		return false;
+	arch_restart_fixup(regs);
+	regs[ORIG_RAX] = -1;	/* so the kernel does not restart it too */
+	return true;
+}
+
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
 {
 	tls[0] = regs[FS_BASE];
@@ -13494,6 +13630,18 @@ static long arch_syscall_ret(const uint64_t *regs)
 static void arch_set_frame_sp(uint64_t *regs, uint64_t frame)
 {
 	regs[SP] = frame;
+}
+
+/*
+ * Not done here: arm64 swaps in restart_syscall after the ptrace stop, and
+ * the stop's registers do not tell -ERESTART_RESTARTBLOCK from the other
+ * restarts.  A thread pre-dumped in nanosleep and dumped again before it
+ * returns gets EINTR after restore (README).
+ */
+static bool arch_release_restart(uint64_t *regs)
+{
+	(void)regs;
+	return false;
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])

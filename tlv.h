@@ -398,8 +398,10 @@ struct tlv_rec {
 	X(addr, "first page") X(npages, "number of pages")
 #define TLV_F_TRACK(X) \
 	X(pid, "process whose memory changes are tracked") \
-	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
-	X(ino, "the tracker's inode number, to recognise it next time")
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it, or TLV_TRACK_SOFT_DIRTY") \
+	X(ino, "the tracker's inode number, or for soft-dirty the process's start time, to recognise it next time")
+/* TRACK fd of a process tracked by the kernel's soft-dirty bits (no fd) */
+#define TLV_TRACK_SOFT_DIRTY 0xffffffffull
 #define TLV_F_PREDUMP(X) \
 	X(live, "1: pages were copied while the processes ran") \
 /* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
