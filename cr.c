@@ -1840,6 +1840,10 @@ struct task {
 	int uffd;		/* dump: cr's copy of that tracker, or -1 */
 	uint64_t trk_ino;	/* its inode; soft-dirty: the start time */
 	bool trk_sd;		/* dump: tracked by soft-dirty bits instead */
+	int trk_new_fd;		/* dump: the tracker made for the next round */
+	int uffd_new;		/* ... cr's copy of it */
+	uint64_t trk_new_ino;
+	int trk_next_fd;	/* ... the fd TRACK names: it takes trk_fd's */
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -2084,7 +2088,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
-	t->trk_fd = t->uffd = -1;
+	t->trk_fd = t->uffd = t->trk_new_fd = t->uffd_new = t->trk_next_fd = -1;
 	return t;
 }
 
@@ -2762,8 +2766,9 @@ static bool trk_is_tracker(const struct image *im, int pid, int fd)
 		if (im->prev->track[i].ino == ino &&
 		    im->prev->track[i].fd != TLV_TRACK_SOFT_DIRTY)
 			return true;
-	for (size_t i = 0; i < im->nt; i++)	/* made by this dump */
-		if (im->t[i].trk_fd >= 0 && im->t[i].trk_ino == ino)
+	for (size_t i = 0; i < im->nt; i++)	/* found or made by this dump */
+		if ((im->t[i].trk_fd >= 0 && im->t[i].trk_ino == ino) ||
+		    (im->t[i].trk_new_fd >= 0 && im->t[i].trk_new_ino == ino))
 			return true;
 	return false;
 }
@@ -2777,9 +2782,39 @@ static uint64_t trk_start_time(int pid)
 	return f[22];
 }
 
-/* Before the fds are collected: is the parent image's tracker still in t? */
+static long trk_slot(const struct task *t);
+
+/*
+ * Is pid's fd a tracker cr left but no image names (from a dump that
+ * failed after it reset the tracking, or was killed)?  cr's trackers are
+ * the only userfaultfds with exactly the features async write-protect
+ * implies, close-on-exec and non-blocking, near the fd limit.
+ */
+static uint64_t trk_stale(int pid, int fd)
+{
+	char name[64], *s;
+	uint64_t ino = trk_ino(pid, fd);
+	bool ours;
+
+	if (!ino)
+		return 0;
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_read(pid, name, NULL);
+	ours = s && strstr(s, "\nAPI:\taa:8000a000:") &&
+	       proc_field_u64(s, "flags", 8, name) == (O_CLOEXEC | O_NONBLOCK);
+	free(s);
+	return ours ? ino : 0;
+}
+
+/*
+ * Before the fds are collected: is the parent image's tracker still in t?
+ * A stale one of cr's (trk_stale) is taken too, but only to be replaced
+ * or closed: what it saw does not count, as no image goes with it.
+ */
 static void trk_find(const struct image *im, struct task *t)
 {
+	long slot = trk_slot(t);
+
 	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
 		const struct tlv_track *r = &im->prev->track[i];
 
@@ -2798,6 +2833,14 @@ static void trk_find(const struct image *im, struct task *t)
 			     (unsigned long long)r->pid);
 		}
 	}
+	for (long fd = slot; t->trk_fd < 0 && !t->trk_sd && fd >= slot - 1;
+	     fd--)	/* not one of the tree's own (CLONE_FILES) */
+		if (!trk_is_tracker(im, t->proc.pid, fd) &&
+		    (t->trk_ino = trk_stale(t->proc.pid, fd))) {
+			t->trk_fd = fd;
+			info("pid %llu: fd %ld is a tracker of a dump that did not finish: all its pages are saved",
+			     (unsigned long long)t->proc.pid, fd);
+		}
 }
 
 /* pid's fd, duplicated into cr; -1 with errno set on failure. */
@@ -2818,10 +2861,10 @@ static int pidfd_take(int pid, int fd)
 static void trk_undo(void *arg)
 {
 	struct task *t = arg;
-	const long a[6] = { t->trk_fd };
+	const long a[6] = { t->trk_new_fd };
 	long ret;
 
-	if (t->trk_fd >= 0)
+	if (t->trk_new_fd >= 0)
 		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
 }
 
@@ -2860,65 +2903,67 @@ static void trk_fallback(struct task *t, const char *why)
 
 /*
  * While cr may still run syscalls in t (its scratch area is mapped, so
- * they are safe to interrupt): take the tracker into cr, making a new one
- * if this dump leaves tracking behind; close it in t if it does not.
+ * they are safe to interrupt): take the tracker t has into cr, to read
+ * it; if this dump leaves tracking behind, make a new one for the next
+ * round (trk_switch puts it in place); if not, close the old one in t.
+ * Each round's tracker is new, so that a round that fails after its
+ * reset (cr killed while the memory is copied) cannot pass for the image
+ * before it: that image's tracker is gone, and the next dump saves all.
  * CR_NO_UFFD_WP=1 (for tests) acts as a kernel without write-protect.
  */
 static void trk_setup(struct image *im, struct task *t)
 {
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_WP_ASYNC };
 	struct pt *p = &t->th[0].pt;
 	int pid = t->proc.pid;
-	bool fresh = false;
+	struct stat sb;
+	long u, h, slot = trk_slot(t);
 
-	if (t->trk_fd < 0 && !t->trk_sd && im->keep_track &&
-	    getenv("CR_NO_UFFD_WP")) {
+	if (t->trk_fd >= 0) {
+		t->uffd = pidfd_take(pid, t->trk_fd);
+		if (t->uffd < 0)
+			die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+		if (!im->keep_track) {
+			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
+			t->trk_fd = -1;
+		}
+	}
+	if (!im->keep_track || t->trk_sd)
+		return;
+	if (getenv("CR_NO_UFFD_WP")) {
 		trk_fallback(t, "CR_NO_UFFD_WP is set");
 		return;
 	}
-	if (t->trk_fd < 0 && !t->trk_sd && im->keep_track) {
-		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
-				    0, 0, 0, 0, 0);
-		long h;
-
-		if (u < 0) {
-			trk_fallback(t, strerror(-u));
-			return;
-		}
-		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
-			       0, 0, 0);
-		if (h >= 0)
-			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
-		t->trk_fd = h >= 0 ? h : u;
-		undo_push(trk_undo, t);
-		im->ntrk_undo++;
-		fresh = true;
-	}
-	if (t->trk_fd < 0)
+	u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0,
+		       0, 0);
+	if (u < 0) {
+		trk_fallback(t, strerror(-u));
 		return;
-	t->uffd = pidfd_take(pid, t->trk_fd);
-	if (t->uffd < 0)
-		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
-	if (fresh) {
-		struct uffdio_api api = { .api = UFFD_API,
-					  .features = UFFD_FEATURE_WP_ASYNC };
-		struct stat sb;
-
-		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
-			info("pid %d: no asynchronous write-protect: %s",
-			     pid, strerror(errno));
-			close(t->uffd);
-			t->uffd = -1;
-			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
-			t->trk_fd = -1;
-			trk_fallback(t, "no userfaultfd write-protect (6.7+)");
-			return;
-		}
-		t->trk_ino = sb.st_ino;
 	}
-	if (!im->keep_track) {
-		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
-		t->trk_fd = -1;
+	h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC,
+		       t->trk_fd >= 0 ? slot - 1 : slot, 0, 0, 0);
+	if (h >= 0)
+		pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+	t->trk_new_fd = h >= 0 ? h : u;
+	t->trk_next_fd = t->trk_fd >= 0 ? t->trk_fd : t->trk_new_fd;
+	undo_push(trk_undo, t);
+	im->ntrk_undo++;
+	t->uffd_new = pidfd_take(pid, t->trk_new_fd);
+	if (t->uffd_new < 0)
+		die_errno("taking its new tracker (fd %d) into cr",
+			  t->trk_new_fd);
+	if (ioctl(t->uffd_new, UFFDIO_API, &api) || fstat(t->uffd_new, &sb)) {
+		info("pid %d: no asynchronous write-protect: %s", pid,
+		     strerror(errno));
+		close(t->uffd_new);
+		t->uffd_new = -1;
+		pt_syscall(p, __NR_close, t->trk_new_fd, 0, 0, 0, 0, 0);
+		t->trk_new_fd = t->trk_next_fd = -1;
+		trk_fallback(t, "no userfaultfd write-protect (6.7+)");
+		return;
 	}
+	t->trk_new_ino = sb.st_ino;
 }
 
 /*
@@ -3014,36 +3059,23 @@ static void trk_pages(struct image *im, struct task *t)
 	fd = open_pagemap(t->proc.pid);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		struct vma *v = &t->vmas[i];
-		struct uffdio_register reg = {
-			.range = { v->v.start, v->v.end - v->v.start },
-			.mode = UFFDIO_REGISTER_MODE_WP };
 
-		if (!vma_private(v) || v->v.inherit)
+		if (!vma_private(v) || v->v.inherit || !v->tracked)
 			continue;
-		if (v->tracked) {
-			runs_add(&tracked, 0, v->v.start,
-				 (v->v.end - v->v.start) / PAGE);
-			if (t->trk_sd)
-				trk_sd_scan(fd, v, &written, t->proc.pid);
-			else
-				trk_scan(fd, v, im->keep_track, &written);
-		} else if (im->keep_track && !t->trk_sd) {
-			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
-				info("pid %llu: %llx-%llx cannot be tracked (%s)",
-				     (unsigned long long)t->proc.pid,
-				     (unsigned long long)v->v.start,
-				     (unsigned long long)v->v.end,
-				     strerror(errno));
-			else
-				trk_scan(fd, v, true, NULL);
-		}
+		runs_add(&tracked, 0, v->v.start,
+			 (v->v.end - v->v.start) / PAGE);
+		if (t->trk_sd)
+			trk_sd_scan(fd, v, &written, t->proc.pid);
+		else
+			trk_scan(fd, v, false, &written);
 	}
 	close(fd);
 	if (t->trk_sd && im->keep_track)
 		trk_sd_clear(t);
-	if (t->uffd >= 0)
+	if (!im->keep_track && t->uffd >= 0) {
 		close(t->uffd);
-	t->uffd = -1;
+		t->uffd = -1;
+	}
 	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
 		if (im->prev->t[i].proc.pid == t->proc.pid)
 			q = &im->prev->t[i];
@@ -3063,6 +3095,62 @@ static void trk_pages(struct image *im, struct task *t)
 		t->own = own;
 	}
 	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/*
+ * The image is written up to its pages; the tree is still frozen.  Each
+ * new tracker takes over: the old one lets go of every mapping, the new
+ * one registers them all and protects every page, and in the process it
+ * takes the old one's fd (TRACK says so already).
+ */
+static void trk_switch(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		struct pt *p = &t->th[0].pt;
+		int fd;
+
+		if (t->uffd_new < 0)
+			continue;
+		ctx.pid = t->proc.pid;
+		fd = open_pagemap(t->proc.pid);
+		for (size_t k = 0; k < t->nvmas; k++) {
+			const struct vma *v = &t->vmas[k];
+			struct uffdio_range r = { v->v.start,
+						  v->v.end - v->v.start };
+			struct uffdio_register reg = { .range = r,
+				.mode = UFFDIO_REGISTER_MODE_WP };
+
+			if (!vma_private(v) || v->v.inherit)
+				continue;
+			if (t->uffd >= 0 && v->tracked &&
+			    ioctl(t->uffd, UFFDIO_UNREGISTER, &r))
+				info("%llx-%llx: unregistering the old tracker: %s",
+				     (unsigned long long)r.start,
+				     (unsigned long long)(r.start + r.len),
+				     strerror(errno));
+			if (ioctl(t->uffd_new, UFFDIO_REGISTER, &reg))
+				info("%llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)r.start,
+				     (unsigned long long)(r.start + r.len),
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+		close(fd);
+		close(t->uffd_new);
+		t->uffd_new = -1;
+		if (t->uffd >= 0)
+			close(t->uffd);
+		t->uffd = -1;
+		if (t->trk_fd >= 0) {	/* dup3 closes the old one */
+			pt_syscall(p, __NR_dup3, t->trk_new_fd, t->trk_fd,
+				   O_CLOEXEC, 0, 0, 0);
+			pt_syscall(p, __NR_close, t->trk_new_fd, 0, 0, 0, 0, 0);
+			t->trk_new_fd = t->trk_fd;	/* for trk_undo */
+		}
+	}
+	ctx.pid = 0;
 }
 
 /* The release of a tree whose memory is copied after it goes on. */
@@ -7152,11 +7240,13 @@ static void dump_chain(struct img_out *o, const struct image *im)
 	}
 	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
 		const struct task *t = &im->t[i];
-		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+		struct tlv_track r = { t->proc.pid, t->trk_next_fd,
+				       t->trk_new_ino };
 
 		if (t->trk_sd)
-			r.fd = TLV_TRACK_SOFT_DIRTY;
-		if (t->trk_fd >= 0 || t->trk_sd)
+			r = (struct tlv_track){ t->proc.pid,
+				TLV_TRACK_SOFT_DIRTY, t->trk_ino };
+		if (t->trk_next_fd >= 0 || t->trk_sd)
 			buf_put(&b, &r, sizeof(r));
 	}
 	if (b.len)
@@ -7659,6 +7749,7 @@ static int cmd_dump(const struct opts *opt)
 	dump_objects(&o, &im);
 	fault("dump-write");
 	if (im.predump) {	/* the memory is copied while it runs */
+		trk_switch(&im);
 		trk_keep(&im);
 		undo_pop();	/* sk_release, now: the sockets go on too */
 		sk_release(NULL);
@@ -7692,6 +7783,7 @@ static int cmd_dump(const struct opts *opt)
 	if (im.predump) {
 		undo_pop();	/* unlink_part, now a no-op */
 	} else if (opt->leave_running) {
+		trk_switch(&im);
 		trk_keep(&im);
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
