@@ -1137,8 +1137,17 @@ static bool m_chain(struct ctx *c)
 	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img"),
 			       "--prev-images-dir", "../pre2", NULL };
 
+	static char log[256 * 1024], err[4096];
+
 	if (!predump(c, "pre1", NULL) || !predump(c, "pre2", "../pre1"))
 		return false;
+	/* the second round went on from the first, or cr said it could not */
+	if (slurp("pre2.log", log, sizeof(log)) < 0 ||
+	    slurp("pre1.err", err, sizeof(err)) < 0 ||
+	    (!strstr(log, "left to the parent") &&
+	     !strstr(err, "no memory-change tracking")))
+		return bad(c, "the second pre-dump did not track changes: %s",
+			   file_tail("pre2.log"));
 	if (mkdir("img", 0755) && errno != EEXIST)
 		return bad(c, "mkdir img: %s", strerror(errno));
 	return check_cr(c, "dump", cr_run(c, "dump", args, -1, -1)) &&
