@@ -2,6 +2,10 @@
 # repository root).  Run as root:
 #   make bench                  ceilings + every target (about 5-10 minutes)
 #   make bench-quick            fewer sizes and runs (under a minute)
+#   make bench-migrate          cr migrate between two network namespaces
+#                               (t/migrate.sh MIG_BENCH): frozen time of a
+#                               pre-copy and of a one-shot migration of 1 GiB
+#                               written at 1%/s, MB/s vs a plain TCP copy
 #   make bench-compare [OLD=a NEW=b]   two result files side by side
 #                               (default: the two newest in bench/results)
 #   make clean-bench
@@ -25,6 +29,14 @@ bench/bin:
 
 bench: cr bench/bin/bench bench/bin/target
 	$(BENCH_RUN)
+	$(MAKE) bench-migrate
+
+bench-migrate: cr
+	@f=$(CURDIR)/bench/results/$$(date +%Y%m%d-%H%M%S)-migrate.txt; \
+	{ echo "# cr migrate benchmark (t/migrate.sh with MIG_BENCH)"; \
+	  echo "meta.date=$$(date '+%F %T')"; \
+	  echo "meta.commit=$$(git rev-parse --short HEAD 2>/dev/null)"; } > $$f; \
+	MIG_BENCH=$$f CR=$(CURDIR)/cr bash t/migrate.sh
 
 bench-quick: cr bench/bin/bench bench/bin/target
 	$(BENCH_RUN) -q
@@ -35,4 +47,4 @@ bench-compare: bench/bin/bench
 clean-bench:
 	rm -rf bench/bin
 
-.PHONY: bench bench-quick bench-compare clean-bench
+.PHONY: bench bench-migrate bench-quick bench-compare clean-bench

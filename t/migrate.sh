@@ -10,7 +10,10 @@
 # (it stores nothing); then a pre-dump and dump through the page server
 # over IPv6.  Prints the progress of the migration and its frozen time.
 #   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter)
-# MIG_MB=N changes the working set (default 1024).
+# MIG_MB=N changes the working set (default 1024).  MIG_BENCH=FILE (make
+# bench): no failure cases; measures a plain TCP copy over the veth (the
+# ceiling), the pre-copy migration there and a one-shot one (--max-iters 0)
+# back, and writes key=value lines to FILE.
 # Prints "PASS/FAIL migrate.CASE" lines and "N passed, N failed".
 
 set -u
@@ -212,6 +215,50 @@ setsid ./prog "$MB" < /dev/null > /dev/null 2> log &
 pid=$!
 for i in $(seq 600); do grep -q ready log && break; sleep 0.05; done
 head -c 32 /dev/urandom > key
+
+# The ceiling: MB/s of a plain TCP copy of the working set over the veth.
+bench_ceiling() {
+	local t0 t1
+	dst_bg python3 -c 'import socket
+s = socket.create_server(("10.231.0.2", 7779)); c, _ = s.accept()
+while c.recv(1 << 20): pass'
+	dst_listening 7779
+	t0=$(date +%s%N)
+	python3 -c 'import socket, sys
+s = socket.create_connection(("10.231.0.2", 7779)); b = bytes(1 << 20)
+for i in range(int(sys.argv[1])): s.sendall(b)' "$MB"
+	wait $dbg
+	t1=$(date +%s%N)
+	echo "migrate.tcp_copy_mbps=$(( MB * 1048576 * 1000 / (t1 - t0) ))" >> "$MIG_BENCH"
+}
+# The figures of a migrate's stderr ($1) as key=value lines, prefix $2.
+bench_figures() {
+	sed -n 's/.*pre-dump 1: \([0-9.]*\) MB sent in \([0-9]*\) ms.*/\1 \2/p' "$1" |
+		awk -v p="$2" '{ printf "%s.first_copy_mbps=%.0f\n", p, $1 / $2 * 1000 }'
+	echo "$2.rounds=$(grep -c 'pre-dump [0-9]' "$1")"
+	sed -n 's/.*frozen \([0-9.]*\) ms until it runs there (\([0-9.]*\) ms.*/\1 \2/p' "$1" |
+		awk -v p="$2" '{ printf "%s.frozen_ms=%s\n%s.frozen_source_ms=%s\n", p, $1, p, $2 }'
+}
+if [ -n "${MIG_BENCH:-}" ]; then
+	bench_ceiling
+	dst_bg "$CR" restore --listen 7777 -d
+	dst_listening 7777
+	"$CR" migrate -v -t "$pid" --to 10.231.0.2:7777 2> err || { cat err; exit 1; }
+	wait $dbg
+	bench_figures err migrate.precopy >> "$MIG_BENCH"
+	"$CR" restore --listen 7777 -d --address 10.231.0.1 &
+	dbg=$!
+	sleep 0.3
+	dst "$CR" migrate -v --max-iters 0 -t "$pid" --to 10.231.0.1:7777 2> err || { cat err; exit 1; }
+	wait $dbg
+	bench_figures err migrate.oneshot >> "$MIG_BENCH"
+	case $(checked "$pid") in
+	ok*) echo "migrate.checked=ok" >> "$MIG_BENCH" ;;
+	*) echo "migrate.checked=bad" >> "$MIG_BENCH"; exit 1 ;;
+	esac
+	cat "$MIG_BENCH"
+	exit 0
+fi
 
 # 1. The destination refuses the chain: it wants it signed (signing 1 GiB
 # would take long on a loaded machine; t/predump.sh checks a wrong key).
