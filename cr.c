@@ -7929,21 +7929,24 @@ static void xfer_tell_error(const char *msg)
 }
 
 /* The receiver's answer; its ERROR or a lost connection is fatal. */
-static uint32_t xfer_answer(int s, const char *who)
+static uint32_t xfer_answer(int s, const char *who, char text[256])
 {
 	struct xfer_reply r;
-	char text[1024];
+	char buf[256];
 	ssize_t n = read_full(s, &r, sizeof(r));
 
+	if (!text)
+		text = buf;
 	if (n != sizeof(r)) {
 		errno = n < 0 ? -n : ECONNRESET;
 		die_errno("%s did not answer", who);
 	}
-	if (r.code == XFER_ERROR) {
-		n = read_full(s, text, r.len < sizeof(text) ? r.len : sizeof(text) - 1);
-		text[n > 0 ? n : 0] = 0;
+	if (r.len >= 256)
+		die("%s: an answer of %u bytes", who, r.len);
+	n = read_full(s, text, r.len);
+	text[n > 0 ? n : 0] = 0;
+	if (r.code == XFER_ERROR)
 		die("%s refused the image: %s", who, text);
-	}
 	if (r.code < XFER_STORED || r.code > XFER_RUNNING)
 		die("%s: unknown answer %u", who, r.code);
 	return r.code;
@@ -7955,7 +7958,7 @@ static void xfer_out_fail(struct img_out *o)
 	struct pollfd p = { o->fd, POLLIN, 0 };
 
 	if (poll(&p, 1, 2000) == 1)
-		xfer_answer(o->fd, o->name);
+		xfer_answer(o->fd, o->name, NULL);
 }
 
 /*
@@ -8212,6 +8215,7 @@ static int cmd_dump(const struct opts *opt)
 	static struct image im;
 	struct hmac mac;
 	uint64_t npages = 0, nthreads = 0, t_freeze, t_sent;
+	char there[256] = "";	/* RUNNING's text: the restore's time */
 
 	ctx.phase = opt->predump ? "pre-dump" : "dump";
 	if (opt->pid <= 0)
@@ -8345,8 +8349,8 @@ static int cmd_dump(const struct opts *opt)
 			die_errno("renaming %s to %s", part_path, path);
 		part_path = NULL;
 	}
-	if (net && xfer_answer(o.fd, o.name) == XFER_RESTORING)
-		xfer_answer(o.fd, o.name);	/* RUNNING, or it dies */
+	if (net && xfer_answer(o.fd, o.name, NULL) == XFER_RESTORING)
+		xfer_answer(o.fd, o.name, there);	/* RUNNING, or it dies */
 	if (opt->note_fd >= 0) {
 		struct tlv_rec r = { TLV_END, 0, sizeof(im.end) };
 
@@ -8357,9 +8361,10 @@ static int cmd_dump(const struct opts *opt)
 		note_save(&im, opt->dir);
 	info("image written: %llu bytes", (unsigned long long)o.off);
 	if (opt->progress && net && !im.predump)
-		fprintf(stderr, "cr: %s: final dump: %.1f MB, %llu pages; frozen %.1f ms until it runs there (%.1f ms of it here: freeze, collect, send)\n",
+		fprintf(stderr, "cr: %s: final dump: %.1f MB, %llu pages; frozen %.1f ms until it runs there (%.1f ms of it here: freeze, collect, send%s%s)\n",
 			ctx.phase, o.off / 1e6, (unsigned long long)npages,
-			(mono_ns() - t_freeze) / 1e6, (t_sent - t_freeze) / 1e6);
+			(mono_ns() - t_freeze) / 1e6, (t_sent - t_freeze) / 1e6,
+			*there ? "; " : "", there);
 	fault("dump-done");
 	if (im.predump) {
 		if (!net)
@@ -8554,6 +8559,7 @@ static int cmd_migrate(const struct opts *opt)
  */
 static char *xfer_dir;		/* restore --listen: where the chain is */
 static unsigned xfer_last;	/* its final image's slot */
+static uint64_t xfer_t_final;	/* when that was stored */
 
 static void xfer_rmdir(void *arg)
 {
@@ -8603,6 +8609,7 @@ static char *xfer_receive_chain(const struct opts *opt)
 		info("received %s", img);
 		if (h.flags & XFER_FINAL) {
 			xfer_last = h.slot;
+			xfer_t_final = mono_ns();
 			xfer_reply(s, XFER_RESTORING, NULL);
 			return img;
 		}
@@ -14042,7 +14049,11 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("writing %s", opt->pidfile);
 	}
 	if (opt->listen) {	/* section 6b: the sender may let go now */
-		xfer_reply(xfer_peer, XFER_RUNNING, NULL);
+		char took[64];
+
+		snprintf(took, sizeof(took), "%.1f ms to restore there",
+			 (mono_ns() - xfer_t_final) / 1e6);
+		xfer_reply(xfer_peer, XFER_RUNNING, took);
 		ctx.on_die = NULL;
 		close(xfer_peer);
 		xfer_rmdir(NULL);
