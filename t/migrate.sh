@@ -238,6 +238,8 @@ bench_figures() {
 	echo "$2.rounds=$(grep -c 'pre-dump [0-9]' "$1")"
 	sed -n 's/.*frozen \([0-9.]*\) ms until it runs there (\([0-9.]*\) ms.*/\1 \2/p' "$1" |
 		awk -v p="$2" '{ printf "%s.frozen_ms=%s\n%s.frozen_source_ms=%s\n", p, $1, p, $2 }'
+	sed -n 's/.*; \([0-9.]*\) ms to restore there.*/\1/p' "$1" |
+		awk -v p="$2" '{ printf "%s.restore_there_ms=%s\n", p, $1 }'
 }
 if [ -n "${MIG_BENCH:-}" ]; then
 	bench_ceiling
