@@ -596,6 +596,8 @@ static void arch_set_frame_sp(uint64_t *regs, uint64_t frame);
  * restart_syscall, whose state (the restart block) stays in the kernel.
  */
 static bool arch_release_restart(uint64_t *regs);
+/* After that, at the stop the release goes through: the same, for arm64. */
+static void arch_release_restart2(int tid, const uint64_t *regs);
 /* Point regs at a syscall instruction at ip with number nr, args a[6]. */
 static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 			      const long *a);
@@ -1454,6 +1456,7 @@ struct pt {
 	bool seized;
 	bool dirty;		/* registers or mask changed by cr */
 	bool masked;		/* all signals blocked, for remote syscalls */
+	bool have_regs;		/* regs were read (the freeze, or restore) */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
 	uint64_t insn;		/* the syscall instruction remote syscalls use */
@@ -1582,7 +1585,7 @@ static void pt_release(struct pt *t)
 	t->frame = 0;
 	if (t->scratch && !pt_try_syscall(t, __NR_munmap, unmap, &ret))
 		t->scratch = 0;
-	if (arch_release_restart(t->regs))
+	if (t->have_regs && arch_release_restart(t->regs))
 		t->dirty = true;
 	if (t->dirty) {
 		if (arch_set_regs(t->pid, t->regs) ||
@@ -1593,6 +1596,8 @@ static void pt_release(struct pt *t)
 		    !pt_wait_event_stop(t->pid))
 			fprintf(stderr, "cr: thread %d: putting it back failed: %s\n",
 				t->pid, strerror(errno));
+		else if (t->have_regs)
+			arch_release_restart2(t->pid, t->regs);
 	}
 	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) && errno != ESRCH)
 		fprintf(stderr, "cr: thread %d: detach failed: %s\n", t->pid,
@@ -1637,6 +1642,7 @@ static bool pt_stopped(struct pt *t)
 		die_errno("thread %d: reading registers", tid);
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(t->sigmask), &t->sigmask))
 		die_errno("thread %d: PTRACE_GETSIGMASK", tid);
+	t->have_regs = true;
 	return true;
 }
 
@@ -13859,6 +13865,7 @@ static void rst_finish(struct rst *r)
 		    ptrace(PTRACE_GETSIGMASK, p->pid, sizeof(p->sigmask),
 			   &p->sigmask))
 			die_errno("reading the restored registers");
+		p->have_regs = true;
 		p->insn = p->insn0 = pt_find_any_insn(p->pid);
 		if (files_shared(im, i) && !t->share.files &&
 		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
@@ -14201,6 +14208,11 @@ static bool arch_release_restart(uint64_t *regs)
 	arch_restart_fixup(regs);
 	regs[ORIG_RAX] = -1;	/* so the kernel does not restart it too */
 	return true;
+}
+
+static void arch_release_restart2(int tid, const uint64_t *regs)
+{
+	(void)tid, (void)regs;
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
@@ -14571,15 +14583,30 @@ static void arch_set_frame_sp(uint64_t *regs, uint64_t frame)
 }
 
 /*
- * Not done here: arm64 swaps in restart_syscall after the ptrace stop, and
- * the stop's registers do not tell -ERESTART_RESTARTBLOCK from the other
- * restarts.  A thread pre-dumped in nanosleep and dumped again before it
- * returns gets EINTR after restore (README).
+ * arm64 rewinds an interrupted syscall before the ptrace stop (x0 =
+ * orig_x0, pc at the svc) but swaps in restart_syscall (x8) only after
+ * it, and the stop's registers do not tell -ERESTART_RESTARTBLOCK from
+ * the other restarts.  So every thread goes through a second stop
+ * (pt_release), where x8 turned restart_syscall is put back to the
+ * syscall the thread was in: it runs again from its arguments.
  */
 static bool arch_release_restart(uint64_t *regs)
 {
 	(void)regs;
-	return false;
+	return true;
+}
+
+static void arch_release_restart2(int tid, const uint64_t *regs)
+{
+	uint64_t now[MAX_REGS];
+
+	if (regs[X8] == __NR_restart_syscall || arch_get_regs(tid, now) ||
+	    now[X8] != __NR_restart_syscall || now[PC] != regs[PC])
+		return;
+	now[X8] = regs[X8];
+	if (arch_set_regs(tid, now))
+		fprintf(stderr, "cr: thread %d: putting its syscall back failed: %s\n",
+			tid, strerror(errno));
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
