@@ -15420,7 +15420,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L P", "usage: cr dump -t PID (-D DIR | --image FILE|- | --page-server HOST:PORT) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L g", "usage: cr dump -t PID (-D DIR | --image FILE|- | --page-server HOST:PORT) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img (with --page-server: only the\n"
 	  "                          chain note DIR/cr.note a next dump needs)\n"
@@ -15442,7 +15442,7 @@ static const struct cmd cmds[] = {
 	  "      --sign KEYFILE      add an HMAC-SHA-256 of the image keyed by KEYFILE\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "pre-dump", cmd_predump, "t D I j T G Q S P", "usage: cr pre-dump -t PID (-D DIR | --image FILE | --page-server HOST:PORT) [--prev-images-dir D]\n"
+	{ "pre-dump", cmd_predump, "t D I j T G Q S g", "usage: cr pre-dump -t PID (-D DIR | --image FILE | --page-server HOST:PORT) [--prev-images-dir D]\n"
 	  "  copy the memory of PID's tree while it runs (frozen only to find the\n"
 	  "  pages), and track what it writes from then on; a later pre-dump or dump\n"
 	  "  with --prev-images-dir saves only the pages written since\n"
@@ -15540,7 +15540,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "timens", no_argument, NULL, 'N' },
-	{ "page-server", required_argument, NULL, 'P' },
+	{ "page-server", required_argument, NULL, 'g' },
 	{ "to", required_argument, NULL, 'W' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "port", required_argument, NULL, 'O' },
@@ -15696,7 +15696,7 @@ int main(int argc, char **argv)
 			break;
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
-		case 'P': o.page_server = optarg; break;
+		case 'g': o.page_server = optarg; break;
 		case 'W': o.to = optarg; break;
 		case 'A': o.address = optarg; break;
 		case 'l':
