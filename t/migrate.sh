@@ -141,7 +141,7 @@ pass() { echo "PASS migrate.$1"; passed=$((passed + 1)); }
 fail() { echo "FAIL migrate.$1: $2"; failed=$((failed + 1)); }
 
 # The destination: a network, pid and mount namespace; dst CMD runs there.
-unshare -n -pf --mount-proc sleep 1000 &
+unshare -n -pf --mount-proc bash -c 'while :; do sleep 1; done' &	# init reaps
 dns=$!
 dpid=
 for i in $(seq 100); do
@@ -243,6 +243,8 @@ bench_figures() {
 }
 if [ -n "${MIG_BENCH:-}" ]; then
 	bench_ceiling
+	# pre-copy there, one-shot back, then pre-copy there with a lazy
+	# restore (when this cr has --lazy-pages)
 	dst_bg "$CR" restore --listen 7777 -d
 	dst_listening 7777
 	"$CR" migrate -v -t "$pid" --to 10.231.0.2:7777 2> err || { cat err; exit 1; }
@@ -258,6 +260,17 @@ if [ -n "${MIG_BENCH:-}" ]; then
 	ok*) echo "migrate.checked=ok" >> "$MIG_BENCH" ;;
 	*) echo "migrate.checked=bad" >> "$MIG_BENCH"; exit 1 ;;
 	esac
+	if "$CR" restore --help | grep -q lazy-pages; then
+		dst_bg "$CR" restore --listen 7777 -d --lazy-pages
+		dst_listening 7777
+		"$CR" migrate -v -t "$pid" --to 10.231.0.2:7777 2> err || { cat err; exit 1; }
+		wait $dbg
+		bench_figures err migrate.precopy_lazy >> "$MIG_BENCH"
+		case $(checked "$pid" dst) in
+		ok*) echo "migrate.checked_lazy=ok" >> "$MIG_BENCH" ;;
+		*) echo "migrate.checked_lazy=bad" >> "$MIG_BENCH"; exit 1 ;;
+		esac
+	fi
 	cat "$MIG_BENCH"
 	exit 0
 fi
