@@ -7989,23 +7989,32 @@ static void xfer_out_fail(struct img_out *o)
  * record's framing, and END's CRC32C and length.  Page data is not
  * parsed here (restore checks everything), only carried and summed.
  */
-static void xfer_take_image(int s, int fd, const char *name)
+static void xfer_take_image(int s, int fd, const char *name, const char *key)
 {
 	static uint8_t b[1 << 20];
 	struct tlv_head h;
+	struct hmac mac;
 	uint64_t off = sizeof(h);
 	uint32_t crc;
+	bool signed_ = false;
 
 	xfer_recv(s, &h, sizeof(h), "the image header");
 	if (memcmp(h.magic, TLV_MAGIC, sizeof(h.magic)) ||
 	    h.version != TLV_VERSION || h.head_size != sizeof(h))
 		die("%s: not a cr image of version %u", name, TLV_VERSION);
 	crc = crc32c(0, &h, sizeof(h));
+	if (key) {	/* --verify: the MAC now, while the sender runs */
+		hmac_key_file(&mac, key);
+		sha256_update(&mac.inner, &h, sizeof(h));
+	}
 	xwrite_all(fd, &h, sizeof(h), name);
 	for (;;) {
 		struct tlv_rec r;
 		struct tlv_end e;
+		uint8_t sum[32], want[32];
 
+		if (key)
+			hmac_result(&mac, sum);
 		xfer_recv(s, &r, sizeof(r), "a record header");
 		if (r.tag == TLV_END) {
 			if (r.len != sizeof(e) || r.zero)
@@ -8015,6 +8024,9 @@ static void xfer_take_image(int s, int fd, const char *name)
 				die("%s: checksum mismatch at the end of %llu bytes (stored %08llx, computed %08x): not stored",
 				    name, (unsigned long long)off,
 				    (unsigned long long)e.crc, crc);
+			if (key && !signed_)
+				die("%s: the image is not signed (no MAC record), and --verify was given",
+				    name);
 			xwrite_all(fd, &r, sizeof(r), name);
 			xwrite_all(fd, &e, sizeof(e), name);
 			return;
@@ -8023,8 +8035,23 @@ static void xfer_take_image(int s, int fd, const char *name)
 			die("%s: corrupt record header at offset %llu", name,
 			    (unsigned long long)off);
 		crc = crc32c(crc, &r, sizeof(r));
+		if (key)
+			sha256_update(&mac.inner, &r, sizeof(r));
 		xwrite_all(fd, &r, sizeof(r), name);
 		off += sizeof(r);
+		if ((r.tag & ~TLV_OPTIONAL) == TLV_MAC && key) {
+			if (r.len != sizeof(want))
+				die("%s: bad MAC record", name);
+			xfer_recv(s, want, sizeof(want), "the MAC record");
+			if (memcmp(sum, want, sizeof(want)))
+				die("%s: the image's MAC does not match the --verify key: altered, or signed with another key",
+				    name);
+			signed_ = true;
+			crc = crc32c(crc, want, sizeof(want));
+			xwrite_all(fd, want, sizeof(want), name);
+			off += sizeof(want);
+			continue;
+		}
 		for (uint64_t left = r.len; left;) {
 			size_t n = left < sizeof(b) ? left : sizeof(b);
 			ssize_t k = read(s, b, n);
@@ -8037,6 +8064,8 @@ static void xfer_take_image(int s, int fd, const char *name)
 				die("the sender stopped in a record of %s: truncated image, not stored",
 				    name);
 			crc = crc32c(crc, b, k);
+			if (key)
+				sha256_update(&mac.inner, b, k);
 			xwrite_all(fd, b, k, name);
 			left -= k;
 			off += k;
@@ -8047,7 +8076,8 @@ static void xfer_take_image(int s, int fd, const char *name)
 }
 
 /* The image after hello h, into dir/SLOT/cr.img; returns that path. */
-static char *xfer_store(int s, const char *dir, const struct xfer_hello *h)
+static char *xfer_store(int s, const char *dir, const struct xfer_hello *h,
+			const char *key)
 {
 	char *sub = xmalloc(strlen(dir) + 32), *img, *part;
 	int fd;
@@ -8066,7 +8096,7 @@ static char *xfer_store(int s, const char *dir, const struct xfer_hello *h)
 		die_errno("creating %s", part);
 	part_path = part;
 	undo_push(unlink_part, NULL);
-	xfer_take_image(s, fd, img);
+	xfer_take_image(s, fd, img, key);
 	if (fsync(fd) || close(fd))
 		die_errno("writing %s", part);
 	if (rename(part, img))
@@ -8419,7 +8449,7 @@ static int xfer_serve(int s, const char *dir)
 	xfer_peer = s;
 	ctx.on_die = xfer_tell_error;
 	while (xfer_hello_in(s, &h)) {
-		char *img = xfer_store(s, dir, &h);
+		char *img = xfer_store(s, dir, &h, NULL);
 
 		info("stored %s", img);
 		xfer_reply(s, XFER_STORED, NULL);
@@ -8628,7 +8658,7 @@ static char *xfer_receive_chain(const struct opts *opt)
 			die("the sender closed the connection before its final image");
 		if (h.slot != want)
 			die("image %u of the chain came as number %u", want, h.slot);
-		img = xfer_store(s, xfer_dir, &h);
+		img = xfer_store(s, xfer_dir, &h, opt->verify);
 		info("received %s", img);
 		if (h.flags & XFER_FINAL) {
 			xfer_last = h.slot;
@@ -13987,7 +14017,7 @@ static int cmd_restore(const struct opts *opt)
 
 	ctx.phase = "restore";
 	need_cr_capability();
-	if (opt->verify)
+	if (opt->verify && !opt->listen)	/* --listen: checked on arrival */
 		hmac_key_file(in.mac = &mac, opt->verify);
 	path = opt->listen ? xfer_receive_chain(opt) : image_path(opt);
 	in.checked = xfer_last;	/* received: checked on arrival */
@@ -14001,7 +14031,7 @@ static int cmd_restore(const struct opts *opt)
 	if (im.predump)
 		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
 		    in.name);
-	chain_load(&im, path, opt->verify);
+	chain_load(&im, path, opt->listen ? NULL : opt->verify);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 
