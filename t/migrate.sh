@@ -5,7 +5,8 @@
 # a second, keeping a checksum of each page it writes, is moved with
 # `cr migrate` to `cr restore --listen`, and every page matches its
 # checksum there.  Before that, what must leave it running here unharmed:
-# a destination that refuses the images (--verify, and they are not signed), a
+# a destination that refuses the images (--verify: not signed, or signed
+# with another key, refused at the first image), a
 # destination killed in the middle, and a page server given a cut stream
 # (it stores nothing); then a pre-dump and dump through the page server
 # over IPv6.  Prints the progress of the migration and its frozen time.
@@ -286,6 +287,27 @@ elif ! grep -q 'refused the image.*not signed' err; then
 else
 	healthy refused
 fi
+wait $dbg
+
+# 1b. Signed with another key: refused at the first image (a small
+# process: signing is slow on a loaded machine).
+setsid ./prog 4 < /dev/null > /dev/null 2> log4 &
+small=$!
+for i in $(seq 100); do grep -q ready log4 && break; sleep 0.05; done
+head -c 32 /dev/urandom > other
+dst_bg "$CR" restore --listen 7777 -d --verify "$tmp/key"
+dst_listening 7777
+if "$CR" migrate -t "$small" --to 10.231.0.2:7777 --sign "$tmp/other" 2> err; then
+	fail refused-key "migrate succeeded: $(cat err)"
+elif ! grep -q '1/cr.img: the image.s MAC does not match' err; then
+	fail refused-key "$(cat err)"
+elif ! kill -0 "$small" 2>/dev/null ||
+     ls -l /proc/$small/fd | grep -q userfaultfd; then
+	fail refused-key "the small process is gone or still tracked"
+else
+	pass refused-key
+fi
+kill -KILL "$small"
 wait $dbg
 
 # 2. The destination dies in the middle of the first copy.
