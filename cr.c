@@ -7938,7 +7938,7 @@ static int xfer_peer = -1;	/* the connection a failure is told to */
 
 static void xfer_reply(int s, uint32_t code, const char *text)
 {
-	struct xfer_reply r = { code, text ? strlen(text) : 0 };
+	struct xfer_reply r = { code, text ? strnlen(text, 255) : 0 };
 	struct iovec v[2] = { { &r, sizeof(r) }, { (void *)text, r.len } };
 	struct msghdr m = { .msg_iov = v, .msg_iovlen = 2 };
 
@@ -8120,8 +8120,12 @@ static bool xfer_hello_in(int s, struct xfer_hello *h)
 
 	if (n == 0)
 		return false;
+	if (n < 0) {
+		errno = -n;
+		die_errno("receiving a hello");
+	}
 	if (n != sizeof(*h))
-		xfer_recv(s, h, sizeof(*h), "a hello");	/* names the error */
+		die("the sender stopped in a hello");
 	if (memcmp(h->magic, XFER_MAGIC, sizeof(h->magic)))
 		die("the sender does not speak cr's transport (bad hello)");
 	if (!h->slot || h->slot >= XFER_SLOTS || h->flags & ~XFER_FINAL)
