@@ -15322,7 +15322,7 @@ static int cmd_check(const struct opts *opt)
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
-		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "soft-dirty", false, "memory-change tracking for pre-dump where async write-protect is missing", probe_soft_dirty },
 		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
 		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
 		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },
