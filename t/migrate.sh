@@ -2,7 +2,8 @@
 # Live migration between two network namespaces joined by a veth pair (made
 # here, private addresses only inside them), the destination in a pid
 # namespace of its own: a program that rewrites 1% of a 1 GiB working set
-# a second, keeping a checksum of each page it writes, is moved with
+# a second, keeping a checksum of each page it writes (and in the page
+# how often it was written, which must add up to its count of writes), is moved with
 # `cr migrate` to `cr restore --listen`, and every page matches its
 # checksum there.  Before that, what must leave it running here unharmed:
 # a destination that refuses the images (--verify: not signed, or signed
@@ -103,8 +104,9 @@ int main(int argc, char **argv)
 	syscall(SYS_close_range, 3, ~0u, 0);
 	signal(SIGUSR1, on_usr1);
 	for (uint64_t p = 0; p < npages; p++) {
-		for (int i = 0; i < WORDS; i++)
+		for (int i = 1; i < WORDS; i++)
 			mem[p * WORDS + i] = next();
+		mem[p * WORDS] = 0;	/* how often the page was rewritten */
 		sums[p] = sum(mem + p * WORDS);
 	}
 	fprintf(stderr, "ready\n");
@@ -116,16 +118,21 @@ int main(int argc, char **argv)
 		for (; written < want; written++) {
 			uint64_t p = next() % npages;
 
-			for (int i = 0; i < WORDS; i++)
+			for (int i = 1; i < WORDS; i++)
 				mem[p * WORDS + i] = next();
+			mem[p * WORDS]++;
 			sums[p] = sum(mem + p * WORDS);
 		}
 		if (check) {
-			uint64_t bad = 0;
+			uint64_t bad = 0, total = 0;
 
 			check = 0;
-			for (uint64_t p = 0; p < npages; p++)
+			for (uint64_t p = 0; p < npages; p++) {
 				bad += sums[p] != sum(mem + p * WORDS);
+				total += mem[p * WORDS];
+			}
+			/* a page left older than the counter: a lost write */
+			bad += total != written;
 			snprintf(line, sizeof(line), "%s %llu %llu\n",
 				 bad ? "bad" : "ok", (unsigned long long)bad,
 				 (unsigned long long)written);
