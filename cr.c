@@ -7858,6 +7858,8 @@ static int xfer_connect(const char *to)
 	ai = xfer_addrs(h, port, false);
 	for (struct addrinfo *a = ai; a && s < 0; a = a->ai_next) {
 		s = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+		if (s >= 0)
+			xfer_tune(s);	/* bounds connect too */
 		if (s >= 0 && connect(s, a->ai_addr, a->ai_addrlen)) {
 			e = errno;
 			close(s);
@@ -7870,7 +7872,6 @@ static int xfer_connect(const char *to)
 		die_errno("connecting to %s", to);
 	}
 	free(host);
-	xfer_tune(s);
 	return s;
 }
 
