@@ -269,28 +269,15 @@ static void fault(const char *name)
 	die("fault injected at %s", name);
 }
 
-/* cr's own capability sets (bit = CAP_*). */
-struct cr_caps {
-	uint64_t eff, prm, inh, bnd;
-};
-
-static struct cr_caps cr_caps(void)
+/* cr's own effective capabilities (bit = CAP_*). */
+static uint64_t cr_cap_eff(void)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	struct cr_caps c = { 0, 0, 0, 0 };
 
 	if (syscall(SYS_capget, &h, d))
 		die_errno("capget");
-	for (int i = 0; i < 2; i++) {
-		c.eff |= (uint64_t)d[i].effective << 32 * i;
-		c.prm |= (uint64_t)d[i].permitted << 32 * i;
-		c.inh |= (uint64_t)d[i].inheritable << 32 * i;
-	}
-	for (int i = 0; i < 64; i++)
-		if (prctl(PR_CAPBSET_READ, i) == 1)
-			c.bnd |= 1ULL << i;
-	return c;
+	return d[0].effective | (uint64_t)d[1].effective << 32;
 }
 
 /*
@@ -301,9 +288,9 @@ static struct cr_caps cr_caps(void)
  */
 static void need_cr_capability(void)
 {
-	struct cr_caps c = cr_caps();
+	uint64_t eff = cr_cap_eff();
 
-	if (!(c.eff >> CAP_CHECKPOINT_RESTORE & 1) && !(c.eff >> CAP_SYS_ADMIN & 1))
+	if (!(eff >> CAP_CHECKPOINT_RESTORE & 1) && !(eff >> CAP_SYS_ADMIN & 1))
 		die("cr runs as uid %u without CAP_CHECKPOINT_RESTORE, which %s needs: run it as root or give it that capability (setcap cap_checkpoint_restore+ep cr)",
 		    (unsigned)geteuid(), ctx.phase);
 }
@@ -1794,7 +1781,6 @@ struct runs {			/* page runs, ascending */
 struct task {
 	struct tlv_proc proc;
 	struct tlv_creds creds;
-	struct tlv_caps caps;	/* none in the image: all 0 */
 	struct tlv_group *groups;
 	size_t ngroups;
 	char *cwd, *root;
@@ -2132,11 +2118,6 @@ static void col_proc(struct task *t)
 	proc_field_ids(st, "Gid", ids, "status");
 	t->creds.gid = ids[0], t->creds.egid = ids[1];
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
-	t->caps.inh = proc_field_u64(st, "CapInh", 16, "status");
-	t->caps.prm = proc_field_u64(st, "CapPrm", 16, "status");
-	t->caps.eff = proc_field_u64(st, "CapEff", 16, "status");
-	t->caps.bnd = proc_field_u64(st, "CapBnd", 16, "status");
-	t->caps.amb = proc_field_u64(st, "CapAmb", 16, "status");
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
 	s[strcspn(s, "\n")] = 0;
 	for (tok = strtok_r(s, " \t", &save); tok;
@@ -7136,7 +7117,6 @@ static void dump_task(struct img_out *o, const struct task *t)
 		return;
 	}
 	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
-	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
 	if (t->ngroups)
 		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
 	buf_str(&b, TLV_CWD, t->cwd);
@@ -8029,7 +8009,6 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		switch (it.tag) {
 		case TLV_PROC:
 		case TLV_CREDS:
-		case TLV_CAPS:
 		case TLV_MM:
 		case TLV_CWD:
 		case TLV_ROOT:
@@ -8049,9 +8028,6 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_CREDS:
 			get_row(&it, &t->creds, sizeof(t->creds), "TASK");
-			break;
-		case TLV_CAPS:
-			get_row(&it, &t->caps, sizeof(t->caps), "TASK");
 			break;
 		case TLV_MM:
 			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
@@ -9346,9 +9322,6 @@ static void img_check_task(const struct image *im, const struct task *t)
 		die("corrupt image: the first thread is not the main thread");
 	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
 		die("corrupt image: bad cwd, root or exe");
-	if ((t->caps.eff & ~t->caps.prm) ||
-	    (t->caps.amb & ~(t->caps.prm & t->caps.inh)))
-		die("corrupt image: effective or ambient capabilities beyond the permitted ones");
 	{
 		uint64_t f[sizeof(t->mm) / 8];
 
@@ -9765,24 +9738,6 @@ static void host_check_creds(const struct task *t)
 		die("restoring seccomp needs CAP_SYS_ADMIN and cr not in seccomp mode itself");
 }
 
-/*
- * The process gets exactly its capability sets back, never cr's: only
- * what cr holds itself can be given (permitted within cr's permitted,
- * inheritable within what capset(2) lets cr add).
- */
-static void host_check_caps(const struct task *t)
-{
-	struct cr_caps c = cr_caps();
-	uint64_t inh_ok = c.inh | (c.eff >> CAP_SETPCAP & 1 ? c.bnd : c.prm);
-
-	if (t->caps.prm & ~c.prm)
-		die("the process had capabilities %#llx that cr does not have (%#llx): it cannot give them",
-		    (unsigned long long)t->caps.prm, (unsigned long long)c.prm);
-	if (t->caps.inh & ~inh_ok)
-		die("the process had inheritable capabilities %#llx that cr cannot give",
-		    (unsigned long long)t->caps.inh);
-}
-
 /* Resource limits can only be raised up to cr's own hard limits. */
 static void host_check_rlimits(const struct task *t)
 {
@@ -10031,7 +9986,6 @@ static void host_check(const struct image *im, const struct opts *opt)
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
-		host_check_caps(t);
 		host_check_rlimits(t);
 		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
@@ -11821,7 +11775,6 @@ static void kst_rst_process(const struct task *t)
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
-	bool setpcap;
 
 	rst_tty_fg(r->im, t);
 	if (!t->share.files)
@@ -11851,13 +11804,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
-	kst_rst_process(t);
-	/* the bounding set, if cr may drop from it; the blob sets the rest */
-	setpcap = cr_caps().eff >> CAP_SETPCAP & 1;
-	for (int c = 0; setpcap && c < 64; c++)
-		if (!(t->caps.bnd >> c & 1) && prctl(PR_CAPBSET_READ, c) == 1 &&
-		    prctl(PR_CAPBSET_DROP, c))
-			die_errno("dropping capability %d from the bounding set", c);
+	kst_rst_process(t);	/* capabilities: the blob's CREDS step */
 }
 
 /*
@@ -12488,8 +12435,6 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->status_fd = r->status[1];
 	a->pid = t->proc.pid;
 	a->fault_step = rst_fault_step();
-	a->cap_eff = t->caps.eff, a->cap_prm = t->caps.prm;
-	a->cap_inh = t->caps.inh, a->cap_amb = t->caps.amb;
 	stack_at = a->stack_top;
 	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
 	area_specials(a, t, own, nown, &park_at);

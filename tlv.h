@@ -35,7 +35,7 @@
  * ==== Order of records (format version 1) ====
  *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
- *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM,
+ *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM,
  *	  AUXV, RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
  *	  FD* (nest), THREAD* (nest, the main thread first; with SECCOMP,
  *	  SC_FILTER?, SC_PROG? if it is in seccomp mode), then TIMES,
@@ -76,10 +76,11 @@
  * its length and place).  The tag carries TLV_OPTIONAL: a reader that does
  * not know MAC may skip it and still read a signed image.
  *
- * CAPS: a process without one is restored with no capabilities at all
- * (never with the restoring cr's); a restore refuses sets cr could not
- * give (permitted beyond cr's own), and the blob sets them in each thread
- * last, after the steps that need cr's privileges.
+ * PRIV: every live process has one; it is restored with exactly these
+ * capability sets, never the restoring cr's; a restore refuses sets cr
+ * could not give (beyond cr's own permitted or bounding set), and the
+ * blob sets them in each thread last, after the steps that need cr's
+ * privileges.  Tag 220 (CAPS, the same sets once more) is retired.
  */
 #ifndef CR_TLV_H
 #define CR_TLV_H
@@ -138,10 +139,6 @@ struct tlv_rec {
 	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
 	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
 	X(sgid, "saved gid") X(fsgid, "filesystem gid")
-#define TLV_F_CAPS(X) \
-	X(inh, "inheritable capabilities (bit = CAP_*)") \
-	X(prm, "permitted") X(eff, "effective") X(bnd, "bounding set") \
-	X(amb, "ambient")
 #define TLV_F_GROUP(X) \
 	X(gid, "supplementary group")
 #define TLV_F_MM(X) \
@@ -449,7 +446,7 @@ struct tlv_rec {
 	X(interval_ns, "period") X(overrun, "timer_getoverrun() at dump") \
 	X(pending, "1 if its signal was queued and not yet delivered")
 #define TLV_F_PRIV(X) \
-	X(inh, "inheritable capabilities") X(prm, "permitted") \
+	X(inh, "inheritable capabilities (bit = CAP_*)") X(prm, "permitted") \
 	X(eff, "effective") X(bnd, "bounding set") X(amb, "ambient") \
 	X(securebits, "PR_GET_SECUREBITS, SECBIT_KEEP_CAPS included") \
 	X(no_new_privs, "PR_GET_NO_NEW_PRIVS")
@@ -464,7 +461,6 @@ struct tlv_end { TLV_F_END(TLV_FIELD) };
 struct tlv_proc { TLV_F_PROC(TLV_FIELD) };
 struct tlv_creds { TLV_F_CREDS(TLV_FIELD) };
 struct tlv_group { TLV_F_GROUP(TLV_FIELD) };
-struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
 struct tlv_mm { TLV_F_MM(TLV_FIELD) };
 struct tlv_auxv { TLV_F_AUXV(TLV_FIELD) };
 struct tlv_rlimit { TLV_F_RLIMIT(TLV_FIELD) };
@@ -620,7 +616,6 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
 	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
 	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
-	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)") \
 	X(MAC, 221, BYTES, NONE, "HMAC-SHA-256 of every byte before this record (--sign)") \
 	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
 	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
@@ -743,7 +738,6 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
-	uint64_t cap_eff, cap_prm, cap_inh, cap_amb;	/* set by every thread */
 	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
 	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
 	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
@@ -817,7 +811,6 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(TLS, "setting the thread pointer") \
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
-	X(CAPS, "setting capabilities") \
 	X(CLOSE, "closing cr's descriptors") \
 	X(SIGRETURN, "rt_sigreturn") \
 	X(TIMERS, "creating POSIX timers with their ids") \
