@@ -77,6 +77,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <arpa/inet.h>
@@ -109,6 +110,7 @@
 #endif
 #define PAGE		4096UL
 #define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
+#define ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))	/* a: power of 2 */
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NSIG_MAX	64
 #define MAX_META	(64u << 20)	/* largest metadata record we accept */
@@ -1311,6 +1313,7 @@ struct map_line {
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
 	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
+	uint64_t kpagesize;		/* KernelPageSize in bytes */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1328,6 +1331,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
 	m->pkey = 0;
+	m->kpagesize = 0;
 	return true;
 }
 
@@ -1350,6 +1354,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "KernelPageSize:", 15)) {
+			m[n - 1].kpagesize = strtoull(line + 15, NULL, 10) << 10;
 		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
 			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
@@ -1847,6 +1853,7 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	int fd;			/* dump: open on it; restore: helper fd */
 	bool tmpfile;		/* restore: made by O_TMPFILE, fd is that ofd */
 	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t huge;		/* on hugetlbfs: its page size (HUGETLB), else 0 */
 	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
 };
 
@@ -2154,6 +2161,56 @@ static void col_proc(struct task *t)
 }
 
 /*
+ * hugetlb memory comes in huge pages of one size (2 MiB, 1 GiB...) from a
+ * pool the administrator reserves (/proc/sys/vm/nr_hugepages, or per size
+ * in /sys/kernel/mm/hugepages/hugepages-NkB/).  A mapping keeps its page
+ * size in its VMA flags as mmap(2) takes it, MAP_HUGETLB | log2(size) <<
+ * MAP_HUGE_SHIFT; a file object on hugetlbfs (shared MAP_HUGETLB memory,
+ * a SHM_HUGETLB segment, an MFD_HUGETLB memfd) has a HUGETLB record.
+ * Their bounds, offsets and sizes are all multiples of the page size.
+ */
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC	0x958458f6
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT	26	/* as MAP_HUGE_SHIFT and SHM_HUGE_SHIFT */
+#endif
+#ifndef SHM_HUGE_SHIFT
+#define SHM_HUGE_SHIFT	26
+#endif
+#define HUGE_BITS	(MAP_HUGETLB | (uint64_t)MAP_HUGE_MASK << MAP_HUGE_SHIFT)
+#define HUGE_MIN	(64ULL << 10)	/* page sizes cr accepts: 64 KiB */
+#define HUGE_MAX	(16ULL << 30)	/* .. 16 GiB (arm64 has both) */
+
+static bool huge_size_ok(uint64_t size)
+{
+	return size >= HUGE_MIN && size <= HUGE_MAX && !(size & (size - 1));
+}
+
+/* MAP_* bits of hugetlb memory with this page size. */
+static uint64_t huge_flags(uint64_t size)
+{
+	return MAP_HUGETLB | (uint64_t)__builtin_ctzll(size) << MAP_HUGE_SHIFT;
+}
+
+/* A mapping's huge page size from its flags, 0 if it is not hugetlb. */
+static uint64_t flags_huge(uint64_t flags)
+{
+	return flags & MAP_HUGETLB ?
+	       1ULL << (flags >> MAP_HUGE_SHIFT & MAP_HUGE_MASK) : 0;
+}
+
+/* The page size of the hugetlbfs fd is on, 0 if it is on another fs. */
+static uint64_t fd_huge(int fd, const char *what)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		die_errno("statfs %s", what);
+	return sf.f_type == HUGETLBFS_MAGIC ? (uint64_t)sf.f_bsize : 0;
+}
+
+/*
  * A file object the image carries whole: shared anonymous memory, an
  * unlinked file still open or mapped, a memfd.  link is a /proc path
  * (fd/N or map_files/RANGE) that opens it; name is what /proc shows.
@@ -2175,9 +2232,14 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	o->s.mode = sb.st_mode;
 	o->dev = sb.st_dev, o->ino = sb.st_ino;
 	o->fd = xopen(link, O_RDONLY);
-	if (!strcmp(name, "/dev/zero (deleted)")) {
+	o->huge = fd_huge(o->fd, name);
+	if (o->huge && !huge_size_ok(o->huge))
+		refuse("%s: hugetlbfs with %llu-byte pages: not supported", name,
+		       (unsigned long long)o->huge);
+	if (!strcmp(name, "/dev/zero (deleted)") ||
+	    (o->huge && !strcmp(name, "/anon_hugepage (deleted)"))) {
 		o->s.kind = TLV_OBJ_SHMEM;
-		o->s.size = PAGE_ROUND(sb.st_size);
+		o->s.size = ROUND_UP(sb.st_size, o->huge ? o->huge : PAGE);
 	} else if (!strncmp(name, "/SYSV", 5)) {
 		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
@@ -2192,6 +2254,9 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	} else {
 		if (!S_ISREG(sb.st_mode))
 			refuse("%s: an unlinked file that is not a regular file: not supported",
+			       name);
+		if (o->huge)
+			refuse("%s: an unlinked file on hugetlbfs: not supported",
 			       name);
 		if ((uint64_t)sb.st_size > ghost_limit)
 			refuse("file %s was unlinked and is %lld bytes, above --ghost-limit (%llu)",
@@ -2245,7 +2310,7 @@ static bool col_sysv(struct image *im, int pid, const struct map_line *m,
 		die_errno("System V shm segment %llu",
 			  (unsigned long long)a.st_ino);
 	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
-	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+	if (m->pgoff || e - s != ROUND_UP(ds.shm_segsz, m->kpagesize))
 		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
 				  (unsigned long long)a.st_ino);
 	if (ds.shm_perm.mode & SHM_LOCKED)
@@ -2307,8 +2372,13 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 		v->name = xstrdup(p);
 		return true;
 	}
-	if (vmflag(m, "ht"))
-		return refuse_vma(s, e, "hugetlb memory is not supported yet");
+	if (vmflag(m, "ht")) {
+		if (!huge_size_ok(m->kpagesize) || s % m->kpagesize ||
+		    e % m->kpagesize)
+			return refuse_vma(s, e, "hugetlb memory with %llu-byte pages: not supported",
+					  (unsigned long long)m->kpagesize);
+		v->v.flags |= huge_flags(m->kpagesize);
+	}
 	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
 	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
@@ -2319,6 +2389,17 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (vmflag(m, "gd"))
 		v->v.flags |= MAP_GROWSDOWN;
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, s, e);
+	if ((v->v.flags & MAP_HUGETLB) && !strcmp(p, "/anon_hugepage (deleted)")) {
+		if (shared) {	/* hugetlbfs memory, shared like shmem */
+			v->v.kind = TLV_VMA_OBJ;
+			v->v.obj = col_fobj(im, link, p, 0)->s.id;
+			return true;
+		}
+		v->v.kind = TLV_VMA_ANON;
+		v->v.flags |= MAP_ANONYMOUS;
+		v->v.pgoff = 0;
+		return true;
+	}
 	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
 	    !strncmp(p, "[anon:", 6)) {
 		if (shared)
@@ -2525,7 +2606,7 @@ static const struct vma *vma_in_parent(const struct task *p,
 		if (w->v.start == v->v.start && w->v.end == v->v.end &&
 		    w->v.kind == v->v.kind && w->v.flags == v->v.flags &&
 		    w->v.pgoff == v->v.pgoff && w->v.obj == v->v.obj &&
-		    vma_private(w) &&
+		    vma_private(w) && !(w->v.flags & MAP_HUGETLB) &&
 		    (!w->path) == (!v->path) &&
 		    (!w->path || !strcmp(w->path, v->path)))
 			return w;
@@ -7187,6 +7268,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
 			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
 				sizeof(im->objs[i].shm));
+		if (im->objs[i].huge)
+			buf_rec(&n, TLV_HUGETLB, &(struct tlv_hugetlb){
+				im->objs[i].huge }, sizeof(struct tlv_hugetlb));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -7371,7 +7455,8 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			while (t->vmas[vi].v.end <= r->addr)
 				vi++;
 			ps_add(&s, r->addr, r->npages * PAGE,
-			       t->vmas[vi].v.prot & PROT_READ);
+			       (t->vmas[vi].v.prot & PROT_READ) &&
+			       !(t->vmas[vi].v.flags & MAP_HUGETLB));
 		}
 		ps_flush(&s);
 		close(s.memfd);
@@ -8148,6 +8233,13 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_SYSV_SHM) {
 			once(&seen, it.tag, "OBJ");
 			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
+		} else if (it.tag == TLV_HUGETLB) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->huge, sizeof(o->huge), "OBJ");
+			if (!huge_size_ok(o->huge) || o->s.kind == TLV_OBJ_GHOST ||
+			    (o->s.kind != TLV_OBJ_SYSV && o->s.size % o->huge))
+				die("corrupt image: bad huge page size of file object %zu",
+				    im->nobjs);
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
@@ -8650,7 +8742,10 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 		const struct vma *vm = &t->vmas[i];
 		const struct tlv_vma *v = &vm->v;
 		uint64_t mflags = v->flags & ~(uint64_t)(MAP_ANONYMOUS |
-							  MAP_GROWSDOWN);
+							  MAP_GROWSDOWN | HUGE_BITS);
+		uint64_t huge = flags_huge(v->flags);
+		const struct fobj *o = v->kind == TLV_VMA_OBJ && v->obj &&
+				       v->obj <= im->nobjs ? &im->objs[v->obj - 1] : NULL;
 
 		if (v->start % PAGE || v->end % PAGE || v->start < prev ||
 		    v->end <= v->start || v->end > arch_task_size())
@@ -8665,6 +8760,13 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if ((v->flags & HUGE_BITS) &&
+		    (!huge_size_ok(huge) || v->start % huge || v->end % huge ||
+		     v->pgoff % huge || (v->flags & MAP_GROWSDOWN) ||
+		     v->kind == TLV_VMA_SPECIAL || (o && o->huge != huge)))
+			die("corrupt image: mapping %zu: bad hugetlb mapping", i);
+		if (o && o->huge && !huge)
+			die("corrupt image: mapping %zu: a hugetlbfs object mapped without its page size", i);
 		if (vm->sysv && v->kind != TLV_VMA_OBJ)
 			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
@@ -8689,7 +8791,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
 			    (vm->sysv &&
 			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
-			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      v->end - v->start != ROUND_UP(im->objs[v->obj - 1].s.size,
+							    huge ? huge : PAGE) ||
 			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
 			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
 				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
@@ -9969,6 +10072,95 @@ static void host_check_locks(const struct fd *d)
 	}
 }
 
+/*
+ * hugetlb memory needs free huge pages of its size, which only the
+ * administrator can add: count what the restore will take, per size, and
+ * compare with the pool before anything is made.  Private mappings are
+ * made fresh (a child never inherits them: hugetlb copy-on-write may take
+ * a child's pages away when the pool runs dry); a shared mapping of a
+ * hugetlbfs file takes nothing new, its pages are the file's.
+ */
+struct huge_need {
+	uint64_t size, pages;
+};
+
+static void huge_add(struct huge_need *n, size_t *nn, uint64_t size,
+		     uint64_t bytes)
+{
+	size_t i = 0;
+
+	while (i < *nn && n[i].size != size)
+		i++;
+	if (i == *nn)
+		n[(*nn)++] = (struct huge_need){ size, 0 };
+	n[i].pages += ROUND_UP(bytes, size) / size;
+}
+
+static uint64_t huge_pool(uint64_t size, const char *what)
+{
+	char path[128], buf[32];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+		 (unsigned long long)(size >> 10), what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("hugetlb memory with %llu kB pages: %s",
+			  (unsigned long long)(size >> 10), path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		die_errno("reading %s", path);
+	buf[n] = 0;
+	return strtoull(buf, NULL, 10);
+}
+
+static void host_check_hugetlb(const struct image *im)
+{
+	struct huge_need need[8];
+	size_t nn = 0;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nvmas; k++) {
+			const struct vma *v = &im->t[i].vmas[k];
+			uint64_t h = flags_huge(v->v.flags);
+			struct statfs sf;
+
+			if (!h || nn == ARRAY_SIZE(need))
+				continue;
+			if (v->v.kind == TLV_VMA_FILE &&
+			    (statfs(v->path, &sf) || sf.f_type != HUGETLBFS_MAGIC ||
+			     (uint64_t)sf.f_bsize != h))
+				die("mapped file %s: not on hugetlbfs with %llu kB pages",
+				    v->path, (unsigned long long)(h >> 10));
+			if (vma_private(v))
+				huge_add(need, &nn, h, v->v.end - v->v.start);
+		}
+	for (size_t i = 0; i < im->nobjs && nn < ARRAY_SIZE(need); i++)
+		if (im->objs[i].huge && (im->objs[i].s.kind != TLV_OBJ_SYSV ||
+					 !sysv_left_behind(&im->objs[i])))
+			huge_add(need, &nn, im->objs[i].huge, im->objs[i].s.size);
+	for (size_t i = 0; i < nn; i++) {
+		/* the reserved count can read below 0 for a while after the
+		 * pool was shrunk under pages in use: then nothing is free */
+		uint64_t free_ = huge_pool(need[i].size, "free_hugepages"),
+			 resv = huge_pool(need[i].size, "resv_hugepages");
+		uint64_t have = free_ > resv ? free_ - resv : 0;
+
+		info("hugetlb: %llu pages of %llu kB needed, %llu free",
+		     (unsigned long long)need[i].pages,
+		     (unsigned long long)(need[i].size >> 10),
+		     (unsigned long long)have);
+		if (need[i].pages > have)
+			die("hugetlb: the image needs %llu huge pages of %llu kB, %llu are free (raise /sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages)",
+			    (unsigned long long)need[i].pages,
+			    (unsigned long long)(need[i].size >> 10),
+			    (unsigned long long)have,
+			    (unsigned long long)(need[i].size >> 10));
+	}
+}
+
 static void host_check(const struct image *im, const struct opts *opt)
 {
 	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
@@ -10024,6 +10216,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 			    p);
 	}
 	host_check_usks(im);
+	host_check_hugetlb(im);
 }
 
 /* ==== 8. restore: the process tree =======================================
@@ -10263,7 +10456,8 @@ static int rst_reopen(int fd, uint64_t flags, const char *what)
 /*
  * Shared anonymous memory is made with mmap(MAP_SHARED|MAP_ANONYMOUS),
  * filled from the image, and kept as its /proc/self/map_files fd: mapped
- * from that, it is still "/dev/zero (deleted)" in every process's maps.
+ * from that, it is still "/dev/zero (deleted)" in every process's maps
+ * (or "/anon_hugepage (deleted)": MAP_HUGETLB with its page size).
  */
 static int rst_make_shmem(struct rst *r, const struct fobj *o)
 {
@@ -10271,7 +10465,8 @@ static int rst_make_shmem(struct rst *r, const struct fobj *o)
 	char link[80];
 	int fd;
 	uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			  MAP_SHARED | MAP_ANONYMOUS |
+			  (o->huge ? huge_flags(o->huge) : 0), -1, 0);
 
 	if (p == MAP_FAILED)
 		die_errno("creating shared memory of %llu bytes",
@@ -10363,7 +10558,30 @@ static int rst_make_tmpfile(const struct image *im, struct fobj *o)
 static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 {
 	uint64_t off = o->pages_off;
-	uint8_t *b = xmalloc(STREAM_BUF);
+	uint8_t *b;
+
+	if (o->huge) {	/* hugetlbfs has no write(): through a mapping */
+		uint8_t *p;
+
+		if (ftruncate(fd, o->s.size))
+			die_errno("ftruncate");
+		p = o->s.size ? mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, fd, 0) : NULL;
+		if (p == MAP_FAILED)
+			die_errno("mapping a hugetlbfs file object");
+		for (size_t k = 0; k < o->runs.n; k++) {
+			size_t n = o->runs.v[k].npages * PAGE;
+
+			if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) !=
+			    (ssize_t)n)
+				die_errno("refilling a hugetlbfs file object");
+			off += n;
+		}
+		if (p)
+			munmap(p, o->s.size);
+		return;
+	}
+	b = xmalloc(STREAM_BUF);
 
 	for (size_t k = 0; k < o->runs.n; k++)
 		for (uint64_t done = 0; done < o->runs.v[k].npages * PAGE;) {
@@ -10398,7 +10616,8 @@ static void rst_sysv_undo(void *arg)
 
 static void rst_make_sysv(struct rst *r, const struct fobj *o)
 {
-	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	uint64_t off = o->pages_off,
+		 len = ROUND_UP(o->s.size, o->huge ? o->huge : PAGE);
 	int id = o->shm.shmid;
 	struct shmid_ds ds;
 	uint8_t *p;
@@ -10410,7 +10629,9 @@ static void rst_make_sysv(struct rst *r, const struct fobj *o)
 			die_errno("writing shm_next_id");
 		close(fd);
 		got = shmget(o->shm.key, o->s.size,
-			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode |
+			     (o->huge ? SHM_HUGETLB |
+			      __builtin_ctzll(o->huge) << SHM_HUGE_SHIFT : 0));
 		if (got < 0)
 			die_errno("recreating System V shm segment %d", id);
 		if (got != id) {
@@ -10477,7 +10698,9 @@ static void rst_make_objs(struct rst *r)
 			free(made);
 			break;
 		default:	/* TLV_OBJ_MEMFD */
-			fd = memfd_create(o->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			fd = memfd_create(o->name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					  (o->huge ? MFD_HUGETLB |
+					   __builtin_ctzll(o->huge) << MFD_HUGE_SHIFT : 0));
 			if (fd < 0)
 				die_errno("memfd_create %s", o->name);
 			rst_fill_file(r, o, fd);
@@ -11577,7 +11800,7 @@ static void rst_memory(struct rst *r, struct task *t)
 		else if (v->v.kind == TLV_VMA_OBJ)
 			fd = r->im->objs[v->v.obj - 1].fd;
 		else
-			fl |= MAP_ANONYMOUS;
+			fl |= MAP_ANONYMOUS | (v->v.flags & HUGE_BITS);
 		if (mmap((void *)v->premap, len, PROT_READ | PROT_WRITE, fl, fd,
 			 fd < 0 ? 0 : v->v.pgoff) != (void *)v->premap)
 			die_errno("premapping %llx-%llx",
@@ -12515,7 +12738,8 @@ static void rst_plan_memory(struct rst *r, const struct map_line *own,
 		total += area_len[i] + PAGE;
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (vma_private(&t->vmas[k]) && !t->vmas[k].v.inherit)
-				total += t->vmas[k].v.end - t->vmas[k].v.start + PAGE;
+				total += t->vmas[k].v.end - t->vmas[k].v.start + PAGE +
+					 flags_huge(t->vmas[k].v.flags);
 	}
 	at = zone_place(im, own, nown, total);
 	for (size_t i = 0; i < im->nt; i++) {
@@ -12535,6 +12759,8 @@ static void rst_plan_memory(struct rst *r, const struct map_line *own,
 				v->premap = vma_in_parent(p, v)->premap;
 				continue;
 			}
+			if (flags_huge(v->v.flags))	/* mremap wants it aligned */
+				at = ROUND_UP(at, flags_huge(v->v.flags));
 			v->premap = at;
 			at += v->v.end - v->v.start + PAGE;
 		}

@@ -44,7 +44,7 @@
  *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
- *	        or SYSV_SHM
+ *	        or SYSV_SHM, HUGETLB? (it lives on hugetlbfs)
  *	TTY*    nest per pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?
  *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
  *	        directory a relative name was bound in), USK_DATA?,
@@ -160,7 +160,8 @@ struct tlv_rec {
 	X(mtime_ns, "st_mtime in ns since the epoch") X(rdev, "st_rdev")
 #define TLV_F_VMA(X) \
 	X(start, "first byte") X(end, "first byte after") \
-	X(prot, "PROT_* bits") X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN") \
+	X(prot, "PROT_* bits") \
+	X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN, HUGETLB with MAP_HUGE_* (log2 of its page size << 26)") \
 	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*") \
 	X(obj, "OBJ: id of the OBJ mapped") \
 	X(inherit, "1: starts as the parent's copy (fork), see PAGEMAP IRUNS")
@@ -389,6 +390,8 @@ struct tlv_rec {
 	X(mode, "permission bits (shm_perm.mode & 0777)") \
 	X(uid, "owner uid") X(gid, "owner gid") \
 	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_HUGETLB(X) \
+	X(page_size, "huge page size in bytes (2 MiB, 1 GiB...)")
 #define TLV_F_SHMAT(X) \
 	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
@@ -507,6 +510,7 @@ struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
 struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_hugetlb { TLV_F_HUGETLB(TLV_FIELD) };
 struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 struct tlv_times { TLV_F_TIMES(TLV_FIELD) };
 struct tlv_itimer { TLV_F_ITIMER(TLV_FIELD) };
@@ -576,6 +580,7 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SECCOMP, 124, ROWS, SECCOMP, "a thread's seccomp mode") \
 	X(SC_FILTER, 125, ROWS, SC_FILTER, "its seccomp filters, oldest first") \
 	X(SC_PROG, 126, BYTES, NONE, "the filters' BPF programs, concatenated") \
+	X(HUGETLB, 127, ROWS, HUGETLB, "OBJ: on hugetlbfs (shared MAP_HUGETLB memory, SHM_HUGETLB, MFD_HUGETLB), its page size") \
 	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_FROM, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
 	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
 	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
