@@ -6241,9 +6241,6 @@ static void col_thread(struct task *t, struct thread *th, uint64_t scratch)
 	size_t len;
 	long r;
 
-	col_siginfo(th, tid, false);
-	if (th == t->th)
-		col_siginfo(th, tid, true);
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) ==
 	    sizeof(rc)) {
 		th->t.rseq_addr = rc.rseq_abi_pointer;
@@ -6541,9 +6538,95 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 			die("timer_getoverrun of timer %llu failed (%ld)",
 			    (unsigned long long)pt->id, r);
 		pt->overrun = r;
-		pt->pending = (pt->notify & 3) == SIGEV_SIGNAL &&
-			      col_timer_signal(t, pt);
 	}
+}
+
+/* Did interval timer x go off between reads a (n of them) and t's? */
+static bool itimer_fired(const struct tlv_itimer *a, size_t n,
+			 const struct task *t, uint64_t which)
+{
+	const struct tlv_itimer *x = NULL, *y = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		x = a[i].which == which ? &a[i] : x;
+	for (size_t i = 0; i < t->nitimer; i++)
+		y = t->itimer[i].which == which ? &t->itimer[i] : y;
+	/* a one-shot disarmed, or a new period began */
+	return x && (!y || y->value_ns > x->value_ns);
+}
+
+/* Did POSIX timer y go off since it read as x? */
+static bool ptimer_fired(const struct tlv_ptimer *x, const struct tlv_ptimer *y)
+{
+	return x->overrun != y->overrun || (x->value_ns && !y->value_ns) ||
+	       y->value_ns > x->value_ns;
+}
+
+static bool has_signal(const struct task *t, uint64_t sig)
+{
+	for (size_t k = 0; k < t->nth; k++)
+		for (size_t i = 0; i < t->th[k].nsig; i++)
+			if ((uint32_t)t->th[k].sig[i].w0 == sig)
+				return true;
+	return false;
+}
+
+/*
+ * The pending signals and the timers, as of one moment.  A timer that
+ * goes off while cr reads the frozen process queues its signal: read
+ * only before the signals, it would be saved armed with its signal
+ * queued too (two at restore); read only after, a signal queued in
+ * between would be in neither.  So the timers are read before and after
+ * the signals, the later state is kept, and a timer that went off in
+ * between has its signal pending for sure: a POSIX timer's is recorded
+ * on it (restore queues it again), ITIMER_REAL's SIGALRM added if the
+ * signals read lack it.  (The virtual and profiling timers count the
+ * process's CPU time, which does not run while it is frozen.)
+ */
+static void col_signals_timers(struct task *t, uint64_t scratch)
+{
+	struct tlv_itimer it[3];
+	struct tlv_ptimer *pt;
+	size_t nit, npt;
+
+	col_itimers(t, scratch);
+	col_ptimers(t, scratch);
+	memcpy(it, t->itimer, sizeof(it));
+	nit = t->nitimer;
+	pt = t->ptimers;
+	npt = t->nptimers;
+	t->nitimer = 0;
+	t->ptimers = NULL;
+	t->nptimers = 0;
+	for (size_t k = 0; k < t->nth; k++) {
+		col_siginfo(&t->th[k], t->th[k].pt.pid, false);
+		if (!k)
+			col_siginfo(t->th, t->th[0].pt.pid, true);
+	}
+	if (getenv("CR_TEST_TIMER_GAP_MS"))	/* tests: widen the gap */
+		usleep(atoi(getenv("CR_TEST_TIMER_GAP_MS")) * 1000);
+	col_itimers(t, scratch);
+	col_ptimers(t, scratch);
+	if (itimer_fired(it, nit, t, ITIMER_REAL) && !has_signal(t, SIGALRM)) {
+		struct tlv_siginfo *x = vec_add(&t->th[0].sig, &t->th[0].nsig,
+						sizeof(*x));
+
+		info("ITIMER_REAL went off while cr read the signals");
+		x->shared = 1;
+		x->w0 = SIGALRM;
+		x->w1 = 0x80;	/* si_code SI_KERNEL, as the kernel sends it */
+	}
+	for (size_t i = 0; i < t->nptimers; i++) {
+		struct tlv_ptimer *y = &t->ptimers[i];
+		bool fired = false;
+
+		for (size_t k = 0; k < npt; k++)
+			fired |= pt[k].id == y->id && ptimer_fired(&pt[k], y);
+		/* its signal, if it was read, is taken out: the timer has it */
+		y->pending = (y->notify & 3) == SIGEV_SIGNAL &&
+			     (col_timer_signal(t, y) || fired);
+	}
+	free(pt);
 }
 
 static uint64_t status_hex(const char *st, const char *key)
@@ -6682,8 +6765,7 @@ static void col_times(struct task *t, int root)
 static void col_kstate(struct task *t, uint64_t scratch, int root)
 {
 	col_times(t, root);
-	col_itimers(t, scratch);
-	col_ptimers(t, scratch);
+	col_signals_timers(t, scratch);
 	col_creds(t);
 	for (size_t k = 0; k < t->nth; k++)
 		col_seccomp(t, &t->th[k]);
