@@ -6764,8 +6764,8 @@ static void col_times(struct task *t, int root)
 
 static void col_kstate(struct task *t, uint64_t scratch, int root)
 {
-	col_times(t, root);
 	col_signals_timers(t, scratch);
+	col_times(t, root);	/* after: the timers count down from here */
 	col_creds(t);
 	for (size_t k = 0; k < t->nth; k++)
 		col_seccomp(t, &t->th[k]);
