@@ -10535,6 +10535,20 @@ static int rst_reopen(int fd, uint64_t flags, const char *what)
 	return n;
 }
 
+/* Read a file object's saved pages into its contents mapped at p. */
+static void rst_read_obj_pages(struct rst *r, const struct fobj *o, uint8_t *p)
+{
+	uint64_t off = o->pages_off;
+
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading the pages of a file object");
+		off += n;
+	}
+}
+
 /*
  * Shared anonymous memory is made with mmap(MAP_SHARED|MAP_ANONYMOUS),
  * filled from the image, and kept as its /proc/self/map_files fd: mapped
@@ -10543,7 +10557,6 @@ static int rst_reopen(int fd, uint64_t flags, const char *what)
  */
 static int rst_make_shmem(struct rst *r, const struct fobj *o)
 {
-	uint64_t off = o->pages_off;
 	char link[80];
 	int fd;
 	uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
@@ -10553,14 +10566,7 @@ static int rst_make_shmem(struct rst *r, const struct fobj *o)
 	if (p == MAP_FAILED)
 		die_errno("creating shared memory of %llu bytes",
 			  (unsigned long long)o->s.size);
-	for (size_t k = 0; k < o->runs.n; k++) {
-		size_t len = o->runs.v[k].npages * PAGE;
-
-		if (pread(r->img_fd, p + o->runs.v[k].addr, len, off) !=
-		    (ssize_t)len)
-			die_errno("reading shared memory pages");
-		off += len;
-	}
+	rst_read_obj_pages(r, o, p);
 	snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx",
 		 (unsigned long)p, (unsigned long)(p + o->s.size));
 	fd = open(link, O_RDWR | O_CLOEXEC);
@@ -10651,14 +10657,7 @@ static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 				     MAP_SHARED, fd, 0) : NULL;
 		if (p == MAP_FAILED)
 			die_errno("mapping a hugetlbfs file object");
-		for (size_t k = 0; k < o->runs.n; k++) {
-			size_t n = o->runs.v[k].npages * PAGE;
-
-			if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) !=
-			    (ssize_t)n)
-				die_errno("refilling a hugetlbfs file object");
-			off += n;
-		}
+		rst_read_obj_pages(r, o, p);
 		if (p)
 			munmap(p, o->s.size);
 		return;
@@ -10698,8 +10697,7 @@ static void rst_sysv_undo(void *arg)
 
 static void rst_make_sysv(struct rst *r, const struct fobj *o)
 {
-	uint64_t off = o->pages_off,
-		 len = ROUND_UP(o->s.size, o->huge ? o->huge : PAGE);
+	uint64_t len = ROUND_UP(o->s.size, o->huge ? o->huge : PAGE);
 	int id = o->shm.shmid;
 	struct shmid_ds ds;
 	uint8_t *p;
@@ -10728,13 +10726,7 @@ static void rst_make_sysv(struct rst *r, const struct fobj *o)
 		die_errno("attaching System V shm segment %d", id);
 	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
 		die_errno("madvise");
-	for (size_t k = 0; k < o->runs.n; k++) {
-		size_t n = o->runs.v[k].npages * PAGE;
-
-		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
-			die_errno("reading System V shm pages");
-		off += n;
-	}
+	rst_read_obj_pages(r, o, p);
 	shmdt(p);
 	if (shmctl(id, IPC_STAT, &ds))
 		die_errno("System V shm segment %d", id);
