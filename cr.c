@@ -11420,7 +11420,8 @@ static int rst_timerfd(const struct fd *d, int fl)
 	} else if (left) {
 		left -= down;
 	}
-	if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
+	/* absolute: from now; a spent one (0 left) is not armed again */
+	if (left && (d->tmr.settime_flags & TFD_TIMER_ABSTIME)) {
 		struct timespec now;
 
 		clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
@@ -11433,7 +11434,9 @@ static int rst_timerfd(const struct fd *d, int fl)
 	its.it_value.tv_nsec = left % 1000000000;
 	its.it_interval.tv_sec = iv / 1000000000;
 	its.it_interval.tv_nsec = iv % 1000000000;
-	if ((left && timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
+	/* a spent one still gets its flags (fdinfo shows them), disarmed */
+	if (((left || d->tmr.settime_flags) &&
+	     timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
 	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
 		die_errno("timerfd");
 	info("timerfd %llu: %llu ns since the dump, %llu ns left, %llu expirations",
