@@ -4125,9 +4125,10 @@ static void col_timerfd_forward(int pid, int fd)
 /*
  * A timerfd's fdinfo, forwarded just before, and the CLOCK_REALTIME it
  * was read at (restore counts the time since): read again if cr was held
- * up around the read (the stamp would be off by that much), or if a
- * periodic timer expired between the forward and the read (it shows 0
- * left until forwarded again).
+ * up around the read (the stamp would be off by that much; after ten
+ * tries it is taken as it is), or if a periodic timer expired between
+ * the forward and the read (it shows 0 left until forwarded again, as if
+ * disarmed).
  */
 static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
 {
@@ -4140,9 +4141,13 @@ static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
 		s = proc_xread(pid, name, NULL);
 		t1 = realtime_ns();
 		*at = t0 + (t1 - t0) / 2;
+		/* a periodic one reading 0 left has expired unforwarded:
+		 * never kept (restore would leave it disarmed) unless it
+		 * stays so; a slow read only for a while (a slow machine) */
 		if (tries == 50 ||
-		    (t1 - t0 < 100000 && (!strstr(s, "it_value: (0, 0)") ||
-					  strstr(s, "it_interval: (0, 0)"))))
+		    ((t1 - t0 < 100000 || tries >= 10) &&
+		     (!strstr(s, "it_value: (0, 0)") ||
+		      strstr(s, "it_interval: (0, 0)"))))
 			return s;
 		free(s);
 	}
@@ -11434,8 +11439,9 @@ static int rst_timerfd(const struct fd *d, int fl)
 	its.it_value.tv_nsec = left % 1000000000;
 	its.it_interval.tv_sec = iv / 1000000000;
 	its.it_interval.tv_nsec = iv % 1000000000;
-	/* a spent one still gets its flags (fdinfo shows them), disarmed */
-	if (((left || d->tmr.settime_flags) &&
+	/* a spent or disarmed one still gets its flags and interval (fdinfo
+	 * and timerfd_gettime show them), with 0 left: not armed */
+	if (((left || iv || d->tmr.settime_flags) &&
 	     timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
 	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
 		die_errno("timerfd");
