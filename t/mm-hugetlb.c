@@ -64,12 +64,12 @@ static void reserve(long n)
 	have = pool("free_hugepages") - pool("resv_hugepages");
 	nr_before = pool("nr_hugepages");
 	if (nr_before < 0)
-		skip("SKIP LOUDLY: no huge pages of this size on this kernel: hugetlb NOT TESTED");
+		skip("HUGETLB NOT TESTED: this kernel has no huge pages of this size");
 	if (have < n)
 		nr_set(nr_before + n - have);
 	if (pool("free_hugepages") - pool("resv_hugepages") < n) {
 		nr_set(nr_before);
-		skip("SKIP LOUDLY: the huge pages could not be reserved: hugetlb NOT TESTED");
+		skip("HUGETLB NOT TESTED: the huge pages it needs could not be reserved");
 	}
 }
 
