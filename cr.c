@@ -73,6 +73,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -4124,33 +4125,47 @@ static void col_timerfd_forward(int pid, int fd)
 
 /*
  * A timerfd's fdinfo, forwarded just before, and the CLOCK_REALTIME it
- * was read at (restore counts the time since): read again if cr was held
- * up around the read (the stamp would be off by that much; after ten
- * tries it is taken as it is), or if a periodic timer expired between
- * the forward and the read (it shows 0 left until forwarded again, as if
- * disarmed).
+ * was read at (restore counts the time since).  Read again if cr was held
+ * up around the read (the stamp would be off by that much), or if a
+ * periodic timer expired between the forward and the read: it shows 0
+ * left until forwarded again, as if disarmed.  After 50 tries the read
+ * with the tightest stamp is taken (a slow machine), a spent-looking one
+ * only if every read was (it is disarmed).
  */
 static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
 {
-	for (int tries = 0;; tries++) {
-		uint64_t t0, t1;
-		char *s;
+	char *best = NULL, *s = NULL;
+	uint64_t best_dt = ~0ULL, best_at = 0;
 
+	for (int tries = 0; tries < 50; tries++) {
+		uint64_t t0, t1;
+		bool spent;
+
+		free(s);
 		col_timerfd_forward(pid, fd);
 		t0 = realtime_ns();
 		s = proc_xread(pid, name, NULL);
 		t1 = realtime_ns();
 		*at = t0 + (t1 - t0) / 2;
-		/* a periodic one reading 0 left has expired unforwarded:
-		 * never kept (restore would leave it disarmed) unless it
-		 * stays so; a slow read only for a while (a slow machine) */
-		if (tries == 50 ||
-		    ((t1 - t0 < 100000 || tries >= 10) &&
-		     (!strstr(s, "it_value: (0, 0)") ||
-		      strstr(s, "it_interval: (0, 0)"))))
+		spent = strstr(s, "it_value: (0, 0)") &&
+			!strstr(s, "it_interval: (0, 0)");
+		if (!spent && t1 - t0 < 100000) {
+			free(best);
 			return s;
-		free(s);
+		}
+		if (!spent && t1 - t0 < best_dt) {
+			free(best);
+			best = s;
+			s = NULL;
+			best_dt = t1 - t0;
+			best_at = *at;
+		}
 	}
+	if (!best)
+		return s;
+	free(s);
+	*at = best_at;
+	return best;
 }
 
 /* Events queued in a fanotify group are not carried: refuse them. */
