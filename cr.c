@@ -1849,6 +1849,7 @@ struct task {
 	size_t nitimer;
 	struct tlv_ptimer *ptimers;
 	size_t nptimers;
+	uint64_t itimer_at[3], *ptimer_at;	/* dump: CLOCK_REALTIME when read */
 	struct tlv_priv priv;
 	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
 	bool has_ks;		/* restore: the image had KSTATE */
@@ -6669,6 +6670,12 @@ static uint64_t col_scratch(struct task *t)
 #endif
 #define SECCOMP_FILTER_FLAG_LOG_ 2	/* <linux/seccomp.h> would clash with musl */
 
+/* Does the clock run while the process is frozen (not a CPU-time one)? */
+static bool clock_wall(uint64_t c)
+{
+	return c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID;
+}
+
 static void col_itimers(struct task *t, uint64_t scratch)
 {
 	struct pt *p = &t->th[0].pt;
@@ -6679,6 +6686,7 @@ static void col_itimers(struct task *t, uint64_t scratch)
 
 		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
 			die("getitimer %d failed (%ld)", which, r);
+		t->itimer_at[t->nitimer] = realtime_ns();
 		if (v[2] || v[3])
 			t->itimer[t->nitimer++] = (struct tlv_itimer){ which,
 				v[2] * 1000000000 + v[3] * 1000,
@@ -6751,6 +6759,8 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 
 		pt = &t->ptimers[i];
 		r = pt_syscall(p, __NR_timer_gettime, pt->id, scratch, 0, 0, 0, 0);
+		t->ptimer_at = xrealloc(t->ptimer_at, (i + 1) * sizeof(uint64_t));
+		t->ptimer_at[i] = realtime_ns();
 		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
 			die("timer_gettime of timer %llu failed (%ld)",
 			    (unsigned long long)pt->id, r);
@@ -6985,10 +6995,37 @@ static void col_times(struct task *t, int root)
 	t->times.boottime_ns = ts[2].tv_sec * 1000000000ULL + ts[2].tv_nsec + boot;
 }
 
+/*
+ * Restore counts the time since TIMES off what a timer had left; each was
+ * read a little before, so its time left is made as of TIMES (a slow
+ * read, as under qemu, would make it fire late, or miss periods).  CPU
+ * clocks stand still while the process is frozen.
+ */
+static void col_timers_age(struct task *t)
+{
+	uint64_t now = t->times.realtime_ns;
+
+	for (size_t i = 0; i < t->nitimer; i++) {
+		struct tlv_itimer *x = &t->itimer[i];
+		uint64_t d = now > t->itimer_at[i] ? now - t->itimer_at[i] : 0;
+
+		if (x->which == ITIMER_REAL)
+			x->value_ns = x->value_ns > d ? x->value_ns - d : 1;
+	}
+	for (size_t i = 0; i < t->nptimers; i++) {
+		struct tlv_ptimer *x = &t->ptimers[i];
+		uint64_t d = now > t->ptimer_at[i] ? now - t->ptimer_at[i] : 0;
+
+		if (x->value_ns && clock_wall(x->clock))
+			x->value_ns = x->value_ns > d ? x->value_ns - d : 1;
+	}
+}
+
 static void col_kstate(struct task *t, uint64_t scratch, int root)
 {
 	col_signals_timers(t, scratch);
-	col_times(t, root);	/* after: the timers count down from here */
+	col_times(t, root);
+	col_timers_age(t);
 	col_creds(t);
 	for (size_t k = 0; k < t->nth; k++)
 		col_seccomp(t, &t->th[k]);
@@ -9574,11 +9611,6 @@ static void img_check_thread(const struct image *im, const struct task *t,
 static bool clock_known(uint64_t c)
 {
 	return c <= 3 || (c >= 7 && c <= 9) || c == 11;	/* not 4-6, 10 */
-}
-
-static bool clock_wall(uint64_t c)
-{
-	return c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID;
 }
 
 static void img_check_seccomp(const struct thread *th)
