@@ -57,13 +57,7 @@ echo $((before + 16)) >"$nr"
 if ! "$CR" restore -D img -d 2>"$tmp/err"; then
 	bad restore "$(cat "$tmp/err")"
 else
-	kill -TERM "$pid"
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	if grep -q '^PASS' "$tmp/out"; then
-		ok restore
-	else
-		bad restore "the program said: $(tail -1 "$tmp/out")"
-	fi
+	term_check restore
 fi
 pid=
 summary

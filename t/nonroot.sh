@@ -134,13 +134,7 @@ else
 	elif [ "$caps" != 0000000000000000 ]; then
 		bad restore "capabilities kept: $(grep Cap $s | tr '\n' ' ')"
 	else
-		kill -TERM "$pid"
-		for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		if grep -q '^PASS' "$tmp/out"; then
-			ok restore
-		else
-			bad restore "the program said: $(tail -1 "$tmp/out")"
-		fi
+		term_check restore
 	fi
 fi
 summary
