@@ -174,12 +174,12 @@ static const struct test tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, CORRUPTM, FORGE, REFUSEM,
-	    FAULTM, LOADM, NOCR, NMODES };
+enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, LIVE, CORRUPTM, FORGE,
+	    REFUSEM, FAULTM, LOADM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
-	"dump", "snap", "twice", "pipe", "fg", "chain", "corrupt", "forge",
-	"refuse", "fault", "load", "nocr",
+	"dump", "snap", "twice", "pipe", "fg", "chain", "live", "corrupt",
+	"forge", "refuse", "fault", "load", "nocr",
 };
 
 /* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
@@ -1162,6 +1162,18 @@ static bool m_chain(struct ctx *c)
 	       restore(c, "img", "restore") && finish(c, c->pid);
 }
 
+/*
+ * dump -R must leave the tree as it was: the original goes on, after a
+ * pre-dump too, and passes its own checks (nothing is restored).
+ */
+static bool m_live(struct ctx *c)
+{
+	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true))
+		return false;
+	sleep_ms(200);
+	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
+}
+
 static bool m_fg(struct ctx *c)
 {
 	pid_t r;
@@ -1798,8 +1810,8 @@ static bool m_nocr(struct ctx *c)
 }
 
 static bool (*const modes[NMODES])(struct ctx *) = {
-	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_corrupt, m_forge,
-	m_refuse, m_fault, m_load, m_nocr,
+	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_live, m_corrupt,
+	m_forge, m_refuse, m_fault, m_load, m_nocr,
 };
 
 static bool applies(const struct test *t, enum mode m)
@@ -1814,6 +1826,8 @@ static bool applies(const struct test *t, enum mode m)
 	    (m == LOADM && !(t->flags & LOAD)))
 		return false;
 	if ((t->flags & NOSNAP) && m == SNAP)
+		return false;
+	if ((t->flags & TCPCLOSE) && m == LIVE)	/* closed only if restored */
 		return false;
 	if ((t->flags & FEW) && m != DUMP && m != TWICE)
 		return false;
@@ -2079,7 +2093,7 @@ static void usage(const char *me)
 		"[--save-images DIR] [FILTER...]\n"
 		"  -n, --no-cr  run the tests alone (start, SIGTERM, PASS)\n"
 		"  -k, --keep   keep the scratch dirs in " SCRATCH "/\n"
-		"  -m, --mode   dump snap twice pipe fg chain corrupt forge refuse "
+		"  -m, --mode   dump snap twice pipe fg chain live corrupt forge refuse "
 		"fault load\n"
 		"  -s, --seed   seed of the corrupt and forge modes' damage "
 		"(default 1)\n"
