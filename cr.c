@@ -1737,7 +1737,7 @@ struct vma {
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
-	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
+	struct tlv_vma_adv adv;	/* madvise, mlock, pkey (5b); 0 = none */
 	bool sysv;		/* a SysV shm attachment: SHMAT */
 	struct tlv_shmat shmat;
 };
@@ -1785,13 +1785,13 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
-	/* kstate-a: seccomp */
+	/* seccomp */
 	struct tlv_seccomp sc;
 	struct tlv_sc_filter *scf;	/* sc.nfilters of them */
 	size_t nscf;		/* restore: SC_FILTER rows read */
 	uint8_t *scprog;	/* their programs, concatenated */
 	size_t scprog_len;
-	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	/* timer slack, ioprio, affinity (section 5b) */
 	bool has_kt;		/* restore: the image had KTHREAD */
 	struct tlv_kthread kt;
 	struct tlv_cpus *cpus;
@@ -1851,7 +1851,7 @@ struct task {
 	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
-	/* kstate-a: timers, credentials */
+	/* timers, credentials */
 	struct tlv_times times;
 	struct tlv_itimer itimer[3];
 	size_t nitimer;
@@ -1859,7 +1859,7 @@ struct task {
 	size_t nptimers;
 	uint64_t itimer_at[3], *ptimer_at;	/* dump: CLOCK_REALTIME when read */
 	struct tlv_priv priv;
-	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	/* prctl state, speculation, cgroup (section 5b) */
 	bool has_ks;		/* restore: the image had KSTATE */
 	struct tlv_kstate ks;
 	struct tlv_spec *spec;
@@ -2711,7 +2711,7 @@ static void col_fobj_pages(struct fobj *o)
 }
 
 /*
- * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * ---- memory-change tracking, for pre-copy chains ----
  * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
  * dump saves only the pages written since.  The kernel says which: cr
  * registers each private mapping with a userfaultfd in asynchronous
@@ -6675,7 +6675,7 @@ static uint64_t col_scratch(struct task *t)
 }
 
 /*
- * ---- kstate-a: timers, credentials, seccomp (collect) ----
+ * ---- timers, credentials, seccomp (collect) ----
  * Interval timers and POSIX timers are asked from inside (getitimer,
  * timer_gettime, timer_getoverrun on the ids /proc/PID/timers lists); a
  * timer signal still queued is taken out of the pending signals and
@@ -7549,7 +7549,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
-	buf_rec(&n, TLV_SECCOMP, &th->sc, sizeof(th->sc));	/* kstate-a */
+	buf_rec(&n, TLV_SECCOMP, &th->sc, sizeof(th->sc));
 	if (th->sc.nfilters) {
 		buf_rec(&n, TLV_SC_FILTER, th->scf, th->sc.nfilters * sizeof(*th->scf));
 		buf_rec(&n, TLV_SC_PROG, th->scprog, th->scprog_len);
@@ -7608,7 +7608,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 	}
 	for (size_t i = 0; i < t->nth; i++)
 		dump_thread(&b, &t->th[i]);
-	buf_rec(&b, TLV_TIMES, &t->times, sizeof(t->times));	/* kstate-a */
+	buf_rec(&b, TLV_TIMES, &t->times, sizeof(t->times));
 	if (t->nitimer)
 		buf_rec(&b, TLV_ITIMER, t->itimer, t->nitimer * sizeof(*t->itimer));
 	if (t->nptimers)
@@ -8146,7 +8146,7 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
-/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+/* Kernel-state records (section 5b) in a TASK or THREAD; false: not one. */
 static bool kst_read_task(struct task *t, const struct tlv_it *it,
 			  uint64_t *seen)
 {
@@ -8206,7 +8206,7 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
-		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+		} else if (it.tag == TLV_VMA_ADV) {
 			once(&seen, it.tag, "VMA");
 			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
 		} else if (it.tag == TLV_SHMAT) {
@@ -8367,7 +8367,7 @@ static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
 	return p;
 }
 
-/* ---- kstate-a: timers, credentials, seccomp (read) ---- */
+/* ---- timers, credentials, seccomp (read) ---- */
 static bool read_thread_kstate(struct thread *th, const struct tlv_it *it,
 			       uint64_t *seen)
 {
@@ -9628,7 +9628,7 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
-/* ---- kstate-a: timers, credentials, seccomp (validate) ---- */
+/* ---- timers, credentials, seccomp (validate) ---- */
 #define MAX_TIME_NS	(1ULL << 62)	/* ~146 years: no overflow in sums */
 
 static bool clock_known(uint64_t c)
@@ -9693,7 +9693,7 @@ static void img_check_kstate(const struct task *t)
 		img_check_seccomp(&t->th[k]);
 }
 
-/* kstate-b records (section 5b): values the kernel could have given. */
+/* Kernel-state records (section 5b): values the kernel could have given. */
 static void kst_check_task(const struct task *t)
 {
 	const struct tlv_kstate *k = &t->ks;
@@ -10110,7 +10110,7 @@ static void host_wait_pid_free(int pid, bool streamed)
 }
 
 /*
- * ---- kstate-a: credentials and seccomp (host check) ----
+ * ---- credentials and seccomp (host check) ----
  * Root restores any credentials; otherwise the kernel only lets a
  * process keep or lower what cr itself has, and cr says so up front.
  * Seccomp filters need PTRACE_O_SUSPEND_SECCOMP (CAP_SYS_ADMIN) so that
@@ -10228,7 +10228,7 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /*
- * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * Section 5b: the cgroup v2 directory of a path, from cgroup2's
  * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
  */
 static char *kst_cgroup_dir(const char *path)
@@ -11451,7 +11451,7 @@ static void rst_sk_finish(const struct image *im)
 }
 
 /*
- * ---- kstate-a: the downtime ----
+ * ---- the downtime ----
  * Timers on wall clocks ran on while the process was dumped: what they
  * had left is less the time since the dump (CLOCK_REALTIME), so that one
  * due meanwhile fires at once, as after a long SIGSTOP.  Interval and
@@ -12284,7 +12284,7 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
- * kstate-b: cr moves each process of the tree into its cgroup (and sets
+ * Section 5b: cr moves each process of the tree into its cgroup (and sets
  * its oom_score_adj) once all
  * exist and before any runs its restore (threads the blob clones follow
  * it).  cr does it, by pid, rather than each process for itself: processes
@@ -12329,7 +12329,7 @@ static void kst_rst_cgroups(const struct image *im)
 }
 
 /*
- * kstate-b (section 5b): what the process sets on itself before the blob:
+ * Section 5b: what the process sets on itself before the blob:
  * the process-wide prctls (cgroup and oom_score_adj are cr's to set).  A
  * speculation control is only set where it differs from what this
  * process already has.
@@ -12678,7 +12678,7 @@ static void area_specials(struct rst_args *a, const struct task *t,
 }
 
 /*
- * ---- kstate-a: timers, credentials, seccomp for the blob ----
+ * ---- timers, credentials, seccomp for the blob ----
  * POSIX timers go in with their remaining time as an offset from the
  * clock's "now" when the blob arms them, less the downtime for clocks
  * that ran on meanwhile; a timer whose signal was queued at dump time is
@@ -12830,7 +12830,7 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 	for (size_t i = 0; i < t->nth; i++)
 		meta += t->th[i].nsig * sizeof(struct rst_sig) +
 			arch_sigframe_size(&t->th[i]) + 64;
-	meta += area_kstate_size(t);	/* kstate-a */
+	meta += area_kstate_size(t);
 	return code + PAGE_ROUND(meta) + AREA_STACK +
 	       t->nth * RST_THREAD_STACK + park;
 }
@@ -12924,7 +12924,7 @@ static uint64_t rst_fault_step(void)
 	return 0;
 }
 
-/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+/* Section 5b: advice per mapping and mm-wide prctls for the blob. */
 static void kst_area(struct area_alloc *aa, struct rst_args *a,
 		     const struct task *t)
 {
@@ -13075,7 +13075,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
-	area_timers(&aa, a, t);	/* kstate-a */
+	area_timers(&aa, a, t);
 	area_creds(&aa, a, t);
 	area_seccomp(&aa, a, t);
 	kst_area(&aa, a, t);
@@ -13392,7 +13392,7 @@ static void rst_tty_back(void)
 }
 
 /*
- * ---- kstate-a: clocks ----
+ * ---- clocks ----
  * CLOCK_MONOTONIC and CLOCK_BOOTTIME count from the machine's boot: after
  * a reboot, or on another machine, a restored process would see them
  * jump, backwards as like as not.  With --timens (automatic for a process
@@ -13497,7 +13497,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	rst_timens(&im, opt);	/* kstate-a */
+	rst_timens(&im, opt);
 	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
@@ -14646,7 +14646,7 @@ static void check_need(size_t n, const char *name, bool (*probe)(void))
 		printf(", %s%s", name, !probe ? "" : probe() ? " (ok)" : " (MISSING)");
 }
 
-/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+/* Section 5b: protection keys, MDWE and cgroup v2 */
 static bool probe_pkeys(void)
 {
 	long k = syscall(SYS_pkey_alloc, 0, 0);

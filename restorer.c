@@ -193,7 +193,7 @@ static void build_vmas(struct rst_args *a)
 		fail(a, RST_STEP_MM, r, 0);
 }
 
-/* ==== kstate-a: timers, credentials, seccomp ==========================
+/* ==== timers, credentials, seccomp ========================================
  * Set last, once every thread exists, with all signals still blocked: a
  * timer that fires now only leaves its signal pending until the thread's
  * rt_sigreturn puts its own mask back.  Credentials are per thread in the
@@ -393,7 +393,7 @@ static void set_creds(struct rst_args *a, struct rst_thread *t)
 }
 
 /*
- * kstate-b: protection keys, madvise and mlock state of each mapping, then
+ * Section 5b: protection keys, madvise and mlock state of each mapping, then
  * the mm-wide prctls.  All after every mapping is final: MADV_DONTFORK and
  * friends live in the VMA, and MDWE forbids any later PROT_EXEC gain.  A
  * fresh process has only key 0, and pkey_alloc hands out the lowest free

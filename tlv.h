@@ -404,7 +404,7 @@ struct tlv_rec {
 #define TLV_TRACK_SOFT_DIRTY 0xffffffffull
 #define TLV_F_PREDUMP(X) \
 	X(live, "1: pages were copied while the processes ran") \
-/* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
+/* Section 5b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
 #define TLV_F_KSTATE(X) \
 	X(dumpable, "PR_GET_DUMPABLE (0 or 1)") \
 	X(thp_disable, "PR_GET_THP_DISABLE: bit 0 disabled, bit 1 except advised") \
@@ -432,7 +432,7 @@ struct tlv_rec {
 #define TLV_ADV_LOCKED		64	/* mlock ("lo") */
 #define TLV_ADV_ONFAULT		128	/* mlock2 MLOCK_ONFAULT ("lf") */
 #define TLV_ADV_ALL		255
-/* kstate-a: timers, clocks, credentials, seccomp */
+/* timers, clocks, credentials, seccomp */
 #define TLV_F_TIMES(X) \
 	X(realtime_ns, "CLOCK_REALTIME when the process was dumped") \
 	X(monotonic_ns, "CLOCK_MONOTONIC then, as the process saw it") \
@@ -744,7 +744,7 @@ struct rst_thread {		/* per thread; [0] is the main thread */
 	char comm[16];
 };
 
-struct rst_adv {		/* kstate-b: advice for one mapping */
+struct rst_adv {		/* advice for one mapping (5b) */
 	uint64_t start, len, prot;
 	uint64_t advice;	/* TLV_ADV_* */
 	uint64_t pkey;		/* 0: the default key */
@@ -767,14 +767,14 @@ struct rst_args {
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
 	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
-	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
+	/* ---- memory advice, protection keys, mm-wide prctls ---- */
 	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
 	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
 	uint64_t mlockall;	/* MCL_* flags to set, 0 = none */
 	uint64_t mdwe;		/* PR_SET_MDWE flags, set last; 0 = none */
 	uint64_t dumpable;	/* PR_SET_DUMPABLE value + 1; 0 = leave */
-	/* ---- end kstate-b ---- */
-	/* kstate-a: timers, credentials, seccomp (restorer.c, last steps) */
+	/* ---- end of the memory advice ---- */
+	/* timers, credentials, seccomp (restorer.c, last steps) */
 	uint64_t ntimers, timers;	/* struct rst_ptimer[], ascending id */
 	uint64_t dump_realtime;	/* CLOCK_REALTIME at dump, ns: the downtime */
 	uint64_t timer_ids_linear;	/* tests: skip PR_TIMER_CREATE_RESTORE_IDS */
@@ -786,7 +786,7 @@ struct rst_args {
 	uint64_t itimer[3][3];	/* which, value_ns (less downtime if REAL), interval_ns */
 };
 
-/* kstate-a: what the blob sets last, see restorer.c */
+/* what the blob sets last, see restorer.c */
 struct rst_ptimer {		/* a POSIX timer, made with its id */
 	int64_t id, clock;
 	uint64_t notify, signo, sigval, tid;
