@@ -148,7 +148,7 @@ static const struct test tests[] = {
 	{ "shm-file", C, 0, NULL },
 	{ "shm-posix", C, 0, NULL },
 	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
-	{ "mm-cow", C, BIG | FEW, NULL },
+	{ "mm-cow", C, BIG | FEW | LAZY, NULL },
 	{ "mm-lazy-events", C, BIG | FEW | LAZY, NULL },
 	{ "fd-shared", C, 0, NULL },
 	{ "tty-pty", C, CORRUPT, NULL },
