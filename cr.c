@@ -1027,6 +1027,9 @@ struct img_in {
 	uint32_t crc;
 	struct hmac *mac;	/* --verify: running over every byte */
 	bool spooled;		/* a pipe, copied into a memfd */
+	bool defer;		/* restore --lazy-pages: see in_defer_pages */
+	uint32_t blob_crc;	/* the last PAGES value's CRC (PAGES_CRC) */
+	bool blob_known;	/* ... and a PAGES_CRC may come now */
 };
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
@@ -1085,26 +1088,78 @@ static uint32_t crc32c_2(uint32_t crc, const uint8_t *p, size_t n)
 	return crc_join(crc, j.crc, j.n);
 }
 
-static void in_skip_pages(struct img_in *in, uint64_t len)
+/* The CRC of len bytes of page data at off in fd (and the MAC's too). */
+static uint32_t crc_pages(int fd, uint64_t off, uint64_t len, uint32_t crc,
+			  struct hmac *mac, const char *name)
 {
 	const uint64_t chunk = 64 << 20;
 
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < chunk ? len - done : chunk;
 		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-			       in->fd, in->off + done);
+			       fd, off + done);
 
 		if (p == MAP_FAILED)
-			die_errno("%s: mapping page data", in->name);
-		in->crc = crc32c_2(in->crc, p, n);
-		if (in->mac)
-			sha256_update(&in->mac->inner, p, n);
+			die_errno("%s: mapping page data", name);
+		crc = crc32c_2(crc, p, n);
+		if (mac)
+			sha256_update(&mac->inner, p, n);
 		munmap(p, n);
 		done += n;
 	}
+	return crc;
+}
+
+static void in_skip_pages(struct img_in *in, uint64_t len)
+{
+	uint32_t before = in->crc;
+
+	in->crc = crc_pages(in->fd, in->off, len, in->crc, in->mac, in->name);
+	in->blob_crc = in->crc ^ crc_mulmod(before, crc_xbytes(len));
+	in->blob_known = true;
 	in->off += len;
 	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
 		die_errno("%s: lseek", in->name);
+}
+
+/*
+ * restore --lazy-pages: a process's PAGES value followed by its PAGES_CRC
+ * is not read now; the CRC goes on from the CRC that PAGES_CRC claims,
+ * so END still checks every other byte, and the page server checks the
+ * pages against it while the process runs (lazy_check).  False if there
+ * is no PAGES_CRC (an older image): then the pages are read here.
+ */
+struct lz_blob {
+	uint64_t off, len;
+	uint32_t crc;
+	uint64_t pid;
+};
+
+static struct lz_blob *lz_blobs;
+static size_t nlz_blobs;
+
+static bool in_defer_pages(struct img_in *in, uint64_t len, uint64_t pid)
+{
+	struct {
+		struct tlv_rec r;
+		struct tlv_pages_crc c;
+	} next;
+	struct lz_blob *b;
+
+	if (!in->defer || in->mac || !pid ||
+	    pread(in->fd, &next, sizeof(next), in->off + len) != sizeof(next) ||
+	    next.r.tag != (TLV_PAGES_CRC | TLV_OPTIONAL) || next.r.zero ||
+	    next.r.len != sizeof(next.c))
+		return false;
+	b = vec_add(&lz_blobs, &nlz_blobs, sizeof(*b));
+	*b = (struct lz_blob){ in->off, len, (uint32_t)next.c.crc, pid };
+	in->crc = crc_join(in->crc, (uint32_t)next.c.crc, len);
+	in->blob_crc = (uint32_t)next.c.crc;
+	in->blob_known = true;
+	in->off += len;
+	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
+		die_errno("%s: lseek", in->name);
+	return true;
 }
 
 /* Walk the records inside a nest held in memory. */
@@ -7380,10 +7435,21 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	out_hdr(o, TLV_PAGES, own->npages * PAGE);
 }
 
+/* After the PAGES value (begun when the stream's CRC was crc0): its CRC. */
+static void dump_pages_crc(struct img_out *o, uint32_t crc0, uint64_t len)
+{
+	struct tlv_pages_crc c;
+
+	out_wait(o);
+	c.crc = o->crc ^ crc_mulmod(crc0, crc_xbytes(len));
+	out_rec(o, TLV_PAGES_CRC | TLV_OPTIONAL, &c, sizeof(c));
+}
+
 static void dump_pages(struct img_out *o, const struct image *im)
 {
 	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
+	uint32_t crc0;
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -7403,6 +7469,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 				   xopen(path, O_RDONLY);
 		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
 			     &t->prun);
+		crc0 = o->crc;
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -7412,6 +7479,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			       t->vmas[vi].v.prot & PROT_READ);
 		}
 		ps_flush(&s);
+		dump_pages_crc(o, crc0, t->own.npages * PAGE);
 		close(s.memfd);
 		fault("dump-stream");
 	}
@@ -7422,10 +7490,12 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		s.memfd = m->fd;
 		s.short_ok = true;
 		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
+		crc0 = o->crc;
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
 		ps_flush(&s);
+		dump_pages_crc(o, crc0, m->runs.npages * PAGE);
 	}
 	out_thread_stop(o);
 	munmap(s.bufs[0], 2 * STREAM_BUF);
@@ -8424,6 +8494,15 @@ static void read_head(struct img_in *in)
  * Read the whole stream; returns with every PAGES offset recorded and the
  * CRC verified.  in->fd stays open: pages are read from it later.
  */
+/* The pid whose pages these are, 0 for an object's (never deferred). */
+static uint64_t pending_task(const struct image *im, const struct runs *pending)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		if (pending == &im->t[i].own)
+			return im->t[i].proc.pid;
+	return 0;
+}
+
 static void img_read(struct img_in *in, struct image *im)
 {
 	struct runs *pending = NULL;	/* PAGEMAP waiting for its PAGES */
@@ -8482,10 +8561,24 @@ static void img_read(struct img_in *in, struct image *im)
 			if (in->off % PAGE || r.len != pending->npages * PAGE)
 				die("corrupt image: PAGES misaligned or of the wrong size");
 			*pending_off = in->off;
-			in_skip_pages(in, r.len);
+			if (!in_defer_pages(in, r.len, pending_task(im, pending)))
+				in_skip_pages(in, r.len);
 			pending = NULL;
 			continue;
 		}
+		if (r.tag == (TLV_PAGES_CRC | TLV_OPTIONAL)) {
+			struct tlv_pages_crc c;
+
+			if (r.len != sizeof(c) || !in->blob_known)
+				die("corrupt image: PAGES_CRC not right after PAGES");
+			in_read(in, &c, sizeof(c), "PAGES_CRC");
+			if (c.crc != in->blob_crc)
+				die("corrupt image: checksum mismatch in page data at offset %llu",
+				    (unsigned long long)at);
+			in->blob_known = false;
+			continue;
+		}
+		in->blob_known = false;
 		if (r.len > MAX_META)
 			die("corrupt image: record 0x%x of %llu bytes", r.tag,
 			    (unsigned long long)r.len);
@@ -11903,6 +11996,9 @@ struct lz_mm {			/* the server's view of one process */
 struct lz_srv {
 	struct lz_mm *mm;
 	size_t nmm;
+	int img_fd;		/* the image, for lazy_check */
+	int *pidfds;		/* the restored processes */
+	size_t npidfds;
 	int guard;		/* socket to the guardian */
 	int next_id;
 	uint8_t *buf;
@@ -12168,9 +12264,47 @@ static bool lz_retry(struct lz_srv *s, struct lz_mm *m)
 	return true;
 }
 
+/*
+ * The page data whose reading restore put off (in_defer_pages): checked
+ * against the CRCs END vouched for, on a thread of the server while it
+ * serves.  A mismatch kills the restored processes (those cr made; a
+ * child one of them forked meanwhile is not known to it).
+ */
+static bool lazy_check_one(int fd, const struct lz_blob *b)
+{
+	uint32_t crc = crc_pages(fd, b->off, b->len, 0, NULL, "the image");
+
+	if (crc == b->crc)
+		return true;
+	fprintf(stderr, "cr: lazy-pages: pid %llu: checksum mismatch in its page data at offset %llu (stored %08x, computed %08x): the restored processes are killed\n",
+		(unsigned long long)b->pid, (unsigned long long)b->off,
+		b->crc, crc);
+	return false;
+}
+
+static void *lazy_check(void *arg)
+{
+	struct lz_srv *s = arg;
+
+	for (size_t i = 0; i < nlz_blobs; i++)
+		if (!lazy_check_one(s->img_fd, &lz_blobs[i])) {
+			for (size_t k = 0; k < s->npidfds; k++)
+				syscall(SYS_pidfd_send_signal, s->pidfds[k],
+					SIGKILL, NULL, 0);
+			_exit(1);
+		}
+	info("the deferred page data checks out (%zu blocks)", nlz_blobs);
+	return NULL;
+}
+
 static void __attribute__((noreturn)) lz_serve(struct lz_srv *s)
 {
 	size_t rr = 0;
+	pthread_t th;
+
+	info("page server: pid %d, serving %zu processes", (int)getpid(), s->nmm);
+	if (nlz_blobs && pthread_create(&th, NULL, lazy_check, s))
+		die("lazy-pages: no thread to check the page data");
 
 	s->buf = xmalloc(LZ_CHUNK * PAGE);
 	while (s->nmm) {
@@ -12305,8 +12439,12 @@ static pid_t lazy_start(struct rst *r)
 
 	for (size_t i = 0; i < im->nt; i++)
 		want += !task_zombie(&im->t[i]) && im->t[i].nlz;
-	if (!want)
+	if (!want) {	/* nothing to serve: check the pages now */
+		for (size_t i = 0; i < nlz_blobs; i++)
+			if (!lazy_check_one(r->img_fd, &lz_blobs[i]))
+				die("checksum mismatch in page data");
 		return 0;
+	}
 	s.mm = xzalloc(want * sizeof(*s.mm));
 	pids = xmalloc(want * sizeof(*pids));
 	for (; s.nmm < want; s.nmm++) {
@@ -12344,6 +12482,7 @@ static pid_t lazy_start(struct rst *r)
 		setsid();
 		keep = xmalloc((3 * s.nmm + im->nt + 8) * sizeof(int));
 		keep[nkeep++] = 2;
+		keep[nkeep++] = s.img_fd = r->img_fd;
 		for (size_t i = 0; i < s.nmm; i++)
 			keep[nkeep++] = pidfds[i];
 		keep[nkeep++] = gsk[0];
@@ -12365,8 +12504,8 @@ static pid_t lazy_start(struct rst *r)
 			die_errno("fork");
 		if (srv == 0) {
 			close(gsk[0]);
-			for (size_t i = 0; i < s.nmm; i++)
-				close(pidfds[i]);
+			s.pidfds = pidfds;
+			s.npidfds = s.nmm;
 			s.guard = gsk[1];
 			lz_serve(&s);
 		}
@@ -12384,6 +12523,7 @@ static pid_t lazy_start(struct rst *r)
 		close(pidfds[i]);
 	free(pidfds);
 	free(pids);
+	info("lazy-pages: page server's guardian is pid %d", (int)g);
 	close(gsk[0]);
 	close(gsk[1]);
 	for (size_t i = 0; i < s.nmm; i++) {
@@ -13651,6 +13791,7 @@ static int cmd_restore(const struct opts *opt)
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
 	}
+	in.defer = opt->lazy;
 	img_read(&in, &im);
 	fault("restore-read");
 	img_check(&im);
