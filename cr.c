@@ -11997,6 +11997,7 @@ struct lz_srv {
 	struct lz_mm *mm;
 	size_t nmm;
 	int img_fd;		/* the image, for lazy_check */
+	int go;			/* cr says (or closes) once the tree runs */
 	int *pidfds;		/* the restored processes */
 	size_t npidfds;
 	int guard;		/* socket to the guardian */
@@ -12311,6 +12312,7 @@ static void __attribute__((noreturn)) lz_serve(struct lz_srv *s)
 		struct pollfd *pf;
 		bool busy = false;
 		size_t i;
+		char c;
 
 		/* every page is there: read what came meanwhile, then close */
 		for (i = s->nmm; i-- > 0;)
@@ -12319,13 +12321,23 @@ static void __attribute__((noreturn)) lz_serve(struct lz_srv *s)
 				lz_drop(s, i);
 		if (!s->nmm)
 			break;
-		pf = xzalloc(s->nmm * sizeof(*pf));
+		/* the background copy waits until cr let the tree go: on a
+		 * busy machine it would slow down the end of the restore */
+		pf = xzalloc((s->nmm + 1) * sizeof(*pf));
 		for (i = 0; i < s->nmm; i++) {
 			pf[i] = (struct pollfd){ s->mm[i].uffd, POLLIN, 0 };
 			busy |= s->mm[i].n || s->mm[i].nwait;
 		}
-		while (poll(pf, s->nmm, busy ? 0 : -1) < 0 && errno == EINTR)
+		pf[i] = (struct pollfd){ s->go, POLLIN, 0 };
+		busy &= s->go < 0;
+		while (poll(pf, s->nmm + (s->go >= 0), busy ? 0 : -1) < 0 &&
+		       errno == EINTR)
 			;
+		if (s->go >= 0 && pf[s->nmm].revents &&
+		    read(s->go, &c, 1) >= 0) {
+			close(s->go);
+			s->go = -1;
+		}
 		free(pf);
 		for (i = s->nmm; i-- > 0;)
 			if (!lz_read(s, i) || !lz_retry(s, &s->mm[i]))
@@ -12334,7 +12346,7 @@ static void __attribute__((noreturn)) lz_serve(struct lz_srv *s)
 			break;
 		/* the background: one chunk of one process, in turn */
 		i = rr++ % s->nmm;
-		if (s->mm[i].n) {
+		if (s->mm[i].n && s->go < 0) {
 			struct lz_mm *m = &s->mm[i];
 			struct lz_run x = m->v[0];
 			int64_t n = lz_copy(s, m, &x,
@@ -12423,6 +12435,8 @@ static void __attribute__((noreturn)) lz_guard(int sk, int *fds, size_t n,
 	}
 }
 
+static int lazy_go = -1;	/* cr's end of the server's go pipe */
+
 /*
  * cr, once every process exists: take their userfaultfds and fork the
  * guardian, which forks the server.  Returns the guardian's pid.
@@ -12432,7 +12446,7 @@ static pid_t lazy_start(struct rst *r)
 	struct image *im = r->im;
 	struct lz_srv s = { 0 };
 	size_t want = 0;
-	int gsk[2], *keep, *pidfds;
+	int gsk[2], go[2], *keep, *pidfds;
 	pid_t *pids;
 	size_t nkeep = 0;
 	pid_t g, srv;
@@ -12462,7 +12476,8 @@ static pid_t lazy_start(struct rst *r)
 	}
 	s.next_id = s.nmm;
 	fault("restore-lazy-server");
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gsk))
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gsk) ||
+	    pipe2(go, O_CLOEXEC))
 		die_errno("socketpair");
 	pidfds = xmalloc(s.nmm * sizeof(int));
 	for (size_t i = 0; i < s.nmm; i++) {
@@ -12483,6 +12498,7 @@ static pid_t lazy_start(struct rst *r)
 		keep = xmalloc((3 * s.nmm + im->nt + 8) * sizeof(int));
 		keep[nkeep++] = 2;
 		keep[nkeep++] = s.img_fd = r->img_fd;
+		keep[nkeep++] = s.go = go[0];
 		for (size_t i = 0; i < s.nmm; i++)
 			keep[nkeep++] = pidfds[i];
 		keep[nkeep++] = gsk[0];
@@ -12510,6 +12526,7 @@ static pid_t lazy_start(struct rst *r)
 			lz_serve(&s);
 		}
 		close(gsk[1]);
+		close(go[0]);
 		for (size_t i = 0; i < s.nmm; i++) {
 			fds[i] = s.mm[i].uffd;
 			/* the image: the server's, not the guardian's */
@@ -12524,6 +12541,8 @@ static pid_t lazy_start(struct rst *r)
 	free(pidfds);
 	free(pids);
 	info("lazy-pages: page server's guardian is pid %d", (int)g);
+	close(go[0]);
+	lazy_go = go[1];
 	close(gsk[0]);
 	close(gsk[1]);
 	for (size_t i = 0; i < s.nmm; i++) {
@@ -13866,6 +13885,8 @@ static int cmd_restore(const struct opts *opt)
 	rst_tty_job(&im, !opt->detach);
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	if (lazy_go >= 0 && (write(lazy_go, "g", 1) < 0 || close(lazy_go)))
+		die_errno("starting the page server's background copy");
 	rst_sysv_done(&im);
 	fault("restore-done");
 	if (lazy_pid > 0)
