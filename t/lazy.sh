@@ -175,6 +175,23 @@ else
 	fail restore "$(cat err)"
 fi
 
+# Fault points of a lazy restore: it fails cleanly, nothing is left (the
+# program, the page server and its guardian are gone).
+for f in restore-lazy restore-lazy:kill restore-lazy-server \
+	 restore-lazy-server:kill restore-stops restore-stops:kill; do
+	if CR_FAULT=$f "$CR" restore -D d -d --lazy-pages 2> err; then
+		fail fault-$f "restore succeeded"
+		kill -KILL $pid
+	elif ! gone; then
+		fail fault-$f "pid $pid is left"
+	else
+		sleep 0.3
+		left=$(ps -eo pid=,args= | grep -v grep | grep -c 'restore -D d')
+		[ "$left" = 0 ] && pass fault-$f ||
+			fail fault-$f "$left cr processes left: $(ps -eo pid,args | grep 'restore -D d')"
+	fi
+done
+
 # (1) a byte of page data changed: plain restore refuses the image; a
 # lazy one checks END against the PAGES_CRC records instead of reading the
 # pages, runs the program and kills it once its server has checked them
