@@ -14007,7 +14007,8 @@ static pid_t lazy_pid;
 static void lazy_kill(void *arg)
 {
 	(void)arg;
-	kill(-lazy_pid, SIGKILL);
+	kill(-lazy_pid, SIGKILL);	/* its session, once it made one */
+	kill(lazy_pid, SIGKILL);
 }
 
 static int cmd_restore(const struct opts *opt)
