@@ -12381,7 +12381,7 @@ static bool lz_fault(struct lz_srv *s, struct lz_mm *m, uint64_t addr)
 		if (n < 0)
 			return false;
 		lz_cut(m, pg, pg + n, NULL, NULL);
-		if (n == 0 || (uint64_t)n < PAGE) {
+		{	/* the page may have been there already (EEXIST) */
 			struct uffdio_range w = { pg, PAGE };
 
 			ioctl(m->uffd, UFFDIO_WAKE, &w);
