@@ -1923,6 +1923,8 @@ struct task {
 	int uffd_new;		/* ... cr's copy of it */
 	uint64_t trk_new_ino;
 	int trk_next_fd;	/* ... the fd TRACK names: it takes trk_fd's */
+	int stale_fd[16], nstale;	/* trackers no image names (TRK_FDS) */
+	uint64_t stale_ino[16];
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -2845,10 +2847,16 @@ static bool trk_is_tracker(const struct image *im, int pid, int fd)
 		if (im->prev->track[i].ino == ino &&
 		    im->prev->track[i].fd != TLV_TRACK_SOFT_DIRTY)
 			return true;
-	for (size_t i = 0; i < im->nt; i++)	/* found or made by this dump */
-		if ((im->t[i].trk_fd >= 0 && im->t[i].trk_ino == ino) ||
-		    (im->t[i].trk_new_fd >= 0 && im->t[i].trk_new_ino == ino))
+	for (size_t i = 0; i < im->nt; i++) {	/* found or made by this dump */
+		const struct task *t = &im->t[i];
+
+		if ((t->trk_fd >= 0 && t->trk_ino == ino) ||
+		    (t->trk_new_fd >= 0 && t->trk_new_ino == ino))
 			return true;
+		for (int k = 0; k < t->nstale; k++)
+			if (t->stale_ino[k] == ino)
+				return true;
+	}
 	return false;
 }
 
@@ -2862,6 +2870,7 @@ static uint64_t trk_start_time(int pid)
 }
 
 static long trk_slot(const struct task *t);
+#define TRK_FDS 16	/* trackers take the lowest free of the top 16 fds */
 
 /*
  * Is pid's fd a tracker cr left but no image names (from a dump that
@@ -2887,8 +2896,9 @@ static uint64_t trk_stale(int pid, int fd)
 
 /*
  * Before the fds are collected: is the parent image's tracker still in t?
- * A stale one of cr's (trk_stale) is taken too, but only to be replaced
- * or closed: what it saw does not count, as no image goes with it.
+ * Stale ones of cr's (trk_stale, in t's fd table, which it may share with
+ * others of the tree) are noted, to be closed: with them around, nothing
+ * t's trackers saw counts, as no image goes with it.
  */
 static void trk_find(const struct image *im, struct task *t)
 {
@@ -2908,18 +2918,22 @@ static void trk_find(const struct image *im, struct task *t)
 			t->trk_fd = r->fd;
 			t->trk_ino = r->ino;
 		} else {
-			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
-			     (unsigned long long)r->pid);
+			info("the tracker of the parent image is gone: all pages are saved");
 		}
 	}
-	for (long fd = slot; t->trk_fd < 0 && !t->trk_sd && fd >= slot - 1;
-	     fd--)	/* not one of the tree's own (CLONE_FILES) */
-		if (!trk_is_tracker(im, t->proc.pid, fd) &&
-		    (t->trk_ino = trk_stale(t->proc.pid, fd))) {
-			t->trk_fd = fd;
-			info("pid %llu: fd %ld is a tracker of a dump that did not finish: all its pages are saved",
-			     (unsigned long long)t->proc.pid, fd);
-		}
+	for (long fd = slot; fd > slot - TRK_FDS && fd >= 0; fd--) {
+		uint64_t ino;
+
+		if (trk_is_tracker(im, t->proc.pid, fd) ||
+		    !(ino = trk_stale(t->proc.pid, fd)))
+			continue;
+		t->stale_fd[t->nstale] = fd;
+		t->stale_ino[t->nstale++] = ino;
+		info("fd %ld is a tracker of a dump that did not finish: all pages are saved",
+		     fd);
+		if (t->trk_fd >= 0 || t->trk_sd)	/* trust none */
+			t->trk_fd = -1, t->trk_ino = 0, t->trk_sd = false;
+	}
 }
 
 /* pid's fd, duplicated into cr; -1 with errno set on failure. */
@@ -2947,7 +2961,7 @@ static void trk_undo(void *arg)
 		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
 }
 
-/* A free high fd number for the tracker: just under the soft fd limit. */
+/* The highest fd number the process may have: its soft fd limit - 1. */
 static long trk_slot(const struct task *t)
 {
 	for (size_t i = 0; i < t->nrlim; i++)
@@ -2999,6 +3013,9 @@ static void trk_setup(struct image *im, struct task *t)
 	struct stat sb;
 	long u, h, slot = trk_slot(t);
 
+	for (int k = 0; k < t->nstale; k++)	/* unless a sharer did it */
+		if (trk_ino(pid, t->stale_fd[k]) == t->stale_ino[k])
+			pt_syscall(p, __NR_close, t->stale_fd[k], 0, 0, 0, 0, 0);
 	if (t->trk_fd >= 0) {
 		t->uffd = pidfd_take(pid, t->trk_fd);
 		if (t->uffd < 0)
@@ -3020,8 +3037,8 @@ static void trk_setup(struct image *im, struct task *t)
 		trk_fallback(t, strerror(-u));
 		return;
 	}
-	h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC,
-		       t->trk_fd >= 0 ? slot - 1 : slot, 0, 0, 0);
+	h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, slot - TRK_FDS + 1,
+		       0, 0, 0);
 	if (h >= 0)
 		pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
 	t->trk_new_fd = h >= 0 ? h : u;
@@ -15334,7 +15351,7 @@ static int cmd_check(const struct opts *opt)
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
-		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "soft-dirty", false, "memory-change tracking for pre-dump where async write-protect is missing", probe_soft_dirty },
 		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
 		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
 		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },

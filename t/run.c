@@ -172,12 +172,12 @@ static const struct test tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, CORRUPTM, FORGE, REFUSEM,
-	    FAULTM, LOADM, LAZYM, NOCR, NMODES };
+enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, LIVE, CORRUPTM, FORGE,
+	    REFUSEM, FAULTM, LOADM, LAZYM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
-	"dump", "snap", "twice", "pipe", "fg", "chain", "corrupt", "forge",
-	"refuse", "fault", "load", "lazy", "nocr",
+	"dump", "snap", "twice", "pipe", "fg", "chain", "live", "corrupt",
+	"forge", "refuse", "fault", "load", "lazy", "nocr",
 };
 
 /* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
@@ -1160,6 +1160,18 @@ static bool m_chain(struct ctx *c)
 }
 
 /*
+ * dump -R must leave the tree as it was: the original goes on, after a
+ * pre-dump too, and passes its own checks (nothing is restored).
+ */
+static bool m_live(struct ctx *c)
+{
+	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true))
+		return false;
+	sleep_ms(200);
+	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
+}
+
+/*
  * restore --lazy-pages -d: the test runs before its memory is all in and
  * checks it.  Every other test of the set streams its image through a
  * pipe (the spooled image is served from the memfd), the rest from a file.
@@ -1821,8 +1833,8 @@ static bool m_nocr(struct ctx *c)
 }
 
 static bool (*const modes[NMODES])(struct ctx *) = {
-	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_corrupt, m_forge,
-	m_refuse, m_fault, m_load, m_lazy, m_nocr,
+	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_live, m_corrupt,
+	m_forge, m_refuse, m_fault, m_load, m_lazy, m_nocr,
 };
 
 static bool applies(const struct test *t, enum mode m)
@@ -1838,6 +1850,8 @@ static bool applies(const struct test *t, enum mode m)
 	    (m == LAZYM && !(t->flags & LAZY)))
 		return false;
 	if ((t->flags & NOSNAP) && m == SNAP)
+		return false;
+	if ((t->flags & TCPCLOSE) && m == LIVE)	/* closed only if restored */
 		return false;
 	if ((t->flags & FEW) && m != DUMP && m != TWICE && m != LAZYM)
 		return false;
@@ -2103,7 +2117,7 @@ static void usage(const char *me)
 		"[--save-images DIR] [FILTER...]\n"
 		"  -n, --no-cr  run the tests alone (start, SIGTERM, PASS)\n"
 		"  -k, --keep   keep the scratch dirs in " SCRATCH "/\n"
-		"  -m, --mode   dump snap twice pipe fg chain corrupt forge refuse "
+		"  -m, --mode   dump snap twice pipe fg chain live corrupt forge refuse "
 		"fault load\n"
 		"  -s, --seed   seed of the corrupt and forge modes' damage "
 		"(default 1)\n"
