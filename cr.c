@@ -12385,19 +12385,27 @@ static bool lz_fault(struct lz_srv *s, struct lz_mm *m, uint64_t addr)
 		struct lz_run x = m->v[i];
 		int64_t n;
 
+		uint64_t lo, fwd;
+
 		if (pg < x.addr || pg >= x.addr + x.npages * PAGE)
 			continue;
-		x.off += pg - x.addr;
-		x.npages -= (pg - x.addr) / PAGE;
-		x.addr = pg;
-		n = lz_copy(s, m, &x, LZ_MIN(x.npages, LZ_WINDOW) * PAGE);
+		/* the window: pages after it, or before it near the run's
+		 * end (a program going down through its memory) */
+		fwd = LZ_MIN(x.npages - (pg - x.addr) / PAGE, LZ_WINDOW);
+		lo = pg - LZ_MIN((pg - x.addr) / PAGE, LZ_WINDOW - fwd) * PAGE;
+		x.off += lo - x.addr;
+		x.npages = (pg - lo) / PAGE + fwd;
+		x.addr = lo;
+		n = lz_copy(s, m, &x, x.npages * PAGE);
 		if (n == -2) {
 			*(uint64_t *)vec_add(&m->wait, &m->nwait, 8) = pg;
 			return true;
 		}
 		if (n < 0)
 			return false;
-		lz_cut(m, pg, pg + n, NULL, NULL);
+		lz_cut(m, lo, lo + n, NULL, NULL);
+		if ((uint64_t)n <= pg - lo)	/* EAGAIN before it */
+			*(uint64_t *)vec_add(&m->wait, &m->nwait, 8) = pg;
 		{	/* the page may have been there already (EEXIST) */
 			struct uffdio_range w = { pg, PAGE };
 

@@ -114,7 +114,7 @@ fail() { echo "FAIL lazy.$1: $2"; failed=$((failed + 1)); }
 # Wait for a line matching $1 in the log; print it.
 line() {
 	local i
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		grep -aqE "$1" "$tmp/log" && break
 		sleep 0.05
 	done
