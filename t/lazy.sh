@@ -9,25 +9,13 @@
 #   CR=path/to/cr bash t/lazy.sh
 # Prints "PASS/FAIL lazy.CASE" lines and "N passed, N failed".
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-CR=${CR:-$here/../cr}
-case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
-
+# Run as init of a private pid namespace: the dumped pid is then free
+# again as soon as it dies, for the restore.
 if [ "$$" != 1 ] && [ -z "${CR_LAZY_NS:-}" ]; then
-	exec env CR_LAZY_NS=1 CR="$CR" unshare -pf --mount-proc bash "$0" "$@"
+	exec env CR_LAZY_NS=1 ${CR:+CR="$CR"} unshare -pf --mount-proc bash "$0" "$@"
 fi
-
-tmp=$(mktemp -d /tmp/cr-lazy.XXXXXX)
-pid=
-passed=0
-failed=0
-
-cleanup() {
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+T_NAME=lazy
+. "$(dirname "$0")/shlib.sh"
 
 cat > "$tmp/prog.c" <<'EOF'
 #define _GNU_SOURCE
@@ -108,8 +96,6 @@ int main(void)
 EOF
 gcc -O2 -o "$tmp/prog" "$tmp/prog.c" || exit 1
 
-pass() { echo "PASS lazy.$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL lazy.$1: $2"; failed=$((failed + 1)); }
 
 # Wait for a line matching $1 in the log; print it.
 line() {
@@ -135,7 +121,7 @@ cd "$tmp"
 pid=$!
 line ready > /dev/null
 mkdir d
-"$CR" dump -t $pid -D d 2> err || { fail dump "$(cat err)"; exit 1; }
+"$CR" dump -t $pid -D d 2> err || { bad dump "$(cat err)"; exit 1; }
 { wait $pid; } 2>/dev/null
 logsz=$(stat -c %s log)
 
@@ -143,22 +129,22 @@ logsz=$(stat -c %s log)
 if "$CR" restore -D d -d --lazy-pages -v 2> err; then
 	srv=$(sed -n 's/.*page server: pid \([0-9]*\).*/\1/p' err | tail -1)
 	if [ -z "$srv" ]; then
-		fail server-killed "no page server pid in the log"
+		bad server-killed "no page server pid in the log"
 	else
 		kill -KILL "$srv"
 		kill -USR1 $pid
 		case $(line '^(ok|bad|sigbus) ') in
-		sigbus*) pass server-killed ;;
-		ok*) fail server-killed "all pages were in before the kill: $(tail -1 log)" ;;
-		*) fail server-killed "$(tail -1 log)" ;;
+		sigbus*) ok server-killed ;;
+		ok*) bad server-killed "all pages were in before the kill: $(tail -1 log)" ;;
+		*) bad server-killed "$(tail -1 log)" ;;
 		esac
-		grep -q 'page server was killed' err && pass server-killed-said ||
-			fail server-killed-said "$(cat err)"
+		grep -q 'page server was killed' err && ok server-killed-said ||
+			bad server-killed-said "$(cat err)"
 	fi
 	kill -KILL $pid 2>/dev/null
-	gone || fail server-killed "pid $pid does not go"
+	gone || bad server-killed "pid $pid does not go"
 else
-	fail server-killed "$(cat err)"
+	bad server-killed "$(cat err)"
 fi
 
 # a good lazy restore of the same image for comparison
@@ -166,13 +152,13 @@ truncate -s "$logsz" log
 if "$CR" restore -D d -d --lazy-pages 2> err; then
 	kill -USR1 $pid
 	case $(line '^(ok|bad|sigbus) ') in
-	ok*) pass restore ;;
-	*) fail restore "$(tail -1 log)" ;;
+	ok*) ok restore ;;
+	*) bad restore "$(tail -1 log)" ;;
 	esac
 	kill -KILL $pid
 	gone
 else
-	fail restore "$(cat err)"
+	bad restore "$(cat err)"
 fi
 
 # Fault points of a lazy restore: it fails cleanly, nothing is left (the
@@ -180,15 +166,15 @@ fi
 for f in restore-lazy restore-lazy:kill restore-lazy-server \
 	 restore-lazy-server:kill restore-stops restore-stops:kill; do
 	if CR_FAULT=$f "$CR" restore -D d -d --lazy-pages 2> err; then
-		fail fault-$f "restore succeeded"
+		bad fault-$f "restore succeeded"
 		kill -KILL $pid
 	elif ! gone; then
-		fail fault-$f "pid $pid is left"
+		bad fault-$f "pid $pid is left"
 	else
 		sleep 0.3
 		left=$(ps -eo pid=,args= | grep -v grep | grep -c 'restore -D d')
-		[ "$left" = 0 ] && pass fault-$f ||
-			fail fault-$f "$left cr processes left: $(ps -eo pid,args | grep 'restore -D d')"
+		[ "$left" = 0 ] && ok fault-$f ||
+			bad fault-$f "$left cr processes left: $(ps -eo pid,args | grep 'restore -D d')"
 	fi
 done
 
@@ -198,22 +184,21 @@ done
 off=$(( $(stat -c %s d/cr.img) / 2 + 17 ))
 printf '\x5a' | dd of=d/cr.img bs=1 seek=$off conv=notrunc status=none
 if "$CR" restore -D d -d 2> err || ! grep -q 'checksum mismatch' err; then
-	fail corrupt-refused "$(cat err)"
+	bad corrupt-refused "$(cat err)"
 else
-	pass corrupt-refused
+	ok corrupt-refused
 fi
 truncate -s "$logsz" log
 if "$CR" restore -D d -d --lazy-pages 2> err; then
 	if gone; then
-		pass corrupt-killed
+		ok corrupt-killed
 	else
-		fail corrupt-killed "pid $pid still runs"
+		bad corrupt-killed "pid $pid still runs"
 	fi
-	grep -q 'checksum mismatch in its page data' err && pass corrupt-said ||
-		fail corrupt-said "$(cat err)"
+	grep -q 'checksum mismatch in its page data' err && ok corrupt-said ||
+		bad corrupt-said "$(cat err)"
 else
-	fail corrupt-killed "restore failed: $(cat err)"
+	bad corrupt-killed "restore failed: $(cat err)"
 fi
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+summary
