@@ -12142,23 +12142,36 @@ static void lazy_plan(struct rst *r)
 	}
 }
 
+#define LZ_FEATURES (UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+		     UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
+
+/* The features this kernel's userfaultfd offers, or -errno. */
+static int64_t uffd_features(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int64_t r;
+
+	if (u < 0)
+		return -errno;
+	r = ioctl(u, UFFDIO_API, &api) ? -errno : (int64_t)api.features;
+	close(u);
+	return r;
+}
+
 /* The userfaultfd features --lazy-pages needs, or a clear refusal. */
 static uint64_t lazy_probe(void)
 {
-	uint64_t want = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
-			UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
-	struct uffdio_api api = { .api = UFFD_API };
-	int u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int64_t f = uffd_features();
 
-	if (u < 0)
+	if (f < 0) {
+		errno = -f;
 		die_errno("--lazy-pages: userfaultfd (faults in the kernel need CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)");
-	if (ioctl(u, UFFDIO_API, &api))
-		die_errno("--lazy-pages: UFFDIO_API");
-	close(u);
-	if ((api.features & want) != want)
+	}
+	if ((f & LZ_FEATURES) != LZ_FEATURES)
 		die("--lazy-pages: this kernel's userfaultfd has no fork, remap, remove or unmap events (features %#llx)",
-		    (unsigned long long)api.features);
-	return want | (api.features & UFFD_FEATURE_POISON);
+		    (unsigned long long)f);
+	return LZ_FEATURES | (f & UFFD_FEATURE_POISON);
 }
 
 /* In the process: register its lazy mappings, give cr the userfaultfd. */
@@ -15141,6 +15154,15 @@ static bool probe_userfaultfd(void)
 	return probe_errno_not(syscall(SYS_userfaultfd, ~0), ENOSYS);
 }
 
+/* What restore --lazy-pages needs (lazy_probe, without dying). */
+static bool probe_uffd_events(void)
+{
+	int64_t f = uffd_features();
+
+	return f >= 0 && (f & (LZ_FEATURES | UFFD_FEATURE_POISON)) ==
+			 (LZ_FEATURES | UFFD_FEATURE_POISON);
+}
+
 static bool probe_pidfd_getfd(void)
 {
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
@@ -15349,6 +15371,7 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
+		{ "uffd events", false, "restore --lazy-pages: fork, remap, remove, unmap events and UFFDIO_POISON (6.6+)", probe_uffd_events },
 		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys, fanotify queues, SIGIO owners", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
