@@ -12168,10 +12168,11 @@ static uint64_t lazy_probe(void)
 		errno = -f;
 		die_errno("--lazy-pages: userfaultfd (faults in the kernel need CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)");
 	}
-	if ((f & LZ_FEATURES) != LZ_FEATURES)
-		die("--lazy-pages: this kernel's userfaultfd has no fork, remap, remove or unmap events (features %#llx)",
+	if ((f & (LZ_FEATURES | UFFD_FEATURE_POISON)) !=
+	    (LZ_FEATURES | UFFD_FEATURE_POISON))
+		die("--lazy-pages: this kernel's userfaultfd lacks fork, remap, remove or unmap events or UFFDIO_POISON (6.6+; features %#llx)",
 		    (unsigned long long)f);
-	return LZ_FEATURES | (f & UFFD_FEATURE_POISON);
+	return LZ_FEATURES | UFFD_FEATURE_POISON;
 }
 
 /* In the process: register its lazy mappings, give cr the userfaultfd. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -1178,16 +1179,21 @@ static bool m_live(struct ctx *c)
  */
 static bool m_lazy(struct ctx *c)
 {
+	/* UFFD_API; fork, remap, remove, unmap events; poison (6.6) */
+	uint64_t api[3] = { 0xaa, 0, 0 }, want = 2 | 4 | 8 | 64 | 1 << 14;
 	long u = syscall(SYS_userfaultfd, O_CLOEXEC);
 	int fd;
 
-	if (u < 0 && errno == ENOSYS) {
+	if (u < 0 || ioctl(u, 0xc018aa3f /* UFFDIO_API */, api) ||
+	    (api[1] & want) != want) {
 		c->skipped = true;
-		snprintf(c->why, sizeof(c->why), " no userfaultfd here");
+		snprintf(c->why, sizeof(c->why), " this kernel's userfaultfd "
+			 "cannot do --lazy-pages");
+		if (u >= 0)
+			close(u);
 		return true;
 	}
-	if (u >= 0)
-		close(u);
+	close(u);
 	fd = open("lazy-mode", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)	/* tells a test that it may see the lazy phase */
 		return bad(c, "lazy-mode: %s", strerror(errno));
