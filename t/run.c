@@ -47,7 +47,9 @@ enum {
 				   goes on with the original after dump -R */
 	LOCKS = 2048,		/* dump with --file-locks */
 	DOWN = 4096,		/* 1.5 s between dump and restore (timers) */
-	LAZY = 8192,		/* also the lazy mode (restore --lazy-pages) */
+	GAP = 8192,		/* cr dump pauses 30 ms between reading the
+				   pending signals and the timers */
+	LAZY = 16384,		/* also the lazy mode (restore --lazy-pages) */
 };
 
 struct test {
@@ -82,7 +84,8 @@ static const struct test tests[] = {
 	{ "sched-affinity", C, 0, NULL },
 	{ "mm-madvise", C, CORRUPT | LAZY, NULL },
 	{ "mm-pkeys", C, 0, NULL },
-	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
+	{ "mm-hugetlb", C, CORRUPT | LAZY, NULL },
+	{ "mm-hugetlb-1g", C, BIG | FEW, NULL },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
 	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
 	{ "refuse-spec-thread", C, REFUSE, "speculation" },
@@ -161,6 +164,7 @@ static const struct test tests[] = {
 	{ "timer-posix", C, CORRUPT | LAZY, NULL },
 	{ "timer-itimer", C, 0, NULL },
 	{ "timer-due", C, DOWN, NULL },
+	{ "timer-dense", C, GAP, NULL },
 	{ "creds-drop", C, CORRUPT, NULL },
 	{ "seccomp-filter", C, CORRUPT, NULL },
 	{ "seccomp-strict", C, 0, NULL },
@@ -521,6 +525,9 @@ static pid_t spawn(struct ctx *c, const char *const argv[], int in, int out,
 		for (i = 0; is_cr && i < ncr_env; i++)
 			putenv(cr_env[i]);
 		if (is_cr && c->armed && setenv("CR_FAULT", c->fault, 1))
+			_exit(126);
+		if (is_cr && (c->t->flags & GAP) &&
+		    setenv("CR_TEST_TIMER_GAP_MS", "30", 1))
 			_exit(126);
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 			_exit(126);
