@@ -8085,6 +8085,7 @@ static void kill_tree(struct image *im)
  */
 #define XFER_MAGIC	"CRXFER1\n"
 #define XFER_FINAL	1u	/* hello: a dump, not a pre-dump */
+#define XFER_LAZY	2u	/* hello: restore it with --lazy-pages */
 #define XFER_SLOTS	64	/* slots 1..63 */
 #define XFER_WAIT_S	120	/* longest silence of a peer, seconds */
 #define NOTE_MAGIC	"CRNOTE1\n"
@@ -8422,7 +8423,8 @@ static bool xfer_hello_in(int s, struct xfer_hello *h)
 		die("the sender stopped in a hello");
 	if (memcmp(h->magic, XFER_MAGIC, sizeof(h->magic)))
 		die("the sender does not speak cr's transport (bad hello)");
-	if (!h->slot || h->slot >= XFER_SLOTS || h->flags & ~XFER_FINAL)
+	if (!h->slot || h->slot >= XFER_SLOTS ||
+	    h->flags & ~(XFER_FINAL | XFER_LAZY))
 		die("bad hello: slot %u, flags %x", h->slot, h->flags);
 	return true;
 }
@@ -8661,7 +8663,8 @@ static int cmd_dump(const struct opts *opt)
 	}
 	if (net) {
 		struct xfer_hello h = { .slot = im.slot,
-			.flags = im.predump ? 0 : XFER_FINAL };
+			.flags = im.predump ? 0 : XFER_FINAL |
+				 (opt->lazy ? XFER_LAZY : 0) };
 
 		memcpy(h.magic, XFER_MAGIC, sizeof(h.magic));
 		xwrite_all(o.fd, &h, sizeof(h), o.name);	/* not the image's */
@@ -8911,6 +8914,7 @@ static int cmd_migrate(const struct opts *opt)
 static char *xfer_dir;		/* restore --listen: where the chain is */
 static unsigned xfer_last;	/* its final image's slot */
 static uint64_t xfer_t_final;	/* when that was stored */
+static bool xfer_lazy;		/* the sender asked for --lazy-pages */
 
 static void xfer_rmdir(void *arg)
 {
@@ -8961,6 +8965,7 @@ static char *xfer_receive_chain(const struct opts *opt)
 		if (h.flags & XFER_FINAL) {
 			xfer_last = h.slot;
 			xfer_t_final = mono_ns();
+			xfer_lazy = h.flags & XFER_LAZY;
 			xfer_reply(s, XFER_RESTORING, NULL);
 			return img;
 		}
@@ -15241,6 +15246,13 @@ static int cmd_restore(const struct opts *opt)
 		hmac_key_file(in.mac = &mac, opt->verify);
 	path = opt->listen ? xfer_receive_chain(opt) : image_path(opt);
 	in.checked = xfer_last;	/* received: checked on arrival */
+	if (xfer_lazy && !opt->lazy) {	/* cr migrate --lazy-pages */
+		static struct opts lazy;
+
+		lazy = *opt;
+		lazy.lazy = true;
+		opt = r.opt = &lazy;
+	}
 	if (path) {
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
@@ -16776,7 +16788,7 @@ static const struct cmd cmds[] = {
 	  "                          background, from a page server process\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "migrate", cmd_migrate, "t j T G X S E C L W i", "usage: cr migrate -t PID --to HOST:PORT\n"
+	{ "migrate", cmd_migrate, "t j T G X S E C L W i P", "usage: cr migrate -t PID --to HOST:PORT [--lazy-pages]\n"
 	  "  move PID's tree to the cr restore --listen PORT at HOST: copy its\n"
 	  "  memory while it runs, again and again while what it writes in between\n"
 	  "  shrinks, then freeze it, send the rest, and kill it here once it runs\n"
@@ -16785,6 +16797,8 @@ static const struct cmd cmds[] = {
 	  "      --to HOST:PORT      the destination ([ADDRESS]:PORT for IPv6)\n"
 	  "      --max-iters N       at most N copies while it runs (default 8)\n"
 	  "      --sign KEYFILE      sign every image (restore --verify checks them)\n"
+	  "      --lazy-pages        the destination restores with --lazy-pages: the\n"
+	  "                          process runs there before its memory is in\n"
 	  "  -j, --shell-job, --tcp-established, --tcp-close, --file-locks,\n"
 	  "  --ext-unix-sk, --ghost-limit, --timeout   as for dump\n"
 	  "  -v, --verbose           progress (also on whenever stderr is a terminal)\n" },

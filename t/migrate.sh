@@ -10,7 +10,8 @@
 # with another key, refused at the first image), a
 # destination killed in the middle, and a page server given a cut stream
 # (it stores nothing); then a pre-dump and dump through the page server
-# over IPv6.  Prints the progress of the migration and its frozen time.
+# over IPv6; then it comes back, and goes again with --lazy-pages.  Prints
+# the progress of the migration and its frozen time.
 #   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter)
 # MIG_MB=N changes the working set (default 1024).  MIG_BENCH=FILE (make
 # bench): no failure cases; measures a plain TCP copy over the veth (the
@@ -377,8 +378,33 @@ else
 		*) fail migrate "$(tail -1 log)" ;;
 		esac
 	fi
-	dst kill -KILL "$pid"
 fi
+
+# 6. Back here (one-shot), then there again with --lazy-pages: it runs
+# there before its memory is in, which the page server fills behind it.
+if dst kill -0 "$pid" 2>/dev/null; then
+	"$CR" restore --listen 7777 -d --address 10.231.0.1 2> err2 &
+	dbg=$!
+	for i in $(seq 100); do ss -Hltn "sport = :7777" | grep -q . && break; sleep 0.02; done
+	if ! dst "$CR" migrate --max-iters 0 -t "$pid" --to 10.231.0.1:7777 2> err ||
+	   ! wait $dbg; then
+		fail migrate-back "$(cat err err2)"
+	else
+		dst_bg "$CR" restore --listen 7777 -d
+		dst_listening 7777
+		if ! "$CR" migrate -v --lazy-pages -t "$pid" --to 10.231.0.2:7777 2> err; then
+			fail migrate-lazy "$(cat err)"
+		else
+			grep 'final dump' err | sed 's/^cr: dump: /  --lazy-pages: /'
+			case $(checked "$pid" dst) in
+			ok*) pass migrate-lazy ;;
+			*) fail migrate-lazy "$(tail -1 log)" ;;
+			esac
+		fi
+		wait $dbg
+	fi
+fi
+dst kill -KILL "$pid" 2>/dev/null
 pid=
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
