@@ -4221,36 +4221,56 @@ static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
 	return buf;
 }
 
-/* cr's copies of sockets under repair during a dump (sk_release). */
+/*
+ * cr's copies of the connections taken during a dump (sk_release).  Each
+ * is in repair mode only while it is read (col_tcp_repair): the tree may
+ * run again at any moment if cr is killed, and a program must not find its
+ * socket in repair mode (recv fails with EPERM, send goes to the wrong
+ * queue).  From then on a drop-all filter keeps the peer's packets out, and
+ * net_lock sets SO_LINGER 0 so that the kill closes the original without
+ * a FIN (its RST is dropped by the lock) and frees its address pair at once.
+ */
 static struct sk_held {
 	int fd;
-	bool repair;
+	int reuse;		/* SO_REUSEADDR, which repair mode clears */
+	struct linger linger;	/* the program's */
 } *sk_held;
 static size_t nsk_held;
 static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
 static bool sk_locked;		/* and it is in place */
 static int net_unlock(uint64_t id);
 
-/* A socket under repair back to normal, the filter gone. */
-static void sk_unrepair(int s)
+/* Out of repair mode (no window probe), SO_REUSEADDR as it was. */
+static void sk_repair_off(int s, int reuse)
 {
-	int off = TCP_REPAIR_OFF;
+	int off = TCP_REPAIR_OFF_NO_WP;
 
 	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
+}
+
+/* A connection taken back to how the program had it. */
+static void sk_giveback(int s, int reuse, const struct linger *l)
+{
+	int off = 0;
+
+	sk_repair_off(s, reuse);
+	setsockopt(s, SOL_SOCKET, SO_LINGER, l, sizeof(*l));
 	setsockopt(s, SOL_SOCKET, SO_DETACH_FILTER, &off, sizeof(off));
 }
 
 /*
- * cr may be killed mid-dump, and then no undo runs.  A guardian process,
- * forked at the first repair, is told each socket taken ("s PID FD") and
- * the lock ("l ID"); if cr goes without saying "done", it takes those
- * sockets out of repair mode itself and removes the lock.
+ * cr may be killed mid-dump (or mid-restore), and then no undo runs.  A
+ * guardian process, forked at the first connection taken, is told each
+ * one ("s PID FD REUSEADDR LINGER-ON LINGER-SECS") and the lock ("l ID");
+ * if cr goes without saying "done", it gives those sockets back and
+ * removes the lock.
  */
 static int sk_guard = -1;
 
 static void __attribute__((format(printf, 1, 2))) sk_guard_tell(const char *fmt, ...)
 {
-	char line[64];
+	char line[96];
 	va_list ap;
 	int n;
 
@@ -4286,27 +4306,36 @@ static void __attribute__((noreturn)) sk_guardian(int in)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long long a, b;
-		int s;
+		struct linger l;
+		int s, reuse;
 
 		if (sscanf(line, "l %llx", &a) == 1) {
 			net_unlock(a);
-		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
+		} else if (sscanf(line, "s %llu %llu %d %d %d", &a, &b, &reuse,
+				  &l.l_onoff, &l.l_linger) == 5 &&
 			   (s = pidfd_take((int)a, (int)b)) >= 0) {
-			sk_unrepair(s);
+			sk_giveback(s, reuse, &l);
 			close(s);
 		}
 	}
 	_exit(0);
 }
 
-static void sk_guard_start(void)
+/*
+ * The guardian; its pid must not be one of avoid[] (a restore forks the
+ * tree with its own pids later).
+ */
+static void sk_guard_start(const pid_t *avoid, size_t navoid)
 {
 	int p[2];
 	pid_t g;
 
 	if (sk_guard >= 0)
 		return;
-	if (pipe2(p, O_CLOEXEC) || (g = fork()) < 0)
+	if (pipe2(p, O_CLOEXEC))
+		die_errno("starting the socket guardian");
+again:
+	if ((g = fork()) < 0)
 		die_errno("starting the socket guardian");
 	if (!g) {
 		ctx.log = NULL;
@@ -4315,6 +4344,12 @@ static void sk_guard_start(void)
 				close(fd);
 		sk_guardian(p[0]);
 	}
+	for (size_t i = 0; i < navoid; i++)
+		if (avoid[i] == g) {	/* it reads EOF: nothing to do */
+			kill(g, SIGKILL);
+			waitpid(g, NULL, 0);
+			goto again;
+		}
 	close(p[0]);
 	sk_guard = p[1];
 }
@@ -4328,19 +4363,43 @@ static void sk_guard_done(void)
 	sk_guard = -1;
 }
 
-/* Undo of a dump: the sockets taken for repair go back to normal. */
+/* Undo of a dump: the connections taken go back to normal. */
 static void sk_release(void *arg)
 {
 	(void)arg;
+	for (size_t i = 0; i < nsk_held; i++) {
+		struct sk_held *h = &sk_held[i];
+
+		sk_giveback(h->fd, h->reuse, &h->linger);
+		close(h->fd);
+	}
+	nsk_held = 0;
 	if (sk_locked)
 		net_unlock(sk_lock_id);
 	sk_locked = false;
+	sk_guard_done();
+}
+
+/*
+ * A dump with -R is over: the program goes on, but its dumped connections
+ * stay locked (the image has them; the peer must not see the original go
+ * on) until the image is restored.  SO_LINGER 0 stays too, so that killing
+ * the original frees each address pair without a word to the peer.
+ */
+static void sk_keep(void)
+{
+	int off = 0;
+
 	for (size_t i = 0; i < nsk_held; i++) {
-		if (sk_held[i].repair)
-			sk_unrepair(sk_held[i].fd);
+		setsockopt(sk_held[i].fd, SOL_SOCKET, SO_DETACH_FILTER, &off,
+			   sizeof(off));
 		close(sk_held[i].fd);
 	}
 	nsk_held = 0;
+	if (sk_locked)
+		info("the dumped connections stay locked until the restore: nftables table inet cr_lock_%llx",
+		     (unsigned long long)sk_lock_id);
+	sk_locked = false;
 	sk_guard_done();
 }
 
@@ -4407,11 +4466,16 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 		       fd);
 		return;
 	}
-	sk_guard_start();
-	sk_guard_tell("s %d %d\n", ctx.pid, fd);
+	sk_guard_start(NULL, 0);
 	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	memset(h, 0, sizeof(*h));
 	h->fd = s;
-	h->repair = true;
+	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
+	len = sizeof(h->linger);
+	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
+		die_errno("fd %d: SO_LINGER", fd);
+	sk_guard_tell("s %d %d %d %d %d\n", ctx.pid, fd, h->reuse,
+		      h->linger.l_onoff, h->linger.l_linger);
 	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
 		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
@@ -4468,6 +4532,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	k->tcp.rcv_wup = w.rcv_wup;
 	if ((int32_t)(w.rcv_wup - (uint32_t)k->tcp.rcv_seq) > 0)
 		k->tcp.rcv_wup = k->tcp.rcv_seq;	/* it counted the FIN */
+	sk_repair_off(s, h->reuse);	/* read: the filter keeps it so */
 }
 
 static const char *const tcp_state_names[] = {
@@ -5012,15 +5077,23 @@ static void nlb_match(struct nl_batch *b, int base, uint32_t off,
 	nlb_end(b, e);
 }
 
-/* A rule dropping what the peer of connection k sends to it. */
+/*
+ * A rule dropping what the peer of connection k sends to it (chain "in"),
+ * or what it sends to the peer (chain "out").
+ */
 static void nlb_lock_rule(struct nl_batch *b, const char *table,
-			  const struct tlv_sock *s)
+			  const struct tlv_sock *s, bool out)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
 	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
 	uint32_t alen = 16, src = 8, dst = 24;
 	size_t l, e, d;
+
+	if (out) {
+		ports[0] = htons(s->lport);
+		ports[1] = htons(s->rport);
+	}
 
 	memcpy(la, &s->laddr0, 8);
 	memcpy(la + 8, &s->laddr1, 8);
@@ -5037,12 +5110,12 @@ static void nlb_lock_rule(struct nl_batch *b, const char *table,
 	}
 	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
-	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
+	nlb_attr(b, NFTA_RULE_CHAIN, out ? "out" : "in", out ? 4 : 3);
 	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
 	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
 	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
-	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, ra, alen);
-	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, la, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, out ? la : ra, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, out ? ra : la, alen);
 	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
 	e = nlb_nest(b, NFTA_LIST_ELEM);
 	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
@@ -5118,21 +5191,25 @@ static void net_lock(const struct image *im)
 	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
 	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
 	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
-	nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-	nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
-	nlb_attr(&b, NFTA_CHAIN_NAME, "in", 3);
-	nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
-	h = nlb_nest(&b, NFTA_CHAIN_HOOK);
-	nlb_u32(&b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
-	nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
-	nlb_end(&b, h);
+	for (int out = 0; out < 2; out++) {
+		nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+		nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+		nlb_attr(&b, NFTA_CHAIN_NAME, out ? "out" : "in", out ? 4 : 3);
+		nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
+		h = nlb_nest(&b, NFTA_CHAIN_HOOK);
+		nlb_u32(&b, NFTA_HOOK_HOOKNUM, out ? NF_INET_LOCAL_OUT
+						   : NF_INET_LOCAL_IN);
+		nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+		nlb_end(&b, h);
+	}
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 
 			if (d->f.kind == TLV_FD_INET &&
 			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
-				nlb_lock_rule(&b, table, &d->sk->s);
+				nlb_lock_rule(&b, table, &d->sk->s, false);
+				nlb_lock_rule(&b, table, &d->sk->s, true);
 				any = true;
 			}
 		}
@@ -5145,6 +5222,11 @@ static void net_lock(const struct image *im)
 		    strerror(-err));
 	sk_locked = true;	/* sk_release unlocks on failure */
 	info("network locked: nftables table inet %s", table);
+	/* a kill now closes each original with a RST, which the lock drops */
+	for (size_t i = 0; i < nsk_held; i++)
+		if (setsockopt(sk_held[i].fd, SOL_SOCKET, SO_LINGER,
+			       &(struct linger){ 1, 0 }, sizeof(struct linger)))
+			die_errno("network lock: SO_LINGER");
 }
 
 /* The lock goes (if it is here); -errno if it could not. */
@@ -7523,7 +7605,7 @@ static int cmd_dump(const struct opts *opt)
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
-	if (!opt->leave_running && !im.predump)
+	if (!im.predump)
 		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
@@ -7573,11 +7655,16 @@ static int cmd_dump(const struct opts *opt)
 		undo_pop();	/* unlink_part, now a no-op */
 	} else if (opt->leave_running) {
 		trk_keep(&im);
+		undo_pop();	/* sk_release: the connections stay locked */
+		sk_keep();
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
-		undo_pop();	/* sk_release: sockets die in repair mode, silently */
+		undo_pop();	/* sk_release: the sockets die without a word */
 		undo_pop();	/* frz_release */
 		kill_tree(&im);
+		for (size_t i = 0; i < nsk_held; i++)	/* the last of them */
+			close(sk_held[i].fd);
+		nsk_held = 0;
 		sk_guard_done();
 	}
 	return 0;
@@ -10851,18 +10938,19 @@ static int rst_sock(const struct fd *d)
 }
 
 /*
- * Every process exists and is stopped: connections leave repair mode (a
- * window probe tells the peer to go on), SO_REUSEADDR that repair mode
- * cleared comes back, and what was never sent is sent now.
+ * The network locks of the image's connections (one per dump, so one
+ * here) go at the end of a restore, or when it fails.  A failed restore
+ * leaves nothing: without the lock the peer's next segment meets no socket
+ * and gets a RST from the kernel, so the connection dies cleanly instead
+ * of hanging; the image's connections cannot be taken up again.  A
+ * guardian (sk_guardian) does it if cr is killed.
  */
-static void rst_sk_finish(const struct image *im)
+static int rst_unlock(const struct image *im, bool guard)
 {
-	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
 	uint64_t unlocked = 0;
-	int err;
+	int err, first = 0;
 
-	ctx.pid = 0;
-	for (size_t i = 0; i < im->nt; i++)	/* the lock first: see net_lock */
+	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 
@@ -10870,10 +10958,59 @@ static void rst_sk_finish(const struct image *im)
 			    !d->sk->tcp.lock || d->sk->tcp.lock == unlocked)
 				continue;
 			unlocked = d->sk->tcp.lock;
-			if ((err = net_unlock(unlocked)))
-				die("network unlock: deleting nftables table cr_lock_%llx: %s",
-				    (unsigned long long)unlocked, strerror(-err));
+			if (guard)
+				sk_guard_tell("l %llx\n",
+					      (unsigned long long)unlocked);
+			else if ((err = net_unlock(unlocked)) && !first)
+				first = err;
 		}
+	return first;
+}
+
+static void rst_unlock_undo(void *arg)
+{
+	rst_unlock(arg, false);
+	sk_guard_done();
+}
+
+/* Before the first fork: the guardian, told the locks, and the undo. */
+static void rst_lock_guard(const struct image *im)
+{
+	pid_t *avoid = NULL;
+	size_t n = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++)
+			any |= im->t[i].fds[j].f.kind == TLV_FD_INET &&
+			       im->t[i].fds[j].sk->has_tcp &&
+			       im->t[i].fds[j].sk->tcp.lock;
+	if (!any)
+		return;
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nth; k++)
+			*(pid_t *)vec_add(&avoid, &n, sizeof(*avoid)) =
+				im->t[i].th[k].t.tid;
+	sk_guard_start(avoid, n);
+	free(avoid);
+	rst_unlock(im, true);
+	undo_push(rst_unlock_undo, (void *)im);
+}
+
+/*
+ * Every process exists and is stopped: connections leave repair mode (a
+ * window probe tells the peer to go on), SO_REUSEADDR that repair mode
+ * cleared comes back, and what was never sent is sent now.
+ */
+static void rst_sk_finish(const struct image *im)
+{
+	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+	int err;
+
+	ctx.pid = 0;
+	if ((err = rst_unlock(im, false)))	/* the lock first: see net_lock */
+		die("network unlock: deleting an nftables table cr_lock_*: %s",
+		    strerror(-err));
 
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
@@ -12923,11 +13060,12 @@ static int cmd_restore(const struct opts *opt)
 		in.name = path;
 	}
 	img_read(&in, &im);
-	fault("restore-read");
 	img_check(&im);
 	if (im.predump)
 		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
 		    in.name);
+	rst_lock_guard(&im);	/* from here a failure unlocks */
+	fault("restore-read");
 	chain_load(&im, path, opt->verify);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
@@ -12988,6 +13126,10 @@ static int cmd_restore(const struct opts *opt)
 	fault("restore-done");
 	undo_pop();
 	undo_pop();
+	if (sk_guard >= 0) {	/* rst_unlock_undo: the locks went */
+		undo_pop();
+		sk_guard_done();
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
 		if (!ctx.log || r.helpers[i] != fileno(ctx.log))

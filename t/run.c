@@ -21,10 +21,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -1528,6 +1530,63 @@ static bool nft_tables(struct ctx *c, char *out, size_t size)
 	return true;
 }
 
+/*
+ * Delete the cr_lock_* tables: a dump -R that is not restored leaves its
+ * connections locked (README), and the fault mode's snapshot is one.
+ */
+static bool nft_unlock_all(struct ctx *c)
+{
+	char names[1024], *name, *save;
+	static char buf[4096];
+
+	if (!own_ns || !nft_tables(c, names, sizeof(names)))
+		return true;
+	for (name = strtok_r(names, " ", &save); name;
+	     name = strtok_r(NULL, " ", &save)) {
+		struct nlmsghdr *h = (void *)buf;
+		struct nfgenmsg *g;
+		struct nlattr *a;
+		size_t n = strlen(name) + 1, len;
+		int s;
+
+		if (strncmp(name, "cr_lock_", 8) || n > 64)
+			continue;
+		memset(buf, 0, sizeof(buf));
+		h->nlmsg_len = NLMSG_LENGTH(sizeof(*g));
+		h->nlmsg_type = NFNL_MSG_BATCH_BEGIN;
+		h->nlmsg_flags = NLM_F_REQUEST;
+		g = NLMSG_DATA(h);
+		g->res_id = htons(NFNL_SUBSYS_NFTABLES);
+		len = NLMSG_ALIGN(h->nlmsg_len);
+		h = (void *)(buf + len);
+		h->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELTABLE;
+		h->nlmsg_flags = NLM_F_REQUEST;
+		h->nlmsg_seq = 1;
+		g = NLMSG_DATA(h);
+		g->nfgen_family = NFPROTO_INET;
+		a = (void *)((char *)g + NLMSG_ALIGN(sizeof(*g)));
+		a->nla_type = NFTA_TABLE_NAME;
+		a->nla_len = NLA_HDRLEN + n;
+		memcpy(a + 1, name, n);
+		h->nlmsg_len = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*g)) +
+					    NLA_ALIGN(a->nla_len));
+		len += NLMSG_ALIGN(h->nlmsg_len);
+		h = (void *)(buf + len);
+		h->nlmsg_len = NLMSG_LENGTH(sizeof(*g));
+		h->nlmsg_type = NFNL_MSG_BATCH_END;
+		h->nlmsg_flags = NLM_F_REQUEST;
+		g = NLMSG_DATA(h);
+		g->res_id = htons(NFNL_SUBSYS_NFTABLES);
+		len += NLMSG_ALIGN(h->nlmsg_len);
+		s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+		if (s < 0 || send(s, buf, len, 0) != (ssize_t)len)
+			return bad(c, "deleting nftables table %s: %s", name,
+				   strerror(errno));
+		close(s);
+	}
+	return true;
+}
+
 /* Nothing of cr's network lock may stay after a failed cr. */
 static bool no_lock_left(struct ctx *c, const char *when)
 {
@@ -1735,7 +1794,8 @@ static bool m_fault_dump(struct ctx *c)
 	if (!fault_failed(c, "dump", st))
 		return false;
 	for (i = 0; i < 3 && strstr(c->fault, ":kill") && !maps_same(c, ""); i++)
-		if (c->why[0] = 0, sleep_ms(100 << i), !dump(c, "img2", "dump2", true))
+		if (c->why[0] = 0, sleep_ms(100 << i),
+		    !dump(c, "img2", "dump2", true) || !nft_unlock_all(c))
 			return blame(c, "the snapshot after the killed dump");
 	if (!tree_settle(c, "after the failed dump", 2000) ||
 	    !no_lock_left(c, "after the failed dump"))
