@@ -10693,6 +10693,31 @@ static void sk_send_all(int s, const uint8_t *p, size_t len, int fd,
 	}
 }
 
+/*
+ * Room for len queued bytes: a buffer the size the original had (or the
+ * default) may not hold them as the refill cuts them (the original's grew
+ * by autotuning, or its packets took less room), and a refill does not
+ * wait for room.  The dumped size comes back after the refill.
+ */
+static void sk_make_room(int s, const struct sock_state *k, int name,
+			 int force, size_t len, bool after)
+{
+	int cur = 0, want = len > (1u << 29) ? 1 << 30 : (int)len * 2 + 65536;
+	socklen_t n = sizeof(cur);
+
+	if (after) {
+		for (size_t o = 0; o < k->nopt; o++)
+			if (k->opt[o].level == SOL_SOCKET &&
+			    k->opt[o].name == (uint64_t)name)
+				sk_opt_set(s, &k->opt[o]);
+		return;
+	}
+	if (!getsockopt(s, SOL_SOCKET, name, &cur, &n) && cur >= want)
+		return;
+	want /= 2;	/* the kernel doubles it */
+	setsockopt(s, SOL_SOCKET, force, &want, sizeof(want));
+}
+
 /* Seqs, connect, options, queues, window: TCP_REPAIR as the kernel wants. */
 static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
 			   const union sk_addr *peer, socklen_t plen)
@@ -10732,10 +10757,13 @@ static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
 	q = TCP_RECV_QUEUE;
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
 		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_make_room(s, k, SO_RCVBUF, SO_RCVBUFFORCE, t->rcvq, false);
 	sk_send_all(s, k->rcvq, t->rcvq, fd, "receive queue");
+	sk_make_room(s, k, SO_RCVBUF, SO_RCVBUFFORCE, t->rcvq, true);
 	q = TCP_SEND_QUEUE;	/* sent before: sent again on timeout */
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
 		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_make_room(s, k, SO_SNDBUF, SO_SNDBUFFORCE, t->sndq, false);
 	sk_send_all(s, k->sndq, t->sndq - t->unsent, fd, "send queue");
 	q = TCP_NO_QUEUE;
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
@@ -11036,6 +11064,7 @@ static void rst_sk_finish(const struct image *im)
 						  (unsigned long long)d->f.fd);
 			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
 				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			sk_make_room(s, k, SO_SNDBUF, SO_SNDBUFFORCE, 0, true);
 			/* our FIN again after all data; the peer's FIN */
 			if ((tcp_fin_out(k->s.state) && shutdown(s, SHUT_WR)) ||
 			    ((k->s.flags & TLV_SOCK_SHUT_RD) &&
