@@ -10936,11 +10936,31 @@ static int rst_sock(const struct fd *d)
 	if ((t->flags & TLV_SOCK_REPAIR) &&
 	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
 		die_errno("fd %d: TCP_REPAIR", fd);
+	/*
+	 * A listener may come after a connection of its port made in repair
+	 * mode (which binds with force): SO_REUSEADDR for the bind, then as
+	 * it was.
+	 */
+	if ((t->flags & TLV_SOCK_BOUND) && t->type == SOCK_STREAM &&
+	    !(t->flags & TLV_SOCK_REPAIR) &&
+	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
+		die_errno("fd %d: SO_REUSEADDR", fd);
 	if ((t->flags & TLV_SOCK_BOUND) && bind(s, &a.sa, alen)) {
 		char b[80];
 
 		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
 			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	if ((t->flags & TLV_SOCK_BOUND) && t->type == SOCK_STREAM &&
+	    !(t->flags & TLV_SOCK_REPAIR)) {
+		int reuse = 0;
+
+		for (size_t i = 0; i < k->nopt; i++)
+			if (k->opt[i].level == SOL_SOCKET &&
+			    k->opt[i].name == SO_REUSEADDR)
+				reuse = (int)k->opt[i].val;
+		if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)))
+			die_errno("fd %d: SO_REUSEADDR", fd);
 	}
 	for (size_t i = 0; i < k->nmc; i++) {
 		struct group_req gr = { .gr_interface = k->mc[i].ifindex };

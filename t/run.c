@@ -134,6 +134,7 @@ static const struct test tests[] = {
 	{ "sk-tcp-stream-veth", C, TCPEST | BIG, NULL },
 	{ "sk-tcp-half-closed", C, TCPEST, NULL },
 	{ "real-redis", PY, TCPEST | BIG, NULL },
+	{ "real-nginx", PY, TCPEST | BIG, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
