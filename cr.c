@@ -1915,6 +1915,7 @@ struct image {
 	bool streamed;		/* read from a pipe, not a file */
 	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
 	uint64_t chain_seen;	/* read: which of those records came */
+	uint64_t netlock;	/* NETLOCK: the dump's network lock, 0 if none */
 	struct tree_helper *helpers;	/* from img_check_tree */
 	size_t nhelpers;
 	struct pipe_obj *pipes;
@@ -4403,6 +4404,18 @@ static void sk_keep(void)
 	sk_guard_done();
 }
 
+/* This dump's network lock id, made once. */
+static void sk_lock_new(void)
+{
+	struct timespec ts;
+
+	if (sk_lock_id)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
+		      ts.tv_nsec) | 1;
+}
+
 static int sk_int(int s, int level, int name, const char *what, int fd)
 {
 	int v = 0;
@@ -4482,13 +4495,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 		die_errno("fd %d: TCP_REPAIR", fd);
 	k->s.flags |= TLV_SOCK_REPAIR;
 	k->has_tcp = true;
-	if (!sk_lock_id) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
-			      ts.tv_nsec) | 1;
-	}
+	sk_lock_new();
 	k->tcp.lock = sk_lock_id;
 	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
 	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
@@ -5077,6 +5084,24 @@ static void nlb_match(struct nl_batch *b, int base, uint32_t off,
 	nlb_end(b, e);
 }
 
+/* The verdict of a rule: drop. */
+static void nlb_drop(struct nl_batch *b)
+{
+	size_t e, d, v, vd;
+
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+	v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
+	vd = nlb_nest(b, NFTA_DATA_VERDICT);
+	nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
+	nlb_end(b, vd);
+	nlb_end(b, v);
+	nlb_end(b, d);
+	nlb_end(b, e);
+}
+
 /*
  * A rule dropping what the peer of connection k sends to it (chain "in"),
  * or what it sends to the peer (chain "out").
@@ -5088,7 +5113,7 @@ static void nlb_lock_rule(struct nl_batch *b, const char *table,
 	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
 	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
 	uint32_t alen = 16, src = 8, dst = 24;
-	size_t l, e, d;
+	size_t l;
 
 	if (out) {
 		ports[0] = htons(s->lport);
@@ -5117,20 +5142,35 @@ static void nlb_lock_rule(struct nl_batch *b, const char *table,
 	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, out ? la : ra, alen);
 	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, out ? ra : la, alen);
 	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
-	e = nlb_nest(b, NFTA_LIST_ELEM);
-	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
-	d = nlb_nest(b, NFTA_EXPR_DATA);
-	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
-	{
-		size_t v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
-		size_t vd = nlb_nest(b, NFTA_DATA_VERDICT);
+	nlb_drop(b);
+	nlb_end(b, l);
+}
 
-		nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
-		nlb_end(b, vd);
-		nlb_end(b, v);
-	}
-	nlb_end(b, d);
-	nlb_end(b, e);
+/*
+ * A rule dropping new connections' SYNs (flags: SYN, or SYN with ECN's
+ * ECE and CWR) to a listener: addr of alen bytes (none: any address) and
+ * port.  Clients retransmit them until the restored listener answers.
+ */
+static void nlb_syn_rule(struct nl_batch *b, const char *table,
+			 uint8_t nfproto, const uint8_t *addr, uint32_t alen,
+			 uint16_t port, uint8_t flags)
+{
+	uint8_t tcp = IPPROTO_TCP;
+	size_t l;
+
+	port = htons(port);
+	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
+	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
+	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
+	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
+	if (addr)
+		nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, alen == 4 ? 16 : 24,
+			  addr, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, &port, 2);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 13, &flags, 1);
+	nlb_drop(b);
 	nlb_end(b, l);
 }
 
@@ -5177,43 +5217,181 @@ static void lock_name(char *buf, size_t len, uint64_t id)
 	snprintf(buf, len, "cr_lock_%llx", (unsigned long long)id);
 }
 
-/* Dump: drop what the peers of the dumped connections send, until restore. */
-static void net_lock(const struct image *im)
+/* A lock table with its two chains, input and output. */
+static void nlb_table(struct nl_batch *b, const char *table)
 {
-	static struct nl_batch b;
-	char table[32];
 	size_t h;
-	bool any = false;
-	int err;
 
-	lock_name(table, sizeof(table), sk_lock_id);
-	b.len = b.nmsg = 0;
-	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
-	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
-	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+	nlb_attr(b, NFTA_TABLE_NAME, table, strlen(table) + 1);
 	for (int out = 0; out < 2; out++) {
-		nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-		nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
-		nlb_attr(&b, NFTA_CHAIN_NAME, out ? "out" : "in", out ? 4 : 3);
-		nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
-		h = nlb_nest(&b, NFTA_CHAIN_HOOK);
-		nlb_u32(&b, NFTA_HOOK_HOOKNUM, out ? NF_INET_LOCAL_OUT
-						   : NF_INET_LOCAL_IN);
-		nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
-		nlb_end(&b, h);
+		nlb_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+		nlb_attr(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+		nlb_attr(b, NFTA_CHAIN_NAME, out ? "out" : "in", out ? 4 : 3);
+		nlb_attr(b, NFTA_CHAIN_TYPE, "filter", 7);
+		h = nlb_nest(b, NFTA_CHAIN_HOOK);
+		nlb_u32(b, NFTA_HOOK_HOOKNUM, out ? NF_INET_LOCAL_OUT
+						  : NF_INET_LOCAL_IN);
+		nlb_u32(b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+		nlb_end(b, h);
 	}
+}
+
+/* The rules of the dumped connections, both ways; false if none. */
+static bool nlb_conn_rules(struct nl_batch *b, const char *table,
+			   const struct image *im)
+{
+	bool any = false;
+
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 
 			if (d->f.kind == TLV_FD_INET &&
 			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
-				nlb_lock_rule(&b, table, &d->sk->s, false);
-				nlb_lock_rule(&b, table, &d->sk->s, true);
+				nlb_lock_rule(b, table, &d->sk->s, false);
+				nlb_lock_rule(b, table, &d->sk->s, true);
 				any = true;
 			}
 		}
+	return any;
+}
+
+/*
+ * --tcp-established, before the freeze: the listeners of the tree (their
+ * sockets' inodes in /proc/PID/fd, found in /proc/PID/net/tcp*) stop
+ * taking new connections.  A connection the kernel completes while the
+ * tree is frozen would wait in the listener's queue, which cr cannot
+ * restore (README); instead the client's SYN is dropped and sent again
+ * until the restored listener answers.  net_lock adds the connections to
+ * the same table.
+ */
+static bool sk_prelocked;
+
+static void tree_pids(int pid, int **v, size_t *n)
+{
+	char path[64], *txt, *p, *save;
+	DIR *d;
+	struct dirent *e;
+
+	*(int *)vec_add(v, n, sizeof(**v)) = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "task/%.16s/children", e->d_name);
+		txt = proc_xread(pid, path, NULL);
+		for (p = strtok_r(txt, " \n", &save); p;
+		     p = strtok_r(NULL, " \n", &save))
+			if (*n < 65536)
+				tree_pids(atoi(p), v, n);
+		free(txt);
+	}
+	closedir(d);
+}
+
+static void net_prelock(int root)
+{
+	static struct nl_batch b;
+	char table[32], path[64], link[64], *txt, *line, *save;
+	int *pids = NULL, err;
+	size_t npids = 0, nino = 0;
+	unsigned long *inos = NULL;
+	bool any = false;
+
+	tree_pids(root, &pids, &npids);
+	for (size_t i = 0; i < npids; i++) {
+		DIR *d;
+		struct dirent *e;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((e = readdir(d))) {
+			char fdp[300];
+			unsigned long ino;
+			ssize_t n;
+
+			snprintf(fdp, sizeof(fdp), "%s/%.16s", path, e->d_name);
+			n = readlink(fdp, link, sizeof(link) - 1);
+			link[n > 0 ? n : 0] = 0;
+			if (sscanf(link, "socket:[%lu]", &ino) == 1)
+				*(unsigned long *)vec_add(&inos, &nino,
+							  sizeof(*inos)) = ino;
+		}
+		closedir(d);
+	}
+	free(pids);
+	sk_lock_new();
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_table(&b, table);
+	for (int v6 = 0; v6 < 2; v6++) {
+		txt = proc_xread(root, v6 ? "net/tcp6" : "net/tcp", NULL);
+		for (line = strtok_r(txt, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char hex[33];
+			unsigned port, st, w[4];
+			unsigned long ino;
+			uint8_t a[16];
+			bool found = false, zero;
+
+			if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
+				   hex, &port, &st, &ino) != 4 || st != TCP_LISTEN)
+				continue;
+			for (size_t i = 0; i < nino && !found; i++)
+				found = inos[i] == ino;
+			if (!found)
+				continue;
+			for (int k = 0; k < (v6 ? 4 : 1); k++) {
+				sscanf(hex + 8 * k, "%8x", &w[k]);
+				memcpy(a + 4 * k, &w[k], 4);
+			}
+			zero = !memcmp(a, (uint8_t[16]){ 0 }, v6 ? 16 : 4);
+			for (int f = 0; f < 2; f++) {	/* SYN, SYN+ECE+CWR */
+				uint8_t fl = f ? 0xc2 : 0x02;
+
+				if (!v6 || zero)	/* any: IPv4 too */
+					nlb_syn_rule(&b, table, NFPROTO_IPV4,
+						     zero ? NULL : a, 4, port, fl);
+				if (v6)
+					nlb_syn_rule(&b, table, NFPROTO_IPV6,
+						     zero ? NULL : a, 16, port, fl);
+			}
+			any = true;
+			info("no new connections to port %u while dumped", port);
+		}
+		free(txt);
+	}
+	free(inos);
 	if (!any)
+		return;
+	sk_guard_start(NULL, 0);
+	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
+	undo_push(sk_release, NULL);
+	if ((err = nlb_send(&b)))
+		die("network lock: adding nftables table %s: %s", table,
+		    strerror(-err));
+	sk_locked = sk_prelocked = true;
+	info("listeners locked: nftables table inet %s", table);
+}
+
+/* Dump: drop what the peers of the dumped connections send, until restore. */
+static void net_lock(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	if (!sk_prelocked)
+		nlb_table(&b, table);
+	if (!nlb_conn_rules(&b, table, im))
 		return;
 	fault("dump-lock");
 	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
@@ -5227,6 +5405,35 @@ static void net_lock(const struct image *im)
 		if (setsockopt(sk_held[i].fd, SOL_SOCKET, SO_LINGER,
 			       &(struct linger){ 1, 0 }, sizeof(struct linger)))
 			die_errno("network lock: SO_LINGER");
+}
+
+/*
+ * After dump -R the listeners take connections again: the table is made
+ * anew (in one transaction) with the connections' rules only, or goes.
+ */
+static void net_lock_listeners_off(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	if (!sk_prelocked || !sk_locked)
+		return;
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_DELTABLE, 0);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_table(&b, table);
+	if (!nlb_conn_rules(&b, table, im)) {
+		sk_locked = false;
+		err = net_unlock(sk_lock_id);
+	} else {
+		err = nlb_send(&b);
+	}
+	if (err)
+		die("network lock: remaking nftables table %s: %s", table,
+		    strerror(-err));
 }
 
 /* The lock goes (if it is here); -errno if it could not. */
@@ -7124,6 +7331,11 @@ static void dump_chain(struct img_out *o, const struct image *im)
 	if (b.len)
 		out_rec(o, TLV_TRACK, b.p, b.len);
 	buf_free(&b);
+	if (sk_locked) {
+		struct tlv_netlock l = { sk_lock_id };
+
+		out_rec(o, TLV_NETLOCK, &l, sizeof(l));
+	}
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -7601,6 +7813,8 @@ static int cmd_dump(const struct opts *opt)
 		close(im.prev->fd);
 	}
 	im.ext_unix = opt->ext_unix;
+	if (im.tcp_mode == 'E' && !im.predump)
+		net_prelock(opt->pid);
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
@@ -7656,11 +7870,14 @@ static int cmd_dump(const struct opts *opt)
 	} else if (opt->leave_running) {
 		trk_keep(&im);
 		undo_pop();	/* sk_release: the connections stay locked */
+		net_lock_listeners_off(&im);
 		sk_keep();
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
 		undo_pop();	/* sk_release: the sockets die without a word */
 		undo_pop();	/* frz_release */
+		if (sk_prelocked)
+			undo_pop();	/* net_prelock's sk_release */
 		kill_tree(&im);
 		for (size_t i = 0; i < nsk_held; i++)	/* the last of them */
 			close(sk_held[i].fd);
@@ -8394,6 +8611,13 @@ static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
 		im->parent = get_str(&it, "the image");
 	} else if (tag == TLV_PARENT_ID) {
 		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else if (tag == TLV_NETLOCK) {
+		struct tlv_netlock l;
+
+		get_row(&it, &l, sizeof(l), "the image");
+		if (!l.id)
+			die("corrupt image: network lock 0");
+		im->netlock = l.id;
 	} else {
 		im->track = get_rows(&it, &im->ntrack, "the image");
 	}
@@ -8562,8 +8786,8 @@ static void img_read(struct img_in *in, struct image *im)
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
 		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
-		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
-		    section == 0 && !im->nt) {
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
+		     r.tag == TLV_NETLOCK) && section == 0 && !im->nt) {
 			read_chain_rec(im, r.tag, v, r.len);
 		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
@@ -8586,7 +8810,7 @@ static void img_read(struct img_in *in, struct image *im)
 			   r.tag == TLV_OBJ || r.tag == TLV_TTY ||
 			   r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
 			   r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
-			   r.tag == TLV_USK) {
+			   r.tag == TLV_NETLOCK || r.tag == TLV_USK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -10998,6 +11222,10 @@ static int rst_unlock(const struct image *im, bool guard)
 	uint64_t unlocked = 0;
 	int err, first = 0;
 
+	if (im->netlock && guard)
+		sk_guard_tell("l %llx\n", (unsigned long long)im->netlock);
+	else if (im->netlock)
+		first = net_unlock(im->netlock);
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
@@ -11026,7 +11254,7 @@ static void rst_lock_guard(const struct image *im)
 {
 	pid_t *avoid = NULL;
 	size_t n = 0;
-	bool any = false;
+	bool any = im->netlock;
 
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++)
