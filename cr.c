@@ -4711,7 +4711,7 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		k->s.flags |= TLV_SOCK_LISTEN;
 		k->s.backlog = ti.tcpi_sacked;	/* for a listener: the backlog */
 		if (ti.tcpi_unacked) {		/* and connections not accepted */
-			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: not supported yet",
+			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: cr cannot put a connection back into a listener's queue",
 			       fd, l, ti.tcpi_unacked);
 			return false;
 		}

@@ -136,6 +136,7 @@ static const struct test tests[] = {
 	{ "real-redis", PY, TCPEST | BIG, NULL },
 	{ "real-nginx", PY, TCPEST | BIG, NULL },
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
+	{ "refuse-tcp-backlog", C, REFUSE | TCPEST, "not accepted yet" },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
 	{ "thread-2", C, 0, NULL },
 	{ "thread-16", C, 0, NULL },
