@@ -5371,10 +5371,12 @@ static void net_prelock(int root)
 		return;
 	sk_guard_start(NULL, 0);
 	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
+	if ((err = nlb_send(&b))) {	/* a help, not a must: go on */
+		info("listeners not locked: adding nftables table %s: %s",
+		     table, strerror(-err));
+		return;
+	}
 	undo_push(sk_release, NULL);
-	if ((err = nlb_send(&b)))
-		die("network lock: adding nftables table %s: %s", table,
-		    strerror(-err));
 	sk_locked = sk_prelocked = true;
 	info("listeners locked: nftables table inet %s", table);
 }
