@@ -132,8 +132,9 @@ test-glibc: $(B)/cr-glibc tests
 	CR=$(B)/cr-glibc t/run $(GLIBC_CASES)
 
 # A bounded aarch64 run for CI (a few minutes under qemu's emulation):
-# every kind of state once, in dump mode.  The whole suite: make test-aarch64.
-AARCH64_QUICK := -m dump counter.musl mm-file-private.musl mm-prot-none.musl mm-brk.musl mm-stack-deep.musl sig-actions.musl sig-pending.musl rlimits.musl cwd-umask.musl fd-files.musl sleep-restart.musl rseq.musl proc-misc.musl thread-2.musl thread-blocked.musl thread-state.musl tree-depth.musl tree-sid-pgid.musl tree-zombie.musl tree-pipe.musl shm-anon.musl fd-shared.musl
+# every kind of state once, in dump and chain modes.  The whole suite:
+# make test-aarch64.
+AARCH64_QUICK := -m dump,chain counter.musl mm-file-private.musl mm-prot-none.musl mm-brk.musl mm-stack-deep.musl sig-actions.musl sig-pending.musl rlimits.musl cwd-umask.musl fd-files.musl sleep-restart.musl rseq.musl proc-misc.musl thread-2.musl thread-blocked.musl thread-state.musl tree-depth.musl tree-sid-pgid.musl tree-zombie.musl tree-pipe.musl shm-anon.musl fd-shared.musl
 test-aarch64-quick:
 	$(MAKE) test-aarch64 GUEST_T_ARGS="$(AARCH64_QUICK)"
 

@@ -324,6 +324,21 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 	}
 }
 
+/* Something the user should know although cr goes on: always said. */
+static void __attribute__((format(printf, 1, 2))) warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(stderr, fmt, ap, NULL);
+	va_end(ap);
+	if (ctx.log) {
+		va_start(ap, fmt);
+		vmsg(ctx.log, fmt, ap, NULL);
+		va_end(ap);
+	}
+}
+
 #ifdef CR_FUZZ
 /*
  * fuzz/: die() longjmps out of a half-read image, so every block the
@@ -551,6 +566,15 @@ static void arch_set_ip(uint64_t *regs, uint64_t ip);
 static const uint8_t arch_safe_code[16];
 static const size_t arch_safe_code_len;
 static void arch_set_frame_sp(uint64_t *regs, uint64_t frame);
+/*
+ * A thread let go after a dump -R or pre-dump, stopped in a syscall the
+ * kernel would resume with restart_syscall: make it run the syscall
+ * again instead (true if regs changed).  A later dump could not restore
+ * restart_syscall, whose state (the restart block) stays in the kernel.
+ */
+static bool arch_release_restart(uint64_t *regs);
+/* After that, at the stop the release goes through: the same, for arm64. */
+static void arch_release_restart2(int tid, const uint64_t *regs);
 /* Point regs at a syscall instruction at ip with number nr, args a[6]. */
 static void arch_syscall_regs(uint64_t *regs, uint64_t ip, long nr,
 			      const long *a);
@@ -629,13 +653,7 @@ static uint32_t crc_join(uint32_t a, uint32_t b, uint64_t blen)
 
 static void crc_init(void)
 {
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = crc_times_x(c);
-		crc_table[i] = c;
-	}
+	tlv_crc32c_table(crc_table);
 	crc_x2k[0] = 1u << 30;			/* x */
 	for (int k = 1; k < 64; k++)
 		crc_x2k[k] = crc_mulmod(crc_x2k[k - 1], crc_x2k[k - 1]);
@@ -1402,6 +1420,7 @@ struct pt {
 	bool seized;
 	bool dirty;		/* registers or mask changed by cr */
 	bool masked;		/* all signals blocked, for remote syscalls */
+	bool have_regs;		/* regs were read (the freeze, or restore) */
 	uint64_t regs[MAX_REGS];	/* as found at the freeze */
 	uint64_t sigmask;	/* as found at the freeze */
 	uint64_t insn;		/* the syscall instruction remote syscalls use */
@@ -1530,6 +1549,8 @@ static void pt_release(struct pt *t)
 	t->frame = 0;
 	if (t->scratch && !pt_try_syscall(t, __NR_munmap, unmap, &ret))
 		t->scratch = 0;
+	if (t->have_regs && arch_release_restart(t->regs))
+		t->dirty = true;
 	if (t->dirty) {
 		if (arch_set_regs(t->pid, t->regs) ||
 		    ptrace(PTRACE_SETSIGMASK, t->pid, sizeof(t->sigmask),
@@ -1539,6 +1560,8 @@ static void pt_release(struct pt *t)
 		    !pt_wait_event_stop(t->pid))
 			fprintf(stderr, "cr: thread %d: putting it back failed: %s\n",
 				t->pid, strerror(errno));
+		else if (t->have_regs)
+			arch_release_restart2(t->pid, t->regs);
 	}
 	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) && errno != ESRCH)
 		fprintf(stderr, "cr: thread %d: detach failed: %s\n", t->pid,
@@ -1583,6 +1606,7 @@ static bool pt_stopped(struct pt *t)
 		die_errno("thread %d: reading registers", tid);
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(t->sigmask), &t->sigmask))
 		die_errno("thread %d: PTRACE_GETSIGMASK", tid);
+	t->have_regs = true;
 	return true;
 }
 
@@ -1820,7 +1844,14 @@ struct task {
 	size_t nsrc;
 	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
 	int uffd;		/* dump: cr's copy of that tracker, or -1 */
-	uint64_t trk_ino;
+	uint64_t trk_ino;	/* its inode; soft-dirty: the start time */
+	bool trk_sd;		/* dump: tracked by soft-dirty bits instead */
+	int trk_new_fd;		/* dump: the tracker made for the next round */
+	int uffd_new;		/* ... cr's copy of it */
+	uint64_t trk_new_ino;
+	int trk_next_fd;	/* ... the fd TRACK names: it takes trk_fd's */
+	int stale_fd[16], nstale;	/* trackers no image names (TRK_FDS) */
+	uint64_t stale_ino[16];
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -2066,7 +2097,7 @@ static struct task *img_add_task(struct image *im, int pid, long parent)
 
 	t->proc.pid = pid;
 	t->parent = parent;
-	t->trk_fd = t->uffd = -1;
+	t->trk_fd = t->uffd = t->trk_new_fd = t->uffd_new = t->trk_next_fd = -1;
 	return t;
 }
 
@@ -2383,6 +2414,8 @@ static void col_vmas(struct image *im, struct task *t)
 
 		if (!col_vma(im, t->proc.pid, &m[i], &v, t->uffd >= 0))
 			continue;
+		if (t->trk_sd)	/* "sd": made since the bits were cleared */
+			v.tracked = !vmflag(&m[i], "sd");
 		kst_col_vma(&m[i], &v);
 		*(struct vma *)vec_add(&t->vmas, &t->nvmas, sizeof(v)) = v;
 	}
@@ -2630,6 +2663,14 @@ static void col_fobj_pages(struct fobj *o)
  * without --track-mem) takes them away.  A mapping without the
  * registration (new, or moved by mremap, which drops it) counts as
  * written in full, as does every page the parent image does not hold.
+ *
+ * Older kernels (before 6.7) have no asynchronous write-protect; where
+ * they have soft-dirty bits (CONFIG_MEM_SOFT_DIRTY, x86 and a few more),
+ * those track instead: writing "4" to /proc/PID/clear_refs clears them,
+ * pagemap bit 55 is set again on each page written since, and a mapping
+ * made since carries the "sd" VmFlag (all of it counts as written).  No
+ * fd is left in the process; the start time in TRACK recognises it.
+ * Neither there: each image holds all the memory, and cr says so.
  */
 
 /*
@@ -2722,35 +2763,104 @@ static uint64_t trk_ino(int pid, int fd)
 	return strcmp(link, "anon_inode:[userfaultfd]") ? 0 : sb.st_ino;
 }
 
-/* Is fd one of the trackers the parent image left, or a copy of one a
- * child got by fork?  Those are cr's, not the process's. */
+/* Is fd one of the trackers the parent image left or this dump made, or
+ * a copy of one a child got by fork?  Those are cr's, not the process's. */
 static bool trk_is_tracker(const struct image *im, int pid, int fd)
 {
 	uint64_t ino;
 
-	if (!im->prev || !im->prev->ntrack || !(ino = trk_ino(pid, fd)))
+	if (!(ino = trk_ino(pid, fd)))
 		return false;
-	for (size_t i = 0; i < im->prev->ntrack; i++)
-		if (im->prev->track[i].ino == ino)
+	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++)
+		if (im->prev->track[i].ino == ino &&
+		    im->prev->track[i].fd != TLV_TRACK_SOFT_DIRTY)
 			return true;
+	for (size_t i = 0; i < im->nt; i++) {	/* found or made by this dump */
+		const struct task *t = &im->t[i];
+
+		if ((t->trk_fd >= 0 && t->trk_ino == ino) ||
+		    (t->trk_new_fd >= 0 && t->trk_new_ino == ino))
+			return true;
+		for (int k = 0; k < t->nstale; k++)
+			if (t->stale_ino[k] == ino)
+				return true;
+	}
 	return false;
 }
 
-/* Before the fds are collected: is the parent image's tracker still in t? */
+/* When pid started (clock ticks after boot): who it is, beyond its pid. */
+static uint64_t trk_start_time(int pid)
+{
+	uint64_t f[STAT_FIELDS];
+
+	proc_stat(pid, f);
+	return f[22];
+}
+
+static long trk_slot(const struct task *t);
+#define TRK_FDS 16	/* trackers take the lowest free of the top 16 fds */
+
+/*
+ * Is pid's fd a tracker cr left but no image names (from a dump that
+ * failed after it reset the tracking, or was killed)?  cr's trackers are
+ * the only userfaultfds with exactly the features async write-protect
+ * implies, close-on-exec and non-blocking, near the fd limit.
+ */
+static uint64_t trk_stale(int pid, int fd)
+{
+	char name[64], *s;
+	uint64_t ino = trk_ino(pid, fd);
+	bool ours;
+
+	if (!ino)
+		return 0;
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	s = proc_read(pid, name, NULL);
+	ours = s && strstr(s, "\nAPI:\taa:8000a000:") &&
+	       proc_field_u64(s, "flags", 8, name) == (O_CLOEXEC | O_NONBLOCK);
+	free(s);
+	return ours ? ino : 0;
+}
+
+/*
+ * Before the fds are collected: is the parent image's tracker still in t?
+ * Stale ones of cr's (trk_stale, in t's fd table, which it may share with
+ * others of the tree) are noted, to be closed: with them around, nothing
+ * t's trackers saw counts, as no image goes with it.
+ */
 static void trk_find(const struct image *im, struct task *t)
 {
+	long slot = trk_slot(t);
+
 	for (size_t i = 0; im->prev && i < im->prev->ntrack; i++) {
 		const struct tlv_track *r = &im->prev->track[i];
 
 		if (r->pid != t->proc.pid)
 			continue;
-		if (r->fd < INT_MAX && trk_ino(t->proc.pid, r->fd) == r->ino) {
+		if (r->fd == TLV_TRACK_SOFT_DIRTY &&
+		    trk_start_time(t->proc.pid) == r->ino) {
+			t->trk_sd = true;
+			t->trk_ino = r->ino;
+		} else if (r->fd < INT_MAX &&
+			   trk_ino(t->proc.pid, r->fd) == r->ino) {
 			t->trk_fd = r->fd;
 			t->trk_ino = r->ino;
 		} else {
-			info("pid %llu: the tracker of the parent image is gone: all its pages are saved",
-			     (unsigned long long)r->pid);
+			info("the tracker of the parent image is gone: all pages are saved");
 		}
+	}
+	for (long fd = slot; fd > slot - TRK_FDS && fd >= 0; fd--) {
+		uint64_t ino;
+
+		if (trk_is_tracker(im, t->proc.pid, fd) ||
+		    !(ino = trk_stale(t->proc.pid, fd)))
+			continue;
+		t->stale_fd[t->nstale] = fd;
+		t->stale_ino[t->nstale++] = ino;
+		info("fd %ld is a tracker of a dump that did not finish: all pages are saved",
+		     fd);
+		if (t->trk_fd >= 0 || t->trk_sd)	/* trust none */
+			t->trk_fd = -1, t->trk_ino = 0, t->trk_sd = false;
 	}
 }
 
@@ -2772,14 +2882,14 @@ static int pidfd_take(int pid, int fd)
 static void trk_undo(void *arg)
 {
 	struct task *t = arg;
-	const long a[6] = { t->trk_fd };
+	const long a[6] = { t->trk_new_fd };
 	long ret;
 
-	if (t->trk_fd >= 0)
+	if (t->trk_new_fd >= 0)
 		pt_try_syscall(&t->th[0].pt, __NR_close, a, &ret);
 }
 
-/* A free high fd number for the tracker: just under the soft fd limit. */
+/* The highest fd number the process may have: its soft fd limit - 1. */
 static long trk_slot(const struct task *t)
 {
 	for (size_t i = 0; i < t->nrlim; i++)
@@ -2789,61 +2899,95 @@ static long trk_slot(const struct task *t)
 	return 1023;
 }
 
+static bool probe_soft_dirty(void);	/* 11 */
+
+/*
+ * No write-protect tracking for t (why): soft-dirty bits if the kernel
+ * has them, else every image of the chain holds all of t's memory.
+ */
+static void trk_fallback(struct task *t, const char *why)
+{
+	static int sd = -1;
+
+	if (sd < 0)
+		sd = probe_soft_dirty();
+	if (sd) {
+		info("pid %llu: %s: tracking by soft-dirty bits",
+		     (unsigned long long)t->proc.pid, why);
+		t->trk_sd = true;
+		t->trk_ino = trk_start_time(t->proc.pid);
+		return;
+	}
+	warn("no memory-change tracking on this kernel (%s, and no soft-dirty bits): the next dump saves all its memory again",
+	     why);
+}
+
 /*
  * While cr may still run syscalls in t (its scratch area is mapped, so
- * they are safe to interrupt): take the tracker into cr, making a new one
- * if this dump leaves tracking behind; close it in t if it does not.
+ * they are safe to interrupt): take the tracker t has into cr, to read
+ * it; if this dump leaves tracking behind, make a new one for the next
+ * round (trk_switch puts it in place); if not, close the old one in t.
+ * Each round's tracker is new, so that a round that fails after its
+ * reset (cr killed while the memory is copied) cannot pass for the image
+ * before it: that image's tracker is gone, and the next dump saves all.
+ * CR_NO_UFFD_WP=1 (for tests) acts as a kernel without write-protect.
  */
 static void trk_setup(struct image *im, struct task *t)
 {
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_WP_ASYNC };
 	struct pt *p = &t->th[0].pt;
 	int pid = t->proc.pid;
-	bool fresh = false;
+	struct stat sb;
+	long u, h, slot = trk_slot(t);
 
-	if (t->trk_fd < 0 && im->keep_track) {
-		long u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK,
-				    0, 0, 0, 0, 0);
-		long h;
-
-		if (u < 0) {
-			info("pid %d: no userfaultfd (%s): its pages are saved in full every time",
-			     pid, strerror(-u));
-			return;
-		}
-		h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, trk_slot(t),
-			       0, 0, 0);
-		if (h >= 0)
-			pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
-		t->trk_fd = h >= 0 ? h : u;
-		undo_push(trk_undo, t);
-		im->ntrk_undo++;
-		fresh = true;
-	}
-	if (t->trk_fd < 0)
-		return;
-	t->uffd = pidfd_take(pid, t->trk_fd);
-	if (t->uffd < 0)
-		die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
-	if (fresh) {
-		struct uffdio_api api = { .api = UFFD_API,
-					  .features = UFFD_FEATURE_WP_ASYNC };
-		struct stat sb;
-
-		if (ioctl(t->uffd, UFFDIO_API, &api) || fstat(t->uffd, &sb)) {
-			info("pid %d: no asynchronous write-protect (%s, 6.7+): its pages are saved in full every time",
-			     pid, strerror(errno));
-			close(t->uffd);
-			t->uffd = -1;
+	for (int k = 0; k < t->nstale; k++)	/* unless a sharer did it */
+		if (trk_ino(pid, t->stale_fd[k]) == t->stale_ino[k])
+			pt_syscall(p, __NR_close, t->stale_fd[k], 0, 0, 0, 0, 0);
+	if (t->trk_fd >= 0) {
+		t->uffd = pidfd_take(pid, t->trk_fd);
+		if (t->uffd < 0)
+			die_errno("taking its tracker (fd %d) into cr", t->trk_fd);
+		if (!im->keep_track) {
 			pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
 			t->trk_fd = -1;
-			return;
 		}
-		t->trk_ino = sb.st_ino;
 	}
-	if (!im->keep_track) {
-		pt_syscall(p, __NR_close, t->trk_fd, 0, 0, 0, 0, 0);
-		t->trk_fd = -1;
+	if (!im->keep_track || t->trk_sd)
+		return;
+	if (getenv("CR_NO_UFFD_WP")) {
+		trk_fallback(t, "CR_NO_UFFD_WP is set");
+		return;
 	}
+	u = pt_syscall(p, __NR_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, 0, 0,
+		       0, 0);
+	if (u < 0) {
+		trk_fallback(t, strerror(-u));
+		return;
+	}
+	h = pt_syscall(p, __NR_fcntl, u, F_DUPFD_CLOEXEC, slot - TRK_FDS + 1,
+		       0, 0, 0);
+	if (h >= 0)
+		pt_syscall(p, __NR_close, u, 0, 0, 0, 0, 0);
+	t->trk_new_fd = h >= 0 ? h : u;
+	t->trk_next_fd = t->trk_fd >= 0 ? t->trk_fd : t->trk_new_fd;
+	undo_push(trk_undo, t);
+	im->ntrk_undo++;
+	t->uffd_new = pidfd_take(pid, t->trk_new_fd);
+	if (t->uffd_new < 0)
+		die_errno("taking its new tracker (fd %d) into cr",
+			  t->trk_new_fd);
+	if (ioctl(t->uffd_new, UFFDIO_API, &api) || fstat(t->uffd_new, &sb)) {
+		info("pid %d: no asynchronous write-protect: %s", pid,
+		     strerror(errno));
+		close(t->uffd_new);
+		t->uffd_new = -1;
+		pt_syscall(p, __NR_close, t->trk_new_fd, 0, 0, 0, 0, 0);
+		t->trk_new_fd = t->trk_next_fd = -1;
+		trk_fallback(t, "no userfaultfd write-protect (6.7+)");
+		return;
+	}
+	t->trk_new_ino = sb.st_ino;
 }
 
 /*
@@ -2889,6 +3033,39 @@ static void trk_scan(int fd, const struct vma *v, bool protect,
 	}
 }
 
+/* The soft-dirty pages of mapping v, from pagemap fd, into out. */
+static void trk_sd_scan(int fd, const struct vma *v, struct runs *out, int pid)
+{
+	enum { CHUNK = 32768 };
+	uint64_t *e = xmalloc(CHUNK * 8);
+	size_t floor = out->n;
+
+	for (uint64_t a = v->v.start; a < v->v.end;) {
+		size_t n = (v->v.end - a) / PAGE;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		if (pread(fd, e, n * 8, a / PAGE * 8) != (ssize_t)(n * 8))
+			die_errno("reading /proc/%d/pagemap", pid);
+		for (size_t i = 0; i < n; i++)
+			if (e[i] >> 55 & 1)
+				runs_add(out, floor, a + i * PAGE, 1);
+		a += n * PAGE;
+	}
+	free(e);
+}
+
+/* Soft-dirty tracking starts again from here: clear every bit of t's. */
+static void trk_sd_clear(const struct task *t)
+{
+	char path[PATH_MAX];
+	int fd = xopen(proc_path(path, t->proc.pid, "clear_refs"), O_WRONLY);
+
+	if (write(fd, "4", 1) != 1)
+		die_errno("%s", path);
+	close(fd);
+}
+
 /*
  * After col_pages, still frozen: which of t's pages the parent image
  * already holds unchanged (t->prun, left out of t->own), and the
@@ -2901,35 +3078,28 @@ static void trk_pages(struct image *im, struct task *t)
 	const struct task *q = NULL;
 	int fd;
 
-	if (t->uffd < 0)
+	if (t->uffd < 0 && !t->trk_sd)
 		return;
 	fd = open_pagemap(t->proc.pid);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		struct vma *v = &t->vmas[i];
-		struct uffdio_register reg = {
-			.range = { v->v.start, v->v.end - v->v.start },
-			.mode = UFFDIO_REGISTER_MODE_WP };
 
-		if (!vma_private(v) || v->v.inherit)
+		if (!vma_private(v) || v->v.inherit || !v->tracked)
 			continue;
-		if (v->tracked) {
-			runs_add(&tracked, 0, v->v.start,
-				 (v->v.end - v->v.start) / PAGE);
-			trk_scan(fd, v, im->keep_track, &written);
-		} else if (im->keep_track) {
-			if (ioctl(t->uffd, UFFDIO_REGISTER, &reg))
-				info("pid %llu: %llx-%llx cannot be tracked (%s)",
-				     (unsigned long long)t->proc.pid,
-				     (unsigned long long)v->v.start,
-				     (unsigned long long)v->v.end,
-				     strerror(errno));
-			else
-				trk_scan(fd, v, true, NULL);
-		}
+		runs_add(&tracked, 0, v->v.start,
+			 (v->v.end - v->v.start) / PAGE);
+		if (t->trk_sd)
+			trk_sd_scan(fd, v, &written, t->proc.pid);
+		else
+			trk_scan(fd, v, false, &written);
 	}
 	close(fd);
-	close(t->uffd);
-	t->uffd = -1;
+	if (t->trk_sd && im->keep_track)
+		trk_sd_clear(t);
+	if (!im->keep_track && t->uffd >= 0) {
+		close(t->uffd);
+		t->uffd = -1;
+	}
 	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
 		if (im->prev->t[i].proc.pid == t->proc.pid)
 			q = &im->prev->t[i];
@@ -2949,6 +3119,62 @@ static void trk_pages(struct image *im, struct task *t)
 		t->own = own;
 	}
 	free(written.v), free(tracked.v), free(avail.v), free(a.v), free(b.v);
+}
+
+/*
+ * The image is written up to its pages; the tree is still frozen.  Each
+ * new tracker takes over: the old one lets go of every mapping, the new
+ * one registers them all and protects every page, and in the process it
+ * takes the old one's fd (TRACK says so already).
+ */
+static void trk_switch(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		struct pt *p = &t->th[0].pt;
+		int fd;
+
+		if (t->uffd_new < 0)
+			continue;
+		ctx.pid = t->proc.pid;
+		fd = open_pagemap(t->proc.pid);
+		for (size_t k = 0; k < t->nvmas; k++) {
+			const struct vma *v = &t->vmas[k];
+			struct uffdio_range r = { v->v.start,
+						  v->v.end - v->v.start };
+			struct uffdio_register reg = { .range = r,
+				.mode = UFFDIO_REGISTER_MODE_WP };
+
+			if (!vma_private(v) || v->v.inherit)
+				continue;
+			if (t->uffd >= 0 && v->tracked &&
+			    ioctl(t->uffd, UFFDIO_UNREGISTER, &r))
+				info("%llx-%llx: unregistering the old tracker: %s",
+				     (unsigned long long)r.start,
+				     (unsigned long long)(r.start + r.len),
+				     strerror(errno));
+			if (ioctl(t->uffd_new, UFFDIO_REGISTER, &reg))
+				info("%llx-%llx cannot be tracked (%s)",
+				     (unsigned long long)r.start,
+				     (unsigned long long)(r.start + r.len),
+				     strerror(errno));
+			else
+				trk_scan(fd, v, true, NULL);
+		}
+		close(fd);
+		close(t->uffd_new);
+		t->uffd_new = -1;
+		if (t->uffd >= 0)
+			close(t->uffd);
+		t->uffd = -1;
+		if (t->trk_fd >= 0) {	/* dup3 closes the old one */
+			pt_syscall(p, __NR_dup3, t->trk_new_fd, t->trk_fd,
+				   O_CLOEXEC, 0, 0, 0);
+			pt_syscall(p, __NR_close, t->trk_new_fd, 0, 0, 0, 0, 0);
+			t->trk_new_fd = t->trk_fd;	/* for trk_undo */
+		}
+	}
+	ctx.pid = 0;
 }
 
 /* The release of a tree whose memory is copied after it goes on. */
@@ -7187,8 +7413,10 @@ static void col_task(struct image *im, struct task *t, bool shell_job)
 	if (shell_job && t->parent < 0)
 		t->proc.flags |= TLV_PROC_SHELL_JOB;
 	trk_find(im, t);
-	col_fds(im, t, shell_job);
-	col_check_epoll(t);
+	if (!im->predump) {	/* a pre-dump is memory only */
+		col_fds(im, t, shell_job);
+		col_check_epoll(t);
+	}
 	for (size_t k = 0; k < t->nth; k++) {
 		struct thread *th = &t->th[k];
 
@@ -7266,7 +7494,8 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 	col_check_sysv(im);
 	col_ofds(im);
 	col_check_fown(im);
-	col_ttys(im);
+	if (!im->predump)
+		col_ttys(im);
 	fault("dump-ttys");	/* terminal queues read: the undo puts them back */
 	img_check_tree(im);	/* what restore would refuse, refused now */
 }
@@ -7325,9 +7554,13 @@ static void dump_chain(struct img_out *o, const struct image *im)
 	}
 	for (size_t i = 0; im->keep_track && i < im->nt; i++) {
 		const struct task *t = &im->t[i];
-		struct tlv_track r = { t->proc.pid, t->trk_fd, t->trk_ino };
+		struct tlv_track r = { t->proc.pid, t->trk_next_fd,
+				       t->trk_new_ino };
 
-		if (t->trk_fd >= 0)
+		if (t->trk_sd)
+			r = (struct tlv_track){ t->proc.pid,
+				TLV_TRACK_SOFT_DIRTY, t->trk_ino };
+		if (t->trk_next_fd >= 0 || t->trk_sd)
 			buf_put(&b, &r, sizeof(r));
 	}
 	if (b.len)
@@ -7837,6 +8070,7 @@ static int cmd_dump(const struct opts *opt)
 	dump_objects(&o, &im);
 	fault("dump-write");
 	if (im.predump) {	/* the memory is copied while it runs */
+		trk_switch(&im);
 		trk_keep(&im);
 		undo_pop();	/* sk_release, now: the sockets go on too */
 		sk_release(NULL);
@@ -7870,6 +8104,7 @@ static int cmd_dump(const struct opts *opt)
 	if (im.predump) {
 		undo_pop();	/* unlink_part, now a no-op */
 	} else if (opt->leave_running) {
+		trk_switch(&im);
 		trk_keep(&im);
 		undo_pop();	/* sk_release: the connections stay locked */
 		net_lock_listeners_off(&im);
@@ -9727,7 +9962,8 @@ static void img_check(struct image *im)
 		die("corrupt image: PARENT and PARENT_ID go together");
 	for (size_t i = 0; i < im->ntrack; i++)
 		if (!task_by_pid(im, im->track[i].pid) ||
-		    im->track[i].fd > INT_MAX)
+		    (im->track[i].fd > INT_MAX &&
+		     im->track[i].fd != TLV_TRACK_SOFT_DIRTY))
 			die("corrupt image: tracker of an unknown process");
 	img_link_tree(im);
 	img_check_tree(im);
@@ -13228,6 +13464,7 @@ static void rst_finish(struct rst *r)
 		    ptrace(PTRACE_GETSIGMASK, p->pid, sizeof(p->sigmask),
 			   &p->sigmask))
 			die_errno("reading the restored registers");
+		p->have_regs = true;
 		p->insn = p->insn0 = pt_find_any_insn(p->pid);
 		if (files_shared(im, i) && !t->share.files &&
 		    pt_syscall(p, __NR_close_range, r->hi, ~0U, 0, 0, 0, 0))
@@ -13554,6 +13791,20 @@ static void arch_restart_fixup(uint64_t *regs)
 		regs[RAX] = regs[ORIG_RAX];
 		regs[RIP] -= 2;
 	}
+}
+
+static bool arch_release_restart(uint64_t *regs)
+{
+	if ((long)regs[ORIG_RAX] < 0 || (long)regs[RAX] != -516)
+		return false;
+	arch_restart_fixup(regs);
+	regs[ORIG_RAX] = -1;	/* so the kernel does not restart it too */
+	return true;
+}
+
+static void arch_release_restart2(int tid, const uint64_t *regs)
+{
+	(void)tid, (void)regs;
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
@@ -13921,6 +14172,33 @@ static long arch_syscall_ret(const uint64_t *regs)
 static void arch_set_frame_sp(uint64_t *regs, uint64_t frame)
 {
 	regs[SP] = frame;
+}
+
+/*
+ * arm64 rewinds an interrupted syscall before the ptrace stop (x0 =
+ * orig_x0, pc at the svc) but swaps in restart_syscall (x8) only after
+ * it, and the stop's registers do not tell -ERESTART_RESTARTBLOCK from
+ * the other restarts.  So every thread goes through a second stop
+ * (pt_release), where x8 turned restart_syscall is put back to the
+ * syscall the thread was in: it runs again from its arguments.
+ */
+static bool arch_release_restart(uint64_t *regs)
+{
+	(void)regs;
+	return true;
+}
+
+static void arch_release_restart2(int tid, const uint64_t *regs)
+{
+	uint64_t now[MAX_REGS];
+
+	if (regs[X8] == __NR_restart_syscall || arch_get_regs(tid, now) ||
+	    now[X8] != __NR_restart_syscall || now[PC] != regs[PC])
+		return;
+	now[X8] = regs[X8];
+	if (arch_set_regs(tid, now))
+		fprintf(stderr, "cr: thread %d: putting its syscall back failed: %s\n",
+			tid, strerror(errno));
 }
 
 static void arch_tls(const uint64_t *regs, uint64_t tls[2])
@@ -14585,7 +14863,7 @@ static int cmd_check(const struct opts *opt)
 		{ "file-handles", false, "find inotify watches and fanotify marks by file handle", probe_file_handles },
 		{ "time-namespace", false, "keep CLOCK_MONOTONIC/BOOTTIME going across machines (restore --timens)", probe_timens },
 		{ "timer-restore-ids", false, "POSIX timers back with their ids at once (else created in turn)", probe_timer_ids },
-		{ "soft-dirty", false, "memory tracking on kernels without PAGEMAP_SCAN (not used yet)", probe_soft_dirty },
+		{ "soft-dirty", false, "memory-change tracking for pre-dump where async write-protect is missing", probe_soft_dirty },
 		{ "pkeys", false, "restore memory protection keys (x86 pku)", probe_pkeys },
 		{ "mdwe", false, "restore PR_SET_MDWE (memory-deny-write-execute)", probe_mdwe },
 		{ "cgroup2", false, "put a restored process back into its cgroup v2", probe_cgroup2 },

@@ -398,8 +398,10 @@ struct tlv_rec {
 	X(addr, "first page") X(npages, "number of pages")
 #define TLV_F_TRACK(X) \
 	X(pid, "process whose memory changes are tracked") \
-	X(fd, "descriptor number of the tracker (a userfaultfd) in it") \
-	X(ino, "the tracker's inode number, to recognise it next time")
+	X(fd, "descriptor number of the tracker (a userfaultfd) in it, or TLV_TRACK_SOFT_DIRTY") \
+	X(ino, "the tracker's inode number, or for soft-dirty the process's start time, to recognise it next time")
+/* TRACK fd of a process tracked by the kernel's soft-dirty bits (no fd) */
+#define TLV_TRACK_SOFT_DIRTY 0xffffffffull
 #define TLV_F_NETLOCK(X) \
 	X(id, "network lock of the dump: nftables table inet cr_lock_<hex id> (listeners' SYNs, connections) that restore deletes")
 #define TLV_F_PREDUMP(X) \
@@ -602,8 +604,8 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(NL_GROUPS, 107, ROWS, NL_GROUP, "netlink multicast groups joined") \
 	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
 	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
-	X(NETLOCK, 111, ROWS, NETLOCK, "image: the dump's network lock, deleted at the end of the restore") \
 	X(DGRAMS, 110, BYTES, NONE, "UDP datagrams queued, oldest first; each: u64 family, port, addr0, addr1 (its source), len, then len bytes padded to 8") \
+	X(NETLOCK, 111, ROWS, NETLOCK, "image: the dump's network lock, deleted at the end of the restore") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
@@ -663,6 +665,18 @@ static inline enum tlv_kind tlv_kind(uint32_t t)
 }
 
 /* ==== CRC32C, bitwise-table form, shared by writer and reader ==== */
+/* The table for the reflected polynomial 0x82f63b78 (Castagnoli). */
+static inline void tlv_crc32c_table(uint32_t table[256])
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? c >> 1 ^ 0x82f63b78u : c >> 1;
+		table[i] = c;
+	}
+}
+
 static inline uint32_t tlv_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n,
 				     const uint32_t *table)
 {
@@ -670,6 +684,15 @@ static inline uint32_t tlv_crc32c_sw(uint32_t crc, const uint8_t *p, size_t n,
 	while (n--)
 		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
+}
+
+/* For tools (t/run, fuzz): the checksum of an END record, table and all. */
+static inline uint32_t tlv_crc32c(const uint8_t *p, size_t n)
+{
+	uint32_t table[256];
+
+	tlv_crc32c_table(table);
+	return tlv_crc32c_sw(0, p, n, table);
 }
 
 /*

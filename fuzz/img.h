@@ -14,21 +14,6 @@
 #define FZ_REC sizeof(struct tlv_rec)
 #define FZ_END (FZ_REC + sizeof(struct tlv_end))	/* a whole END record */
 
-static inline uint32_t fz_crc(const uint8_t *p, size_t n)
-{
-	static uint32_t table[256];
-	uint32_t v;
-	int i, k;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			for (v = i, k = 0; k < 8; k++)
-				v = v & 1 ? v >> 1 ^ 0x82f63b78u : v >> 1;
-			table[i] = v;
-		}
-	return tlv_crc32c_sw(0, p, n, table);
-}
-
 /*
  * Walk the top-level records of p[0, len).  Returns the offset of the END
  * record (*found set), or where the walk stopped: at the end, or at a
@@ -60,7 +45,7 @@ static inline size_t fz_find_end(const uint8_t *p, size_t len, bool *found)
 static inline size_t fz_seal(uint8_t *p, size_t at)
 {
 	struct tlv_rec r = { TLV_END, 0, sizeof(struct tlv_end) };
-	struct tlv_end e = { fz_crc(p, at), at };
+	struct tlv_end e = { tlv_crc32c(p, at), at };
 
 	memcpy(p + at, &r, sizeof(r));
 	memcpy(p + at + sizeof(r), &e, sizeof(e));

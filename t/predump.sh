@@ -124,7 +124,7 @@ checked() {
 cd "$tmp"
 ./prog < /dev/null > /dev/null 2> log &
 pid=$!
-for i in $(seq 100); do grep -q ready log && break; sleep 0.05; done
+for i in $(seq 100); do grep -qs ready log && break; sleep 0.05; done
 
 head -c 32 /dev/urandom > key
 head -c 32 /dev/urandom > other
@@ -158,7 +158,7 @@ else
 fi
 s1=$(stat -c %s d1/cr.img)
 s6=$(stat -c %s d6/cr.img)
-[ $((s6 * 3)) -lt "$s1" ] && pass incremental ||
+[ $((s6 * 2)) -lt "$s1" ] && pass incremental ||
 	fail incremental "dump $s6 bytes, first pre-dump $s1: $(grep -h 'left to' err)"
 
 # Refusals, before anything is created.
@@ -205,6 +205,97 @@ if "$CR" restore -D d6 -d 2> err; then
 	fi
 else
 	fail restore "$(cat err)"
+fi
+
+# A kernel without write-protect tracking (CR_NO_UFFD_WP=1 acts as one):
+# soft-dirty bits where the kernel has them (not on this one, most likely),
+# else each image holds all the memory, said on stderr; the chain restores
+# right either way, and no tracker fd is left in the process.
+sd=false
+[ -e /proc/self/clear_refs ] && grep -q ' sd' /proc/self/smaps && sd=true
+ok=true
+for i in 1 2; do
+	mkdir n$i
+	prev=
+	[ $i -gt 1 ] && prev="--prev-images-dir ../n$((i - 1))"
+	if ! CR_NO_UFFD_WP=1 "$CR" pre-dump -v -t $pid -D n$i $prev 2> err$i; then
+		fail untracked-pre-dump "$(cat err$i)"
+		ok=false
+		break
+	fi
+	sleep 0.2
+done
+if $ok; then
+	if $sd; then
+		grep -q 'soft-dirty' err1 && pass untracked-said ||
+			fail untracked-said "no soft-dirty: $(cat err1)"
+	else
+		grep -q '^cr: pre-dump: pid [0-9]*: no memory-change tracking' err1 &&
+			pass untracked-said ||
+			fail untracked-said "no warning: $(cat err1)"
+	fi
+	ls -l /proc/$pid/fd | grep -q userfaultfd &&
+		fail untracked-no-fd "a userfaultfd in the process" ||
+		pass untracked-no-fd
+	mkdir n3
+	if CR_NO_UFFD_WP=1 "$CR" dump -t $pid -D n3 --prev-images-dir ../n2 2> err; then
+		s1=$(stat -c %s n1/cr.img)
+		s3=$(stat -c %s n3/cr.img)
+		if $sd; then
+			[ $((s3 * 3)) -lt "$s1" ] && pass untracked-size ||
+				fail untracked-size "soft-dirty dump $s3 bytes, first $s1"
+		else
+			[ $((s3 * 10)) -gt $((s1 * 9)) ] && pass untracked-size ||
+				fail untracked-size "untracked dump $s3 bytes < first $s1"
+		fi
+		if "$CR" restore -D n3 -d 2> err; then
+			kill -USR1 $pid
+			case $(checked 3) in
+			ok*) pass untracked-restore ;;
+			*) fail untracked-restore "$(tail -2 log)" ;;
+			esac
+		else
+			fail untracked-restore "$(cat err)"
+		fi
+	else
+		fail untracked-dump "$(cat err)"
+	fi
+fi
+# A pre-dump that fails after it reset the tracking and let the process go
+# (here: a fault injected once its pages are copied, then cr SIGKILLed at
+# the same point) leaves a tracker no image names.  The next pre-dump
+# against the last good image must not trust it: it takes that tracker
+# over, saves all pages, and the chain restores right.
+mkdir f1 f2 f3 f4 f5
+if "$CR" pre-dump -t $pid -D f1 2> err; then
+	sleep 0.2
+	CR_FAULT=dump-end "$CR" pre-dump -t $pid -D f2 --prev-images-dir ../f1 2> err
+	sleep 0.2
+	CR_FAULT=dump-end:kill "$CR" pre-dump -t $pid -D f3 --prev-images-dir ../f1 2> err
+	sleep 0.2
+	if "$CR" pre-dump -v -t $pid -D f4 --prev-images-dir ../f1 2> err; then
+		grep -q 'did not finish: all pages are saved' err &&
+			pass failed-round-not-trusted ||
+			fail failed-round-not-trusted "$(grep -i track err)"
+		n=$(ls -l /proc/$pid/fd | grep -c userfaultfd)
+		[ "$n" = 1 ] && pass failed-round-one-fd ||
+			fail failed-round-one-fd "$n userfaultfd fds"
+		sleep 0.2
+		if "$CR" dump -t $pid -D f5 --prev-images-dir ../f4 2> err &&
+		   "$CR" restore -D f5 -d 2> err; then
+			kill -USR1 $pid
+			case $(checked 4) in
+			ok*) pass failed-round-restore ;;
+			*) fail failed-round-restore "$(tail -2 log)" ;;
+			esac
+		else
+			fail failed-round-restore "$(cat err)"
+		fi
+	else
+		fail failed-round-not-trusted "$(cat err)"
+	fi
+else
+	fail failed-round "$(cat err)"
 fi
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -138,12 +138,12 @@ static const struct test tests[] = {
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-tcp-backlog", C, REFUSE | TCPEST, "not accepted yet" },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
-	{ "thread-2", C, 0, NULL },
-	{ "thread-16", C, 0, NULL },
+	{ "thread-2", C, CORRUPT, NULL },
+	{ "thread-16", C, CORRUPT, NULL },
 	{ "thread-256", C, BIG | FEW, NULL },
-	{ "thread-blocked", C, 0, NULL },
+	{ "thread-blocked", C, CORRUPT, NULL },
 	{ "thread-condvar", C, LOAD, NULL },
-	{ "thread-state", C, 0, NULL },
+	{ "thread-state", C, CORRUPT, NULL },
 	{ "tree-depth", C, 0, NULL },
 	{ "tree-width", C, CORRUPT, NULL },
 	{ "tree-sid-pgid", C, 0, NULL },
@@ -181,12 +181,12 @@ static const struct test tests[] = {
 
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
-enum mode { DUMP, SNAP, TWICE, PIPE, FG, CORRUPTM, FORGE, REFUSEM, FAULTM,
-	    LOADM, NOCR, NMODES };
+enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, LIVE, CORRUPTM, FORGE,
+	    REFUSEM, FAULTM, LOADM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
-	"dump", "snap", "twice", "pipe", "fg", "corrupt", "forge", "refuse",
-	"fault", "load", "nocr",
+	"dump", "snap", "twice", "pipe", "fg", "chain", "live", "corrupt",
+	"forge", "refuse", "fault", "load", "nocr",
 };
 
 /* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
@@ -1125,6 +1125,59 @@ static bool m_pipe(struct ctx *c)
 	       finish(c, c->pid);
 }
 
+/*
+ * A pre-copy chain: two pre-dumps while the test runs on, then the dump
+ * of what changed since, restored through the chain (whatever tracking
+ * the kernel has: write-protect, soft-dirty, or none and full copies).
+ */
+static bool predump(struct ctx *c, const char *img, const char *prev)
+{
+	const char *args[] = { "pre-dump", "-t", c->pidstr, "-D", at(c, img),
+			       prev ? "--prev-images-dir" : NULL, prev, NULL };
+
+	if (mkdir(img, 0755) && errno != EEXIST)
+		return bad(c, "mkdir %s: %s", img, strerror(errno));
+	if (!check_cr(c, img, cr_run(c, img, args, -1, -1)))
+		return false;
+	sleep_ms(50);
+	return still_running(c, "after pre-dump");
+}
+
+static bool m_chain(struct ctx *c)
+{
+	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img"),
+			       "--prev-images-dir", "../pre2", NULL };
+
+	static char log[256 * 1024], err[4096];
+
+	if (!predump(c, "pre1", NULL) || !predump(c, "pre2", "../pre1"))
+		return false;
+	/* the second round went on from the first, or cr said it could not */
+	if (slurp("pre2.log", log, sizeof(log)) < 0 ||
+	    slurp("pre1.err", err, sizeof(err)) < 0 ||
+	    (!strstr(log, "left to the parent") &&
+	     !strstr(err, "no memory-change tracking")))
+		return bad(c, "the second pre-dump did not track changes: %s",
+			   file_tail("pre2.log"));
+	if (mkdir("img", 0755) && errno != EEXIST)
+		return bad(c, "mkdir img: %s", strerror(errno));
+	return check_cr(c, "dump", cr_run(c, "dump", args, -1, -1)) &&
+	       reap_killed(c) && tree_gone(c, "after the dump", c->tmo) &&
+	       restore(c, "img", "restore") && finish(c, c->pid);
+}
+
+/*
+ * dump -R must leave the tree as it was: the original goes on, after a
+ * pre-dump too, and passes its own checks (nothing is restored).
+ */
+static bool m_live(struct ctx *c)
+{
+	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true))
+		return false;
+	sleep_ms(200);
+	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
+}
+
 static bool m_fg(struct ctx *c)
 {
 	pid_t r;
@@ -1186,22 +1239,6 @@ static uint64_t case_seed(const struct ctx *c)
 		h *= 0x100000001b3ull;
 	}
 	return h ? h : 1;
-}
-
-/* CRC32C as in the image's END record (tlv.h). */
-static uint32_t img_crc(const unsigned char *p, size_t n)
-{
-	static uint32_t table[256];
-	uint32_t v;
-	int i, k;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			for (v = i, k = 0; k < 8; k++)
-				v = v & 1 ? v >> 1 ^ 0x82f63b78u : v >> 1;
-			table[i] = v;
-		}
-	return tlv_crc32c_sw(0, p, n, table);
 }
 
 /*
@@ -1284,7 +1321,7 @@ static bool img_put(struct ctx *c, const struct img *im, size_t off, size_t n)
 /* Set the END record to the checksum of the image in memory. */
 static void img_seal(struct img *im)
 {
-	struct tlv_end e = { img_crc(im->p, im->len - 32), im->len - 32 };
+	struct tlv_end e = { tlv_crc32c(im->p, im->len - 32), im->len - 32 };
 
 	memcpy(im->p + im->len - sizeof(e), &e, sizeof(e));
 }
@@ -1430,7 +1467,7 @@ static bool m_forge(struct ctx *c)
 	if (!dump(c, "img", "dump", false) || !img_load(c, &im))
 		return false;
 	memcpy(&e, im.p + im.len - sizeof(e), sizeof(e));
-	if (e.crc != img_crc(im.p, im.len - 32) || e.bytes != im.len - 32)
+	if (e.crc != tlv_crc32c(im.p, im.len - 32) || e.bytes != im.len - 32)
 		return bad(c, "the END record is not where t/run expects it");
 	if (stat("out", &ob))
 		return bad(c, "out: %s", strerror(errno));
@@ -1920,8 +1957,8 @@ static bool m_nocr(struct ctx *c)
 }
 
 static bool (*const modes[NMODES])(struct ctx *) = {
-	m_dump, m_snap, m_twice, m_pipe, m_fg, m_corrupt, m_forge, m_refuse,
-	m_fault, m_load, m_nocr,
+	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_live, m_corrupt,
+	m_forge, m_refuse, m_fault, m_load, m_nocr,
 };
 
 static bool applies(const struct test *t, enum mode m)
@@ -1936,6 +1973,8 @@ static bool applies(const struct test *t, enum mode m)
 	    (m == LOADM && !(t->flags & LOAD)))
 		return false;
 	if ((t->flags & NOSNAP) && m == SNAP)
+		return false;
+	if ((t->flags & TCPCLOSE) && m == LIVE)	/* closed only if restored */
 		return false;
 	if ((t->flags & FEW) && m != DUMP && m != TWICE)
 		return false;
@@ -2202,7 +2241,7 @@ static void usage(const char *me)
 		"[--save-images DIR] [FILTER...]\n"
 		"  -n, --no-cr  run the tests alone (start, SIGTERM, PASS)\n"
 		"  -k, --keep   keep the scratch dirs in " SCRATCH "/\n"
-		"  -m, --mode   dump snap twice pipe fg corrupt forge refuse "
+		"  -m, --mode   dump snap twice pipe fg chain live corrupt forge refuse "
 		"fault load\n"
 		"  -s, --seed   seed of the corrupt and forge modes' damage "
 		"(default 1)\n"
