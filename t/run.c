@@ -1166,13 +1166,18 @@ static bool m_chain(struct ctx *c)
 	       restore(c, "img", "restore") && finish(c, c->pid);
 }
 
+static bool nft_unlock_all(struct ctx *c);
+
 /*
  * dump -R must leave the tree as it was: the original goes on, after a
- * pre-dump too, and passes its own checks (nothing is restored).
+ * pre-dump too, and passes its own checks (nothing is restored).  Its
+ * established connections stay locked for a restore (README): deleting
+ * the lock lets the original go on with them.
  */
 static bool m_live(struct ctx *c)
 {
-	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true))
+	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true) ||
+	    !nft_unlock_all(c))
 		return false;
 	sleep_ms(200);
 	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
