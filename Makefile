@@ -119,6 +119,7 @@ test: deps
 	CR=./cr bash t/cgroup-manage.sh
 	CR=./cr bash t/tty-tmux.sh
 	CR=./cr bash t/nonroot.sh
+	CR=./cr bash t/hugetlb-pool.sh
 	CR=./cr bash t/sign.sh
 	$(MAKE) test-glibc
 

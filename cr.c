@@ -73,10 +73,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
 #include <arpa/inet.h>
@@ -109,6 +111,7 @@
 #endif
 #define PAGE		4096UL
 #define PAGE_ROUND(x)	(((x) + PAGE - 1) & ~(PAGE - 1))
+#define ROUND_UP(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))	/* a: power of 2 */
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define NSIG_MAX	64
 #define MAX_META	(64u << 20)	/* largest metadata record we accept */
@@ -269,28 +272,15 @@ static void fault(const char *name)
 	die("fault injected at %s", name);
 }
 
-/* cr's own capability sets (bit = CAP_*). */
-struct cr_caps {
-	uint64_t eff, prm, inh, bnd;
-};
-
-static struct cr_caps cr_caps(void)
+/* cr's own effective capabilities (bit = CAP_*). */
+static uint64_t cr_cap_eff(void)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	struct cr_caps c = { 0, 0, 0, 0 };
 
 	if (syscall(SYS_capget, &h, d))
 		die_errno("capget");
-	for (int i = 0; i < 2; i++) {
-		c.eff |= (uint64_t)d[i].effective << 32 * i;
-		c.prm |= (uint64_t)d[i].permitted << 32 * i;
-		c.inh |= (uint64_t)d[i].inheritable << 32 * i;
-	}
-	for (int i = 0; i < 64; i++)
-		if (prctl(PR_CAPBSET_READ, i) == 1)
-			c.bnd |= 1ULL << i;
-	return c;
+	return d[0].effective | (uint64_t)d[1].effective << 32;
 }
 
 /*
@@ -301,9 +291,9 @@ static struct cr_caps cr_caps(void)
  */
 static void need_cr_capability(void)
 {
-	struct cr_caps c = cr_caps();
+	uint64_t eff = cr_cap_eff();
 
-	if (!(c.eff >> CAP_CHECKPOINT_RESTORE & 1) && !(c.eff >> CAP_SYS_ADMIN & 1))
+	if (!(eff >> CAP_CHECKPOINT_RESTORE & 1) && !(eff >> CAP_SYS_ADMIN & 1))
 		die("cr runs as uid %u without CAP_CHECKPOINT_RESTORE, which %s needs: run it as root or give it that capability (setcap cap_checkpoint_restore+ep cr)",
 		    (unsigned)geteuid(), ctx.phase);
 }
@@ -1342,6 +1332,7 @@ struct map_line {
 	char *path;			/* "" for plain anonymous memory */
 	char vmflags[128];		/* VmFlags: two-letter codes */
 	uint64_t pkey;			/* ProtectionKey, 0 if none shown */
+	uint64_t kpagesize;		/* KernelPageSize in bytes */
 };
 
 /* Parse one smaps header line; false if it is not a header line. */
@@ -1359,6 +1350,7 @@ static bool proc_map_header(const char *line, struct map_line *m)
 	m->path = xstrdup(line + pos);
 	m->vmflags[0] = 0;
 	m->pkey = 0;
+	m->kpagesize = 0;
 	return true;
 }
 
@@ -1381,6 +1373,8 @@ static size_t proc_maps(int pid, struct map_line **out)
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (proc_map_header(line, &tmp)) {
 			*(struct map_line *)vec_add(&m, &n, sizeof(*m)) = tmp;
+		} else if (n && !strncmp(line, "KernelPageSize:", 15)) {
+			m[n - 1].kpagesize = strtoull(line + 15, NULL, 10) << 10;
 		} else if (n && !strncmp(line, "ProtectionKey:", 14)) {
 			m[n - 1].pkey = strtoull(line + 14, NULL, 10);
 		} else if (n && !strncmp(line, "VmFlags:", 8)) {
@@ -1743,7 +1737,7 @@ struct vma {
 	char *name;		/* SPECIAL: "[vdso]"...; ANON: its name or NULL */
 	struct tlv_fstat st;	/* TLV_VMA_FILE */
 	uint64_t premap;	/* restore: where cr builds it */
-	struct tlv_vma_adv adv;	/* kstate-b: madvise, mlock, pkey; 0 = none */
+	struct tlv_vma_adv adv;	/* madvise, mlock, pkey (5b); 0 = none */
 	bool sysv;		/* a SysV shm attachment: SHMAT */
 	struct tlv_shmat shmat;
 };
@@ -1791,13 +1785,13 @@ struct thread {
 	struct tlv_siginfo *sig;	/* pending: private, and shared in [0] */
 	size_t nsig;
 	struct pt pt;		/* dump: ptrace state */
-	/* kstate-a: seccomp */
+	/* seccomp */
 	struct tlv_seccomp sc;
 	struct tlv_sc_filter *scf;	/* sc.nfilters of them */
 	size_t nscf;		/* restore: SC_FILTER rows read */
 	uint8_t *scprog;	/* their programs, concatenated */
 	size_t scprog_len;
-	/* kstate-b: timer slack, ioprio, affinity (section 5b) */
+	/* timer slack, ioprio, affinity (section 5b) */
 	bool has_kt;		/* restore: the image had KTHREAD */
 	struct tlv_kthread kt;
 	struct tlv_cpus *cpus;
@@ -1818,7 +1812,6 @@ struct runs {			/* page runs, ascending */
 struct task {
 	struct tlv_proc proc;
 	struct tlv_creds creds;
-	struct tlv_caps caps;	/* none in the image: all 0 */
 	struct tlv_group *groups;
 	size_t ngroups;
 	char *cwd, *root;
@@ -1858,14 +1851,15 @@ struct task {
 	struct tlv_share share;	/* fd table, fs struct shared with the parent */
 	uint64_t area;		/* restore: its restorer area (section 9) */
 	struct rst_args *args;
-	/* kstate-a: timers, credentials */
+	/* timers, credentials */
 	struct tlv_times times;
 	struct tlv_itimer itimer[3];
 	size_t nitimer;
 	struct tlv_ptimer *ptimers;
 	size_t nptimers;
+	uint64_t itimer_at[3], *ptimer_at;	/* dump: CLOCK_REALTIME when read */
 	struct tlv_priv priv;
-	/* kstate-b: prctl state, speculation, cgroup (section 5b) */
+	/* prctl state, speculation, cgroup (section 5b) */
 	bool has_ks;		/* restore: the image had KSTATE */
 	struct tlv_kstate ks;
 	struct tlv_spec *spec;
@@ -1892,6 +1886,7 @@ struct fobj {			/* shmem, unlinked file, memfd */
 	int fd;			/* dump: open on it; restore: helper fd */
 	bool tmpfile;		/* restore: made by O_TMPFILE, fd is that ofd */
 	struct tlv_sysv_shm shm;	/* SYSV */
+	uint64_t huge;		/* on hugetlbfs: its page size (HUGETLB), else 0 */
 	uint64_t nattch;	/* dump, SYSV: attachments the kernel counts */
 };
 
@@ -2164,11 +2159,6 @@ static void col_proc(struct task *t)
 	proc_field_ids(st, "Gid", ids, "status");
 	t->creds.gid = ids[0], t->creds.egid = ids[1];
 	t->creds.sgid = ids[2], t->creds.fsgid = ids[3];
-	t->caps.inh = proc_field_u64(st, "CapInh", 16, "status");
-	t->caps.prm = proc_field_u64(st, "CapPrm", 16, "status");
-	t->caps.eff = proc_field_u64(st, "CapEff", 16, "status");
-	t->caps.bnd = proc_field_u64(st, "CapBnd", 16, "status");
-	t->caps.amb = proc_field_u64(st, "CapAmb", 16, "status");
 	s = xstrdup(proc_field(st, "Groups") ? proc_field(st, "Groups") : "");
 	s[strcspn(s, "\n")] = 0;
 	for (tok = strtok_r(s, " \t", &save); tok;
@@ -2205,6 +2195,56 @@ static void col_proc(struct task *t)
 }
 
 /*
+ * hugetlb memory comes in huge pages of one size (2 MiB, 1 GiB...) from a
+ * pool the administrator reserves (/proc/sys/vm/nr_hugepages, or per size
+ * in /sys/kernel/mm/hugepages/hugepages-NkB/).  A mapping keeps its page
+ * size in its VMA flags as mmap(2) takes it, MAP_HUGETLB | log2(size) <<
+ * MAP_HUGE_SHIFT; a file object on hugetlbfs (shared MAP_HUGETLB memory,
+ * a SHM_HUGETLB segment, an MFD_HUGETLB memfd) has a HUGETLB record.
+ * Their bounds, offsets and sizes are all multiples of the page size.
+ */
+#ifndef HUGETLBFS_MAGIC
+#define HUGETLBFS_MAGIC	0x958458f6
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT	26	/* as MAP_HUGE_SHIFT and SHM_HUGE_SHIFT */
+#endif
+#ifndef SHM_HUGE_SHIFT
+#define SHM_HUGE_SHIFT	26
+#endif
+#define HUGE_BITS	(MAP_HUGETLB | (uint64_t)MAP_HUGE_MASK << MAP_HUGE_SHIFT)
+#define HUGE_MIN	(64ULL << 10)	/* page sizes cr accepts: 64 KiB */
+#define HUGE_MAX	(16ULL << 30)	/* .. 16 GiB (arm64 has both) */
+
+static bool huge_size_ok(uint64_t size)
+{
+	return size >= HUGE_MIN && size <= HUGE_MAX && !(size & (size - 1));
+}
+
+/* MAP_* bits of hugetlb memory with this page size. */
+static uint64_t huge_flags(uint64_t size)
+{
+	return MAP_HUGETLB | (uint64_t)__builtin_ctzll(size) << MAP_HUGE_SHIFT;
+}
+
+/* A mapping's huge page size from its flags, 0 if it is not hugetlb. */
+static uint64_t flags_huge(uint64_t flags)
+{
+	return flags & MAP_HUGETLB ?
+	       1ULL << (flags >> MAP_HUGE_SHIFT & MAP_HUGE_MASK) : 0;
+}
+
+/* The page size of the hugetlbfs fd is on, 0 if it is on another fs. */
+static uint64_t fd_huge(int fd, const char *what)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		die_errno("statfs %s", what);
+	return sf.f_type == HUGETLBFS_MAGIC ? (uint64_t)sf.f_bsize : 0;
+}
+
+/*
  * A file object the image carries whole: shared anonymous memory, an
  * unlinked file still open or mapped, a memfd.  link is a /proc path
  * (fd/N or map_files/RANGE) that opens it; name is what /proc shows.
@@ -2226,9 +2266,14 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	o->s.mode = sb.st_mode;
 	o->dev = sb.st_dev, o->ino = sb.st_ino;
 	o->fd = xopen(link, O_RDONLY);
-	if (!strcmp(name, "/dev/zero (deleted)")) {
+	o->huge = fd_huge(o->fd, name);
+	if (o->huge && !huge_size_ok(o->huge))
+		refuse("%s: hugetlbfs with %llu-byte pages: not supported", name,
+		       (unsigned long long)o->huge);
+	if (!strcmp(name, "/dev/zero (deleted)") ||
+	    (o->huge && !strcmp(name, "/anon_hugepage (deleted)"))) {
 		o->s.kind = TLV_OBJ_SHMEM;
-		o->s.size = PAGE_ROUND(sb.st_size);
+		o->s.size = ROUND_UP(sb.st_size, o->huge ? o->huge : PAGE);
 	} else if (!strncmp(name, "/SYSV", 5)) {
 		o->s.kind = TLV_OBJ_SYSV;	/* col_sysv fills in the rest */
 	} else if (!strncmp(name, "/memfd:", 7)) {
@@ -2243,6 +2288,9 @@ static struct fobj *col_fobj(struct image *im, const char *link,
 	} else {
 		if (!S_ISREG(sb.st_mode))
 			refuse("%s: an unlinked file that is not a regular file: not supported",
+			       name);
+		if (o->huge)
+			refuse("%s: an unlinked file on hugetlbfs: not supported",
 			       name);
 		if ((uint64_t)sb.st_size > ghost_limit)
 			refuse("file %s was unlinked and is %lld bytes, above --ghost-limit (%llu)",
@@ -2296,7 +2344,7 @@ static bool col_sysv(struct image *im, int pid, const struct map_line *m,
 		die_errno("System V shm segment %llu",
 			  (unsigned long long)a.st_ino);
 	memcpy(&key, &ds.shm_perm, sizeof(key));	/* first in every libc */
-	if (m->pgoff || e - s != PAGE_ROUND(ds.shm_segsz))
+	if (m->pgoff || e - s != ROUND_UP(ds.shm_segsz, m->kpagesize))
 		return refuse_vma(s, e, "part of System V shm segment %llu (unmapped in part): not supported",
 				  (unsigned long long)a.st_ino);
 	if (ds.shm_perm.mode & SHM_LOCKED)
@@ -2358,8 +2406,13 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 		v->name = xstrdup(p);
 		return true;
 	}
-	if (vmflag(m, "ht"))
-		return refuse_vma(s, e, "hugetlb memory is not supported yet");
+	if (vmflag(m, "ht")) {
+		if (!huge_size_ok(m->kpagesize) || s % m->kpagesize ||
+		    e % m->kpagesize)
+			return refuse_vma(s, e, "hugetlb memory with %llu-byte pages: not supported",
+					  (unsigned long long)m->kpagesize);
+		v->v.flags |= huge_flags(m->kpagesize);
+	}
 	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
 	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
@@ -2370,6 +2423,17 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 	if (vmflag(m, "gd"))
 		v->v.flags |= MAP_GROWSDOWN;
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%llx-%llx", pid, s, e);
+	if ((v->v.flags & MAP_HUGETLB) && !strcmp(p, "/anon_hugepage (deleted)")) {
+		if (shared) {	/* hugetlbfs memory, shared like shmem */
+			v->v.kind = TLV_VMA_OBJ;
+			v->v.obj = col_fobj(im, link, p, 0)->s.id;
+			return true;
+		}
+		v->v.kind = TLV_VMA_ANON;
+		v->v.flags |= MAP_ANONYMOUS;
+		v->v.pgoff = 0;
+		return true;
+	}
 	if (!*p || !strcmp(p, "[heap]") || !strcmp(p, "[stack]") ||
 	    !strncmp(p, "[anon:", 6)) {
 		if (shared)
@@ -2578,7 +2642,7 @@ static const struct vma *vma_in_parent(const struct task *p,
 		if (w->v.start == v->v.start && w->v.end == v->v.end &&
 		    w->v.kind == v->v.kind && w->v.flags == v->v.flags &&
 		    w->v.pgoff == v->v.pgoff && w->v.obj == v->v.obj &&
-		    vma_private(w) &&
+		    vma_private(w) && !(w->v.flags & MAP_HUGETLB) &&
 		    (!w->path) == (!v->path) &&
 		    (!w->path || !strcmp(w->path, v->path)))
 			return w;
@@ -2648,7 +2712,7 @@ static void col_fobj_pages(struct fobj *o)
 }
 
 /*
- * ---- 5b. memory-change tracking, for pre-copy chains ----
+ * ---- memory-change tracking, for pre-copy chains ----
  * `cr pre-dump` copies a tree's memory while it runs; a later pre-dump or
  * dump saves only the pages written since.  The kernel says which: cr
  * registers each private mapping with a userfaultfd in asynchronous
@@ -4086,28 +4150,47 @@ static void col_timerfd_forward(int pid, int fd)
 
 /*
  * A timerfd's fdinfo, forwarded just before, and the CLOCK_REALTIME it
- * was read at (restore counts the time since): read again if cr was held
+ * was read at (restore counts the time since).  Read again if cr was held
  * up around the read (the stamp would be off by that much), or if a
- * periodic timer expired between the forward and the read (it shows 0
- * left until forwarded again).
+ * periodic timer expired between the forward and the read: it shows 0
+ * left until forwarded again, as if disarmed.  After 50 tries the read
+ * with the tightest stamp is taken (a slow machine), a spent-looking one
+ * only if every read was (it is disarmed).
  */
 static char *col_timerfd_read(int pid, int fd, const char *name, uint64_t *at)
 {
-	for (int tries = 0;; tries++) {
-		uint64_t t0, t1;
-		char *s;
+	char *best = NULL, *s = NULL;
+	uint64_t best_dt = ~0ULL, best_at = 0;
 
+	for (int tries = 0; tries < 50; tries++) {
+		uint64_t t0, t1;
+		bool spent;
+
+		free(s);
 		col_timerfd_forward(pid, fd);
 		t0 = realtime_ns();
 		s = proc_xread(pid, name, NULL);
 		t1 = realtime_ns();
 		*at = t0 + (t1 - t0) / 2;
-		if (tries == 50 ||
-		    (t1 - t0 < 100000 && (!strstr(s, "it_value: (0, 0)") ||
-					  strstr(s, "it_interval: (0, 0)"))))
+		spent = strstr(s, "it_value: (0, 0)") &&
+			!strstr(s, "it_interval: (0, 0)");
+		if (!spent && t1 - t0 < 100000) {
+			free(best);
 			return s;
-		free(s);
+		}
+		if (!spent && t1 - t0 < best_dt) {
+			free(best);
+			best = s;
+			s = NULL;
+			best_dt = t1 - t0;
+			best_at = *at;
+		}
 	}
+	if (!best)
+		return s;
+	free(s);
+	*at = best_at;
+	return best;
 }
 
 /* Events queued in a fanotify group are not carried: refuse them. */
@@ -6696,9 +6779,6 @@ static void col_thread(struct task *t, struct thread *th, uint64_t scratch)
 	size_t len;
 	long r;
 
-	col_siginfo(th, tid, false);
-	if (th == t->th)
-		col_siginfo(th, tid, true);
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) ==
 	    sizeof(rc)) {
 		th->t.rseq_addr = rc.rseq_abi_pointer;
@@ -6886,7 +6966,7 @@ static uint64_t col_scratch(struct task *t)
 }
 
 /*
- * ---- kstate-a: timers, credentials, seccomp (collect) ----
+ * ---- timers, credentials, seccomp (collect) ----
  * Interval timers and POSIX timers are asked from inside (getitimer,
  * timer_gettime, timer_getoverrun on the ids /proc/PID/timers lists); a
  * timer signal still queued is taken out of the pending signals and
@@ -6904,6 +6984,12 @@ static uint64_t col_scratch(struct task *t)
 #endif
 #define SECCOMP_FILTER_FLAG_LOG_ 2	/* <linux/seccomp.h> would clash with musl */
 
+/* Does the clock run while the process is frozen (not a CPU-time one)? */
+static bool clock_wall(uint64_t c)
+{
+	return c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID;
+}
+
 static void col_itimers(struct task *t, uint64_t scratch)
 {
 	struct pt *p = &t->th[0].pt;
@@ -6914,6 +7000,7 @@ static void col_itimers(struct task *t, uint64_t scratch)
 
 		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
 			die("getitimer %d failed (%ld)", which, r);
+		t->itimer_at[t->nitimer] = realtime_ns();
 		if (v[2] || v[3])
 			t->itimer[t->nitimer++] = (struct tlv_itimer){ which,
 				v[2] * 1000000000 + v[3] * 1000,
@@ -6986,6 +7073,8 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 
 		pt = &t->ptimers[i];
 		r = pt_syscall(p, __NR_timer_gettime, pt->id, scratch, 0, 0, 0, 0);
+		t->ptimer_at = xrealloc(t->ptimer_at, (i + 1) * sizeof(uint64_t));
+		t->ptimer_at[i] = realtime_ns();
 		if (r || pt_read(p->pid, scratch, v, sizeof(v)))
 			die("timer_gettime of timer %llu failed (%ld)",
 			    (unsigned long long)pt->id, r);
@@ -6996,9 +7085,95 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 			die("timer_getoverrun of timer %llu failed (%ld)",
 			    (unsigned long long)pt->id, r);
 		pt->overrun = r;
-		pt->pending = (pt->notify & 3) == SIGEV_SIGNAL &&
-			      col_timer_signal(t, pt);
 	}
+}
+
+/* Did interval timer x go off between reads a (n of them) and t's? */
+static bool itimer_fired(const struct tlv_itimer *a, size_t n,
+			 const struct task *t, uint64_t which)
+{
+	const struct tlv_itimer *x = NULL, *y = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		x = a[i].which == which ? &a[i] : x;
+	for (size_t i = 0; i < t->nitimer; i++)
+		y = t->itimer[i].which == which ? &t->itimer[i] : y;
+	/* a one-shot disarmed, or a new period began */
+	return x && (!y || y->value_ns > x->value_ns);
+}
+
+/* Did POSIX timer y go off since it read as x? */
+static bool ptimer_fired(const struct tlv_ptimer *x, const struct tlv_ptimer *y)
+{
+	return x->overrun != y->overrun || (x->value_ns && !y->value_ns) ||
+	       y->value_ns > x->value_ns;
+}
+
+static bool has_signal(const struct task *t, uint64_t sig)
+{
+	for (size_t k = 0; k < t->nth; k++)
+		for (size_t i = 0; i < t->th[k].nsig; i++)
+			if ((uint32_t)t->th[k].sig[i].w0 == sig)
+				return true;
+	return false;
+}
+
+/*
+ * The pending signals and the timers, as of one moment.  A timer that
+ * goes off while cr reads the frozen process queues its signal: read
+ * only before the signals, it would be saved armed with its signal
+ * queued too (two at restore); read only after, a signal queued in
+ * between would be in neither.  So the timers are read before and after
+ * the signals, the later state is kept, and a timer that went off in
+ * between has its signal pending for sure: a POSIX timer's is recorded
+ * on it (restore queues it again), ITIMER_REAL's SIGALRM added if the
+ * signals read lack it.  (The virtual and profiling timers count the
+ * process's CPU time, which does not run while it is frozen.)
+ */
+static void col_signals_timers(struct task *t, uint64_t scratch)
+{
+	struct tlv_itimer it[3];
+	struct tlv_ptimer *pt;
+	size_t nit, npt;
+
+	col_itimers(t, scratch);
+	col_ptimers(t, scratch);
+	memcpy(it, t->itimer, sizeof(it));
+	nit = t->nitimer;
+	pt = t->ptimers;
+	npt = t->nptimers;
+	t->nitimer = 0;
+	t->ptimers = NULL;
+	t->nptimers = 0;
+	for (size_t k = 0; k < t->nth; k++) {
+		col_siginfo(&t->th[k], t->th[k].pt.pid, false);
+		if (!k)
+			col_siginfo(t->th, t->th[0].pt.pid, true);
+	}
+	if (getenv("CR_TEST_TIMER_GAP_MS"))	/* tests: widen the gap */
+		usleep(atoi(getenv("CR_TEST_TIMER_GAP_MS")) * 1000);
+	col_itimers(t, scratch);
+	col_ptimers(t, scratch);
+	if (itimer_fired(it, nit, t, ITIMER_REAL) && !has_signal(t, SIGALRM)) {
+		struct tlv_siginfo *x = vec_add(&t->th[0].sig, &t->th[0].nsig,
+						sizeof(*x));
+
+		info("ITIMER_REAL went off while cr read the signals");
+		x->shared = 1;
+		x->w0 = SIGALRM;
+		x->w1 = 0x80;	/* si_code SI_KERNEL, as the kernel sends it */
+	}
+	for (size_t i = 0; i < t->nptimers; i++) {
+		struct tlv_ptimer *y = &t->ptimers[i];
+		bool fired = false;
+
+		for (size_t k = 0; k < npt; k++)
+			fired |= pt[k].id == y->id && ptimer_fired(&pt[k], y);
+		/* its signal, if it was read, is taken out: the timer has it */
+		y->pending = (y->notify & 3) == SIGEV_SIGNAL &&
+			     (col_timer_signal(t, y) || fired);
+	}
+	free(pt);
 }
 
 static uint64_t status_hex(const char *st, const char *key)
@@ -7134,11 +7309,37 @@ static void col_times(struct task *t, int root)
 	t->times.boottime_ns = ts[2].tv_sec * 1000000000ULL + ts[2].tv_nsec + boot;
 }
 
+/*
+ * Restore counts the time since TIMES off what a timer had left; each was
+ * read a little before, so its time left is made as of TIMES (a slow
+ * read, as under qemu, would make it fire late, or miss periods).  CPU
+ * clocks stand still while the process is frozen.
+ */
+static void col_timers_age(struct task *t)
+{
+	uint64_t now = t->times.realtime_ns;
+
+	for (size_t i = 0; i < t->nitimer; i++) {
+		struct tlv_itimer *x = &t->itimer[i];
+		uint64_t d = now > t->itimer_at[i] ? now - t->itimer_at[i] : 0;
+
+		if (x->which == ITIMER_REAL)
+			x->value_ns = x->value_ns > d ? x->value_ns - d : 1;
+	}
+	for (size_t i = 0; i < t->nptimers; i++) {
+		struct tlv_ptimer *x = &t->ptimers[i];
+		uint64_t d = now > t->ptimer_at[i] ? now - t->ptimer_at[i] : 0;
+
+		if (x->value_ns && clock_wall(x->clock))
+			x->value_ns = x->value_ns > d ? x->value_ns - d : 1;
+	}
+}
+
 static void col_kstate(struct task *t, uint64_t scratch, int root)
 {
+	col_signals_timers(t, scratch);
 	col_times(t, root);
-	col_itimers(t, scratch);
-	col_ptimers(t, scratch);
+	col_timers_age(t);
 	col_creds(t);
 	for (size_t k = 0; k < t->nth; k++)
 		col_seccomp(t, &t->th[k]);
@@ -7644,7 +7845,7 @@ static void dump_thread(struct buf *b, const struct thread *th)
 		buf_rec(&n, arch_xtra_tag, th->xtra, th->xtra_len);
 	if (th->nsig)
 		buf_rec(&n, TLV_SIGINFO, th->sig, th->nsig * sizeof(*th->sig));
-	buf_rec(&n, TLV_SECCOMP, &th->sc, sizeof(th->sc));	/* kstate-a */
+	buf_rec(&n, TLV_SECCOMP, &th->sc, sizeof(th->sc));
 	if (th->sc.nfilters) {
 		buf_rec(&n, TLV_SC_FILTER, th->scf, th->sc.nfilters * sizeof(*th->scf));
 		buf_rec(&n, TLV_SC_PROG, th->scprog, th->scprog_len);
@@ -7665,7 +7866,6 @@ static void dump_task(struct img_out *o, const struct task *t)
 		return;
 	}
 	buf_rec(&b, TLV_CREDS, &t->creds, sizeof(t->creds));
-	buf_rec(&b, TLV_CAPS, &t->caps, sizeof(t->caps));
 	if (t->ngroups)
 		buf_rec(&b, TLV_GROUPS, t->groups, t->ngroups * sizeof(*t->groups));
 	buf_str(&b, TLV_CWD, t->cwd);
@@ -7704,7 +7904,7 @@ static void dump_task(struct img_out *o, const struct task *t)
 	}
 	for (size_t i = 0; i < t->nth; i++)
 		dump_thread(&b, &t->th[i]);
-	buf_rec(&b, TLV_TIMES, &t->times, sizeof(t->times));	/* kstate-a */
+	buf_rec(&b, TLV_TIMES, &t->times, sizeof(t->times));
 	if (t->nitimer)
 		buf_rec(&b, TLV_ITIMER, t->itimer, t->nitimer * sizeof(*t->itimer));
 	if (t->nptimers)
@@ -7736,6 +7936,9 @@ static void dump_objects(struct img_out *o, const struct image *im)
 		if (im->objs[i].s.kind == TLV_OBJ_SYSV)
 			buf_rec(&n, TLV_SYSV_SHM, &im->objs[i].shm,
 				sizeof(im->objs[i].shm));
+		if (im->objs[i].huge)
+			buf_rec(&n, TLV_HUGETLB, &(struct tlv_hugetlb){
+				im->objs[i].huge }, sizeof(struct tlv_hugetlb));
 		out_rec(o, TLV_OBJ, n.p, n.len);
 		buf_free(&n);
 	}
@@ -7920,7 +8123,8 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			while (t->vmas[vi].v.end <= r->addr)
 				vi++;
 			ps_add(&s, r->addr, r->npages * PAGE,
-			       t->vmas[vi].v.prot & PROT_READ);
+			       (t->vmas[vi].v.prot & PROT_READ) &&
+			       !(t->vmas[vi].v.flags & MAP_HUGETLB));
 		}
 		ps_flush(&s);
 		close(s.memfd);
@@ -8248,7 +8452,7 @@ static bool get_file(const struct tlv_it *it, char **path,
 	return true;
 }
 
-/* kstate-b records (section 5b) in a TASK or THREAD; false: not one. */
+/* Kernel-state records (section 5b) in a TASK or THREAD; false: not one. */
 static bool kst_read_task(struct task *t, const struct tlv_it *it,
 			  uint64_t *seen)
 {
@@ -8308,7 +8512,7 @@ static void read_vma(struct task *t, const struct tlv_it *nest)
 		} else if (it.tag == TLV_NAME) {
 			once(&seen, it.tag, "VMA");
 			v->name = get_str(&it, "VMA");
-		} else if (it.tag == TLV_VMA_ADV) {	/* kstate-b */
+		} else if (it.tag == TLV_VMA_ADV) {
 			once(&seen, it.tag, "VMA");
 			get_row(&it, &v->adv, sizeof(v->adv), "VMA");
 		} else if (it.tag == TLV_SHMAT) {
@@ -8469,7 +8673,7 @@ static uint8_t *get_bytes(const struct tlv_it *it, size_t *len)
 	return p;
 }
 
-/* ---- kstate-a: timers, credentials, seccomp (read) ---- */
+/* ---- timers, credentials, seccomp (read) ---- */
 static bool read_thread_kstate(struct thread *th, const struct tlv_it *it,
 			       uint64_t *seen)
 {
@@ -8570,7 +8774,6 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 		switch (it.tag) {
 		case TLV_PROC:
 		case TLV_CREDS:
-		case TLV_CAPS:
 		case TLV_MM:
 		case TLV_CWD:
 		case TLV_ROOT:
@@ -8590,9 +8793,6 @@ static void read_task(struct image *im, const uint8_t *val, uint64_t len)
 			break;
 		case TLV_CREDS:
 			get_row(&it, &t->creds, sizeof(t->creds), "TASK");
-			break;
-		case TLV_CAPS:
-			get_row(&it, &t->caps, sizeof(t->caps), "TASK");
 			break;
 		case TLV_MM:
 			get_row(&it, &t->mm, sizeof(t->mm), "TASK");
@@ -8713,6 +8913,13 @@ static void read_obj(struct image *im, const uint8_t *val, uint64_t len)
 		} else if (it.tag == TLV_SYSV_SHM) {
 			once(&seen, it.tag, "OBJ");
 			get_row(&it, &o->shm, sizeof(o->shm), "OBJ");
+		} else if (it.tag == TLV_HUGETLB) {
+			once(&seen, it.tag, "OBJ");
+			get_row(&it, &o->huge, sizeof(o->huge), "OBJ");
+			if (!huge_size_ok(o->huge) || o->s.kind == TLV_OBJ_GHOST ||
+			    (o->s.kind != TLV_OBJ_SYSV && o->s.size % o->huge))
+				die("corrupt image: bad huge page size of file object %zu",
+				    im->nobjs);
 		} else {
 			skip_unknown(&it, "OBJ");
 		}
@@ -9222,7 +9429,10 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 		const struct vma *vm = &t->vmas[i];
 		const struct tlv_vma *v = &vm->v;
 		uint64_t mflags = v->flags & ~(uint64_t)(MAP_ANONYMOUS |
-							  MAP_GROWSDOWN);
+							  MAP_GROWSDOWN | HUGE_BITS);
+		uint64_t huge = flags_huge(v->flags);
+		const struct fobj *o = v->kind == TLV_VMA_OBJ && v->obj &&
+				       v->obj <= im->nobjs ? &im->objs[v->obj - 1] : NULL;
 
 		if (v->start % PAGE || v->end % PAGE || v->start < prev ||
 		    v->end <= v->start || v->end > arch_task_size())
@@ -9237,6 +9447,13 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			    i);
 		if (v->inherit && (!p || !vma_private(vm) || !vma_in_parent(p, vm)))
 			die("corrupt image: mapping %zu inherits nothing", i);
+		if ((v->flags & HUGE_BITS) &&
+		    (!huge_size_ok(huge) || v->start % huge || v->end % huge ||
+		     v->pgoff % huge || (v->flags & MAP_GROWSDOWN) ||
+		     v->kind == TLV_VMA_SPECIAL || (o && o->huge != huge)))
+			die("corrupt image: mapping %zu: bad hugetlb mapping", i);
+		if (o && o->huge && !huge)
+			die("corrupt image: mapping %zu: a hugetlbfs object mapped without its page size", i);
 		if (vm->sysv && v->kind != TLV_VMA_OBJ)
 			die("corrupt image: mapping %zu: SHMAT in a mapping of no segment", i);
 		switch (v->kind) {
@@ -9261,7 +9478,8 @@ static void img_check_vmas(const struct image *im, const struct task *t)
 			if ((im->objs[v->obj - 1].s.kind == TLV_OBJ_SYSV) != vm->sysv ||
 			    (vm->sysv &&
 			     (mflags != MAP_SHARED || v->pgoff || v->inherit ||
-			      v->end - v->start != PAGE_ROUND(im->objs[v->obj - 1].s.size) ||
+			      v->end - v->start != ROUND_UP(im->objs[v->obj - 1].s.size,
+							    huge ? huge : PAGE) ||
 			      (vm->shmat.flags & ~(uint64_t)SHM_RDONLY) ||
 			      ((vm->shmat.flags & SHM_RDONLY) && (v->prot & PROT_WRITE)))))
 				die("corrupt image: mapping %zu: not a whole System V shm attachment", i);
@@ -9723,17 +9941,12 @@ static void img_check_thread(const struct image *im, const struct task *t,
 	arch_check_fpu(th);
 }
 
-/* ---- kstate-a: timers, credentials, seccomp (validate) ---- */
+/* ---- timers, credentials, seccomp (validate) ---- */
 #define MAX_TIME_NS	(1ULL << 62)	/* ~146 years: no overflow in sums */
 
 static bool clock_known(uint64_t c)
 {
 	return c <= 3 || (c >= 7 && c <= 9) || c == 11;	/* not 4-6, 10 */
-}
-
-static bool clock_wall(uint64_t c)
-{
-	return c != CLOCK_PROCESS_CPUTIME_ID && c != CLOCK_THREAD_CPUTIME_ID;
 }
 
 static void img_check_seccomp(const struct thread *th)
@@ -9793,7 +10006,7 @@ static void img_check_kstate(const struct task *t)
 		img_check_seccomp(&t->th[k]);
 }
 
-/* kstate-b records (section 5b): values the kernel could have given. */
+/* Kernel-state records (section 5b): values the kernel could have given. */
 static void kst_check_task(const struct task *t)
 {
 	const struct tlv_kstate *k = &t->ks;
@@ -9894,9 +10107,6 @@ static void img_check_task(const struct image *im, const struct task *t)
 		die("corrupt image: the first thread is not the main thread");
 	if (t->cwd[0] != '/' || t->root[0] != '/' || t->exe[0] != '/')
 		die("corrupt image: bad cwd, root or exe");
-	if ((t->caps.eff & ~t->caps.prm) ||
-	    (t->caps.amb & ~(t->caps.prm & t->caps.inh)))
-		die("corrupt image: effective or ambient capabilities beyond the permitted ones");
 	{
 		uint64_t f[sizeof(t->mm) / 8];
 
@@ -10213,7 +10423,7 @@ static void host_wait_pid_free(int pid, bool streamed)
 }
 
 /*
- * ---- kstate-a: credentials and seccomp (host check) ----
+ * ---- credentials and seccomp (host check) ----
  * Root restores any credentials; otherwise the kernel only lets a
  * process keep or lower what cr itself has, and cr says so up front.
  * Seccomp filters need PTRACE_O_SUSPEND_SECCOMP (CAP_SYS_ADMIN) so that
@@ -10314,24 +10524,6 @@ static void host_check_creds(const struct task *t)
 		die("restoring seccomp needs CAP_SYS_ADMIN and cr not in seccomp mode itself");
 }
 
-/*
- * The process gets exactly its capability sets back, never cr's: only
- * what cr holds itself can be given (permitted within cr's permitted,
- * inheritable within what capset(2) lets cr add).
- */
-static void host_check_caps(const struct task *t)
-{
-	struct cr_caps c = cr_caps();
-	uint64_t inh_ok = c.inh | (c.eff >> CAP_SETPCAP & 1 ? c.bnd : c.prm);
-
-	if (t->caps.prm & ~c.prm)
-		die("the process had capabilities %#llx that cr does not have (%#llx): it cannot give them",
-		    (unsigned long long)t->caps.prm, (unsigned long long)c.prm);
-	if (t->caps.inh & ~inh_ok)
-		die("the process had inheritable capabilities %#llx that cr cannot give",
-		    (unsigned long long)t->caps.inh);
-}
-
 /* Resource limits can only be raised up to cr's own hard limits. */
 static void host_check_rlimits(const struct task *t)
 {
@@ -10349,7 +10541,7 @@ static void host_check_rlimits(const struct task *t)
 }
 
 /*
- * kstate-b (section 5b): the cgroup v2 directory of a path, from cgroup2's
+ * Section 5b: the cgroup v2 directory of a path, from cgroup2's
  * mount in cr's mount namespace; NULL if there is no cgroup2 mount.
  */
 static char *kst_cgroup_dir(const char *path)
@@ -10563,6 +10755,95 @@ static void host_check_locks(const struct fd *d)
 	}
 }
 
+/*
+ * hugetlb memory needs free huge pages of its size, which only the
+ * administrator can add: count what the restore will take, per size, and
+ * compare with the pool before anything is made.  Private mappings are
+ * made fresh (a child never inherits them: hugetlb copy-on-write may take
+ * a child's pages away when the pool runs dry); a shared mapping of a
+ * hugetlbfs file takes nothing new, its pages are the file's.
+ */
+struct huge_need {
+	uint64_t size, pages;
+};
+
+static void huge_add(struct huge_need *n, size_t *nn, uint64_t size,
+		     uint64_t bytes)
+{
+	size_t i = 0;
+
+	while (i < *nn && n[i].size != size)
+		i++;
+	if (i == *nn)
+		n[(*nn)++] = (struct huge_need){ size, 0 };
+	n[i].pages += ROUND_UP(bytes, size) / size;
+}
+
+static uint64_t huge_pool(uint64_t size, const char *what)
+{
+	char path[128], buf[32];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+		 (unsigned long long)(size >> 10), what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("hugetlb memory with %llu kB pages: %s",
+			  (unsigned long long)(size >> 10), path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		die_errno("reading %s", path);
+	buf[n] = 0;
+	return strtoull(buf, NULL, 10);
+}
+
+static void host_check_hugetlb(const struct image *im)
+{
+	struct huge_need need[8];
+	size_t nn = 0;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nvmas; k++) {
+			const struct vma *v = &im->t[i].vmas[k];
+			uint64_t h = flags_huge(v->v.flags);
+			struct statfs sf;
+
+			if (!h || nn == ARRAY_SIZE(need))
+				continue;
+			if (v->v.kind == TLV_VMA_FILE &&
+			    (statfs(v->path, &sf) || sf.f_type != HUGETLBFS_MAGIC ||
+			     (uint64_t)sf.f_bsize != h))
+				die("mapped file %s: not on hugetlbfs with %llu kB pages",
+				    v->path, (unsigned long long)(h >> 10));
+			if (vma_private(v))
+				huge_add(need, &nn, h, v->v.end - v->v.start);
+		}
+	for (size_t i = 0; i < im->nobjs && nn < ARRAY_SIZE(need); i++)
+		if (im->objs[i].huge && (im->objs[i].s.kind != TLV_OBJ_SYSV ||
+					 !sysv_left_behind(&im->objs[i])))
+			huge_add(need, &nn, im->objs[i].huge, im->objs[i].s.size);
+	for (size_t i = 0; i < nn; i++) {
+		/* the reserved count can read below 0 for a while after the
+		 * pool was shrunk under pages in use: then nothing is free */
+		uint64_t free_ = huge_pool(need[i].size, "free_hugepages"),
+			 resv = huge_pool(need[i].size, "resv_hugepages");
+		uint64_t have = free_ > resv ? free_ - resv : 0;
+
+		info("hugetlb: %llu pages of %llu kB needed, %llu free",
+		     (unsigned long long)need[i].pages,
+		     (unsigned long long)(need[i].size >> 10),
+		     (unsigned long long)have);
+		if (need[i].pages > have)
+			die("hugetlb: the image needs %llu huge pages of %llu kB, %llu are free (raise /sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages)",
+			    (unsigned long long)need[i].pages,
+			    (unsigned long long)(need[i].size >> 10),
+			    (unsigned long long)have,
+			    (unsigned long long)(need[i].size >> 10));
+	}
+}
+
 static void host_check(const struct image *im, const struct opts *opt)
 {
 	if ((im->t[0].proc.flags & TLV_PROC_SHELL_JOB) && !opt->shell_job)
@@ -10580,7 +10861,6 @@ static void host_check(const struct image *im, const struct opts *opt)
 		for (size_t k = 1; k < t->nth; k++)
 			host_wait_pid_free(t->th[k].t.tid, im->streamed);
 		host_check_creds(t);
-		host_check_caps(t);
 		host_check_rlimits(t);
 		kst_host_pkeys(t);
 		for (size_t k = 0; k < t->nvmas; k++)
@@ -10619,6 +10899,7 @@ static void host_check(const struct image *im, const struct opts *opt)
 			    p);
 	}
 	host_check_usks(im);
+	host_check_hugetlb(im);
 }
 
 /* ==== 8. restore: the process tree =======================================
@@ -10855,30 +11136,38 @@ static int rst_reopen(int fd, uint64_t flags, const char *what)
 	return n;
 }
 
+/* Read a file object's saved pages into its contents mapped at p. */
+static void rst_read_obj_pages(struct rst *r, const struct fobj *o, uint8_t *p)
+{
+	uint64_t off = o->pages_off;
+
+	for (size_t k = 0; k < o->runs.n; k++) {
+		size_t n = o->runs.v[k].npages * PAGE;
+
+		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
+			die_errno("reading the pages of a file object");
+		off += n;
+	}
+}
+
 /*
  * Shared anonymous memory is made with mmap(MAP_SHARED|MAP_ANONYMOUS),
  * filled from the image, and kept as its /proc/self/map_files fd: mapped
- * from that, it is still "/dev/zero (deleted)" in every process's maps.
+ * from that, it is still "/dev/zero (deleted)" in every process's maps
+ * (or "/anon_hugepage (deleted)": MAP_HUGETLB with its page size).
  */
 static int rst_make_shmem(struct rst *r, const struct fobj *o)
 {
-	uint64_t off = o->pages_off;
 	char link[80];
 	int fd;
 	uint8_t *p = mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			  MAP_SHARED | MAP_ANONYMOUS |
+			  (o->huge ? huge_flags(o->huge) : 0), -1, 0);
 
 	if (p == MAP_FAILED)
 		die_errno("creating shared memory of %llu bytes",
 			  (unsigned long long)o->s.size);
-	for (size_t k = 0; k < o->runs.n; k++) {
-		size_t len = o->runs.v[k].npages * PAGE;
-
-		if (pread(r->img_fd, p + o->runs.v[k].addr, len, off) !=
-		    (ssize_t)len)
-			die_errno("reading shared memory pages");
-		off += len;
-	}
+	rst_read_obj_pages(r, o, p);
 	snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx",
 		 (unsigned long)p, (unsigned long)(p + o->s.size));
 	fd = open(link, O_RDWR | O_CLOEXEC);
@@ -10958,7 +11247,23 @@ static int rst_make_tmpfile(const struct image *im, struct fobj *o)
 static void rst_fill_file(struct rst *r, const struct fobj *o, int fd)
 {
 	uint64_t off = o->pages_off;
-	uint8_t *b = xmalloc(STREAM_BUF);
+	uint8_t *b;
+
+	if (o->huge) {	/* hugetlbfs has no write(): through a mapping */
+		uint8_t *p;
+
+		if (ftruncate(fd, o->s.size))
+			die_errno("ftruncate");
+		p = o->s.size ? mmap(NULL, o->s.size, PROT_READ | PROT_WRITE,
+				     MAP_SHARED, fd, 0) : NULL;
+		if (p == MAP_FAILED)
+			die_errno("mapping a hugetlbfs file object");
+		rst_read_obj_pages(r, o, p);
+		if (p)
+			munmap(p, o->s.size);
+		return;
+	}
+	b = xmalloc(STREAM_BUF);
 
 	for (size_t k = 0; k < o->runs.n; k++)
 		for (uint64_t done = 0; done < o->runs.v[k].npages * PAGE;) {
@@ -10993,7 +11298,7 @@ static void rst_sysv_undo(void *arg)
 
 static void rst_make_sysv(struct rst *r, const struct fobj *o)
 {
-	uint64_t off = o->pages_off, len = PAGE_ROUND(o->s.size);
+	uint64_t len = ROUND_UP(o->s.size, o->huge ? o->huge : PAGE);
 	int id = o->shm.shmid;
 	struct shmid_ds ds;
 	uint8_t *p;
@@ -11005,7 +11310,9 @@ static void rst_make_sysv(struct rst *r, const struct fobj *o)
 			die_errno("writing shm_next_id");
 		close(fd);
 		got = shmget(o->shm.key, o->s.size,
-			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode);
+			     IPC_CREAT | IPC_EXCL | (int)o->shm.mode |
+			     (o->huge ? SHM_HUGETLB |
+			      __builtin_ctzll(o->huge) << SHM_HUGE_SHIFT : 0));
 		if (got < 0)
 			die_errno("recreating System V shm segment %d", id);
 		if (got != id) {
@@ -11020,13 +11327,7 @@ static void rst_make_sysv(struct rst *r, const struct fobj *o)
 		die_errno("attaching System V shm segment %d", id);
 	if (madvise(p, len, MADV_REMOVE))	/* left behind: old contents */
 		die_errno("madvise");
-	for (size_t k = 0; k < o->runs.n; k++) {
-		size_t n = o->runs.v[k].npages * PAGE;
-
-		if (pread(r->img_fd, p + o->runs.v[k].addr, n, off) != (ssize_t)n)
-			die_errno("reading System V shm pages");
-		off += n;
-	}
+	rst_read_obj_pages(r, o, p);
 	shmdt(p);
 	if (shmctl(id, IPC_STAT, &ds))
 		die_errno("System V shm segment %d", id);
@@ -11072,7 +11373,9 @@ static void rst_make_objs(struct rst *r)
 			free(made);
 			break;
 		default:	/* TLV_OBJ_MEMFD */
-			fd = memfd_create(o->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			fd = memfd_create(o->name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					  (o->huge ? MFD_HUGETLB |
+					   __builtin_ctzll(o->huge) << MFD_HUGE_SHIFT : 0));
 			if (fd < 0)
 				die_errno("memfd_create %s", o->name);
 			rst_fill_file(r, o, fd);
@@ -11564,7 +11867,7 @@ static void rst_sk_finish(const struct image *im)
 }
 
 /*
- * ---- kstate-a: the downtime ----
+ * ---- the downtime ----
  * Timers on wall clocks ran on while the process was dumped: what they
  * had left is less the time since the dump (CLOCK_REALTIME), so that one
  * due meanwhile fires at once, as after a long SIGSTOP.  Interval and
@@ -11608,7 +11911,8 @@ static int rst_timerfd(const struct fd *d, int fl)
 	} else if (left) {
 		left -= down;
 	}
-	if (d->tmr.settime_flags & TFD_TIMER_ABSTIME) {	/* time left: from now */
+	/* absolute: from now; a spent one (0 left) is not armed again */
+	if (left && (d->tmr.settime_flags & TFD_TIMER_ABSTIME)) {
 		struct timespec now;
 
 		clock_gettime(d->tmr.clockid == CLOCK_REALTIME_ALARM ?
@@ -11621,7 +11925,10 @@ static int rst_timerfd(const struct fd *d, int fl)
 	its.it_value.tv_nsec = left % 1000000000;
 	its.it_interval.tv_sec = iv / 1000000000;
 	its.it_interval.tv_nsec = iv % 1000000000;
-	if ((left && timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
+	/* a spent or disarmed one still gets its flags and interval (fdinfo
+	 * and timerfd_gettime show them), with 0 left: not armed */
+	if (((left || iv || d->tmr.settime_flags) &&
+	     timerfd_settime(fd, d->tmr.settime_flags, &its, NULL)) ||
 	    (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)))
 		die_errno("timerfd");
 	info("timerfd %llu: %llu ns since the dump, %llu ns left, %llu expirations",
@@ -12275,7 +12582,7 @@ static void rst_memory(struct rst *r, struct task *t)
 		else if (v->v.kind == TLV_VMA_OBJ)
 			fd = r->im->objs[v->v.obj - 1].fd;
 		else
-			fl |= MAP_ANONYMOUS;
+			fl |= MAP_ANONYMOUS | (v->v.flags & HUGE_BITS);
 		if (mmap((void *)v->premap, len, PROT_READ | PROT_WRITE, fl, fd,
 			 fd < 0 ? 0 : v->v.pgoff) != (void *)v->premap)
 			die_errno("premapping %llx-%llx",
@@ -12393,7 +12700,7 @@ static long raw_sigaction(int sig, const struct tlv_sigact *a)
 }
 
 /*
- * kstate-b: cr moves each process of the tree into its cgroup (and sets
+ * Section 5b: cr moves each process of the tree into its cgroup (and sets
  * its oom_score_adj) once all
  * exist and before any runs its restore (threads the blob clones follow
  * it).  cr does it, by pid, rather than each process for itself: processes
@@ -12438,7 +12745,7 @@ static void kst_rst_cgroups(const struct image *im)
 }
 
 /*
- * kstate-b (section 5b): what the process sets on itself before the blob:
+ * Section 5b: what the process sets on itself before the blob:
  * the process-wide prctls (cgroup and oom_score_adj are cr's to set).  A
  * speculation control is only set where it differs from what this
  * process already has.
@@ -12473,7 +12780,6 @@ static void kst_rst_process(const struct task *t)
 static void rst_process(struct rst *r, const struct task *t)
 {
 	uint64_t all = ~0ULL;
-	bool setpcap;
 
 	rst_tty_fg(r->im, t);
 	if (!t->share.files)
@@ -12503,13 +12809,7 @@ static void rst_process(struct rst *r, const struct task *t)
 	if (prctl(PR_SET_CHILD_SUBREAPER, (unsigned long)t->proc.subreaper) ||
 	    prctl(PR_SET_PDEATHSIG, (unsigned long)t->proc.pdeath_signal))
 		die_errno("prctl");
-	kst_rst_process(t);
-	/* the bounding set, if cr may drop from it; the blob sets the rest */
-	setpcap = cr_caps().eff >> CAP_SETPCAP & 1;
-	for (int c = 0; setpcap && c < 64; c++)
-		if (!(t->caps.bnd >> c & 1) && prctl(PR_CAPBSET_READ, c) == 1 &&
-		    prctl(PR_CAPBSET_DROP, c))
-			die_errno("dropping capability %d from the bounding set", c);
+	kst_rst_process(t);	/* capabilities: the blob's CREDS step */
 }
 
 /*
@@ -12794,7 +13094,7 @@ static void area_specials(struct rst_args *a, const struct task *t,
 }
 
 /*
- * ---- kstate-a: timers, credentials, seccomp for the blob ----
+ * ---- timers, credentials, seccomp for the blob ----
  * POSIX timers go in with their remaining time as an offset from the
  * clock's "now" when the blob arms them, less the downtime for clocks
  * that ran on meanwhile; a timer whose signal was queued at dump time is
@@ -12946,7 +13246,7 @@ static size_t area_size(const struct task *t, size_t park, size_t nhelpers)
 	for (size_t i = 0; i < t->nth; i++)
 		meta += t->th[i].nsig * sizeof(struct rst_sig) +
 			arch_sigframe_size(&t->th[i]) + 64;
-	meta += area_kstate_size(t);	/* kstate-a */
+	meta += area_kstate_size(t);
 	return code + PAGE_ROUND(meta) + AREA_STACK +
 	       t->nth * RST_THREAD_STACK + park;
 }
@@ -13040,7 +13340,7 @@ static uint64_t rst_fault_step(void)
 	return 0;
 }
 
-/* kstate-b (section 5b): advice per mapping and mm-wide prctls for the blob. */
+/* Section 5b: advice per mapping and mm-wide prctls for the blob. */
 static void kst_area(struct area_alloc *aa, struct rst_args *a,
 		     const struct task *t)
 {
@@ -13140,8 +13440,6 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->status_fd = r->status[1];
 	a->pid = t->proc.pid;
 	a->fault_step = rst_fault_step();
-	a->cap_eff = t->caps.eff, a->cap_prm = t->caps.prm;
-	a->cap_inh = t->caps.inh, a->cap_amb = t->caps.amb;
 	stack_at = a->stack_top;
 	park_at = a->stack_top + (t->nth - 1) * RST_THREAD_STACK;
 	area_specials(a, t, own, nown, &park_at);
@@ -13193,7 +13491,7 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 	a->nclose = files_shared(r->im, t - r->im->t) ? 0 : r->nhelpers;
 	area_locks(&aa, a, t);
 	area_threads(&aa, a, t, &stack_at);
-	area_timers(&aa, a, t);	/* kstate-a */
+	area_timers(&aa, a, t);
 	area_creds(&aa, a, t);
 	area_seccomp(&aa, a, t);
 	kst_area(&aa, a, t);
@@ -13222,7 +13520,8 @@ static void rst_plan_memory(struct rst *r, const struct map_line *own,
 		total += area_len[i] + PAGE;
 		for (size_t k = 0; k < t->nvmas; k++)
 			if (vma_private(&t->vmas[k]) && !t->vmas[k].v.inherit)
-				total += t->vmas[k].v.end - t->vmas[k].v.start + PAGE;
+				total += t->vmas[k].v.end - t->vmas[k].v.start + PAGE +
+					 flags_huge(t->vmas[k].v.flags);
 	}
 	at = zone_place(im, own, nown, total);
 	for (size_t i = 0; i < im->nt; i++) {
@@ -13242,6 +13541,8 @@ static void rst_plan_memory(struct rst *r, const struct map_line *own,
 				v->premap = vma_in_parent(p, v)->premap;
 				continue;
 			}
+			if (flags_huge(v->v.flags))	/* mremap wants it aligned */
+				at = ROUND_UP(at, flags_huge(v->v.flags));
 			v->premap = at;
 			at += v->v.end - v->v.start + PAGE;
 		}
@@ -13507,7 +13808,7 @@ static void rst_tty_back(void)
 }
 
 /*
- * ---- kstate-a: clocks ----
+ * ---- clocks ----
  * CLOCK_MONOTONIC and CLOCK_BOOTTIME count from the machine's boot: after
  * a reboot, or on another machine, a restored process would see them
  * jump, backwards as like as not.  With --timens (automatic for a process
@@ -13613,7 +13914,7 @@ static int cmd_restore(const struct opts *opt)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		die_errno("PR_SET_CHILD_SUBREAPER");
 	undo_push(rst_kill_all, &r);
-	rst_timens(&im, opt);	/* kstate-a */
+	rst_timens(&im, opt);
 	root = rst_fork_pid(im.t[0].proc.pid, im.t[0].proc.exit_signal, 0);
 	if (root == 0)
 		rst_task(&r, 0);
@@ -14766,7 +15067,7 @@ static void check_need(size_t n, const char *name, bool (*probe)(void))
 		printf(", %s%s", name, !probe ? "" : probe() ? " (ok)" : " (MISSING)");
 }
 
-/* kstate-b: protection keys, MDWE and cgroup v2 (section 5b) */
+/* Section 5b: protection keys, MDWE and cgroup v2 */
 static bool probe_pkeys(void)
 {
 	long k = syscall(SYS_pkey_alloc, 0, 0);

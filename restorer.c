@@ -193,7 +193,7 @@ static void build_vmas(struct rst_args *a)
 		fail(a, RST_STEP_MM, r, 0);
 }
 
-/* ==== kstate-a: timers, credentials, seccomp ==========================
+/* ==== timers, credentials, seccomp ========================================
  * Set last, once every thread exists, with all signals still blocked: a
  * timer that fires now only leaves its signal pending until the thread's
  * rt_sigreturn puts its own mask back.  Credentials are per thread in the
@@ -393,36 +393,7 @@ static void set_creds(struct rst_args *a, struct rst_thread *t)
 }
 
 /*
- * The process's capability sets, in each thread (capabilities are per
- * thread), as the very last step: until here the thread has the
- * restoring cr's, which clone3's set_tid and PR_SET_MM_MAP's exe need.
- */
-static void set_caps(struct rst_args *a)
-{
-	struct { uint32_t version; int32_t pid; } head = { 0x20080522, 0 };
-	struct { uint32_t eff, prm, inh; } d[2];	/* _LINUX_CAPABILITY_VERSION_3 */
-	long r;
-
-	step(a, RST_STEP_CAPS);
-	for (int i = 0; i < 2; i++) {
-		d[i].eff = (uint32_t)(a->cap_eff >> 32 * i);
-		d[i].prm = (uint32_t)(a->cap_prm >> 32 * i);
-		d[i].inh = (uint32_t)(a->cap_inh >> 32 * i);
-	}
-	r = SYS(__NR_capset, (long)&head, (long)d, 0, 0, 0, 0);
-	if (bad(r))
-		fail(a, RST_STEP_CAPS, r, a->cap_prm);
-	r = SYS(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
-	for (long c = 0; !bad(r) && c < 64; c++)
-		if (a->cap_amb >> c & 1)
-			r = SYS(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
-				c, 0, 0, 0);
-	if (bad(r))
-		fail(a, RST_STEP_CAPS, r, a->cap_amb);
-}
-
-/*
- * kstate-b: protection keys, madvise and mlock state of each mapping, then
+ * Section 5b: protection keys, madvise and mlock state of each mapping, then
  * the mm-wide prctls.  All after every mapping is final: MADV_DONTFORK and
  * friends live in the VMA, and MDWE forbids any later PROT_EXEC gain.  A
  * fresh process has only key 0, and pkey_alloc hands out the lowest free
@@ -550,7 +521,6 @@ static void __attribute__((noreturn)) thread_finish(struct rst_args *a,
 			fail(a, RST_STEP_SIGNAL, r, sig);
 	}
 	set_creds(a, t);
-	set_caps(a);
 	step(a, RST_STEP_SIGRETURN);
 	SYS(__NR_tgkill, a->pid, t->tid, SIGSTOP, 0, 0, 0);
 	rst_sigreturn(t->sigframe);

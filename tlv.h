@@ -35,7 +35,7 @@
  * ==== Order of records (format version 1) ====
  *	PREDUMP? PARENT? PARENT_ID? TRACK?   image-level, see "Chains" below
  *	TASK*   nest, one per process, parents before their children:
- *	  PROC, then for a live process CREDS, CAPS?, GROUPS?, CWD, ROOT, MM,
+ *	  PROC, then for a live process CREDS, GROUPS?, CWD, ROOT, MM,
  *	  AUXV, RLIMIT, SIGACT, EXE (nest: FSTAT, PATH), SHARE?, VMA* (nest),
  *	  FD* (nest), THREAD* (nest, the main thread first; with SECCOMP,
  *	  SC_FILTER?, SC_PROG? if it is in seccomp mode), then TIMES,
@@ -44,7 +44,7 @@
  *	        (a VMA of a SysV shm segment holds SHMAT)
  *	OBJ*    nest per file object: shared anonymous memory, an unlinked
  *	        file, a memfd, a SysV shm segment: OBJ_INFO, PATH or NAME
- *	        or SYSV_SHM
+ *	        or SYSV_SHM, HUGETLB? (it lives on hugetlbfs)
  *	TTY*    nest per pseudo-terminal: TTY_INFO, TERMIOS?, TTY_IN?, TTY_OUT?
  *	USK*    nest per unix socket: USK_INFO, USK_NAME?, PATH? (the
  *	        directory a relative name was bound in), USK_DATA?,
@@ -76,10 +76,11 @@
  * its length and place).  The tag carries TLV_OPTIONAL: a reader that does
  * not know MAC may skip it and still read a signed image.
  *
- * CAPS: a process without one is restored with no capabilities at all
- * (never with the restoring cr's); a restore refuses sets cr could not
- * give (permitted beyond cr's own), and the blob sets them in each thread
- * last, after the steps that need cr's privileges.
+ * PRIV: every live process has one; it is restored with exactly these
+ * capability sets, never the restoring cr's; a restore refuses sets cr
+ * could not give (beyond cr's own permitted or bounding set), and the
+ * blob sets them in each thread last, after the steps that need cr's
+ * privileges.  Tag 220 (CAPS, the same sets once more) is retired.
  */
 #ifndef CR_TLV_H
 #define CR_TLV_H
@@ -138,10 +139,6 @@ struct tlv_rec {
 	X(uid, "real uid") X(euid, "effective uid") X(suid, "saved uid") \
 	X(fsuid, "filesystem uid") X(gid, "real gid") X(egid, "effective gid") \
 	X(sgid, "saved gid") X(fsgid, "filesystem gid")
-#define TLV_F_CAPS(X) \
-	X(inh, "inheritable capabilities (bit = CAP_*)") \
-	X(prm, "permitted") X(eff, "effective") X(bnd, "bounding set") \
-	X(amb, "ambient")
 #define TLV_F_GROUP(X) \
 	X(gid, "supplementary group")
 #define TLV_F_MM(X) \
@@ -163,7 +160,8 @@ struct tlv_rec {
 	X(mtime_ns, "st_mtime in ns since the epoch") X(rdev, "st_rdev")
 #define TLV_F_VMA(X) \
 	X(start, "first byte") X(end, "first byte after") \
-	X(prot, "PROT_* bits") X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN") \
+	X(prot, "PROT_* bits") \
+	X(flags, "MAP_* bits: SHARED/PRIVATE, ANONYMOUS, GROWSDOWN, HUGETLB with MAP_HUGE_* (log2 of its page size << 26)") \
 	X(pgoff, "file offset in bytes") X(kind, "TLV_VMA_*") \
 	X(obj, "OBJ: id of the OBJ mapped") \
 	X(inherit, "1: starts as the parent's copy (fork), see PAGEMAP IRUNS")
@@ -392,6 +390,8 @@ struct tlv_rec {
 	X(mode, "permission bits (shm_perm.mode & 0777)") \
 	X(uid, "owner uid") X(gid, "owner gid") \
 	X(removed, "1: IPC_RMID done, gone at the last detach (SHM_DEST)")
+#define TLV_F_HUGETLB(X) \
+	X(page_size, "huge page size in bytes (2 MiB, 1 GiB...)")
 #define TLV_F_SHMAT(X) \
 	X(flags, "SHM_RDONLY if attached read-only")
 #define TLV_F_RUN(X) \
@@ -406,7 +406,7 @@ struct tlv_rec {
 	X(id, "network lock of the dump: nftables table inet cr_lock_<hex id> (listeners' SYNs, connections) that restore deletes")
 #define TLV_F_PREDUMP(X) \
 	X(live, "1: pages were copied while the processes ran") \
-/* kstate-b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
+/* Section 5b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
 #define TLV_F_KSTATE(X) \
 	X(dumpable, "PR_GET_DUMPABLE (0 or 1)") \
 	X(thp_disable, "PR_GET_THP_DISABLE: bit 0 disabled, bit 1 except advised") \
@@ -434,7 +434,7 @@ struct tlv_rec {
 #define TLV_ADV_LOCKED		64	/* mlock ("lo") */
 #define TLV_ADV_ONFAULT		128	/* mlock2 MLOCK_ONFAULT ("lf") */
 #define TLV_ADV_ALL		255
-/* kstate-a: timers, clocks, credentials, seccomp */
+/* timers, clocks, credentials, seccomp */
 #define TLV_F_TIMES(X) \
 	X(realtime_ns, "CLOCK_REALTIME when the process was dumped") \
 	X(monotonic_ns, "CLOCK_MONOTONIC then, as the process saw it") \
@@ -453,7 +453,7 @@ struct tlv_rec {
 	X(interval_ns, "period") X(overrun, "timer_getoverrun() at dump") \
 	X(pending, "1 if its signal was queued and not yet delivered")
 #define TLV_F_PRIV(X) \
-	X(inh, "inheritable capabilities") X(prm, "permitted") \
+	X(inh, "inheritable capabilities (bit = CAP_*)") X(prm, "permitted") \
 	X(eff, "effective") X(bnd, "bounding set") X(amb, "ambient") \
 	X(securebits, "PR_GET_SECUREBITS, SECBIT_KEEP_CAPS included") \
 	X(no_new_privs, "PR_GET_NO_NEW_PRIVS")
@@ -468,7 +468,6 @@ struct tlv_end { TLV_F_END(TLV_FIELD) };
 struct tlv_proc { TLV_F_PROC(TLV_FIELD) };
 struct tlv_creds { TLV_F_CREDS(TLV_FIELD) };
 struct tlv_group { TLV_F_GROUP(TLV_FIELD) };
-struct tlv_caps { TLV_F_CAPS(TLV_FIELD) };
 struct tlv_mm { TLV_F_MM(TLV_FIELD) };
 struct tlv_auxv { TLV_F_AUXV(TLV_FIELD) };
 struct tlv_rlimit { TLV_F_RLIMIT(TLV_FIELD) };
@@ -516,6 +515,7 @@ struct tlv_usk_msg { TLV_F_USK_MSG(TLV_FIELD) };
 struct tlv_usk_icon { TLV_F_USK_ICON(TLV_FIELD) };
 struct tlv_share { TLV_F_SHARE(TLV_FIELD) };
 struct tlv_sysv_shm { TLV_F_SYSV_SHM(TLV_FIELD) };
+struct tlv_hugetlb { TLV_F_HUGETLB(TLV_FIELD) };
 struct tlv_shmat { TLV_F_SHMAT(TLV_FIELD) };
 struct tlv_times { TLV_F_TIMES(TLV_FIELD) };
 struct tlv_itimer { TLV_F_ITIMER(TLV_FIELD) };
@@ -585,6 +585,7 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SECCOMP, 124, ROWS, SECCOMP, "a thread's seccomp mode") \
 	X(SC_FILTER, 125, ROWS, SC_FILTER, "its seccomp filters, oldest first") \
 	X(SC_PROG, 126, BYTES, NONE, "the filters' BPF programs, concatenated") \
+	X(HUGETLB, 127, ROWS, HUGETLB, "OBJ: on hugetlbfs (shared MAP_HUGETLB memory, SHM_HUGETLB, MFD_HUGETLB), its page size") \
 	X(USK, 80, NEST, NONE, "a unix socket: USK_INFO, USK_NAME, PATH, USK_DATA, USK_MSGS, USK_FROM, USK_ICONS, USK_PEER_NAME, USK_FILTER") \
 	X(USK_INFO, 81, ROWS, USK, "unix socket type, state, peer, options") \
 	X(USK_NAME, 82, BYTES, NONE, "bound address: sun_path bytes, abstract ones start with NUL") \
@@ -626,7 +627,6 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(SHARE, 200, ROWS, SHARE, "what a process shares with its parent, not being its thread") \
 	X(SYSV_SHM, 201, ROWS, SYSV_SHM, "a System V shm segment's id, key and owner") \
 	X(SHMAT, 202, ROWS, SHMAT, "in a VMA of a System V shm segment: how it was attached") \
-	X(CAPS, 220, ROWS, CAPS, "capability sets (of the main thread)") \
 	X(MAC, 221, BYTES, NONE, "HMAC-SHA-256 of every byte before this record (--sign)") \
 	X(PREDUMP, 230, ROWS, PREDUMP, "a pre-dump: memory only, a parent for a later dump") \
 	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
@@ -748,7 +748,7 @@ struct rst_thread {		/* per thread; [0] is the main thread */
 	char comm[16];
 };
 
-struct rst_adv {		/* kstate-b: advice for one mapping */
+struct rst_adv {		/* advice for one mapping (5b) */
 	uint64_t start, len, prot;
 	uint64_t advice;	/* TLV_ADV_* */
 	uint64_t pkey;		/* 0: the default key */
@@ -770,16 +770,15 @@ struct rst_args {
 	uint64_t nthreads, threads;	/* struct rst_thread[] */
 	uint64_t clone_flags;	/* for the threads */
 	uint64_t fault_step;	/* tests: fail at this enum rst_step, 0 = never */
-	uint64_t cap_eff, cap_prm, cap_inh, cap_amb;	/* set by every thread */
 	uint64_t nlocks, locks;	/* struct rst_lock[], taken after the close */
-	/* ---- kstate-b: memory advice, protection keys, mm-wide prctls ---- */
+	/* ---- memory advice, protection keys, mm-wide prctls ---- */
 	uint64_t nadvs, advs;	/* struct rst_adv[], once mappings are final */
 	uint64_t pkeys;		/* protection keys to allocate, bit n = key n */
 	uint64_t mlockall;	/* MCL_* flags to set, 0 = none */
 	uint64_t mdwe;		/* PR_SET_MDWE flags, set last; 0 = none */
 	uint64_t dumpable;	/* PR_SET_DUMPABLE value + 1; 0 = leave */
-	/* ---- end kstate-b ---- */
-	/* kstate-a: timers, credentials, seccomp (restorer.c, last steps) */
+	/* ---- end of the memory advice ---- */
+	/* timers, credentials, seccomp (restorer.c, last steps) */
 	uint64_t ntimers, timers;	/* struct rst_ptimer[], ascending id */
 	uint64_t dump_realtime;	/* CLOCK_REALTIME at dump, ns: the downtime */
 	uint64_t timer_ids_linear;	/* tests: skip PR_TIMER_CREATE_RESTORE_IDS */
@@ -791,7 +790,7 @@ struct rst_args {
 	uint64_t itimer[3][3];	/* which, value_ns (less downtime if REAL), interval_ns */
 };
 
-/* kstate-a: what the blob sets last, see restorer.c */
+/* what the blob sets last, see restorer.c */
 struct rst_ptimer {		/* a POSIX timer, made with its id */
 	int64_t id, clock;
 	uint64_t notify, signo, sigval, tid;
@@ -844,7 +843,6 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(TLS, "setting the thread pointer") \
 	X(THREAD, "setting up a thread (robust list, tid address, name)") \
 	X(SIGNAL, "queueing a pending signal") \
-	X(CAPS, "setting capabilities") \
 	X(CLOSE, "closing cr's descriptors") \
 	X(SIGRETURN, "rt_sigreturn") \
 	X(TIMERS, "creating POSIX timers with their ids") \

@@ -108,11 +108,12 @@ static void count_over(const int *fds, int n, int ms, uint64_t *counts)
 
 int main(int argc, char **argv)
 {
-	enum { PER, RABS, DIS, DIS2, TICK1, TICKN, NT };
+	enum { PER, RABS, DIS, DIS2, TICK1, TICKN, TICKA, DIS3, NT };
 	static const char *const names[NT] = {
 		"periodic 50 ms", "realtime absolute periodic 100 ms",
 		"never armed", "expired and read", "one-shot unread",
-		"periodic 20 ms unread",
+		"periodic 20 ms unread", "realtime absolute one-shot unread",
+		"disarmed with an interval of 30 ms",
 	};
 	struct shot shots[NSHOTS] = {
 		{ "monotonic one-shot 1000 ms", -1, CLOCK_MONOTONIC,
@@ -146,6 +147,9 @@ int main(int argc, char **argv)
 	tn_start = mono_ns();
 	fds[TICKN] = tmr(CLOCK_MONOTONIC, nb, 0, 20 * MS, 20 * MS,
 			 names[TICKN]);
+	fds[TICKA] = tmr(CLOCK_REALTIME, nb, TFD_TIMER_ABSTIME, real + 5 * MS, 0,
+			 names[TICKA]);
+	fds[DIS3] = tmr(CLOCK_MONOTONIC, nb, 0, 0, 30 * MS, names[DIS3]);
 	sleep_us(250000);
 	if (ticks(fds[DIS2], names[DIS2]) != 1)
 		fail("the 1 ms one-shot did not fire once");
@@ -186,6 +190,13 @@ int main(int argc, char **argv)
 		     (unsigned long long)n);
 	expect_empty(fds[TICK1], names[TICK1]);
 	expect_time(fds[TICK1], 0, true, names[TICK1]);
+	/* spent and unread: its expiration kept, not armed again */
+	if ((n = ticks(fds[TICKA], names[TICKA])) != 1)
+		fail("%s: %llu expirations, want 1", names[TICKA],
+		     (unsigned long long)n);
+	expect_time(fds[TICKA], 0, true, names[TICKA]);
+	sleep_us(20000);
+	expect_empty(fds[TICKA], names[TICKA]);
 	n = ticks(fds[TICKN], names[TICKN]);
 	hi = (mono_ns() - tn_start) / (20 * MS) + 1;
 	if (n < (uint64_t)tn_min || n > hi)
@@ -197,6 +208,8 @@ int main(int argc, char **argv)
 	/* disarmed ones stay so */
 	expect_time(fds[DIS], 0, true, names[DIS]);
 	expect_time(fds[DIS2], 0, true, names[DIS2]);
+	expect_time(fds[DIS3], 30 * MS, true, names[DIS3]);
+	expect_empty(fds[DIS3], names[DIS3]);
 	expect_empty(fds[DIS], names[DIS]);
 	expect_empty(fds[DIS2], names[DIS2]);
 

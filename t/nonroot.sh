@@ -86,15 +86,25 @@ elif [ $st != 1 ]; then
 fi
 
 # 4. forged images: uid 0, or every capability
-forge() {	# forge uid|caps VALUE: CREDS uid or CAPS prm
+forge() {	# forge uid|caps|bnd VALUE: CREDS uid, PRIV prm or PRIV bnd
 	case $1 in
 	uid) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 18 0 "$2" ;;
-	caps) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 220 1 "$2" ;;
+	caps) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 123 1 "$2" ;;
+	bnd) python3 "$here/forge.py" "$tmp/img/cr.img" "$tmp/forged/cr.img" 123 3 "$2" ;;
 	esac
 }
 mkdir "$tmp/forged"
 chown nobody:nogroup "$tmp/forged"
-for c in "uid 0 uid" "caps 0xffffffffff capabilities"; do
+# the capability sets are in PRIV only (one record, one blob step)
+if ./cr show -D "$tmp/img" >"$tmp/show" 2>"$tmp/err" &&
+   [ "$(grep -c '^ *PRIV ' "$tmp/show")" = 1 ] &&
+   ! grep -q '^ *CAPS ' "$tmp/show"; then
+	ok one-caps-record
+else
+	bad one-caps-record "want one PRIV and no CAPS record: $(grep -E '^ *(PRIV|CAPS) ' "$tmp/show" | tr '\n' ' ')$(head -c 200 "$tmp/err")"
+fi
+for c in "uid 0 uid" "caps 0xffffffffff capabilities" \
+	 "bnd 0xffffffffffffffff capabilities"; do
 	set -- $c
 	if ! forge "$1" "$2"; then
 		bad "forged-$1" "could not forge the image"
@@ -124,13 +134,7 @@ else
 	elif [ "$caps" != 0000000000000000 ]; then
 		bad restore "capabilities kept: $(grep Cap $s | tr '\n' ' ')"
 	else
-		kill -TERM "$pid"
-		for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		if grep -q '^PASS' "$tmp/out"; then
-			ok restore
-		else
-			bad restore "the program said: $(tail -1 "$tmp/out")"
-		fi
+		term_check restore
 	fi
 fi
 summary

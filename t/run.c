@@ -54,6 +54,8 @@ enum {
 				   goes on with the original after dump -R */
 	LOCKS = 2048,		/* dump with --file-locks */
 	DOWN = 4096,		/* 1.5 s between dump and restore (timers) */
+	GAP = 8192,		/* cr dump pauses 30 ms between reading the
+				   pending signals and the timers */
 };
 
 struct test {
@@ -88,7 +90,8 @@ static const struct test tests[] = {
 	{ "sched-affinity", C, 0, NULL },
 	{ "mm-madvise", C, CORRUPT, NULL },
 	{ "mm-pkeys", C, 0, NULL },
-	{ "mm-hugetlb", C, REFUSE, "hugetlb" },
+	{ "mm-hugetlb", C, CORRUPT, NULL },
+	{ "mm-hugetlb-1g", C, BIG | FEW, NULL },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
 	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
 	{ "refuse-spec-thread", C, REFUSE, "speculation" },
@@ -169,6 +172,7 @@ static const struct test tests[] = {
 	{ "timer-posix", C, CORRUPT, NULL },
 	{ "timer-itimer", C, 0, NULL },
 	{ "timer-due", C, DOWN, NULL },
+	{ "timer-dense", C, GAP, NULL },
 	{ "creds-drop", C, CORRUPT, NULL },
 	{ "seccomp-filter", C, CORRUPT, NULL },
 	{ "seccomp-strict", C, 0, NULL },
@@ -529,6 +533,9 @@ static pid_t spawn(struct ctx *c, const char *const argv[], int in, int out,
 		for (i = 0; is_cr && i < ncr_env; i++)
 			putenv(cr_env[i]);
 		if (is_cr && c->armed && setenv("CR_FAULT", c->fault, 1))
+			_exit(126);
+		if (is_cr && (c->t->flags & GAP) &&
+		    setenv("CR_TEST_TIMER_GAP_MS", "30", 1))
 			_exit(126);
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 			_exit(126);

@@ -15,6 +15,8 @@ $(foreach t,$(filter thread-% fault-tree prctl-state sched-affinity refuse-spec-
 # netlink and packet headers: the kernel's, as cr itself uses them
 T_XFLAGS_sk-netlink-packet := -isystem build/include
 t/bin/sk-netlink-packet.musl: build/include/.stamp
+# t/mm-hugetlb-1g.c is t/mm-hugetlb.c with other settings
+t/bin/mm-hugetlb-1g.musl t/bin/mm-hugetlb-1g.glibc: t/mm-hugetlb.c
 
 # the headers tests include (lib.h; threads.h for thread-N.c)
 T_HDRS := $(wildcard t/*.h)
