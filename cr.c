@@ -4542,6 +4542,7 @@ static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
  */
 static struct sk_held {
 	int fd;
+	int pid, tfd;		/* whose fd it is */
 	int reuse;		/* SO_REUSEADDR, which repair mode clears */
 	struct linger linger;	/* the program's */
 } *sk_held;
@@ -4772,34 +4773,117 @@ static bool tcp_fin_in(uint64_t state)
 	       state == TCP_CLOSING;
 }
 
-/* An established connection, by TCP_REPAIR on cr's copy s of it. */
-static void col_tcp_repair(struct sock_state *k, int s, int fd)
+/* The program's own socket filter (refused on a connection yet). */
+static bool sk_filtered(int s)
+{
+	socklen_t len = 0;
+
+	return getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len;
+}
+
+static struct sk_held *sk_find(int pid, int fd)
+{
+	for (size_t i = 0; i < nsk_held; i++)
+		if (sk_held[i].pid == pid && sk_held[i].tfd == fd)
+			return &sk_held[i];
+	return NULL;
+}
+
+/*
+ * A connection taken: what the program had (told the guardian too), then
+ * the drop-all filter.  Once per connection: sk_take_all took them all
+ * before any was read, and the copy made for reading replaces its own.
+ */
+static struct sk_held *sk_take(int s, int pid, int fd)
 {
 	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { 1, &drop };
+	struct sk_held *h;
+	socklen_t len;
+
+	if ((h = sk_find(pid, fd))) {
+		close(h->fd);
+		h->fd = s;
+		return h;
+	}
+	sk_guard_start(NULL, 0);
+	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	memset(h, 0, sizeof(*h));
+	h->fd = s;
+	h->pid = pid;
+	h->tfd = fd;
+	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
+	len = sizeof(h->linger);
+	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
+		die_errno("fd %d: SO_LINGER", fd);
+	sk_guard_tell("s %d %d %d %d %d\n", pid, fd, h->reuse,
+		      h->linger.l_onoff, h->linger.l_linger);
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	return h;
+}
+
+/*
+ * --tcp-established, right after the freeze: every connection of the
+ * tree gets its filter before any is read.  Read one by one, a connection
+ * read first could otherwise still reach a peer in the tree read later
+ * (a retransmission, a probe): the peer's image would then have seen
+ * more of it than its own image says it sent.
+ */
+static void sk_take_all(const struct image *im)
+{
+	char path[64], link[64];
+
+	for (size_t i = 0; i < im->nt; i++) {
+		int pid = im->t[i].proc.pid;
+		struct dirent *e;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (task_zombie(&im->t[i]) || !(d = opendir(path)))
+			continue;
+		while ((e = readdir(d))) {
+			char fdp[96];
+			struct tcp_info ti;
+			socklen_t len = sizeof(ti);
+			ssize_t n;
+			int s, fd = atoi(e->d_name);
+
+			snprintf(fdp, sizeof(fdp), "%s/%.16s", path, e->d_name);
+			n = readlink(fdp, link, sizeof(link) - 1);
+			link[n > 0 ? n : 0] = 0;
+			if (strncmp(link, "socket:", 7) ||
+			    (s = pidfd_take(pid, fd)) < 0)
+				continue;
+			memset(&ti, 0, sizeof(ti));
+			len = sizeof(ti);
+			if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+			    ti.tcpi_state == TCP_LISTEN ||
+			    ti.tcpi_state == TCP_CLOSE || sk_filtered(s)) {
+				close(s);	/* not a connection, or refused */
+				continue;
+			}
+			sk_take(s, pid, fd);
+		}
+		closedir(d);
+	}
+}
+
+/* An established connection, by TCP_REPAIR on cr's copy s of it. */
+static void col_tcp_repair(struct sock_state *k, int s, int fd)
+{
 	struct tcp_repair_window w;
 	struct tcp_info ti;
 	struct sk_held *h;
 	socklen_t len = 0;
 	int on = 1, v, fin;
 
-	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
+	if (!sk_find(ctx.pid, fd) && sk_filtered(s)) {
 		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
 		       fd);
 		return;
 	}
-	sk_guard_start(NULL, 0);
-	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
-	memset(h, 0, sizeof(*h));
-	h->fd = s;
-	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
-	len = sizeof(h->linger);
-	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
-		die_errno("fd %d: SO_LINGER", fd);
-	sk_guard_tell("s %d %d %d %d %d\n", ctx.pid, fd, h->reuse,
-		      h->linger.l_onoff, h->linger.l_linger);
-	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
-		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	h = sk_take(s, ctx.pid, fd);
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
 		die_errno("fd %d: TCP_REPAIR", fd);
 	k->s.flags |= TLV_SOCK_REPAIR;
@@ -7685,6 +7769,8 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
 	undo_push(sk_release, NULL);	/* runs before frz_release */
+	if (im->tcp_mode == 'E' && !im->predump)
+		sk_take_all(im);
 	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
