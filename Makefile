@@ -121,6 +121,7 @@ test: deps
 	CR=./cr bash t/nonroot.sh
 	CR=./cr bash t/hugetlb-pool.sh
 	CR=./cr bash t/sign.sh
+	CR=./cr bash t/lazy.sh
 	$(MAKE) test-glibc
 
 # cr built with glibc instead of musl (static; the C library registers

@@ -103,6 +103,15 @@
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* not in musl's headers */
 #endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)	/* 6.6 */
+struct uffdio_poison {
+	struct uffdio_range range;
+	uint64_t mode;
+	int64_t updated;
+};
+#define UFFDIO_POISON _IOWR(UFFDIO, 0x08, struct uffdio_poison)
+#endif
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC (1 << 15)	/* 6.7; newer than Debian 12's headers */
 #endif
@@ -1026,6 +1035,9 @@ struct img_in {
 	uint32_t crc;
 	struct hmac *mac;	/* --verify: running over every byte */
 	bool spooled;		/* a pipe, copied into a memfd */
+	bool defer;		/* restore --lazy-pages: see in_defer_pages */
+	uint32_t blob_crc;	/* the last PAGES value's CRC (PAGES_CRC) */
+	bool blob_known;	/* ... and a PAGES_CRC may come now */
 };
 
 /* Read exactly n bytes of the stream, or die naming what was expected. */
@@ -1084,26 +1096,78 @@ static uint32_t crc32c_2(uint32_t crc, const uint8_t *p, size_t n)
 	return crc_join(crc, j.crc, j.n);
 }
 
-static void in_skip_pages(struct img_in *in, uint64_t len)
+/* The CRC of len bytes of page data at off in fd (and the MAC's too). */
+static uint32_t crc_pages(int fd, uint64_t off, uint64_t len, uint32_t crc,
+			  struct hmac *mac, const char *name)
 {
 	const uint64_t chunk = 64 << 20;
 
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < chunk ? len - done : chunk;
 		void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-			       in->fd, in->off + done);
+			       fd, off + done);
 
 		if (p == MAP_FAILED)
-			die_errno("%s: mapping page data", in->name);
-		in->crc = crc32c_2(in->crc, p, n);
-		if (in->mac)
-			sha256_update(&in->mac->inner, p, n);
+			die_errno("%s: mapping page data", name);
+		crc = crc32c_2(crc, p, n);
+		if (mac)
+			sha256_update(&mac->inner, p, n);
 		munmap(p, n);
 		done += n;
 	}
+	return crc;
+}
+
+static void in_skip_pages(struct img_in *in, uint64_t len)
+{
+	uint32_t before = in->crc;
+
+	in->crc = crc_pages(in->fd, in->off, len, in->crc, in->mac, in->name);
+	in->blob_crc = in->crc ^ crc_mulmod(before, crc_xbytes(len));
+	in->blob_known = true;
 	in->off += len;
 	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
 		die_errno("%s: lseek", in->name);
+}
+
+/*
+ * restore --lazy-pages: a process's PAGES value followed by its PAGES_CRC
+ * is not read now; the CRC goes on from the CRC that PAGES_CRC claims,
+ * so END still checks every other byte, and the page server checks the
+ * pages against it while the process runs (lazy_check).  False if there
+ * is no PAGES_CRC (an older image): then the pages are read here.
+ */
+struct lz_blob {
+	uint64_t off, len;
+	uint32_t crc;
+	uint64_t pid;
+};
+
+static struct lz_blob *lz_blobs;
+static size_t nlz_blobs;
+
+static bool in_defer_pages(struct img_in *in, uint64_t len, uint64_t pid)
+{
+	struct {
+		struct tlv_rec r;
+		struct tlv_pages_crc c;
+	} next;
+	struct lz_blob *b;
+
+	if (!in->defer || in->mac || !pid ||
+	    pread(in->fd, &next, sizeof(next), in->off + len) != sizeof(next) ||
+	    next.r.tag != (TLV_PAGES_CRC | TLV_OPTIONAL) || next.r.zero ||
+	    next.r.len != sizeof(next.c))
+		return false;
+	b = vec_add(&lz_blobs, &nlz_blobs, sizeof(*b));
+	*b = (struct lz_blob){ in->off, len, (uint32_t)next.c.crc, pid };
+	in->crc = crc_join(in->crc, (uint32_t)next.c.crc, len);
+	in->blob_crc = (uint32_t)next.c.crc;
+	in->blob_known = true;
+	in->off += len;
+	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
+		die_errno("%s: lseek", in->name);
+	return true;
 }
 
 /* Walk the records inside a nest held in memory. */
@@ -1803,6 +1867,13 @@ struct psrc {			/* restore: pages found in a parent image */
 	const struct image *img;
 };
 
+struct lz_run {			/* restore --lazy-pages: pages still to copy */
+	uint64_t addr, npages;	/* where they go now, in the process */
+	uint64_t off;		/* where they are in the image file fd */
+	int fd;
+	bool wipe;		/* MADV_WIPEONFORK: a forked child has none */
+};
+
 struct runs {			/* page runs, ascending */
 	struct tlv_run *v;
 	size_t n;
@@ -1835,6 +1906,8 @@ struct task {
 	struct runs prun;	/* pages unchanged since the parent image */
 	struct psrc *src;	/* restore: where the prun pages are */
 	size_t nsrc;
+	struct lz_run *lz;	/* restore --lazy-pages: left to the server */
+	size_t nlz;
 	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
 	int uffd;		/* dump: cr's copy of that tracker, or -1 */
 	uint64_t trk_ino;	/* its inode; soft-dirty: the start time */
@@ -8180,10 +8253,21 @@ static void dump_pagemap(struct img_out *o, uint64_t kind, uint64_t id,
 	out_hdr(o, TLV_PAGES, own->npages * PAGE);
 }
 
+/* After the PAGES value (begun when the stream's CRC was crc0): its CRC. */
+static void dump_pages_crc(struct img_out *o, uint32_t crc0, uint64_t len)
+{
+	struct tlv_pages_crc c;
+
+	out_wait(o);
+	c.crc = o->crc ^ crc_mulmod(crc0, crc_xbytes(len));
+	out_rec(o, TLV_PAGES_CRC | TLV_OPTIONAL, &c, sizeof(c));
+}
+
 static void dump_pages(struct img_out *o, const struct image *im)
 {
 	struct page_stream s = { .o = o, .live = im->predump };
 	char path[PATH_MAX];
+	uint32_t crc0;
 
 	s.buf = s.bufs[0] = mmap(NULL, 2 * STREAM_BUF, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -8203,6 +8287,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 				   xopen(path, O_RDONLY);
 		dump_pagemap(o, TLV_OWNER_TASK, t->proc.pid, &t->own, &t->inh,
 			     &t->prun);
+		crc0 = o->crc;
 		for (size_t k = 0; k < t->own.n; k++) {
 			const struct tlv_run *r = &t->own.v[k];
 
@@ -8213,6 +8298,7 @@ static void dump_pages(struct img_out *o, const struct image *im)
 			       !(t->vmas[vi].v.flags & MAP_HUGETLB));
 		}
 		ps_flush(&s);
+		dump_pages_crc(o, crc0, t->own.npages * PAGE);
 		close(s.memfd);
 		fault("dump-stream");
 	}
@@ -8223,10 +8309,12 @@ static void dump_pages(struct img_out *o, const struct image *im)
 		s.memfd = m->fd;
 		s.short_ok = true;
 		dump_pagemap(o, TLV_OWNER_OBJ, m->s.id, &m->runs, NULL, NULL);
+		crc0 = o->crc;
 		for (size_t k = 0; k < m->runs.n; k++)
 			ps_add(&s, m->runs.v[k].addr, m->runs.v[k].npages * PAGE,
 			       false);
 		ps_flush(&s);
+		dump_pages_crc(o, crc0, m->runs.npages * PAGE);
 	}
 	out_thread_stop(o);
 	munmap(s.bufs[0], 2 * STREAM_BUF);
@@ -8242,6 +8330,7 @@ struct opts {
 	const char *prev_dir;		/* --prev-images-dir */
 	bool manage_cgroups;	/* restore: create missing cgroups */
 	bool timens;		/* restore into a new time namespace */
+	bool lazy;		/* restore --lazy-pages */
 	int timeout_ms;
 	uint64_t ghost_limit;
 	bool file_locks;
@@ -9246,6 +9335,15 @@ static void read_head(struct img_in *in)
  * Read the whole stream; returns with every PAGES offset recorded and the
  * CRC verified.  in->fd stays open: pages are read from it later.
  */
+/* The pid whose pages these are, 0 for an object's (never deferred). */
+static uint64_t pending_task(const struct image *im, const struct runs *pending)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		if (pending == &im->t[i].own)
+			return im->t[i].proc.pid;
+	return 0;
+}
+
 static void img_read(struct img_in *in, struct image *im)
 {
 	struct runs *pending = NULL;	/* PAGEMAP waiting for its PAGES */
@@ -9304,10 +9402,24 @@ static void img_read(struct img_in *in, struct image *im)
 			if (in->off % PAGE || r.len != pending->npages * PAGE)
 				die("corrupt image: PAGES misaligned or of the wrong size");
 			*pending_off = in->off;
-			in_skip_pages(in, r.len);
+			if (!in_defer_pages(in, r.len, pending_task(im, pending)))
+				in_skip_pages(in, r.len);
 			pending = NULL;
 			continue;
 		}
+		if (r.tag == (TLV_PAGES_CRC | TLV_OPTIONAL)) {
+			struct tlv_pages_crc c;
+
+			if (r.len != sizeof(c) || !in->blob_known)
+				die("corrupt image: PAGES_CRC not right after PAGES");
+			in_read(in, &c, sizeof(c), "PAGES_CRC");
+			if (c.crc != in->blob_crc)
+				die("corrupt image: checksum mismatch in page data at offset %llu",
+				    (unsigned long long)at);
+			in->blob_known = false;
+			continue;
+		}
+		in->blob_known = false;
 		if (r.len > MAX_META)
 			die("corrupt image: record 0x%x of %llu bytes", r.tag,
 			    (unsigned long long)r.len);
@@ -11034,6 +11146,8 @@ struct rst {
 	size_t nfiles;
 	int *helpers;		/* every helper fd */
 	size_t nhelpers;
+	int lz_sk[2];		/* --lazy-pages: the tree hands cr its uffds */
+	uint64_t lz_features;	/* ... and asks for these features */
 };
 
 static long sys_futex(uint32_t *uaddr, int op, uint32_t val, long ms)
@@ -12624,6 +12738,30 @@ static void rst_drop_gaps(const struct task *t, const struct vma *v)
 	}
 }
 
+/* restore --lazy-pages leaves these to the page server (below); hugetlb
+ * memory would want huge-page copies: it is loaded before, as files are. */
+static bool lazy_vma(const struct opts *o, const struct vma *v)
+{
+	return o->lazy && v->v.kind == TLV_VMA_ANON &&
+	       (v->v.flags & MAP_PRIVATE) && !(v->v.flags & MAP_HUGETLB);
+}
+
+/* The mapping of t that holds addr (t's mappings are sorted, disjoint). */
+static struct vma *task_vma_at(struct task *t, uint64_t addr)
+{
+	size_t lo = 0, hi = t->nvmas;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t->vmas[mid].v.start <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &t->vmas[lo];
+}
+
 /*
  * Private memory at its premap addresses: a mapping inherited at fork is
  * the parent's copy already (copy-on-write: pages equal to the parent's
@@ -12680,23 +12818,18 @@ static void rst_memory(struct rst *r, struct task *t)
 
 		while (t->vmas[vi].v.end <= x->addr)
 			vi++;
-		rst_load(&t->vmas[vi], x->addr, x->npages * PAGE, r->img_fd, off);
+		if (!lazy_vma(r->opt, &t->vmas[vi]))
+			rst_load(&t->vmas[vi], x->addr, x->npages * PAGE,
+				 r->img_fd, off);
 		off += x->npages * PAGE;
 	}
 	for (size_t i = 0; i < t->nsrc; i++) {	/* from parent images */
 		const struct psrc *x = &t->src[i];
-		size_t lo = 0, hi = t->nvmas;
+		const struct vma *v = task_vma_at(t, x->addr);
 
-		while (hi - lo > 1) {
-			size_t mid = (lo + hi) / 2;
-
-			if (t->vmas[mid].v.start <= x->addr)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		rst_load(&t->vmas[lo], x->addr, x->npages * PAGE, x->img->fd,
-			 x->off);
+		if (!lazy_vma(r->opt, v))
+			rst_load(v, x->addr, x->npages * PAGE, x->img->fd,
+				 x->off);
 	}
 	for (size_t i = 0; i < t->nvmas; i++)
 		if (t->vmas[i].v.inherit)
@@ -12718,6 +12851,775 @@ static void close_all_but(const int *keep, size_t nkeep)
 			close(fds[i]);
 	}
 	free(fds);
+}
+
+/*
+ * ---- lazy pages: restore --lazy-pages (post-copy) ----
+ * The private anonymous mappings are premapped empty.  Each process,
+ * once it forked its children, registers them at their premap addresses
+ * with a userfaultfd of its own (missing mode; fork, remap, remove and
+ * unmap events), hands it to cr over a socket (SCM_RIGHTS) and closes
+ * it, so the restored process never holds it.  A server process forked
+ * by cr owns them all.  The blob's mremaps reach it as REMAP events, so
+ * its lists follow the pages to their final addresses; a fault gets its
+ * page and a few after it at once (UFFDIO_COPY), an address the image
+ * has no page for a zero page; between faults the server copies the
+ * rest in the background.  A page freed (MADV_DONTNEED, munmap) before
+ * it came is forgotten, a moved one (mremap) follows, and a child forked
+ * meanwhile gets its own userfaultfd (FORK event) with a copy of what
+ * its parent still lacked.  When a process has every page its
+ * userfaultfd is closed (which unregisters its mappings: what is not
+ * there now is zero); when none is left the server exits.  The server
+ * has a guardian, its parent, holding a copy of every userfaultfd: if
+ * the server dies before it is done, the guardian answers every later
+ * fault with UFFDIO_POISON (the process gets SIGBUS at that access,
+ * never a page of zeros).
+ */
+#define LZ_WINDOW 16		/* pages copied for one fault */
+#define LZ_CHUNK 256		/* pages copied at a time in the background */
+#define LZ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define LZ_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Add pages [addr, addr + n pages) of mapping v, found at fd:off. */
+static void lz_add(struct task *t, const struct vma *v, uint64_t addr,
+		   uint64_t n, int fd, uint64_t off)
+{
+	struct lz_run *x = vec_add(&t->lz, &t->nlz, sizeof(*x));
+
+	*x = (struct lz_run){ v->premap + addr - v->v.start, n, off, fd,
+			      (v->adv.advice & TLV_ADV_WIPEONFORK) != 0 };
+}
+
+static int lz_cmp(const void *a, const void *b)
+{
+	const struct lz_run *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/*
+ * The pages the server will copy into each process, at premap addresses:
+ * its own saved pages, those in parent images of a chain, and those kept
+ * from its parent at fork, which its parent's premapped copy did not
+ * have yet (they are wherever the parent's come from).
+ */
+static void lazy_plan(struct rst *r)
+{
+	struct image *im = r->im;
+
+	for (size_t i = 0; i < im->nt; i++) {
+		struct task *t = &im->t[i];
+		uint64_t off = t->pages_off;
+
+		if (task_zombie(t))
+			continue;
+		for (size_t k = 0; k < t->own.n; k++) {
+			const struct tlv_run *x = &t->own.v[k];
+			const struct vma *v = task_vma_at(t, x->addr);
+
+			if (lazy_vma(r->opt, v))
+				lz_add(t, v, x->addr, x->npages, r->img_fd, off);
+			off += x->npages * PAGE;
+		}
+		for (size_t k = 0; k < t->nsrc; k++) {
+			const struct psrc *x = &t->src[k];
+			const struct vma *v = task_vma_at(t, x->addr);
+
+			if (lazy_vma(r->opt, v))
+				lz_add(t, v, x->addr, x->npages, x->img->fd,
+				       x->off);
+		}
+		for (size_t k = 0; t->parent >= 0 && k < t->inh.n; k++) {
+			const struct task *p = &im->t[t->parent];
+			const struct tlv_run *x = &t->inh.v[k];
+			const struct vma *v = task_vma_at(t, x->addr);
+			uint64_t lo = v->premap + x->addr - v->v.start;
+			uint64_t hi = lo + x->npages * PAGE;
+
+			if (!lazy_vma(r->opt, v) || !v->v.inherit)
+				continue;
+			for (size_t j = 0; j < p->nlz; j++) {
+				const struct lz_run *y = &p->lz[j];
+				uint64_t a = LZ_MAX(lo, y->addr);
+				uint64_t b = LZ_MIN(hi, y->addr + y->npages * PAGE);
+
+				if (a < b)
+					lz_add(t, v, a - v->premap + v->v.start,
+					       (b - a) / PAGE, y->fd,
+					       y->off + a - y->addr);
+			}
+		}
+		qsort(t->lz, t->nlz, sizeof(*t->lz), lz_cmp);
+	}
+}
+
+#define LZ_FEATURES (UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+		     UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
+
+/* The features this kernel's userfaultfd offers, or -errno. */
+static int64_t uffd_features(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int64_t r;
+
+	if (u < 0)
+		return -errno;
+	r = ioctl(u, UFFDIO_API, &api) ? -errno : (int64_t)api.features;
+	close(u);
+	return r;
+}
+
+/* The userfaultfd features --lazy-pages needs, or a clear refusal. */
+static uint64_t lazy_probe(void)
+{
+	int64_t f = uffd_features();
+
+	if (f < 0) {
+		errno = -f;
+		die_errno("--lazy-pages: userfaultfd (faults in the kernel need CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)");
+	}
+	if ((f & (LZ_FEATURES | UFFD_FEATURE_POISON)) !=
+	    (LZ_FEATURES | UFFD_FEATURE_POISON))
+		die("--lazy-pages: this kernel's userfaultfd lacks fork, remap, remove or unmap events or UFFDIO_POISON (6.6+; features %#llx)",
+		    (unsigned long long)f);
+	return LZ_FEATURES | UFFD_FEATURE_POISON;
+}
+
+/* In the process: register its lazy mappings, give cr the userfaultfd. */
+static void lazy_register(struct rst *r, size_t i)
+{
+	const struct task *t = &r->im->t[i];
+	struct uffdio_api api = { .api = UFFD_API, .features = r->lz_features };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	uint32_t idx = i;
+	struct iovec iov = { &idx, sizeof(idx) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	int u;
+
+	if (!t->nlz)
+		return;
+	fault("restore-lazy");
+	u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (u < 0 || ioctl(u, UFFDIO_API, &api))
+		die_errno("userfaultfd for --lazy-pages");
+	for (size_t k = 0; k < t->nvmas; k++) {
+		const struct vma *v = &t->vmas[k];
+		struct uffdio_register reg = { { v->premap, v->v.end - v->v.start },
+					       UFFDIO_REGISTER_MODE_MISSING, 0 };
+
+		if (lazy_vma(r->opt, v) && ioctl(u, UFFDIO_REGISTER, &reg))
+			die_errno("registering %llx-%llx with the userfaultfd",
+				  (unsigned long long)v->v.start,
+				  (unsigned long long)v->v.end);
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &u, sizeof(int));
+	if (sendmsg(r->lz_sk[1], &mh, MSG_NOSIGNAL) != sizeof(idx))
+		die_errno("handing the userfaultfd to cr");
+	close(u);
+}
+
+/* Receive a u32 and maybe an fd from a unix socket: the fd, -1 if
+ * none came with it, -2 at the end. */
+static int lz_recv(int sk, uint32_t *val)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { val, sizeof(*val) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = -1;
+
+	while ((n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(*val))
+		return -2;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+struct lz_mm {			/* the server's view of one process */
+	int uffd, id;
+	struct lz_run *v;	/* sorted by addr, disjoint */
+	size_t n;
+	uint64_t *wait;		/* faults to answer again (EAGAIN) */
+	size_t nwait;
+};
+
+struct lz_srv {
+	struct lz_mm *mm;
+	size_t nmm;
+	int img_fd;		/* the image, for lazy_check */
+	int go;			/* cr says (or closes) once the tree runs */
+	int *pidfds;		/* the restored processes */
+	size_t npidfds;
+	int guard;		/* socket to the guardian */
+	int next_id;
+	uint8_t *buf;
+	uint64_t copied;	/* pages */
+};
+
+/* Take [lo, hi) out of m's runs; what was there goes to out, if given. */
+static void lz_cut(struct lz_mm *m, uint64_t lo, uint64_t hi,
+		   struct lz_run **out, size_t *nout)
+{
+	struct lz_run *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct lz_run x = m->v[i];
+		uint64_t end = x.addr + x.npages * PAGE;
+		uint64_t a = LZ_MAX(lo, x.addr), b = LZ_MIN(hi, end);
+
+		if (a >= b) {
+			*(struct lz_run *)vec_add(&v, &n, sizeof(x)) = x;
+			continue;
+		}
+		if (x.addr < a) {
+			struct lz_run *y = vec_add(&v, &n, sizeof(x));
+
+			*y = x;
+			y->npages = (a - x.addr) / PAGE;
+		}
+		if (out) {
+			struct lz_run *y = vec_add(out, nout, sizeof(x));
+
+			*y = x;
+			y->addr = a;
+			y->npages = (b - a) / PAGE;
+			y->off += a - x.addr;
+		}
+		if (b < end) {
+			struct lz_run *y = vec_add(&v, &n, sizeof(x));
+
+			*y = x;
+			y->addr = b;
+			y->npages = (end - b) / PAGE;
+			y->off += b - x.addr;
+		}
+	}
+	free(m->v);
+	m->v = v;
+	m->n = n;
+}
+
+/* Tell the guardian about a userfaultfd: op 1 keep it, 0 close it. */
+static void lz_tell(struct lz_srv *s, struct lz_mm *m, uint32_t op)
+{
+	uint32_t msg = (uint32_t)m->id << 1 | op;
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &msg, sizeof(msg) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (op) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &m->uffd, sizeof(int));
+	}
+	if (sendmsg(s->guard, &mh, MSG_NOSIGNAL) != sizeof(msg))
+		die_errno("telling the guardian");
+}
+
+/*
+ * Copy run x (or its first len bytes) into m's process.  Returns the
+ * bytes dealt with (copied, found there already, or gone from the
+ * process), or -1 if the process is gone, or -2 if the kernel said
+ * EAGAIN (the process is changing its mappings: events to read first).
+ */
+static int64_t lz_copy(struct lz_srv *s, struct lz_mm *m,
+		       const struct lz_run *x, uint64_t len)
+{
+	uint64_t done = 0;
+
+	for (size_t got = 0; got < len;) {
+		ssize_t n = pread(x->fd, s->buf + got, len - got, x->off + got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			struct uffdio_poison p = { { x->addr, len }, 0, 0 };
+
+			/* no page to give: a SIGBUS where it is used */
+			info("reading the image at %llu: %s",
+			     (unsigned long long)x->off,
+			     n ? strerror(errno) : "end of file");
+			if (ioctl(m->uffd, UFFDIO_POISON, &p) && errno != EEXIST)
+				return -1;
+			return p.updated > 0 ? p.updated : (int64_t)PAGE;
+		}
+		got += n;
+	}
+	while (done < len) {
+		struct uffdio_copy c = { x->addr + done, (uintptr_t)s->buf + done,
+					 len - done, 0, 0 };
+
+		if (!ioctl(m->uffd, UFFDIO_COPY, &c)) {
+			s->copied += (len - done) / PAGE;
+			return len;
+		}
+		if (c.copy > 0) {
+			done += c.copy;
+			s->copied += c.copy / PAGE;
+		}
+		if (errno == EEXIST)
+			done += PAGE;	/* there already: faulted, or written */
+		else if (errno == EAGAIN)
+			return done ? (int64_t)done : -2;
+		else if (errno == ENOENT || errno == EINVAL)
+			return len;	/* not mapped there any more */
+		else if (errno == ESRCH)
+			return -1;
+		else if (c.copy <= 0)
+			die_errno("lazy-pages: UFFDIO_COPY at %llx",
+				  (unsigned long long)(x->addr + done));
+	}
+	return len;
+}
+
+static void lz_drop(struct lz_srv *s, size_t i)
+{
+	struct lz_mm *m = &s->mm[i];
+
+	lz_tell(s, m, 0);
+	close(m->uffd);
+	free(m->v);
+	free(m->wait);
+	s->mm[i] = s->mm[--s->nmm];
+}
+
+/* Answer a fault at addr: its page and a few after it, or zeros. */
+static bool lz_fault(struct lz_srv *s, struct lz_mm *m, uint64_t addr)
+{
+	uint64_t pg = addr & ~(uint64_t)(PAGE - 1);
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct lz_run x = m->v[i];
+		int64_t n;
+
+		uint64_t lo, fwd;
+
+		if (pg < x.addr || pg >= x.addr + x.npages * PAGE)
+			continue;
+		/* the window: pages after it, or before it near the run's
+		 * end (a program going down through its memory) */
+		fwd = LZ_MIN(x.npages - (pg - x.addr) / PAGE, LZ_WINDOW);
+		lo = pg - LZ_MIN((pg - x.addr) / PAGE, LZ_WINDOW - fwd) * PAGE;
+		x.off += lo - x.addr;
+		x.npages = (pg - lo) / PAGE + fwd;
+		x.addr = lo;
+		n = lz_copy(s, m, &x, x.npages * PAGE);
+		if (n == -2) {
+			*(uint64_t *)vec_add(&m->wait, &m->nwait, 8) = pg;
+			return true;
+		}
+		if (n < 0)
+			return false;
+		lz_cut(m, lo, lo + n, NULL, NULL);
+		if ((uint64_t)n <= pg - lo)	/* EAGAIN before it */
+			*(uint64_t *)vec_add(&m->wait, &m->nwait, 8) = pg;
+		{	/* the page may have been there already (EEXIST) */
+			struct uffdio_range w = { pg, PAGE };
+
+			ioctl(m->uffd, UFFDIO_WAKE, &w);
+		}
+		return true;
+	}
+	{
+		struct uffdio_zeropage z = { { pg, PAGE }, 0, 0 };
+
+		if (!ioctl(m->uffd, UFFDIO_ZEROPAGE, &z))
+			return true;
+		if (errno == EAGAIN) {
+			*(uint64_t *)vec_add(&m->wait, &m->nwait, 8) = pg;
+			return true;
+		}
+		if (errno == ESRCH)
+			return false;
+		ioctl(m->uffd, UFFDIO_WAKE, &z.range);	/* EEXIST, ENOENT */
+		return true;
+	}
+}
+
+/* One event of m's process; false if the process is gone. */
+static bool lz_event(struct lz_srv *s, size_t i, const struct uffd_msg *e)
+{
+	struct lz_mm *m = &s->mm[i];
+	struct lz_run *moved = NULL;
+	size_t nmoved = 0;
+
+	switch (e->event) {
+	case UFFD_EVENT_PAGEFAULT:
+		return lz_fault(s, m, e->arg.pagefault.address);
+	case UFFD_EVENT_FORK: {
+		struct lz_mm c = { (int)e->arg.fork.ufd, s->next_id++, NULL, 0, NULL, 0 };
+
+		for (size_t k = 0; k < m->n; k++)
+			if (!m->v[k].wipe)
+				*(struct lz_run *)vec_add(&c.v, &c.n,
+							  sizeof(*c.v)) = m->v[k];
+		s->mm = xrealloc(s->mm, (s->nmm + 1) * sizeof(*s->mm));
+		s->mm[s->nmm++] = c;
+		lz_tell(s, &c, 1);
+		return true;
+	}
+	case UFFD_EVENT_REMAP:
+		lz_cut(m, e->arg.remap.to, e->arg.remap.to + e->arg.remap.len,
+		       NULL, NULL);
+		lz_cut(m, e->arg.remap.from,
+		       e->arg.remap.from + e->arg.remap.len, &moved, &nmoved);
+		for (size_t k = 0; k < nmoved; k++) {
+			moved[k].addr += e->arg.remap.to - e->arg.remap.from;
+			*(struct lz_run *)vec_add(&m->v, &m->n,
+						  sizeof(*m->v)) = moved[k];
+		}
+		free(moved);
+		qsort(m->v, m->n, sizeof(*m->v), lz_cmp);
+		return true;
+	case UFFD_EVENT_REMOVE:
+	case UFFD_EVENT_UNMAP:
+		lz_cut(m, e->arg.remove.start, e->arg.remove.end, NULL, NULL);
+		return true;
+	}
+	return true;
+}
+
+/* Read and handle what m's userfaultfd has; false if the process is gone. */
+static bool lz_read(struct lz_srv *s, size_t i)
+{
+	struct uffd_msg e[32];
+
+	for (;;) {
+		ssize_t n = read(s->mm[i].uffd, e, sizeof(e));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		for (size_t k = 0; k < (size_t)n / sizeof(*e); k++)
+			if (!lz_event(s, i, &e[k]))
+				return false;
+	}
+}
+
+/* Faults that met EAGAIN, answered again now. */
+static bool lz_retry(struct lz_srv *s, struct lz_mm *m)
+{
+	uint64_t *w = m->wait;
+	size_t n = m->nwait;
+
+	m->wait = NULL;
+	m->nwait = 0;
+	for (size_t k = 0; k < n; k++)
+		if (!lz_fault(s, m, w[k])) {
+			free(w);
+			return false;
+		}
+	free(w);
+	return true;
+}
+
+/*
+ * The page data whose reading restore put off (in_defer_pages): checked
+ * against the CRCs END vouched for, on a thread of the server while it
+ * serves.  A mismatch kills the restored processes (those cr made; a
+ * child one of them forked meanwhile is not known to it).
+ */
+static bool lazy_check_one(int fd, const struct lz_blob *b)
+{
+	uint32_t crc = crc_pages(fd, b->off, b->len, 0, NULL, "the image");
+
+	if (crc == b->crc)
+		return true;
+	fprintf(stderr, "cr: lazy-pages: pid %llu: checksum mismatch in its page data at offset %llu (stored %08x, computed %08x): the restored processes are killed\n",
+		(unsigned long long)b->pid, (unsigned long long)b->off,
+		b->crc, crc);
+	return false;
+}
+
+static void *lazy_check(void *arg)
+{
+	struct lz_srv *s = arg;
+
+	for (size_t i = 0; i < nlz_blobs; i++)
+		if (!lazy_check_one(s->img_fd, &lz_blobs[i])) {
+			for (size_t k = 0; k < s->npidfds; k++)
+				syscall(SYS_pidfd_send_signal, s->pidfds[k],
+					SIGKILL, NULL, 0);
+			_exit(1);
+		}
+	info("the deferred page data checks out (%zu blocks)", nlz_blobs);
+	return NULL;
+}
+
+static void __attribute__((noreturn)) lz_serve(struct lz_srv *s)
+{
+	size_t rr = 0;
+	pthread_t th;
+
+	info("page server: pid %d, serving %zu processes", (int)getpid(), s->nmm);
+	if (nlz_blobs && pthread_create(&th, NULL, lazy_check, s))
+		die("lazy-pages: no thread to check the page data");
+
+	s->buf = xmalloc(LZ_CHUNK * PAGE);
+	while (s->nmm) {
+		struct pollfd *pf;
+		bool busy = false;
+		size_t i;
+		char c;
+
+		/* every page is there: read what came meanwhile, then close */
+		for (i = s->nmm; i-- > 0;)
+			if (!s->mm[i].n && !s->mm[i].nwait &&
+			    (!lz_read(s, i) || (!s->mm[i].n && !s->mm[i].nwait)))
+				lz_drop(s, i);
+		if (!s->nmm)
+			break;
+		/* the background copy waits until cr let the tree go: on a
+		 * busy machine it would slow down the end of the restore */
+		pf = xzalloc((s->nmm + 1) * sizeof(*pf));
+		for (i = 0; i < s->nmm; i++) {
+			pf[i] = (struct pollfd){ s->mm[i].uffd, POLLIN, 0 };
+			busy |= s->mm[i].n || s->mm[i].nwait;
+		}
+		pf[i] = (struct pollfd){ s->go, POLLIN, 0 };
+		busy &= s->go < 0;
+		while (poll(pf, s->nmm + (s->go >= 0), busy ? 0 : -1) < 0 &&
+		       errno == EINTR)
+			;
+		if (s->go >= 0 && pf[s->nmm].revents &&
+		    read(s->go, &c, 1) >= 0) {
+			close(s->go);
+			s->go = -1;
+		}
+		free(pf);
+		for (i = s->nmm; i-- > 0;)
+			if (!lz_read(s, i) || !lz_retry(s, &s->mm[i]))
+				lz_drop(s, i);
+		if (!s->nmm)
+			break;
+		/* the background: one chunk of one process, in turn */
+		i = rr++ % s->nmm;
+		if (s->mm[i].n && s->go < 0) {
+			struct lz_mm *m = &s->mm[i];
+			struct lz_run x = m->v[0];
+			int64_t n = lz_copy(s, m, &x,
+					    LZ_MIN(x.npages, LZ_CHUNK) * PAGE);
+
+			if (n == -1)
+				lz_drop(s, i);
+			else if (n > 0)
+				lz_cut(m, x.addr, x.addr + n, NULL, NULL);
+			else if (n == -2)
+				usleep(100);
+		}
+	}
+	info("all %llu pages in, done",
+	     (unsigned long long)s->copied);
+	_exit(0);
+}
+
+/*
+ * The guardian: holds a copy of every userfaultfd the server has.  When
+ * the server ends without having closed them all (killed, or it failed),
+ * every later fault of those processes is answered with UFFDIO_POISON:
+ * a SIGBUS at the access instead of a page of zeros.  It ends once the
+ * processes it started with (pidfds) have all exited.
+ */
+static void __attribute__((noreturn)) lz_guard(int sk, int *fds, size_t n,
+					       const int *pidfds, size_t npid,
+					       pid_t server)
+{
+	size_t left = 0;
+	uint32_t msg;
+	int st, fd;
+
+	while ((fd = lz_recv(sk, &msg)) != -2) {
+		size_t id = msg >> 1;
+
+		if (fd < 0 && id < n && fds[id] >= 0) {
+			close(fds[id]);
+			fds[id] = -1;
+		} else if (fd >= 0) {
+			fds = xrealloc(fds, (LZ_MAX(n, id + 1)) * sizeof(int));
+			while (n <= id)
+				fds[n++] = -1;
+			fds[id] = fd;
+		}
+	}
+	while (waitpid(server, &st, 0) < 0 && errno == EINTR)
+		;
+	for (size_t i = 0; i < n; i++)
+		left += fds[i] >= 0;
+	if (!left)
+		_exit(0);
+	fprintf(stderr, "cr: lazy-pages: the page server %s before %zu processes had all their pages: a missing page now gives SIGBUS\n",
+		WIFSIGNALED(st) ? "was killed" : "failed", left);
+	for (;;) {
+		struct pollfd *pf = xzalloc((n + npid) * sizeof(*pf));
+		size_t alive = 0;
+
+		for (size_t i = 0; i < n; i++)
+			pf[i] = (struct pollfd){ fds[i], POLLIN, 0 };
+		for (size_t i = 0; i < npid; i++)
+			pf[n + i] = (struct pollfd){ pidfds[i], POLLIN, 0 };
+		poll(pf, n + npid, 1000);
+		for (size_t i = 0; i < npid; i++)
+			alive += !(pf[n + i].revents & POLLIN);
+		free(pf);
+		if (!alive)
+			_exit(0);
+		for (size_t i = 0; i < n; i++) {
+			struct uffd_msg e[16];
+			ssize_t r;
+
+			while (fds[i] >= 0 &&
+			       (r = read(fds[i], e, sizeof(e))) > 0)
+				for (size_t k = 0; k < (size_t)r / sizeof(*e); k++) {
+					struct uffdio_poison p = { { e[k].arg.pagefault.address &
+						~(uint64_t)(PAGE - 1), PAGE }, 0, 0 };
+
+					if (e[k].event == UFFD_EVENT_PAGEFAULT &&
+					    ioctl(fds[i], UFFDIO_POISON, &p))
+						ioctl(fds[i], UFFDIO_WAKE, &p.range);
+					else if (e[k].event == UFFD_EVENT_FORK)
+						close((int)e[k].arg.fork.ufd);
+				}
+		}
+	}
+}
+
+static int lazy_go = -1;	/* cr's end of the server's go pipe */
+
+/*
+ * cr, once every process exists: take their userfaultfds and fork the
+ * guardian, which forks the server.  Returns the guardian's pid.
+ */
+static pid_t lazy_start(struct rst *r)
+{
+	struct image *im = r->im;
+	struct lz_srv s = { 0 };
+	size_t want = 0;
+	int gsk[2], go[2], *keep, *pidfds;
+	pid_t *pids;
+	size_t nkeep = 0;
+	pid_t g, srv;
+
+	for (size_t i = 0; i < im->nt; i++)
+		want += !task_zombie(&im->t[i]) && im->t[i].nlz;
+	if (!want) {	/* nothing to serve: check the pages now */
+		for (size_t i = 0; i < nlz_blobs; i++)
+			if (!lazy_check_one(r->img_fd, &lz_blobs[i]))
+				die("checksum mismatch in page data");
+		return 0;
+	}
+	s.mm = xzalloc(want * sizeof(*s.mm));
+	pids = xmalloc(want * sizeof(*pids));
+	for (; s.nmm < want; s.nmm++) {
+		uint32_t idx;
+		int fd = lz_recv(r->lz_sk[0], &idx);
+
+		if (fd < 0 || idx >= im->nt || !im->t[idx].nlz)
+			die("a process did not hand over its userfaultfd");
+		s.mm[s.nmm] = (struct lz_mm){ fd, (int)s.nmm, NULL, 0, NULL, 0 };
+		pids[s.nmm] = im->t[idx].proc.pid;
+		s.mm[s.nmm].v = xmalloc(im->t[idx].nlz * sizeof(struct lz_run));
+		memcpy(s.mm[s.nmm].v, im->t[idx].lz,
+		       im->t[idx].nlz * sizeof(struct lz_run));
+		s.mm[s.nmm].n = im->t[idx].nlz;
+	}
+	s.next_id = s.nmm;
+	fault("restore-lazy-server");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, gsk) ||
+	    pipe2(go, O_CLOEXEC))
+		die_errno("socketpair");
+	pidfds = xmalloc(s.nmm * sizeof(int));
+	for (size_t i = 0; i < s.nmm; i++) {
+		pidfds[i] = syscall(SYS_pidfd_open, pids[i], 0);
+		if (pidfds[i] < 0)
+			die_errno("pidfd_open %d", (int)pids[i]);
+	}
+	g = fork();
+	if (g < 0)
+		die_errno("fork");
+	if (g == 0) {
+		int *fds = xmalloc(s.nmm * sizeof(int));
+
+		undo_n = 0;
+		ctx.phase = "lazy-pages";
+		ctx.log = NULL;
+		setsid();
+		keep = xmalloc((3 * s.nmm + im->nt + 8) * sizeof(int));
+		keep[nkeep++] = 2;
+		keep[nkeep++] = s.img_fd = r->img_fd;
+		keep[nkeep++] = s.go = go[0];
+		for (size_t i = 0; i < s.nmm; i++)
+			keep[nkeep++] = pidfds[i];
+		keep[nkeep++] = gsk[0];
+		keep[nkeep++] = gsk[1];
+		for (size_t i = 0; i < s.nmm; i++) {
+			keep[nkeep++] = s.mm[i].uffd;
+			for (size_t k = 0; k < s.mm[i].n; k++) {
+				size_t j = 0;
+
+				while (j < nkeep && keep[j] != s.mm[i].v[k].fd)
+					j++;
+				if (j == nkeep)
+					keep[nkeep++] = s.mm[i].v[k].fd;
+			}
+		}
+		close_all_but(keep, nkeep);
+		srv = fork();
+		if (srv < 0)
+			die_errno("fork");
+		if (srv == 0) {
+			close(gsk[0]);
+			s.pidfds = pidfds;
+			s.npidfds = s.nmm;
+			s.guard = gsk[1];
+			lz_serve(&s);
+		}
+		close(gsk[1]);
+		close(go[0]);
+		for (size_t i = 0; i < s.nmm; i++) {
+			fds[i] = s.mm[i].uffd;
+			/* the image: the server's, not the guardian's */
+			for (size_t k = 0; k < s.mm[i].n; k++)
+				if (s.mm[i].v[k].fd > 2)
+					close(s.mm[i].v[k].fd);
+		}
+		lz_guard(gsk[0], fds, s.nmm, pidfds, s.nmm, srv);
+	}
+	for (size_t i = 0; i < s.nmm; i++)
+		close(pidfds[i]);
+	free(pidfds);
+	free(pids);
+	info("lazy-pages: page server's guardian is pid %d", (int)g);
+	close(go[0]);
+	lazy_go = go[1];
+	close(gsk[0]);
+	close(gsk[1]);
+	for (size_t i = 0; i < s.nmm; i++) {
+		close(s.mm[i].uffd);
+		free(s.mm[i].v);
+	}
+	free(s.mm);
+	return g;
 }
 
 /* The image's fds at their numbers; then nothing else but helpers. */
@@ -13019,6 +13921,7 @@ static void __attribute__((noreturn)) rst_task(struct rst *r, size_t i)
 				  (im->t[k].share.files ? CLONE_FILES : 0) |
 				  (im->t[k].share.fs ? CLONE_FS : 0)))
 			rst_task(r, k);
+	lazy_register(r, i);
 	rst_created(r);
 	rst_wait_go(r);
 	rst_join_group(r, t);
@@ -13942,6 +14845,16 @@ static void rst_timens(const struct image *im, const struct opts *opt)
 	     (long long)(off[0] / 1000000), (long long)(off[1] / 1000000));
 }
 
+/* Undo of a lazy restore: the page server and its guardian go too. */
+static pid_t lazy_pid;
+
+static void lazy_kill(void *arg)
+{
+	(void)arg;
+	kill(-lazy_pid, SIGKILL);	/* its session, once it made one */
+	kill(lazy_pid, SIGKILL);
+}
+
 static int cmd_restore(const struct opts *opt)
 {
 	char *path = image_path(opt);
@@ -13962,6 +14875,7 @@ static int cmd_restore(const struct opts *opt)
 		in.fd = xopen(path, O_RDONLY);
 		in.name = path;
 	}
+	in.defer = opt->lazy;
 	img_read(&in, &im);
 	img_check(&im);
 	if (im.predump)
@@ -13978,6 +14892,8 @@ static int cmd_restore(const struct opts *opt)
 			     in.kernel, u.release);
 	}
 	host_check(&im, opt);
+	if (opt->lazy)
+		r.lz_features = lazy_probe();
 	kst_host_cgroups(&im, opt->manage_cgroups);
 	fault("restore-cgroups");
 	r.img_fd = in.fd;
@@ -13986,9 +14902,16 @@ static int cmd_restore(const struct opts *opt)
 		die_errno("pipe");
 	rst_make_shared(&r);
 	fault("restore-shared");
+	if (opt->lazy) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r.lz_sk))
+			die_errno("socketpair");
+		r.lz_sk[0] = rst_helper(&r, r.lz_sk[0]);
+		r.lz_sk[1] = rst_helper(&r, r.lz_sk[1]);
+	}
 	nown = proc_maps(0, &own);
 	area_len = xzalloc(im.nt * sizeof(*area_len));
 	rst_plan_memory(&r, own, nown, area_len);
+	lazy_plan(&r);
 	for (size_t i = 0; i < im.nt; i++)
 		if (!task_zombie(&im.t[i]))
 			area_build(&r, &im.t[i], area_len[i], own, nown);
@@ -14006,6 +14929,9 @@ static int cmd_restore(const struct opts *opt)
 		rst_task(&r, 0);
 	rst_wait_created(&r, root);
 	fault("restore-created");
+	lazy_pid = lazy_start(&r);
+	if (lazy_pid > 0)
+		undo_push(lazy_kill, NULL);
 	for (size_t i = 0; i < im.nt; i++) {
 		ctx.pid = im.t[i].proc.pid;
 		if (!task_zombie(&im.t[i]) &&
@@ -14025,8 +14951,15 @@ static int cmd_restore(const struct opts *opt)
 	rst_tty_job(&im, !opt->detach);
 	rst_tty_take(&im.t[0], opt);
 	rst_finish(&r);
+	if (lazy_go >= 0) {	/* EPIPE: the server is done already */
+		if (write(lazy_go, "g", 1) < 0 && errno != EPIPE)
+			die_errno("starting the page server's background copy");
+		close(lazy_go);
+	}
 	rst_sysv_done(&im);
 	fault("restore-done");
+	if (lazy_pid > 0)
+		undo_pop();
 	undo_pop();
 	undo_pop();
 	if (sk_guard >= 0) {	/* rst_unlock_undo: the locks went */
@@ -15032,6 +15965,15 @@ static bool probe_userfaultfd(void)
 	return probe_errno_not(syscall(SYS_userfaultfd, ~0), ENOSYS);
 }
 
+/* What restore --lazy-pages needs (lazy_probe, without dying). */
+static bool probe_uffd_events(void)
+{
+	int64_t f = uffd_features();
+
+	return f >= 0 && (f & (LZ_FEATURES | UFFD_FEATURE_POISON)) ==
+			 (LZ_FEATURES | UFFD_FEATURE_POISON);
+}
+
 static bool probe_pidfd_getfd(void)
 {
 	return probe_errno_not(syscall(SYS_pidfd_getfd, -1, 0, 0), ENOSYS);
@@ -15240,6 +16182,7 @@ static int cmd_check(const struct opts *opt)
 		{ "rseq", false, "re-register restartable sequences (glibc 2.35+ uses them)", probe_rseq },
 		{ "pagemap-scan", false, "find the pages to save quickly (else /proc/PID/pagemap)", probe_pagemap_scan },
 		{ "userfaultfd", false, "memory-change tracking for pre-dump (async write-protect, 6.7+)", probe_userfaultfd },
+		{ "uffd events", false, "restore --lazy-pages: fork, remap, remove, unmap events and UFFDIO_POISON (6.6+)", probe_uffd_events },
 		{ "pidfd_getfd", false, "read sockets (unix options and queues; inet, netlink, packet), timerfds, ptys, fanotify queues, SIGIO owners", probe_pidfd_getfd },
 		{ "unix_diag", false, "find unix sockets' peers, names and listen queues", probe_unix_diag },
 		{ "tiocgptpeer", false, "reach a pty's slave from its master: ptys, queued bytes (4.13+)", probe_ptypeer },
@@ -15429,7 +16372,7 @@ static const struct cmd cmds[] = {
 	  "                          socket outside the tree (reconnected at restore)\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
-	{ "restore", cmd_restore, "D I d j p T M Y N", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
+	{ "restore", cmd_restore, "D I d j p T M Y N P", "usage: cr restore (-D DIR | --image FILE|-) [-d] [-j] [--pidfile FILE]\n"
 	  "  -D, --images-dir DIR    read DIR/cr.img\n"
 	  "      --image FILE|-      read FILE, or standard input with -\n"
 	  "  -d, --restore-detached  return once the process runs (else wait for it\n"
@@ -15442,6 +16385,9 @@ static const struct cmd cmds[] = {
 	  "                          on another machine); automatic if it ran in one\n"
 	  "      --verify KEYFILE    refuse the image unless its MAC is KEYFILE's\n"
 	  "      --manage-cgroups    create the cgroups (v2) the tree was in if missing\n"
+	  "      --lazy-pages        run before the memory is in: private anonymous\n"
+	  "                          pages come on fault (userfaultfd) and in the\n"
+	  "                          background, from a page server process\n"
 	  "  -v, --verbose           more detail on stderr\n"
 	  "  -o, --log-file LOG      append detail and errors to LOG\n" },
 	{ "show", cmd_show, "D I J Y", "usage: cr show [DIR | -D DIR | --image FILE|-] [--json] [--verify KEYFILE]\n"
@@ -15489,6 +16435,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "log-file", required_argument, NULL, 'o' },
 	{ "timens", no_argument, NULL, 'N' },
+	{ "lazy-pages", no_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 }
 };
@@ -15625,6 +16572,7 @@ int main(int argc, char **argv)
 			break;
 		case 'J': o.json = true; break;
 		case 'N': o.timens = true; break;
+		case 'P': o.lazy = true; break;
 		case 'S': o.sign = optarg; break;
 		case 'Y': o.verify = optarg; break;
 		case 'E':

@@ -53,6 +53,10 @@
  *	PAGEMAP nest: OWNER, RUNS, IRUNS?, PRUNS?
  *	PAD?    so that the next value is page aligned
  *	PAGES   the pages of the runs of the PAGEMAP just before, in order
+ *	PAGES_CRC? (240 | TLV_OPTIONAL) the CRC32C of that PAGES value alone:
+ *	        restore --lazy-pages checks the END CRC with it instead of
+ *	        reading the pages first, and checks the pages themselves
+ *	        while the process runs (a mismatch kills it)
  *	MAC?    (221 | TLV_OPTIONAL) HMAC-SHA-256 (RFC 2104), right before END
  *	END     must be the last record, nothing may follow
  *
@@ -229,6 +233,8 @@ struct tlv_rec {
 #define TLV_F_OWNER(X) \
 	X(kind, "1: pages of TASK pid id, 2: contents of OBJ id") \
 	X(id, "the pid or OBJ id")
+#define TLV_F_PAGES_CRC(X) \
+	X(crc, "CRC32C of the PAGES value just before (restore --lazy-pages checks it later)")
 #define TLV_OWNER_TASK	1
 #define TLV_OWNER_OBJ	2
 #define TLV_F_PIPE(X) \
@@ -480,6 +486,7 @@ struct tlv_siginfo { TLV_F_SIGINFO(TLV_FIELD) };
 struct tlv_regs_x86_64 { TLV_F_REGS_X86_64(TLV_FIELD) };
 struct tlv_regs_aarch64 { TLV_F_REGS_AARCH64(TLV_FIELD) };
 struct tlv_owner { TLV_F_OWNER(TLV_FIELD) };
+struct tlv_pages_crc { TLV_F_PAGES_CRC(TLV_FIELD) };
 struct tlv_pipe { TLV_F_PIPE(TLV_FIELD) };
 struct tlv_obj { TLV_F_OBJ(TLV_FIELD) };
 struct tlv_eventfd { TLV_F_EVENTFD(TLV_FIELD) };
@@ -632,7 +639,8 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(PARENT, 231, STR, NONE, "parent image: pages not saved here are there (relative to this image's directory)") \
 	X(PARENT_ID, 232, ROWS, END, "the parent image's END record, which identifies it") \
 	X(TRACK, 233, ROWS, TRACK, "memory-change trackers left in the processes") \
-	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there")
+	X(PRUNS, 234, ROWS, RUN, "runs present but unchanged since the parent image: their pages are there") \
+	X(PAGES_CRC, 240, ROWS, PAGES_CRC, "right after PAGES: the CRC32C of its value alone")
 
 enum tlv_kind { TLV_K_PAD = 1, TLV_K_ROWS, TLV_K_NEST, TLV_K_STR, TLV_K_BYTES,
 		TLV_K_PAGES };

@@ -1032,6 +1032,7 @@ enum {
 	M_STREAM, M_STREAM_CPU, M_STREAM_RSS,
 	M_SDUMP, M_SDUMP_CPU, M_SDUMP_RSS,
 	M_X_DUMP, M_X_DUMPR, M_X_FROZEN, M_X_REST, M_X_STREAM,
+	M_LAZY, M_LAZY_CPU, M_LAZY_RSS, M_LAZY_FILL, M_X_LAZY_FILL,
 	NM
 };
 
@@ -1053,6 +1054,9 @@ static const char *const mkey[NM] = {
 	[M_X_DUMP] = "x_dump", [M_X_DUMPR] = "x_dumpR",
 	[M_X_FROZEN] = "x_frozenR", [M_X_REST] = "x_restore",
 	[M_X_STREAM] = "x_stream",
+	[M_LAZY] = "lazy_running_ms", [M_LAZY_CPU] = "lazy_cpu_ms",
+	[M_LAZY_RSS] = "lazy_rss_mib", [M_LAZY_FILL] = "lazy_filled_ms",
+	[M_X_LAZY_FILL] = "x_lazy_fill",
 };
 
 struct result {
@@ -1068,7 +1072,41 @@ static void put_proc(struct result *r, int i, int m, int cpu, int rss,
 	r->v[rss][i] = p->ru.ru_maxrss / 1024.0;
 }
 
-/* One run: a fresh target, its ceilings, dump -R, dump, restore, stream. */
+/* Has pid a mapping still registered with a userfaultfd (lazy pages)? */
+static bool lazy_pending(pid_t pid)
+{
+	static char buf[1 << 20];
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	sprintf(path, "/proc/%d/smaps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	for (char *p = buf; (p = strstr(p, "VmFlags:")); p++) {
+		char *nl = strchr(p, '\n');
+
+		if (nl)
+			*nl = 0;
+		if (strstr(p, " um"))
+			return true;
+		if (!nl)
+			break;
+		p = nl;
+	}
+	return false;
+}
+
+/*
+ * One run: a fresh target, its ceilings, dump -R, dump, restore, a lazy
+ * restore of the same image, stream.
+ */
 static int one_run(const struct config *c, struct result *rs, int i,
 		   int timeout)
 {
@@ -1175,6 +1213,38 @@ static int one_run(const struct config *c, struct result *rs, int i,
 		}
 	}
 
+	/*
+	 * restore --lazy-pages -d of the same image: the time until the
+	 * target runs, then until its pages are all in (no mapping left
+	 * registered with the page server's userfaultfd).
+	 */
+	{
+		char *argv[] = { opt.crx, "restore", "-D", kdir, "-d",
+				 "--lazy-pages", "--pidfile", pidf, NULL };
+		uint64_t end;
+
+		kill(t.pid, SIGKILL);
+		if (!target_gone(&t, 10000)) {
+			say("\n  pid %d does not go away\n", t.pid);
+			goto out;
+		}
+		unlink(pidf);
+		if (run_cr(&p, argv, NULL, timeout))
+			goto out;
+		put_proc(rs, i, M_LAZY, M_LAZY_CPU, M_LAZY_RSS, &p);
+		end = now_ns() + timeout * 1000000000ULL;
+		while (lazy_pending(t.pid) && now_ns() < end)
+			sleep_us(200);
+		v[M_LAZY_FILL][i] = ms(now_ns() - p.t0);
+		if (target_adopt(&t) || target_beats(&t, 2, 10000))
+			goto out;
+		if (i == 0 && target_check(&t) != 0) {
+			say("\n  the lazily restored target's data is not what "
+			    "it was\n");
+			goto out;
+		}
+	}
+
 	/* stream: cr dump --image - | cr restore --image - -d */
 	{
 		char *dargv[] = { opt.crx, "dump", "-t", pidstr, "--image", "-",
@@ -1228,6 +1298,9 @@ static int one_run(const struct config *c, struct result *rs, int i,
 	v[M_X_FROZEN][i] = v[M_FROZEN][i] / v[M_C_DUMP][i];
 	v[M_X_REST][i] = v[M_REST][i] / v[M_C_REST][i];
 	v[M_X_STREAM][i] = v[M_STREAM][i] / v[M_C_STREAM][i];
+	/* the page server's copy, from the process running to all in */
+	v[M_X_LAZY_FILL][i] = (v[M_LAZY_FILL][i] - v[M_LAZY][i]) /
+			      v[M_C_REST][i];
 	rc = 0;
 out:
 	/* after a failure, a process may hold the PID though t is "dead" */
@@ -1249,6 +1322,8 @@ static const struct row {
 	{ "dump -R", M_DUMPR, M_X_DUMPR, M_C_DUMP, M_DUMPR_CPU, M_DUMPR_RSS },
 	{ "  frozen in -R", M_FROZEN, M_X_FROZEN, M_C_DUMP, -1, -1 },
 	{ "restore", M_REST, M_X_REST, M_C_REST, M_REST_CPU, M_REST_RSS },
+	{ "lazy: running", M_LAZY, -1, -1, M_LAZY_CPU, M_LAZY_RSS },
+	{ "  all pages in", M_LAZY_FILL, M_X_LAZY_FILL, M_C_REST, -1, -1 },
 	{ "stream dump|restore", M_STREAM, M_X_STREAM, M_C_STREAM,
 	  M_STREAM_CPU, M_STREAM_RSS },
 	{ "  its dump exits", M_SDUMP, -1, -1, M_SDUMP_CPU, M_SDUMP_RSS },
@@ -1282,7 +1357,8 @@ static void print_result(const struct config *c, const struct result *r)
 		say("  %-20s %-24s %-21s %10s %6s %8s %7s\n", w->label,
 		    span(s1, &t), x.n ? span(s2, &x) : "     -",
 		    num(a, w->c >= 0 ? median(r->v[w->c], r->runs) : NAN),
-		    num(b, w->t == M_FROZEN ? NAN : gibps(img * MiB, t.med)),
+		    num(b, w->t == M_FROZEN || w->t == M_LAZY ? NAN :
+			    gibps(img * MiB, t.med)),
 		    num(d, w->cpu >= 0 ? median(r->v[w->cpu], r->runs) : NAN),
 		    num(e, w->rss >= 0 ? median(r->v[w->rss], r->runs) : NAN));
 	}
@@ -1426,19 +1502,19 @@ static void run_config(size_t ci)
 
 static void summary(void)
 {
-	char a[7][32];
+	char a[9][32];
 
 	say("\n== Summary: medians, x ceiling (1.00 = as fast as copying the "
 	    "same bytes with the primitives) ==\n");
-	say("  %-13s %8s %8s %10s %8s %8s %10s %10s\n", "", "dump", "dump -R",
-	    "frozen -R", "restore", "stream", "image MiB",
-	    "stream GiB/s");
+	say("  %-13s %8s %8s %10s %8s %8s %10s %10s %8s %7s\n", "", "dump",
+	    "dump -R", "frozen -R", "restore", "stream", "image MiB",
+	    "stream GiB/s", "lazy ms", "fill x");
 	for (size_t ci = 0; ci < ARRAY_SIZE(configs); ci++) {
 		const struct result *r = &results[ci];
 
 		if (!ran[ci])
 			continue;
-		say("  %-13s %8s %8s %10s %8s %8s %10s %10s\n",
+		say("  %-13s %8s %8s %10s %8s %8s %10s %10s %8s %7s\n",
 		    configs[ci].name,
 		    num(a[0], median(r->v[M_X_DUMP], r->runs)),
 		    num(a[1], median(r->v[M_X_DUMPR], r->runs)),
@@ -1447,14 +1523,17 @@ static void summary(void)
 		    num(a[4], median(r->v[M_X_STREAM], r->runs)),
 		    num(a[5], median(r->v[M_IMAGE], r->runs)),
 		    num(a[6], gibps(median(r->v[M_IMAGE], r->runs) * MiB,
-				 median(r->v[M_STREAM], r->runs))));
+				 median(r->v[M_STREAM], r->runs))),
+		    num(a[7], median(r->v[M_LAZY], r->runs)),
+		    num(a[8], median(r->v[M_X_LAZY_FILL], r->runs)));
 	}
 }
 
 static const char legend[] =
 "Legend\n"
 "  Each run starts a fresh target (bench/target.c), then: the ceilings for\n"
-"  its data, cr dump -R, cr dump (kills it), cr restore -d, then\n"
+"  its data, cr dump -R, cr dump (kills it), cr restore -d, that process\n"
+"  killed and the image restored again with --lazy-pages, then\n"
 "  cr dump --image - | cr restore --image - -d of the restored process.\n"
 "  Times are wall-clock ms, median [min..max] over the runs.\n"
 "  x ceiling = the time / the time the primitives take for the same bytes,\n"
@@ -1472,6 +1551,12 @@ static const char legend[] =
 "                 saw between two reads of CLOCK_MONOTONIC while spinning\n"
 "                 (idle gap: the same over 20 ms without a dump)\n"
 "  restore        cr restore -d until it returns, i.e. the process runs\n"
+"  lazy: running  cr restore -d --lazy-pages until it returns (the process\n"
+"                 runs; its anonymous pages come after, from a page server)\n"
+"  all pages in   from that start until no mapping of it is registered\n"
+"                 with the server's userfaultfd any more (smaps \"um\");\n"
+"                 x ceiling: (all in - running) / the restore ceiling,\n"
+"                 i.e. the background fill against read() into fresh memory\n"
 "  stream         the pipeline until restore returns (the downtime of a\n"
 "                 migration); \"its dump exits\": when the dump side ended\n"
 "  GiB/s = image bytes / time.  cr CPU = user + system time of that cr;\n"

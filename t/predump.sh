@@ -9,7 +9,8 @@
 #   CR=path/to/cr bash t/predump.sh
 # Prints "PASS/FAIL predump.CASE" lines and "N passed, N failed".
 # The pre-dumps are signed with one key and the dump with another: restore
-# --verify must check the whole chain.
+# --verify must check the whole chain.  Last, the chain is restored again
+# with --lazy-pages.
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -156,6 +157,7 @@ if "$CR" dump -v -t $pid -D d6 --prev-images-dir ../d5 --sign key 2> err; then
 else
 	fail dump "$(cat err)"
 fi
+logsz=$(stat -c %s log)
 s1=$(stat -c %s d1/cr.img)
 s6=$(stat -c %s d6/cr.img)
 [ $((s6 * 2)) -lt "$s1" ] && pass incremental ||
@@ -296,6 +298,26 @@ if "$CR" pre-dump -t $pid -D f1 2> err; then
 	fi
 else
 	fail failed-round "$(cat err)"
+fi
+# The first chain restored again with --lazy-pages: pages of every image
+# of the chain come through the page server after the program runs.
+kill -KILL $pid
+for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+truncate -s "$logsz" log	# as it was at that dump
+if ! "$CR" check 2>&1 | grep -q '^ok *uffd events'; then
+	echo "SKIP predump.lazy-restore: no userfaultfd for --lazy-pages"
+elif "$CR" restore -D d6 -d --lazy-pages 2> err; then
+	kill -USR1 $pid
+	for i in $(seq 100); do
+		grep -aqE '^(ok|bad) ' log && break
+		sleep 0.05
+	done
+	case $(grep -aE '^(ok|bad) ' log | tail -1) in
+	ok*) pass lazy-restore ;;
+	*) fail lazy-restore "$(tail -2 log)" ;;
+	esac
+else
+	fail lazy-restore "$(cat err)"
 fi
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -56,6 +57,7 @@ enum {
 	DOWN = 4096,		/* 1.5 s between dump and restore (timers) */
 	GAP = 8192,		/* cr dump pauses 30 ms between reading the
 				   pending signals and the timers */
+	LAZY = 16384,		/* also the lazy mode (restore --lazy-pages) */
 };
 
 struct test {
@@ -66,12 +68,12 @@ struct test {
 };
 
 static const struct test tests[] = {
-	{ "counter", C, CORRUPT, NULL },
-	{ "mm-anon-256m", C, BIG, NULL },
-	{ "mm-file-private", C, 0, NULL },
-	{ "mm-prot-none", C, 0, NULL },
-	{ "mm-brk", C, 0, NULL },
-	{ "mm-stack-deep", C, 0, NULL },
+	{ "counter", C, CORRUPT | LAZY, NULL },
+	{ "mm-anon-256m", C, BIG | LAZY, NULL },
+	{ "mm-file-private", C, LAZY, NULL },
+	{ "mm-prot-none", C, LAZY, NULL },
+	{ "mm-brk", C, LAZY, NULL },
+	{ "mm-stack-deep", C, LAZY, NULL },
 	{ "regs-sse", C, 0, NULL },
 	{ "regs-avx512", C, 0, NULL },
 	{ "sig-actions", C, 0, NULL },
@@ -88,9 +90,9 @@ static const struct test tests[] = {
 	{ "proc-caps", C, 0, NULL },
 	{ "prctl-state", C, 0, NULL },
 	{ "sched-affinity", C, 0, NULL },
-	{ "mm-madvise", C, CORRUPT, NULL },
+	{ "mm-madvise", C, CORRUPT | LAZY, NULL },
 	{ "mm-pkeys", C, 0, NULL },
-	{ "mm-hugetlb", C, CORRUPT, NULL },
+	{ "mm-hugetlb", C, CORRUPT | LAZY, NULL },
 	{ "mm-hugetlb-1g", C, BIG | FEW, NULL },
 	{ "refuse-userfaultfd", C, REFUSE, "userfaultfd" },
 	{ "refuse-cgroup-v1", C, REFUSE, "cgroup v1" },
@@ -141,35 +143,36 @@ static const struct test tests[] = {
 	{ "refuse-tcp-established", C, REFUSE, "established TCP" },
 	{ "refuse-tcp-backlog", C, REFUSE | TCPEST, "not accepted yet" },
 	{ "refuse-clone-vm", C, REFUSE, "CLONE_VM" },
-	{ "thread-2", C, CORRUPT, NULL },
-	{ "thread-16", C, CORRUPT, NULL },
+	{ "thread-2", C, CORRUPT | LAZY, NULL },
+	{ "thread-16", C, CORRUPT | LAZY, NULL },
 	{ "thread-256", C, BIG | FEW, NULL },
 	{ "thread-blocked", C, CORRUPT, NULL },
 	{ "thread-condvar", C, LOAD, NULL },
-	{ "thread-state", C, CORRUPT, NULL },
-	{ "tree-depth", C, 0, NULL },
+	{ "thread-state", C, CORRUPT | LAZY, NULL },
+	{ "tree-depth", C, LAZY, NULL },
 	{ "tree-width", C, CORRUPT, NULL },
 	{ "tree-sid-pgid", C, 0, NULL },
-	{ "tree-zombie", C, 0, NULL },
+	{ "tree-zombie", C, LAZY, NULL },
 	{ "tree-subreaper", C, 0, NULL },
 	{ "tree-dead-sid", C, CORRUPT | FAULT, NULL },
 	{ "tree-dead-pgid", C, 0, NULL },
 	{ "tree-clone-files", C, CORRUPT, NULL },
 	{ "tree-clone-fs", C, 0, NULL },
-	{ "tree-pipe", C, 0, NULL },
-	{ "shm-anon", C, 0, NULL },
+	{ "tree-pipe", C, LAZY, NULL },
+	{ "shm-anon", C, LAZY, NULL },
 	{ "shm-file", C, 0, NULL },
 	{ "shm-posix", C, 0, NULL },
 	{ "shm-sysv", C, CORRUPT | FAULT, NULL },
-	{ "mm-cow", C, BIG | FEW, NULL },
+	{ "mm-cow", C, BIG | FEW | LAZY, NULL },
+	{ "mm-lazy-events", C, BIG | FEW | LAZY, NULL },
 	{ "fd-shared", C, 0, NULL },
 	{ "tty-pty", C, CORRUPT, NULL },
 	{ "tty-top", C, 0, NULL },
 	{ "tty-extern", C, 0, NULL },
 	{ "refuse-tty-input", C, REFUSE, "input queued" },
 	{ "fault-tree", C, FAULT, NULL },
-	{ "python-loop", PY, 0, NULL },
-	{ "timer-posix", C, CORRUPT, NULL },
+	{ "python-loop", PY, LAZY, NULL },
+	{ "timer-posix", C, CORRUPT | LAZY, NULL },
 	{ "timer-itimer", C, 0, NULL },
 	{ "timer-due", C, DOWN, NULL },
 	{ "timer-dense", C, GAP, NULL },
@@ -186,11 +189,11 @@ static const struct test tests[] = {
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
 enum mode { DUMP, SNAP, TWICE, PIPE, FG, CHAIN, LIVE, CORRUPTM, FORGE,
-	    REFUSEM, FAULTM, LOADM, NOCR, NMODES };
+	    REFUSEM, FAULTM, LOADM, LAZYM, NOCR, NMODES };
 
 static const char *const mode_names[NMODES] = {
 	"dump", "snap", "twice", "pipe", "fg", "chain", "live", "corrupt",
-	"forge", "refuse", "fault", "load", "nocr",
+	"forge", "refuse", "fault", "load", "lazy", "nocr",
 };
 
 /* A thread or process of the test's tree, from /proc/PID/task/TID/stat. */
@@ -1043,6 +1046,8 @@ static pid_t restore_start(struct ctx *c, const char *img, const char *tag,
 	snprintf(pidfile, sizeof(pidfile), "%s.pid", tag);
 	args[4] = at(c, pidfile);
 	args[5] = detach ? "-d" : NULL;
+	if (c->mode == LAZYM)	/* post-copy: pages come after it runs */
+		args[detach ? 6 : 5] = "--lazy-pages";
 	if (c->t->flags & DOWN)	/* timers fall due meanwhile */
 		usleep(1500000);
 	if (!strcmp(img, "-")) {
@@ -1188,6 +1193,37 @@ static bool m_live(struct ctx *c)
 		return false;
 	sleep_ms(200);
 	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
+}
+
+/*
+ * restore --lazy-pages -d: the test runs before its memory is all in and
+ * checks it.  Every other test of the set streams its image through a
+ * pipe (the spooled image is served from the memfd), the rest from a file.
+ */
+static bool m_lazy(struct ctx *c)
+{
+	/* UFFD_API; fork, remap, remove, unmap events; poison (6.6) */
+	uint64_t api[3] = { 0xaa, 0, 0 }, want = 2 | 4 | 8 | 64 | 1 << 14;
+	long u = syscall(SYS_userfaultfd, O_CLOEXEC);
+	int fd;
+
+	if (u < 0 || ioctl(u, 0xc018aa3f /* UFFDIO_API */, api) ||
+	    (api[1] & want) != want) {
+		c->skipped = true;
+		snprintf(c->why, sizeof(c->why), " this kernel's userfaultfd "
+			 "cannot do --lazy-pages");
+		if (u >= 0)
+			close(u);
+		return true;
+	}
+	close(u);
+	fd = open("lazy-mode", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)	/* tells a test that it may see the lazy phase */
+		return bad(c, "lazy-mode: %s", strerror(errno));
+	close(fd);
+	if ((c->t - tests) & 1)
+		return m_pipe(c);
+	return m_dump(c);
 }
 
 static bool m_fg(struct ctx *c)
@@ -1970,7 +2006,7 @@ static bool m_nocr(struct ctx *c)
 
 static bool (*const modes[NMODES])(struct ctx *) = {
 	m_dump, m_snap, m_twice, m_pipe, m_fg, m_chain, m_live, m_corrupt,
-	m_forge, m_refuse, m_fault, m_load, m_nocr,
+	m_forge, m_refuse, m_fault, m_load, m_lazy, m_nocr,
 };
 
 static bool applies(const struct test *t, enum mode m)
@@ -1982,13 +2018,14 @@ static bool applies(const struct test *t, enum mode m)
 	if (m == REFUSEM ||
 	    ((m == CORRUPTM || m == FORGE) && !(t->flags & CORRUPT)) ||
 	    (m == FAULTM && !(t->flags & FAULT)) ||
-	    (m == LOADM && !(t->flags & LOAD)))
+	    (m == LOADM && !(t->flags & LOAD)) ||
+	    (m == LAZYM && !(t->flags & LAZY)))
 		return false;
 	if ((t->flags & NOSNAP) && m == SNAP)
 		return false;
 	if ((t->flags & TCPCLOSE) && m == LIVE)	/* closed only if restored */
 		return false;
-	if ((t->flags & FEW) && m != DUMP && m != TWICE)
+	if ((t->flags & FEW) && m != DUMP && m != TWICE && m != LAZYM)
 		return false;
 	return !(m == PIPE && (t->flags & STDIN));	/* stdin is the image */
 }

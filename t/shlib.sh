@@ -1,4 +1,4 @@
-# Shared by the shell tests (t/nonroot.sh, t/sign.sh): source it with
+# Shared by the shell tests (t/nonroot.sh, t/sign.sh, t/lazy.sh): source it with
 # T_NAME set.  It sets here, CR, tmp (a fresh directory, removed at exit
 # with the process in $pid), and ok/bad/summary for "PASS/FAIL T_NAME.CASE"
 # lines and the last line "N passed, N failed"; term_check for a restored
