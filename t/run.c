@@ -132,7 +132,7 @@ static const struct test tests[] = {
 	{ "sk-unix-ext-dgram", C, EXTUNIX, NULL },
 	{ "sk-unix-filter", C, 0, NULL },
 	{ "sk-inet", C, CORRUPT | FAULT, NULL },
-	{ "sk-tcp-pair-in-tree", C, TCPEST | FAULT, NULL },
+	{ "sk-tcp-pair-in-tree", C, TCPEST | FAULT | CORRUPT, NULL },
 	{ "sk-tcp-pair-busy", C, TCPEST | FAULT, NULL },
 	{ "sk-tcp-close", C, TCPCLOSE, NULL },
 	{ "sk-netlink-packet", C, CORRUPT, NULL },
