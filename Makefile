@@ -98,12 +98,12 @@ $(OUT): cr.c tlv.h $(B)/blob.o | $(HEADERS)
 
 
 # Packages from Debian's archive, installed only when something is missing.
-PKGS := musl-tools gcc libc6-dev make binutils linux-libc-dev python3 procps tmux iproute2 redis-server
+PKGS := musl-tools gcc libc6-dev make binutils linux-libc-dev python3 procps tmux iproute2 redis-server nginx-light
 deps:
 	@if ! command -v musl-gcc >/dev/null || ! command -v gcc >/dev/null || \
 	   ! command -v python3 >/dev/null || ! command -v top >/dev/null || \
 	   ! command -v tmux >/dev/null || ! command -v ip >/dev/null || \
-	   ! command -v redis-server >/dev/null || \
+	   ! command -v redis-server >/dev/null || ! command -v nginx >/dev/null || \
 	   [ ! -e /usr/include/linux/ptrace.h ] || \
 	   [ ! -e /usr/lib/$$(gcc -dumpmachine)/libc.a ]; then \
 		echo "installing $(PKGS)"; \

@@ -2051,6 +2051,7 @@ struct image {
 	bool streamed;		/* read from a pipe, not a file */
 	size_t ntrk_undo;	/* dump: undo entries closing new trackers */
 	uint64_t chain_seen;	/* read: which of those records came */
+	uint64_t netlock;	/* NETLOCK: the dump's network lock, 0 if none */
 	struct tree_helper *helpers;	/* from img_check_tree */
 	size_t nhelpers;
 	struct pipe_obj *pipes;
@@ -4640,36 +4641,57 @@ static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
 	return buf;
 }
 
-/* cr's copies of sockets under repair during a dump (sk_release). */
+/*
+ * cr's copies of the connections taken during a dump (sk_release).  Each
+ * is in repair mode only while it is read (col_tcp_repair): the tree may
+ * run again at any moment if cr is killed, and a program must not find its
+ * socket in repair mode (recv fails with EPERM, send goes to the wrong
+ * queue).  From then on a drop-all filter keeps the peer's packets out, and
+ * net_lock sets SO_LINGER 0 so that the kill closes the original without
+ * a FIN (its RST is dropped by the lock) and frees its address pair at once.
+ */
 static struct sk_held {
 	int fd;
-	bool repair;
+	int pid, tfd;		/* whose fd it is */
+	int reuse;		/* SO_REUSEADDR, which repair mode clears */
+	struct linger linger;	/* the program's */
 } *sk_held;
 static size_t nsk_held;
 static uint64_t sk_lock_id;	/* this dump's network lock (nonzero) */
 static bool sk_locked;		/* and it is in place */
 static int net_unlock(uint64_t id);
 
-/* A socket under repair back to normal, the filter gone. */
-static void sk_unrepair(int s)
+/* Out of repair mode (no window probe), SO_REUSEADDR as it was. */
+static void sk_repair_off(int s, int reuse)
 {
-	int off = TCP_REPAIR_OFF;
+	int off = TCP_REPAIR_OFF_NO_WP;
 
 	setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off));
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse));
+}
+
+/* A connection taken back to how the program had it. */
+static void sk_giveback(int s, int reuse, const struct linger *l)
+{
+	int off = 0;
+
+	sk_repair_off(s, reuse);
+	setsockopt(s, SOL_SOCKET, SO_LINGER, l, sizeof(*l));
 	setsockopt(s, SOL_SOCKET, SO_DETACH_FILTER, &off, sizeof(off));
 }
 
 /*
- * cr may be killed mid-dump, and then no undo runs.  A guardian process,
- * forked at the first repair, is told each socket taken ("s PID FD") and
- * the lock ("l ID"); if cr goes without saying "done", it takes those
- * sockets out of repair mode itself and removes the lock.
+ * cr may be killed mid-dump (or mid-restore), and then no undo runs.  A
+ * guardian process, forked at the first connection taken, is told each
+ * one ("s PID FD REUSEADDR LINGER-ON LINGER-SECS") and the lock ("l ID");
+ * if cr goes without saying "done", it gives those sockets back and
+ * removes the lock.
  */
 static int sk_guard = -1;
 
 static void __attribute__((format(printf, 1, 2))) sk_guard_tell(const char *fmt, ...)
 {
-	char line[64];
+	char line[96];
 	va_list ap;
 	int n;
 
@@ -4705,27 +4727,36 @@ static void __attribute__((noreturn)) sk_guardian(int in)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long long a, b;
-		int s;
+		struct linger l;
+		int s, reuse;
 
 		if (sscanf(line, "l %llx", &a) == 1) {
 			net_unlock(a);
-		} else if (sscanf(line, "s %llu %llu", &a, &b) == 2 &&
+		} else if (sscanf(line, "s %llu %llu %d %d %d", &a, &b, &reuse,
+				  &l.l_onoff, &l.l_linger) == 5 &&
 			   (s = pidfd_take((int)a, (int)b)) >= 0) {
-			sk_unrepair(s);
+			sk_giveback(s, reuse, &l);
 			close(s);
 		}
 	}
 	_exit(0);
 }
 
-static void sk_guard_start(void)
+/*
+ * The guardian; its pid must not be one of avoid[] (a restore forks the
+ * tree with its own pids later).
+ */
+static void sk_guard_start(const pid_t *avoid, size_t navoid)
 {
 	int p[2];
 	pid_t g;
 
 	if (sk_guard >= 0)
 		return;
-	if (pipe2(p, O_CLOEXEC) || (g = fork()) < 0)
+	if (pipe2(p, O_CLOEXEC))
+		die_errno("starting the socket guardian");
+again:
+	if ((g = fork()) < 0)
 		die_errno("starting the socket guardian");
 	if (!g) {
 		ctx.log = NULL;
@@ -4734,6 +4765,12 @@ static void sk_guard_start(void)
 				close(fd);
 		sk_guardian(p[0]);
 	}
+	for (size_t i = 0; i < navoid; i++)
+		if (avoid[i] == g) {	/* it reads EOF: nothing to do */
+			kill(g, SIGKILL);
+			waitpid(g, NULL, 0);
+			goto again;
+		}
 	close(p[0]);
 	sk_guard = p[1];
 }
@@ -4747,20 +4784,56 @@ static void sk_guard_done(void)
 	sk_guard = -1;
 }
 
-/* Undo of a dump: the sockets taken for repair go back to normal. */
+/* Undo of a dump: the connections taken go back to normal. */
 static void sk_release(void *arg)
 {
 	(void)arg;
+	for (size_t i = 0; i < nsk_held; i++) {
+		struct sk_held *h = &sk_held[i];
+
+		sk_giveback(h->fd, h->reuse, &h->linger);
+		close(h->fd);
+	}
+	nsk_held = 0;
 	if (sk_locked)
 		net_unlock(sk_lock_id);
 	sk_locked = false;
+	sk_guard_done();
+}
+
+/*
+ * A dump with -R is over: the program goes on, but its dumped connections
+ * stay locked (the image has them; the peer must not see the original go
+ * on) until the image is restored.  SO_LINGER 0 stays too, so that killing
+ * the original frees each address pair without a word to the peer.
+ */
+static void sk_keep(void)
+{
+	int off = 0;
+
 	for (size_t i = 0; i < nsk_held; i++) {
-		if (sk_held[i].repair)
-			sk_unrepair(sk_held[i].fd);
+		setsockopt(sk_held[i].fd, SOL_SOCKET, SO_DETACH_FILTER, &off,
+			   sizeof(off));
 		close(sk_held[i].fd);
 	}
 	nsk_held = 0;
+	if (sk_locked)
+		info("the dumped connections stay locked until the restore: nftables table inet cr_lock_%llx",
+		     (unsigned long long)sk_lock_id);
+	sk_locked = false;
 	sk_guard_done();
+}
+
+/* This dump's network lock id, made once. */
+static void sk_lock_new(void)
+{
+	struct timespec ts;
+
+	if (sk_lock_id)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
+		      ts.tv_nsec) | 1;
 }
 
 static int sk_int(int s, int level, int name, const char *what, int fd)
@@ -4810,40 +4883,122 @@ static bool tcp_fin_in(uint64_t state)
 	       state == TCP_CLOSING;
 }
 
-/* An established connection, by TCP_REPAIR on cr's copy s of it. */
-static void col_tcp_repair(struct sock_state *k, int s, int fd)
+/* The program's own socket filter (refused on a connection yet). */
+static bool sk_filtered(int s)
+{
+	socklen_t len = 0;
+
+	return getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len;
+}
+
+static struct sk_held *sk_find(int pid, int fd)
+{
+	for (size_t i = 0; i < nsk_held; i++)
+		if (sk_held[i].pid == pid && sk_held[i].tfd == fd)
+			return &sk_held[i];
+	return NULL;
+}
+
+/*
+ * A connection taken: what the program had (told the guardian too), then
+ * the drop-all filter.  Once per connection: sk_take_all took them all
+ * before any was read, and the copy made for reading replaces its own.
+ */
+static struct sk_held *sk_take(int s, int pid, int fd)
 {
 	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { 1, &drop };
+	struct sk_held *h;
+	socklen_t len;
+
+	if ((h = sk_find(pid, fd))) {
+		close(h->fd);
+		h->fd = s;
+		return h;
+	}
+	sk_guard_start(NULL, 0);
+	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
+	memset(h, 0, sizeof(*h));
+	h->fd = s;
+	h->pid = pid;
+	h->tfd = fd;
+	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
+	len = sizeof(h->linger);
+	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
+		die_errno("fd %d: SO_LINGER", fd);
+	sk_guard_tell("s %d %d %d %d %d\n", pid, fd, h->reuse,
+		      h->linger.l_onoff, h->linger.l_linger);
+	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	return h;
+}
+
+/*
+ * --tcp-established, right after the freeze: every connection of the
+ * tree gets its filter before any is read.  Read one by one, a connection
+ * read first could otherwise still reach a peer in the tree read later
+ * (a retransmission, a probe): the peer's image would then have seen
+ * more of it than its own image says it sent.
+ */
+static void sk_take_all(const struct image *im)
+{
+	char path[64], link[64];
+
+	for (size_t i = 0; i < im->nt; i++) {
+		int pid = im->t[i].proc.pid;
+		struct dirent *e;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (task_zombie(&im->t[i]) || !(d = opendir(path)))
+			continue;
+		while ((e = readdir(d))) {
+			char fdp[96];
+			struct tcp_info ti;
+			socklen_t len = sizeof(ti);
+			ssize_t n;
+			int s, fd = atoi(e->d_name);
+
+			snprintf(fdp, sizeof(fdp), "%s/%.16s", path, e->d_name);
+			n = readlink(fdp, link, sizeof(link) - 1);
+			link[n > 0 ? n : 0] = 0;
+			if (strncmp(link, "socket:", 7) ||
+			    (s = pidfd_take(pid, fd)) < 0)
+				continue;
+			memset(&ti, 0, sizeof(ti));
+			len = sizeof(ti);
+			if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+			    ti.tcpi_state == TCP_LISTEN ||
+			    ti.tcpi_state == TCP_CLOSE || sk_filtered(s)) {
+				close(s);	/* not a connection, or refused */
+				continue;
+			}
+			sk_take(s, pid, fd);
+		}
+		closedir(d);
+	}
+}
+
+/* An established connection, by TCP_REPAIR on cr's copy s of it. */
+static void col_tcp_repair(struct sock_state *k, int s, int fd)
+{
 	struct tcp_repair_window w;
 	struct tcp_info ti;
 	struct sk_held *h;
 	socklen_t len = 0;
 	int on = 1, v, fin;
 
-	if (getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len) {
+	if (!sk_find(ctx.pid, fd) && sk_filtered(s)) {
 		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
 		       fd);
 		return;
 	}
-	sk_guard_start();
-	sk_guard_tell("s %d %d\n", ctx.pid, fd);
-	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
-	h->fd = s;
-	h->repair = true;
-	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
-		die_errno("fd %d: locking the connection (SO_ATTACH_FILTER)", fd);
+	h = sk_take(s, ctx.pid, fd);
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
 		die_errno("fd %d: TCP_REPAIR", fd);
 	k->s.flags |= TLV_SOCK_REPAIR;
 	k->has_tcp = true;
-	if (!sk_lock_id) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		sk_lock_id = ((uint64_t)getpid() << 40 ^ ts.tv_sec << 30 ^
-			      ts.tv_nsec) | 1;
-	}
+	sk_lock_new();
 	k->tcp.lock = sk_lock_id;
 	if (ioctl(s, SIOCOUTQ, &v) || (k->tcp.sndq = v, ioctl(s, SIOCOUTQNSD, &v)) ||
 	    (k->tcp.unsent = v, ioctl(s, SIOCINQ, &v)))
@@ -4887,6 +5042,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	k->tcp.rcv_wup = w.rcv_wup;
 	if ((int32_t)(w.rcv_wup - (uint32_t)k->tcp.rcv_seq) > 0)
 		k->tcp.rcv_wup = k->tcp.rcv_seq;	/* it counted the FIN */
+	sk_repair_off(s, h->reuse);	/* read: the filter keeps it so */
 }
 
 static const char *const tcp_state_names[] = {
@@ -5058,7 +5214,7 @@ static bool col_inet(struct image *im, struct sock_state *k, int s, int fd)
 		k->s.flags |= TLV_SOCK_LISTEN;
 		k->s.backlog = ti.tcpi_sacked;	/* for a listener: the backlog */
 		if (ti.tcpi_unacked) {		/* and connections not accepted */
-			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: not supported yet",
+			refuse("fd %d: listening TCP socket %s has %u connections not accepted yet: cr cannot put a connection back into a listener's queue",
 			       fd, l, ti.tcpi_unacked);
 			return false;
 		}
@@ -5431,15 +5587,41 @@ static void nlb_match(struct nl_batch *b, int base, uint32_t off,
 	nlb_end(b, e);
 }
 
-/* A rule dropping what the peer of connection k sends to it. */
+/* The verdict of a rule: drop. */
+static void nlb_drop(struct nl_batch *b)
+{
+	size_t e, d, v, vd;
+
+	e = nlb_nest(b, NFTA_LIST_ELEM);
+	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
+	d = nlb_nest(b, NFTA_EXPR_DATA);
+	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
+	v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
+	vd = nlb_nest(b, NFTA_DATA_VERDICT);
+	nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
+	nlb_end(b, vd);
+	nlb_end(b, v);
+	nlb_end(b, d);
+	nlb_end(b, e);
+}
+
+/*
+ * A rule dropping what the peer of connection k sends to it (chain "in"),
+ * or what it sends to the peer (chain "out").
+ */
 static void nlb_lock_rule(struct nl_batch *b, const char *table,
-			  const struct tlv_sock *s)
+			  const struct tlv_sock *s, bool out)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 	uint8_t la[16], ra[16], nfproto, tcp = IPPROTO_TCP;
 	uint16_t ports[2] = { htons(s->rport), htons(s->lport) };
 	uint32_t alen = 16, src = 8, dst = 24;
-	size_t l, e, d;
+	size_t l;
+
+	if (out) {
+		ports[0] = htons(s->lport);
+		ports[1] = htons(s->rport);
+	}
 
 	memcpy(la, &s->laddr0, 8);
 	memcpy(la + 8, &s->laddr1, 8);
@@ -5456,27 +5638,42 @@ static void nlb_lock_rule(struct nl_batch *b, const char *table,
 	}
 	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
+	nlb_attr(b, NFTA_RULE_CHAIN, out ? "out" : "in", out ? 4 : 3);
+	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
+	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
+	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, out ? la : ra, alen);
+	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, out ? ra : la, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
+	nlb_drop(b);
+	nlb_end(b, l);
+}
+
+/*
+ * A rule dropping new connections' SYNs (flags: SYN, or SYN with ECN's
+ * ECE and CWR) to a listener: addr of alen bytes (none: any address) and
+ * port.  Clients retransmit them until the restored listener answers.
+ */
+static void nlb_syn_rule(struct nl_batch *b, const char *table,
+			 uint8_t nfproto, const uint8_t *addr, uint32_t alen,
+			 uint16_t port, uint8_t flags)
+{
+	uint8_t tcp = IPPROTO_TCP;
+	size_t l;
+
+	port = htons(port);
+	nlb_msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+	nlb_attr(b, NFTA_RULE_TABLE, table, strlen(table) + 1);
 	nlb_attr(b, NFTA_RULE_CHAIN, "in", 3);
 	l = nlb_nest(b, NFTA_RULE_EXPRESSIONS);
 	nlb_match(b, -1, NFT_META_NFPROTO, &nfproto, 1);
 	nlb_match(b, -1, NFT_META_L4PROTO, &tcp, 1);
-	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, src, ra, alen);
-	nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, dst, la, alen);
-	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, ports, 4);
-	e = nlb_nest(b, NFTA_LIST_ELEM);
-	nlb_attr(b, NFTA_EXPR_NAME, "immediate", 10);
-	d = nlb_nest(b, NFTA_EXPR_DATA);
-	nlb_u32(b, NFTA_IMMEDIATE_DREG, NFT_REG_VERDICT);
-	{
-		size_t v = nlb_nest(b, NFTA_IMMEDIATE_DATA);
-		size_t vd = nlb_nest(b, NFTA_DATA_VERDICT);
-
-		nlb_u32(b, NFTA_VERDICT_CODE, NF_DROP);
-		nlb_end(b, vd);
-		nlb_end(b, v);
-	}
-	nlb_end(b, d);
-	nlb_end(b, e);
+	if (addr)
+		nlb_match(b, NFT_PAYLOAD_NETWORK_HEADER, alen == 4 ? 16 : 24,
+			  addr, alen);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, &port, 2);
+	nlb_match(b, NFT_PAYLOAD_TRANSPORT_HEADER, 13, &flags, 1);
+	nlb_drop(b);
 	nlb_end(b, l);
 }
 
@@ -5523,39 +5720,183 @@ static void lock_name(char *buf, size_t len, uint64_t id)
 	snprintf(buf, len, "cr_lock_%llx", (unsigned long long)id);
 }
 
-/* Dump: drop what the peers of the dumped connections send, until restore. */
-static void net_lock(const struct image *im)
+/* A lock table with its two chains, input and output. */
+static void nlb_table(struct nl_batch *b, const char *table)
 {
-	static struct nl_batch b;
-	char table[32];
 	size_t h;
-	bool any = false;
-	int err;
 
-	lock_name(table, sizeof(table), sk_lock_id);
-	b.len = b.nmsg = 0;
-	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
-	nlb_msg(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
-	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
-	nlb_msg(&b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
-	nlb_attr(&b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
-	nlb_attr(&b, NFTA_CHAIN_NAME, "in", 3);
-	nlb_attr(&b, NFTA_CHAIN_TYPE, "filter", 7);
-	h = nlb_nest(&b, NFTA_CHAIN_HOOK);
-	nlb_u32(&b, NFTA_HOOK_HOOKNUM, NF_INET_LOCAL_IN);
-	nlb_u32(&b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
-	nlb_end(&b, h);
+	nlb_msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+	nlb_attr(b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	for (int out = 0; out < 2; out++) {
+		nlb_msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE);
+		nlb_attr(b, NFTA_CHAIN_TABLE, table, strlen(table) + 1);
+		nlb_attr(b, NFTA_CHAIN_NAME, out ? "out" : "in", out ? 4 : 3);
+		nlb_attr(b, NFTA_CHAIN_TYPE, "filter", 7);
+		h = nlb_nest(b, NFTA_CHAIN_HOOK);
+		nlb_u32(b, NFTA_HOOK_HOOKNUM, out ? NF_INET_LOCAL_OUT
+						  : NF_INET_LOCAL_IN);
+		nlb_u32(b, NFTA_HOOK_PRIORITY, (uint32_t)-300);
+		nlb_end(b, h);
+	}
+}
+
+/* The rules of the dumped connections, both ways; false if none. */
+static bool nlb_conn_rules(struct nl_batch *b, const char *table,
+			   const struct image *im)
+{
+	bool any = false;
+
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 
 			if (d->f.kind == TLV_FD_INET &&
 			    (d->sk->s.flags & TLV_SOCK_REPAIR)) {
-				nlb_lock_rule(&b, table, &d->sk->s);
+				nlb_lock_rule(b, table, &d->sk->s, false);
+				nlb_lock_rule(b, table, &d->sk->s, true);
 				any = true;
 			}
 		}
+	return any;
+}
+
+/*
+ * --tcp-established, before the freeze: the listeners of the tree (their
+ * sockets' inodes in /proc/PID/fd, found in /proc/PID/net/tcp*) stop
+ * taking new connections.  A connection the kernel completes while the
+ * tree is frozen would wait in the listener's queue, which cr cannot
+ * restore (README); instead the client's SYN is dropped and sent again
+ * until the restored listener answers.  net_lock adds the connections to
+ * the same table.
+ */
+static bool sk_prelocked;
+
+static void tree_pids(int pid, int **v, size_t *n)
+{
+	char path[64], *txt, *p, *save;
+	DIR *d;
+	struct dirent *e;
+
+	*(int *)vec_add(v, n, sizeof(**v)) = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "task/%.16s/children", e->d_name);
+		txt = proc_xread(pid, path, NULL);
+		for (p = strtok_r(txt, " \n", &save); p;
+		     p = strtok_r(NULL, " \n", &save))
+			if (*n < 65536)
+				tree_pids(atoi(p), v, n);
+		free(txt);
+	}
+	closedir(d);
+}
+
+static void net_prelock(int root)
+{
+	static struct nl_batch b;
+	char table[32], path[64], link[64], *txt, *line, *save;
+	int *pids = NULL, err;
+	size_t npids = 0, nino = 0;
+	unsigned long *inos = NULL;
+	bool any = false;
+
+	tree_pids(root, &pids, &npids);
+	for (size_t i = 0; i < npids; i++) {
+		DIR *d;
+		struct dirent *e;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((e = readdir(d))) {
+			char fdp[300];
+			unsigned long ino;
+			ssize_t n;
+
+			snprintf(fdp, sizeof(fdp), "%s/%.16s", path, e->d_name);
+			n = readlink(fdp, link, sizeof(link) - 1);
+			link[n > 0 ? n : 0] = 0;
+			if (sscanf(link, "socket:[%lu]", &ino) == 1)
+				*(unsigned long *)vec_add(&inos, &nino,
+							  sizeof(*inos)) = ino;
+		}
+		closedir(d);
+	}
+	free(pids);
+	sk_lock_new();
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_table(&b, table);
+	for (int v6 = 0; v6 < 2; v6++) {
+		txt = proc_xread(root, v6 ? "net/tcp6" : "net/tcp", NULL);
+		for (line = strtok_r(txt, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char hex[33];
+			unsigned port, st, w[4];
+			unsigned long ino;
+			uint8_t a[16];
+			bool found = false, zero;
+
+			if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
+				   hex, &port, &st, &ino) != 4 || st != TCP_LISTEN)
+				continue;
+			for (size_t i = 0; i < nino && !found; i++)
+				found = inos[i] == ino;
+			if (!found)
+				continue;
+			for (int k = 0; k < (v6 ? 4 : 1); k++) {
+				sscanf(hex + 8 * k, "%8x", &w[k]);
+				memcpy(a + 4 * k, &w[k], 4);
+			}
+			zero = !memcmp(a, (uint8_t[16]){ 0 }, v6 ? 16 : 4);
+			for (int f = 0; f < 2; f++) {	/* SYN, SYN+ECE+CWR */
+				uint8_t fl = f ? 0xc2 : 0x02;
+
+				if (!v6 || zero)	/* any: IPv4 too */
+					nlb_syn_rule(&b, table, NFPROTO_IPV4,
+						     zero ? NULL : a, 4, port, fl);
+				if (v6)
+					nlb_syn_rule(&b, table, NFPROTO_IPV6,
+						     zero ? NULL : a, 16, port, fl);
+			}
+			any = true;
+			info("no new connections to port %u while dumped", port);
+		}
+		free(txt);
+	}
+	free(inos);
 	if (!any)
+		return;
+	sk_guard_start(NULL, 0);
+	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
+	if ((err = nlb_send(&b))) {	/* a help, not a must: go on */
+		info("listeners not locked: adding nftables table %s: %s",
+		     table, strerror(-err));
+		return;
+	}
+	undo_push(sk_release, NULL);
+	sk_locked = sk_prelocked = true;
+	info("listeners locked: nftables table inet %s", table);
+}
+
+/* Dump: drop what the peers of the dumped connections send, until restore. */
+static void net_lock(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	if (!sk_prelocked)
+		nlb_table(&b, table);
+	if (!nlb_conn_rules(&b, table, im))
 		return;
 	fault("dump-lock");
 	sk_guard_tell("l %llx\n", (unsigned long long)sk_lock_id);
@@ -5564,6 +5905,40 @@ static void net_lock(const struct image *im)
 		    strerror(-err));
 	sk_locked = true;	/* sk_release unlocks on failure */
 	info("network locked: nftables table inet %s", table);
+	/* a kill now closes each original with a RST, which the lock drops */
+	for (size_t i = 0; i < nsk_held; i++)
+		if (setsockopt(sk_held[i].fd, SOL_SOCKET, SO_LINGER,
+			       &(struct linger){ 1, 0 }, sizeof(struct linger)))
+			die_errno("network lock: SO_LINGER");
+}
+
+/*
+ * After dump -R the listeners take connections again: the table is made
+ * anew (in one transaction) with the connections' rules only, or goes.
+ */
+static void net_lock_listeners_off(const struct image *im)
+{
+	static struct nl_batch b;
+	char table[32];
+	int err;
+
+	if (!sk_prelocked || !sk_locked)
+		return;
+	lock_name(table, sizeof(table), sk_lock_id);
+	b.len = b.nmsg = 0;
+	nlb_msg(&b, NFNL_MSG_BATCH_BEGIN, 0);
+	nlb_msg(&b, NFT_MSG_DELTABLE, 0);
+	nlb_attr(&b, NFTA_TABLE_NAME, table, strlen(table) + 1);
+	nlb_table(&b, table);
+	if (!nlb_conn_rules(&b, table, im)) {
+		sk_locked = false;
+		err = net_unlock(sk_lock_id);
+	} else {
+		err = nlb_send(&b);
+	}
+	if (err)
+		die("network lock: remaking nftables table %s: %s", table,
+		    strerror(-err));
 }
 
 /* The lock goes (if it is here); -errno if it could not. */
@@ -7504,6 +7879,8 @@ static void collect(struct image *im, int pid, bool shell_job, int timeout_ms)
 {
 	freeze(im, pid, timeout_ms);
 	undo_push(sk_release, NULL);	/* runs before frz_release */
+	if (im->tcp_mode == 'E' && !im->predump)
+		sk_take_all(im);
 	fault("dump-freeze");
 	for (size_t i = 0; i < im->nt; i++)
 		if (!task_zombie(&im->t[i]))
@@ -7595,6 +7972,11 @@ static void dump_chain(struct img_out *o, const struct image *im)
 	if (b.len)
 		out_rec(o, TLV_TRACK, b.p, b.len);
 	buf_free(&b);
+	if (sk_locked) {
+		struct tlv_netlock l = { sk_lock_id };
+
+		out_rec(o, TLV_NETLOCK, &l, sizeof(l));
+	}
 }
 
 static void put_file(struct buf *b, const char *path,
@@ -8640,12 +9022,14 @@ static int cmd_dump(const struct opts *opt)
 	}
 	im.slot = im.prev ? im.prev->slot + 1 : 1;
 	im.ext_unix = opt->ext_unix;
+	if (im.tcp_mode == 'E' && !im.predump)
+		net_prelock(opt->pid);
 	t_freeze = mono_ns();
 	collect(&im, opt->pid, opt->shell_job, opt->timeout_ms);
 	fault("dump-collect");
 	collect_pages(&im);
 	fault("dump-pages");
-	if (!opt->leave_running && !im.predump)
+	if (!im.predump)
 		net_lock(&im);
 	for (size_t i = 0; i < im.nt; i++) {
 		npages += im.t[i].own.npages;
@@ -8726,11 +9110,19 @@ static int cmd_dump(const struct opts *opt)
 	} else if (opt->leave_running) {
 		trk_switch(&im);
 		trk_keep(&im);
+		undo_pop();	/* sk_release: the connections stay locked */
+		net_lock_listeners_off(&im);
+		sk_keep();
 		undo_run();	/* frz_release: everything back, let go */
 	} else {
-		undo_pop();	/* sk_release: sockets die in repair mode, silently */
+		undo_pop();	/* sk_release: the sockets die without a word */
 		undo_pop();	/* frz_release */
+		if (sk_prelocked)
+			undo_pop();	/* net_prelock's sk_release */
 		kill_tree(&im);
+		for (size_t i = 0; i < nsk_held; i++)	/* the last of them */
+			close(sk_held[i].fd);
+		nsk_held = 0;
 		sk_guard_done();
 	}
 	return 0;
@@ -9702,6 +10094,13 @@ static void read_chain_rec(struct image *im, uint32_t tag, const uint8_t *v,
 		im->parent = get_str(&it, "the image");
 	} else if (tag == TLV_PARENT_ID) {
 		get_row(&it, &im->parent_id, sizeof(im->parent_id), "the image");
+	} else if (tag == TLV_NETLOCK) {
+		struct tlv_netlock l;
+
+		get_row(&it, &l, sizeof(l), "the image");
+		if (!l.id)
+			die("corrupt image: network lock 0");
+		im->netlock = l.id;
 	} else {
 		im->track = get_rows(&it, &im->ntrack, "the image");
 	}
@@ -9894,8 +10293,8 @@ static void img_read(struct img_in *in, struct image *im)
 		if (pending && r.tag != TLV_PAD)
 			die("corrupt image: PAGEMAP without its PAGES");
 		if ((r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
-		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK) &&
-		    section == 0 && !im->nt) {
+		     r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
+		     r.tag == TLV_NETLOCK) && section == 0 && !im->nt) {
 			read_chain_rec(im, r.tag, v, r.len);
 		} else if (r.tag == TLV_TASK && section == 0) {
 			read_task(im, v, r.len);
@@ -9918,7 +10317,7 @@ static void img_read(struct img_in *in, struct image *im)
 			   r.tag == TLV_OBJ || r.tag == TLV_TTY ||
 			   r.tag == TLV_PREDUMP || r.tag == TLV_PARENT ||
 			   r.tag == TLV_PARENT_ID || r.tag == TLV_TRACK ||
-			   r.tag == TLV_USK) {
+			   r.tag == TLV_NETLOCK || r.tag == TLV_USK) {
 			die("corrupt image: %s out of order", tlv_name(r.tag));
 		} else if (r.tag != TLV_PAD) {
 			struct tlv_it it = { .tag = r.tag };
@@ -12133,6 +12532,31 @@ static void sk_send_all(int s, const uint8_t *p, size_t len, int fd,
 	}
 }
 
+/*
+ * Room for len queued bytes: a buffer the size the original had (or the
+ * default) may not hold them as the refill cuts them (the original's grew
+ * by autotuning, or its packets took less room), and a refill does not
+ * wait for room.  The dumped size comes back after the refill.
+ */
+static void sk_make_room(int s, const struct sock_state *k, int name,
+			 int force, size_t len, bool after)
+{
+	int cur = 0, want = len > (1u << 29) ? 1 << 30 : (int)len * 2 + 65536;
+	socklen_t n = sizeof(cur);
+
+	if (after) {
+		for (size_t o = 0; o < k->nopt; o++)
+			if (k->opt[o].level == SOL_SOCKET &&
+			    k->opt[o].name == (uint64_t)name)
+				sk_opt_set(s, &k->opt[o]);
+		return;
+	}
+	if (!getsockopt(s, SOL_SOCKET, name, &cur, &n) && cur >= want)
+		return;
+	want /= 2;	/* the kernel doubles it */
+	setsockopt(s, SOL_SOCKET, force, &want, sizeof(want));
+}
+
 /* Seqs, connect, options, queues, window: TCP_REPAIR as the kernel wants. */
 static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
 			   const union sk_addr *peer, socklen_t plen)
@@ -12172,10 +12596,13 @@ static void rst_tcp_repair(int s, const struct sock_state *k, int fd,
 	q = TCP_RECV_QUEUE;
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
 		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_make_room(s, k, SO_RCVBUF, SO_RCVBUFFORCE, t->rcvq, false);
 	sk_send_all(s, k->rcvq, t->rcvq, fd, "receive queue");
+	sk_make_room(s, k, SO_RCVBUF, SO_RCVBUFFORCE, t->rcvq, true);
 	q = TCP_SEND_QUEUE;	/* sent before: sent again on timeout */
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)))
 		die_errno("fd %d: TCP_REPAIR_QUEUE", fd);
+	sk_make_room(s, k, SO_SNDBUF, SO_SNDBUFFORCE, t->sndq, false);
 	sk_send_all(s, k->sndq, t->sndq - t->unsent, fd, "send queue");
 	q = TCP_NO_QUEUE;
 	if (setsockopt(s, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) ||
@@ -12348,11 +12775,31 @@ static int rst_sock(const struct fd *d)
 	if ((t->flags & TLV_SOCK_REPAIR) &&
 	    setsockopt(s, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)))
 		die_errno("fd %d: TCP_REPAIR", fd);
+	/*
+	 * A listener may come after a connection of its port made in repair
+	 * mode (which binds with force): SO_REUSEADDR for the bind, then as
+	 * it was.
+	 */
+	if ((t->flags & TLV_SOCK_BOUND) && t->type == SOCK_STREAM &&
+	    !(t->flags & TLV_SOCK_REPAIR) &&
+	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
+		die_errno("fd %d: SO_REUSEADDR", fd);
 	if ((t->flags & TLV_SOCK_BOUND) && bind(s, &a.sa, alen)) {
 		char b[80];
 
 		die_errno("fd %d: bind %s", fd, sk_addr_str(b, sizeof(b),
 			  t->family, t->laddr0, t->laddr1, t->lport));
+	}
+	if ((t->flags & TLV_SOCK_BOUND) && t->type == SOCK_STREAM &&
+	    !(t->flags & TLV_SOCK_REPAIR)) {
+		int reuse = 0;
+
+		for (size_t i = 0; i < k->nopt; i++)
+			if (k->opt[i].level == SOL_SOCKET &&
+			    k->opt[i].name == SO_REUSEADDR)
+				reuse = (int)k->opt[i].val;
+		if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse)))
+			die_errno("fd %d: SO_REUSEADDR", fd);
 	}
 	for (size_t i = 0; i < k->nmc; i++) {
 		struct group_req gr = { .gr_interface = k->mc[i].ifindex };
@@ -12378,18 +12825,23 @@ static int rst_sock(const struct fd *d)
 }
 
 /*
- * Every process exists and is stopped: connections leave repair mode (a
- * window probe tells the peer to go on), SO_REUSEADDR that repair mode
- * cleared comes back, and what was never sent is sent now.
+ * The network locks of the image's connections (one per dump, so one
+ * here) go at the end of a restore, or when it fails.  A failed restore
+ * leaves nothing: without the lock the peer's next segment meets no socket
+ * and gets a RST from the kernel, so the connection dies cleanly instead
+ * of hanging; the image's connections cannot be taken up again.  A
+ * guardian (sk_guardian) does it if cr is killed.
  */
-static void rst_sk_finish(const struct image *im)
+static int rst_unlock(const struct image *im, bool guard)
 {
-	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
 	uint64_t unlocked = 0;
-	int err;
+	int err, first = 0;
 
-	ctx.pid = 0;
-	for (size_t i = 0; i < im->nt; i++)	/* the lock first: see net_lock */
+	if (im->netlock && guard)
+		sk_guard_tell("l %llx\n", (unsigned long long)im->netlock);
+	else if (im->netlock)
+		first = net_unlock(im->netlock);
+	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
 			const struct fd *d = &im->t[i].fds[j];
 
@@ -12397,10 +12849,59 @@ static void rst_sk_finish(const struct image *im)
 			    !d->sk->tcp.lock || d->sk->tcp.lock == unlocked)
 				continue;
 			unlocked = d->sk->tcp.lock;
-			if ((err = net_unlock(unlocked)))
-				die("network unlock: deleting nftables table cr_lock_%llx: %s",
-				    (unsigned long long)unlocked, strerror(-err));
+			if (guard)
+				sk_guard_tell("l %llx\n",
+					      (unsigned long long)unlocked);
+			else if ((err = net_unlock(unlocked)) && !first)
+				first = err;
 		}
+	return first;
+}
+
+static void rst_unlock_undo(void *arg)
+{
+	rst_unlock(arg, false);
+	sk_guard_done();
+}
+
+/* Before the first fork: the guardian, told the locks, and the undo. */
+static void rst_lock_guard(const struct image *im)
+{
+	pid_t *avoid = NULL;
+	size_t n = 0;
+	bool any = im->netlock;
+
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t j = 0; j < im->t[i].nfds; j++)
+			any |= im->t[i].fds[j].f.kind == TLV_FD_INET &&
+			       im->t[i].fds[j].sk->has_tcp &&
+			       im->t[i].fds[j].sk->tcp.lock;
+	if (!any)
+		return;
+	for (size_t i = 0; i < im->nt; i++)
+		for (size_t k = 0; k < im->t[i].nth; k++)
+			*(pid_t *)vec_add(&avoid, &n, sizeof(*avoid)) =
+				im->t[i].th[k].t.tid;
+	sk_guard_start(avoid, n);
+	free(avoid);
+	rst_unlock(im, true);
+	undo_push(rst_unlock_undo, (void *)im);
+}
+
+/*
+ * Every process exists and is stopped: connections leave repair mode (a
+ * window probe tells the peer to go on), SO_REUSEADDR that repair mode
+ * cleared comes back, and what was never sent is sent now.
+ */
+static void rst_sk_finish(const struct image *im)
+{
+	bool *done = xzalloc((im->nofds + 1) * sizeof(*done));
+	int err;
+
+	ctx.pid = 0;
+	if ((err = rst_unlock(im, false)))	/* the lock first: see net_lock */
+		die("network unlock: deleting an nftables table cr_lock_*: %s",
+		    strerror(-err));
 
 	for (size_t i = 0; i < im->nt; i++)
 		for (size_t j = 0; j < im->t[i].nfds; j++) {
@@ -12426,6 +12927,7 @@ static void rst_sk_finish(const struct image *im)
 						  (unsigned long long)d->f.fd);
 			sk_send_all(s, k->sndq + k->tcp.sndq - k->tcp.unsent,
 				    k->tcp.unsent, d->f.fd, "send queue (unsent)");
+			sk_make_room(s, k, SO_SNDBUF, SO_SNDBUFFORCE, 0, true);
 			/* our FIN again after all data; the peer's FIN */
 			if ((tcp_fin_out(k->s.state) && shutdown(s, SHUT_WR)) ||
 			    ((k->s.flags & TLV_SOCK_SHUT_RD) &&
@@ -15259,11 +15761,12 @@ static int cmd_restore(const struct opts *opt)
 	}
 	in.defer = opt->lazy;
 	img_read(&in, &im);
-	fault("restore-read");
 	img_check(&im);
 	if (im.predump)
 		die("%s is a pre-dump: its memory was copied while the process ran; restore the dump made with --prev-images-dir",
 		    in.name);
+	rst_lock_guard(&im);	/* from here a failure unlocks */
+	fault("restore-read");
 	chain_load(&im, path, opt->listen ? NULL : opt->verify);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
@@ -15343,6 +15846,10 @@ static int cmd_restore(const struct opts *opt)
 		undo_pop();
 	undo_pop();
 	undo_pop();
+	if (sk_guard >= 0) {	/* rst_unlock_undo: the locks went */
+		undo_pop();
+		sk_guard_done();
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	for (size_t i = 0; i < r.nhelpers; i++)	/* the tree's pipes, files... */
 		if (!ctx.log || r.helpers[i] != fileno(ctx.log))

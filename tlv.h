@@ -408,6 +408,8 @@ struct tlv_rec {
 	X(ino, "the tracker's inode number, or for soft-dirty the process's start time, to recognise it next time")
 /* TRACK fd of a process tracked by the kernel's soft-dirty bits (no fd) */
 #define TLV_TRACK_SOFT_DIRTY 0xffffffffull
+#define TLV_F_NETLOCK(X) \
+	X(id, "network lock of the dump: nftables table inet cr_lock_<hex id> (listeners' SYNs, connections) that restore deletes")
 #define TLV_F_PREDUMP(X) \
 	X(live, "1: pages were copied while the processes ran") \
 /* Section 5b: prctl state, scheduling, cgroups, memory advice (tags 140-159) */
@@ -508,6 +510,7 @@ struct tlv_mcast { TLV_F_MCAST(TLV_FIELD) };
 struct tlv_nl_group { TLV_F_NL_GROUP(TLV_FIELD) };
 struct tlv_packet { TLV_F_PACKET(TLV_FIELD) };
 struct tlv_track { TLV_F_TRACK(TLV_FIELD) };
+struct tlv_netlock { TLV_F_NETLOCK(TLV_FIELD) };
 struct tlv_predump { TLV_F_PREDUMP(TLV_FIELD) };
 struct tlv_kstate { TLV_F_KSTATE(TLV_FIELD) };
 struct tlv_spec { TLV_F_SPEC(TLV_FIELD) };
@@ -610,6 +613,7 @@ struct tlv_sc_filter { TLV_F_SC_FILTER(TLV_FIELD) };
 	X(PACKET, 108, ROWS, PACKET, "an AF_PACKET socket") \
 	X(MCAST, 109, ROWS, MCAST, "multicast groups the socket joined (any source)") \
 	X(DGRAMS, 110, BYTES, NONE, "UDP datagrams queued, oldest first; each: u64 family, port, addr0, addr1 (its source), len, then len bytes padded to 8") \
+	X(NETLOCK, 111, ROWS, NETLOCK, "image: the dump's network lock, deleted at the end of the restore") \
 	X(KSTATE, 140, ROWS, KSTATE, "TASK: prctl state, mlockall, oom_score_adj") \
 	X(SPEC, 141, ROWS, SPEC, "TASK: speculation controls") \
 	X(CGROUP, 142, STR, NONE, "TASK: its cgroup v2 path (0:: line of /proc/PID/cgroup)") \
