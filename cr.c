@@ -779,7 +779,8 @@ static uint32_t ror32(uint32_t x, int n)
 
 static void sha256_block(struct sha256 *c, const uint8_t *b)
 {
-	uint32_t w[64], v[8];
+	uint32_t w[64], a = c->h[0], b1 = c->h[1], c1 = c->h[2], d = c->h[3];
+	uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
 
 	for (int i = 0; i < 16; i++)
 		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
@@ -788,19 +789,17 @@ static void sha256_block(struct sha256 *c, const uint8_t *b)
 		w[i] = w[i - 16] + w[i - 7] +
 		       (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ w[i - 15] >> 3) +
 		       (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ w[i - 2] >> 10);
-	memcpy(v, c->h, sizeof(v));
-	for (int i = 0; i < 64; i++) {	/* v: a b c d e f g h */
-		uint32_t t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) +
-			      ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha256_k[i] + w[i];
-		uint32_t t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) +
-			      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+	for (int i = 0; i < 64; i++) {	/* the eight working variables */
+		uint32_t t1 = h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) +
+			      ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+		uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) +
+			      ((a & b1) ^ (a & c1) ^ (b1 & c1));
 
-		memmove(v + 1, v, 7 * sizeof(v[0]));
-		v[4] += t1;
-		v[0] = t1 + t2;
+		h = g, g = f, f = e, e = d + t1;
+		d = c1, c1 = b1, b1 = a, a = t1 + t2;
 	}
-	for (int i = 0; i < 8; i++)
-		c->h[i] += v[i];
+	c->h[0] += a, c->h[1] += b1, c->h[2] += c1, c->h[3] += d;
+	c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
 }
 
 static void sha256_update(struct sha256 *c, const void *data, size_t n)
