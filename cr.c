@@ -3269,10 +3269,6 @@ static void trk_pages(struct image *im, struct task *t)
 	close(fd);
 	if (t->trk_sd && im->keep_track)
 		trk_sd_clear(t);
-	if (!im->keep_track && t->uffd >= 0) {
-		close(t->uffd);
-		t->uffd = -1;
-	}
 	for (size_t i = 0; im->prev && i < im->prev->nt; i++)
 		if (im->prev->t[i].proc.pid == t->proc.pid)
 			q = &im->prev->t[i];
@@ -3348,6 +3344,20 @@ static void trk_switch(struct image *im)
 		}
 	}
 	ctx.pid = 0;
+}
+
+/*
+ * cr's copies of trackers that go: the last reference, whose release
+ * clears the write-protection of every page (some ms per GiB), so only
+ * once the tree runs again or is killed.
+ */
+static void trk_close(struct image *im)
+{
+	for (size_t i = 0; i < im->nt; i++)
+		if (im->t[i].uffd >= 0) {
+			close(im->t[i].uffd);
+			im->t[i].uffd = -1;
+		}
 }
 
 /* The release of a tree whose memory is copied after it goes on. */
@@ -9113,6 +9123,7 @@ static int cmd_dump(const struct opts *opt)
 		net_lock_listeners_off(&im);
 		sk_keep();
 		undo_run();	/* frz_release: everything back, let go */
+		trk_close(&im);
 	} else {
 		undo_pop();	/* sk_release: the sockets die without a word */
 		undo_pop();	/* frz_release */
@@ -9123,6 +9134,7 @@ static int cmd_dump(const struct opts *opt)
 			close(sk_held[i].fd);
 		nsk_held = 0;
 		sk_guard_done();
+		trk_close(&im);
 	}
 	return 0;
 }
