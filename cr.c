@@ -1938,6 +1938,8 @@ struct task {
 	struct thread *th;	/* th[0] is the main thread */
 	size_t nth;
 	struct runs own, inh;	/* pages saved; pages kept from the parent */
+	struct runs written;	/* dump: tracked pages written since (5b) */
+	bool written_known;	/* ... found by col_pages's own walk */
 	struct runs prun;	/* pages unchanged since the parent image */
 	struct psrc *src;	/* restore: where the prun pages are */
 	size_t nsrc;
@@ -2653,12 +2655,17 @@ static bool keep_page(uint64_t cat)
 	       !(cat & (PAGE_IS_FILE | PAGE_IS_PFNZERO));
 }
 
-/* Runs of one mapping by PAGEMAP_SCAN; -errno if the ioctl is missing. */
-static int col_pages_scan(struct runs *own, int fd, const struct vma *v)
+/*
+ * Runs of one mapping by PAGEMAP_SCAN; -errno if the ioctl is missing.
+ * written (if not NULL): the pages among them written since the tracker
+ * protected them (5b), from the same walk.
+ */
+static int col_pages_scan(struct runs *own, int fd, const struct vma *v,
+			  struct runs *written)
 {
 	struct page_region reg[512];
 	uint64_t at = v->v.start, done = v->v.start;
-	size_t floor = own->n;
+	size_t floor = own->n, wfloor = written ? written->n : 0;
 
 	while (at < v->v.end) {
 		struct pm_scan_arg a = { .size = sizeof(a), .start = at,
@@ -2666,7 +2673,8 @@ static int col_pages_scan(struct runs *own, int fd, const struct vma *v)
 			.vec_len = ARRAY_SIZE(reg),
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED |
-				       PAGE_IS_FILE | PAGE_IS_PFNZERO };
+				       PAGE_IS_FILE | PAGE_IS_PFNZERO |
+				       (written ? PAGE_IS_WRITTEN : 0) };
 		long n = ioctl(fd, PM_SCAN_IOCTL, &a);
 
 		if (n < 0)
@@ -2679,6 +2687,9 @@ static int col_pages_scan(struct runs *own, int fd, const struct vma *v)
 				continue;
 			if (keep_page(reg[i].categories))
 				runs_add(own, floor, s, (reg[i].end - s) / PAGE);
+			if (written && (reg[i].categories & PAGE_IS_WRITTEN))
+				runs_add(written, wfloor, s,
+					 (reg[i].end - s) / PAGE);
 			done = reg[i].end;
 		}
 		if (a.walk_end <= at)
@@ -2778,7 +2789,9 @@ static void col_pages(struct image *im, struct task *t)
 					  t->proc.pid);
 			continue;
 		}
-		if (scan && col_pages_scan(&t->own, fd, v) < 0) {
+		if (scan && col_pages_scan(&t->own, fd, v,
+					   t->uffd >= 0 && v->tracked ?
+					   &t->written : NULL) < 0) {
 			if (errno != ENOTTY && errno != EINVAL)
 				die_errno("PAGEMAP_SCAN");
 			scan = false;
@@ -2788,6 +2801,7 @@ static void col_pages(struct image *im, struct task *t)
 		if (!scan)
 			col_pages_pagemap(&t->own, NULL, fd, -1, v, t->proc.pid);
 	}
+	t->written_known = scan;
 	close(fd);
 	if (pfd >= 0)
 		close(pfd);
@@ -3253,6 +3267,10 @@ static void trk_pages(struct image *im, struct task *t)
 
 	if (t->uffd < 0 && !t->trk_sd)
 		return;
+	if (t->uffd >= 0 && t->written_known) {	/* col_pages's walk */
+		written = t->written;
+		t->written = (struct runs){ 0 };
+	}
 	fd = open_pagemap(t->proc.pid);
 	for (size_t i = 0; i < t->nvmas; i++) {
 		struct vma *v = &t->vmas[i];
@@ -3263,7 +3281,7 @@ static void trk_pages(struct image *im, struct task *t)
 			 (v->v.end - v->v.start) / PAGE);
 		if (t->trk_sd)
 			trk_sd_scan(fd, v, &written, t->proc.pid);
-		else
+		else if (!t->written_known)
 			trk_scan(fd, v, false, &written);
 	}
 	close(fd);
