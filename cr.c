@@ -18,7 +18,9 @@
  *   2. image I/O: crc32c, the record writer and reader
  *   3. /proc parsing
  *   4. ptrace freezer and remote syscalls
- *   5. collect: a process's state into plain structs
+ *   5. collect: a process's state into plain structs (memory, tracking)
+ *   5a. descriptors: terminals, special files, sockets; threads
+ *   5b. kernel state: prctl, scheduling, cgroup, memory advice
  *   6. check and write the image
  *   6b. transport: page server, migrate, restore --listen
  *   7. read and validate an image
@@ -3499,7 +3501,8 @@ static uint64_t col_stdio(struct image *im, const struct task *t, int fd,
 	return 3;
 }
 
-/* ==== 5a. terminals ======================================================
+/* ==== 5a. descriptors: terminals, special files, sockets; threads =======
+ * -- terminals --
  * Unix98 pseudo-terminals.  A pty whose master (/dev/ptmx) is held in the
  * tree is made anew at restore under the same number N (/dev/pts/N): the
  * kernel hands out the lowest free number, so cr opens /dev/ptmx until it
@@ -4124,6 +4127,8 @@ static void rst_tty_fg(const struct image *im, const struct task *t)
 		close(fd);
 	}
 }
+
+/* -- inotify, fanotify, timerfd, eventfd, signalfd, epoll ----------------- */
 
 /*
  * The mount point of the mount with id mnt_id, or (mnt_id < 0) of the
@@ -5986,6 +5991,8 @@ static int net_unlock(uint64_t id)
 	return err == -ENOENT ? 0 : err;
 }
 
+/* -- file locks and signal-driven I/O ------------------------------------- */
+
 /*
  * File locks, from the fd's fdinfo "lock:" lines (as /proc/locks has them):
  *	lock:	1: POSIX  ADVISORY  WRITE 123 fe:00:4567 0 EOF
@@ -6798,6 +6805,8 @@ static void col_fds(struct image *im, struct task *t, bool shell_job)
 /* kcmp(2): 0 if the two objects are the same, else non-zero. */
 static long kcmp_obj(int pid1, int pid2, int type, long a, long b);
 
+/* -- across fds: epoll targets, shared open files and tables -------------- */
+
 /*
  * An epoll registration names a file by the fd it was added with; after
  * a close (or a reuse of the number) it names nothing restore could add.
@@ -6962,6 +6971,8 @@ static void col_siginfo(struct thread *th, int tid, bool shared)
 		memcpy(&s->w0, si, sizeof(si));
 	}
 }
+
+/* -- threads: registers, rseq, cr's area in the process ------------------- */
 
 /*
  * If the thread stopped inside an rseq critical section, the kernel would
