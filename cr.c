@@ -2124,6 +2124,14 @@ static void frz_release(void *arg)
 			pt_release(&im->t[i].th[k].pt);
 }
 
+/* qsort, which must not be given NULL even for no elements (C11 7.22.5). */
+static void xqsort(void *v, size_t n, size_t size,
+		   int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -2147,7 +2155,7 @@ static size_t proc_list(int pid, const char *dir, uint64_t **out)
 			*(uint64_t *)vec_add(&v, &n, sizeof(*v)) =
 				strtoull(e->d_name, NULL, 10);
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_u64);
+	xqsort(v, n, sizeof(*v), cmp_u64);
 	*out = v;
 	return n;
 }
@@ -4421,7 +4429,7 @@ static void col_anon_fd(struct task *t, struct fd *d, const char *kind)
 		     line = strtok_r(NULL, "\n", &save))
 			if (!strncmp(line, "inotify wd:", 11))
 				col_inotify_watch(d, line, fd);
-		qsort(d->watches, d->nwatches, sizeof(*d->watches), cmp_u64);
+		xqsort(d->watches, d->nwatches, sizeof(*d->watches), cmp_u64);
 	} else {
 		refuse("fd %d: unsupported fd type \"%s\"", fd, kind);
 		t->nfds--;
@@ -6929,7 +6937,7 @@ static void col_clone_sharing(struct image *im)
 	share_im = im;
 	for (size_t j = 0; j < ARRAY_SIZE(k); j++) {
 		share_type = k[j].type;
-		qsort(ix, n, sizeof(*ix), cmp_shared);
+		xqsort(ix, n, sizeof(*ix), cmp_shared);
 		for (size_t a = 0, b; a < n; a = b) {
 			for (b = a + 1; b < n && !cmp_shared(&ix[a], &ix[b]); b++)
 				;
@@ -7306,8 +7314,7 @@ static void col_ptimers(struct task *t, uint64_t scratch)
 		}
 	}
 	free(s);
-	if (t->nptimers)	/* by id */
-		qsort(t->ptimers, t->nptimers, sizeof(*t->ptimers), cmp_u64);
+	xqsort(t->ptimers, t->nptimers, sizeof(*t->ptimers), cmp_u64); /* by id */
 	for (size_t i = 0; i < t->nptimers; i++) {
 		uint64_t v[4];	/* struct itimerspec: interval, value */
 		long r;
@@ -13872,7 +13879,7 @@ static void lazy_plan(struct rst *r)
 					       y->off + a - y->addr);
 			}
 		}
-		qsort(t->lz, t->nlz, sizeof(*t->lz), lz_cmp);
+		xqsort(t->lz, t->nlz, sizeof(*t->lz), lz_cmp);
 	}
 }
 
@@ -14210,7 +14217,7 @@ static bool lz_event(struct lz_srv *s, size_t i, const struct uffd_msg *e)
 						  sizeof(*m->v)) = moved[k];
 		}
 		free(moved);
-		qsort(m->v, m->n, sizeof(*m->v), lz_cmp);
+		xqsort(m->v, m->n, sizeof(*m->v), lz_cmp);
 		return true;
 	case UFFD_EVENT_REMOVE:
 	case UFFD_EVENT_UNMAP:
@@ -14910,7 +14917,7 @@ static uint64_t zone_place(const struct image *im, const struct map_line *own,
 		for (size_t k = 0; k < im->t[i].nvmas; k++)
 			s[n++] = (struct span){ im->t[i].vmas[k].v.start,
 						im->t[i].vmas[k].v.end };
-	qsort(s, n, sizeof(*s), cmp_span);
+	xqsort(s, n, sizeof(*s), cmp_span);
 	for (size_t i = n; i-- > 0;) {
 		if (s[i].end + margin <= hi && hi - s[i].end - margin >= len + margin) {
 			free(s);

@@ -45,7 +45,7 @@ ASAN_CASES ?= counter. fault-tree. tree-pipe. tree-zombie. shm-anon. \
 	rseq. mm-cow. tree-dead-sid. tree-clone-files. shm-sysv. sk-unix-pair. \
 	sk-unix-listen. sk-unix-dgram. sk-inet. sk-tcp-pair-in-tree. \
 	sk-netlink-packet. tty-pty. tty-extern.
-ASAN_MODES ?= dump,snap,twice,pipe,fg,corrupt,forge,fault,lazy
+ASAN_MODES ?= dump,snap,twice,pipe,fg,chain,live,corrupt,forge,fault,lazy
 # cr-asan's leaks at exit are by design
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=0 CR=build/cr-asan t/run
 
