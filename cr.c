@@ -3337,11 +3337,12 @@ static void trk_switch(struct image *im)
 {
 	for (size_t i = 0; i < im->nt; i++) {
 		struct task *t = &im->t[i];
-		struct pt *p = &t->th[0].pt;
+		struct pt *p;
 		int fd;
 
-		if (t->uffd_new < 0)
+		if (t->uffd_new < 0)	/* zombies too: no threads */
 			continue;
+		p = &t->th[0].pt;
 		ctx.pid = t->proc.pid;
 		fd = open_pagemap(t->proc.pid);
 		for (size_t k = 0; k < t->nvmas; k++) {
