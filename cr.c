@@ -1926,6 +1926,8 @@ struct runs {			/* page runs, ascending */
 	uint64_t npages;
 };
 
+#define TRK_FDS 16	/* trackers take the lowest free of the top 16 fds */
+
 struct task {
 	struct tlv_proc proc;
 	struct tlv_creds creds;
@@ -1964,8 +1966,8 @@ struct task {
 	int uffd_new;		/* ... cr's copy of it */
 	uint64_t trk_new_ino;
 	int trk_next_fd;	/* ... the fd TRACK names: it takes trk_fd's */
-	int stale_fd[16], nstale;	/* trackers no image names (TRK_FDS) */
-	uint64_t stale_ino[16];
+	int stale_fd[TRK_FDS], nstale;	/* trackers no image names */
+	uint64_t stale_ino[TRK_FDS];
 	uint64_t pages_off;	/* restore: stream offset of the page data */
 	long parent;		/* index of the parent task, -1 for the root */
 	long via;		/* tree_helper that forks it instead, or -1 */
@@ -3004,7 +3006,6 @@ static uint64_t trk_start_time(int pid)
 }
 
 static long trk_slot(const struct task *t);
-#define TRK_FDS 16	/* trackers take the lowest free of the top 16 fds */
 
 /*
  * Is pid's fd a tracker cr left but no image names (from a dump that
