@@ -2589,7 +2589,9 @@ static bool col_vma(struct image *im, int pid, const struct map_line *m,
 					  (unsigned long long)m->kpagesize);
 		v->v.flags |= huge_flags(m->kpagesize);
 	}
-	if (vmflag(m, "um") || vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
+	if (vmflag(m, "um"))	/* what a lazy restore leaves until it is done */
+		return refuse_vma(s, e, "registered with userfaultfd (by the program, or by a lazy restore whose pages are still coming in): not supported");
+	if (vmflag(m, "ui") || (vmflag(m, "uw") && !trk))
 		return refuse_vma(s, e, "registered with userfaultfd: not supported");
 	v->tracked = vmflag(m, "uw");	/* by cr's tracker (section 5b) */
 	if (vmflag(m, "ss"))
