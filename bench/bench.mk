@@ -5,7 +5,9 @@
 #   make bench-migrate          cr migrate between two network namespaces
 #                               (t/migrate.sh MIG_BENCH): frozen time of a
 #                               pre-copy and of a one-shot migration of 1 GiB
-#                               written at 1%/s, MB/s vs a plain TCP copy
+#                               written at 1%/s, MB/s vs a plain TCP copy,
+#                               and of MIG_RUNS (9) lazy pre-copy migrations
+#                               (each, median, maximum)
 #   make bench-compare [OLD=a NEW=b]   two result files side by side
 #                               (default: the two newest in bench/results)
 #   make clean-bench

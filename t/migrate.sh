@@ -15,8 +15,9 @@
 #   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter)
 # MIG_MB=N changes the working set (default 1024).  MIG_BENCH=FILE (make
 # bench): no failure cases; measures a plain TCP copy over the veth (the
-# ceiling), the pre-copy migration there and a one-shot one (--max-iters 0)
-# back, and writes key=value lines to FILE.
+# ceiling), the pre-copy migration there, a one-shot one (--max-iters 0)
+# back, then MIG_RUNS (9) lazy pre-copy ones back and forth, and writes
+# key=value lines to FILE.
 # Prints "PASS/FAIL migrate.CASE" lines and "N passed, N failed".
 
 set -u
