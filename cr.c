@@ -1227,6 +1227,7 @@ static void in_skip_pages(struct img_in *in, uint64_t len)
  * is no PAGES_CRC (an older image): then the pages are read here.
  */
 struct lz_blob {
+	int fd;			/* the image (of a chain: any of it) */
 	uint64_t off, len;
 	uint32_t crc;
 	uint64_t pid;
@@ -1243,13 +1244,13 @@ static bool in_defer_pages(struct img_in *in, uint64_t len, uint64_t pid)
 	} next;
 	struct lz_blob *b;
 
-	if (!in->defer || in->mac || !pid ||
+	if (!in->defer || in->mac || in->checked || !pid ||
 	    pread(in->fd, &next, sizeof(next), in->off + len) != sizeof(next) ||
 	    next.r.tag != (TLV_PAGES_CRC | TLV_OPTIONAL) || next.r.zero ||
 	    next.r.len != sizeof(next.c))
 		return false;
 	b = vec_add(&lz_blobs, &nlz_blobs, sizeof(*b));
-	*b = (struct lz_blob){ in->off, len, (uint32_t)next.c.crc, pid };
+	*b = (struct lz_blob){ in->fd, in->off, len, (uint32_t)next.c.crc, pid };
 	in->crc = crc_join(in->crc, (uint32_t)next.c.crc, len);
 	in->blob_crc = (uint32_t)next.c.crc;
 	in->blob_known = true;
@@ -1257,6 +1258,15 @@ static bool in_defer_pages(struct img_in *in, uint64_t len, uint64_t pid)
 	if (lseek(in->fd, in->off, SEEK_SET) != (off_t)in->off)
 		die_errno("%s: lseek", in->name);
 	return true;
+}
+
+/* The image fd the blobs name moved from fd from to fd to; returns to. */
+static int lz_blobs_moved(int from, int to)
+{
+	for (size_t i = 0; i < nlz_blobs; i++)
+		if (lz_blobs[i].fd == from)
+			lz_blobs[i].fd = to;
+	return to;
 }
 
 /* Walk the records inside a nest held in memory. */
@@ -8020,7 +8030,8 @@ static void collect_pages(struct image *im)
 }
 
 static char *chain_path(const char *image, const char *parent);	/* 7 */
-static struct image *chain_read(const char *path, const char *key);
+static struct image *chain_read(const char *path, const char *key,
+				 bool defer);
 static void *get_rows(const struct tlv_it *it, size_t *n, const char *where);
 static void check_dir(const char *what, const char *path);
 
@@ -9118,7 +9129,7 @@ static int cmd_dump(const struct opts *opt)
 	} else if (opt->prev_dir) {
 		im.parent = xmalloc(strlen(opt->prev_dir) + 8);
 		sprintf(im.parent, "%s/cr.img", opt->prev_dir);
-		im.prev = chain_read(chain_path(path, im.parent), NULL);
+		im.prev = chain_read(chain_path(path, im.parent), NULL, false);
 		close(im.prev->fd);
 	}
 	if ((net || opt->discard) && im.prev) {	/* a receiver keeps chains by slot */
@@ -11433,9 +11444,11 @@ static char *chain_path(const char *image, const char *parent)
 }
 
 /* A parent image, read and checked; key: --verify its MAC too. */
-static struct image *chain_read(const char *path, const char *key)
+static struct image *chain_read(const char *path, const char *key,
+				 bool defer)
 {
-	struct img_in in = { .name = path, .checked = xfer_last };
+	struct img_in in = { .name = path, .checked = xfer_last,
+			     .defer = defer };
 	struct image *p = xzalloc(sizeof(*p));
 
 	if (key)
@@ -11498,7 +11511,8 @@ static void chain_resolve(struct task *t, const struct image *im)
 
 /* Restore: the whole chain under im (read from path, NULL: stdin);
  * with --verify every image of it must carry the key's MAC. */
-static void chain_load(struct image *im, const char *path, const char *key)
+static void chain_load(struct image *im, const char *path, const char *key,
+		       bool defer)
 {
 	const char *at = path;
 	int depth = 0;
@@ -11517,7 +11531,7 @@ static void chain_load(struct image *im, const char *path, const char *key)
 				die("image chain: a received image names %s as its parent, not %s",
 				    c->parent, want);
 		}
-		c->prev = chain_read(pp, key);
+		c->prev = chain_read(pp, key, defer);
 		if (memcmp(&c->prev->end, &c->parent_id, sizeof(c->parent_id)))
 			die("image chain: %s is not the image %s was dumped against",
 			    pp, at ? at : "standard input");
@@ -13551,9 +13565,9 @@ static void rst_make_shared(struct rst *r)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	r->img_fd = rst_helper(r, r->img_fd);
+	r->img_fd = lz_blobs_moved(r->img_fd, rst_helper(r, r->img_fd));
 	for (struct image *p = r->im->prev; p; p = p->prev)
-		p->fd = rst_helper(r, p->fd);
+		p->fd = lz_blobs_moved(p->fd, rst_helper(r, p->fd));
 	r->status[0] = rst_helper(r, r->status[0]);
 	r->status[1] = rst_helper(r, r->status[1]);
 	if (ctx.log && fileno(ctx.log) >= r->hi)	/* else closed by rst_files */
@@ -14040,7 +14054,6 @@ struct lz_mm {			/* the server's view of one process */
 struct lz_srv {
 	struct lz_mm *mm;
 	size_t nmm;
-	int img_fd;		/* the image, for lazy_check */
 	int go;			/* cr says (or closes) once the tree runs */
 	int *pidfds;		/* the restored processes */
 	size_t npidfds;
@@ -14356,9 +14369,9 @@ static bool lz_retry(struct lz_srv *s, struct lz_mm *m)
  * serves.  A mismatch kills the restored processes (those cr made; a
  * child one of them forked meanwhile is not known to it).
  */
-static bool lazy_check_one(int fd, const struct lz_blob *b)
+static bool lazy_check_one(const struct lz_blob *b)
 {
-	uint32_t crc = crc_pages(fd, b->off, b->len, 0, NULL, "the image");
+	uint32_t crc = crc_pages(b->fd, b->off, b->len, 0, NULL, "the image");
 
 	if (crc == b->crc)
 		return true;
@@ -14373,7 +14386,7 @@ static void *lazy_check(void *arg)
 	struct lz_srv *s = arg;
 
 	for (size_t i = 0; i < nlz_blobs; i++)
-		if (!lazy_check_one(s->img_fd, &lz_blobs[i])) {
+		if (!lazy_check_one(&lz_blobs[i])) {
 			for (size_t k = 0; k < s->npidfds; k++)
 				syscall(SYS_pidfd_send_signal, s->pidfds[k],
 					SIGKILL, NULL, 0);
@@ -14540,7 +14553,7 @@ static pid_t lazy_start(struct rst *r)
 		want += !task_zombie(&im->t[i]) && im->t[i].nlz;
 	if (!want) {	/* nothing to serve: check the pages now */
 		for (size_t i = 0; i < nlz_blobs; i++)
-			if (!lazy_check_one(r->img_fd, &lz_blobs[i]))
+			if (!lazy_check_one(&lz_blobs[i]))
 				die("checksum mismatch in page data");
 		return 0;
 	}
@@ -14581,25 +14594,18 @@ static pid_t lazy_start(struct rst *r)
 		ctx.log = NULL;
 		ctx.on_die = NULL;	/* restore --listen's peer is not ours */
 		setsid();
-		keep = xmalloc((3 * s.nmm + im->nt + 8) * sizeof(int));
+		keep = xmalloc((2 * s.nmm + CHAIN_MAX + 8) * sizeof(int));
 		keep[nkeep++] = 2;
-		keep[nkeep++] = s.img_fd = r->img_fd;
 		keep[nkeep++] = s.go = go[0];
 		for (size_t i = 0; i < s.nmm; i++)
 			keep[nkeep++] = pidfds[i];
 		keep[nkeep++] = gsk[0];
 		keep[nkeep++] = gsk[1];
-		for (size_t i = 0; i < s.nmm; i++) {
+		for (size_t i = 0; i < s.nmm; i++)
 			keep[nkeep++] = s.mm[i].uffd;
-			for (size_t k = 0; k < s.mm[i].n; k++) {
-				size_t j = 0;
-
-				while (j < nkeep && keep[j] != s.mm[i].v[k].fd)
-					j++;
-				if (j == nkeep)
-					keep[nkeep++] = s.mm[i].v[k].fd;
-			}
-		}
+		keep[nkeep++] = r->img_fd;	/* every image of the chain */
+		for (const struct image *p = im->prev; p; p = p->prev)
+			keep[nkeep++] = p->fd;
 		close_all_but(keep, nkeep);
 		srv = fork();
 		if (srv < 0)
@@ -14613,13 +14619,12 @@ static pid_t lazy_start(struct rst *r)
 		}
 		close(gsk[1]);
 		close(go[0]);
-		for (size_t i = 0; i < s.nmm; i++) {
+		for (size_t i = 0; i < s.nmm; i++)
 			fds[i] = s.mm[i].uffd;
-			/* the image: the server's, not the guardian's */
-			for (size_t k = 0; k < s.mm[i].n; k++)
-				if (s.mm[i].v[k].fd > 2)
-					close(s.mm[i].v[k].fd);
-		}
+		/* the images: the server's, not the guardian's */
+		close(r->img_fd);
+		for (const struct image *p = im->prev; p; p = p->prev)
+			close(p->fd);
 		lz_guard(gsk[0], fds, s.nmm, pidfds, s.nmm, srv);
 	}
 	for (size_t i = 0; i < s.nmm; i++)
@@ -15909,7 +15914,7 @@ static int cmd_restore(const struct opts *opt)
 		    in.name);
 	rst_lock_guard(&im);	/* from here a failure unlocks */
 	fault("restore-read");
-	chain_load(&im, path, opt->listen ? NULL : opt->verify);
+	chain_load(&im, path, opt->listen ? NULL : opt->verify, opt->lazy);
 	if (strcmp(in.kernel, "") && !getenv("CR_ANY_KERNEL")) {
 		struct utsname u;
 

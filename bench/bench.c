@@ -1033,6 +1033,7 @@ enum {
 	M_SDUMP, M_SDUMP_CPU, M_SDUMP_RSS,
 	M_X_DUMP, M_X_DUMPR, M_X_FROZEN, M_X_REST, M_X_STREAM,
 	M_LAZY, M_LAZY_CPU, M_LAZY_RSS, M_LAZY_FILL, M_X_LAZY_FILL,
+	M_LAZYC, M_LAZYC_CPU, M_LAZYC_RSS,
 	NM
 };
 
@@ -1057,6 +1058,8 @@ static const char *const mkey[NM] = {
 	[M_LAZY] = "lazy_running_ms", [M_LAZY_CPU] = "lazy_cpu_ms",
 	[M_LAZY_RSS] = "lazy_rss_mib", [M_LAZY_FILL] = "lazy_filled_ms",
 	[M_X_LAZY_FILL] = "x_lazy_fill",
+	[M_LAZYC] = "lazy_chain_running_ms", [M_LAZYC_CPU] = "lazy_chain_cpu_ms",
+	[M_LAZYC_RSS] = "lazy_chain_rss_mib",
 };
 
 struct result {
@@ -1104,14 +1107,36 @@ static bool lazy_pending(pid_t pid)
 }
 
 /*
+ * cr restore --lazy-pages -d (argv) of the dead target: *p times it until
+ * the target runs, *filled_ms until its pages are all in; then the target
+ * is adopted again.
+ */
+static int lazy_restore(struct target *t, char **argv, const char *pidf,
+			struct proc *p, int timeout, double *filled_ms)
+{
+	uint64_t end;
+
+	unlink(pidf);
+	if (run_cr(p, argv, NULL, timeout))
+		return -1;
+	end = now_ns() + timeout * 1000000000ULL;
+	while (lazy_pending(t->pid) && now_ns() < end)
+		sleep_us(200);
+	*filled_ms = ms(now_ns() - p->t0);
+	return target_adopt(t) || target_beats(t, 2, 10000) ? -1 : 0;
+}
+
+/*
  * One run: a fresh target, its ceilings, dump -R, dump, restore, a lazy
- * restore of the same image, stream.
+ * restore of the same image, a lazy restore of a pre-copy chain (pre-dump,
+ * dump), stream.
  */
 static int one_run(const struct config *c, struct result *rs, int i,
 		   int timeout)
 {
 	char rdir[PATH_MAX], kdir[PATH_MAX], img[PATH_MAX], pidf[PATH_MAX];
-	char pidstr[32], rpid[32], buf[64];
+	char pdir[PATH_MAX], cdir[PATH_MAX];
+	char pidstr[32], rpid[32], buf[PATH_MAX];
 	struct target t;
 	struct proc p, q;
 	double (*v)[MAX_RUNS] = rs->v;
@@ -1121,8 +1146,12 @@ static int one_run(const struct config *c, struct result *rs, int i,
 	path_in(kdir, opt.dir, "killed");
 	path_in(img, kdir, "cr.img");
 	path_in(pidf, opt.dir, "restored.pid");
+	path_in(pdir, opt.dir, "pre");
+	path_in(cdir, opt.dir, "chain");
 	mkdirs(rdir);
 	mkdirs(kdir);
+	mkdirs(pdir);
+	mkdirs(cdir);
 	for (int m = 0; m < NM; m++)
 		v[m][i] = NAN;
 
@@ -1221,28 +1250,56 @@ static int one_run(const struct config *c, struct result *rs, int i,
 	{
 		char *argv[] = { opt.crx, "restore", "-D", kdir, "-d",
 				 "--lazy-pages", "--pidfile", pidf, NULL };
-		uint64_t end;
 
 		kill(t.pid, SIGKILL);
 		if (!target_gone(&t, 10000)) {
 			say("\n  pid %d does not go away\n", t.pid);
 			goto out;
 		}
-		unlink(pidf);
-		if (run_cr(&p, argv, NULL, timeout))
+		if (lazy_restore(&t, argv, pidf, &p, timeout,
+				 &v[M_LAZY_FILL][i]))
 			goto out;
 		put_proc(rs, i, M_LAZY, M_LAZY_CPU, M_LAZY_RSS, &p);
-		end = now_ns() + timeout * 1000000000ULL;
-		while (lazy_pending(t.pid) && now_ns() < end)
-			sleep_us(200);
-		v[M_LAZY_FILL][i] = ms(now_ns() - p.t0);
-		if (target_adopt(&t) || target_beats(&t, 2, 10000))
-			goto out;
 		if (i == 0 && target_check(&t) != 0) {
 			say("\n  the lazily restored target's data is not what "
 			    "it was\n");
 			goto out;
 		}
+	}
+
+	/*
+	 * The same from a pre-copy chain: pre-dump, dump against it (which
+	 * kills the target), restore --lazy-pages -d: the pages are in the
+	 * parent image, which must not be read before the process runs.
+	 */
+	{
+		char *pargv[] = { opt.crx, "pre-dump", "-t", pidstr, "-D", pdir,
+				  NULL };
+		char *dargv[] = { opt.crx, "dump", "-t", pidstr, "-D", cdir,
+				  "--prev-images-dir", pdir, NULL };
+		char *rargv[] = { opt.crx, "restore", "-D", cdir, "-d",
+				  "--lazy-pages", "--pidfile", pidf, NULL };
+		double filled;
+
+		if (run_cr(&p, pargv, &t, timeout) ||
+		    run_cr(&p, dargv, &t, timeout))
+			goto out;
+		if (!target_gone(&t, 10000)) {
+			say("\n  cr dump returned but pid %d lives on\n", t.pid);
+			goto out;
+		}
+		if (lazy_restore(&t, rargv, pidf, &p, timeout, &filled))
+			goto out;
+		put_proc(rs, i, M_LAZYC, M_LAZYC_CPU, M_LAZYC_RSS, &p);
+		if (i == 0 && target_check(&t) != 0) {
+			say("\n  the target restored lazily from a chain has "
+			    "other data\n");
+			goto out;
+		}
+		path_in(buf, pdir, "cr.img");
+		unlink(buf);
+		path_in(buf, cdir, "cr.img");
+		unlink(buf);
 	}
 
 	/* stream: cr dump --image - | cr restore --image - -d */
@@ -1324,6 +1381,7 @@ static const struct row {
 	{ "restore", M_REST, M_X_REST, M_C_REST, M_REST_CPU, M_REST_RSS },
 	{ "lazy: running", M_LAZY, -1, -1, M_LAZY_CPU, M_LAZY_RSS },
 	{ "  all pages in", M_LAZY_FILL, M_X_LAZY_FILL, M_C_REST, -1, -1 },
+	{ "lazy chain: running", M_LAZYC, -1, -1, M_LAZYC_CPU, M_LAZYC_RSS },
 	{ "stream dump|restore", M_STREAM, M_X_STREAM, M_C_STREAM,
 	  M_STREAM_CPU, M_STREAM_RSS },
 	{ "  its dump exits", M_SDUMP, -1, -1, M_SDUMP_CPU, M_SDUMP_RSS },
@@ -1357,7 +1415,8 @@ static void print_result(const struct config *c, const struct result *r)
 		say("  %-20s %-24s %-21s %10s %6s %8s %7s\n", w->label,
 		    span(s1, &t), x.n ? span(s2, &x) : "     -",
 		    num(a, w->c >= 0 ? median(r->v[w->c], r->runs) : NAN),
-		    num(b, w->t == M_FROZEN || w->t == M_LAZY ? NAN :
+		    num(b, w->t == M_FROZEN || w->t == M_LAZY ||
+			   w->t == M_LAZYC ? NAN :
 			    gibps(img * MiB, t.med)),
 		    num(d, w->cpu >= 0 ? median(r->v[w->cpu], r->runs) : NAN),
 		    num(e, w->rss >= 0 ? median(r->v[w->rss], r->runs) : NAN));
@@ -1557,6 +1616,9 @@ static const char legend[] =
 "                 with the server's userfaultfd any more (smaps \"um\");\n"
 "                 x ceiling: (all in - running) / the restore ceiling,\n"
 "                 i.e. the background fill against read() into fresh memory\n"
+"  lazy chain     the same, restored from a pre-copy chain (cr pre-dump,\n"
+"                 then cr dump --prev-images-dir, which kills it): the\n"
+"                 pages are in the parent image\n"
 "  stream         the pipeline until restore returns (the downtime of a\n"
 "                 migration); \"its dump exits\": when the dump side ended\n"
 "  GiB/s = image bytes / time.  cr CPU = user + system time of that cr;\n"

@@ -5,7 +5,8 @@
 # before it can use the bad page for long, while a plain restore refuses
 # the image; (2) the page server killed while most pages are still out:
 # the program gets SIGBUS where it touches a missing page, never a page of
-# zeros.  Needs root and gcc.
+# zeros; (3) as (1), in the parent image of a pre-copy chain.  Needs root
+# and gcc.
 #   CR=path/to/cr bash t/lazy.sh
 # Prints "PASS/FAIL lazy.CASE" lines and "N passed, N failed".
 
@@ -204,6 +205,36 @@ if "$CR" restore -D d -d --lazy-pages 2> err; then
 		bad corrupt-said "$(cat err)"
 else
 	bad corrupt-killed "restore failed: $(cat err)"
+fi
+
+# (3) the same in the parent image of a pre-copy chain: those pages are
+# checked while the program runs too, not read before the fork
+truncate -s 0 log
+./prog < /dev/null > /dev/null 2> log &
+pid=$!
+line ready > /dev/null
+mkdir p c
+"$CR" pre-dump -t $pid -D p 2> err &&
+	"$CR" dump -t $pid -D c --prev-images-dir "$tmp/p" 2>> err ||
+	{ bad chain-dump "$(cat err)"; exit 1; }
+{ wait $pid; } 2>/dev/null
+off=$(( $(stat -c %s p/cr.img) / 2 + 17 ))
+printf '\x5a' | dd of=p/cr.img bs=1 seek=$off conv=notrunc status=none
+if "$CR" restore -D c -d 2> err || ! grep -q 'checksum mismatch' err; then
+	bad corrupt-parent-refused "$(cat err)"
+else
+	ok corrupt-parent-refused
+fi
+if "$CR" restore -D c -d --lazy-pages 2> err; then
+	if gone; then
+		ok corrupt-parent-killed
+	else
+		bad corrupt-parent-killed "pid $pid still runs"
+	fi
+	grep -q 'checksum mismatch in its page data' err &&
+		ok corrupt-parent-said || bad corrupt-parent-said "$(cat err)"
+else
+	bad corrupt-parent-killed "restore failed: $(cat err)"
 fi
 
 summary
