@@ -3,8 +3,10 @@
  * The page a benchmark target shares with the harness: a file in /dev/shm
  * that both map MAP_SHARED.  cr restores such a mapping as the same file,
  * so the page keeps working across dump and restore.  Nobody write()s the
- * file after creating it: tmpfs does not touch mtime for stores through a
- * mapping, and cr restore refuses a mapped file whose mtime changed.
+ * file after creating it: cr restore refuses a mapped file whose mtime
+ * changed.  tmpfs may move mtime on the first store through a new mapping
+ * (a restored target's); the harness puts it back before it restores one
+ * image a second time.
  *
  * Every field is a u64 accessed with __atomic builtins; "H:" fields are
  * written by the harness, "T:" fields by the target.
