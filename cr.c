@@ -2020,6 +2020,7 @@ struct task {
 	size_t nsrc;
 	struct lz_run *lz;	/* restore --lazy-pages: left to the server */
 	size_t nlz;
+	int lz_fd;		/* the fd number its userfaultfd will have */
 	int trk_fd;		/* dump: its tracker's fd in it, -1 if none */
 	int uffd;		/* dump: cr's copy of that tracker, or -1 */
 	uint64_t trk_ino;	/* its inode; soft-dirty: the start time */
@@ -13883,7 +13884,7 @@ static void lz_add(struct task *t, const struct vma *v, uint64_t addr,
 {
 	struct lz_run *x = vec_add(&t->lz, &t->nlz, sizeof(*x));
 
-	*x = (struct lz_run){ v->premap + addr - v->v.start, n, off, fd,
+	*x = (struct lz_run){ addr, n, off, fd,
 			      (v->adv.advice & TLV_ADV_WIPEONFORK) != 0 };
 }
 
@@ -13895,8 +13896,9 @@ static int lz_cmp(const void *a, const void *b)
 }
 
 /*
- * The pages the server will copy into each process, at premap addresses:
- * its own saved pages, those in parent images of a chain, and those kept
+ * The pages the server will copy into each process, at their addresses
+ * there (the blob registers the mappings once in place): its own saved
+ * pages, those in parent images of a chain, and those kept
  * from its parent at fork, which its parent's premapped copy did not
  * have yet (they are wherever the parent's come from).
  */
@@ -13930,8 +13932,7 @@ static void lazy_plan(struct rst *r)
 			const struct task *p = &im->t[t->parent];
 			const struct tlv_run *x = &t->inh.v[k];
 			const struct vma *v = task_vma_at(t, x->addr);
-			uint64_t lo = v->premap + x->addr - v->v.start;
-			uint64_t hi = lo + x->npages * PAGE;
+			uint64_t lo = x->addr, hi = lo + x->npages * PAGE;
 
 			if (!lazy_vma(r->opt, v) || !v->v.inherit)
 				continue;
@@ -13941,8 +13942,7 @@ static void lazy_plan(struct rst *r)
 				uint64_t b = LZ_MIN(hi, y->addr + y->npages * PAGE);
 
 				if (a < b)
-					lz_add(t, v, a - v->premap + v->v.start,
-					       (b - a) / PAGE, y->fd,
+					lz_add(t, v, a, (b - a) / PAGE, y->fd,
 					       y->off + a - y->addr);
 			}
 		}
@@ -13983,7 +13983,32 @@ static uint64_t lazy_probe(void)
 	return LZ_FEATURES | UFFD_FEATURE_POISON;
 }
 
-/* In the process: register its lazy mappings, give cr the userfaultfd. */
+/*
+ * A fd number for each process's userfaultfd, kept among cr's helpers (a
+ * placeholder on /dev/null until the process puts its userfaultfd there):
+ * chosen before the fork, so that processes sharing a fd table do not
+ * take each other's, and closed with the helpers at the end.
+ */
+static void lazy_reserve_fds(struct rst *r)
+{
+	for (size_t i = 0; i < r->im->nt; i++) {
+		struct task *t = &r->im->t[i];
+
+		t->lz_fd = -1;
+		for (size_t k = 0; !task_zombie(t) && k < t->nvmas; k++)
+			if (lazy_vma(r->opt, &t->vmas[k])) {
+				t->lz_fd = rst_helper(r, xopen("/dev/null",
+							       O_RDONLY));
+				break;
+			}
+	}
+}
+
+/*
+ * In the process: its userfaultfd, at the fd number cr kept for it, and a
+ * copy for cr; the blob registers the lazy mappings with it once they are
+ * in place (restorer.c register_lazy), and closes it with cr's fds.
+ */
 static void lazy_register(struct rst *r, size_t i)
 {
 	const struct task *t = &r->im->t[i];
@@ -14002,23 +14027,15 @@ static void lazy_register(struct rst *r, size_t i)
 	u = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (u < 0 || ioctl(u, UFFDIO_API, &api))
 		die_errno("userfaultfd for --lazy-pages");
-	for (size_t k = 0; k < t->nvmas; k++) {
-		const struct vma *v = &t->vmas[k];
-		struct uffdio_register reg = { { v->premap, v->v.end - v->v.start },
-					       UFFDIO_REGISTER_MODE_MISSING, 0 };
-
-		if (lazy_vma(r->opt, v) && ioctl(u, UFFDIO_REGISTER, &reg))
-			die_errno("registering %llx-%llx with the userfaultfd",
-				  (unsigned long long)v->v.start,
-				  (unsigned long long)v->v.end);
-	}
+	if (dup3(u, t->lz_fd, O_CLOEXEC) < 0)	/* for the blob */
+		die_errno("dup3");
+	close(u);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &u, sizeof(int));
+	memcpy(CMSG_DATA(cm), &t->lz_fd, sizeof(int));
 	if (sendmsg(r->lz_sk[1], &mh, MSG_NOSIGNAL) != sizeof(idx))
 		die_errno("handing the userfaultfd to cr");
-	close(u);
 }
 
 /* Receive a u32 and maybe an fd from a unix socket: the fd, -1 if
@@ -15480,12 +15497,14 @@ static void area_build(struct rst *r, struct task *t, size_t len,
 			v->v.prot, v->v.flags & ~(uint64_t)(v->v.kind == TLV_VMA_OBJ ?
 							     MAP_ANONYMOUS : 0),
 			v->v.pgoff, fd, vma_private(v) ? v->premap : 0, 0,
-			shmid, shmflg };
+			shmid, shmflg, lazy_vma(r->opt, v) ?
+			UFFDIO_REGISTER_MODE_MISSING : 0 };
 		if (v->name && v->v.kind == TLV_VMA_ANON)
 			strcpy(aa_ptr(&aa, strlen(v->name) + 1, 1, &x->name),
 			       v->name);
 	}
 	a->nvmas = nrv;
+	a->uffd = t->nlz ? t->lz_fd : -1;
 	mm = aa_ptr(&aa, sizeof(*mm), 8, &a->mm_map);
 	*mm = (struct prctl_mm_map){ t->mm.start_code, t->mm.end_code,
 		t->mm.start_data, t->mm.end_data, t->mm.start_brk, t->mm.brk,
@@ -15938,6 +15957,7 @@ static int cmd_restore(const struct opts *opt)
 			die_errno("socketpair");
 		r.lz_sk[0] = rst_helper(&r, r.lz_sk[0]);
 		r.lz_sk[1] = rst_helper(&r, r.lz_sk[1]);
+		lazy_reserve_fds(&r);
 	}
 	nown = proc_maps(0, &own);
 	area_len = xzalloc(im.nt * sizeof(*area_len));

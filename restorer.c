@@ -37,6 +37,8 @@
 #include <linux/prctl.h>
 #include <linux/sched.h>
 #include <linux/signal.h>
+#include <linux/ioctl.h>
+#include <linux/userfaultfd.h>	/* UFFDIO_REGISTER */
 #include "tlv.h"
 
 /* arch_*.S: raw syscall, thread creation, thread pointer, sigreturn */
@@ -191,6 +193,34 @@ static void build_vmas(struct rst_args *a)
 		0, 0);
 	if (bad(r))
 		fail(a, RST_STEP_MM, r, 0);
+}
+
+/*
+ * --lazy-pages: the lazy mappings are registered with the page server's
+ * userfaultfd only now, in place.  Registered while premapped, each move
+ * above would be an event the blob waits on until the server has read it
+ * (10,000 mappings: more than a second).  Before any advice: an mlock
+ * must fault the pages in from the server, not find zeros.
+ */
+static void register_lazy(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)a->vmas;
+
+	step(a, RST_STEP_LAZY);
+	for (uint64_t i = 0; a->uffd >= 0 && i < a->nvmas; i++) {
+		struct uffdio_register r;
+		long e;
+
+		if (!v[i].uffd_mode)
+			continue;
+		r.range.start = v[i].start;
+		r.range.len = v[i].len;
+		r.mode = v[i].uffd_mode;
+		r.ioctls = 0;
+		e = SYS(__NR_ioctl, a->uffd, UFFDIO_REGISTER, &r, 0, 0, 0);
+		if (bad(e))
+			fail(a, RST_STEP_LAZY, e, v[i].start);
+	}
 }
 
 /* ==== timers, credentials, seccomp ========================================
@@ -606,6 +636,7 @@ HIDDEN __attribute__((noreturn, used)) void rst_main(struct rst_args *a)
 	move_premaps(a);
 	unmap_rest(a);
 	build_vmas(a);
+	register_lazy(a);
 	advise_vmas(a);
 	mm_prctls(a);
 	add_filters(a, 0, 0, a->seccomp_common);

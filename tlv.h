@@ -722,6 +722,8 @@ struct rst_vma {		/* one mapping of the image */
 	uint64_t name;		/* address of anon name string, 0 if none */
 	int64_t shmid;		/* >= 0: shmat() this SysV segment here */
 	uint64_t shmflg;	/* its SHM_RDONLY, SHM_EXEC */
+	uint64_t uffd_mode;	/* --lazy-pages: registered with args' uffd in
+				 * this mode once in place; 0: not */
 };
 
 struct rst_special {		/* a kernel mapping ([vdso]...) to move */
@@ -796,6 +798,9 @@ struct rst_args {
 					 * before the threads: they inherit them */
 	uint64_t nitimers;	/* interval timers: */
 	uint64_t itimer[3][3];	/* which, value_ns (less downtime if REAL), interval_ns */
+	int64_t uffd;		/* --lazy-pages: the userfaultfd the lazy
+				 * mappings are registered with (missing
+				 * mode) once moved into place; -1: none */
 };
 
 /* what the blob sets last, see restorer.c */
@@ -846,6 +851,7 @@ struct rst_seccomp {		/* per thread, indexed like threads[] */
 	X(NAME, "naming an anonymous mapping") \
 	X(SPECIAL, "moving a kernel mapping into place") \
 	X(MM, "prctl(PR_SET_MM_MAP)") \
+	X(LAZY, "registering lazy memory with the page server's userfaultfd") \
 	X(CLONE, "creating a thread") \
 	X(RSEQ, "registering rseq") \
 	X(TLS, "setting the thread pointer") \

@@ -170,7 +170,7 @@ fi
 # Fault points of a lazy restore: it fails cleanly, nothing is left (the
 # program, the page server and its guardian are gone).
 for f in restore-lazy restore-lazy:kill restore-lazy-server \
-	 restore-lazy-server:kill restore-stops restore-stops:kill; do
+	 restore-lazy-server:kill restore-stops restore-stops:kill blob-LAZY; do
 	if CR_FAULT=$f "$CR" restore -D d -d --lazy-pages 2> err; then
 		bad fault-$f "restore succeeded"
 		kill -KILL $pid
