@@ -1224,7 +1224,9 @@ static void in_skip_pages(struct img_in *in, uint64_t len)
  * is not read now; the CRC goes on from the CRC that PAGES_CRC claims,
  * so END still checks every other byte, and the page server checks the
  * pages against it while the process runs (lazy_check).  False if there
- * is no PAGES_CRC (an older image): then the pages are read here.
+ * is no PAGES_CRC (an older image): then the pages are read here; and if
+ * restore --listen checked them as they came: then nobody reads them.
+ * Every image of a chain may defer its pages; each blob names its file.
  */
 struct lz_blob {
 	int fd;			/* the image (of a chain: any of it) */
