@@ -10,7 +10,7 @@
 # Prints "PASS/FAIL predump.CASE" lines and "N passed, N failed".
 # The pre-dumps are signed with one key and the dump with another: restore
 # --verify must check the whole chain.  Last, the chain is restored again
-# with --lazy-pages.
+# with --lazy-pages, and a chain of seven pre-dumps and a dump too.
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -313,11 +313,48 @@ elif "$CR" restore -D d6 -d --lazy-pages 2> err; then
 		sleep 0.05
 	done
 	case $(grep -aE '^(ok|bad) ' log | tail -1) in
-	ok*) pass lazy-restore ;;
+	ok*) pass lazy-restore; lazy=true ;;
 	*) fail lazy-restore "$(tail -2 log)" ;;
 	esac
 else
 	fail lazy-restore "$(cat err)"
+fi
+# A longer chain, restored lazily: seven pre-dumps (once the page server
+# let go of the process: no mapping registered with its userfaultfd),
+# then the dump; the page server keeps every image of it open.
+if ${lazy:-false}; then
+	for i in $(seq 200); do
+		grep -q '^VmFlags:.* um' /proc/$pid/smaps || break
+		sleep 0.05
+	done
+	ok=true
+	for i in 1 2 3 4 5 6 7; do
+		mkdir e$i
+		prev=
+		[ $i -gt 1 ] && prev="--prev-images-dir ../e$((i - 1))"
+		"$CR" pre-dump -t $pid -D e$i $prev 2> err || { ok=false; break; }
+	done
+	mkdir e8
+	if $ok && "$CR" dump -t $pid -D e8 --prev-images-dir ../e7 2> err; then
+		for i in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+		logsz=$(stat -c %s log)
+		if "$CR" restore -D e8 -d --lazy-pages 2> err; then
+			kill -USR1 $pid
+			for i in $(seq 100); do
+				[ "$(stat -c %s log)" -gt "$logsz" ] &&
+					grep -aqE '^(ok|bad) ' <(tail -c +$((logsz + 1)) log) && break
+				sleep 0.05
+			done
+			case $(tail -c +$((logsz + 1)) log | grep -aE '^(ok|bad) ' | tail -1) in
+			ok*) pass lazy-restore-7 ;;
+			*) fail lazy-restore-7 "$(tail -2 log)" ;;
+			esac
+		else
+			fail lazy-restore-7 "$(cat err)"
+		fi
+	else
+		fail lazy-restore-7 "$(cat err)"
+	fi
 fi
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
