@@ -13856,12 +13856,13 @@ static void close_all_but(const int *keep, size_t nkeep)
 /*
  * ---- lazy pages: restore --lazy-pages (post-copy) ----
  * The private anonymous mappings are premapped empty.  Each process,
- * once it forked its children, registers them at their premap addresses
- * with a userfaultfd of its own (missing mode; fork, remap, remove and
- * unmap events), hands it to cr over a socket (SCM_RIGHTS) and closes
- * it, so the restored process never holds it.  A server process forked
- * by cr owns them all.  The blob's mremaps reach it as REMAP events, so
- * its lists follow the pages to their final addresses; a fault gets its
+ * once it forked its children, makes a userfaultfd of its own (missing
+ * mode; fork, remap, remove and unmap events) at a fd number cr kept for
+ * it and hands cr a copy over a socket (SCM_RIGHTS); the blob registers
+ * the mappings with it once it moved them into place and closes it with
+ * cr's fds, so the restored process never holds it.  A server process
+ * forked by cr owns them all, its lists at the pages' final addresses
+ * from the start; a fault gets its
  * page and a few after it at once (UFFDIO_COPY), an address the image
  * has no page for a zero page; between faults the server copies the
  * rest in the background.  A page freed (MADV_DONTNEED, munmap) before
@@ -14084,9 +14085,9 @@ struct lz_srv {
 
 /*
  * The server's run list is cut at every fault and every chunk copied, and
- * moved as the restorer moves the premapped memory into place: a sorted
- * array, searched by bisection and changed in place, so that none of this
- * costs more than one memmove of the runs after the place.
+ * moved when the program mremaps its memory: a sorted array, searched by
+ * bisection and changed in place, so that none of this costs more than
+ * one memmove of the runs after the place.
  */
 
 /* Room in m->v for k more runs. */
