@@ -1178,21 +1178,25 @@ static bool m_chain(struct ctx *c)
 	       restore(c, "img", "restore") && finish(c, c->pid);
 }
 
-static bool nft_unlock_all(struct ctx *c);
-
 /*
  * dump -R must leave the tree as it was: the original goes on, after a
- * pre-dump too, and passes its own checks (nothing is restored).  Its
- * established connections stay locked for a restore (README): deleting
- * the lock lets the original go on with them.
+ * pre-dump too, and passes its own checks (nothing is restored).  But its
+ * established connections stay locked for a restore, with SO_LINGER 0
+ * (README): the original runs on with them silent, and is then killed
+ * and the image restored, as the README says to.
  */
 static bool m_live(struct ctx *c)
 {
-	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true) ||
-	    !nft_unlock_all(c))
+	if (!predump(c, "pre", NULL) || !dump(c, "img", "dump", true))
 		return false;
 	sleep_ms(200);
-	return still_running(c, "200 ms after dump -R") && finish(c, c->pid);
+	if (!still_running(c, "200 ms after dump -R"))
+		return false;
+	if (!(c->t->flags & TCPEST))
+		return finish(c, c->pid);
+	tree_kill(c);
+	return reap_killed(c) && tree_gone(c, "after SIGKILL", c->tmo) &&
+	       restore(c, "img", "restore") && finish(c, c->pid);
 }
 
 /*
@@ -1617,63 +1621,6 @@ static bool nft_tables(struct ctx *c, char *out, size_t size)
 	return true;
 }
 
-/*
- * Delete the cr_lock_* tables: a dump -R that is not restored leaves its
- * connections locked (README), and the fault mode's snapshot is one.
- */
-static bool nft_unlock_all(struct ctx *c)
-{
-	char names[1024], *name, *save;
-	static char buf[4096];
-
-	if (!own_ns || !nft_tables(c, names, sizeof(names)))
-		return true;
-	for (name = strtok_r(names, " ", &save); name;
-	     name = strtok_r(NULL, " ", &save)) {
-		struct nlmsghdr *h = (void *)buf;
-		struct nfgenmsg *g;
-		struct nlattr *a;
-		size_t n = strlen(name) + 1, len;
-		int s;
-
-		if (strncmp(name, "cr_lock_", 8) || n > 64)
-			continue;
-		memset(buf, 0, sizeof(buf));
-		h->nlmsg_len = NLMSG_LENGTH(sizeof(*g));
-		h->nlmsg_type = NFNL_MSG_BATCH_BEGIN;
-		h->nlmsg_flags = NLM_F_REQUEST;
-		g = NLMSG_DATA(h);
-		g->res_id = htons(NFNL_SUBSYS_NFTABLES);
-		len = NLMSG_ALIGN(h->nlmsg_len);
-		h = (void *)(buf + len);
-		h->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELTABLE;
-		h->nlmsg_flags = NLM_F_REQUEST;
-		h->nlmsg_seq = 1;
-		g = NLMSG_DATA(h);
-		g->nfgen_family = NFPROTO_INET;
-		a = (void *)((char *)g + NLMSG_ALIGN(sizeof(*g)));
-		a->nla_type = NFTA_TABLE_NAME;
-		a->nla_len = NLA_HDRLEN + n;
-		memcpy(a + 1, name, n);
-		h->nlmsg_len = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(*g)) +
-					    NLA_ALIGN(a->nla_len));
-		len += NLMSG_ALIGN(h->nlmsg_len);
-		h = (void *)(buf + len);
-		h->nlmsg_len = NLMSG_LENGTH(sizeof(*g));
-		h->nlmsg_type = NFNL_MSG_BATCH_END;
-		h->nlmsg_flags = NLM_F_REQUEST;
-		g = NLMSG_DATA(h);
-		g->res_id = htons(NFNL_SUBSYS_NFTABLES);
-		len += NLMSG_ALIGN(h->nlmsg_len);
-		s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-		if (s < 0 || send(s, buf, len, 0) != (ssize_t)len)
-			return bad(c, "deleting nftables table %s: %s", name,
-				   strerror(errno));
-		close(s);
-	}
-	return true;
-}
-
 /* Nothing of cr's network lock may stay after a failed cr. */
 static bool no_lock_left(struct ctx *c, const char *when)
 {
@@ -1861,10 +1808,34 @@ static bool tree_settle(struct ctx *c, const char *when, int ms)
 }
 
 /*
+ * The dump after a killed one, failed at its last point on purpose: it
+ * removes what the killed cr left, and its undo gives back all it took.
+ * (A snapshot would not do: its established connections stay locked and
+ * keep SO_LINGER 0 for a restore, README, so the tree could not go on.)
+ */
+static bool dump_undone(struct ctx *c)
+{
+	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img2"),
+			       NULL };
+	const char *fault = c->fault;
+	bool ok;
+	int st;
+
+	mkdir("img2", 0755);
+	c->fault = "dump-end";
+	c->armed = true;
+	st = cr_run(c, "dump2", args, -1, -1);
+	c->armed = false;
+	ok = fault_failed(c, "dump2", st);
+	c->fault = fault;
+	return ok;
+}
+
+/*
  * A failed dump leaves the tree as it was, and no image (a .part may stay
  * only if cr was killed).  A cr killed while its area was mapped in a
- * process leaves that area (see README): the next dump, a snapshot here,
- * must remove it; or the one after, if a thread was still in it.
+ * process leaves that area (see README): the next dump must remove it; or
+ * the one after, if a thread was still in it.
  */
 static bool m_fault_dump(struct ctx *c)
 {
@@ -1881,9 +1852,8 @@ static bool m_fault_dump(struct ctx *c)
 	if (!fault_failed(c, "dump", st))
 		return false;
 	for (i = 0; i < 3 && strstr(c->fault, ":kill") && !maps_same(c, ""); i++)
-		if (c->why[0] = 0, sleep_ms(100 << i),
-		    !dump(c, "img2", "dump2", true) || !nft_unlock_all(c))
-			return blame(c, "the snapshot after the killed dump");
+		if (c->why[0] = 0, sleep_ms(100 << i), !dump_undone(c))
+			return blame(c, "the dump after the killed one");
 	if (!tree_settle(c, "after the failed dump", 2000) ||
 	    !no_lock_left(c, "after the failed dump"))
 		return false;
