@@ -9425,29 +9425,101 @@ static int cmd_migrate(const struct opts *opt)
  * there; the directory goes once the tree runs, or the restore failed.
  * A received image may only name its predecessor on the connection as
  * its parent (chain_load checks it), never a file of this machine.
+ *
+ * A receiver killed (SIGKILL, the OOM killer) cannot remove its directory,
+ * and its images would hold memory on the tmpfs until a reboot.  So each
+ * receiver holds an flock on DIR/lock as long as it runs (the file is
+ * locked under another name and only then renamed to "lock": a "lock"
+ * that is there is held by its receiver, or by nobody), and every new
+ * receiver first removes the directories of its user whose lock it can
+ * take.
  */
 static char *xfer_dir;		/* restore --listen: where the chain is */
+static int xfer_lock = -1;	/* its DIR/lock, locked */
 static unsigned xfer_last;	/* its final image's slot */
 static uint64_t xfer_t_final;	/* when that was stored */
 static bool xfer_lazy;		/* the sender asked for --lazy-pages */
 
-static void xfer_rmdir(void *arg)
+/* Remove a chain's directory: its slots, their images, its lock file. */
+static void xfer_clear(const char *dir)
 {
+	static const char *const names[] = { "cr.img", "cr.img.part" };
 	char p[PATH_MAX];
 
+	for (unsigned n = 1; n < XFER_SLOTS; n++) {
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			snprintf(p, sizeof(p), "%s/%u/%s", dir, n, names[i]);
+			unlink(p);
+		}
+		snprintf(p, sizeof(p), "%s/%u", dir, n);
+		rmdir(p);
+	}
+	snprintf(p, sizeof(p), "%s/lock", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.new", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+static void xfer_rmdir(void *arg)
+{
 	(void)arg;
 	if (!xfer_dir)
 		return;
-	for (unsigned n = 1; n < XFER_SLOTS; n++) {
-		snprintf(p, sizeof(p), "%s/%u/cr.img", xfer_dir, n);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/%u/cr.img.part", xfer_dir, n);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/%u", xfer_dir, n);
-		rmdir(p);
-	}
-	rmdir(xfer_dir);
+	xfer_clear(xfer_dir);
+	close(xfer_lock);
+	xfer_lock = -1;
 	xfer_dir = NULL;
+}
+
+/* Directories in base that a killed receiver of this user left. */
+static void xfer_sweep(const char *base)
+{
+	DIR *d = opendir(base);
+	struct dirent *e;
+	char p[PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "cr-listen.", 10))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", base, e->d_name);
+		if (lstat(p, &sb) || !S_ISDIR(sb.st_mode) ||
+		    sb.st_uid != geteuid() || (sb.st_mode & 07777) != 0700)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s/lock", base, e->d_name);
+		fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;	/* being made, or not ours */
+		if (!flock(fd, LOCK_EX | LOCK_NB)) {
+			snprintf(p, sizeof(p), "%s/%s", base, e->d_name);
+			info("removing %s, left by a receiver that was killed",
+			     p);
+			xfer_clear(p);
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A private directory for the chain, locked while this cr runs. */
+static void xfer_mkdir(const char *base)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	xfer_sweep(base);
+	xfer_dir = xmalloc(strlen(base) + 32);
+	sprintf(xfer_dir, "%s/cr-listen.XXXXXX", base);
+	if (!mkdtemp(xfer_dir))
+		die_errno("mkdtemp %s", xfer_dir);
+	undo_push(xfer_rmdir, NULL);
+	snprintf(p, sizeof(p), "%s/lock.new", xfer_dir);
+	snprintf(q, sizeof(q), "%s/lock", xfer_dir);
+	xfer_lock = open(p, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (xfer_lock < 0 || flock(xfer_lock, LOCK_EX) || rename(p, q))
+		die_errno("%s", p);
 }
 
 static char *xfer_receive_chain(const struct opts *opt)
@@ -9458,11 +9530,7 @@ static char *xfer_receive_chain(const struct opts *opt)
 	int l, s;
 
 	l = xfer_listen(opt->address, opt->listen);
-	xfer_dir = xmalloc(strlen(base) + 32);
-	sprintf(xfer_dir, "%s/cr-listen.XXXXXX", base);
-	if (!mkdtemp(xfer_dir))
-		die_errno("mkdtemp %s", xfer_dir);
-	undo_push(xfer_rmdir, NULL);
+	xfer_mkdir(base);
 	info("listening on port %s", opt->listen);
 	s = xfer_accept(l);
 	close(l);

@@ -8,7 +8,8 @@
 # checksum there.  Before that, what must leave it running here unharmed:
 # a destination that refuses the images (--verify: not signed, or signed
 # with another key, refused at the first image), a
-# destination killed in the middle, and a page server given a cut stream
+# destination killed in the middle (the next receiver removes what it left
+# in /dev/shm, not what a running one holds), and a page server given a cut stream
 # (it stores nothing); then a pre-dump and dump through the page server
 # over IPv6; then it comes back, and goes again with --lazy-pages.  Prints
 # the progress of the migration and its frozen time.
@@ -365,6 +366,32 @@ else
 fi
 wait $dbg
 
+# 2b. What a killed receiver left in /dev/shm (its images, in memory) goes
+# when the next receiver starts, but not the directory of one still
+# running: two listen, both are killed, and a third leaves only its own.
+shm() { dst sh -c 'ls -d /dev/shm/cr-listen.* 2>/dev/null'; }
+left=$(shm)
+dst_bg "$CR" restore --listen 7780
+dst_listening 7780
+dst_bg "$CR" restore --listen 7781
+dst_listening 7781
+two=$(shm)
+pkill -KILL -f -- '--listen 778[01]$'	# cr (and nsenter, its parent)
+for i in $(seq 100); do pgrep -f -- '--listen 778[01]$' >/dev/null || break; sleep 0.02; done
+dst_bg "$CR" restore --listen 7782
+dst_listening 7782
+now=$(shm)
+pkill -KILL -f -- '--listen 7782$'
+if [ -z "$left" ]; then
+	fail shm-swept "the killed receiver of case 2 left nothing in /dev/shm"
+elif [ "$(echo "$two" | wc -l)" != 2 ] || echo "$two" | grep -qxF "$left"; then
+	fail shm-swept "with two receivers running: $(echo $two), was $left"
+elif [ "$(echo "$now" | wc -l)" != 1 ] || echo "$two" | grep -qxF "$now"; then
+	fail shm-swept "after two were killed, a third left: $(echo $now)"
+else
+	pass shm-swept
+fi
+
 # 3. A page server given a stream cut before its end stores nothing.
 mkdir ps
 dst_bg "$CR" page-server --port 7778 -D "$tmp/ps"
@@ -407,7 +434,7 @@ else
 		fail migrate "the source process is still here"
 	elif [ "$(cat dpid 2>/dev/null)" != "$pid" ]; then
 		fail migrate "restored as pid $(cat dpid 2>/dev/null), not $pid"
-	elif dst ls -l /proc/$pid/fd | grep -q 'userfaultfd\|socket'; then
+	elif dst ls -l /proc/$pid/fd | grep -q 'userfaultfd\|socket\|cr-listen'; then
 		fail migrate "it has cr's descriptors: $(dst ls -l /proc/$pid/fd)"
 	else
 		case $(checked "$pid" dst) in
