@@ -9206,7 +9206,7 @@ static int cmd_dump(const struct opts *opt)
 		fault("dump-rename");
 		if (rename(part_path, path))
 			die_errno("renaming %s to %s", part_path, path);
-		part_path = NULL;
+		part_path = path;	/* a failure before the end removes it */
 	}
 	if (net && xfer_answer(o.fd, o.name, NULL) == XFER_RESTORING)
 		xfer_answer(o.fd, o.name, there);	/* RUNNING, or it dies */
@@ -9226,17 +9226,20 @@ static int cmd_dump(const struct opts *opt)
 			*there ? "; " : "", there);
 	fault("dump-done");
 	if (im.predump) {
+		part_path = NULL;
 		if (!net)
-			undo_pop();	/* unlink_part, now a no-op */
+			undo_pop();	/* unlink_part */
 	} else if (opt->leave_running) {
 		trk_switch(&im);
 		trk_keep(&im);
+		part_path = NULL;	/* the image stands */
 		undo_pop();	/* sk_release: the connections stay locked */
 		net_lock_listeners_off(&im);
 		sk_keep();
 		undo_run();	/* frz_release: everything back, let go */
 		trk_close(&im);
 	} else {
+		part_path = NULL;	/* the image stands: the tree goes */
 		undo_pop();	/* sk_release: the sockets die without a word */
 		undo_pop();	/* frz_release */
 		if (sk_prelocked)

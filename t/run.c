@@ -244,7 +244,9 @@ static const struct {
 	const char *id;		/* a part of the case's id */
 	const char *why;
 } known[] = {
-	{ ".fault-dump-done", "a dump failing after its rename leaves cr.img" },
+	{ ".fault-dump-done:kill",
+	  "cr killed between its rename and the tree's end leaves the complete "
+	  "cr.img (the tree runs on)" },
 	{ ".fault-restore-done:kill",
 	  "cr killed after it let the tree go: the tree runs on" },
 };
