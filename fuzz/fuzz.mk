@@ -10,7 +10,8 @@
 #                       fuzz/seeds/*: none may crash (a few seconds, once
 #                       built)
 #   make cr-asan        build/cr-asan: cr with ASan and UBSan (glibc)
-#   make test-asan      part of the suite with CR=build/cr-asan
+#   make test-asan      part of the suite, and the chain, lazy, migrate
+#                       and sign scripts, with CR=build/cr-asan
 #   make clean-fuzz
 #
 # A crash found by make fuzz is kept: copy it to fuzz/regress/ so that
@@ -48,6 +49,8 @@ ASAN_CASES ?= counter. fault-tree. tree-pipe. tree-zombie. shm-anon. \
 ASAN_MODES ?= dump,snap,twice,pipe,fg,chain,live,corrupt,forge,fault,lazy
 # cr-asan's leaks at exit are by design
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=0 CR=build/cr-asan t/run
+# and the scripts of chains, lazy restore, migration and signing (~40 s)
+ASAN_SH := ASAN_OPTIONS=detect_leaks=0 CR=$(CURDIR)/build/cr-asan bash
 
 .PHONY: fuzz fuzz-regress fuzz-deps cr-asan test-asan clean-fuzz
 
@@ -114,6 +117,10 @@ cr-asan: build/cr-asan
 
 test-asan: build/cr-asan tests
 	$(ASAN_RUN) -m $(ASAN_MODES) $(ASAN_CASES)
+	$(ASAN_SH) t/predump.sh
+	$(ASAN_SH) t/lazy.sh
+	$(ASAN_SH) t/migrate.sh
+	$(ASAN_SH) t/sign.sh
 
 clean-fuzz:
 	rm -rf $(FUZZ_OUT) fuzz/cr-fuzz fuzz/trim build/cr-asan
