@@ -4767,7 +4767,8 @@ static const char *sk_addr_str(char *buf, size_t len, uint64_t family,
  */
 static struct sk_held {
 	int fd;
-	int pid, tfd;		/* whose fd it is */
+	int pid, tfd;		/* whose fd it is (the first found, if shared) */
+	uint64_t ino;		/* the socket's inode: one entry per socket */
 	int reuse;		/* SO_REUSEADDR, which repair mode clears */
 	struct linger linger;	/* the program's */
 } *sk_held;
@@ -5006,10 +5007,18 @@ static bool sk_filtered(int s)
 	return getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len;
 }
 
-static struct sk_held *sk_find(int pid, int fd)
+/*
+ * The held connection that s is a copy of: fds of several processes of
+ * the tree (fork) or of one (dup) may be one socket.
+ */
+static struct sk_held *sk_find(int s)
 {
+	struct stat sb;
+
+	if (fstat(s, &sb))
+		die_errno("fstat of a socket");
 	for (size_t i = 0; i < nsk_held; i++)
-		if (sk_held[i].pid == pid && sk_held[i].tfd == fd)
+		if (sk_held[i].ino == sb.st_ino)
 			return &sk_held[i];
 	return NULL;
 }
@@ -5026,17 +5035,22 @@ static struct sk_held *sk_take(int s, int pid, int fd)
 	struct sk_held *h;
 	socklen_t len;
 
-	if ((h = sk_find(pid, fd))) {
+	struct stat sb;
+
+	if ((h = sk_find(s))) {
 		close(h->fd);
 		h->fd = s;
 		return h;
 	}
+	if (fstat(s, &sb))
+		die_errno("fd %d: fstat", fd);
 	sk_guard_start(NULL, 0);
 	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
 	memset(h, 0, sizeof(*h));
 	h->fd = s;
 	h->pid = pid;
 	h->tfd = fd;
+	h->ino = sb.st_ino;
 	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
 	len = sizeof(h->linger);
 	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
@@ -5103,7 +5117,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	socklen_t len = 0;
 	int on = 1, v, fin;
 
-	if (!sk_find(ctx.pid, fd) && sk_filtered(s)) {
+	if (!sk_find(s) && sk_filtered(s)) {
 		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
 		       fd);
 		return;
@@ -8493,6 +8507,7 @@ struct opts {
 	const char *sign, *verify;	/* key files of --sign, --verify */
 	bool leave_running, shell_job, detach, json, ext_unix;
 	int tcp_mode;		/* 'E' --tcp-established, 'C' --tcp-close */
+	bool tcp_unlock;	/* dump -R --tcp-unlock */
 	bool predump, track_mem;	/* pre-dump; --track-mem */
 	const char *prev_dir;		/* --prev-images-dir */
 	bool manage_cgroups;	/* restore: create missing cgroups */
@@ -9233,9 +9248,13 @@ static int cmd_dump(const struct opts *opt)
 		trk_switch(&im);
 		trk_keep(&im);
 		part_path = NULL;	/* the image stands */
-		undo_pop();	/* sk_release: the connections stay locked */
-		net_lock_listeners_off(&im);
-		sk_keep();
+		undo_pop();	/* sk_release */
+		if (opt->tcp_unlock) {	/* the original goes on with them */
+			sk_release(NULL);
+		} else {	/* they stay locked for a restore */
+			net_lock_listeners_off(&im);
+			sk_keep();
+		}
 		undo_run();	/* frz_release: everything back, let go */
 		trk_close(&im);
 	} else {
@@ -9341,6 +9360,7 @@ static struct mig_step mig_dump(const struct opts *opt, int s,
 		o.out_fd = s;
 		o.note_fd = discard ? -1 : p[1];
 		o.discard = o.leave_running = discard;	/* mig_fail's */
+		o.tcp_unlock = discard;	/* the tree goes on here */
 		o.prev_note = prev;
 		exit(cmd_dump(&o));
 	}
@@ -9357,8 +9377,9 @@ static struct mig_step mig_dump(const struct opts *opt, int s,
 /*
  * A failed migration: the source tree runs (the dump child's undo let it
  * go), but a tracker a pre-dump left may still be in it.  A dump -R
- * without --track-mem against the last note closes it; its image, the
- * pages written since, goes nowhere.
+ * --tcp-unlock without --track-mem against the last note closes it; its
+ * image, the pages written since, goes nowhere, and the connections it
+ * took go back to the tree.
  */
 static void __attribute__((noreturn)) mig_fail(const struct opts *opt,
 					       struct image *note)
@@ -9544,6 +9565,8 @@ static char *xfer_receive_chain(const struct opts *opt)
 
 		if (!xfer_hello_in(s, &h))
 			die("the sender closed the connection before its final image");
+		if (want == 2)
+			fault("xfer-image-2");	/* a failure between images */
 		if (h.slot != want)
 			die("image %u of the chain came as number %u", want, h.slot);
 		img = xfer_store(s, xfer_dir, &h, opt->verify);
@@ -17477,7 +17500,7 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "dump", cmd_dump, "t D I R j T G Q K X S E C L g", "usage: cr dump -t PID (-D DIR | --image FILE|- | --page-server HOST:PORT) [-R] [-j]\n"
+	{ "dump", cmd_dump, "t D I R j T G Q K X S E C U L g", "usage: cr dump -t PID (-D DIR | --image FILE|- | --page-server HOST:PORT) [-R] [-j]\n"
 	  "  -t, --tree PID          the process to dump, with its threads and children\n"
 	  "  -D, --images-dir DIR    write DIR/cr.img (with --page-server: only the\n"
 	  "                          chain note DIR/cr.note a next dump needs)\n"
@@ -17492,6 +17515,9 @@ static const struct cmd cmds[] = {
 	  "      --ghost-limit SIZE  largest unlinked file to carry in the image (1M)\n"
 	  "      --tcp-established   dump established TCP connections (TCP_REPAIR)\n"
 	  "      --tcp-close         restore them as closed sockets instead\n"
+	  "      --tcp-unlock        with -R: give them back to the process at once\n"
+	  "                          (as CRIU's -R; the image's are then stale),\n"
+	  "                          instead of keeping them locked for a restore\n"
 	  "      --file-locks        take flock, POSIX and OFD locks along (else refused)\n"
 	  "      --prev-images-dir D save only pages changed since the pre-dump in D\n"
 	  "                          (relative to the images dir); restore needs D\n"
@@ -17597,6 +17623,7 @@ static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'J' },
 	{ "tcp-established", no_argument, NULL, 'E' },
 	{ "tcp-close", no_argument, NULL, 'C' },
+	{ "tcp-unlock", no_argument, NULL, 'U' },
 	{ "manage-cgroups", no_argument, NULL, 'M' },
 	{ "ext-unix-sk", no_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -17758,6 +17785,7 @@ int main(int argc, char **argv)
 				usage("--tcp-established and --tcp-close exclude each other", c);
 			o.tcp_mode = ch;
 			break;
+		case 'U': o.tcp_unlock = true; break;
 		case 'Q': o.prev_dir = optarg; break;
 		case 'K': o.track_mem = true; break;
 		case 'g': o.page_server = optarg; break;
@@ -17788,6 +17816,8 @@ int main(int argc, char **argv)
 		usage("unexpected argument", c);
 	if (o.dir && o.image)
 		usage("-D and --image exclude each other", c);
+	if (o.tcp_unlock && !o.leave_running)
+		usage("--tcp-unlock goes with -R", c);
 	if ((o.listen && (o.dir || o.image)) || (o.page_server && o.image))
 		usage("--listen and --page-server exclude --image (and --listen -D)", c);
 	if (log && !(ctx.log = fopen(log, "ae")))

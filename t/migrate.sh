@@ -7,13 +7,15 @@
 # `cr migrate` to `cr restore --listen`, and every page matches its
 # checksum there.  Before that, what must leave it running here unharmed:
 # a destination that refuses the images (--verify: not signed, or signed
-# with another key, refused at the first image), a
-# destination killed in the middle (the next receiver removes what it left
-# in /dev/shm, not what a running one holds), and a page server given a cut stream
-# (it stores nothing); then a pre-dump and dump through the page server
+# with another key, refused at the first image), one that fails at the
+# second image of a process with an established connection (which must go
+# on talking at once), a destination killed in the middle (the next
+# receiver removes what it left in /dev/shm, not what a running one
+# holds), and a page server given a cut stream (it stores nothing); then a pre-dump and dump through the page server
 # over IPv6; then it comes back, and goes again with --lazy-pages.  Prints
 # the progress of the migration and its frozen time.
-#   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter)
+#   CR=path/to/cr bash t/migrate.sh        (root, gcc, ip, nsenter, python3)
+# MIG_KEEP=1 keeps its scratch directory.
 # MIG_MB=N changes the working set (default 1024).  MIG_BENCH=FILE (make
 # bench): no failure cases; measures a plain TCP copy over the veth (the
 # ceiling), the pre-copy migration there, a one-shot one (--max-iters 0)
@@ -42,7 +44,7 @@ MB=${MIG_MB:-1024}
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$dns" ] && kill -KILL "$dns" 2>/dev/null
-	rm -rf "$tmp"
+	[ -n "${MIG_KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
@@ -355,6 +357,52 @@ for sign in "" "$tmp/other"; do
 	wait $dbg
 done
 kill -KILL "$small"
+
+# 1b. A process with an established connection (bash's /dev/tcp, to an
+# echo server outside the tree) whose migration fails at the second image,
+# after the first pre-dump left its memory tracker in it: migrate's
+# clean-up dump -R removes the tracker, and must give the connection back,
+# so that the echoes go on at once (a connection left locked would be
+# silent until bash's read times out).  Its fd is shared with the sleep
+# that bash runs (one socket in two processes).
+python3 -c '
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 7790)); l.listen(1); c, _ = l.accept()
+while True:
+    d = c.recv(4096)
+    if not d: break
+    c.sendall(d)' &
+echo_srv=$!
+for i in $(seq 100); do ss -Hltn "sport = :7790" | grep -q . && break; sleep 0.02; done
+setsid bash -c 'exec 3<>/dev/tcp/127.0.0.1/7790 || exit 1; n=0
+	while :; do echo "ping $n" >&3; read -t 5 -r l <&3 || { echo "no echo"; exit 1; }
+	echo "ok $n"; n=$((n + 1)); sleep 0.05; done' < /dev/null > logt 2>&1 &
+tcpc=$!
+for i in $(seq 100); do grep -q '^ok' logt && break; sleep 0.05; done
+dst_bg env CR_FAULT=xfer-image-2 "$CR" restore --listen 7779 -d
+dst_listening 7779
+if "$CR" migrate -v --tcp-established -t "$tcpc" --to 10.231.0.2:7779 2> errt; then
+	fail refused-tcp "migrate succeeded: $(cat errt)"
+elif ! grep -q "refused the image: .*xfer-image-2" errt ||
+     ! grep -q "cr: dump: image written" errt; then
+	fail refused-tcp "no clean-up dump after the failure: $(cat errt)"
+else
+	n=$(grep -c '^ok' logt)
+	for i in $(seq 60); do
+		[ "$(grep -c '^ok' logt)" -ge $((n + 10)) ] && break
+		sleep 0.05
+	done
+	if ! kill -0 "$tcpc" 2>/dev/null; then
+		fail refused-tcp "the process is gone: $(tail -1 logt)"
+	elif [ "$(grep -c '^ok' logt)" -lt $((n + 10)) ]; then
+		fail refused-tcp "its connection is silent after the failure: $(tail -1 logt)"
+	else
+		pass refused-tcp
+	fi
+fi
+wait $dbg
+kill -KILL "$tcpc" "$echo_srv" 2>/dev/null
 
 # 2. The destination dies in the middle of the first copy.
 dst_bg env CR_FAULT=xfer-recv:kill "$CR" restore --listen 7777 -d
