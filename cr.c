@@ -5007,18 +5007,24 @@ static bool sk_filtered(int s)
 	return getsockopt(s, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && len;
 }
 
-/*
- * The held connection that s is a copy of: fds of several processes of
- * the tree (fork) or of one (dup) may be one socket.
- */
-static struct sk_held *sk_find(int s)
+/* The inode of cr's copy s of the socket at fd of the process. */
+static uint64_t sk_ino(int s, int fd)
 {
 	struct stat sb;
 
 	if (fstat(s, &sb))
-		die_errno("fstat of a socket");
+		die_errno("fd %d: fstat", fd);
+	return sb.st_ino;
+}
+
+/*
+ * The held connection of socket inode ino: fds of several processes of
+ * the tree (fork) or of one (dup) may be one socket, taken once.
+ */
+static struct sk_held *sk_find(uint64_t ino)
+{
 	for (size_t i = 0; i < nsk_held; i++)
-		if (sk_held[i].ino == sb.st_ino)
+		if (sk_held[i].ino == ino)
 			return &sk_held[i];
 	return NULL;
 }
@@ -5032,25 +5038,22 @@ static struct sk_held *sk_take(int s, int pid, int fd)
 {
 	struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog prog = { 1, &drop };
+	uint64_t ino = sk_ino(s, fd);
 	struct sk_held *h;
 	socklen_t len;
 
-	struct stat sb;
-
-	if ((h = sk_find(s))) {
+	if ((h = sk_find(ino))) {
 		close(h->fd);
 		h->fd = s;
 		return h;
 	}
-	if (fstat(s, &sb))
-		die_errno("fd %d: fstat", fd);
 	sk_guard_start(NULL, 0);
 	h = vec_add(&sk_held, &nsk_held, sizeof(*sk_held));
 	memset(h, 0, sizeof(*h));
 	h->fd = s;
 	h->pid = pid;
 	h->tfd = fd;
-	h->ino = sb.st_ino;
+	h->ino = ino;
 	h->reuse = sk_int(s, SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR", fd);
 	len = sizeof(h->linger);
 	if (getsockopt(s, SOL_SOCKET, SO_LINGER, &h->linger, &len))
@@ -5117,7 +5120,7 @@ static void col_tcp_repair(struct sock_state *k, int s, int fd)
 	socklen_t len = 0;
 	int on = 1, v, fin;
 
-	if (!sk_find(s) && sk_filtered(s)) {
+	if (!sk_find(sk_ino(s, fd)) && sk_filtered(s)) {
 		refuse("fd %d: a TCP connection with a socket filter (SO_ATTACH_FILTER): not supported yet",
 		       fd);
 		return;
