@@ -990,10 +990,12 @@ static void save_image(struct ctx *c, const char *img, const char *tag)
 			strerror(errno));
 }
 
-static bool dump(struct ctx *c, const char *img, const char *tag, bool running)
+/* cr dump into img (with -R if running, then option opt if not NULL). */
+static bool dump_opt(struct ctx *c, const char *img, const char *tag,
+		     bool running, const char *opt)
 {
 	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, img),
-			       running ? "-R" : NULL, NULL };
+			       running ? "-R" : NULL, opt, NULL };
 
 	if (mkdir(img, 0755) && errno != EEXIST)
 		return bad(c, "mkdir %s: %s", img, strerror(errno));
@@ -1004,6 +1006,11 @@ static bool dump(struct ctx *c, const char *img, const char *tag, bool running)
 	if (running)
 		return still_running(c, "after dump -R");
 	return reap_killed(c) && tree_gone(c, "after the dump", c->tmo);
+}
+
+static bool dump(struct ctx *c, const char *img, const char *tag, bool running)
+{
+	return dump_opt(c, img, tag, running, NULL);
 }
 
 /* The pid file written by cr restore must hold the original pid. */
@@ -1191,15 +1198,9 @@ static bool no_lock_left(struct ctx *c, const char *when);
  */
 static bool m_live(struct ctx *c)
 {
-	const char *args[] = { "dump", "-t", c->pidstr, "-D", at(c, "img"),
-			       "-R", (c->t->flags & TCPEST) ? "--tcp-unlock" :
-			       NULL, NULL };
-
-	if (!predump(c, "pre", NULL))
-		return false;
-	if (mkdir("img", 0755) && errno != EEXIST)
-		return bad(c, "mkdir img: %s", strerror(errno));
-	if (!check_cr(c, "dump", cr_run(c, "dump", args, -1, -1)))
+	if (!predump(c, "pre", NULL) ||
+	    !dump_opt(c, "img", "dump", true,
+		      (c->t->flags & TCPEST) ? "--tcp-unlock" : NULL))
 		return false;
 	sleep_ms(200);
 	return still_running(c, "200 ms after dump -R") &&
@@ -1629,7 +1630,7 @@ static bool nft_tables(struct ctx *c, char *out, size_t size)
 	return true;
 }
 
-/* Nothing of cr's network lock may stay (after a failed cr, or -R --tcp-unlock). */
+/* Nothing of cr's network lock may stay (a failed cr, -R --tcp-unlock). */
 static bool no_lock_left(struct ctx *c, const char *when)
 {
 	char names[1024];
